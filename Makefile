@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := app
+
+.PHONY: run test test-browser setup serve init demo translations clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile -q -f -d app/translations
+
+setup: $(STAMP) translations
+
+init: setup
+	@mkdir -p instance
+	CRM_ADMIN_PASSWORD=$${CRM_ADMIN_PASSWORD:-admin-demo-2026} $(BIN)/flask crm init
+
+demo: init
+	CRM_DEMO_PASSWORD=$${CRM_DEMO_PASSWORD:-staff-demo-2026} $(BIN)/flask crm demo --if-empty
+
+run: demo
+	@echo ""
+	@echo "  物业CRM is at http://127.0.0.1:5000"
+	@echo "  Demo login: admin / $${CRM_ADMIN_PASSWORD:-admin-demo-2026}  (staff: manager, supervisor, service, tech / $${CRM_DEMO_PASSWORD:-staff-demo-2026})"
+	@echo ""
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+serve: init
+	$(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-127.0.0.1:8000} "app:create_app()"
+
+test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-browser: setup
+	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance/crm.sqlite*

@@ -1,0 +1,57 @@
+"""Application factory: extensions, AppBuilder, security, views, API, CLI — wiring only."""
+import logging
+
+from flask import Flask, g, request
+
+from app.extensions import appbuilder, csrf, db, migrate
+
+
+def _actor_id():
+    user = getattr(g, "user", None)
+    return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
+
+
+def create_app(test_config=None):
+    import config as settings
+
+    app = Flask(__name__, instance_path=settings.INSTANCE_DIR, instance_relative_config=False)
+    app.config.from_object(settings.Config)
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.instance_secret_key()
+    logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
+
+    from app import billing, records, tickets
+    from app.database import configure_engine, set_read_only
+
+    db.init_app(app)
+    csrf.init_app(app)
+    migrate.init_app(app, db, directory=settings.BASE_DIR + "/migrations", render_as_batch=True, compare_type=True)
+    records.register()
+    tickets.register()
+    billing.register()
+
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        appbuilder.base_template = "crm/base.html"
+        appbuilder.init_app(app, db.session)
+        from app.api import register_apis
+        from app.views import register_views
+
+        register_views(appbuilder)
+        register_apis(appbuilder)
+
+    @app.before_request
+    def _request_context():
+        set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        db.session.info["actor_provider"] = _actor_id
+
+    @app.teardown_request
+    def _end_request_context(exc):
+        set_read_only(False)
+
+    from app.cli import crm_cli
+
+    app.cli.add_command(crm_cli)
+    return app

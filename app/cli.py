@@ -1,0 +1,74 @@
+"""`flask --app app crm …` commands: thin wrappers over domain functions."""
+import os
+import secrets
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+crm_cli = AppGroup("crm", help="Property CRM administration.")
+
+
+def setup_database(reset_roles=False):
+    """Bring the schema to the newest migration, then sync permissions and built-in roles."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    appbuilder = current_app.appbuilder
+    appbuilder.add_permissions(update_perms=True)
+    appbuilder.sm.sync_roles(reset=reset_roles)
+
+
+def ensure_admin(username, password, email):
+    """Create the admin account if missing; returns (created, password used)."""
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username):
+        return False
+    if not password:
+        raise click.UsageError("Set the admin password with --password or CRM_ADMIN_PASSWORD.")
+    user = sm.add_user(username, "系统", "管理员", email, sm.find_role(sm.auth_role_admin), password)
+    if not user:
+        raise click.ClickException("Could not create the admin account (see the log).")
+    return True
+
+
+@crm_cli.command("init")
+@click.option("--admin", "username", default=None, help="Admin username (default: CRM_ADMIN_USERNAME or admin).")
+@click.option("--password", default=None, help="Admin password (default: CRM_ADMIN_PASSWORD).")
+@click.option("--email", default=None)
+@click.option("--reset-roles", is_flag=True, help="Give the built-in roles their built-in permissions back.")
+@with_appcontext
+def init_command(username, password, email, reset_roles):
+    """Migrate the schema, create permissions, built-in roles and the admin account."""
+    setup_database(reset_roles=reset_roles)
+    cfg = current_app.config
+    username = username or cfg["CRM_ADMIN_USERNAME"]
+    created = ensure_admin(username, password or cfg.get("CRM_ADMIN_PASSWORD"), email or cfg["CRM_ADMIN_EMAIL"])
+    click.echo(f"Schema migrated, roles synced; admin '{username}' {'created' if created else 'already exists'}.")
+
+
+@crm_cli.command("demo")
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--customers", default=300, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="Do nothing when customers already exist.")
+@click.option("--staff-password", default=None, help="Password of the demo staff accounts (default: random, printed).")
+@with_appcontext
+def demo_command(seed, customers, if_empty, staff_password):
+    """Load realistic demo data (deterministic for a seed)."""
+    from app.demo import load_demo_data
+    from app.extensions import db
+    from app.models import Customer
+
+    if if_empty and db.session.query(Customer.id).first() is not None:
+        click.echo("Demo data skipped: the database already has customers.")
+        return
+    password = staff_password or os.environ.get("CRM_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    summary = load_demo_data(db.session, seed=seed, customers=customers, staff_password=password)
+    click.echo("Demo data loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    click.echo(f"Demo staff accounts (password {password}): " + ", ".join(summary_users()))
+
+
+def summary_users():
+    from app.demo import DEMO_STAFF
+
+    return [f"{username} ({role})" for username, role, *_ in DEMO_STAFF]

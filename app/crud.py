@@ -1,0 +1,483 @@
+"""The generated CRUD layer: what every model page and REST resource derives from the model.
+
+A view or API class below declares columns; this module supplies, from the model:
+choice selects and labels, field rules (app.validation), searchable AJAX selects for large
+related tables, eager loading for list pages, relation ordering, a capped page size,
+quick search, and the record rules of app.records on add, edit and delete.
+"""
+import datetime
+import zoneinfo
+
+from flask import current_app, flash, g, jsonify, request
+from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access_api
+from flask_babel import lazy_gettext as _
+from markupsafe import Markup, escape
+from marshmallow import ValidationError as SchemaValidationError
+from sqlalchemy import or_
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.interfaces import MANYTOONE
+from wtforms import Field, SelectField
+from wtforms.validators import ValidationError
+
+from app.errors import DomainError
+from app.extensions import db
+from app.labels import COLUMN_LABELS, MODEL_LABELS
+from app.records import check_delete, check_unique_together, column_values, unique_together_constraints
+from app.types import UTCDateTime
+from app.validation import check_value
+
+
+# ---------------------------------------------------------------- model introspection
+
+
+def column_info(model, name):
+    column = model.__table__.columns.get(name)
+    return column.info if column is not None else {}
+
+
+def relation_target(model, name):
+    attr = getattr(model, name, None)
+    prop = getattr(attr, "property", None)
+    return getattr(getattr(prop, "mapper", None), "class_", None)
+
+
+def display_column(model):
+    """The column a relation to ``model`` sorts by (what its __str__ starts with)."""
+    for name in ("number", "name", "code", "title", "username", "receipt_number"):
+        if name in model.__table__.columns:
+            return name
+    return "id"
+
+
+def eager_options(model, columns):
+    """Loader options so that rendering ``columns`` (and each related __str__) costs no query per row."""
+    options = []
+    for column in columns:
+        path = column.split(".")
+        loader, current = None, model
+        for part in path:
+            attr = getattr(current, part, None)
+            prop = getattr(attr, "property", None)
+            if not hasattr(prop, "mapper"):
+                break
+            many_to_one = prop.direction is MANYTOONE
+            if loader is None:
+                loader = joinedload(attr) if many_to_one else selectinload(attr)
+            else:
+                loader = loader.joinedload(attr) if many_to_one else loader.selectinload(attr)
+            current = prop.mapper.class_
+        if loader is None:
+            continue
+        options.append(loader)
+        for nested in getattr(current, "__display_relations__", ()):
+            chain, cur = loader, current
+            for part in nested.split("."):
+                attr = getattr(cur, part)
+                prop = attr.property
+                chain = chain.joinedload(attr) if prop.direction is MANYTOONE else chain.selectinload(attr)
+                cur = prop.mapper.class_
+            options.append(chain)
+    return options
+
+
+class CrmInterface(SQLAInterface):
+    """SQLAInterface with eager loading of the listed relations and ordering by relations."""
+
+    def __init__(self, obj, session=None):
+        super().__init__(obj, session)
+        self.eager_columns = ()
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        query = self.session.query(self.obj)
+        count = self.query_count(query, filters, select_columns)
+        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
+                               select_columns, outer_default_load)
+        if not select_columns:
+            query = query.options(*eager_options(self.obj, self.eager_columns))
+        return count, query.all()
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        if order_column and "." not in order_column and self.is_relation_many_to_one(order_column):
+            target = self.get_related_model(order_column)
+            order_column = f"{order_column}.{display_column(target)}"
+        # the primary key as tie-breaker keeps pages stable when the order column repeats
+        return super().apply_order_by(query, order_column, order_direction, aliases_mapping,
+                                      bypass_many_to_many, add_pk=True)
+
+
+# ---------------------------------------------------------------- quick search
+
+
+def _path_clause(model, path, value):
+    head, _, rest = path.partition(".")
+    attr = getattr(model, head)
+    prop = attr.property
+    if hasattr(prop, "mapper"):
+        target = prop.mapper.class_
+        inner = _path_clause(target, rest, value)
+        return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+    return attr.ilike(f"%{value}%")
+
+
+class FilterQuickSearch(BaseFilter):
+    """One search box over the view's ``quick_search`` paths (name, phone, unit number …)."""
+
+    name = _("Contains")
+    arg_name = "crm_q"
+    paths = ()
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        model = self.datamodel.obj
+        return query.filter(or_(*[_path_clause(model, path, value) for path in self.paths]))
+
+
+def quick_search_filter(paths):
+    return type("FilterQuickSearch", (FilterQuickSearch,), {"paths": tuple(paths)})
+
+
+# ---------------------------------------------------------------- form fields
+
+
+def local_zone():
+    return zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def format_datetime(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(local_zone())
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def format_money(value):
+    return "" if value is None else f"{value:,.2f}"
+
+
+class LocalDateTimeField(Field):
+    """Date and time typed in the local zone, stored as UTC."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        from flask_appbuilder.fieldwidgets import DateTimePickerWidget
+
+        kwargs.setdefault("widget", DateTimePickerWidget())
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if self.data:
+            return self.data.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+        return ""
+
+    def process_formdata(self, valuelist):
+        text = " ".join(valuelist).strip() if valuelist else ""
+        if not text:
+            self.data = None
+            return
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+            try:
+                naive = datetime.datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            self.data = None
+            raise ValueError(_("Enter a date and time as YYYY-MM-DD HH:MM."))
+        self.data = naive.replace(tzinfo=local_zone()).astimezone(datetime.timezone.utc)
+
+
+class AjaxSelectWidget:
+    """A Select2 box that asks the server for matches as the user types."""
+
+    def __call__(self, field, **kwargs):
+        options = '<option value=""></option>'
+        if field.data is not None:
+            options += f'<option value="{field.data.id}" selected>{escape(str(field.data))}</option>'
+        return Markup(
+            f'<select id="{field.id}" name="{field.name}" class="form-control crm-ajax-select" '
+            f'data-url="{escape(field.url)}" data-placeholder="{escape(str(_("Type to search")))}" '
+            f'style="width:100%">{options}</select>'
+        )
+
+
+class AjaxSelectField(Field):
+    widget = AjaxSelectWidget()
+
+    def __init__(self, label=None, validators=None, model=None, resource=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.model = model
+        self.resource = resource
+        self._unknown = False
+
+    @property
+    def url(self):
+        from flask import url_for
+
+        return url_for("LookupView.lookup", resource=self.resource)
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0] if valuelist else ""
+        self.data = None
+        if raw:
+            try:
+                self.data = db.session.get(self.model, int(raw))
+            except (TypeError, ValueError):
+                self.data = None
+            self._unknown = self.data is None
+
+    def pre_validate(self, form):
+        if self._unknown:
+            raise ValidationError(_("The chosen record does not exist."))
+
+
+def choice_select(label, choices, required):
+    def choice_list():
+        pairs = choices.form_choices()
+        return pairs if required else [("", "—")] + pairs
+
+    def coerce(value):
+        return value or None
+
+    return SelectField(label, choices=choice_list, coerce=coerce,
+                       validators=[] if not required else [_required()])
+
+
+def _required():
+    from wtforms.validators import InputRequired
+
+    return InputRequired()
+
+
+def rule_validator(check_name):
+    def validate(form, field):
+        message = check_value(check_name, field.data)
+        if message:
+            raise ValidationError(str(message))
+
+    return validate
+
+
+def unique_together_validator(model, constraint):
+    names = [c.name for c in constraint.columns]
+
+    def validate(form, field):
+        values = {}
+        for name in names:
+            attr = name[:-3] if name.endswith("_id") and hasattr(form, name[:-3]) else name
+            if not hasattr(form, attr):
+                return
+            data = getattr(form, attr).data
+            values[name] = data.id if hasattr(data, "id") else data
+        try:
+            check_unique_together(db.session, model, values, exclude_pk=getattr(form, "_id", None))
+        except DomainError as error:
+            raise ValidationError(str(error))
+
+    return validate
+
+
+# ---------------------------------------------------------------- views
+
+
+def model_label(model):
+    return MODEL_LABELS.get(model.__name__, model.__name__)
+
+
+class CrmModelView(ModelView):
+    """A FAB ModelView whose forms, labels, formats and loading derive from the model."""
+
+    quick_search = ()  # paths searched by the list page's one search box
+    list_template = "crm/model_list.html"
+    show_template = "appbuilder/general/model/show_cascade.html"
+    edit_template = "appbuilder/general/model/edit_cascade.html"
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        label = model_label(model)
+        self.list_title = self.list_title or _("%(entity)s list", entity=label)
+        self.add_title = self.add_title or _("Add %(entity)s", entity=label)
+        self.edit_title = self.edit_title or _("Edit %(entity)s", entity=label)
+        self.show_title = self.show_title or _("%(entity)s details", entity=label)
+        labels = dict(COLUMN_LABELS)
+        labels.update(self.label_columns or {})
+        self.label_columns = labels
+        self._derive_from_model(model)
+        super().__init__(**kwargs)
+        self.datamodel.eager_columns = tuple(self.list_columns)
+        self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search))
+        if self.quick_search:
+            self._quick_filter = quick_search_filter(self.quick_search)
+
+    def _derive_from_model(self, model):
+        validators = dict(self.validators_columns or {})
+        formatters = dict(self.formatters_columns or {})
+        add_extra = dict(self.add_form_extra_fields or {})
+        edit_extra = dict(self.edit_form_extra_fields or {})
+        search_extra = dict(self.search_form_extra_fields or {})
+        for column in model.__table__.columns:
+            name, info = column.key, column.info
+            label = COLUMN_LABELS.get(name, name)
+            required = not column.nullable and column.default is None
+            if "choices" in info:
+                formatters.setdefault(name, info["choices"].label)
+                add_extra.setdefault(name, choice_select(label, info["choices"], required))
+                edit_extra.setdefault(name, choice_select(label, info["choices"], required))
+                search_extra.setdefault(name, choice_select(label, info["choices"], False))
+            if "check" in info:
+                validators.setdefault(name, []).append(rule_validator(info["check"]))
+            if isinstance(column.type, UTCDateTime):
+                formatters.setdefault(name, format_datetime)
+                add_extra.setdefault(name, LocalDateTimeField(label, validators=[] if column.nullable else [_required()]))
+                edit_extra.setdefault(name, LocalDateTimeField(label, validators=[] if column.nullable else [_required()]))
+            if str(column.type).startswith("NUMERIC(12"):
+                formatters.setdefault(name, format_money)
+        for constraint in unique_together_constraints(model):
+            validators.setdefault(constraint.info["field"], []).append(unique_together_validator(model, constraint))
+        for rel in model.__mapper__.relationships:
+            target = rel.mapper.class_
+            if rel.direction is MANYTOONE and getattr(target, "__lookup__", None):
+                label = COLUMN_LABELS.get(rel.key, rel.key)
+                required = any(not c.nullable for c in rel.local_columns)
+                field_validators = [_required()] if required else []
+                resource = target.__tablename__
+                add_extra.setdefault(rel.key, AjaxSelectField(label, field_validators, model=target, resource=resource))
+                edit_extra.setdefault(rel.key, AjaxSelectField(label, field_validators, model=target, resource=resource))
+        self.validators_columns = validators
+        self.formatters_columns = formatters
+        self.add_form_extra_fields = add_extra
+        self.edit_form_extra_fields = edit_extra
+        self.search_form_extra_fields = search_extra
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs):
+        limit = current_app.config["CRM_MAX_PAGE_SIZE"]
+        page_size = min(max(int(page_size or self.page_size), 1), limit)
+        if order_column and order_column not in self.order_columns:
+            order_column, order_direction = "", ""
+        query_text = request.args.get("q", "").strip() if self.quick_search else ""
+        if query_text and filters is self._filters:
+            filters = filters.copy()
+            filters.add_filter(self.quick_search[0], self._quick_filter, query_text)
+        return super()._get_list_widget(filters, actions, order_column, order_direction, page,
+                                        page_size, widgets, **kwargs)
+
+    def pre_delete(self, item):
+        check_delete(db.session, item)
+
+
+class CrmModelApi(ModelRestApi):
+    """A FAB ModelRestApi with the same field rules and record rules as the pages."""
+
+    quick_search = ()
+
+    def __init__(self):
+        model = self.datamodel.obj
+        validators = dict(self.validators_columns or {})
+        for column in model.__table__.columns:
+            info = column.info
+            if "choices" in info:
+                validators.setdefault(column.key, _schema_choice(info["choices"]))
+            elif "check" in info:
+                validators.setdefault(column.key, _schema_rule(info["check"]))
+        self.validators_columns = validators
+        if self.quick_search:
+            search_filters = dict(self.search_filters or {})
+            search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))
+            self.search_filters = search_filters
+        super().__init__()
+
+    @property
+    def quick_search_column(self):
+        return self.quick_search[0].split(".")[0]
+
+    def _handle_domain_error(self, call, *args):
+        try:
+            return call(*args)
+        except DomainError as error:
+            db.session.rollback()
+            payload = {error.field: [str(error)]} if error.field else str(error)
+            return self.response(error.status, message=payload)
+
+    def _check_record(self, item):
+        check_unique_together(db.session, type(item), column_values(item), exclude_pk=item.id)
+
+    def pre_add(self, item):
+        self._check_record(item)
+
+    def pre_update(self, item):
+        self._check_record(item)
+
+    def pre_delete(self, item):
+        check_delete(db.session, item)
+
+    def post_headless(self):
+        return self._handle_domain_error(super().post_headless)
+
+    def put_headless(self, pk):
+        return self._handle_domain_error(super().put_headless, pk)
+
+    def delete_headless(self, pk):
+        return self._handle_domain_error(super().delete_headless, pk)
+
+
+def _schema_choice(choices):
+    def validate(value):
+        if value is not None and value not in choices:
+            raise SchemaValidationError(str(_("Not a valid choice: %(value)s", value=value)))
+
+    return validate
+
+
+def _schema_rule(check_name):
+    def validate(value):
+        message = check_value(check_name, value)
+        if message:
+            raise SchemaValidationError(str(message))
+
+    return validate
+
+
+# ---------------------------------------------------------------- lookups for AJAX selects
+
+
+class LookupView(BaseView):
+    """Matches for the searchable selects; a user sees only what they may list."""
+
+    route_base = "/lookup"
+    default_view = "lookup"
+    class_permission_name = "Lookup"
+    method_permission_name = {"lookup": "read"}
+    resources = {}  # table name -> (model, view permission name)
+
+    @expose("/<resource>")
+    @has_access_api
+    def lookup(self, resource):
+        entry = self.resources.get(resource)
+        if entry is None:
+            return jsonify(results=[]), 404
+        model, permission_view = entry
+        if not self.appbuilder.sm.has_access("can_list", permission_view):
+            return jsonify(results=[]), 403
+        term = request.args.get("q", "").strip()
+        query = db.session.query(model)
+        if term:
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in model.__lookup__]))
+        limit = current_app.config["CRM_LOOKUP_LIMIT"]
+        rows = (
+            query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
+            .order_by(getattr(model, display_column(model)), model.id)
+            .limit(limit)
+            .all()
+        )
+        return jsonify(results=[{"id": row.id, "text": str(row)} for row in rows])

@@ -1,0 +1,391 @@
+"""The declarative data model: the source of truth for pages, API, filters and exports.
+
+Column ``info`` carries what the generated UI derives from the model:
+``choices`` (a Choices set), ``check`` (a rule in app.validation).
+``__display_relations__`` names the relations ``__str__`` reads, so list pages eager-load them.
+"""
+from decimal import Decimal
+
+from flask_appbuilder.models.mixins import FileColumn
+from flask_appbuilder.models.sqla import Model
+from flask_babel import lazy_gettext as _
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+
+from app.types import (
+    BILL_STATUSES,
+    COMMUNICATION_CHANNELS,
+    CUSTOMER_STATUSES,
+    CUSTOMER_TYPES,
+    FEE_TYPES,
+    GENDERS,
+    PAYMENT_METHODS,
+    PRIORITIES,
+    RESIDENT_RELATIONS,
+    TICKET_CHANNELS,
+    TICKET_EVENT_KINDS,
+    TICKET_STATUSES,
+    TICKET_TYPES,
+    UNIT_STATUSES,
+    UNIT_USES,
+    UTCDateTime,
+    utcnow,
+)
+
+Money = Numeric(12, 2, asdecimal=True)
+
+
+def choice_column(choices, default=None, nullable=False, length=20):
+    return Column(
+        String(length), nullable=nullable, default=default, info={"choices": choices}
+    )
+
+
+class Stamped:
+    """Who created/changed a record and when (UTC), filled by app.audit on every path."""
+
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Building(Stamped, Model):
+    __tablename__ = "building"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(20), unique=True, nullable=False)
+    name = Column(String(100), unique=True, nullable=False)
+    address = Column(String(255))
+    floors = Column(Integer, CheckConstraint("floors IS NULL OR floors > 0", name="ck_building_floors"))
+    notes = Column(Text)
+
+    def __str__(self):
+        return self.name or ""
+
+
+class Unit(Stamped, Model):
+    __tablename__ = "unit"
+    __table_args__ = (
+        UniqueConstraint(
+            "building_id",
+            "number",
+            name="uq_unit_building_number",
+            info={"field": "number", "message": _("This unit number already exists in the building.")},
+        ),
+        CheckConstraint("area IS NULL OR area >= 0", name="ck_unit_area"),
+    )
+    __display_relations__ = ("building",)
+    __lookup__ = ("number", "building.name")
+
+    id = Column(Integer, primary_key=True)
+    building_id = Column(Integer, ForeignKey("building.id", ondelete="RESTRICT"), nullable=False, index=True)
+    building = relationship("Building", back_populates="units")
+    number = Column(String(20), nullable=False)
+    floor = Column(Integer)
+    area = Column(Numeric(10, 2), info={"check": "non_negative"})
+    layout = Column(String(30))
+    use = choice_column(UNIT_USES, default="residential")
+    status = choice_column(UNIT_STATUSES, default="vacant")
+    notes = Column(Text)
+
+    residents = relationship("CustomerUnit", back_populates="unit", cascade="all, delete-orphan")
+
+    def __str__(self):
+        building = self.building.name if self.building else ""
+        return f"{building}-{self.number}"
+
+
+Building.units = relationship("Unit", back_populates="building", passive_deletes="all")
+
+customer_tag = Table(
+    "customer_tag",
+    Model.metadata,
+    Column("customer_id", Integer, ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Tag(Stamped, Model):
+    __tablename__ = "tag"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), unique=True, nullable=False)
+    color = Column(String(7), nullable=False, default="#1f77b4", info={"check": "color"})
+    description = Column(String(255))
+
+    def __str__(self):
+        return self.name or ""
+
+
+class Customer(Stamped, Model):
+    __tablename__ = "customer"
+    __lookup__ = ("name", "phone")
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), nullable=False, index=True)
+    gender = choice_column(GENDERS, default="unknown")
+    birthday = Column(Date)
+    phone = Column(String(20), unique=True, nullable=False, info={"check": "phone"})
+    email = Column(String(120), info={"check": "email"})
+    id_number = Column(String(18), info={"check": "id_number"})
+    occupation = Column(String(50))
+    type = choice_column(CUSTOMER_TYPES, default="owner")
+    status = choice_column(CUSTOMER_STATUSES, default="active")
+    notes = Column(Text)
+
+    tags = relationship("Tag", secondary=customer_tag, backref="customers", order_by="Tag.name")
+    units = relationship("CustomerUnit", back_populates="customer", cascade="all, delete-orphan")
+
+    def __str__(self):
+        return f"{self.name} ({self.phone})" if self.phone else (self.name or "")
+
+
+class CustomerUnit(Model):
+    """A customer's tie to a unit: owner, tenant or family member, with move-in/out dates."""
+
+    __tablename__ = "customer_unit"
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id",
+            "unit_id",
+            name="uq_customer_unit",
+            info={"field": "unit", "message": _("This customer is already linked to this unit.")},
+        ),
+        CheckConstraint("move_out IS NULL OR move_in IS NULL OR move_out >= move_in", name="ck_customer_unit_dates"),
+    )
+    __display_relations__ = ("customer", "unit", "unit.building")
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
+    customer = relationship("Customer", back_populates="units")
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False, index=True)
+    unit = relationship("Unit", back_populates="residents")
+    relation = choice_column(RESIDENT_RELATIONS, default="owner")
+    move_in = Column(Date)
+    move_out = Column(Date)
+
+    def __str__(self):
+        return f"{self.customer} @ {self.unit}"
+
+
+class Department(Stamped, Model):
+    __tablename__ = "department"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), unique=True, nullable=False)
+    phone = Column(String(20), info={"check": "phone"})
+    description = Column(String(255))
+
+    def __str__(self):
+        return self.name or ""
+
+
+class StaffProfile(Stamped, Model):
+    """What the CRM knows of a staff account beyond FAB's User: department, duty, load limit."""
+
+    __tablename__ = "staff_profile"
+    __table_args__ = (CheckConstraint("max_open_tickets >= 0", name="ck_staff_max_open"),)
+    __display_relations__ = ("user", "department")
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), unique=True, nullable=False)
+    user = relationship("User")
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="RESTRICT"), index=True)
+    department = relationship("Department", backref="staff")
+    phone = Column(String(20), info={"check": "phone"})
+    on_duty = Column(Boolean, nullable=False, default=True)
+    max_open_tickets = Column(Integer, nullable=False, default=10)
+
+    def __str__(self):
+        return str(self.user) if self.user else ""
+
+
+communication_ticket = Table(
+    "communication_ticket",
+    Model.metadata,
+    Column("communication_id", Integer, ForeignKey("communication.id", ondelete="CASCADE"), primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Ticket(Stamped, Model):
+    """A service request / work order (诉求/工单)."""
+
+    __tablename__ = "ticket"
+    __lookup__ = ("number", "title")
+    __table_args__ = (
+        Index("ix_ticket_status_deadline", "status", "deadline"),
+        Index("ix_ticket_assignee_status", "assignee_id", "status"),
+    )
+    __display_relations__ = ("customer", "unit", "unit.building", "department", "assignee")
+
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), unique=True, nullable=False)
+    title = Column(String(200), nullable=False)
+    type = choice_column(TICKET_TYPES, default="repair")
+    priority = choice_column(PRIORITIES, default="medium")
+    status = choice_column(TICKET_STATUSES, default="new")
+    channel = choice_column(TICKET_CHANNELS, default="phone")
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), index=True)
+    customer = relationship("Customer", backref="tickets")
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    unit = relationship("Unit", backref="tickets")
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="RESTRICT"), index=True)
+    department = relationship("Department", backref="tickets")
+    assignee_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    deadline = Column(UTCDateTime)
+    description = Column(Text)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    updated_by = relationship("User", foreign_keys=[updated_by_id])
+
+    events = relationship(
+        "TicketEvent", back_populates="ticket", order_by="TicketEvent.id", passive_deletes="all"
+    )
+    attachments = relationship("TicketAttachment", back_populates="ticket", cascade="all, delete-orphan")
+
+    def __str__(self):
+        return f"{self.number} {self.title}" if self.number else (self.title or "")
+
+
+class TicketAttachment(Model):
+    __tablename__ = "ticket_attachment"
+    __display_relations__ = ("ticket",)
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False, index=True)
+    ticket = relationship("Ticket", back_populates="attachments")
+    file = Column(FileColumn, nullable=False)
+    description = Column(String(200))
+    uploaded_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __str__(self):
+        return self.description or str(self.file)
+
+
+class TicketEvent(Model):
+    """Append-only log of a ticket's life: rows are written by app.tickets, never edited."""
+
+    __tablename__ = "ticket_event"
+    __display_relations__ = ("ticket", "actor")
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="RESTRICT"), nullable=False, index=True)
+    ticket = relationship("Ticket", back_populates="events")
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    actor = relationship("User")
+    kind = choice_column(TICKET_EVENT_KINDS, default="note")
+    from_status = choice_column(TICKET_STATUSES, nullable=True)
+    to_status = choice_column(TICKET_STATUSES, nullable=True)
+    note = Column(Text)
+    attachment = Column(FileColumn)
+
+    def __str__(self):
+        return f"{self.ticket_id}#{self.id} {self.kind}"
+
+
+class Communication(Stamped, Model):
+    """A record of contact with a customer (沟通记录)."""
+
+    __tablename__ = "communication"
+    __display_relations__ = ("customer", "staff")
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), nullable=False, index=True)
+    customer = relationship("Customer", backref="communications")
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    channel = choice_column(COMMUNICATION_CHANNELS, default="phone")
+    summary = Column(Text, nullable=False)
+    attachment = Column(FileColumn)
+    staff_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    staff = relationship("User")
+    tickets = relationship("Ticket", secondary=communication_ticket, backref="communications")
+
+    def __str__(self):
+        return (self.summary or "")[:30]
+
+
+class Bill(Stamped, Model):
+    __tablename__ = "bill"
+    __table_args__ = (
+        UniqueConstraint(
+            "unit_id",
+            "period",
+            "fee_type",
+            name="uq_bill_unit_period_fee",
+            info={"field": "fee_type", "message": _("This unit already has a bill of this fee type for the period.")},
+        ),
+        CheckConstraint("amount >= 0", name="ck_bill_amount"),
+        CheckConstraint("paid_amount >= 0", name="ck_bill_paid_amount"),
+        Index("ix_bill_status_due", "status", "due_date"),
+    )
+    __display_relations__ = ("customer", "unit", "unit.building")
+    __lookup__ = ("period", "customer.name", "customer.phone")
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), nullable=False, index=True)
+    customer = relationship("Customer", backref="bills")
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True)
+    unit = relationship("Unit", backref="bills")
+    period = Column(String(7), nullable=False, info={"check": "period"})
+    fee_type = choice_column(FEE_TYPES, default="property")
+    amount = Column(Money, nullable=False, info={"check": "non_negative"})
+    # Maintained by app.billing from the payments; never edited by hand.
+    paid_amount = Column(Money, nullable=False, default=Decimal("0.00"))
+    due_date = Column(Date, nullable=False)
+    status = choice_column(BILL_STATUSES, default="unpaid")
+    notes = Column(Text)
+
+    payments = relationship("Payment", back_populates="bill", passive_deletes="all")
+
+    @property
+    def outstanding(self):
+        return (self.amount or Decimal("0")) - (self.paid_amount or Decimal("0"))
+
+    def __str__(self):
+        return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.amount} ({self.customer.name if self.customer else ''})"
+
+
+class Payment(Model):
+    __tablename__ = "payment"
+    __table_args__ = (CheckConstraint("amount > 0", name="ck_payment_amount"),)
+    __display_relations__ = ("bill", "bill.customer")
+
+    id = Column(Integer, primary_key=True)
+    bill_id = Column(Integer, ForeignKey("bill.id", ondelete="RESTRICT"), nullable=False, index=True)
+    bill = relationship("Bill", back_populates="payments")
+    amount = Column(Money, nullable=False, info={"check": "positive"})
+    method = choice_column(PAYMENT_METHODS, default="wechat")
+    paid_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    receipt_number = Column(String(24), unique=True, nullable=False)
+    notes = Column(String(255))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by = relationship("User")
+
+    def __str__(self):
+        return self.receipt_number or ""
+
+
+class NumberSequence(Model):
+    """Daily counters behind ticket and receipt numbers (WO202611220001)."""
+
+    __tablename__ = "number_sequence"
+
+    key = Column(String(40), primary_key=True)
+    value = Column(Integer, nullable=False, default=0)

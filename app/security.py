@@ -1,0 +1,162 @@
+"""The one SecurityManager subclass, permission constants and the built-in roles as data.
+
+Pages and REST resources of a model share one permission resource (its model name), so a
+role that may edit customers on the page may edit them through the API, and no other way.
+"""
+from flask import g
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import lazy_gettext as _
+
+ACTION_READ = "can_read"
+ACTION_CREATE = "can_create"
+ACTION_EDIT = "can_edit"
+ACTION_DELETE = "can_delete"
+MENU_ACCESS = "menu_access"
+
+RESOURCE_BUILDING = "Building"
+RESOURCE_UNIT = "Unit"
+RESOURCE_CUSTOMER = "Customer"
+RESOURCE_RESIDENCE = "CustomerUnit"
+RESOURCE_TAG = "Tag"
+RESOURCE_DEPARTMENT = "Department"
+RESOURCE_STAFF = "StaffProfile"
+RESOURCE_TICKET = "Ticket"
+RESOURCE_TICKET_ATTACHMENT = "TicketAttachment"
+RESOURCE_TICKET_EVENT = "TicketEvent"
+RESOURCE_COMMUNICATION = "Communication"
+RESOURCE_BILL = "Bill"
+RESOURCE_PAYMENT = "Payment"
+RESOURCE_LOOKUP = "Lookup"
+
+CRM_RESOURCES = [
+    RESOURCE_BUILDING, RESOURCE_UNIT, RESOURCE_CUSTOMER, RESOURCE_RESIDENCE, RESOURCE_TAG,
+    RESOURCE_DEPARTMENT, RESOURCE_STAFF, RESOURCE_TICKET, RESOURCE_TICKET_ATTACHMENT,
+    RESOURCE_TICKET_EVENT, RESOURCE_COMMUNICATION, RESOURCE_BILL, RESOURCE_PAYMENT,
+]
+
+# Endpoint method -> permission action, for pages and REST APIs alike.
+VIEW_METHOD_PERMISSIONS = {
+    "list": "read", "show": "read", "download": "read",
+    "add": "create", "edit": "edit", "delete": "delete",
+    "action": "edit", "action_post": "edit",
+}
+API_METHOD_PERMISSIONS = {
+    "get": "read", "get_list": "read", "info": "read",
+    "post": "create", "put": "edit", "delete": "delete",
+}
+
+READ = (ACTION_READ,)
+READ_CREATE = (ACTION_READ, ACTION_CREATE)
+READ_WRITE = (ACTION_READ, ACTION_CREATE, ACTION_EDIT)
+FULL = (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_DELETE)
+
+ROLE_ADMIN = "Admin"
+ROLE_MANAGER = "Manager"
+ROLE_SUPERVISOR = "Supervisor"
+ROLE_SERVICE = "Service"
+ROLE_TECHNICIAN = "Technician"
+
+ROLE_LABELS = {
+    ROLE_ADMIN: _("System administrator"),
+    ROLE_MANAGER: _("Manager"),
+    ROLE_SUPERVISOR: _("Department supervisor"),
+    ROLE_SERVICE: _("Service desk"),
+    ROLE_TECHNICIAN: _("Technician"),
+}
+
+
+def _grant(actions_by_resource):
+    return [(action, resource) for resource, actions in actions_by_resource.items() for action in actions]
+
+
+# Built-in roles (Admin has everything through AUTH_ROLE_ADMIN). Menu access is derived:
+# a role sees a menu entry when it may read the entry's resource.
+ROLE_CONFIGS = {
+    ROLE_MANAGER: _grant({resource: READ for resource in CRM_RESOURCES}),
+    ROLE_SUPERVISOR: _grant({
+        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
+        RESOURCE_RESIDENCE: READ, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,
+        RESOURCE_STAFF: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_TICKET: READ_WRITE, RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+        RESOURCE_TICKET_EVENT: READ, RESOURCE_COMMUNICATION: READ_CREATE,
+        RESOURCE_BILL: READ, RESOURCE_PAYMENT: READ,
+    }),
+    ROLE_SERVICE: _grant({
+        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ_WRITE, RESOURCE_CUSTOMER: READ_WRITE,
+        RESOURCE_RESIDENCE: FULL, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,
+        RESOURCE_TICKET: READ_WRITE, RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+        RESOURCE_TICKET_EVENT: READ, RESOURCE_COMMUNICATION: READ_WRITE,
+        RESOURCE_BILL: READ, RESOURCE_PAYMENT: READ,
+    }),
+    ROLE_TECHNICIAN: _grant({
+        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
+        RESOURCE_DEPARTMENT: READ, RESOURCE_TICKET: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_TICKET_ATTACHMENT: READ_CREATE, RESOURCE_TICKET_EVENT: READ,
+    }),
+}
+# Everyone signed in may use the searchable selects (each lookup checks the listed resource).
+for _permissions in ROLE_CONFIGS.values():
+    _permissions.append((ACTION_READ, RESOURCE_LOOKUP))
+
+
+class CrmSecurityManager(SecurityManager):
+    """FAB's security manager with a per-request cache of the user's permissions.
+
+    FAB asks the database once per permission check (menus, buttons, links); one request
+    now loads the user's (action, resource) set once.
+    """
+
+    def _user_permission_set(self):
+        cached = getattr(g, "_crm_permissions", None)
+        if cached is not None:
+            return cached
+        user = g.user if getattr(g, "user", None) is not None else None
+        if user is None or not user.is_authenticated:
+            role_names = [self.auth_role_public]
+        else:
+            role_names = [role.name for role in user.roles]
+        permissions = set()
+        if self.auth_role_admin in role_names:
+            permissions = None  # everything
+        else:
+            from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
+
+            rows = (
+                self.session.query(Permission.name, ViewMenu.name)
+                .join(PermissionView, PermissionView.permission_id == Permission.id)
+                .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+                .join(PermissionView.role)
+                .filter(Role.name.in_(role_names))
+                .all()
+            )
+            permissions = set(rows)
+        g._crm_permissions = permissions
+        return permissions
+
+    def has_access(self, permission_name, view_name):
+        permissions = self._user_permission_set()
+        return permissions is None or (permission_name, view_name) in permissions
+
+    def sync_roles(self, reset=False):
+        """Create the built-in roles; with ``reset`` give existing ones their built-in permissions back."""
+        from app.views import MENU_RESOURCES
+
+        self.add_role(self.auth_role_admin)
+        for role_name, permissions in ROLE_CONFIGS.items():
+            role = self.find_role(role_name)
+            if role is not None and not reset:
+                continue
+            role = role or self.add_role(role_name)
+            wanted = list(permissions)
+            readable = {resource for action, resource in permissions if action == ACTION_READ}
+            for menu_name, resource in MENU_RESOURCES.items():
+                if resource is None or resource in readable:
+                    wanted.append((MENU_ACCESS, menu_name))
+            pvms = []
+            for action, resource in wanted:
+                pvm = self.find_permission_view_menu(action, resource)
+                if pvm is None:
+                    pvm = self.add_permission_view_menu(action, resource)
+                pvms.append(pvm)
+            role.permissions = pvms
+        self.session.commit()

@@ -1,0 +1,144 @@
+"""Column types and declared choices shared by the data model."""
+import datetime
+
+from flask_babel import lazy_gettext
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+UTC = datetime.timezone.utc
+
+
+def utcnow():
+    return datetime.datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in Python, UTC in the database on every backend.
+
+    SQLite has no time zones, so values are stored naive-UTC there and made aware on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Choices:
+    """An ordered set of stored codes with translatable labels, declared once on the model.
+
+    Forms, list formatting, API validation and filters all read the same declaration.
+    """
+
+    def __init__(self, *pairs):
+        self.pairs = tuple(pairs)
+        self.codes = tuple(code for code, _ in pairs)
+        self._labels = dict(pairs)
+
+    def label(self, code):
+        label = self._labels.get(code)
+        return str(label) if label is not None else (code or "")
+
+    def form_choices(self):
+        return [(code, str(label)) for code, label in self.pairs]
+
+    def __contains__(self, code):
+        return code in self._labels
+
+    def __iter__(self):
+        return iter(self.codes)
+
+
+_ = lazy_gettext
+
+GENDERS = Choices(("male", _("Male")), ("female", _("Female")), ("unknown", _("Unknown")))
+CUSTOMER_TYPES = Choices(
+    ("owner", _("Owner")),
+    ("tenant", _("Tenant")),
+    ("commercial", _("Commercial tenant")),
+    ("other", _("Other")),
+)
+CUSTOMER_STATUSES = Choices(
+    ("active", _("Active")), ("moved_out", _("Moved out")), ("inactive", _("Inactive"))
+)
+UNIT_USES = Choices(
+    ("residential", _("Residential")), ("commercial", _("Commercial")), ("parking", _("Parking"))
+)
+UNIT_STATUSES = Choices(
+    ("occupied", _("Occupied")), ("renovating", _("Renovating")), ("vacant", _("Vacant"))
+)
+RESIDENT_RELATIONS = Choices(
+    ("owner", _("Owner")), ("tenant", _("Tenant")), ("family", _("Family member"))
+)
+TICKET_TYPES = Choices(
+    ("repair", _("Repair")),
+    ("complaint", _("Complaint")),
+    ("suggestion", _("Suggestion")),
+    ("inquiry", _("Inquiry")),
+    ("maintenance", _("Maintenance")),
+)
+PRIORITIES = Choices(("high", _("High")), ("medium", _("Medium")), ("low", _("Low")))
+TICKET_STATUSES = Choices(
+    ("new", _("New")),
+    ("assigned", _("Assigned")),
+    ("in_progress", _("In progress")),
+    ("resolved", _("Resolved")),
+    ("closed", _("Closed")),
+    ("cancelled", _("Cancelled")),
+    ("reopened", _("Reopened")),
+)
+TICKET_CHANNELS = Choices(
+    ("phone", _("Phone")),
+    ("walk_in", _("Walk-in")),
+    ("wechat", _("WeChat")),
+    ("web", _("Web")),
+    ("email", _("Email")),
+)
+TICKET_EVENT_KINDS = Choices(
+    ("created", _("Created")),
+    ("status", _("Status changed")),
+    ("assigned", _("Assigned")),
+    ("updated", _("Updated")),
+    ("note", _("Note")),
+    ("escalated", _("Escalated")),
+)
+COMMUNICATION_CHANNELS = Choices(
+    ("phone", _("Phone")),
+    ("visit", _("Visit")),
+    ("wechat", _("WeChat")),
+    ("sms", _("SMS")),
+    ("email", _("Email")),
+)
+FEE_TYPES = Choices(
+    ("property", _("Property fee")),
+    ("water", _("Water")),
+    ("electricity", _("Electricity")),
+    ("parking", _("Parking")),
+    ("other", _("Other")),
+)
+BILL_STATUSES = Choices(
+    ("unpaid", _("Unpaid")),
+    ("partial", _("Partially paid")),
+    ("paid", _("Paid")),
+    ("written_off", _("Written off")),
+)
+PAYMENT_METHODS = Choices(
+    ("cash", _("Cash")),
+    ("wechat", _("WeChat Pay")),
+    ("alipay", _("Alipay")),
+    ("bank", _("Bank transfer")),
+    ("card", _("Bank card")),
+)

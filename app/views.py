@@ -1,0 +1,227 @@
+"""Model pages: declarations of columns, search, order and related lists; no business logic."""
+from flask_babel import lazy_gettext as _
+
+from app import models
+from app.crud import CrmInterface, CrmModelView, LookupView
+from app.security import (
+    RESOURCE_BILL,
+    RESOURCE_BUILDING,
+    RESOURCE_COMMUNICATION,
+    RESOURCE_CUSTOMER,
+    RESOURCE_DEPARTMENT,
+    RESOURCE_PAYMENT,
+    RESOURCE_RESIDENCE,
+    RESOURCE_STAFF,
+    RESOURCE_TAG,
+    RESOURCE_TICKET,
+    RESOURCE_TICKET_ATTACHMENT,
+    RESOURCE_TICKET_EVENT,
+    RESOURCE_UNIT,
+    VIEW_METHOD_PERMISSIONS,
+)
+
+
+class CrmView(CrmModelView):
+    method_permission_name = VIEW_METHOD_PERMISSIONS
+    page_size = 25
+
+
+class ResidenceView(CrmView):
+    datamodel = CrmInterface(models.CustomerUnit)
+    class_permission_name = RESOURCE_RESIDENCE
+    list_columns = ["customer", "unit", "relation", "move_in", "move_out"]
+    add_columns = edit_columns = ["customer", "unit", "relation", "move_in", "move_out"]
+    show_columns = list_columns
+    search_columns = ["relation", "move_in", "move_out"]
+    order_columns = ["customer", "unit", "relation", "move_in", "move_out"]
+
+
+class TicketEventView(CrmView):
+    datamodel = CrmInterface(models.TicketEvent)
+    class_permission_name = RESOURCE_TICKET_EVENT
+    base_permissions = ["can_read"]
+    list_columns = ["at", "ticket", "kind", "from_status", "to_status", "actor", "note"]
+    show_columns = list_columns + ["attachment"]
+    search_columns = ["kind", "to_status", "at"]
+    order_columns = ["at", "kind", "ticket"]
+    base_order = ("at", "desc")
+
+
+class TicketAttachmentView(CrmView):
+    datamodel = CrmInterface(models.TicketAttachment)
+    class_permission_name = RESOURCE_TICKET_ATTACHMENT
+    list_columns = ["ticket", "description", "uploaded_at"]
+    add_columns = ["ticket", "file", "description"]
+    edit_columns = ["description"]
+    show_columns = ["ticket", "file", "description", "uploaded_at"]
+    search_columns = ["description"]
+
+
+class CommunicationView(CrmView):
+    datamodel = CrmInterface(models.Communication)
+    class_permission_name = RESOURCE_COMMUNICATION
+    list_columns = ["at", "customer", "channel", "summary", "staff"]
+    add_columns = edit_columns = ["customer", "at", "channel", "summary", "attachment", "staff"]
+    show_columns = ["customer", "at", "channel", "summary", "attachment", "staff", "tickets", "created_at"]
+    search_columns = ["channel", "summary", "at", "staff"]
+    order_columns = ["at", "customer", "channel"]
+    base_order = ("at", "desc")
+    quick_search = ("summary", "customer.name", "customer.phone")
+
+
+class PaymentView(CrmView):
+    datamodel = CrmInterface(models.Payment)
+    class_permission_name = RESOURCE_PAYMENT
+    list_columns = ["receipt_number", "bill", "amount", "method", "paid_at"]
+    add_columns = ["bill", "amount", "method", "paid_at", "notes"]
+    edit_columns = ["notes"]
+    show_columns = ["receipt_number", "bill", "amount", "method", "paid_at", "notes", "created_by", "created_at"]
+    search_columns = ["receipt_number", "method", "paid_at"]
+    order_columns = ["receipt_number", "amount", "paid_at", "method"]
+    base_order = ("paid_at", "desc")
+
+
+class BillView(CrmView):
+    datamodel = CrmInterface(models.Bill)
+    class_permission_name = RESOURCE_BILL
+    list_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "status", "due_date"]
+    add_columns = edit_columns = ["customer", "unit", "period", "fee_type", "amount", "due_date", "notes"]
+    show_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "outstanding",
+                    "status", "due_date", "notes", "created_at"]
+    search_columns = ["period", "fee_type", "status", "due_date", "amount"]
+    order_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "status", "due_date"]
+    base_order = ("due_date", "desc")
+    quick_search = ("period", "customer.name", "customer.phone", "unit.number")
+    related_views = [PaymentView]
+
+
+class TicketView(CrmView):
+    datamodel = CrmInterface(models.Ticket)
+    class_permission_name = RESOURCE_TICKET
+    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
+                    "assignee", "deadline", "created_at"]
+    add_columns = ["title", "type", "priority", "channel", "customer", "unit", "department", "assignee",
+                   "deadline", "description"]
+    edit_columns = ["title", "type", "priority", "status", "channel", "customer", "unit", "department",
+                    "assignee", "deadline", "description"]
+    show_columns = ["number", "title", "type", "priority", "status", "channel", "customer", "unit",
+                    "department", "assignee", "deadline", "description", "created_by", "created_at",
+                    "updated_by", "updated_at"]
+    search_columns = ["number", "title", "type", "priority", "status", "channel", "department",
+                      "assignee", "deadline", "created_at"]
+    order_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
+                     "assignee", "deadline", "created_at"]
+    base_order = ("created_at", "desc")
+    quick_search = ("number", "title", "customer.name", "customer.phone", "unit.number")
+    related_views = [TicketEventView, TicketAttachmentView, CommunicationView]
+
+
+class UnitView(CrmView):
+    datamodel = CrmInterface(models.Unit)
+    class_permission_name = RESOURCE_UNIT
+    list_columns = ["building", "number", "floor", "area", "layout", "use", "status"]
+    add_columns = edit_columns = ["building", "number", "floor", "area", "layout", "use", "status", "notes"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["building", "number", "floor", "area", "layout", "use", "status"]
+    order_columns = ["building", "number", "floor", "area", "layout", "use", "status"]
+    base_order = ("id", "asc")
+    quick_search = ("number", "building.name", "layout")
+    related_views = [ResidenceView, TicketView, BillView]
+
+
+class BuildingView(CrmView):
+    datamodel = CrmInterface(models.Building)
+    class_permission_name = RESOURCE_BUILDING
+    list_columns = ["code", "name", "address", "floors"]
+    add_columns = edit_columns = ["code", "name", "address", "floors", "notes"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name", "address", "floors"]
+    order_columns = ["code", "name", "floors"]
+    base_order = ("code", "asc")
+    quick_search = ("name", "code", "address")
+    related_views = [UnitView]
+
+
+class CustomerView(CrmView):
+    datamodel = CrmInterface(models.Customer)
+    class_permission_name = RESOURCE_CUSTOMER
+    list_columns = ["name", "phone", "type", "status", "tags", "units", "created_at"]
+    add_columns = edit_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation",
+                                  "type", "status", "tags", "notes"]
+    show_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation", "type",
+                    "status", "tags", "notes", "created_at", "updated_at"]
+    search_columns = ["name", "phone", "type", "status", "tags", "gender", "birthday", "email", "created_at"]
+    order_columns = ["name", "phone", "type", "status", "created_at"]
+    base_order = ("id", "desc")
+    # the user manual: customers are found by name, room number or phone from one search box
+    quick_search = ("name", "phone", "units.unit.number")
+    related_views = [ResidenceView, TicketView, CommunicationView, BillView]
+
+
+class TagView(CrmView):
+    datamodel = CrmInterface(models.Tag)
+    class_permission_name = RESOURCE_TAG
+    list_columns = ["name", "color", "description"]
+    add_columns = edit_columns = show_columns = ["name", "color", "description"]
+    search_columns = ["name", "description"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+
+
+class StaffProfileView(CrmView):
+    datamodel = CrmInterface(models.StaffProfile)
+    class_permission_name = RESOURCE_STAFF
+    list_columns = ["user", "department", "phone", "on_duty", "max_open_tickets"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["department", "phone", "on_duty"]
+    order_columns = ["user", "department", "on_duty", "max_open_tickets"]
+
+
+class DepartmentView(CrmView):
+    datamodel = CrmInterface(models.Department)
+    class_permission_name = RESOURCE_DEPARTMENT
+    list_columns = ["name", "phone", "description"]
+    add_columns = edit_columns = show_columns = ["name", "phone", "description"]
+    search_columns = ["name", "phone"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    related_views = [StaffProfileView, TicketView]
+
+
+# (menu name, view, label, icon, category, category label, category icon); the menu staff know
+MENU = [
+    ("Customers", CustomerView, _("Customer list"), "fa-address-card", "CustomerManagement", _("Customer management"), "fa-users"),
+    ("Residences", ResidenceView, _("Residences"), "fa-home", "CustomerManagement", _("Customer management"), "fa-users"),
+    ("Communications", CommunicationView, _("Communication records"), "fa-comments", "CustomerManagement", _("Customer management"), "fa-users"),
+    ("Tags", TagView, _("Customer tags"), "fa-tags", "CustomerManagement", _("Customer management"), "fa-users"),
+    ("Buildings", BuildingView, _("Buildings"), "fa-building", "Property", _("Property"), "fa-city"),
+    ("Units", UnitView, _("Units"), "fa-door-open", "Property", _("Property"), "fa-city"),
+    ("Tickets", TicketView, _("Tickets"), "fa-wrench", "ServiceCenter", _("Service center"), "fa-headset"),
+    ("TicketEvents", TicketEventView, _("Ticket history"), "fa-history", "ServiceCenter", _("Service center"), "fa-headset"),
+    ("Bills", BillView, _("Bills"), "fa-file-invoice", "Billing", _("Billing"), "fa-yen-sign"),
+    ("Payments", PaymentView, _("Payments"), "fa-money-bill", "Billing", _("Billing"), "fa-yen-sign"),
+    ("Departments", DepartmentView, _("Departments"), "fa-sitemap", "Settings", _("System settings"), "fa-cogs"),
+    ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
+]
+
+# menu name -> resource whose read permission shows it (None: shown to every role)
+MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
+MENU_RESOURCES.update({category: None for *_, category, _label, _icon in MENU})
+
+HIDDEN_VIEWS = [TicketAttachmentView]
+
+
+def register_views(appbuilder):
+    for name, view, label, icon, category, category_label, category_icon in MENU:
+        appbuilder.add_view(view, name, label=label, icon=icon, category=category,
+                            category_label=category_label, category_icon=category_icon)
+    for view in HIDDEN_VIEWS:
+        appbuilder.add_view_no_menu(view)
+    LookupView.resources = {
+        model.__tablename__: (model, view.class_permission_name)
+        for model, view in [
+            (models.Customer, CustomerView), (models.Unit, UnitView),
+            (models.Bill, BillView), (models.Ticket, TicketView),
+        ]
+    }
+    appbuilder.add_view_no_menu(LookupView)

@@ -1,0 +1,90 @@
+"""Settings, every one overridable from the environment.
+
+Safe defaults are for the embedded SQLite mode; secrets come from the environment.
+"""
+import os
+import secrets
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("CRM_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+
+
+def _env_bool(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def instance_secret_key():
+    """A key generated once and kept in instance/, for when SECRET_KEY is not set.
+
+    A random key per process would log everyone out at each restart and break
+    several workers; a committed key would be public.
+    """
+    os.makedirs(INSTANCE_DIR, exist_ok=True)
+    path = os.path.join(INSTANCE_DIR, "secret_key")
+    if not os.path.exists(path):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+            fh.write(secrets.token_hex(32))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+class Config:
+    # None means: use the key generated once under instance/ (see instance_secret_key).
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "crm.sqlite")
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Seconds a SQLite writer waits for the lock before giving up.
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000"))
+
+    APP_NAME = os.environ.get("CRM_APP_NAME", "物业CRM")
+    APP_ICON = None
+    APP_THEME = ""
+    TIMEZONE = os.environ.get("CRM_TIMEZONE", "Asia/Shanghai")
+
+    # Languages: Simplified Chinese by default, English switchable.
+    BABEL_DEFAULT_LOCALE = os.environ.get("CRM_DEFAULT_LOCALE", "zh")
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
+    LANGUAGES = {
+        "zh": {"flag": "cn", "name": "简体中文"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "app", "translations")
+
+    # Security
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    FAB_ADD_SECURITY_API = True
+    FAB_API_SWAGGER_UI = True
+    # Migrations own the schema and `flask crm init` syncs permissions: FAB would otherwise
+    # create_all() its tables and write permissions at every start of every worker.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_SECURITY_MANAGER_CLASS = "app.security.CrmSecurityManager"
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # a form left open over lunch still submits
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+
+    # List pages: default and maximum page size (FAB's psize is otherwise uncapped).
+    CRM_PAGE_SIZE = int(os.environ.get("CRM_PAGE_SIZE", "25"))
+    CRM_MAX_PAGE_SIZE = int(os.environ.get("CRM_MAX_PAGE_SIZE", "100"))
+    FAB_API_MAX_PAGE_SIZE = CRM_MAX_PAGE_SIZE
+    # Rows offered by the searchable selects for large tables.
+    CRM_LOOKUP_LIMIT = 20
+
+    UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))
+    MAX_CONTENT_LENGTH = int(os.environ.get("CRM_MAX_UPLOAD_MB", "50")) * 1024 * 1024
+
+    # Demo login printed by `make run`; the init command reads the admin password from here.
+    CRM_ADMIN_USERNAME = os.environ.get("CRM_ADMIN_USERNAME", "admin")
+    CRM_ADMIN_PASSWORD = os.environ.get("CRM_ADMIN_PASSWORD")
+    CRM_ADMIN_EMAIL = os.environ.get("CRM_ADMIN_EMAIL", "admin@example.com")
+
