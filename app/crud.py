@@ -121,7 +121,7 @@ def _path_clause(model, path, value):
         target = prop.mapper.class_
         inner = _path_clause(target, rest, value)
         return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
-    return attr.ilike(f"%{value}%")
+    return attr.ilike(f"%{value}%", escape="\\")
 
 
 class FilterQuickSearch(BaseFilter):
@@ -466,7 +466,7 @@ class LookupView(BaseView):
         if entry is None:
             return jsonify(results=[]), 404
         model, permission_view = entry
-        if not self.appbuilder.sm.has_access("can_list", permission_view):
+        if not self.appbuilder.sm.has_access("can_read", permission_view):
             return jsonify(results=[]), 403
         term = request.args.get("q", "").strip()
         query = db.session.query(model)

@@ -107,10 +107,11 @@ class CrmSecurityManager(SecurityManager):
     """
 
     def _user_permission_set(self):
+        user = getattr(g, "user", None)
+        key = getattr(user, "id", None)
         cached = getattr(g, "_crm_permissions", None)
-        if cached is not None:
-            return cached
-        user = g.user if getattr(g, "user", None) is not None else None
+        if cached is not None and cached[0] == key:
+            return cached[1]
         if user is None or not user.is_authenticated:
             role_names = [self.auth_role_public]
         else:
@@ -130,7 +131,7 @@ class CrmSecurityManager(SecurityManager):
                 .all()
             )
             permissions = set(rows)
-        g._crm_permissions = permissions
+        g._crm_permissions = (key, permissions)
         return permissions
 
     def has_access(self, permission_name, view_name):
