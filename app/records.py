@@ -73,7 +73,17 @@ def check_unique_together(session, model, values, exclude_pk=None):
 
 
 def column_values(item):
-    return {c.key: getattr(item, c.key) for c in type(item).__mapper__.column_attrs}
+    """Column values of ``item``, with foreign keys taken from related objects not yet flushed."""
+    mapper = type(item).__mapper__
+    values = {c.key: getattr(item, c.key) for c in mapper.column_attrs}
+    for rel in mapper.relationships:
+        if rel.direction.name != "MANYTOONE":
+            continue
+        related = item.__dict__.get(rel.key)
+        if related is not None:
+            for local, remote in rel.local_remote_pairs:
+                values[local.key] = getattr(related, remote.key)
+    return values
 
 
 def current_actor_id(session):

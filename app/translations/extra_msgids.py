@@ -76,9 +76,6 @@ FAB_MISSING_MSGIDS = (
 # FAB 5.3 msgids whose shipped zh translation is wrong, garbled or inconsistent with CRM wording.
 FAB_CORRECTED_MSGIDS = (
     _("Back"),
-    _("Search"),
-    _("Save"),
-    _("Actions"),
     _("Detail"),
     _("Add a new record"),
     _("Show record"),

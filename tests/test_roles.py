@@ -1,0 +1,130 @@
+"""Built-in roles: exact permission sets, and what each role can and cannot do on pages and API."""
+import pytest
+
+from app.extensions import db
+from app.models import Customer
+from tests import factories
+
+R, C, E, D = "can_read", "can_create", "can_edit", "can_delete"
+
+EXPECTED = {
+    "Manager": {res: {R} for res in ["Building", "Unit", "Customer", "CustomerUnit", "Tag", "Department",
+                                      "StaffProfile", "Ticket", "TicketAttachment", "TicketEvent",
+                                      "Communication", "Bill", "Payment", "Lookup"]},
+    "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
+                   "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
+                   "TicketEvent": {R}, "Communication": {R, C}, "Bill": {R}, "Payment": {R}, "Lookup": {R}},
+    "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D},
+                "Tag": {R}, "Department": {R}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
+                "TicketEvent": {R}, "Communication": {R, C, E}, "Bill": {R}, "Payment": {R}, "Lookup": {R}},
+    "Technician": {"Building": {R}, "Unit": {R}, "Customer": {R}, "Department": {R}, "Ticket": {R, E},
+                   "TicketAttachment": {R, C}, "TicketEvent": {R}, "Lookup": {R}},
+}
+
+
+@pytest.mark.parametrize("role_name", sorted(EXPECTED))
+def test_role_has_exactly_its_built_in_permissions(app, role_name):
+    with app.app_context():
+        role = app.appbuilder.sm.find_role(role_name)
+        actual = {}
+        for pv in role.permissions:
+            if pv.permission.name != "menu_access":
+                actual.setdefault(pv.view_menu.name, set()).add(pv.permission.name)
+    assert actual == EXPECTED[role_name]
+
+
+def test_roles_sync_is_idempotent_and_keeps_ui_edits(app):
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role = sm.find_role("Technician")
+        before = {p.id for p in role.permissions}
+        extra = sm.find_permission_view_menu("can_read", "Bill")
+        role.permissions.append(extra)
+        db.session.commit()
+        sm.sync_roles()
+        assert {p.id for p in sm.find_role("Technician").permissions} == before | {extra.id}
+        sm.sync_roles(reset=True)
+        assert {p.id for p in sm.find_role("Technician").permissions} == before
+
+
+ROLES = ["Admin", "Manager", "Supervisor", "Service", "Technician"]
+
+# (url, roles allowed) for pages read with GET
+PAGE_ACCESS = [
+    ("/customerview/list/", ROLES),
+    ("/customerview/add", ["Admin", "Service"]),
+    ("/ticketview/list/", ROLES),
+    ("/ticketview/add", ["Admin", "Supervisor", "Service"]),
+    ("/billview/list/", ["Admin", "Manager", "Supervisor", "Service"]),
+    ("/paymentview/add", ["Admin"]),
+    ("/staffprofileview/list/", ["Admin", "Manager", "Supervisor"]),
+    ("/tagview/add", ["Admin"]),
+    ("/users/list/", ["Admin"]),
+    ("/roles/list/", ["Admin"]),
+]
+
+
+@pytest.mark.parametrize("url,allowed", PAGE_ACCESS)
+@pytest.mark.parametrize("role", ROLES)
+def test_page_access_by_role(login, url, allowed, role):
+    response = login(role).get(url)
+    if role in allowed:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_access_by_role(login, role):
+    client = login(role)
+    may_read_bills = role in ("Admin", "Manager", "Supervisor", "Service")
+    assert (client.get("/api/v1/bill/").status_code == 200) == may_read_bills
+    assert client.get("/api/v1/ticket/").status_code == 200
+    response = client.post("/api/v1/tag/", json={"name": f"api-{role}", "color": "#123456"})
+    assert (response.status_code == 201) == (role == "Admin")
+    if role != "Admin":
+        assert response.status_code == 403
+
+
+def test_anonymous_gets_401_from_the_api_and_the_login_page_from_pages(app):
+    client = app.test_client()
+    assert client.get("/api/v1/customer/").status_code == 401
+    response = client.get("/customerview/list/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role,can_delete", [("Admin", True), ("Service", False), ("Manager", False)])
+def test_only_admins_delete_customers_page_and_api(login, ctx, role, can_delete):
+    first, second = factories.customer(), factories.customer()
+    client = login(role)
+    client.post(f"/customerview/delete/{first.id}")
+    api = client.delete(f"/api/v1/customer/{second.id}")
+    db.session.expire_all()
+    assert (db.session.get(Customer, first.id) is None) == can_delete
+    assert (db.session.get(Customer, second.id) is None) == can_delete
+    assert api.status_code == (200 if can_delete else 403)
+
+
+@pytest.mark.parametrize("role,can_edit", [("Service", True), ("Technician", False), ("Manager", False)])
+def test_who_may_edit_customers_page_and_api(login, ctx, role, can_edit):
+    customer = factories.customer(name="原名")
+    client = login(role)
+    client.post(f"/customerview/edit/{customer.id}", data={
+        "name": "页面改名", "phone": customer.phone, "gender": "unknown", "type": "owner", "status": "active"})
+    db.session.expire_all()
+    assert (db.session.get(Customer, customer.id).name == "页面改名") == can_edit
+    response = client.put(f"/api/v1/customer/{customer.id}", json={"name": "接口改名"})
+    assert response.status_code == (200 if can_edit else 403)
+
+
+def test_technician_works_tickets_but_cannot_create_them(login, ctx):
+    ticket = factories.ticket()
+    client = login("Technician")
+    assert client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "in_progress"}).status_code == 200
+    assert client.post("/api/v1/ticket/", json={"title": "新工单"}).status_code == 403
+
+
+def test_menu_shows_only_what_a_role_may_read(login):
+    page = login("Technician").get("/ticketview/list/").get_data(as_text=True)
+    assert "/billview/list/" not in page
+    assert "/customerview/list/" in page
