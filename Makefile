@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := app
 
-.PHONY: run test test-browser setup serve init demo translations clean
+.PHONY: run test test-browser setup serve init demo translations i18n-extract i18n-update clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,17 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile -q -f -d app/translations
+	$(BIN)/pybabel compile -q -d app/translations
+
+# After adding user-visible strings: make i18n-update, translate the new zh entries, commit.
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l \
+	  --project=property-crm --copyright-holder=property-crm \
+	  -o app/translations/messages.pot app
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations \
+	  --ignore-obsolete --no-fuzzy-matching
 
 setup: $(STAMP) translations
 

@@ -98,7 +98,11 @@ class CrmInterface(SQLAInterface):
                                select_columns, outer_default_load)
         if not select_columns:
             query = query.options(*eager_options(self.obj, self.eager_columns))
-        return count, query.all()
+        rows = query.all()
+        # with select_columns FAB may return rows holding the entity under the model's name
+        if rows and hasattr(rows[0], self.obj.__name__):
+            rows = [getattr(row, self.obj.__name__) for row in rows]
+        return count, rows
 
     def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
                        bypass_many_to_many=False, add_pk=False):

@@ -5,15 +5,13 @@ seed and ``now`` (one ``random.Random(seed)``, never the global generator). Tick
 ticket events, receipt numbers and bill settlement are left to the app's flush listeners.
 """
 import datetime
-from collections import Counter
+import random
 from decimal import Decimal
 
-import random
 from flask import current_app
 
 from app.models import (
-    Bill, Building, Communication, Customer, CustomerUnit, Department, Payment, StaffProfile,
-    Tag, Ticket, Unit,
+    Bill, Building, Communication, Customer, CustomerUnit, Department, Payment, StaffProfile, Tag, Ticket, Unit,
 )
 from app.security import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
 from app.types import TICKET_STATUSES, TICKET_TYPES
@@ -24,7 +22,7 @@ HOUR = datetime.timedelta(hours=1)
 CENT = Decimal("0.01")
 
 DEPARTMENTS = [
-    ("客服部", "客户服务中心:报事报修受理、投诉处理、回访"),
+    ("客服部", "客户服务中心：报事报修受理、投诉处理、回访"),
     ("工程部", "设施设备维修养护、电梯及供水供电"),
     ("秩序维护部", "门岗值守、巡逻、车辆与消防通道管理"),
     ("保洁绿化部", "公共区域保洁、垃圾清运、绿化养护"),
@@ -41,10 +39,10 @@ DEMO_STAFF = [
     ("guard", ROLE_TECHNICIAN, "建军", "孙", "guard@example.com", "秩序维护部"),
 ]
 TAGS = [
-    ("老年客户", "#8C564B", "70岁以上或行动不便,上门服务优先"), ("商业租户", "#1F77B4", "商业街商铺租户"),
+    ("老年客户", "#8C564B", "年长业主，上门服务优先"), ("商业租户", "#1F77B4", "商业街商铺租户"),
     ("VIP", "#D62728", "重点客户"), ("独居老人", "#9467BD", "定期关怀回访"),
-    ("有宠物", "#2CA02C", "饲养宠物,注意文明养宠提醒"), ("欠费提醒", "#FF7F0E", "存在欠费记录"),
-    ("新入住", "#17BECF", "近半年内入住"), ("投诉敏感", "#E377C2", "沟通需谨慎,优先处理"),
+    ("有宠物", "#2CA02C", "饲养宠物，注意文明养宠提醒"), ("欠费提醒", "#FF7F0E", "存在欠费记录"),
+    ("新入住", "#17BECF", "近半年内入住"), ("投诉敏感", "#E377C2", "沟通需谨慎，优先处理"),
 ]
 FAMILY_NAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤"
 MALE_NAMES = ("伟 强 磊 军 勇 杰 涛 明 超 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 旭 宁 龙 阳 建国 志强 文博 "
@@ -56,69 +54,56 @@ REGION_CODES = "310101 310104 310105 310106 310107 310109 310110 310112 310113 3
 OCCUPATIONS = "教师 工程师 医生 护士 会计 公务员 销售经理 程序员 个体经营 自由职业 律师 设计师 退休 退休 退休".split()
 # (layout, min m², max m²)
 LAYOUTS = [("一室一厅", 45, 62), ("两室一厅", 65, 92), ("两室两厅", 82, 110), ("三室两厅", 108, 145), ("四室两厅", 140, 180)]
-TICKET_TEXTS = {
-    "repair": [
-        ("厨房水管漏水", "厨房水槽下方水管接口漏水,地面有积水,请尽快安排维修。"),
-        ("卫生间马桶堵塞", "卫生间马桶堵塞,自行疏通无效,影响正常使用。"),
-        ("客厅灯具不亮", "客厅吊灯突然不亮,更换灯泡后仍无反应,怀疑线路问题。"),
-        ("入户门锁损坏", "入户门锁转动困难,钥匙经常卡住,担心安全问题。"),
-        ("阳台窗户关不严", "阳台推拉窗关闭不严,下雨时有雨水渗入室内。"),
-        ("墙面渗水发霉", "次卧外墙一侧墙面渗水,墙纸发霉起皮。"),
-        ("电梯异响", "本楼栋电梯运行时有异响,轿厢晃动明显,住户担心安全。"),
-        ("地下车库照明故障", "地下车库B区多盏照明灯不亮,夜间停车视线差。"),
-        ("楼道声控灯失灵", "楼道声控灯不亮,老人夜间上下楼不便。"),
-        ("可视对讲门铃无声", "单元门可视对讲无法呼叫到户,访客进不来。"),
-    ],
-    "maintenance": [
-        ("二次供水水箱清洗", "按计划对二次供水水箱清洗消毒,需提前张贴停水通知。"),
-        ("消防设施月度巡检", "检查消火栓、灭火器及应急照明,记录异常并整改。"),
-        ("电梯季度保养", "配合维保单位完成电梯季度保养,保养期间暂停使用。"),
-        ("雨水管道疏通", "雨季前疏通小区雨水管道及窨井,防止积水倒灌。"),
-    ],
-    "complaint": [
-        ("楼上装修噪音扰民", "楼上装修周末早上八点前即开始施工,电钻噪音严重影响休息。"),
-        ("垃圾清运不及时", "楼下垃圾桶满溢,异味明显,已连续两天未清运。"),
-        ("车位被外来车辆占用", "本人固定车位多次被外来车辆占用,联系不上车主。"),
-        ("宠物粪便无人清理", "小区步道经常有宠物粪便,希望加强文明养宠管理。"),
-        ("快递堆放堵塞消防通道", "快递员将包裹堆放在楼道消防通道,存在安全隐患。"),
-        ("广场舞音量过大", "晚上中心广场广场舞音响音量过大,影响孩子学习。"),
-    ],
-    "suggestion": [
-        ("建议增加充电桩", "小区新能源车越来越多,建议在地下车库增设充电桩。"),
-        ("建议增设儿童游乐设施", "小区儿童较多,建议在中心绿地增设儿童游乐设施。"),
-        ("建议设置智能快递柜", "建议在各楼栋门口设置智能快递柜,方便取件。"),
-        ("建议加强垃圾分类指导", "建议在投放时段安排志愿者进行垃圾分类指导。"),
-    ],
-    "inquiry": [
-        ("咨询物业费缴纳方式", "客户询问物业费能否通过微信或支付宝缴纳,是否支持按年缴纳。"),
-        ("咨询装修审批流程", "客户准备装修,咨询装修申请所需材料及审批时间。"),
-        ("咨询停车月卡办理", "客户咨询地下车库月卡办理流程及收费标准。"),
-        ("咨询门禁卡补办", "客户门禁卡遗失,咨询补办所需材料及费用。"),
-        ("咨询水费账单明细", "客户对本月水费金额有疑问,希望查看用量明细。"),
-    ],
-}
+# "type title description" per line: what residents report, by ticket type.
+_TICKET_TEXTS = """
+repair 厨房水管漏水 厨房水槽下方水管接口漏水，地面有积水，请尽快安排维修。
+repair 卫生间马桶堵塞 卫生间马桶堵塞，自行疏通无效，影响正常使用。
+repair 客厅灯具不亮 客厅吊灯突然不亮，更换灯泡后仍无反应，怀疑线路问题。
+repair 入户门锁损坏 入户门锁转动困难，钥匙经常卡住，担心安全问题。
+repair 阳台窗户关不严 阳台推拉窗关闭不严，下雨时有雨水渗入室内。
+repair 墙面渗水发霉 次卧外墙一侧墙面渗水，墙纸发霉起皮。
+repair 电梯异响 本楼栋电梯运行时有异响，轿厢晃动明显，住户担心安全。
+repair 地下车库照明故障 地下车库B区多盏照明灯不亮，夜间停车视线差。
+repair 楼道声控灯失灵 楼道声控灯不亮，老人夜间上下楼不便。
+repair 可视对讲门铃无声 单元门可视对讲无法呼叫到户，访客进不来。
+maintenance 二次供水水箱清洗 按计划对二次供水水箱清洗消毒，需提前张贴停水通知。
+maintenance 消防设施月度巡检 检查消火栓、灭火器及应急照明，记录异常并整改。
+maintenance 电梯季度保养 配合维保单位完成电梯季度保养，保养期间暂停使用。
+maintenance 雨水管道疏通 雨季前疏通小区雨水管道及窨井，防止积水倒灌。
+complaint 楼上装修噪音扰民 楼上装修周末早上八点前即开始施工，电钻噪音严重影响休息。
+complaint 垃圾清运不及时 楼下垃圾桶满溢，异味明显，已连续两天未清运。
+complaint 车位被外来车辆占用 本人固定车位多次被外来车辆占用，联系不上车主。
+complaint 宠物粪便无人清理 小区步道经常有宠物粪便，希望加强文明养宠管理。
+complaint 快递堆放堵塞消防通道 快递员将包裹堆放在楼道消防通道，存在安全隐患。
+complaint 广场舞音量过大 晚上中心广场广场舞音响音量过大，影响孩子学习。
+suggestion 建议增加充电桩 小区新能源车越来越多，建议在地下车库增设充电桩。
+suggestion 建议增设儿童游乐设施 小区儿童较多，建议在中心绿地增设儿童游乐设施。
+suggestion 建议设置智能快递柜 建议在各楼栋门口设置智能快递柜，方便取件。
+suggestion 建议加强垃圾分类指导 建议在投放时段安排志愿者进行垃圾分类指导。
+inquiry 咨询物业费缴纳方式 客户询问物业费能否通过微信或支付宝缴纳，是否支持按年缴纳。
+inquiry 咨询装修审批流程 客户准备装修，咨询装修申请所需材料及审批时间。
+inquiry 咨询停车月卡办理 客户咨询地下车库月卡办理流程及收费标准。
+inquiry 咨询门禁卡补办 客户门禁卡遗失，咨询补办所需材料及费用。
+inquiry 咨询水费账单明细 客户对本月水费金额有疑问，希望查看用量明细。
+"""
 TICKET_TYPE_WEIGHTS = {"repair": 40, "complaint": 20, "suggestion": 8, "inquiry": 22, "maintenance": 6}
-TICKET_DEPARTMENT = {"repair": "工程部", "maintenance": "工程部", "complaint": "客服部", "suggestion": "客服部", "inquiry": "客服部"}
-STATUS_PATHS = {
-    "new": ["new"], "assigned": ["new", "assigned"], "in_progress": ["new", "assigned", "in_progress"],
-    "resolved": ["new", "assigned", "in_progress", "resolved"],
-    "closed": ["new", "assigned", "in_progress", "resolved", "closed"],
-    "cancelled": ["new", "assigned", "cancelled"],
-    "reopened": ["new", "assigned", "in_progress", "resolved", "reopened"],
+TICKET_TEXTS = {
+    kind: [(title, text) for k, title, text in map(str.split, _TICKET_TEXTS.strip().splitlines()) if k == kind]
+    for kind in TICKET_TYPE_WEIGHTS
 }
+TICKET_DEPARTMENT = {"repair": "工程部", "maintenance": "工程部", "complaint": "客服部", "suggestion": "客服部", "inquiry": "客服部"}
+# The status changes a ticket goes through to reach each status (each change is logged).
+_PATH = ["new", "assigned", "in_progress", "resolved"]
+STATUS_PATHS = {status: _PATH[: _PATH.index(status) + 1] for status in _PATH}
+STATUS_PATHS.update(closed=_PATH + ["closed"], reopened=_PATH + ["reopened"], cancelled=["new", "assigned", "cancelled"])
 OLD_STATUS_WEIGHTS = {"closed": 62, "resolved": 14, "cancelled": 8, "reopened": 3, "in_progress": 7, "assigned": 4, "new": 2}
 RECENT_STATUS_WEIGHTS = {"new": 20, "assigned": 20, "in_progress": 25, "resolved": 20, "closed": 8, "cancelled": 4, "reopened": 3}
-COMMUNICATION_SUMMARIES = [
-    "电话回访维修满意度,客户表示满意", "提醒客户缴纳本季度物业费,客户表示本周内缴纳",
-    "上门走访了解居住情况,客户反映楼道照明偏暗", "通过微信告知小区停水时间安排,客户已知悉",
-    "短信通知电梯年检时间", "客户来电咨询装修申请所需材料,已详细说明",
-    "邮件发送本月账单明细", "节日慰问独居老人,身体状况良好", "与客户沟通车位续租事宜,客户考虑后答复",
-    "通知客户领取门禁卡,客户约定周末来取",
-]
-TICKET_SUMMARIES = [
-    "电话回访维修满意度,客户表示满意", "就工单进展与客户沟通,已告知预计上门时间",
-    "回访投诉处理结果,客户对处理进度基本满意", "客户来电催促处理进度,已协调工程部加快处理",
-]
+COMMUNICATION_SUMMARIES = """电话回访维修满意度，客户表示满意 提醒客户缴纳本季度物业费，客户表示本周内缴纳
+    上门走访了解居住情况，客户反映楼道照明偏暗 通过微信告知小区停水时间安排，客户已知悉 短信通知电梯年检时间
+    客户来电咨询装修申请所需材料，已详细说明 邮件发送本月账单明细 节日慰问独居老人，身体状况良好
+    与客户沟通车位续租事宜，客户考虑后答复 通知客户领取门禁卡，客户约定周末来取""".split()
+TICKET_SUMMARIES = """电话回访维修满意度，客户表示满意 就工单进展与客户沟通，已告知预计上门时间
+    回访投诉处理结果，客户对处理进度基本满意 客户来电催促处理进度，已协调工程部加快处理""".split()
 
 
 def _pick(rng, weights):
@@ -136,8 +121,9 @@ def _between(rng, start, end):
 
 
 def _mobile(rng, seen):
+    """A mobile number not in ``seen`` (and added to it)."""
     while True:
-        phone = rng.choice(MOBILE_PREFIXES) + "".join(rng.choice("0123456789") for _ in range(8))
+        phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
         if phone not in seen:
             seen.add(phone)
             return phone
@@ -158,16 +144,9 @@ def _month(today, back):
 
 
 def _cover(rng, values, codes):
-    """Overwrite a few values so that every code occurs at least once (if there is room)."""
-    counts = Counter(values)
-    order = rng.sample(range(len(values)), len(values))
-    for code in codes:
-        spare = next((i for i in order if counts[values[i]] > 1), None)
-        if counts[code] or spare is None:
-            continue
-        counts[values[spare]] -= 1
-        values[spare] = code
-        counts[code] += 1
+    """Put each code at its own random position, so that every code occurs (needs len(values) >= len(codes))."""
+    for index, code in zip(rng.sample(range(len(values)), len(codes)), codes):
+        values[index] = code
 
 
 def _save(session, items):
@@ -198,18 +177,19 @@ def _create_staff(session, rng, departments, password, phones, since):
 
 
 def _create_buildings(rng, since):
+    """Residential towers (~360–420 units in all), the 商业街A座 shops and a few parking spaces."""
     buildings, units = [], []
     residential = rng.randint(5, 7)
+    per_building = rng.randint(360, 420) // residential
     for index in range(1, residential + 2):
         commercial = index > residential
-        floors = rng.randint(2, 3) if commercial else rng.randint(6, 33)
+        per_floor = rng.randint(6, 10) if commercial else rng.randint(2, 4)
+        floors = rng.randint(2, 3) if commercial else max(6, min(33, per_building // per_floor + rng.randint(-3, 3)))
         building = Building(
             code=f"B{index:02d}", name="商业街A座" if commercial else f"{index}号楼",
             address=f"上海市浦东新区锦绣路1288弄{index}号", floors=floors, created_at=since, updated_at=since,
         )
         buildings.append(building)
-        per_floor = rng.randint(6, 10) if commercial else (
-            2 if len(units) > 420 else rng.randint(3, 4) if floors <= 18 else rng.randint(2, 3))
         stacks = [rng.choice(LAYOUTS) for _ in range(per_floor)]
         stack_areas = [_cents(rng, low, high) for _, low, high in stacks]
         for floor in range(1, floors + 1):
@@ -231,7 +211,7 @@ def _create_buildings(rng, since):
     return buildings, units
 
 
-def _new_customer(rng, phones, emails, tags, kind, today, since):
+def _new_customer(rng, phones, emails, tags, kind, since):
     gender = rng.choice(["male", "female"])
     given = rng.choice(MALE_NAMES if gender == "male" else FEMALE_NAMES)
     family = rng.choices(FAMILY_NAMES, weights=[1 / (i + 4) for i in range(len(FAMILY_NAMES))])[0]
@@ -267,13 +247,12 @@ def _create_customers(rng, count, units, tags, phones, today, since):
     n_commercial = min(len(shops), max(1, count // 30))
     kinds = ["commercial"] * n_commercial + ["tenant" if rng.random() < 0.15 else "owner" for _ in range(count - n_commercial)]
     rng.shuffle(kinds)
-    customers, links, primary, households, emails, pairs = [], [], {}, [], set(), set()
+    customers, links, primary, households, emails = [], [], {}, [], set()
 
     def link(customer, unit, relation):
         move_in = today - rng.randint(20, 12 * 365) * DAY
         links.append(CustomerUnit(customer=customer, unit=unit, relation=relation, move_in=move_in,
                                   move_out=today - rng.randint(0, 19) * DAY if customer.status == "moved_out" else None))
-        pairs.add((id(customer), id(unit)))
         primary.setdefault(id(customer), unit)
         if move_in > today - 180 * DAY and len(customer.tags) < 3 and tags["新入住"] not in customer.tags:
             customer.tags.append(tags["新入住"])
@@ -281,7 +260,7 @@ def _create_customers(rng, count, units, tags, phones, today, since):
     for kind in kinds:
         family = kind != "commercial" and households and (not residential or rng.random() < 0.08)
         host = rng.choice(households) if family else None
-        customer = _new_customer(rng, phones, emails, tags, host.type if host else kind, today, since)
+        customer = _new_customer(rng, phones, emails, tags, host.type if host else kind, since)
         customers.append(customer)
         if kind == "commercial":
             link(customer, shops.pop(rng.randrange(len(shops))), "tenant")
@@ -293,7 +272,7 @@ def _create_customers(rng, count, units, tags, phones, today, since):
             if parking and rng.random() < 0.1:
                 link(customer, parking.pop(), "owner")
     for unit in residential + shops + parking:  # occupied units nobody was linked to
-        if rng.random() < 0.8:
+        if rng.random() < 0.7:
             unit.status = "vacant"
     return customers, links, primary
 
