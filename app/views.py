@@ -145,6 +145,7 @@ class BuildingView(CrmView):
 class CustomerView(CrmView):
     datamodel = CrmInterface(models.Customer)
     class_permission_name = RESOURCE_CUSTOMER
+    label_columns = {"name": _("Full name")}
     list_columns = ["name", "phone", "type", "status", "tags", "units", "created_at"]
     add_columns = edit_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation",
                                   "type", "status", "tags", "notes"]

@@ -122,6 +122,8 @@ def admin_client(login):
 @pytest.fixture
 def user_id(app):
     def find(role):
+        if has_app_context():  # a second context would open a second session (and transaction)
+            return app.appbuilder.sm.find_user(username=ROLE_USERS[role]).id
         with app.app_context():
             return app.appbuilder.sm.find_user(username=ROLE_USERS[role]).id
 
