@@ -163,6 +163,10 @@ def format_datetime(value):
     return value
 
 
+def format_many(values):
+    return "、".join(str(value) for value in values or ())
+
+
 def format_money(value):
     return "" if value is None else f"{value:,.2f}"
 
@@ -349,6 +353,8 @@ class CrmModelView(ModelView):
             validators.setdefault(constraint.info["field"], []).append(unique_together_validator(model, constraint))
         for rel in model.__mapper__.relationships:
             target = rel.mapper.class_
+            if rel.uselist:
+                formatters.setdefault(rel.key, format_many)
             if rel.direction is MANYTOONE and getattr(target, "__lookup__", None):
                 label = COLUMN_LABELS.get(rel.key, rel.key)
                 required = any(not c.nullable for c in rel.local_columns)

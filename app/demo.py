@@ -49,8 +49,11 @@ MALE_NAMES = ("伟 强 磊 军 勇 杰 涛 明 超 刚 平 辉 鹏 华 飞 鑫 �
               "子轩 浩然 宇航 俊杰 家豪 明辉 晓东 国平 德明 永康 振华 天佑 一鸣").split()
 FEMALE_NAMES = ("芳 娜 敏 静 丽 艳 娟 霞 婷 雪 慧 琳 颖 倩 洁 秀英 桂英 玉兰 欣怡 雨桐 梓涵 晓燕 丽华 "
                 "淑珍 美玲 佳怡 思雨 海燕 红梅 雅琴 静怡 诗涵 素芬 文静").split()
-MOBILE_PREFIXES = "130 131 132 133 135 136 137 138 139 150 151 152 155 156 157 158 159 176 177 178 180 181 182 185 186 187 188 189 191 199".split()
-REGION_CODES = "310101 310104 310105 310106 310107 310109 310110 310112 310113 310115 320102 330106 340104 420106 510107 370202".split()
+MOBILE_PREFIXES = ("130 131 132 133 135 136 137 138 139 150 151 152 155 156 157 158 159 "
+                   "176 177 178 180 181 182 185 186 187 188 189 191 199").split()
+# Shanghai districts first (residents' ID numbers), then a few other provinces' cities.
+REGION_CODES = ("310101 310104 310105 310106 310107 310109 310110 310112 310113 310115 "
+                "320102 330106 340104 420106 510107 370202").split()
 OCCUPATIONS = "教师 工程师 医生 护士 会计 公务员 销售经理 程序员 个体经营 自由职业 律师 设计师 退休 退休 退休".split()
 # (layout, min m², max m²)
 LAYOUTS = [("一室一厅", 45, 62), ("两室一厅", 65, 92), ("两室两厅", 82, 110), ("三室两厅", 108, 145), ("四室两厅", 140, 180)]
@@ -95,9 +98,12 @@ TICKET_DEPARTMENT = {"repair": "工程部", "maintenance": "工程部", "complai
 # The status changes a ticket goes through to reach each status (each change is logged).
 _PATH = ["new", "assigned", "in_progress", "resolved"]
 STATUS_PATHS = {status: _PATH[: _PATH.index(status) + 1] for status in _PATH}
-STATUS_PATHS.update(closed=_PATH + ["closed"], reopened=_PATH + ["reopened"], cancelled=["new", "assigned", "cancelled"])
-OLD_STATUS_WEIGHTS = {"closed": 62, "resolved": 14, "cancelled": 8, "reopened": 3, "in_progress": 7, "assigned": 4, "new": 2}
-RECENT_STATUS_WEIGHTS = {"new": 20, "assigned": 20, "in_progress": 25, "resolved": 20, "closed": 8, "cancelled": 4, "reopened": 3}
+STATUS_PATHS.update(closed=_PATH + ["closed"], reopened=_PATH + ["reopened"], cancelled=_PATH[:2] + ["cancelled"])
+# Tickets older than two weeks are mostly closed; recent ones are still being worked on.
+OLD_STATUS_WEIGHTS = {
+    "closed": 62, "resolved": 14, "cancelled": 8, "reopened": 3, "in_progress": 7, "assigned": 4, "new": 2}
+RECENT_STATUS_WEIGHTS = {
+    "new": 20, "assigned": 20, "in_progress": 25, "resolved": 20, "closed": 8, "cancelled": 4, "reopened": 3}
 COMMUNICATION_SUMMARIES = """电话回访维修满意度，客户表示满意 提醒客户缴纳本季度物业费，客户表示本周内缴纳
     上门走访了解居住情况，客户反映楼道照明偏暗 通过微信告知小区停水时间安排，客户已知悉 短信通知电梯年检时间
     客户来电咨询装修申请所需材料，已详细说明 邮件发送本月账单明细 节日慰问独居老人，身体状况良好
@@ -215,7 +221,8 @@ def _new_customer(rng, phones, emails, tags, kind, since):
     gender = rng.choice(["male", "female"])
     given = rng.choice(MALE_NAMES if gender == "male" else FEMALE_NAMES)
     family = rng.choices(FAMILY_NAMES, weights=[1 / (i + 4) for i in range(len(FAMILY_NAMES))])[0]
-    birthday = None if rng.random() < 0.04 else datetime.date(rng.randint(1940, 2003), rng.randint(1, 12), rng.randint(1, 28))
+    birthday = datetime.date(rng.randint(1940, 2003), rng.randint(1, 12), rng.randint(1, 28))
+    birthday = None if rng.random() < 0.04 else birthday
     email = None
     if rng.random() < 0.4:
         email = f"user{rng.randint(1000, 99999)}@example.com"
@@ -241,18 +248,20 @@ def _new_customer(rng, phones, emails, tags, kind, since):
 def _create_customers(rng, count, units, tags, phones, today, since):
     """Customers and their residences; returns (customers, links, primary unit per customer)."""
     occupied = [u for u in units if u.status == "occupied"]
-    residential = rng.sample([u for u in occupied if u.use == "residential"], k=sum(u.use == "residential" for u in occupied))
+    residential = [u for u in occupied if u.use == "residential"]
+    rng.shuffle(residential)
     shops = [u for u in occupied if u.use == "commercial"]
     parking = [u for u in occupied if u.use == "parking"]
-    n_commercial = min(len(shops), max(1, count // 30))
-    kinds = ["commercial"] * n_commercial + ["tenant" if rng.random() < 0.15 else "owner" for _ in range(count - n_commercial)]
+    n_commercial = min(len(shops), (count + 15) // 30)
+    kinds = ["commercial"] * n_commercial
+    kinds += ["tenant" if rng.random() < 0.15 else "owner" for _ in range(count - n_commercial)]
     rng.shuffle(kinds)
     customers, links, primary, households, emails = [], [], {}, [], set()
 
     def link(customer, unit, relation):
         move_in = today - rng.randint(20, 12 * 365) * DAY
-        links.append(CustomerUnit(customer=customer, unit=unit, relation=relation, move_in=move_in,
-                                  move_out=today - rng.randint(0, 19) * DAY if customer.status == "moved_out" else None))
+        move_out = today - rng.randint(0, 19) * DAY if customer.status == "moved_out" else None
+        links.append(CustomerUnit(customer=customer, unit=unit, relation=relation, move_in=move_in, move_out=move_out))
         primary.setdefault(id(customer), unit)
         if move_in > today - 180 * DAY and len(customer.tags) < 3 and tags["新入住"] not in customer.tags:
             customer.tags.append(tags["新入住"])

@@ -164,3 +164,11 @@ def test_money_and_choices_are_shown_with_labels(admin_client, ctx):
     page = admin_client.get("/billview/list/").get_data(as_text=True)
     assert "1,234.50" in page
     assert "物业费" in page or "Property fee" in page
+
+
+def test_list_shows_related_records_by_name(admin_client, ctx):
+    unit = factories.unit(number="0606")
+    factories.customer(name="周芷若", tags=[factories.tag(name="VIP"), factories.tag(name="有宠物")], units=[unit])
+    page = admin_client.get("/customerview/list/").get_data(as_text=True)
+    assert "VIP、有宠物" in page and "0606" in page
+    assert "object at 0x" not in page

@@ -1,0 +1,92 @@
+"""Browser tests: the real app served by a separate process, driven by the system Chromium.
+
+Skipped only when no Chromium is installed; CI sets CRM_REQUIRE_BROWSER=1 to make that a failure.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ADMIN_PASSWORD = "Browser-admin-2026"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def clean_tables():
+    """Browser tests use their own server and database, not the in-process test app."""
+    yield
+
+
+@pytest.fixture(scope="session")
+def server():
+    tmp = tempfile.mkdtemp(prefix="crm-browser-")
+    env = dict(os.environ, CRM_INSTANCE_DIR=tmp, SECRET_KEY="browser-test",
+               DATABASE_URL=os.environ.get("BROWSER_DATABASE_URL", f"sqlite:///{tmp}/crm.sqlite"),
+               CRM_ADMIN_PASSWORD=ADMIN_PASSWORD, FLASK_APP="app")
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run(flask + ["crm", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen(flask + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/login/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the app server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CRM_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip("no Chromium installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.foreign_requests = []
+    page.js_errors = []
+
+    def record(request):
+        host = urlparse(request.url).hostname
+        if request.url.startswith(("http://", "https://")) and host not in ("127.0.0.1", "localhost"):
+            page.foreign_requests.append(request.url)
+
+    page.on("request", record)
+    page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+    yield page
+    context.close()
+    assert page.foreign_requests == [], "pages must work offline"
