@@ -68,7 +68,9 @@ def check_unique_together(session, model, values, exclude_pk=None):
         query = select(func.count()).select_from(model).where(clause)
         if exclude_pk is not None:
             query = query.where(model.id != exclude_pk)
-        if session.execute(query).scalar():
+        with session.no_autoflush:  # the record being checked must not be flushed by the check
+            duplicate = session.execute(query).scalar()
+        if duplicate:
             raise DomainError(constraint.info["message"], field=constraint.info.get("field"))
 
 

@@ -77,7 +77,7 @@ def test_negative_area_is_refused(admin_client, ctx):
 def test_deleting_a_building_with_units_is_refused(admin_client, ctx):
     unit = factories.unit()
     response = admin_client.post(f"/buildingview/delete/{unit.building_id}", follow_redirects=True)
-    assert "still has units" in response.get_data(as_text=True) or "仍有房屋" in response.get_data(as_text=True)
+    assert "该楼栋下还有房屋" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Building, unit.building_id) is not None
 
