@@ -160,11 +160,19 @@ def format_datetime(value):
         if value.tzinfo is not None:
             value = value.astimezone(local_zone())
         return value.strftime("%Y-%m-%d %H:%M")
+    return format_plain(value)
+
+
+def format_plain(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
     return value
 
 
 def format_many(values):
-    return "、".join(str(value) for value in values or ())
+    return "、".join(format_related(value) for value in values or ())
 
 
 def format_money(value):
@@ -248,7 +256,9 @@ class AjaxSelectField(Field):
             raise ValidationError(_("The chosen record does not exist."))
 
 
-def choice_select(label, choices, required):
+def choice_select(label, choices, required, default=None):
+    """A select of the declared choices; a NOT NULL column offers no blank and preselects its default."""
+
     def choice_list():
         pairs = choices.form_choices()
         return pairs if required else [("", "—")] + pairs
@@ -256,8 +266,24 @@ def choice_select(label, choices, required):
     def coerce(value):
         return value or None
 
-    return SelectField(label, choices=choice_list, coerce=coerce,
+    return SelectField(label, choices=choice_list, coerce=coerce, default=default,
                        validators=[] if not required else [_required()])
+
+
+def person_name(user):
+    """Staff names read family name first in Chinese (张晓雯), as FAB's "first last" does not."""
+    first, last = user.first_name or "", user.last_name or ""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
+
+
+def format_related(value):
+    if value is None:
+        return ""
+    if hasattr(value, "first_name") and hasattr(value, "last_name"):
+        return person_name(value)
+    return str(value)
 
 
 def _required():
@@ -337,9 +363,10 @@ class CrmModelView(ModelView):
             label = COLUMN_LABELS.get(name, name)
             required = not column.nullable and column.default is None
             if "choices" in info:
+                default = column.default.arg if column.default is not None else None
                 formatters.setdefault(name, info["choices"].label)
-                add_extra.setdefault(name, choice_select(label, info["choices"], required))
-                edit_extra.setdefault(name, choice_select(label, info["choices"], required))
+                add_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, default))
+                edit_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable))
                 search_extra.setdefault(name, choice_select(label, info["choices"], False))
             if "check" in info:
                 validators.setdefault(name, []).append(rule_validator(info["check"]))
@@ -349,12 +376,16 @@ class CrmModelView(ModelView):
                 edit_extra.setdefault(name, LocalDateTimeField(label, validators=[] if column.nullable else [_required()]))
             if str(column.type).startswith("NUMERIC(12"):
                 formatters.setdefault(name, format_money)
+        for column in model.__table__.columns:
+            formatters.setdefault(column.key, format_plain)
         for constraint in unique_together_constraints(model):
             validators.setdefault(constraint.info["field"], []).append(unique_together_validator(model, constraint))
         for rel in model.__mapper__.relationships:
             target = rel.mapper.class_
             if rel.uselist:
                 formatters.setdefault(rel.key, format_many)
+            else:
+                formatters.setdefault(rel.key, format_related)
             if rel.direction is MANYTOONE and getattr(target, "__lookup__", None):
                 label = COLUMN_LABELS.get(rel.key, rel.key)
                 required = any(not c.nullable for c in rel.local_columns)

@@ -172,3 +172,26 @@ def test_list_shows_related_records_by_name(admin_client, ctx):
     page = admin_client.get("/customerview/list/").get_data(as_text=True)
     assert "VIP、有宠物" in page and "0606" in page
     assert "object at 0x" not in page
+
+
+def test_choice_selects_preselect_the_default_and_offer_no_blank_for_required_columns(admin_client):
+    page = admin_client.get("/ticketview/add").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="type".*?</select>', page, re.S).group(0)
+    assert 'value="repair" selected' in select or 'selected value="repair"' in select
+    assert 'value=""' not in select
+
+
+def test_ticket_added_with_defaults_from_the_form(admin_client, ctx):
+    from app.models import Ticket
+
+    response = admin_client.post("/ticketview/add", data={"title": "电梯困人", "type": "repair", "priority": "high",
+                                                          "channel": "phone"})
+    assert response.status_code == 302
+    ticket = db.session.query(Ticket).one()
+    assert (ticket.title, ticket.status, ticket.priority) == ("电梯困人", "new", "high")
+
+
+def test_empty_relations_show_blank_and_staff_names_family_name_first(admin_client, ctx, user_id):
+    factories.ticket(title="无人处理")
+    page = admin_client.get("/ticketview/list/").get_data(as_text=True)
+    assert ">None<" not in page.replace(" ", "").replace("\n", "")
