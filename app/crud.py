@@ -6,10 +6,13 @@ related tables, eager loading for list pages, relation ordering, a capped page s
 quick search, and the record rules of app.records on add, edit and delete.
 """
 import datetime
+import os
 import zoneinfo
+from decimal import Decimal
 
-from flask import current_app, flash, g, jsonify, request
-from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose
+from flask import current_app, g, jsonify, request, send_file
+from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
+from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access_api
@@ -26,7 +29,8 @@ from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.records import check_delete, check_unique_together, column_values, unique_together_constraints
-from app.types import UTCDateTime
+from app.exports import record_export, write_xlsx
+from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
 
@@ -161,6 +165,13 @@ def format_datetime(value):
             value = value.astimezone(local_zone())
         return value.strftime("%Y-%m-%d %H:%M")
     return format_plain(value)
+
+
+def export_value(formatter, value):
+    """Cells keep their type (dates, numbers) and take the page's text for everything else."""
+    if isinstance(value, (datetime.date, Decimal, int, float, bool)) or formatter is None:
+        return value
+    return formatter(value)
 
 
 def format_plain(value):
@@ -348,7 +359,8 @@ class CrmModelView(ModelView):
         self._derive_from_model(model)
         super().__init__(**kwargs)
         self.datamodel.eager_columns = tuple(self.list_columns)
-        self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search))
+        self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search),
+                               export_resource=self.class_permission_name)
         if self.quick_search:
             self._quick_filter = quick_search_filter(self.quick_search)
 
@@ -399,18 +411,56 @@ class CrmModelView(ModelView):
         self.edit_form_extra_fields = edit_extra
         self.search_form_extra_fields = search_extra
 
-    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
-                         page=None, page_size=None, widgets=None, **kwargs):
-        limit = current_app.config["CRM_MAX_PAGE_SIZE"]
-        page_size = min(max(int(page_size or self.page_size), 1), limit)
+    def _current_list(self, filters, order_column, order_direction):
+        """The list's filters (with the quick search) and a permitted order, as the request asks.
+
+        The list page and its Excel export both read the request through here.
+        """
         if order_column and order_column not in self.order_columns:
             order_column, order_direction = "", ""
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
         query_text = request.args.get("q", "").strip() if self.quick_search else ""
         if query_text and filters is self._filters:
             filters = filters.copy()
             filters.add_filter(self.quick_search[0], self._quick_filter, query_text)
+        return filters, order_column, order_direction
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs):
+        limit = current_app.config["CRM_MAX_PAGE_SIZE"]
+        page_size = min(max(int(page_size or self.page_size), 1), limit)
+        filters, order_column, order_direction = self._current_list(filters, order_column, order_direction)
         return super()._get_list_widget(filters, actions, order_column, order_direction, page,
                                         page_size, widgets, **kwargs)
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        """The current list (filters, search, order; all pages) as an .xlsx download."""
+        orders = get_order_args().get(self.__class__.__name__) or ("", "")
+        get_filter_args(self._filters)
+        filters, order_column, order_direction = self._current_list(self._filters, *orders)
+        joined = filters.get_joined_filters(self._base_filters)
+        query = self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
+                                         order_column, order_direction)
+        query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
+        columns = list(self.list_columns)
+        labels = [self.label_columns.get(col, col) for col in columns]
+        rows = (
+            [export_value(self.formatters_columns.get(col), self.datamodel._get_attr_value(item, col))
+             for col in columns]
+            for item in query
+        )
+        title = str(self.list_title)
+        path, count = write_xlsx(columns, labels, rows, sheet_name=title, zone=local_zone())
+        record_export(db.session, actor_id=getattr(g.user, "id", None), resource=self.class_permission_name,
+                      query=request.query_string.decode("utf-8", "replace"), rows=count, now=utcnow())
+        stamp = datetime.datetime.now(local_zone()).strftime("%Y%m%d-%H%M")
+        response = send_file(path, as_attachment=True, download_name=f"{title}-{stamp}.xlsx",
+                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response.call_on_close(lambda: os.remove(path))
+        return response
 
     def pre_delete(self, item):
         check_delete(db.session, item)

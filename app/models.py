@@ -389,3 +389,21 @@ class NumberSequence(Model):
 
     key = Column(String(40), primary_key=True)
     value = Column(Integer, nullable=False, default=0)
+
+
+class ExportLog(Model):
+    """One row per Excel export: who exported which list, with which filters, how many rows."""
+
+    __tablename__ = "export_log"
+    __display_relations__ = ("user",)
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    user = relationship("User")
+    resource = Column(String(50), nullable=False)
+    query = Column(Text)
+    rows = Column(Integer, nullable=False, default=0)
+
+    def __str__(self):
+        return f"{self.resource} {self.rows}"

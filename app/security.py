@@ -11,6 +11,7 @@ ACTION_READ = "can_read"
 ACTION_CREATE = "can_create"
 ACTION_EDIT = "can_edit"
 ACTION_DELETE = "can_delete"
+ACTION_EXPORT = "can_export"  # the user manual's "whether a role may export reports"
 MENU_ACCESS = "menu_access"
 
 RESOURCE_BUILDING = "Building"
@@ -39,6 +40,7 @@ VIEW_METHOD_PERMISSIONS = {
     "list": "read", "show": "read", "download": "read",
     "add": "create", "edit": "edit", "delete": "delete",
     "action": "edit", "action_post": "edit",
+    "export": "export",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read",
@@ -72,7 +74,7 @@ def _grant(actions_by_resource):
 # Built-in roles (Admin has everything through AUTH_ROLE_ADMIN). Menu access is derived:
 # a role sees a menu entry when it may read the entry's resource.
 ROLE_CONFIGS = {
-    ROLE_MANAGER: _grant({resource: READ for resource in CRM_RESOURCES}),
+    ROLE_MANAGER: _grant({resource: (ACTION_READ, ACTION_EXPORT) for resource in CRM_RESOURCES}),
     ROLE_SUPERVISOR: _grant({
         RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
         RESOURCE_RESIDENCE: READ, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,

@@ -5,12 +5,12 @@ from app.extensions import db
 from app.models import Customer
 from tests import factories
 
-R, C, E, D = "can_read", "can_create", "can_edit", "can_delete"
+R, C, E, D, X = "can_read", "can_create", "can_edit", "can_delete", "can_export"
 
 EXPECTED = {
-    "Manager": {res: {R} for res in ["Building", "Unit", "Customer", "CustomerUnit", "Tag", "Department",
-                                      "StaffProfile", "Ticket", "TicketAttachment", "TicketEvent",
-                                      "Communication", "Bill", "Payment", "Lookup"]},
+    "Manager": {**{res: {R, X} for res in ["Building", "Unit", "Customer", "CustomerUnit", "Tag", "Department",
+                                            "StaffProfile", "Ticket", "TicketAttachment", "TicketEvent",
+                                            "Communication", "Bill", "Payment"]}, "Lookup": {R}},
     "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
                    "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                    "TicketEvent": {R}, "Communication": {R, C}, "Bill": {R}, "Payment": {R}, "Lookup": {R}},

@@ -1,0 +1,80 @@
+"""Excel export: what the list shows, formatted, formula-safe, permission-checked and logged."""
+import datetime
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from app.extensions import db
+from app.models import ExportLog
+from tests import factories
+
+
+def workbook(response):
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return openpyxl.load_workbook(io.BytesIO(response.data)).active
+
+
+def test_export_carries_the_filtered_list_with_chinese_headers(admin_client, ctx):
+    unit = factories.unit(number="1801")
+    factories.customer(name="钱多多", phone="13800001111", type="tenant", tags=[factories.tag(name="VIP")], units=[unit])
+    factories.customer(name="孙少少", phone="13800002222")
+    sheet = workbook(admin_client.get("/customerview/export/?q=钱"))
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("姓名", "电话", "类型", "状态")
+    assert len(rows) == 2
+    assert rows[1][:5] == ("钱多多", "13800001111", "租户", "正常", "VIP")
+    assert "1801" in rows[1][5]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref.startswith("A1:")
+
+
+def test_export_keeps_order_and_all_pages(admin_client, ctx):
+    building = factories.building()
+    for n in range(60):
+        factories.unit(building, number=f"{n:04d}")
+    sheet = workbook(admin_client.get("/unitview/export/?_oc_UnitView=number&_od_UnitView=desc"))
+    numbers = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert numbers == [f"{n:04d}" for n in reversed(range(60))]
+
+
+def test_formulas_and_links_stay_text(admin_client, ctx):
+    factories.customer(name='=HYPERLINK("http://evil.example","点我")', phone="13800003333", notes="x")
+    factories.customer(name="+1+1", phone="13800004444")
+    factories.customer(name="http://example.com", phone="13800005555")
+    sheet = workbook(admin_client.get("/customerview/export/"))
+    names = {}
+    for row in sheet.iter_rows(min_row=2):
+        names[row[0].value] = row[0].data_type
+    assert names['=HYPERLINK("http://evil.example","点我")'] == "s"
+    assert names["+1+1"] == "s"
+    assert names["http://example.com"] == "s"
+    assert all(cell.hyperlink is None for row in sheet.iter_rows(min_row=2) for cell in row)
+
+
+def test_money_and_dates_are_typed_cells(admin_client, ctx):
+    factories.bill(amount=Decimal("1234.56"), due_date=datetime.date(2026, 12, 15))
+    sheet = workbook(admin_client.get("/billview/export/"))
+    header = [c.value for c in sheet[1]]
+    row = sheet[2]
+    amount = row[header.index("金额")]
+    due = row[header.index("到期日")] if "到期日" in header else row[header.index(header[-1])]
+    assert amount.value == pytest.approx(1234.56) and amount.number_format == "#,##0.00"
+    assert isinstance(due.value, datetime.datetime) and due.value.date() == datetime.date(2026, 12, 15)
+
+
+def test_export_is_a_permission_of_its_own_and_is_logged(login, ctx, user_id):
+    factories.customer()
+    assert login("Service").get("/customerview/export/").status_code == 403
+    assert login("Manager").get("/customerview/export/?q=张").status_code == 200
+    log = db.session.query(ExportLog).one()
+    assert (log.resource, log.user_id, log.rows) == ("Customer", user_id("Manager"), 1)
+    assert "q=" in log.query
+
+
+def test_export_button_shows_only_to_who_may_export(login):
+    assert "customerview/export" in login("Manager").get("/customerview/list/?q=a").get_data(as_text=True) or \
+        'href="export/' in login("Manager").get("/customerview/list/?q=a").get_data(as_text=True)
+    assert 'href="export/' not in login("Service").get("/customerview/list/").get_data(as_text=True)
