@@ -30,6 +30,7 @@ from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.records import check_delete, check_unique_together, column_values, unique_together_constraints
 from app.exports import record_export, write_xlsx
+from app.field_permissions import HIDDEN, MASKED, READONLY, mask
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
@@ -167,11 +168,33 @@ def format_datetime(value):
     return format_plain(value)
 
 
-def export_value(formatter, value):
+def export_value(formatter, value, masked=False):
     """Cells keep their type (dates, numbers) and take the page's text for everything else."""
-    if isinstance(value, (datetime.date, Decimal, int, float, bool)) or formatter is None:
+    if not masked and (isinstance(value, (datetime.date, Decimal, int, float, bool)) or formatter is None):
         return value
-    return formatter(value)
+    return formatter(value) if formatter else value
+
+
+def _masking(field, base):
+    def formatted(value):
+        shown = base(value) if base else value
+        return mask(field, shown if shown is None else str(shown))
+
+    return formatted
+
+
+class PermittedForm:
+    """Stands in for a view's form class so every form FAB builds passes through field permissions."""
+
+    def __init__(self, form_class, view):
+        self.form_class = form_class
+        self.view = view
+
+    def refresh(self, obj=None):
+        return self.view._restrict_form(self.form_class.refresh(obj))
+
+    def __getattr__(self, name):
+        return getattr(self.form_class, name)
 
 
 def format_plain(value):
@@ -358,6 +381,8 @@ class CrmModelView(ModelView):
         self.label_columns = labels
         self._derive_from_model(model)
         super().__init__(**kwargs)
+        self.add_form = PermittedForm(self.add_form, self)
+        self.edit_form = PermittedForm(self.edit_form, self)
         self.datamodel.eager_columns = tuple(self.list_columns)
         self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search),
                                export_resource=self.class_permission_name)
@@ -416,23 +441,119 @@ class CrmModelView(ModelView):
 
         The list page and its Excel export both read the request through here.
         """
-        if order_column and order_column not in self.order_columns:
+        access = self._field_access()
+        if order_column and (order_column not in self.order_columns or access.hidden(order_column)):
             order_column, order_direction = "", ""
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
-        query_text = request.args.get("q", "").strip() if self.quick_search else ""
-        if query_text and filters is self._filters:
+        if access:  # no filtering on a hidden field: it would leak its values
+            kept = [(f, v) for f, v in zip(filters.filters, filters.values) if not access.hidden(f.column_name)]
+            if len(kept) != len(filters.filters):
+                filters = filters.copy()
+                filters.filters = [f for f, _v in kept]
+                filters.values = [v for _f, v in kept]
+        paths = [p for p in self.quick_search if not access.hidden(p)]
+        query_text = request.args.get("q", "").strip() if paths else ""
+        if query_text:
             filters = filters.copy()
-            filters.add_filter(self.quick_search[0], self._quick_filter, query_text)
+            quick = self._quick_filter if len(paths) == len(self.quick_search) else quick_search_filter(paths)
+            filters.add_filter(paths[0].split(".")[0], quick, query_text)
         return filters, order_column, order_direction
 
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
                          page=None, page_size=None, widgets=None, **kwargs):
+        """FAB's list widget with the page size capped and this user's field permissions applied."""
+        widgets = widgets or {}
         limit = current_app.config["CRM_MAX_PAGE_SIZE"]
         page_size = min(max(int(page_size or self.page_size), 1), limit)
         filters, order_column, order_direction = self._current_list(filters, order_column, order_direction)
-        return super()._get_list_widget(filters, actions, order_column, order_direction, page,
-                                        page_size, widgets, **kwargs)
+        access = self._field_access()
+        columns = access.visible(self.list_columns)
+        joined_filters = filters.get_joined_filters(self._base_filters)
+        count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
+                                           page=page, page_size=page_size)
+        pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values(rows, columns),
+            order_columns=[c for c in self.order_columns if not access.hidden(c)],
+            formatters_columns=self._formatters_for(access),
+            page=page,
+            page_size=page_size,
+            count=count,
+            pks=pks,
+            actions=actions or self.actions,
+            filters=filters,
+            modelview_name=self.__class__.__name__,
+            **kwargs,
+        )
+        return widgets
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        widgets = widgets or {}
+        access = self._field_access()
+        columns = access.visible(self.show_columns)
+        widgets["show"] = self.show_widget(
+            pk=pk,
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values_item(item, columns),
+            formatters_columns=self._formatters_for(access),
+            actions=actions or self.actions,
+            fieldsets=show_fieldsets or self.show_fieldsets,
+            modelview_name=self.__class__.__name__,
+        )
+        return widgets
+
+    def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
+        access = self._field_access()
+        hidden = [c for c in self.search_columns if access.hidden(c)]
+        return super()._get_search_widget(form, list(exclude_cols or []) + hidden, widgets)
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = widgets or {}
+        widgets["add"] = self.add_widget(form=form, include_cols=[c for c in self.add_columns if c in form],
+                                         exclude_cols=exclude_cols or [], fieldsets=self.add_fieldsets)
+        return widgets
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = widgets or {}
+        widgets["edit"] = self.edit_widget(form=form, include_cols=[c for c in self.edit_columns if c in form],
+                                           exclude_cols=exclude_cols or [], fieldsets=self.edit_fieldsets)
+        return widgets
+
+    # ---- field permissions: one FieldAccess per request, applied on every path of the page
+
+    def _field_access(self):
+        return self.appbuilder.sm.field_access(self.class_permission_name)
+
+    def _formatters_for(self, access):
+        if not access:
+            return self.formatters_columns
+        formatters = dict(self.formatters_columns)
+        for field, level in access.levels.items():
+            if level == MASKED:
+                base = formatters.get(field)
+                formatters[field] = _masking(field, base)
+        return formatters
+
+    def _restrict_form(self, form):
+        """Hidden fields leave the form; read-only and masked ones render disabled and are never written."""
+        access = self._field_access()
+        if not access:
+            return form
+        posting = request.method == "POST"
+        for name in list(form._fields):
+            level = access.level(name)
+            if level == HIDDEN or (posting and level in (READONLY, MASKED)):
+                del form[name]
+            elif level in (READONLY, MASKED):
+                field = form[name]
+                field.render_kw = dict(field.render_kw or {}, disabled=True)
+                if level == MASKED:
+                    field.data = mask(name, field._value() if hasattr(field, "_value") else field.data)
+        return form
 
     @expose("/export/")
     @has_access
@@ -445,11 +566,13 @@ class CrmModelView(ModelView):
         query = self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
                                          order_column, order_direction)
         query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
-        columns = list(self.list_columns)
+        access = self._field_access()
+        columns = access.visible(self.list_columns)
+        formatters = self._formatters_for(access)
         labels = [self.label_columns.get(col, col) for col in columns]
         rows = (
-            [export_value(self.formatters_columns.get(col), self.datamodel._get_attr_value(item, col))
-             for col in columns]
+            [export_value(formatters.get(col), self.datamodel._get_attr_value(item, col),
+                          masked=access.masked(col)) for col in columns]
             for item in query
         )
         title = str(self.list_title)
@@ -511,11 +634,75 @@ class CrmModelApi(ModelRestApi):
     def pre_delete(self, item):
         check_delete(db.session, item)
 
+    # ---- field permissions on the API: hidden fields absent, masked ones masked, writes refused
+
+    def _field_access(self):
+        return self.appbuilder.sm.field_access(self.class_permission_name)
+
+    def _strip(self, access, record):
+        for key in list(record):
+            if access.hidden(key):
+                del record[key]
+            elif access.masked(key) and isinstance(record[key], (str, int)):
+                record[key] = mask(key.split(".")[-1], record[key])
+
+    def _strip_response(self, data, result_key):
+        access = self._field_access()
+        if not access:
+            return
+        result = data.get(result_key)
+        for record in result if isinstance(result, list) else [result] if isinstance(result, dict) else []:
+            self._strip(access, record)
+        for key in ("list_columns", "show_columns", "order_columns", "add_columns", "edit_columns"):
+            if isinstance(data.get(key), list):
+                data[key] = [c for c in data[key] if not access.hidden(c)]
+        for key in ("label_columns", "description_columns", "filters"):
+            if isinstance(data.get(key), dict):
+                data[key] = {c: v for c, v in data[key].items() if not access.hidden(c)}
+
+    def pre_get_list(self, data):
+        self._strip_response(data, "result")
+
+    def pre_get(self, data):
+        self._strip_response(data, "result")
+
+    def info_headless(self, **kwargs):
+        response = super().info_headless(**kwargs)
+        access = self._field_access()
+        if access and response.status_code == 200:
+            data = response.get_json()
+            for key in ("add_columns", "edit_columns"):
+                if isinstance(data.get(key), list):
+                    data[key] = [c for c in data[key] if access.writable(c.get("name", ""))]
+            if isinstance(data.get("filters"), dict):
+                data["filters"] = {c: v for c, v in data["filters"].items() if not access.hidden(c)}
+            return self.response(200, **data)
+        return response
+
+    def get_list_headless(self, **kwargs):
+        access = self._field_access()
+        rison = kwargs.get("rison") or {}
+        asked = [f.get("col", "") for f in rison.get("filters", []) if isinstance(f, dict)]
+        asked += [rison.get("order_column", "")] + list(rison.get("columns", []) or [])
+        if access and any(access.hidden(col) for col in asked if col):
+            return self.response_400(message=str(_("Filtering or ordering on a hidden field is not allowed.")))
+        return super().get_list_headless(**kwargs)
+
+    def _refuse_protected_fields(self):
+        access = self._field_access()
+        payload = request.get_json(silent=True)
+        if access and isinstance(payload, dict):
+            refused = sorted(key for key in payload if not access.writable(key))
+            if refused:
+                message = str(_("You may not change these fields: %(fields)s", fields=", ".join(refused)))
+                return self.response(403, message=message)
+        return None
+
     def post_headless(self):
-        return self._handle_domain_error(super().post_headless)
+        return self._refuse_protected_fields() or self._handle_domain_error(super().post_headless)
 
     def put_headless(self, pk):
-        return self._handle_domain_error(super().put_headless, pk)
+        return self._refuse_protected_fields() or self._handle_domain_error(super().put_headless, pk)
 
     def delete_headless(self, pk):
         return self._handle_domain_error(super().delete_headless, pk)

@@ -407,3 +407,20 @@ class ExportLog(Model):
 
     def __str__(self):
         return f"{self.resource} {self.rows}"
+
+
+class FieldPermission(Model):
+    """A role's access to one field of one model; no row means editable."""
+
+    __tablename__ = "field_permission"
+    __table_args__ = (UniqueConstraint("role_id", "resource", "field", name="uq_field_permission"),)
+
+    id = Column(Integer, primary_key=True)
+    role_id = Column(Integer, ForeignKey("ab_role.id", ondelete="CASCADE"), nullable=False, index=True)
+    role = relationship("Role")
+    resource = Column(String(50), nullable=False)
+    field = Column(String(50), nullable=False)
+    level = Column(String(10), nullable=False)
+
+    def __str__(self):
+        return f"{self.resource}.{self.field}: {self.level}"

@@ -28,6 +28,7 @@ RESOURCE_COMMUNICATION = "Communication"
 RESOURCE_BILL = "Bill"
 RESOURCE_PAYMENT = "Payment"
 RESOURCE_LOOKUP = "Lookup"
+RESOURCE_FIELD_PERMISSION = "FieldPermission"
 
 CRM_RESOURCES = [
     RESOURCE_BUILDING, RESOURCE_UNIT, RESOURCE_CUSTOMER, RESOURCE_RESIDENCE, RESOURCE_TAG,
@@ -135,6 +136,23 @@ class CrmSecurityManager(SecurityManager):
             permissions = set(rows)
         g._crm_permissions = (key, permissions)
         return permissions
+
+    def field_access(self, resource):
+        """This request's user's field levels on ``resource`` (one query per request in all)."""
+        from app.field_permissions import FieldAccess, load_all_levels
+
+        user = getattr(g, "user", None)
+        key = getattr(user, "id", None)
+        cached = getattr(g, "_crm_field_levels", None)
+        if cached is None or cached[0] != key:
+            roles = list(getattr(user, "roles", None) or []) if key is not None else []
+            if any(role.name == self.auth_role_admin for role in roles):
+                levels = {}
+            else:
+                levels = load_all_levels(self.session, [role.id for role in roles])
+            cached = (key, levels)
+            g._crm_field_levels = cached
+        return FieldAccess(cached[1].get(resource, {}))
 
     def has_access(self, permission_name, view_name):
         permissions = self._user_permission_set()

@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _
 
 from app import models
+from app.admin_views import FieldPermissionView
 from app.crud import CrmInterface, CrmModelView, LookupView
 from app.security import (
     RESOURCE_BILL,
@@ -226,3 +227,11 @@ def register_views(appbuilder):
         ]
     }
     appbuilder.add_view_no_menu(LookupView)
+    FieldPermissionView.resources = {
+        view.class_permission_name: list(dict.fromkeys(
+            c.split(".")[0] for cols in (view.list_columns, view.show_columns, view.add_columns, view.edit_columns)
+            for c in cols or ()))
+        for _name, view, *_rest in MENU
+    }
+    appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
+                        category="Settings", category_label=_("System settings"), category_icon="fa-cogs")

@@ -36,7 +36,7 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         if has_app_context():
-            for key in ("_login_user", "user", "_crm_permissions"):
+            for key in ("_login_user", "user", "_crm_permissions", "_crm_field_levels"):
                 g.pop(key, None)
         return super().open(*args, **kwargs)
 
@@ -143,7 +143,9 @@ class QueryCounter:
         event.remove(self.engine, "before_cursor_execute", self._count)
 
     def _count(self, conn, cursor, statement, parameters, context, executemany):
-        self.statements.append(statement)
+        # transaction control (SQLite's BEGIN IMMEDIATE is emitted as a statement) is not a query
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            self.statements.append(statement)
 
     @property
     def count(self):
