@@ -758,4 +758,13 @@ class LookupView(BaseView):
             .limit(limit)
             .all()
         )
-        return jsonify(results=[{"id": row.id, "text": str(row)} for row in rows])
+        detail = getattr(model, "__lookup_detail__", None)
+        access = self.appbuilder.sm.field_access(permission_view)
+
+        def text(row):
+            value = getattr(row, detail, None) if detail and not access.hidden(detail) else None
+            if value and access.masked(detail):
+                value = mask(detail, value)
+            return f"{row} ({value})" if value else str(row)
+
+        return jsonify(results=[{"id": row.id, "text": text(row)} for row in rows])

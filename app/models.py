@@ -148,8 +148,12 @@ class Customer(Stamped, Model):
     tags = relationship("Tag", secondary=customer_tag, backref="customers", order_by="Tag.name")
     units = relationship("CustomerUnit", back_populates="customer", cascade="all, delete-orphan")
 
+    # shown beside the name in searchable selects (subject to field permissions); never in __str__,
+    # which appears wherever a customer is referenced
+    __lookup_detail__ = "phone"
+
     def __str__(self):
-        return f"{self.name} ({self.phone})" if self.phone else (self.name or "")
+        return self.name or ""
 
 
 class CustomerUnit(Model):
@@ -177,7 +181,7 @@ class CustomerUnit(Model):
     move_out = Column(Date)
 
     def __str__(self):
-        return f"{self.customer} @ {self.unit}"
+        return f"{self.unit} ({RESIDENT_RELATIONS.label(self.relation)})"
 
 
 class Department(Stamped, Model):
@@ -358,7 +362,7 @@ class Bill(Stamped, Model):
         return (self.amount or Decimal("0")) - (self.paid_amount or Decimal("0"))
 
     def __str__(self):
-        return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.amount} ({self.customer.name if self.customer else ''})"
+        return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.amount} ({self.customer or ''})"
 
 
 class Payment(Model):

@@ -16,6 +16,7 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ADMIN_PASSWORD = "Browser-admin-2026"
+STAFF_PASSWORD = "Browser-staff-2026"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -39,6 +40,15 @@ def server():
                CRM_ADMIN_PASSWORD=ADMIN_PASSWORD, FLASK_APP="app")
     flask = [sys.executable, "-m", "flask"]
     subprocess.run(flask + ["crm", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(flask + ["crm", "demo", "--customers", "20", "--staff-password", STAFF_PASSWORD], cwd=ROOT,
+                   env=env, check=True, capture_output=True)
+    # the service desk of this firm may export customer lists (an admin grants it in the role page)
+    grant = ("from app import create_app\n"
+             "app = create_app()\n"
+             "with app.app_context():\n"
+             "    sm = app.appbuilder.sm\n"
+             "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n")
+    subprocess.run([sys.executable, "-c", grant], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     proc = subprocess.Popen(flask + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
