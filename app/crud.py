@@ -568,11 +568,19 @@ class CrmModelView(ModelView):
         query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
         access = self._field_access()
         columns = access.visible(self.list_columns)
-        formatters = self._formatters_for(access)
+        formatters = dict(self._formatters_for(access))
+        model = self.datamodel.obj
+        for col in columns:  # translate each choice label once per export, not once per cell
+            choices = column_info(model, col).get("choices")
+            if choices is not None and not access.masked(col):
+                translated = {code: choices.label(code) for code in choices.codes}
+                formatters[col] = lambda code, translated=translated: translated.get(code, code or "")
         labels = [self.label_columns.get(col, col) for col in columns]
+        cells = [(col, formatters.get(col), access.masked(col), "." in col) for col in columns]
+        value_of = self.datamodel._get_attr_value
         rows = (
-            [export_value(formatters.get(col), self.datamodel._get_attr_value(item, col),
-                          masked=access.masked(col)) for col in columns]
+            [export_value(formatter, value_of(item, col) if dotted else getattr(item, col), masked)
+             for col, formatter, masked, dotted in cells]
             for item in query
         )
         title = str(self.list_title)
