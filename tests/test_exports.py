@@ -78,3 +78,13 @@ def test_export_button_shows_only_to_who_may_export(login):
     assert 'href="/customerview/export/?q=a"' in login("Manager").get("/customerview/list/?q=a").get_data(as_text=True)
     assert 'href="/tagview/export/"' in login("Manager").get("/tagview/list/").get_data(as_text=True)
     assert "/customerview/export/" not in login("Service").get("/customerview/list/").get_data(as_text=True)
+
+
+def test_an_export_in_english_leaves_the_chinese_list_in_chinese(admin_client, login, ctx):
+    factories.customer(name="赵敏", type="tenant")
+    english = login("Admin")
+    english.get("/lang/en")
+    rows = list(workbook(english.get("/customerview/export/")).iter_rows(values_only=True))
+    assert rows[1][2] == "Tenant"
+    page = admin_client.get("/customerview/list/").get_data(as_text=True)
+    assert "租户" in page and "Tenant" not in page
