@@ -10,8 +10,9 @@ import os
 import zoneinfo
 from decimal import Decimal
 
-from flask import current_app, g, jsonify, request, send_file
+from flask import current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
+from flask_appbuilder.actions import action
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -25,6 +26,7 @@ from sqlalchemy.orm.interfaces import MANYTOONE
 from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
+from app.batch import apply_batch, batch_fields
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -381,11 +383,14 @@ class CrmModelView(ModelView):
         self.label_columns = labels
         self._derive_from_model(model)
         super().__init__(**kwargs)
+        if not batch_fields(model):
+            self.actions.pop("batch_edit", None)
         self.add_form = PermittedForm(self.add_form, self)
         self.edit_form = PermittedForm(self.edit_form, self)
         self.datamodel.eager_columns = tuple(self.list_columns)
         self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search),
-                               export_resource=self.class_permission_name)
+                               export_resource=self.class_permission_name,
+                               batch_enabled=bool(batch_fields(model)))
         if self.quick_search:
             self._quick_filter = quick_search_filter(self.quick_search)
 
@@ -554,6 +559,68 @@ class CrmModelView(ModelView):
                 if level == MASKED:
                     field.data = mask(name, field._value() if hasattr(field, "_value") else field.data)
         return form
+
+    @action("batch_edit", _("Batch edit"), icon="fa-edit", multiple=True, single=False)
+    def batch_edit(self, items):
+        ids = ",".join(str(item.id) for item in items if item is not None)
+        return redirect(url_for(".batch", ids=ids))
+
+    def _batch_query(self):
+        """The records a batch targets: the selected ids, or every row of the current filter."""
+        query = self.datamodel.session.query(self.datamodel.obj)
+        if request.values.get("all"):
+            orders = get_order_args().get(self.__class__.__name__) or ("", "")
+            get_filter_args(self._filters)
+            filters, _column, _direction = self._current_list(self._filters, *orders)
+            return filters.get_joined_filters(self._base_filters).apply_all(query)
+        raw = request.values.get("ids", "")
+        ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
+        query = self._base_filters.apply_all(query) if self._base_filters.filters else query
+        return query.filter(self.datamodel.obj.id.in_(ids))
+
+    @expose("/batch/", methods=["GET", "POST"])
+    @has_access
+    def batch(self):
+        """Set chosen fields on the selected rows, or on all rows matching the filter, all or nothing."""
+        model = self.datamodel.obj
+        names = [f for f in batch_fields(model) if f != "tags"]
+        access = self._field_access()
+        form = self.edit_form.refresh()  # through field permissions: hidden/read-only fields are gone
+        fields = [form[name] for name in names if name in form and access.writable(name)]
+        tags = None
+        if "tags" in batch_fields(model) and access.writable("tags"):
+            tags = self.datamodel.session.query(relation_target(model, "tags")).order_by("name").all()
+        query = self._batch_query()
+        count = query.count()
+        whole_filter = bool(request.values.get("all"))
+        applied = [f.name for f in fields if request.form.get(f"apply_{f.name}")]
+        if request.method == "POST":
+            changes, valid = {}, True
+            for field in fields:
+                if field.name in applied:
+                    valid = field.validate(form) and valid
+                    changes[field.name] = field.data
+            if tags is not None:
+                by_id = {str(tag.id): tag for tag in tags}
+                for key in ("add_tags", "remove_tags"):
+                    if request.form.get(f"apply_{key}"):
+                        changes[key] = [by_id[v] for v in request.form.getlist(key) if v in by_id]
+            if whole_filter and not request.form.get("confirm"):
+                flash(str(_("Confirm that every matching record should change.")), "warning")
+            elif valid:
+                try:
+                    changed = apply_batch(self.datamodel.session, query, changes, access)
+                except DomainError as error:
+                    flash(str(error), "danger")
+                else:
+                    flash(str(_("%(count)s records changed.", count=changed)), "success")
+                    return redirect(url_for(".list"))
+        args = request.args.to_dict(flat=True)
+        return self.render_template(
+            "crm/batch_edit.html", title=_("Batch edit: %(entity)s", entity=model_label(model)),
+            fields=fields, tags=tags, count=count, whole_filter=whole_filter, applied=applied,
+            action_url=url_for(".batch", **args), back_url=url_for(".list"),
+        )
 
     @expose("/export/")
     @has_access

@@ -42,6 +42,7 @@ VIEW_METHOD_PERMISSIONS = {
     "add": "create", "edit": "edit", "delete": "delete",
     "action": "edit", "action_post": "edit",
     "export": "export",
+    "batch": "edit", "batch_edit": "edit",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read",
