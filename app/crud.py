@@ -27,6 +27,7 @@ from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
 from app.batch import apply_batch, batch_fields
+from app.saved_views import delete_view, save_view, views_for
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -622,6 +623,33 @@ class CrmModelView(ModelView):
             action_url=url_for(".batch", **args), back_url=url_for(".list"),
         )
 
+    @expose("/savedview/", methods=["POST"])
+    @has_access
+    def save_view(self):
+        """Save the list's current filters, search and order under a name (optionally for a role)."""
+        role_id = request.form.get("shared_role", type=int)
+        if role_id and role_id not in {role.id for role in g.user.roles}:
+            role_id = None  # share only with a role one holds
+        try:
+            saved = save_view(db.session, g.user.id, self.__class__.__name__, request.form.get("name"),
+                              request.form.get("query", ""), role_id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+            return redirect(url_for(".list"))
+        flash(str(_("View saved.")), "success")
+        return redirect(url_for(".list") + ("?" + saved.query if saved.query else ""))
+
+    @expose("/savedview/<int:saved_id>/delete", methods=["POST"])
+    @has_access
+    def delete_saved_view(self, saved_id):
+        try:
+            delete_view(db.session, g.user.id, saved_id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+        return redirect(url_for(".list"))
+
     @expose("/export/")
     @has_access
     def export(self):
@@ -843,3 +871,11 @@ class LookupView(BaseView):
             return f"{row} ({value})" if value else str(row)
 
         return jsonify(results=[{"id": row.id, "text": text(row)} for row in rows])
+
+
+def saved_views_here():
+    """For the list template: the saved views of the list being shown, for the current user."""
+    user = getattr(g, "user", None)
+    if not getattr(user, "is_authenticated", False) or not request.blueprint:
+        return []
+    return views_for(db.session, user.id, [role.id for role in user.roles], request.blueprint)

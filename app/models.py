@@ -428,3 +428,23 @@ class FieldPermission(Model):
 
     def __str__(self):
         return f"{self.resource}.{self.field}: {self.level}"
+
+
+class SavedListView(Model):
+    """A named list view (filters, search, order) a user saved, optionally shared with a role."""
+
+    __tablename__ = "saved_list_view"
+    __table_args__ = (UniqueConstraint("owner_id", "view", "name", name="uq_saved_list_view"),)
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(60), nullable=False)
+    view = Column(String(60), nullable=False, index=True)  # the list page's endpoint, e.g. CustomerView
+    query = Column(Text, nullable=False, default="")
+    owner_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    owner = relationship("User")
+    shared_role_id = Column(Integer, ForeignKey("ab_role.id", ondelete="SET NULL"))
+    shared_role = relationship("Role")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __str__(self):
+        return self.name or ""

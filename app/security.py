@@ -43,6 +43,7 @@ VIEW_METHOD_PERMISSIONS = {
     "action": "edit", "action_post": "edit",
     "export": "export",
     "batch": "edit", "batch_edit": "edit",
+    "save_view": "read", "delete_saved_view": "read",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read",

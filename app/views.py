@@ -214,6 +214,11 @@ HIDDEN_VIEWS = [TicketAttachmentView]
 
 
 def register_views(appbuilder):
+    from flask import current_app
+
+    from app.crud import saved_views_here
+
+    current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
     for name, view, label, icon, category, category_label, category_icon in MENU:
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)
