@@ -1,4 +1,6 @@
 """Low-code administration pages: the field-permission matrix."""
+from types import SimpleNamespace
+
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
@@ -7,9 +9,10 @@ from sqlalchemy import select
 from app.errors import DomainError
 from app.extensions import db
 from app.field_permissions import LEVEL_LABELS, LEVELS, save_matrix
+from app.imports import SPECS, check_rows, import_rows, read_rows, template_workbook
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.models import FieldPermission
-from app.security import RESOURCE_FIELD_PERMISSION, ROLE_LABELS
+from app.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, ROLE_LABELS
 
 
 class FieldPermissionView(BaseView):
@@ -60,3 +63,67 @@ class FieldPermissionView(BaseView):
             levels=[(level, LEVEL_LABELS[level]) for level in LEVELS],
             matrix=current,
         )
+
+
+class ImportView(BaseView):
+    """Excel import of customers, units and tags: template, dry run, then all or nothing."""
+
+    route_base = "/import"
+    default_view = "page"
+    class_permission_name = RESOURCE_IMPORT
+    method_permission_name = {"page": "import", "template": "import"}
+
+    def _spec(self, kind):
+        spec = SPECS.get(kind)
+        if spec is None:
+            abort(404)
+        sm = self.appbuilder.sm
+        # importing creates and updates records: the role must be allowed both on that model
+        if not (sm.has_access("can_create", spec["resource"]) and sm.has_access("can_edit", spec["resource"])):
+            abort(403)
+        return spec
+
+    @expose("/<kind>/template")
+    @has_access
+    def template(self, kind):
+        spec = self._spec(kind)
+        from flask import Response
+
+        name = f"{spec['title']}-import-template.xlsx"
+        response = Response(template_workbook(kind),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        from urllib.parse import quote
+
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        return response
+
+    @expose("/<kind>/", methods=["GET", "POST"])
+    @has_access
+    def page(self, kind):
+        spec = self._spec(kind)
+        report = None
+        if request.method == "POST":
+            upload = request.files.get("file")
+            try:
+                rows = read_rows(upload.read() if upload else b"")
+                if request.form.get("dry_run"):
+                    parsed, errors = check_rows(db.session, kind, rows)
+                    summary = _("%(good)s rows are ready to import; %(bad)s problems found.",
+                                good=len(parsed), bad=len(errors))
+                    report = SimpleNamespace(summary=summary, errors=errors)
+                else:
+                    parsed, errors = check_rows(db.session, kind, rows)
+                    if errors:
+                        report = SimpleNamespace(
+                            summary=_("The file has %(count)s errors; nothing was imported.", count=len(errors)),
+                            errors=errors)
+                    else:
+                        result = import_rows(db.session, kind, rows)
+                        flash(str(_("Imported: %(created)s added, %(updated)s updated.", **result)), "success")
+                        return redirect(url_for(".page", kind=kind))
+            except DomainError as error:
+                db.session.rollback()
+                report = SimpleNamespace(summary=str(error), errors=[])
+        kinds = [(key, SPECS[key]["title"]) for key in SPECS]
+        return self.render_template("crm/import.html", title=_("Excel import"), kind=kind, kinds=kinds,
+                                    report=report)

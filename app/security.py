@@ -29,6 +29,8 @@ RESOURCE_BILL = "Bill"
 RESOURCE_PAYMENT = "Payment"
 RESOURCE_LOOKUP = "Lookup"
 RESOURCE_FIELD_PERMISSION = "FieldPermission"
+RESOURCE_IMPORT = "Import"
+ACTION_IMPORT = "can_import"
 
 CRM_RESOURCES = [
     RESOURCE_BUILDING, RESOURCE_UNIT, RESOURCE_CUSTOMER, RESOURCE_RESIDENCE, RESOURCE_TAG,
@@ -99,6 +101,7 @@ ROLE_CONFIGS = {
         RESOURCE_TICKET_ATTACHMENT: READ_CREATE, RESOURCE_TICKET_EVENT: READ,
     }),
 }
+ROLE_CONFIGS[ROLE_SERVICE].append((ACTION_IMPORT, RESOURCE_IMPORT))
 # Everyone signed in may use the searchable selects (each lookup checks the listed resource).
 for _permissions in ROLE_CONFIGS.values():
     _permissions.append((ACTION_READ, RESOURCE_LOOKUP))
@@ -171,7 +174,7 @@ class CrmSecurityManager(SecurityManager):
                 continue
             role = role or self.add_role(role_name)
             wanted = list(permissions)
-            readable = {resource for action, resource in permissions if action == ACTION_READ}
+            readable = {resource for _action, resource in permissions}  # any right on it shows its menu
             for menu_name, resource in MENU_RESOURCES.items():
                 if resource is None or resource in readable:
                     wanted.append((MENU_ACCESS, menu_name))

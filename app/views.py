@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _
 
 from app import models
-from app.admin_views import FieldPermissionView
+from app.admin_views import FieldPermissionView, ImportView
 from app.crud import CrmInterface, CrmModelView, LookupView
 from app.security import (
     RESOURCE_BILL,
@@ -209,6 +209,7 @@ MENU = [
 # menu name -> resource whose read permission shows it (None: shown to every role)
 MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
 MENU_RESOURCES.update({category: None for *_, category, _label, _icon in MENU})
+MENU_RESOURCES["Import"] = "Import"
 
 HIDDEN_VIEWS = [TicketAttachmentView]
 
@@ -238,5 +239,7 @@ def register_views(appbuilder):
             for c in cols or ()))
         for _name, view, *_rest in MENU
     }
+    appbuilder.add_view(ImportView, "Import", href="/import/customers/", label=_("Excel import"), icon="fa-file-import",
+                        category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
     appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
                         category="Settings", category_label=_("System settings"), category_icon="fa-cogs")

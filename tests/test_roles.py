@@ -14,7 +14,7 @@ EXPECTED = {
     "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
                    "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                    "TicketEvent": {R}, "Communication": {R, C}, "Bill": {R}, "Payment": {R}, "Lookup": {R}},
-    "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D},
+    "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D}, "Import": {"can_import"},
                 "Tag": {R}, "Department": {R}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                 "TicketEvent": {R}, "Communication": {R, C, E}, "Bill": {R}, "Payment": {R}, "Lookup": {R}},
     "Technician": {"Building": {R}, "Unit": {R}, "Customer": {R}, "Department": {R}, "Ticket": {R, E},
