@@ -43,7 +43,7 @@ VIEW_METHOD_PERMISSIONS = {
     "list": "read", "show": "read", "download": "read",
     "add": "create", "edit": "edit", "delete": "delete",
     "action": "edit", "action_post": "edit",
-    "export": "export",
+    "export": "export", "export_selected": "export",
     "batch": "edit", "batch_edit": "edit",
     "save_view": "read", "delete_saved_view": "read",
 }

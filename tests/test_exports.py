@@ -88,3 +88,14 @@ def test_an_export_in_english_leaves_the_chinese_list_in_chinese(admin_client, l
     assert rows[1][2] == "Tenant"
     page = admin_client.get("/customerview/list/").get_data(as_text=True)
     assert "租户" in page and "Tenant" not in page
+
+
+def test_selected_rows_export_through_the_list_action(login, ctx):
+    a, b, c = factories.customer(name="甲"), factories.customer(name="乙"), factories.customer(name="丙")
+    client = login("Manager")
+    response = client.post("/customerview/action_post", data={"action": "export_selected", "rowid": [a.id, c.id]})
+    assert response.status_code == 302
+    rows = list(workbook(client.get(response.headers["Location"])).iter_rows(min_row=2, values_only=True))
+    assert sorted(r[0] for r in rows) == ["丙", "甲"]
+    service = login("Service").post("/customerview/action_post", data={"action": "export_selected", "rowid": [a.id]})
+    assert service.status_code == 302 and "export" not in service.headers["Location"]
