@@ -772,6 +772,22 @@ class CrmModelApi(ModelRestApi):
             if isinstance(data.get(key), dict):
                 data[key] = {c: v for c, v in data[key].items() if not access.hidden(c)}
 
+    def add_api_spec(self, api_spec):
+        """The OpenAPI document is built per request: leave out what this user may not see."""
+        super().add_api_spec(api_spec)
+        access = self._field_access()
+        if not access:
+            return
+        prefix = f"{self.__class__.__name__}."
+        for name, schema in api_spec.components.schemas.items():
+            if not name.startswith(prefix) or not isinstance(schema, dict):
+                continue
+            properties = schema.get("properties", {})
+            for field in [f for f in properties if access.hidden(f)]:
+                del properties[field]
+            if "required" in schema:
+                schema["required"] = [f for f in schema["required"] if not access.hidden(f)]
+
     def pre_get_list(self, data):
         self._strip_response(data, "result")
 

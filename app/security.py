@@ -102,9 +102,11 @@ ROLE_CONFIGS = {
     }),
 }
 ROLE_CONFIGS[ROLE_SERVICE].append((ACTION_IMPORT, RESOURCE_IMPORT))
-# Everyone signed in may use the searchable selects (each lookup checks the listed resource).
+# Everyone signed in may use the searchable selects (each lookup checks the listed resource)
+# and read the API description (built per user: hidden fields are left out).
 for _permissions in ROLE_CONFIGS.values():
     _permissions.append((ACTION_READ, RESOURCE_LOOKUP))
+    _permissions.append(("can_get", "OpenApi"))
 
 
 class CrmSecurityManager(SecurityManager):

@@ -164,3 +164,17 @@ def test_field_permissions_cost_no_query_per_field(app, login, count_queries, ct
     with count_queries() as after:
         client.get("/customerview/list/")
     assert after.count == before.count
+
+
+def test_openapi_leaves_out_hidden_fields_for_that_user(app, login, ctx):
+    configure(app, "Service", "Customer", "id_number", "hidden")
+
+    def customer_properties(client):
+        schemas = client.get("/api/v1/_openapi").json["components"]["schemas"]
+        return {name: set(schema.get("properties", {})) for name, schema in schemas.items()
+                if name.startswith("CustomerApi.")}
+
+    service = customer_properties(login("Service"))
+    admin = customer_properties(login("Admin"))
+    assert service and all("id_number" not in props for props in service.values())
+    assert any("id_number" in props for props in admin.values())
