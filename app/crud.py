@@ -571,18 +571,27 @@ class CrmModelView(ModelView):
         ids = ",".join(str(item.id) for item in items if item is not None)
         return redirect(url_for(".batch", ids=ids))
 
+    def _requested_ids(self):
+        """The ids ticked on the list page (``?ids=1,2,3``), or None when none were given."""
+        raw = request.values.get("ids")
+        return None if raw is None else [int(part) for part in raw.split(",") if part.strip().isdigit()]
+
+    def _current_query(self):
+        """The list's records as this request describes them: filters, quick search, order."""
+        orders = get_order_args().get(self.__class__.__name__) or ("", "")
+        get_filter_args(self._filters)
+        filters, order_column, order_direction = self._current_list(self._filters, *orders)
+        joined = filters.get_joined_filters(self._base_filters)
+        return self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
+                                        order_column, order_direction)
+
     def _batch_query(self):
-        """The records a batch targets: the selected ids, or every row of the current filter."""
-        query = self.datamodel.session.query(self.datamodel.obj)
+        """The records a batch targets: every row of the current filter, or the selected ids."""
         if request.values.get("all"):
-            orders = get_order_args().get(self.__class__.__name__) or ("", "")
-            get_filter_args(self._filters)
-            filters, _column, _direction = self._current_list(self._filters, *orders)
-            return filters.get_joined_filters(self._base_filters).apply_all(query)
-        raw = request.values.get("ids", "")
-        ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
+            return self._current_query()
+        query = self.datamodel.session.query(self.datamodel.obj)
         query = self._base_filters.apply_all(query) if self._base_filters.filters else query
-        return query.filter(self.datamodel.obj.id.in_(ids))
+        return query.filter(self.datamodel.obj.id.in_(self._requested_ids() or []))
 
     @expose("/batch/", methods=["GET", "POST"])
     @has_access
@@ -659,16 +668,10 @@ class CrmModelView(ModelView):
     @has_access
     def export(self):
         """The current list (filters, search, order; all pages) as an .xlsx download."""
-        orders = get_order_args().get(self.__class__.__name__) or ("", "")
-        get_filter_args(self._filters)
-        filters, order_column, order_direction = self._current_list(self._filters, *orders)
-        joined = filters.get_joined_filters(self._base_filters)
-        query = self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
-                                         order_column, order_direction)
-        selected = request.args.get("ids")
-        if selected is not None:  # the rows ticked on the list page
-            ids = [int(part) for part in selected.split(",") if part.strip().isdigit()]
-            query = query.filter(self.datamodel.obj.id.in_(ids))
+        query = self._current_query()
+        selected = self._requested_ids()
+        if selected is not None:
+            query = query.filter(self.datamodel.obj.id.in_(selected))
         query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
         access = self._field_access()
         columns = access.visible(self.list_columns)
