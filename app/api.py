@@ -40,7 +40,9 @@ TicketApi = _api(models.Ticket, "ticket",
                   "unit.id", "unit.number", "department.id", "department.name", "assignee.id", "assignee.username",
                   "deadline", "created_at"],
                  ["title", "type", "priority", "status", "channel", "customer", "unit", "department", "assignee",
-                  "deadline", "description"], ("number", "title"))
+                  "deadline", "description", "resolution"], ("number", "title"))
+TicketApi.show_columns = TicketApi.show_columns + ["response_due", "resolution_due", "responded_at", "resolved_at",
+                                                   "closed_at", "escalation_level"]
 CommunicationApi = _api(models.Communication, "communication",
                         ["at", "channel", "summary", "customer.id", "customer.name", "staff.id", "staff.username"],
                         ["customer", "at", "channel", "summary", "staff", "tickets"], ("summary",))

@@ -31,7 +31,13 @@ from app.saved_views import delete_view, save_view, views_for
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
-from app.records import check_delete, check_unique_together, column_values, unique_together_constraints
+from app.records import (
+    check_delete,
+    check_unique_together,
+    check_update,
+    column_values,
+    unique_together_constraints,
+)
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, mask
 from app.types import UTCDateTime, utcnow
@@ -700,6 +706,13 @@ class CrmModelView(ModelView):
         response.call_on_close(lambda: os.remove(path))
         return response
 
+    def pre_update(self, item):
+        try:
+            check_update(db.session, item)
+        except DomainError:
+            db.session.rollback()  # FAB shows the message; the refused change must not flush later
+            raise
+
     def pre_delete(self, item):
         check_delete(db.session, item)
 
@@ -745,6 +758,7 @@ class CrmModelApi(ModelRestApi):
 
     def pre_update(self, item):
         self._check_record(item)
+        check_update(db.session, item)
 
     def pre_delete(self, item):
         check_delete(db.session, item)

@@ -96,6 +96,14 @@ TICKET_TEXTS = {
 }
 TICKET_DEPARTMENT = {"repair": "工程部", "maintenance": "工程部", "complaint": "客服部", "suggestion": "客服部", "inquiry": "客服部"}
 # The status changes a ticket goes through to reach each status (each change is logged).
+# the handler's result note written when a ticket is resolved
+RESULTS = {
+    "repair": "已上门维修，功能恢复正常，现场已清理。",
+    "maintenance": "已按计划完成维保，设备运行正常。",
+    "complaint": "已与相关方沟通处理，客户表示认可。",
+    "suggestion": "建议已记录并转相关部门评估，已回复客户。",
+    "inquiry": "已电话答复客户咨询的问题。",
+}
 _PATH = ["new", "assigned", "in_progress", "resolved"]
 STATUS_PATHS = {status: _PATH[: _PATH.index(status) + 1] for status in _PATH}
 STATUS_PATHS.update(closed=_PATH + ["closed"], reopened=_PATH + ["reopened"], cancelled=_PATH[:2] + ["cancelled"])
@@ -320,6 +328,8 @@ def _create_tickets(session, rng, customers, primary, departments, users, now):
                 ticket.status, ticket.updated_at = steps[round_]
                 if ticket.status == "assigned":
                     ticket.assignee = assignee
+                if ticket.status == "resolved":
+                    ticket.resolution = RESULTS[ticket.type]
         session.flush()
     return tickets
 

@@ -23,7 +23,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import column_property, relationship
+from sqlalchemy.sql.expression import false
 
 from app.types import (
     BILL_STATUSES,
@@ -210,7 +211,10 @@ class StaffProfile(Stamped, Model):
     department = relationship("Department", backref="staff")
     phone = Column(String(20), info={"check": "phone"})
     on_duty = Column(Boolean, nullable=False, default=True)
+    on_leave = Column(Boolean, nullable=False, default=False, server_default=false())
     max_open_tickets = Column(Integer, nullable=False, default=10)
+    # ties in dispatch go to whoever was assigned least recently
+    last_assigned_at = Column(UTCDateTime)
 
     def __str__(self):
         return str(self.user) if self.user else ""
@@ -240,7 +244,8 @@ class Ticket(Stamped, Model):
     title = Column(String(200), nullable=False)
     type = choice_column(TICKET_TYPES, default="repair")
     priority = choice_column(PRIORITIES, default="medium")
-    status = choice_column(TICKET_STATUSES, default="new")
+    # active_history: the lifecycle rule needs the old value even when it was not loaded
+    status = column_property(choice_column(TICKET_STATUSES, default="new"), active_history=True)
     channel = choice_column(TICKET_CHANNELS, default="phone")
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), index=True)
     customer = relationship("Customer", backref="tickets")
@@ -248,10 +253,20 @@ class Ticket(Stamped, Model):
     unit = relationship("Unit", backref="tickets")
     department_id = Column(Integer, ForeignKey("department.id", ondelete="RESTRICT"), index=True)
     department = relationship("Department", backref="tickets")
-    assignee_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
-    assignee = relationship("User", foreign_keys=[assignee_id])
+    assignee_id = column_property(Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL")),
+                                  active_history=True)
+    assignee = relationship("User", foreign_keys=[assignee_id], active_history=True)
     deadline = Column(UTCDateTime)
     description = Column(Text)
+    resolution = Column(Text)  # the handler's result note, required to resolve
+    # SLA: due times computed at creation from the SLA policy; the sweep only compares them
+    response_due = Column(UTCDateTime)
+    resolution_due = Column(UTCDateTime)
+    responded_at = Column(UTCDateTime)
+    resolved_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+    escalation_level = Column(Integer, nullable=False, default=0, server_default="0")
+    escalated_at = Column(UTCDateTime)
     created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     created_by = relationship("User", foreign_keys=[created_by_id])
     updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
@@ -448,3 +463,63 @@ class SavedListView(Model):
 
     def __str__(self):
         return self.name or ""
+
+
+class DispatchRule(Stamped, Model):
+    """Which department a new ticket goes to: by type, optionally narrowed by building or unit use."""
+
+    __tablename__ = "dispatch_rule"
+    __display_relations__ = ("building", "department")
+
+    id = Column(Integer, primary_key=True)
+    ticket_type = choice_column(TICKET_TYPES, default="repair")
+    building_id = Column(Integer, ForeignKey("building.id", ondelete="CASCADE"))
+    building = relationship("Building")
+    unit_use = choice_column(UNIT_USES, nullable=True)
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="CASCADE"), nullable=False)
+    department = relationship("Department")
+
+    def __str__(self):
+        return f"{TICKET_TYPES.label(self.ticket_type)} → {self.department or ''}"
+
+
+class DutyShift(Model):
+    """A weekly shift of a staff member (weekday 0 = Monday), in local time."""
+
+    __tablename__ = "duty_shift"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="ck_duty_shift_weekday"),
+        CheckConstraint("end_minute > start_minute", name="ck_duty_shift_span"),
+    )
+    __display_relations__ = ("staff", "staff.user")
+
+    id = Column(Integer, primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff_profile.id", ondelete="CASCADE"), nullable=False, index=True)
+    staff = relationship("StaffProfile", backref="shifts")
+    weekday = Column(Integer, nullable=False)
+    start_minute = Column(Integer, nullable=False, default=8 * 60)
+    end_minute = Column(Integer, nullable=False, default=18 * 60)
+
+    def __str__(self):
+        return f"{self.weekday} {self.start_minute // 60:02d}:{self.start_minute % 60:02d}-" \
+               f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
+
+
+class SlaPolicy(Stamped, Model):
+    """Response and resolution times per ticket type and priority, edited in the UI."""
+
+    __tablename__ = "sla_policy"
+    __table_args__ = (
+        UniqueConstraint("ticket_type", "priority", name="uq_sla_policy",
+                         info={"field": "priority", "message": _("There is already a policy for this type and priority.")}),
+        CheckConstraint("response_minutes > 0 AND resolution_minutes > 0", name="ck_sla_positive"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    ticket_type = choice_column(TICKET_TYPES, default="repair")
+    priority = choice_column(PRIORITIES, default="medium")
+    response_minutes = Column(Integer, nullable=False, default=240)
+    resolution_minutes = Column(Integer, nullable=False, default=2880)
+
+    def __str__(self):
+        return f"{TICKET_TYPES.label(self.ticket_type)}/{PRIORITIES.label(self.priority)}"

@@ -88,6 +88,18 @@ def column_values(item):
     return values
 
 
+# model -> check(session, item, actor_id) run before an edit is saved (domain modules register theirs)
+UPDATE_CHECKS = {}
+
+
+def check_update(session, item):
+    """Run the model's own rule on a pending edit, so a page or the API can show its message."""
+    check = UPDATE_CHECKS.get(type(item))
+    if check is not None:
+        with session.no_autoflush:
+            check(session, item, current_actor_id(session))
+
+
 def current_actor_id(session):
     """The acting user's id: set explicitly by jobs/CLI, or provided by the web request."""
     actor_id = session.info.get("actor_id")

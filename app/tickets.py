@@ -1,4 +1,9 @@
-"""Ticket rules that hold on every path: numbering and the append-only event log."""
+"""Ticket rules that hold on every path: numbering, the lifecycle, and the append-only event log.
+
+The transition table is the one place that says which status may follow which; pages, API,
+batch edit, CLI and jobs all pass through ``check_ticket_change`` (before saving, for a clear
+message) and the flush listener (the final guard).
+"""
 import zoneinfo
 
 from flask import current_app, has_app_context
@@ -6,13 +11,78 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.errors import DomainError
+from app.errors import DomainError, NotAllowed
 from app.models import Ticket, TicketEvent
 from app.numbering import next_number
 from app.records import current_actor_id
-from app.types import utcnow
+from app.types import TICKET_STATUSES, utcnow
 
 DEFAULT_TZ = "Asia/Shanghai"
+
+OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
+# from status -> statuses it may move to
+TRANSITIONS = {
+    "new": ("assigned", "in_progress", "cancelled"),
+    "assigned": ("new", "assigned", "in_progress", "cancelled"),
+    "in_progress": ("assigned", "resolved", "cancelled"),
+    "resolved": ("closed", "reopened"),
+    "reopened": ("assigned", "in_progress", "cancelled"),
+    "closed": (),
+    "cancelled": (),
+}
+# roles that may work any ticket; a user with none of them works only tickets assigned to them
+TICKET_MANAGING_ROLES = ("Admin", "Supervisor", "Service")
+
+
+def can_move(from_status, to_status):
+    return to_status in TRANSITIONS.get(from_status or "new", ())
+
+
+def _manages_tickets(session, actor_id):
+    from flask_appbuilder.security.sqla.models import User
+
+    if actor_id is None:
+        return True  # jobs and CLI act as the system
+    user = session.get(User, actor_id)
+    return user is not None and any(role.name in TICKET_MANAGING_ROLES for role in user.roles)
+
+
+def check_ticket_change(session, ticket, actor_id, now=None):
+    """Refuse an illegal change of ``ticket`` (pending in the session) with a clear message.
+
+    - the status may only move along TRANSITIONS;
+    - resolving needs a result note;
+    - a technician changes only tickets assigned to them, and cannot hand them to someone else.
+    Also stamps responded/resolved/closed times as the status moves.
+    """
+    if inspect(ticket).persistent is False:
+        return
+    status = _changed(ticket, "status")
+    assignee = _changed(ticket, "assignee_id") or _changed(ticket, "assignee")
+    touched = [a.key for a in inspect(ticket).attrs if a.history.has_changes()]
+    if touched and not _manages_tickets(session, actor_id):
+        history = inspect(ticket).attrs["assignee_id"].history
+        owner = history.deleted[0] if history.deleted else ticket.assignee_id
+        if owner != actor_id:
+            raise NotAllowed(_("You can only change tickets assigned to you."))
+        if assignee and getattr(assignee[1], "id", assignee[1]) not in (None, actor_id):
+            raise NotAllowed(_("Only a supervisor or the service desk can reassign a ticket."), field="assignee")
+    if status:
+        old, new = status
+        if not can_move(old, new):
+            raise DomainError(_("A ticket cannot go from %(old)s to %(new)s.",
+                                old=TICKET_STATUSES.label(old), new=TICKET_STATUSES.label(new)), field="status")
+        now = now or utcnow()
+        if new == "resolved":
+            if not (ticket.resolution or "").strip():
+                raise DomainError(_("Write the result before resolving the ticket."), field="resolution")
+            ticket.resolved_at = now
+        if new == "in_progress" and ticket.responded_at is None:
+            ticket.responded_at = now
+        if new == "closed":
+            ticket.closed_at = now
+        if new == "reopened":
+            ticket.resolved_at = None
 
 
 def local_zone():
@@ -49,6 +119,7 @@ def _log_ticket_changes(session, flush_context, instances):
     for item in list(session.dirty):
         if not isinstance(item, Ticket):
             continue
+        check_ticket_change(session, item, actor_id, now)
         status = _changed(item, "status")
         if status:
             session.add(
@@ -64,5 +135,8 @@ def _log_ticket_changes(session, flush_context, instances):
 
 
 def register(session_class=Session):
+    from app.records import UPDATE_CHECKS
+
+    UPDATE_CHECKS[Ticket] = check_ticket_change
     if not event.contains(session_class, "before_flush", _log_ticket_changes):
         event.listen(session_class, "before_flush", _log_ticket_changes)

@@ -104,10 +104,11 @@ class TicketView(CrmView):
     add_columns = ["title", "type", "priority", "channel", "customer", "unit", "department", "assignee",
                    "deadline", "description"]
     edit_columns = ["title", "type", "priority", "status", "channel", "customer", "unit", "department",
-                    "assignee", "deadline", "description"]
+                    "assignee", "deadline", "description", "resolution"]
     show_columns = ["number", "title", "type", "priority", "status", "channel", "customer", "unit",
-                    "department", "assignee", "deadline", "description", "created_by", "created_at",
-                    "updated_by", "updated_at"]
+                    "department", "assignee", "deadline", "description", "resolution", "response_due",
+                    "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
+                    "created_by", "created_at", "updated_by", "updated_at"]
     search_columns = ["number", "title", "type", "priority", "status", "channel", "department",
                       "assignee", "deadline", "created_at"]
     order_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",

@@ -53,8 +53,10 @@ def test_whole_filter_needs_confirmation_and_changes_every_match(admin_client, c
 
 def test_one_invalid_row_changes_nothing_even_across_chunks(admin_client, ctx, monkeypatch):
     monkeypatch.setattr(batch, "CHUNK", 2)
+    from sqlalchemy import update
+
     tickets = [factories.ticket(priority="low") for _ in range(5)]
-    tickets[4].status = "closed"
+    db.session.execute(update(Ticket).where(Ticket.id == tickets[4].id).values(status="closed"))
     db.session.commit()
     ids = ",".join(str(t.id) for t in tickets)
     page = admin_client.post(f"/ticketview/batch/?ids={ids}", data={"apply_priority": "1", "priority": "high"},

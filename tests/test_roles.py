@@ -121,8 +121,8 @@ def test_who_may_edit_customers_page_and_api(login, ctx, role, can_edit):
     assert response.status_code == (200 if can_edit else 403)
 
 
-def test_technician_works_tickets_but_cannot_create_them(login, ctx):
-    ticket = factories.ticket()
+def test_technician_works_tickets_but_cannot_create_them(login, ctx, user_id):
+    ticket = factories.ticket(assignee_id=user_id("Technician"), status="new")
     client = login("Technician")
     assert client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "in_progress"}).status_code == 200
     assert client.post("/api/v1/ticket/", json={"title": "新工单"}).status_code == 403

@@ -28,3 +28,37 @@ def test_sqlite_is_set_up_for_several_users(ctx):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+
+
+def test_migrations_upgrade_a_database_that_holds_data(tmp_path):
+    """Schema changes that rebuild tables (SQLite batch mode) keep every row and reference."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    url = f"sqlite:///{tmp_path}/upgrade.sqlite"
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="x", CRM_INSTANCE_DIR=str(tmp_path), FLASK_APP="app")
+
+    def flask(*args):
+        result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=root, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    flask("db", "upgrade", "17459d83ff0c")  # the schema before the ticket lifecycle columns
+    import sqlite3
+
+    conn = sqlite3.connect(f"{tmp_path}/upgrade.sqlite")
+    conn.executescript("""
+        INSERT INTO ticket (id, number, title, type, priority, status, channel, created_at, updated_at)
+        VALUES (1, 'WO202611010001', '旧工单', 'repair', 'high', 'new', 'phone', '2026-11-01 00:00:00', '2026-11-01 00:00:00');
+        INSERT INTO ticket_event (ticket_id, at, kind, to_status) VALUES (1, '2026-11-01 00:00:00', 'created', 'new');
+    """)
+    conn.commit()
+    conn.close()
+    flask("db", "upgrade")
+    conn = sqlite3.connect(f"{tmp_path}/upgrade.sqlite")
+    assert conn.execute("SELECT number, escalation_level FROM ticket").fetchall() == [("WO202611010001", 0)]
+    assert conn.execute("SELECT count(*) FROM ticket_event WHERE ticket_id = 1").fetchone() == (1,)
+    conn.close()

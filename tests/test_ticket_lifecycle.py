@@ -1,0 +1,106 @@
+"""The ticket lifecycle: every legal and illegal move, through pages and API alike."""
+import pytest
+from sqlalchemy import update
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import Ticket, TicketEvent
+from app.tickets import TRANSITIONS
+from tests import factories
+
+STATUSES = list(TRANSITIONS)
+
+
+def ticket_in(status, **kw):
+    ticket = factories.ticket(**kw)
+    db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(status=status))
+    db.session.commit()
+    db.session.expire_all()
+    return db.session.get(Ticket, ticket.id)
+
+
+@pytest.mark.parametrize("old", STATUSES)
+@pytest.mark.parametrize("new", STATUSES)
+def test_transition_table(ctx, old, new):
+    if old == new and old != "assigned":
+        return
+    ticket = ticket_in(old, resolution="已修复")
+    ticket.status = new
+    if new in TRANSITIONS[old]:
+        db.session.commit()
+        assert db.session.get(Ticket, ticket.id).status == new
+    else:
+        with pytest.raises(DomainError):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.get(Ticket, ticket.id).status == old
+
+
+def test_closing_a_new_ticket_is_refused_on_the_page_with_a_message(admin_client, ctx):
+    ticket = factories.ticket(title="新工单")
+    page = admin_client.post(f"/ticketview/edit/{ticket.id}", data={
+        "title": "新工单", "type": "repair", "priority": "medium", "status": "closed", "channel": "phone"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "不能从" in page and "已关闭" in page
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status == "new"
+
+
+def test_illegal_move_through_the_api_is_422_and_changes_nothing(admin_client, ctx):
+    ticket = factories.ticket()
+    response = admin_client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "closed"})
+    assert response.status_code == 422 and "status" in response.json["message"]
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status == "new"
+    assert [e.kind for e in db.session.get(Ticket, ticket.id).events] == ["created"]
+
+
+def test_resolving_needs_a_result_note_and_stamps_times(admin_client, ctx):
+    ticket = ticket_in("in_progress")
+    assert admin_client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "resolved"}).status_code == 422
+    response = admin_client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "resolved", "resolution": "更换水管"})
+    assert response.status_code == 200, response.json
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert ticket.status == "resolved" and ticket.resolved_at is not None
+
+
+def test_starting_work_records_the_first_response(admin_client, ctx, user_id):
+    ticket = factories.ticket(assignee_id=user_id("Technician"))
+    admin_client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "in_progress"})
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).responded_at is not None
+
+
+def test_a_technician_cannot_change_someone_elses_ticket(login, ctx, user_id):
+    mine = factories.ticket(assignee_id=user_id("Technician"))
+    theirs = factories.ticket(assignee_id=user_id("Supervisor"))
+    pool = factories.ticket()
+    client = login("Technician")
+    assert client.put(f"/api/v1/ticket/{mine.id}", json={"status": "in_progress"}).status_code == 200
+    for other in (theirs, pool):
+        assert client.put(f"/api/v1/ticket/{other.id}", json={"status": "in_progress"}).status_code == 403
+        page = client.post(f"/ticketview/edit/{other.id}", data={
+            "title": other.title, "type": "repair", "priority": "medium", "status": "in_progress", "channel": "phone"},
+            follow_redirects=True).get_data(as_text=True)
+        assert "只能修改分配给您的工单" in page
+    db.session.expire_all()
+    assert db.session.get(Ticket, theirs.id).status == "new" and db.session.get(Ticket, pool.id).status == "new"
+
+
+def test_a_technician_cannot_hand_a_ticket_to_someone_else(login, ctx, user_id):
+    mine = factories.ticket(assignee_id=user_id("Technician"))
+    response = login("Technician").put(f"/api/v1/ticket/{mine.id}", json={"assignee": user_id("Supervisor")})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Ticket, mine.id).assignee_id == user_id("Technician")
+
+
+def test_every_move_is_in_the_history(admin_client, ctx, user_id):
+    ticket = factories.ticket()
+    for body in ({"status": "assigned", "assignee": user_id("Technician")}, {"status": "in_progress"},
+                 {"status": "resolved", "resolution": "已处理"}, {"status": "closed"}):
+        assert admin_client.put(f"/api/v1/ticket/{ticket.id}", json=body).status_code == 200
+    events = db.session.query(TicketEvent).filter_by(ticket_id=ticket.id).order_by(TicketEvent.id).all()
+    assert [(e.kind, e.to_status) for e in events if e.kind == "status"] == [
+        ("status", "assigned"), ("status", "in_progress"), ("status", "resolved"), ("status", "closed")]
