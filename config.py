@@ -77,6 +77,8 @@ class Config:
     CRM_PAGE_SIZE = int(os.environ.get("CRM_PAGE_SIZE", "25"))
     CRM_MAX_PAGE_SIZE = int(os.environ.get("CRM_MAX_PAGE_SIZE", "100"))
     FAB_API_MAX_PAGE_SIZE = CRM_MAX_PAGE_SIZE
+    # Minutes between escalation sweeps (flask crm scheduler).
+    CRM_ESCALATION_SWEEP_MINUTES = int(os.environ.get("CRM_ESCALATION_SWEEP_MINUTES", "1"))
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20
 

@@ -72,3 +72,30 @@ def summary_users():
     from app.demo import DEMO_STAFF
 
     return [f"{username} ({role})" for username, role, *_ in DEMO_STAFF]
+
+
+@crm_cli.command("sweep")
+@with_appcontext
+def sweep_command():
+    """Escalate overdue tickets now (the same sweep the scheduler runs every minute)."""
+    from app.jobs import escalation_sweep
+
+    counts = escalation_sweep(current_app._get_current_object())
+    click.echo(f"Escalated: level 1 {counts['level1']}, level 2 {counts['level2']}.")
+
+
+@crm_cli.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Run the job scheduler in this process (run exactly one; web workers never schedule)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from app.jobs import JOB_DEFAULTS, register_jobs
+
+    scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+    register_jobs(scheduler, current_app._get_current_object())
+    click.echo("Scheduler running; Ctrl+C to stop.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

@@ -1,16 +1,27 @@
 """APScheduler job definitions: each job is thin and calls one domain function.
 
-Jobs are registered by register_jobs(scheduler) from the one scheduler process; web workers
-never start a scheduler. Defaults: missed runs coalesce into one, and a run may start minutes
-late (APScheduler's own default grace time is one second).
+Jobs are registered by register_jobs(scheduler, app) in the one scheduler process
+(`flask crm scheduler`); web workers never start a scheduler. Missed runs coalesce into one,
+and a run may start minutes late (APScheduler's own default grace time is one second).
+Every job is idempotent by construction, so a catch-up run or a second scheduler does no harm.
 """
+from app.extensions import db
+from app.types import utcnow
+
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
-# (job id, function path, trigger, trigger arguments); features add their jobs here.
-JOBS = []
+
+def escalation_sweep(app):
+    """Escalate overdue tickets (app.sla.escalate_overdue)."""
+    from app.sla import escalate_overdue
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return escalate_overdue(db.session, utcnow())
 
 
-def register_jobs(scheduler):
-    for job_id, func, trigger, trigger_args in JOBS:
-        scheduler.add_job(func, trigger, id=job_id, replace_existing=True, **trigger_args)
+def register_jobs(scheduler, app):
+    minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
+    scheduler.add_job(escalation_sweep, "interval", minutes=minutes, args=[app], id="escalation_sweep",
+                      replace_existing=True)
     return scheduler

@@ -15,6 +15,7 @@ from app.errors import DomainError, NotAllowed
 from app.models import Ticket, TicketEvent
 from app.numbering import next_number
 from app.records import current_actor_id
+from app.sla import apply_sla
 from app.types import TICKET_STATUSES, utcnow
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -113,6 +114,8 @@ def _log_ticket_changes(session, flush_context, instances):
         if isinstance(item, Ticket):
             if not item.number:
                 item.number = next_number(session.connection(), "WO", now, local_zone())
+            if item.response_due is None:
+                apply_sla(session, item, now)
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="created", to_status=item.status or "new")
             )

@@ -1,0 +1,100 @@
+"""Service levels: due times set when a ticket is created, and the escalation sweep.
+
+Due times are stored on the ticket; the sweep only compares them with ``now``, so running it
+again, late, or twice at once is harmless: each level is claimed by one conditional UPDATE
+(``WHERE escalation_level = n``), which only one sweep can win.
+"""
+import datetime
+
+from flask_babel import lazy_gettext as _
+from sqlalchemy import and_, case, or_, select, update
+
+from app.models import SlaPolicy, Ticket, TicketEvent
+
+# minutes to respond, minutes to resolve; used when no SlaPolicy row covers a type × priority
+DEFAULT_POLICIES = {
+    ("repair", "high"): (60, 24 * 60),
+    ("repair", "medium"): (4 * 60, 48 * 60),
+    ("repair", "low"): (8 * 60, 72 * 60),
+    ("complaint", "high"): (60, 24 * 60),
+    ("complaint", "medium"): (2 * 60, 48 * 60),
+    ("complaint", "low"): (4 * 60, 72 * 60),
+    ("maintenance", "high"): (4 * 60, 48 * 60),
+    ("maintenance", "medium"): (24 * 60, 7 * 24 * 60),
+    ("maintenance", "low"): (48 * 60, 14 * 24 * 60),
+    ("suggestion", "high"): (4 * 60, 3 * 24 * 60),
+    ("suggestion", "medium"): (24 * 60, 7 * 24 * 60),
+    ("suggestion", "low"): (48 * 60, 14 * 24 * 60),
+    ("inquiry", "high"): (60, 8 * 60),
+    ("inquiry", "medium"): (4 * 60, 24 * 60),
+    ("inquiry", "low"): (8 * 60, 48 * 60),
+}
+FALLBACK = (4 * 60, 48 * 60)
+OPEN = ("new", "assigned", "in_progress", "reopened")
+RAISED_PRIORITY = {"low": "medium", "medium": "high", "high": "high"}
+LEVEL_TWO_AFTER = datetime.timedelta(hours=4)
+
+
+def policy_minutes(session, ticket_type, priority):
+    row = session.execute(
+        select(SlaPolicy.response_minutes, SlaPolicy.resolution_minutes)
+        .where(SlaPolicy.ticket_type == ticket_type, SlaPolicy.priority == priority)
+    ).first()
+    if row is not None:
+        return tuple(row)
+    return DEFAULT_POLICIES.get((ticket_type, priority), FALLBACK)
+
+
+def apply_sla(session, ticket, now):
+    """Set the response and resolution due times of a new ticket (and its deadline if none was given)."""
+    start = ticket.created_at or now
+    respond, resolve = policy_minutes(session, ticket.type or "repair", ticket.priority or "medium")
+    ticket.response_due = start + datetime.timedelta(minutes=respond)
+    ticket.resolution_due = start + datetime.timedelta(minutes=resolve)
+    if ticket.deadline is None:
+        ticket.deadline = ticket.resolution_due
+
+
+def _overdue(now):
+    return or_(
+        and_(Ticket.response_due < now, Ticket.responded_at.is_(None)),
+        and_(Ticket.resolution_due < now, Ticket.resolved_at.is_(None)),
+    )
+
+
+def _claim(session, ticket_id, from_level, now):
+    """Raise one ticket one level; True only for the one sweep whose UPDATE changed the row."""
+    raised = case(
+        *[(Ticket.priority == old, new) for old, new in RAISED_PRIORITY.items()], else_=Ticket.priority
+    )
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.escalation_level == from_level, Ticket.status.in_(OPEN))
+        .values(escalation_level=from_level + 1, escalated_at=now,
+                priority=raised if from_level == 0 else Ticket.priority)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER):
+    """Escalate open tickets past a due time: level 1 (priority one step up), then level 2.
+
+    Returns {"level1": n, "level2": n}. Commits once.
+    """
+    first = session.execute(
+        select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 0, _overdue(now))
+    ).scalars().all()
+    second = session.execute(
+        select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 1,
+                                Ticket.escalated_at < now - level_two_after)
+    ).scalars().all()
+    counts = {"level1": 0, "level2": 0}
+    for level, ids in ((1, first), (2, second)):
+        for ticket_id in ids:
+            if _claim(session, ticket_id, level - 1, now):
+                counts[f"level{level}"] += 1
+                note = _("Overdue: escalated to level %(level)s.", level=level)
+                session.add(TicketEvent(ticket_id=ticket_id, at=now, kind="escalated", note=str(note)))
+    session.commit()
+    return counts
