@@ -408,6 +408,8 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
 
     Returns a summary of what was created, e.g. ``{"buildings": 7, "units": 512, ...}``.
     """
+    # the demo writes tickets with their whole history; live routing would reassign them
+    session.info["dispatch"] = False
     rng = random.Random(seed)
     now = (now or datetime.datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     today, since = now.date(), now - 400 * DAY

@@ -46,6 +46,7 @@ VIEW_METHOD_PERMISSIONS = {
     "export": "export", "export_selected": "export",
     "batch": "edit", "batch_edit": "edit",
     "save_view": "read", "delete_saved_view": "read",
+    "start": "edit",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read",

@@ -15,6 +15,7 @@ from app.errors import DomainError, NotAllowed
 from app.models import Ticket, TicketEvent
 from app.numbering import next_number
 from app.records import current_actor_id
+from app.dispatch import dispatch
 from app.sla import apply_sla
 from app.types import TICKET_STATUSES, utcnow
 
@@ -110,15 +111,24 @@ def _log_ticket_changes(session, flush_context, instances):
     for item in list(session.dirty):
         if isinstance(item, TicketEvent) and session.is_modified(item):
             raise DomainError(_("The ticket history cannot be changed."))
+    pending = {}
     for item in list(session.new):
         if isinstance(item, Ticket):
             if not item.number:
                 item.number = next_number(session.connection(), "WO", now, local_zone())
             if item.response_due is None:
                 apply_sla(session, item, now)
+            assigned = None
+            # session.info["dispatch"] = False lets loaders of historic tickets skip routing
+            if (item.status or "new") == "new" and session.info.get("dispatch", True):
+                with session.no_autoflush:
+                    assigned = dispatch(session, item, now, local_zone(), pending)
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="created", to_status=item.status or "new")
             )
+            if assigned is not None:
+                session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned",
+                                        note=str(_("Dispatched automatically to %(name)s", name=assigned))))
     for item in list(session.dirty):
         if not isinstance(item, Ticket):
             continue
@@ -143,3 +153,10 @@ def register(session_class=Session):
     UPDATE_CHECKS[Ticket] = check_ticket_change
     if not event.contains(session_class, "before_flush", _log_ticket_changes):
         event.listen(session_class, "before_flush", _log_ticket_changes)
+
+
+def start_work(session, ticket):
+    """The handler starts on a ticket (one click in My to-do); the lifecycle rules apply as ever."""
+    ticket.status = "in_progress"
+    check_ticket_change(session, ticket, current_actor_id(session))
+    session.commit()

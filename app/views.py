@@ -1,7 +1,13 @@
 """Model pages: declarations of columns, search, order and related lists; no business logic."""
+from flask import flash, g, redirect, url_for
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
 from flask_babel import lazy_gettext as _
 
 from app import models
+from app.errors import DomainError
+from app.extensions import db
+from app.tickets import OPEN_STATUSES, start_work
 from app.admin_views import FieldPermissionView, ImportView
 from app.crud import CrmInterface, CrmModelView, LookupView
 from app.security import (
@@ -118,6 +124,50 @@ class TicketView(CrmView):
     related_views = [TicketEventView, TicketAttachmentView, CommunicationView]
 
 
+def _current_user_id():
+    return g.user.id
+
+
+class MyTodoView(TicketView):
+    """我的待办: my open tickets by deadline (overdue first), with one-click start."""
+
+    datamodel = CrmInterface(models.Ticket)  # its own: the list columns decide eager loading
+    list_title = _("My to-do")
+    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline",
+                    "escalation_level"]
+    base_filters = [["assignee_id", FilterEqualFunction, _current_user_id],
+                    ["status", FilterInFunction, lambda: OPEN_STATUSES]]
+    base_order = ("deadline", "asc")
+    related_views = []
+
+    @action("start", _("Start work"), icon="fa-play", multiple=True, single=True)
+    def start(self, items):
+        items = items if isinstance(items, list) else [items]
+        started = 0
+        for ticket in items:
+            try:
+                start_work(db.session, ticket)
+                started += 1
+            except DomainError as error:
+                db.session.rollback()
+                flash(f"{ticket.number}: {error}", "danger")
+        if started:
+            flash(str(_("%(count)s tickets started.", count=started)), "success")
+        return redirect(url_for(".list"))
+
+
+class PendingPoolView(TicketView):
+    """待处理诉求: tickets no one has been given yet, oldest first, for dispatchers."""
+
+    datamodel = CrmInterface(models.Ticket)
+    list_title = _("Pending tickets")
+    list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline",
+                    "created_at"]
+    base_filters = [["status", FilterEqual, "new"], ["assignee_id", FilterEqual, None]]
+    base_order = ("created_at", "asc")
+    related_views = []
+
+
 class UnitView(CrmView):
     datamodel = CrmInterface(models.Unit)
     class_permission_name = RESOURCE_UNIT
@@ -199,6 +249,8 @@ MENU = [
     ("Tags", TagView, _("Customer tags"), "fa-tags", "CustomerManagement", _("Customer management"), "fa-users"),
     ("Buildings", BuildingView, _("Buildings"), "fa-building", "Property", _("Property"), "fa-city"),
     ("Units", UnitView, _("Units"), "fa-door-open", "Property", _("Property"), "fa-city"),
+    ("MyTodo", MyTodoView, _("My to-do"), "fa-tasks", "ServiceCenter", _("Service center"), "fa-headset"),
+    ("PendingPool", PendingPoolView, _("Pending tickets"), "fa-inbox", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Tickets", TicketView, _("Tickets"), "fa-wrench", "ServiceCenter", _("Service center"), "fa-headset"),
     ("TicketEvents", TicketEventView, _("Ticket history"), "fa-history", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Bills", BillView, _("Bills"), "fa-file-invoice", "Billing", _("Billing"), "fa-yen-sign"),
@@ -234,12 +286,12 @@ def register_views(appbuilder):
         ]
     }
     appbuilder.add_view_no_menu(LookupView)
-    FieldPermissionView.resources = {
-        view.class_permission_name: list(dict.fromkeys(
-            c.split(".")[0] for cols in (view.list_columns, view.show_columns, view.add_columns, view.edit_columns)
-            for c in cols or ()))
-        for _name, view, *_rest in MENU
-    }
+    fields = {}
+    for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
+        columns = fields.setdefault(view.class_permission_name, {})
+        for cols in (view.list_columns, view.show_columns, view.add_columns, view.edit_columns):
+            columns.update(dict.fromkeys(c.split(".")[0] for c in cols or ()))
+    FieldPermissionView.resources = {resource: list(columns) for resource, columns in fields.items()}
     appbuilder.add_view(ImportView, "Import", href="/import/customers/", label=_("Excel import"), icon="fa-file-import",
                         category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
     appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
