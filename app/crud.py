@@ -299,7 +299,7 @@ class AjaxSelectField(Field):
             raise ValidationError(_("The chosen record does not exist."))
 
 
-def choice_select(label, choices, required, default=None):
+def choice_select(label, choices, required, default=None, extra_validators=()):
     """A select of the declared choices; a NOT NULL column offers no blank and preselects its default."""
 
     def choice_list():
@@ -310,7 +310,7 @@ def choice_select(label, choices, required, default=None):
         return value or None
 
     return SelectField(label, choices=choice_list, coerce=coerce, default=default,
-                       validators=[] if not required else [_required()])
+                       validators=([_required()] if required else []) + list(extra_validators))
 
 
 def person_name(user):
@@ -407,41 +407,45 @@ class CrmModelView(ModelView):
         add_extra = dict(self.add_form_extra_fields or {})
         edit_extra = dict(self.edit_form_extra_fields or {})
         search_extra = dict(self.search_form_extra_fields or {})
+        # field rules first: the derived fields below carry them (FAB adds validators_columns
+        # only to the fields it builds itself)
         for column in model.__table__.columns:
-            name, info = column.key, column.info
-            label = COLUMN_LABELS.get(name, name)
-            required = not column.nullable and column.default is None
-            if "choices" in info:
-                default = column.default.arg if column.default is not None else None
-                formatters.setdefault(name, info["choices"].label)
-                add_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, default))
-                edit_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable))
-                search_extra.setdefault(name, choice_select(label, info["choices"], False))
-            if "check" in info:
-                validators.setdefault(name, []).append(rule_validator(info["check"]))
-            if isinstance(column.type, UTCDateTime):
-                formatters.setdefault(name, format_datetime)
-                add_extra.setdefault(name, LocalDateTimeField(label, validators=[] if column.nullable else [_required()]))
-                edit_extra.setdefault(name, LocalDateTimeField(label, validators=[] if column.nullable else [_required()]))
-            if str(column.type).startswith("NUMERIC(12"):
-                formatters.setdefault(name, format_money)
-        for column in model.__table__.columns:
-            formatters.setdefault(column.key, format_plain)
+            if "check" in column.info:
+                validators.setdefault(column.key, []).append(rule_validator(column.info["check"]))
         for constraint in unique_together_constraints(model):
             validators.setdefault(constraint.info["field"], []).append(unique_together_validator(model, constraint))
+
+        def rules(name, required):
+            return ([_required()] if required else []) + list(validators.get(name, []))
+
+        for column in model.__table__.columns:
+            name, info = column.key, column.info
+            label = self.label_columns.get(name, name)
+            formatters.setdefault(name, format_plain)
+            if "choices" in info:
+                default = column.default.arg if column.default is not None else None
+                formatters[name] = info["choices"].label
+                add_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, default,
+                                                         validators.get(name, [])))
+                edit_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, None,
+                                                          validators.get(name, [])))
+                search_extra.setdefault(name, choice_select(label, info["choices"], False))
+            elif isinstance(column.type, UTCDateTime):
+                formatters[name] = format_datetime
+                add_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
+                edit_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
+            elif str(column.type).startswith("NUMERIC(12"):
+                formatters[name] = format_money
         for rel in model.__mapper__.relationships:
             target = rel.mapper.class_
-            if rel.uselist:
-                formatters.setdefault(rel.key, format_many)
-            else:
-                formatters.setdefault(rel.key, format_related)
+            formatters.setdefault(rel.key, format_many if rel.uselist else format_related)
             if rel.direction is MANYTOONE and getattr(target, "__lookup__", None):
-                label = COLUMN_LABELS.get(rel.key, rel.key)
+                label = self.label_columns.get(rel.key, rel.key)
                 required = any(not c.nullable for c in rel.local_columns)
-                field_validators = [_required()] if required else []
                 resource = target.__tablename__
-                add_extra.setdefault(rel.key, AjaxSelectField(label, field_validators, model=target, resource=resource))
-                edit_extra.setdefault(rel.key, AjaxSelectField(label, field_validators, model=target, resource=resource))
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(rel.key, AjaxSelectField(label, rules(rel.key, required), model=target,
+                                                              resource=resource))
         self.validators_columns = validators
         self.formatters_columns = formatters
         self.add_form_extra_fields = add_extra

@@ -2,6 +2,9 @@
 from flask_babel import lazy_gettext as _
 
 MODEL_LABELS = {
+    "DispatchRule": _("Dispatch rule"),
+    "DutyShift": _("Duty shift"),
+    "SlaPolicy": _("Service level"),
     "Building": _("Building"),
     "Unit": _("Unit"),
     "Customer": _("Customer"),

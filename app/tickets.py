@@ -116,6 +116,8 @@ def _log_ticket_changes(session, flush_context, instances):
         if isinstance(item, Ticket):
             if not item.number:
                 item.number = next_number(session.connection(), "WO", now, local_zone())
+            if item.created_at is None:
+                item.created_at = now  # the SLA clock starts at the same instant as the record
             if item.response_due is None:
                 apply_sla(session, item, now)
             assigned = None

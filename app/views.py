@@ -16,6 +16,9 @@ from app.security import (
     RESOURCE_COMMUNICATION,
     RESOURCE_CUSTOMER,
     RESOURCE_DEPARTMENT,
+    RESOURCE_DISPATCH_RULE,
+    RESOURCE_DUTY_SHIFT,
+    RESOURCE_SLA_POLICY,
     RESOURCE_PAYMENT,
     RESOURCE_RESIDENCE,
     RESOURCE_STAFF,
@@ -241,6 +244,34 @@ class DepartmentView(CrmView):
     related_views = [StaffProfileView, TicketView]
 
 
+class DispatchRuleView(CrmView):
+    datamodel = CrmInterface(models.DispatchRule)
+    class_permission_name = RESOURCE_DISPATCH_RULE
+    list_columns = ["ticket_type", "building", "unit_use", "department"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["ticket_type", "building", "unit_use", "department"]
+    order_columns = ["ticket_type", "building", "department"]
+
+
+class DutyShiftView(CrmView):
+    datamodel = CrmInterface(models.DutyShift)
+    class_permission_name = RESOURCE_DUTY_SHIFT
+    label_columns = {"staff": _("Staff")}
+    list_columns = ["staff", "weekday", "start_minute", "end_minute"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["staff", "weekday"]
+    order_columns = ["staff", "weekday", "start_minute"]
+
+
+class SlaPolicyView(CrmView):
+    datamodel = CrmInterface(models.SlaPolicy)
+    class_permission_name = RESOURCE_SLA_POLICY
+    list_columns = ["ticket_type", "priority", "response_minutes", "resolution_minutes"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["ticket_type", "priority"]
+    order_columns = ["ticket_type", "priority", "response_minutes", "resolution_minutes"]
+
+
 # (menu name, view, label, icon, category, category label, category icon); the menu staff know
 MENU = [
     ("Customers", CustomerView, _("Customer list"), "fa-address-card", "CustomerManagement", _("Customer management"), "fa-users"),
@@ -257,6 +288,9 @@ MENU = [
     ("Payments", PaymentView, _("Payments"), "fa-money-bill", "Billing", _("Billing"), "fa-yen-sign"),
     ("Departments", DepartmentView, _("Departments"), "fa-sitemap", "Settings", _("System settings"), "fa-cogs"),
     ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
+    ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
+    ("DispatchRules", DispatchRuleView, _("Dispatch rules"), "fa-random", "Settings", _("System settings"), "fa-cogs"),
+    ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
 ]
 
 # menu name -> resource whose read permission shows it (None: shown to every role)

@@ -9,7 +9,8 @@ from app.models import Building, Customer, Tag, Unit
 from tests import factories
 
 PAGES = ["customerview", "residenceview", "communicationview", "tagview", "buildingview", "unitview",
-         "ticketview", "ticketeventview", "billview", "paymentview", "departmentview", "staffprofileview"]
+         "ticketview", "ticketeventview", "billview", "paymentview", "departmentview", "staffprofileview",
+         "dispatchruleview", "dutyshiftview", "slapolicyview", "mytodoview", "pendingpoolview"]
 
 
 @pytest.mark.parametrize("view", PAGES)
@@ -195,3 +196,30 @@ def test_empty_relations_show_blank_and_staff_names_family_name_first(admin_clie
     factories.ticket(title="无人处理")
     page = admin_client.get("/ticketview/list/").get_data(as_text=True)
     assert ">None<" not in page.replace(" ", "").replace("\n", "")
+
+
+def test_service_levels_are_edited_in_the_ui_and_used_for_new_tickets(admin_client, ctx):
+    from app.models import SlaPolicy, Ticket
+
+    response = admin_client.post("/slapolicyview/add", data={
+        "ticket_type": "inquiry", "priority": "low", "response_minutes": "30", "resolution_minutes": "120"})
+    assert response.status_code == 302
+    assert db.session.query(SlaPolicy).one().resolution_minutes == 120
+    duplicate = admin_client.post("/slapolicyview/add", data={
+        "ticket_type": "inquiry", "priority": "low", "response_minutes": "10", "resolution_minutes": "20"})
+    assert duplicate.status_code == 200 and db.session.query(SlaPolicy).count() == 1
+    ticket = factories.ticket(type="inquiry", priority="low")
+    assert (ticket.resolution_due - ticket.created_at).total_seconds() == 120 * 60
+
+
+def test_duplicate_bill_for_unit_period_and_fee_is_a_field_error(admin_client, ctx):
+    from app.models import Bill
+
+    bill = factories.bill(period="2026-10", fee_type="property")
+    response = admin_client.post("/billview/add", data={
+        "customer": str(bill.customer_id), "unit": str(bill.unit_id), "period": "2026-10", "fee_type": "property",
+        "amount": "10", "due_date": "2026-11-15"})
+    assert response.status_code == 200
+    assert "该房屋在此账期已有同一费用类型的账单" in \
+        response.get_data(as_text=True)
+    assert db.session.query(Bill).count() == 1
