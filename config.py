@@ -79,6 +79,11 @@ class Config:
     FAB_API_MAX_PAGE_SIZE = CRM_MAX_PAGE_SIZE
     # Minutes between escalation sweeps (flask crm scheduler).
     CRM_ESCALATION_SWEEP_MINUTES = int(os.environ.get("CRM_ESCALATION_SWEEP_MINUTES", "1"))
+    # The address customers reach the app at (rating links in notices).
+    CRM_BASE_URL = os.environ.get("CRM_BASE_URL", "http://127.0.0.1:5000")
+    # Days a customer's rating link stays valid; days after resolution a ticket closes by itself.
+    CRM_RATING_LINK_DAYS = float(os.environ.get("CRM_RATING_LINK_DAYS", "14"))
+    CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20
 

@@ -127,3 +127,40 @@ class ImportView(BaseView):
         kinds = [(key, SPECS[key]["title"]) for key in SPECS]
         return self.render_template("crm/import.html", title=_("Excel import"), kind=kind, kinds=kinds,
                                     report=report)
+
+
+class RatingView(BaseView):
+    """The customer's personal rating page: no login, a signed link that expires and works once."""
+
+    route_base = "/rate"
+    default_view = "rate"
+
+    @expose("/<token>", methods=["GET", "POST"])
+    def rate(self, token):
+        from flask import current_app
+
+        from app.ratings import RatingLinkError, record_rating, ticket_for_token
+        from app.types import utcnow
+
+        config = current_app.config
+        status = 200
+        try:
+            ticket = ticket_for_token(db.session, config["SECRET_KEY"], token, config["CRM_RATING_LINK_DAYS"])
+        except RatingLinkError as error:
+            ticket, message, level, status = None, str(error), "warning", 400
+        else:
+            message, level = None, "info"
+            if request.method == "POST":
+                try:
+                    record_rating(db.session, ticket, request.form.get("stars"), request.form.get("comment"),
+                                  "link", utcnow())
+                except DomainError as error:
+                    db.session.rollback()
+                    message, level = str(error), "danger"
+                else:
+                    ticket, message, level = None, str(_("Thank you for your rating!")), "success"
+        from flask import render_template
+
+        html = render_template("crm/rate.html", ticket=ticket, message=message, level=level,
+                               app_name=self.appbuilder.app_name)
+        return html, status

@@ -77,11 +77,14 @@ def summary_users():
 @crm_cli.command("sweep")
 @with_appcontext
 def sweep_command():
-    """Escalate overdue tickets now (the same sweep the scheduler runs every minute)."""
+    """Escalate overdue tickets and close long-resolved ones now (the scheduler's jobs, run once)."""
     from app.jobs import escalation_sweep
+
+    from app.jobs import auto_close
 
     counts = escalation_sweep(current_app._get_current_object())
     click.echo(f"Escalated: level 1 {counts['level1']}, level 2 {counts['level2']}.")
+    click.echo(f"Closed after resolution: {auto_close(current_app._get_current_object())}.")
 
 
 @crm_cli.command("scheduler")

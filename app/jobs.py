@@ -20,7 +20,17 @@ def escalation_sweep(app):
         return escalate_overdue(db.session, utcnow())
 
 
+def auto_close(app):
+    """Close tickets resolved long enough ago (app.ratings.close_resolved)."""
+    from app.ratings import close_resolved
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return close_resolved(db.session, utcnow(), app.config["CRM_AUTO_CLOSE_DAYS"])
+
+
 def register_jobs(scheduler, app):
+    scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)
     minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
     scheduler.add_job(escalation_sweep, "interval", minutes=minutes, args=[app], id="escalation_sweep",
                       replace_existing=True)

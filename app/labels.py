@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _
 
 MODEL_LABELS = {
+    "TicketRating": _("Rating"),
     "DispatchRule": _("Dispatch rule"),
     "DutyShift": _("Duty shift"),
     "SlaPolicy": _("Service level"),
@@ -89,6 +90,11 @@ COLUMN_LABELS = {
     "receipt_number": _("Receipt number"),
     "unit.building": _("Building"),
     "resolution": _("Result"),
+    "stars": _("Stars"),
+    "comment": _("Comment"),
+    "source": _("Source"),
+    "rated_at": _("Rated at"),
+    "recorded_by": _("Recorded by"),
     "response_due": _("Respond by"),
     "resolution_due": _("Resolve by"),
     "responded_at": _("Responded at"),

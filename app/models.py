@@ -23,7 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import column_property, relationship
+from sqlalchemy.orm import backref, column_property, relationship
 from sqlalchemy.sql.expression import false
 
 from app.types import (
@@ -35,6 +35,7 @@ from app.types import (
     GENDERS,
     PAYMENT_METHODS,
     PRIORITIES,
+    RATING_SOURCES,
     RESIDENT_RELATIONS,
     TICKET_CHANNELS,
     TICKET_EVENT_KINDS,
@@ -523,3 +524,24 @@ class SlaPolicy(Stamped, Model):
 
     def __str__(self):
         return f"{TICKET_TYPES.label(self.ticket_type)}/{PRIORITIES.label(self.priority)}"
+
+
+class TicketRating(Model):
+    """The customer's rating of a finished ticket: 1–5 stars, once per ticket."""
+
+    __tablename__ = "ticket_rating"
+    __table_args__ = (CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),)
+    __display_relations__ = ("ticket", "recorded_by")
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False, unique=True)
+    ticket = relationship("Ticket", backref=backref("rating", uselist=False))
+    stars = Column(Integer, nullable=False)
+    comment = Column(Text)
+    source = choice_column(RATING_SOURCES, default="link")
+    rated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    recorded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    recorded_by = relationship("User")
+
+    def __str__(self):
+        return "★" * (self.stars or 0)

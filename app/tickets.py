@@ -137,8 +137,17 @@ def _log_ticket_changes(session, flush_context, instances):
         check_ticket_change(session, item, actor_id, now)
         status = _changed(item, "status")
         if status:
+            note = None
+            if status[1] == "resolved":
+                note = item.resolution
+                if has_app_context() and item.id is not None:
+                    from app.ratings import rating_url
+
+                    link = rating_url(current_app.config["CRM_BASE_URL"], current_app.config["SECRET_KEY"], item)
+                    note = f"{note}\n{_('Rating link for the customer')}: {link}"
             session.add(
-                TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0], to_status=status[1])
+                TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0],
+                            to_status=status[1], note=note)
             )
         assignee = _changed(item, "assignee_id") or _changed(item, "assignee")
         if assignee:

@@ -142,3 +142,4 @@ PAYMENT_METHODS = Choices(
     ("bank", _("Bank transfer")),
     ("card", _("Bank card")),
 )
+RATING_SOURCES = Choices(("link", _("Rating link")), ("phone", _("By phone")), ("visit", _("In person")))

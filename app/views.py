@@ -8,7 +8,7 @@ from app import models
 from app.errors import DomainError
 from app.extensions import db
 from app.tickets import OPEN_STATUSES, start_work
-from app.admin_views import FieldPermissionView, ImportView
+from app.admin_views import FieldPermissionView, ImportView, RatingView
 from app.crud import CrmInterface, CrmModelView, LookupView
 from app.security import (
     RESOURCE_BILL,
@@ -26,6 +26,7 @@ from app.security import (
     RESOURCE_TICKET,
     RESOURCE_TICKET_ATTACHMENT,
     RESOURCE_TICKET_EVENT,
+    RESOURCE_TICKET_RATING,
     RESOURCE_UNIT,
     VIEW_METHOD_PERMISSIONS,
 )
@@ -171,6 +172,25 @@ class PendingPoolView(TicketView):
     related_views = []
 
 
+class TicketRatingView(CrmView):
+    datamodel = CrmInterface(models.TicketRating)
+    class_permission_name = RESOURCE_TICKET_RATING
+    list_columns = ["ticket", "stars", "comment", "source", "rated_at", "recorded_by"]
+    add_columns = ["ticket", "stars", "comment", "source"]
+    edit_columns = ["comment"]
+    show_columns = list_columns
+    search_columns = ["stars", "source", "rated_at"]
+    order_columns = ["stars", "rated_at", "source"]
+    base_order = ("rated_at", "desc")
+
+    def pre_add(self, item):
+        from app.ratings import RATABLE
+
+        if item.ticket is not None and item.ticket.status not in RATABLE:
+            raise DomainError(_("This request is not finished yet."))
+        item.recorded_by_id = g.user.id
+
+
 class UnitView(CrmView):
     datamodel = CrmInterface(models.Unit)
     class_permission_name = RESOURCE_UNIT
@@ -283,6 +303,7 @@ MENU = [
     ("MyTodo", MyTodoView, _("My to-do"), "fa-tasks", "ServiceCenter", _("Service center"), "fa-headset"),
     ("PendingPool", PendingPoolView, _("Pending tickets"), "fa-inbox", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Tickets", TicketView, _("Tickets"), "fa-wrench", "ServiceCenter", _("Service center"), "fa-headset"),
+    ("Ratings", TicketRatingView, _("Ratings"), "fa-star", "ServiceCenter", _("Service center"), "fa-headset"),
     ("TicketEvents", TicketEventView, _("Ticket history"), "fa-history", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Bills", BillView, _("Bills"), "fa-file-invoice", "Billing", _("Billing"), "fa-yen-sign"),
     ("Payments", PaymentView, _("Payments"), "fa-money-bill", "Billing", _("Billing"), "fa-yen-sign"),
@@ -320,6 +341,7 @@ def register_views(appbuilder):
         ]
     }
     appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view_no_menu(RatingView)
     fields = {}
     for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
         columns = fields.setdefault(view.class_permission_name, {})

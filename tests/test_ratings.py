@@ -1,0 +1,102 @@
+"""Ratings: a personal link that is signed, expires and works once; ratings by phone; auto-close."""
+import datetime
+import re
+
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import Ticket, TicketEvent, TicketRating
+from app.ratings import SALT, close_resolved, make_token
+from tests import factories
+
+
+def finished_ticket(status="resolved", **kw):
+    ticket = factories.ticket(**kw)
+    db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(status=status, resolution="已修复"))
+    db.session.commit()
+    db.session.expire_all()
+    return db.session.get(Ticket, ticket.id)
+
+
+def test_a_valid_link_records_one_rating_without_login(app, ctx):
+    ticket = finished_ticket()
+    client = app.test_client()
+    token = make_token(app.config["SECRET_KEY"], ticket)
+    page = client.get(f"/rate/{token}")
+    assert page.status_code == 200 and ticket.number in page.get_data(as_text=True)
+    done = client.post(f"/rate/{token}", data={"stars": "4", "comment": "师傅很专业"})
+    assert "感谢您的评价" in done.get_data(as_text=True)
+    rating = db.session.query(TicketRating).one()
+    assert (rating.stars, rating.comment, rating.source) == (4, "师傅很专业", "link")
+
+
+def test_a_reused_link_changes_nothing(app, ctx):
+    ticket = finished_ticket()
+    client = app.test_client()
+    token = make_token(app.config["SECRET_KEY"], ticket)
+    client.post(f"/rate/{token}", data={"stars": "5"})
+    again = client.post(f"/rate/{token}", data={"stars": "1"})
+    assert again.status_code == 400 and "已经评价" in again.get_data(as_text=True)
+    assert [r.stars for r in db.session.query(TicketRating)] == [5]
+
+
+def test_a_forged_link_gets_a_clear_page(app, ctx):
+    ticket = finished_ticket()
+    forged = URLSafeTimedSerializer("not-the-secret", salt=SALT).dumps({"ticket": ticket.id})
+    for token in (forged, "garbage", make_token(app.config["SECRET_KEY"], ticket)[:-3] + "abc"):
+        response = app.test_client().post(f"/rate/{token}", data={"stars": "1"})
+        assert response.status_code == 400 and "评价链接无效" in response.get_data(as_text=True)
+    assert db.session.query(TicketRating).count() == 0
+
+
+def test_an_expired_link_gets_a_clear_page(app, ctx, monkeypatch):
+    ticket = finished_ticket()
+    token = make_token(app.config["SECRET_KEY"], ticket)
+    monkeypatch.setitem(app.config, "CRM_RATING_LINK_DAYS", -1)
+    response = app.test_client().post(f"/rate/{token}", data={"stars": "3"})
+    assert response.status_code == 400 and "已过期" in response.get_data(as_text=True)
+    assert db.session.query(TicketRating).count() == 0
+
+
+def test_unfinished_tickets_cannot_be_rated_and_stars_are_checked(app, ctx):
+    open_ticket = factories.ticket()
+    token = make_token(app.config["SECRET_KEY"], open_ticket)
+    assert app.test_client().post(f"/rate/{token}", data={"stars": "5"}).status_code == 400
+    done = finished_ticket()
+    token = make_token(app.config["SECRET_KEY"], done)
+    app.test_client().post(f"/rate/{token}", data={"stars": "9"})
+    assert db.session.query(TicketRating).count() == 0
+
+
+def test_resolving_puts_the_customers_link_in_the_history(admin_client, ctx, app):
+    ticket = factories.ticket()
+    db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(status="in_progress"))
+    db.session.commit()
+    admin_client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "resolved", "resolution": "更换了阀门"})
+    event = db.session.query(TicketEvent).filter_by(ticket_id=ticket.id, to_status="resolved").one()
+    link = re.search(r"/rate/(\S+)", event.note).group(1)
+    assert "更换了阀门" in event.note
+    assert app.test_client().get(f"/rate/{link}").status_code == 200
+
+
+def test_staff_record_a_rating_taken_by_phone(login, ctx, user_id):
+    ticket = finished_ticket()
+    response = login("Service").post("/ticketratingview/add", data={
+        "ticket": str(ticket.id), "stars": "3", "comment": "电话回访", "source": "phone"})
+    assert response.status_code == 302
+    rating = db.session.query(TicketRating).one()
+    assert (rating.stars, rating.source, rating.recorded_by_id) == (3, "phone", user_id("Service"))
+
+
+def test_resolved_tickets_close_by_themselves_after_the_configured_days(ctx):
+    now = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    old = finished_ticket()
+    recent = finished_ticket()
+    db.session.execute(update(Ticket).where(Ticket.id == old.id).values(resolved_at=now - datetime.timedelta(days=8)))
+    db.session.execute(update(Ticket).where(Ticket.id == recent.id).values(resolved_at=now - datetime.timedelta(days=2)))
+    db.session.commit()
+    assert close_resolved(db.session, now, 7) == 1
+    assert close_resolved(db.session, now, 7) == 0
+    db.session.expire_all()
+    assert db.session.get(Ticket, old.id).status == "closed" and db.session.get(Ticket, recent.id).status == "resolved"
