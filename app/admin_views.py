@@ -12,7 +12,7 @@ from app.field_permissions import LEVEL_LABELS, LEVELS, save_matrix
 from app.imports import SPECS, check_rows, import_rows, read_rows, template_workbook
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.models import FieldPermission
-from app.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, ROLE_LABELS
+from app.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, RESOURCE_PERFORMANCE, ROLE_LABELS
 
 
 class FieldPermissionView(BaseView):
@@ -164,3 +164,40 @@ class RatingView(BaseView):
         html = render_template("crm/rate.html", ticket=ticket, message=message, level=level,
                                app_name=self.appbuilder.app_name)
         return html, status
+
+
+class PerformanceView(BaseView):
+    """Staff performance for a period (default: the last 30 days, in local dates)."""
+
+    route_base = "/performance"
+    default_view = "report"
+    class_permission_name = RESOURCE_PERFORMANCE
+    method_permission_name = {"report": "read"}
+
+    @expose("/")
+    @has_access
+    def report(self):
+        import datetime
+        import zoneinfo
+
+        from flask import current_app
+
+        from app.performance import staff_performance
+
+        zone = zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])
+        today = datetime.datetime.now(zone).date()
+
+        def day(name, default):
+            try:
+                return datetime.date.fromisoformat(request.args.get(name, ""))
+            except ValueError:
+                return default
+
+        start, end = day("start", today - datetime.timedelta(days=30)), day("end", today)
+        if end < start:
+            start, end = end, start
+        begin = datetime.datetime.combine(start, datetime.time(), zone)
+        finish = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), zone)
+        people, departments = staff_performance(db.session, begin, finish)
+        return self.render_template("crm/performance.html", people=people, departments=departments,
+                                    start=start.isoformat(), end=end.isoformat())

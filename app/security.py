@@ -31,6 +31,7 @@ RESOURCE_DISPATCH_RULE = "DispatchRule"
 RESOURCE_DUTY_SHIFT = "DutyShift"
 RESOURCE_SLA_POLICY = "SlaPolicy"
 RESOURCE_TICKET_RATING = "TicketRating"
+RESOURCE_PERFORMANCE = "Performance"
 RESOURCE_LOOKUP = "Lookup"
 RESOURCE_FIELD_PERMISSION = "FieldPermission"
 RESOURCE_IMPORT = "Import"
@@ -110,6 +111,8 @@ ROLE_CONFIGS = {
     }),
 }
 ROLE_CONFIGS[ROLE_SERVICE].append((ACTION_IMPORT, RESOURCE_IMPORT))
+ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_READ, RESOURCE_PERFORMANCE))
+ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_READ, RESOURCE_PERFORMANCE))
 # Everyone signed in may use the searchable selects (each lookup checks the listed resource)
 # and read the API description (built per user: hidden fields are left out).
 for _permissions in ROLE_CONFIGS.values():

@@ -8,7 +8,7 @@ from app import models
 from app.errors import DomainError
 from app.extensions import db
 from app.tickets import OPEN_STATUSES, start_work
-from app.admin_views import FieldPermissionView, ImportView, RatingView
+from app.admin_views import FieldPermissionView, ImportView, PerformanceView, RatingView
 from app.crud import CrmInterface, CrmModelView, LookupView
 from app.security import (
     RESOURCE_BILL,
@@ -318,6 +318,7 @@ MENU = [
 MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
 MENU_RESOURCES.update({category: None for *_, category, _label, _icon in MENU})
 MENU_RESOURCES["Import"] = "Import"
+MENU_RESOURCES["Performance"] = "Performance"
 
 HIDDEN_VIEWS = [TicketAttachmentView]
 
@@ -350,5 +351,7 @@ def register_views(appbuilder):
     FieldPermissionView.resources = {resource: list(columns) for resource, columns in fields.items()}
     appbuilder.add_view(ImportView, "Import", href="/import/customers/", label=_("Excel import"), icon="fa-file-import",
                         category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
+    appbuilder.add_view(PerformanceView, "Performance", label=_("Staff performance"), icon="fa-chart-line",
+                        category="ServiceCenter", category_label=_("Service center"), category_icon="fa-headset")
     appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
                         category="Settings", category_label=_("System settings"), category_icon="fa-cogs")
