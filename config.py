@@ -87,6 +87,23 @@ class Config:
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20
 
+    # Notifications. Email goes out when SMTP_HOST is set; SMS / WeChat when their gateway URL is.
+    SMTP_HOST = os.environ.get("SMTP_HOST")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
+    MAIL_FROM = os.environ.get("MAIL_FROM", "crm@localhost")
+    CRM_SMS_GATEWAY_URL = os.environ.get("CRM_SMS_GATEWAY_URL")
+    CRM_WECHAT_GATEWAY_URL = os.environ.get("CRM_WECHAT_GATEWAY_URL")
+    CRM_WECHAT_TEMPLATE_ID = os.environ.get("CRM_WECHAT_TEMPLATE_ID", "")
+    CRM_GATEWAY_TOKEN = os.environ.get("CRM_GATEWAY_TOKEN")
+    # Channels tried after the customer's preferred one, in order; in-app is always the last resort.
+    CRM_CHANNEL_ORDER = os.environ.get("CRM_CHANNEL_ORDER", "wechat,sms,email,inapp")
+    # Seconds between outbox deliveries (flask crm scheduler); attempts per channel before falling back.
+    CRM_OUTBOX_SECONDS = int(os.environ.get("CRM_OUTBOX_SECONDS", "30"))
+    CRM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("CRM_OUTBOX_MAX_ATTEMPTS", "4"))
+
     UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))
     MAX_CONTENT_LENGTH = int(os.environ.get("CRM_MAX_UPLOAD_MB", "50")) * 1024 * 1024
 

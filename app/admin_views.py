@@ -201,3 +201,78 @@ class PerformanceView(BaseView):
         people, departments = staff_performance(db.session, begin, finish)
         return self.render_template("crm/performance.html", people=people, departments=departments,
                                     start=start.isoformat(), end=end.isoformat())
+
+
+class InboxView(BaseView):
+    """我的消息: a signed-in user's own notices. Everyone has an inbox, so only sign-in is checked."""
+
+    route_base = "/inbox"
+    default_view = "index"
+    page_size = 30
+
+    @staticmethod
+    def _user_id():
+        from flask import g
+
+        user = getattr(g, "user", None)
+        return user.id if getattr(user, "is_authenticated", False) else None
+
+    @expose("/")
+    def index(self):
+        from app.models import Notification
+
+        user_id = self._user_id()
+        if user_id is None:
+            return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        query = select(Notification).where(Notification.user_id == user_id)
+        if request.args.get("unread"):
+            query = query.where(Notification.read_at.is_(None))
+        rows = db.session.execute(
+            query.order_by(Notification.created_at.desc(), Notification.id.desc())
+            .offset((page - 1) * self.page_size).limit(self.page_size + 1)
+        ).scalars().all()
+        return self.render_template("crm/inbox.html", notifications=rows[:self.page_size], page=page,
+                                    more=len(rows) > self.page_size, unread_only=bool(request.args.get("unread")))
+
+    @expose("/unread")
+    def unread(self):
+        from flask import jsonify
+
+        from app.notify import unread_count
+
+        user_id = self._user_id()
+        if user_id is None:
+            return jsonify(count=0), 401
+        return jsonify(count=unread_count(db.session, user_id))
+
+    @expose("/read/<int:notification_id>", methods=["POST"])
+    def read(self, notification_id):
+        from app.models import Notification
+        from app.notify import mark_read
+        from app.types import utcnow
+
+        user_id = self._user_id()
+        if user_id is None:
+            abort(401)
+        notification = db.session.get(Notification, notification_id)
+        if notification is None or notification.user_id != user_id:
+            abort(404)
+        link = notification.link
+        mark_read(db.session, user_id, utcnow(), notification_id)
+        # only our own paths: a stored link never sends anyone to another site
+        if link and link.startswith("/") and not link.startswith("//") and request.form.get("open"):
+            return redirect(link)
+        return redirect(url_for(".index"))
+
+    @expose("/read-all", methods=["POST"])
+    def read_all(self):
+        from app.notify import mark_read
+        from app.types import utcnow
+
+        user_id = self._user_id()
+        if user_id is None:
+            abort(401)
+        count = mark_read(db.session, user_id, utcnow())
+        flash(str(_("%(count)s messages marked read.", count=count)), "success")
+        return redirect(url_for(".index"))

@@ -10,13 +10,17 @@ crm_cli = AppGroup("crm", help="Property CRM administration.")
 
 
 def setup_database(reset_roles=False):
-    """Bring the schema to the newest migration, then sync permissions and built-in roles."""
+    """Bring the schema to the newest migration, then sync permissions, built-in roles and message templates."""
     from flask_migrate import upgrade
+
+    from app.extensions import db
+    from app.notify import ensure_templates
 
     upgrade()
     appbuilder = current_app.appbuilder
     appbuilder.add_permissions(update_perms=True)
     appbuilder.sm.sync_roles(reset=reset_roles)
+    ensure_templates(db.session)
 
 
 def ensure_admin(username, password, email):
@@ -78,13 +82,21 @@ def summary_users():
 @with_appcontext
 def sweep_command():
     """Escalate overdue tickets and close long-resolved ones now (the scheduler's jobs, run once)."""
-    from app.jobs import escalation_sweep
-
-    from app.jobs import auto_close
+    from app.jobs import auto_close, escalation_sweep
 
     counts = escalation_sweep(current_app._get_current_object())
     click.echo(f"Escalated: level 1 {counts['level1']}, level 2 {counts['level2']}.")
     click.echo(f"Closed after resolution: {auto_close(current_app._get_current_object())}.")
+
+
+@crm_cli.command("deliver")
+@with_appcontext
+def deliver_command():
+    """Send the notices waiting in the outbox now (the scheduler's delivery job, run once)."""
+    from app.jobs import deliver_notifications
+
+    counts = deliver_notifications(current_app._get_current_object())
+    click.echo(f"Outbox: sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']}.")
 
 
 @crm_cli.command("scheduler")

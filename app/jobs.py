@@ -29,7 +29,20 @@ def auto_close(app):
         return close_resolved(db.session, utcnow(), app.config["CRM_AUTO_CLOSE_DAYS"])
 
 
+def deliver_notifications(app):
+    """Send what the outbox holds (app.notify.deliver_outbox) through the configured channels."""
+    from app.channels import senders_from_config
+    from app.notify import deliver_outbox
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return deliver_outbox(db.session, senders_from_config(app.config), utcnow(),
+                              max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+
+
 def register_jobs(scheduler, app):
+    scheduler.add_job(deliver_notifications, "interval", seconds=app.config.get("CRM_OUTBOX_SECONDS", 30),
+                      args=[app], id="deliver_notifications", replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)
     minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
     scheduler.add_job(escalation_sweep, "interval", minutes=minutes, args=[app], id="escalation_sweep",

@@ -33,6 +33,9 @@ from app.types import (
     CUSTOMER_TYPES,
     FEE_TYPES,
     GENDERS,
+    NOTIFY_CHANNELS,
+    OUTBOX_STATUSES,
+    TEMPLATE_KEYS,
     PAYMENT_METHODS,
     PRIORITIES,
     RATING_SOURCES,
@@ -146,6 +149,10 @@ class Customer(Stamped, Model):
     type = choice_column(CUSTOMER_TYPES, default="owner")
     status = choice_column(CUSTOMER_STATUSES, default="active")
     notes = Column(Text)
+    # notices go out on the preferred channel first, then down the configured fallback order
+    preferred_channel = Column(String(20), nullable=False, default="sms", server_default="sms",
+                               info={"choices": NOTIFY_CHANNELS})
+    wechat_openid = Column(String(64))
 
     tags = relationship("Tag", secondary=customer_tag, backref="customers", order_by="Tag.name")
     units = relationship("CustomerUnit", back_populates="customer", cascade="all, delete-orphan")
@@ -545,3 +552,74 @@ class TicketRating(Model):
 
     def __str__(self):
         return "★" * (self.stars or 0)
+
+
+class MessageTemplate(Stamped, Model):
+    """The wording of a notice, edited by admins; ``{name}`` placeholders are filled when sent."""
+
+    __tablename__ = "message_template"
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(40), unique=True, nullable=False, info={"choices": TEMPLATE_KEYS})
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+
+    def __str__(self):
+        return TEMPLATE_KEYS.label(self.key)
+
+
+class Notification(Model):
+    """A message in a staff member's in-app inbox."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    user = relationship("User")
+    title = Column(String(200), nullable=False)
+    body = Column(Text)
+    link = Column(String(500))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    read_at = Column(UTCDateTime)
+
+    def __str__(self):
+        return self.title or ""
+
+
+class OutboxMessage(Model):
+    """A notice waiting for, or done with, an external channel; sent by a job, never by a request.
+
+    ``dedupe_key`` is unique: the same notice is never queued twice. ``fallback`` lists the
+    channels still to try, in order, when this one cannot deliver.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __display_relations__ = ("customer", "user")
+
+    id = Column(Integer, primary_key=True)
+    dedupe_key = Column(String(200), unique=True, nullable=False)
+    template_key = Column(String(40), info={"choices": TEMPLATE_KEYS})
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="SET NULL"), index=True)
+    customer = relationship("Customer")
+    # the staff member who receives it (in-app, or a staff email); for a customer's in-app
+    # fallback, the staff member who should pass it on
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    user = relationship("User")
+    channel = choice_column(NOTIFY_CHANNELS, default="sms")
+    address = Column(String(200))
+    fallback = Column(String(100), nullable=False, default="")
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    status = choice_column(OUTBOX_STATUSES, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = Column(UTCDateTime)
+    sent_at = Column(UTCDateTime)
+    log = Column(Text)  # every failed attempt, one line each: nothing is lost
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __str__(self):
+        return f"{NOTIFY_CHANNELS.label(self.channel)} {self.subject}"

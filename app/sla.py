@@ -77,11 +77,14 @@ def _claim(session, ticket_id, from_level, now):
     return result.rowcount == 1
 
 
-def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER):
-    """Escalate open tickets past a due time: level 1 (priority one step up), then level 2.
-
-    Returns {"level1": n, "level2": n}. Commits once.
+def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
+    """Escalate open tickets past a due time: level 1 (priority one step up, the department's
+    supervisors told), then level 2 (managers told). Returns {"level1": n, "level2": n}. Commits once.
     """
+    from app.notify import notify_escalation
+    from app.tickets import local_zone
+
+    zone = zone or local_zone()
     first = session.execute(
         select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 0, _overdue(now))
     ).scalars().all()
@@ -96,5 +99,7 @@ def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER):
                 counts[f"level{level}"] += 1
                 note = _("Overdue: escalated to level %(level)s.", level=level)
                 session.add(TicketEvent(ticket_id=ticket_id, at=now, kind="escalated", note=str(note)))
+                ticket = session.get(Ticket, ticket_id, populate_existing=True)
+                notify_escalation(session, ticket, level, now, zone)
     session.commit()
     return counts

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from app import notify
 from app.errors import DomainError, NotAllowed
 from app.models import Ticket, TicketEvent
 from app.numbering import next_number
@@ -131,6 +132,10 @@ def _log_ticket_changes(session, flush_context, instances):
             if assigned is not None:
                 session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned",
                                         note=str(_("Dispatched automatically to %(name)s", name=assigned))))
+            assignee_id = item.assignee_id or (item.assignee.id if item.assignee is not None else None)
+            if assignee_id is not None and assignee_id != actor_id:
+                with session.no_autoflush:
+                    notify.notify_assignment(session, item, assignee_id, now, local_zone())
     for item in list(session.dirty):
         if not isinstance(item, Ticket):
             continue
@@ -145,6 +150,8 @@ def _log_ticket_changes(session, flush_context, instances):
 
                     link = rating_url(current_app.config["CRM_BASE_URL"], current_app.config["SECRET_KEY"], item)
                     note = f"{note}\n{_('Rating link for the customer')}: {link}"
+                    with session.no_autoflush:
+                        notify.notify_completion(session, item, link, now, local_zone())
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0],
                             to_status=status[1], note=note)
@@ -156,6 +163,10 @@ def _log_ticket_changes(session, flush_context, instances):
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned", note=str(name or "-"))
             )
+            new_id = getattr(new, "id", new)
+            if new_id is not None and new_id != actor_id:
+                with session.no_autoflush:
+                    notify.notify_assignment(session, item, new_id, now, local_zone())
 
 
 def register(session_class=Session):

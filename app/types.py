@@ -143,3 +143,21 @@ PAYMENT_METHODS = Choices(
     ("card", _("Bank card")),
 )
 RATING_SOURCES = Choices(("link", _("Rating link")), ("phone", _("By phone")), ("visit", _("In person")))
+# Channels a notice can go out on, in the default fallback order; in-app is the last resort.
+NOTIFY_CHANNELS = Choices(
+    ("wechat", _("WeChat")),
+    ("sms", _("SMS")),
+    ("email", _("Email")),
+    ("inapp", _("In-app")),
+)
+OUTBOX_STATUSES = Choices(
+    ("pending", _("Waiting")),
+    ("sending", _("Sending")),
+    ("sent", _("Sent")),
+    ("failed", _("Failed")),
+)
+TEMPLATE_KEYS = Choices(
+    ("assignment_notice", _("Assignment notice")),
+    ("escalation_notice", _("Escalation notice")),
+    ("completion_notice", _("Completion notice")),
+)

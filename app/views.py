@@ -2,13 +2,14 @@
 from flask import flash, g, redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
-from flask_babel import lazy_gettext as _
+from flask_babel import LazyString, lazy_gettext as _
 
 from app import models
 from app.errors import DomainError
+from app.notify import variables_help
 from app.extensions import db
 from app.tickets import OPEN_STATUSES, start_work
-from app.admin_views import FieldPermissionView, ImportView, PerformanceView, RatingView
+from app.admin_views import FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
 from app.crud import CrmInterface, CrmModelView, LookupView
 from app.security import (
     RESOURCE_BILL,
@@ -18,6 +19,8 @@ from app.security import (
     RESOURCE_DEPARTMENT,
     RESOURCE_DISPATCH_RULE,
     RESOURCE_DUTY_SHIFT,
+    RESOURCE_MESSAGE_TEMPLATE,
+    RESOURCE_OUTBOX,
     RESOURCE_SLA_POLICY,
     RESOURCE_PAYMENT,
     RESOURCE_RESIDENCE,
@@ -223,9 +226,9 @@ class CustomerView(CrmView):
     label_columns = {"name": _("Full name")}
     list_columns = ["name", "phone", "type", "status", "tags", "units", "created_at"]
     add_columns = edit_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation",
-                                  "type", "status", "tags", "notes"]
+                                  "type", "status", "tags", "preferred_channel", "wechat_openid", "notes"]
     show_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation", "type",
-                    "status", "tags", "notes", "created_at", "updated_at"]
+                    "status", "tags", "preferred_channel", "wechat_openid", "notes", "created_at", "updated_at"]
     search_columns = ["name", "phone", "type", "status", "tags", "gender", "birthday", "email", "created_at"]
     order_columns = ["name", "phone", "type", "status", "created_at"]
     base_order = ("id", "desc")
@@ -292,6 +295,56 @@ class SlaPolicyView(CrmView):
     order_columns = ["ticket_type", "priority", "response_minutes", "resolution_minutes"]
 
 
+class MessageTemplateView(CrmView):
+    """消息模板: the wording of each notice; the variables it may use are listed on the form."""
+
+    datamodel = CrmInterface(models.MessageTemplate)
+    class_permission_name = RESOURCE_MESSAGE_TEMPLATE
+    base_permissions = ["can_read", "can_edit"]  # one row per notice kind, created by `crm init`
+    list_columns = ["key", "subject", "active", "updated_at"]
+    edit_columns = ["subject", "body", "active"]
+    show_columns = ["key", "subject", "body", "active", "updated_at"]
+    search_columns = ["key", "subject", "active"]
+    order_columns = ["key", "subject", "updated_at"]
+
+    description_columns = {"body": LazyString(lambda: str(_("Variables: %(names)s", names=variables_help())))}
+
+    def pre_update(self, item):
+        from app.notify import check_template
+
+        check_template(item.key, item.subject, item.body)
+        super().pre_update(item)
+
+
+class OutboxView(CrmView):
+    """消息发件箱: every notice to customers, its channel, attempts and failures; failed ones can be resent."""
+
+    datamodel = CrmInterface(models.OutboxMessage)
+    class_permission_name = RESOURCE_OUTBOX
+    label_columns = {"address": _("Recipient"), "user": _("Staff member")}
+    base_permissions = ["can_read", "can_edit"]
+    list_columns = ["created_at", "customer", "template_key", "channel", "address", "status", "attempts",
+                    "next_attempt_at", "sent_at"]
+    show_columns = ["created_at", "customer", "user", "template_key", "channel", "address", "fallback",
+                    "subject", "body", "status", "attempts", "next_attempt_at", "sent_at", "log"]
+    search_columns = ["status", "channel", "template_key", "created_at", "sent_at"]
+    order_columns = ["created_at", "status", "channel", "sent_at", "next_attempt_at"]
+    base_order = ("created_at", "desc")
+    quick_search = ("subject", "address", "customer.name")
+
+    @action("resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo",
+            multiple=True, single=True)
+    def resend(self, items):
+        from app.notify import retry_failed
+        from app.types import utcnow
+
+        items = items if isinstance(items, list) else [items]
+        count = retry_failed(db.session, [item.id for item in items], utcnow())
+        flash(str(_("%(count)s messages queued again; messages already sent are never resent.", count=count)),
+              "success")
+        return redirect(url_for(".list"))
+
+
 # (menu name, view, label, icon, category, category label, category icon); the menu staff know
 MENU = [
     ("Customers", CustomerView, _("Customer list"), "fa-address-card", "CustomerManagement", _("Customer management"), "fa-users"),
@@ -312,6 +365,8 @@ MENU = [
     ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
     ("DispatchRules", DispatchRuleView, _("Dispatch rules"), "fa-random", "Settings", _("System settings"), "fa-cogs"),
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
+    ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
+    ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
 ]
 
 # menu name -> resource whose read permission shows it (None: shown to every role)
@@ -328,7 +383,10 @@ def register_views(appbuilder):
 
     from app.crud import saved_views_here
 
+    from app.crud import format_datetime
+
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
+    current_app.jinja_env.filters["crm_local_time"] = format_datetime
     for name, view, label, icon, category, category_label, category_icon in MENU:
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)
@@ -343,6 +401,7 @@ def register_views(appbuilder):
     }
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)
+    appbuilder.add_view_no_menu(InboxView)
     fields = {}
     for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
         columns = fields.setdefault(view.class_permission_name, {})

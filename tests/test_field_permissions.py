@@ -61,7 +61,7 @@ def test_crafted_post_of_a_hidden_or_read_only_field_changes_nothing(app, login,
     client = login("Service")
     response = client.post(f"/customerview/edit/{customer.id}", data={
         "name": "林黛玉", "phone": customer.phone, "gender": "female", "type": "owner",
-        "status": "inactive", "id_number": "110101199003077777"})
+        "status": "inactive", "id_number": "110101199003077777", "preferred_channel": "sms"})
     assert response.status_code == 302
     db.session.expire_all()
     saved = db.session.get(Customer, customer.id)

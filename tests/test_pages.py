@@ -36,7 +36,7 @@ def test_adding_a_customer_with_a_tag(admin_client, ctx):
     tag = factories.tag(name="老年客户")
     response = admin_client.post("/customerview/add", data={
         "name": "王五", "phone": "13812345678", "gender": "male", "type": "owner", "status": "active",
-        "tags": [str(tag.id)],
+        "preferred_channel": "sms", "tags": [str(tag.id)],
     })
     assert response.status_code == 302
     customer = db.session.query(Customer).filter_by(phone="13812345678").one()
@@ -45,7 +45,8 @@ def test_adding_a_customer_with_a_tag(admin_client, ctx):
 
 @pytest.mark.parametrize("field,value", [("phone", "12345"), ("email", "not-an-email"), ("id_number", "110101199001011234")])
 def test_invalid_customer_field_is_refused_and_nothing_saved(admin_client, ctx, field, value):
-    data = {"name": "赵六", "phone": "13812345679", "gender": "male", "type": "owner", "status": "active"}
+    data = {"name": "赵六", "phone": "13812345679", "gender": "male", "type": "owner", "status": "active",
+            "preferred_channel": "sms"}
     data[field] = value
     response = admin_client.post("/customerview/add", data=data)
     assert response.status_code == 200  # the form again, with the error

@@ -11,16 +11,17 @@ EXPECTED = {
     "Manager": {**{res: {R, X} for res in ["Building", "Unit", "Customer", "CustomerUnit", "Tag", "Department",
                                             "StaffProfile", "Ticket", "TicketAttachment", "TicketEvent",
                                             "Communication", "Bill", "Payment", "DispatchRule", "DutyShift",
-                                            "SlaPolicy", "TicketRating"]}, "Lookup": {R}, "Performance": {R}},
+                                            "SlaPolicy", "TicketRating", "MessageTemplate", "OutboxMessage"]},
+                "Lookup": {R}, "Performance": {R}},
     "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
                    "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                    "TicketEvent": {R}, "Communication": {R, C}, "Bill": {R}, "Payment": {R}, "Lookup": {R},
                    "DutyShift": {R, C, E, D}, "DispatchRule": {R}, "SlaPolicy": {R}, "TicketRating": {R, C},
-                   "Performance": {R}},
+                   "Performance": {R}, "OutboxMessage": {R, E}},
     "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D}, "Import": {"can_import"},
                 "Tag": {R}, "Department": {R}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                 "TicketEvent": {R}, "Communication": {R, C, E}, "Bill": {R}, "Payment": {R}, "Lookup": {R},
-                "TicketRating": {R, C}},
+                "TicketRating": {R, C}, "OutboxMessage": {R}},
     "Technician": {"Building": {R}, "Unit": {R}, "Customer": {R}, "Department": {R}, "Ticket": {R, E},
                    "TicketAttachment": {R, C}, "TicketEvent": {R}, "Lookup": {R}},
 }
@@ -118,7 +119,8 @@ def test_who_may_edit_customers_page_and_api(login, ctx, role, can_edit):
     customer = factories.customer(name="原名")
     client = login(role)
     client.post(f"/customerview/edit/{customer.id}", data={
-        "name": "页面改名", "phone": customer.phone, "gender": "unknown", "type": "owner", "status": "active"})
+        "name": "页面改名", "phone": customer.phone, "gender": "unknown", "type": "owner", "status": "active",
+        "preferred_channel": "sms"})
     db.session.expire_all()
     assert (db.session.get(Customer, customer.id).name == "页面改名") == can_edit
     response = client.put(f"/api/v1/customer/{customer.id}", json={"name": "接口改名"})

@@ -16,3 +16,21 @@ $(function () {
         });
     });
 });
+
+// The inbox bell in the navbar: the unread count, refreshed every minute (signed-in pages only).
+$(function () {
+    var nav = $(".navbar-right").first();
+    if (!nav.length || !$("a[href*='/logout']").length) { return; }
+    var item = $('<li id="crm-inbox"><a href="/inbox/"><i class="fa fa-bell"></i> ' +
+                 '<span class="badge" id="crm-inbox-count" style="display:none"></span></a></li>');
+    item.find("a").attr("title", $("html").attr("lang") === "en" ? "Messages" : "我的消息");
+    nav.prepend(item);
+    function refresh() {
+        $.getJSON("/inbox/unread").done(function (data) {
+            var badge = $("#crm-inbox-count");
+            badge.text(data.count).toggle(data.count > 0);
+        });
+    }
+    refresh();
+    setInterval(refresh, 60000);
+});
