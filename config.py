@@ -105,7 +105,9 @@ class Config:
     CRM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("CRM_OUTBOX_MAX_ATTEMPTS", "4"))
 
     UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))
-    MAX_CONTENT_LENGTH = int(os.environ.get("CRM_MAX_UPLOAD_MB", "50")) * 1024 * 1024
+    # Attachments: per file (checked with a clear message), and per request (a little more, for the form).
+    CRM_MAX_ATTACHMENT_MB = float(os.environ.get("CRM_MAX_ATTACHMENT_MB", "50"))
+    MAX_CONTENT_LENGTH = int((CRM_MAX_ATTACHMENT_MB + 1) * 1024 * 1024)
 
     # Demo login printed by `make run`; the init command reads the admin password from here.
     CRM_ADMIN_USERNAME = os.environ.get("CRM_ADMIN_USERNAME", "admin")

@@ -51,6 +51,16 @@ def create_app(test_config=None):
     def _end_request_context(exc):
         set_read_only(False)
 
+    @app.errorhandler(413)
+    def _too_large(error):
+        from flask import flash, redirect
+        from flask_babel import gettext
+
+        flash(gettext("The file is larger than %(mb)s MB.", mb=int(app.config["CRM_MAX_ATTACHMENT_MB"])), "danger")
+        # back to the form; only our own pages
+        target = request.referrer if (request.referrer or "").startswith(request.host_url) else "/"
+        return redirect(target)
+
     from app.cli import crm_cli
 
     app.cli.add_command(crm_cli)

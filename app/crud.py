@@ -10,7 +10,7 @@ import os
 import zoneinfo
 from decimal import Decimal
 
-from flask import current_app, flash, g, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -23,9 +23,14 @@ from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy import or_
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOONE
+from flask_appbuilder.models.mixins import FileColumn
+from flask_appbuilder.filemanager import FileManager
+from flask_appbuilder.upload import FileUploadField
+from werkzeug.datastructures import FileStorage
 from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
+from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
 from app.errors import DomainError
@@ -299,6 +304,45 @@ class AjaxSelectField(Field):
             raise ValidationError(_("The chosen record does not exist."))
 
 
+class AttachmentStore(FileManager):
+    """FAB's file manager with our names: random, and keeping Chinese original names readable."""
+
+    def generate_name(self, obj, file_data):
+        return stored_name(file_data.filename, sniff(file_data.stream))
+
+    def save_file(self, data, filename):
+        if not is_stored_name(filename):
+            raise ValueError("unexpected attachment name")
+        os.makedirs(self.base_path, exist_ok=True)
+        data.save(self.get_path(filename))
+        return filename
+
+
+class AttachmentField(FileUploadField):
+    """An upload checked by content and size (app.attachments), stored under a random name."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, filemanager=AttachmentStore(), **kwargs)
+
+    def pre_validate(self, form):
+        if self.data and isinstance(self.data, FileStorage):
+            max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
+            try:
+                check_upload(self.data.filename, self.data.stream, max_bytes)
+            except DomainError as error:
+                raise ValidationError(str(error))
+
+
+def format_attachment(endpoint):
+    def format_file(value):
+        if not value:
+            return ""
+        url = url_for(f"{endpoint}.download", filename=value)
+        return Markup('<a href="{}"><i class="fa fa-paperclip"></i> {}</a>').format(url, original_name(value))
+
+    return format_file
+
+
 def choice_select(label, choices, required, default=None, extra_validators=()):
     """A select of the declared choices; a NOT NULL column offers no blank and preselects its default."""
 
@@ -401,6 +445,24 @@ class CrmModelView(ModelView):
         if self.quick_search:
             self._quick_filter = quick_search_filter(self.quick_search)
 
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename):
+        """A stored file, only when a record this user may read on this page points to it."""
+        model = self.datamodel.obj
+        columns = [c for c in model.__table__.columns if isinstance(c.type, FileColumn)]
+        if not columns or not is_stored_name(filename):
+            abort(404)
+        query = self._base_filters.apply_all(db.session.query(model.id).filter(or_(*[c == filename for c in columns])))
+        path = os.path.join(current_app.config["UPLOAD_FOLDER"], filename)
+        if query.first() is None or not os.path.isfile(path):
+            abort(404)
+        kind = filename.rsplit(".", 1)[-1].lower()
+        response = send_file(path, as_attachment=True, download_name=original_name(filename),
+                             mimetype=MIME_TYPES.get(kind, "application/octet-stream"))
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     def _derive_from_model(self, model):
         validators = dict(self.validators_columns or {})
         formatters = dict(self.formatters_columns or {})
@@ -436,6 +498,10 @@ class CrmModelView(ModelView):
                 edit_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
             elif str(column.type).startswith("NUMERIC(12"):
                 formatters[name] = format_money
+            elif isinstance(column.type, FileColumn):
+                formatters[name] = format_attachment(type(self).__name__)
+                add_extra.setdefault(name, AttachmentField(label, validators=rules(name, not column.nullable)))
+                edit_extra.setdefault(name, AttachmentField(label, validators=rules(name, not column.nullable)))
         for rel in model.__mapper__.relationships:
             target = rel.mapper.class_
             formatters.setdefault(rel.key, format_many if rel.uselist else format_related)

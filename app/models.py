@@ -51,6 +51,8 @@ from app.types import (
 )
 
 Money = Numeric(12, 2, asdecimal=True)
+# FAB's FileColumn is a stateless String; saying so lets SQLAlchemy cache statements that use it
+FileColumn.cache_ok = True
 
 
 def choice_column(choices, default=None, nullable=False, length=20):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app import notify
 from app.errors import DomainError, NotAllowed
-from app.models import Ticket, TicketEvent
+from app.models import Ticket, TicketAttachment, TicketEvent
 from app.numbering import next_number
 from app.records import current_actor_id
 from app.dispatch import dispatch
@@ -114,6 +114,12 @@ def _log_ticket_changes(session, flush_context, instances):
             raise DomainError(_("The ticket history cannot be changed."))
     pending = {}
     for item in list(session.new):
+        if isinstance(item, TicketAttachment) and (item.ticket is not None or item.ticket_id is not None):
+            from app.attachments import original_name
+
+            owner = {"ticket": item.ticket} if item.ticket is not None else {"ticket_id": item.ticket_id}
+            session.add(TicketEvent(**owner, at=now, actor_id=actor_id, kind="note",
+                                    note=f"{_('Attachment added')}: {original_name(item.file)}"))
         if isinstance(item, Ticket):
             if not item.number:
                 item.number = next_number(session.connection(), "WO", now, local_zone())

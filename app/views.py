@@ -64,7 +64,7 @@ class TicketEventView(CrmView):
 class TicketAttachmentView(CrmView):
     datamodel = CrmInterface(models.TicketAttachment)
     class_permission_name = RESOURCE_TICKET_ATTACHMENT
-    list_columns = ["ticket", "description", "uploaded_at"]
+    list_columns = ["ticket", "file", "description", "uploaded_at"]
     add_columns = ["ticket", "file", "description"]
     edit_columns = ["description"]
     show_columns = ["ticket", "file", "description", "uploaded_at"]

@@ -118,4 +118,5 @@ FAB_CORRECTED_MSGIDS = (
     _("Changed on"),
     _("Changed by"),
     _("Email"),
+    _("Attachment added"),  # app.tickets, inside an f-string
 )
