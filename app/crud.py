@@ -186,7 +186,8 @@ def export_value(formatter, value, masked=False):
     """Cells keep their type (dates, numbers) and take the page's text for everything else."""
     if not masked and (isinstance(value, (datetime.date, Decimal, int, float, bool)) or formatter is None):
         return value
-    return formatter(value) if formatter else value
+    shown = formatter(value) if formatter else value
+    return shown.striptags() if isinstance(shown, Markup) else shown  # a page's link is text in a sheet
 
 
 def _masking(field, base):

@@ -11,7 +11,8 @@ from decimal import Decimal
 from flask import current_app
 
 from app.models import (
-    Bill, Building, Communication, Customer, CustomerUnit, Department, Payment, StaffProfile, Tag, Ticket, Unit,
+    Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, Payment, StaffProfile, Tag,
+    Ticket, Unit,
 )
 from app.security import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
 from app.types import TICKET_STATUSES, TICKET_TYPES
@@ -28,6 +29,9 @@ DEPARTMENTS = [
     ("保洁绿化部", "公共区域保洁、垃圾清运、绿化养护"),
     ("财务部", "物业费及水电费收缴、票据管理"),
 ]
+# new tickets of a type go to this department (its least-loaded person on duty)
+DISPATCH_RULES = [("repair", "工程部"), ("maintenance", "工程部"), ("complaint", "客服部"),
+                  ("suggestion", "客服部"), ("inquiry", "客服部")]
 DEMO_STAFF = [
     ("manager", ROLE_MANAGER, "建华", "陈", "manager@example.com", "客服部"),
     ("supervisor", ROLE_SUPERVISOR, "志刚", "王", "supervisor@example.com", "工程部"),
@@ -421,6 +425,8 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     }
     session.add_all(departments.values())
     users = _create_staff(session, rng, departments, staff_password, phones, since)
+    session.add_all(DispatchRule(ticket_type=ticket_type, department=departments[name], created_at=since,
+                                 updated_at=since) for ticket_type, name in DISPATCH_RULES)
     tags = {name: Tag(name=name, color=color, description=description, created_at=since, updated_at=since)
             for name, color, description in TAGS}
     buildings, units = _create_buildings(rng, since)

@@ -2,7 +2,8 @@
 
 Rule: the most specific DispatchRule for the ticket's type (building and unit use both match >
 building > unit use > type only) names the department. Within it, the member who is on duty
-now (their weekly shifts, or the on-duty flag when they have none; never on leave) with the
+now (their weekly shifts, or the on-duty flag when they have none; never on leave), covers the
+ticket's building (when bound to buildings), with the
 fewest open tickets, below their maximum, gets it; ties go to whoever was assigned least
 recently. No rule, or nobody free: the ticket waits in the (department's) pending pool.
 The department's staff rows are locked while choosing, so two tickets created at once cannot
@@ -11,6 +12,7 @@ both take the last free place of one person.
 import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app.models import DispatchRule, StaffProfile, Ticket
 
@@ -45,15 +47,24 @@ def is_on_duty(profile, now, zone):
     return any(s.weekday == local.weekday() and s.start_minute <= minute < s.end_minute for s in profile.shifts)
 
 
-def choose_assignee(session, department_id, now, zone, pending=None):
+def covers(profile, building_id):
+    """Staff bound to buildings take tickets of those buildings only; unbound staff cover all.
+    A ticket with no building (no unit given) may go to anyone."""
+    return building_id is None or not profile.buildings or any(b.id == building_id for b in profile.buildings)
+
+
+def choose_assignee(session, department_id, now, zone, pending=None, building_id=None):
     """The StaffProfile to assign, or None; locks the department's staff rows until commit.
 
     ``pending`` counts tickets assigned in this flush but not yet written, per user id.
     """
-    query = select(StaffProfile).where(StaffProfile.department_id == department_id).order_by(StaffProfile.id)
+    query = (select(StaffProfile).where(StaffProfile.department_id == department_id)
+             .options(selectinload(StaffProfile.buildings), selectinload(StaffProfile.shifts))
+             .order_by(StaffProfile.id))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    profiles = [p for p in session.execute(query).scalars().all() if is_on_duty(p, now, zone)]
+        query = query.with_for_update(of=StaffProfile)
+    profiles = [p for p in session.execute(query).scalars().all()
+                if is_on_duty(p, now, zone) and covers(p, building_id)]
     if not profiles:
         return None
     loads = dict(session.execute(
@@ -76,7 +87,8 @@ def dispatch(session, ticket, now, zone, pending=None):
     department_id = ticket.department.id if ticket.department is not None else ticket.department_id
     if department_id is None or ticket.assignee_id is not None or ticket.assignee is not None:
         return None
-    profile = choose_assignee(session, department_id, now, zone, pending)
+    building_id = ticket.unit.building_id if ticket.unit is not None else None
+    profile = choose_assignee(session, department_id, now, zone, pending, building_id)
     if profile is None:
         return None
     if pending is not None:

@@ -119,6 +119,7 @@ COLUMN_LABELS = {
     "escalation_level": _("Escalation level"),
     "escalated_at": _("Escalated at"),
     "on_leave": _("On leave"),
+    "buildings": _("Buildings"),
     "last_assigned_at": _("Last assigned at"),
     "ticket_type": _("Ticket type"),
     "unit_use": _("Unit use"),

@@ -207,6 +207,14 @@ class Department(Stamped, Model):
         return self.name or ""
 
 
+staff_building = Table(
+    "staff_building",
+    Model.metadata,
+    Column("staff_profile_id", Integer, ForeignKey("staff_profile.id", ondelete="CASCADE"), primary_key=True),
+    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
 class StaffProfile(Stamped, Model):
     """What the CRM knows of a staff account beyond FAB's User: department, duty, load limit."""
 
@@ -225,6 +233,8 @@ class StaffProfile(Stamped, Model):
     max_open_tickets = Column(Integer, nullable=False, default=10)
     # ties in dispatch go to whoever was assigned least recently
     last_assigned_at = Column(UTCDateTime)
+    # the buildings this person covers; none means every building
+    buildings = relationship("Building", secondary=staff_building, order_by="Building.code")
 
     def __str__(self):
         return str(self.user) if self.user else ""
@@ -286,6 +296,9 @@ class Ticket(Stamped, Model):
         "TicketEvent", back_populates="ticket", order_by="TicketEvent.id", passive_deletes="all"
     )
     attachments = relationship("TicketAttachment", back_populates="ticket", cascade="all, delete-orphan")
+
+    # not stored: the reason given with a reassignment, written to the ticket's history
+    reassign_reason = None
 
     def __str__(self):
         return f"{self.number} {self.title}" if self.number else (self.title or "")

@@ -329,7 +329,7 @@ def ticket_values(ticket, zone):
 
 def notify_assignment(session, ticket, user_id, now, zone):
     return notify_staff(session, [user_id], "assignment_notice", ticket_values(ticket, zone),
-                        "/mytodoview/list/", now)
+                        f"/ticketwork/{ticket.number}", now)
 
 
 def escalation_recipients(session, ticket, level):
@@ -351,7 +351,7 @@ def escalation_recipients(session, ticket, level):
 def notify_escalation(session, ticket, level, now, zone):
     values = dict(ticket_values(ticket, zone), level=level)
     return notify_staff(session, escalation_recipients(session, ticket, level), "escalation_notice", values,
-                        f"/ticketview/show/{ticket.id}", now)
+                        f"/ticketwork/{ticket.number}", now)
 
 
 def notify_completion(session, ticket, rating_link, now, zone):

@@ -103,3 +103,22 @@ def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
                 notify_escalation(session, ticket, level, now, zone)
     session.commit()
     return counts
+
+
+def remaining_text(due, now):
+    """'2 h 15 min left' or 'overdue by 40 min', for a due time on a ticket page."""
+    if due is None:
+        return ""
+    minutes = int((due - now).total_seconds() // 60)
+    span = abs(minutes)
+    days, rest = divmod(span, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(str(_("%(n)s d", n=days)))
+    if hours:
+        parts.append(str(_("%(n)s h", n=hours)))
+    if mins or not parts:
+        parts.append(str(_("%(n)s min", n=mins)))
+    text = " ".join(parts)
+    return str(_("%(time)s left", time=text)) if minutes >= 0 else str(_("overdue by %(time)s", time=text))

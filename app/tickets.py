@@ -70,6 +70,9 @@ def check_ticket_change(session, ticket, actor_id, now=None):
             raise NotAllowed(_("You can only change tickets assigned to you."))
         if assignee and getattr(assignee[1], "id", assignee[1]) not in (None, actor_id):
             raise NotAllowed(_("Only a supervisor or the service desk can reassign a ticket."), field="assignee")
+    if assignee and assignee[0] is not None and assignee[1] is not None and actor_id is not None:
+        if not (getattr(ticket, "reassign_reason", None) or "").strip():
+            raise DomainError(_("Give the reason for handing this ticket to someone else."), field="reassign_reason")
     if status:
         old, new = status
         if not can_move(old, new):
@@ -166,9 +169,10 @@ def _log_ticket_changes(session, flush_context, instances):
         if assignee:
             new = assignee[1]
             name = str(new) if new is not None and not isinstance(new, int) else new
-            session.add(
-                TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned", note=str(name or "-"))
-            )
+            reason = (getattr(item, "reassign_reason", None) or "").strip()
+            note = f"{name or '-'}\n{_('Reason')}: {reason}" if reason else str(name or "-")
+            session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned", note=note))
+            item.reassign_reason = None  # given for this change only
             new_id = getattr(new, "id", new)
             if new_id is not None and new_id != actor_id:
                 with session.no_autoflush:
@@ -183,8 +187,51 @@ def register(session_class=Session):
         event.listen(session_class, "before_flush", _log_ticket_changes)
 
 
+def _save(session, ticket):
+    try:
+        check_ticket_change(session, ticket, current_actor_id(session))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
 def start_work(session, ticket):
     """The handler starts on a ticket (one click in My to-do); the lifecycle rules apply as ever."""
     ticket.status = "in_progress"
-    check_ticket_change(session, ticket, current_actor_id(session))
+    _save(session, ticket)
+
+
+def resolve(session, ticket, resolution):
+    """The handler finishes: the result note is required; the customer's completion notice is queued."""
+    ticket.resolution = (resolution or "").strip() or None
+    ticket.status = "resolved"
+    _save(session, ticket)
+
+
+def reassign(session, ticket, assignee_id, reason):
+    """A supervisor or the service desk hands a ticket to someone; a reassignment needs a reason."""
+    if ticket.status in ("closed", "cancelled", "resolved"):
+        raise DomainError(_("Only open tickets can be reassigned."))
+    if assignee_id is None:
+        raise DomainError(_("Choose who takes the ticket."), field="assignee")
+    ticket.reassign_reason = reason
+    ticket.assignee_id = assignee_id
+    if ticket.status == "new":
+        ticket.status = "assigned"
+    _save(session, ticket)
+
+
+def add_note(session, ticket, text, now, attachment=None):
+    """A progress note (optionally with a file already stored by app.attachments) on the timeline."""
+    actor_id = current_actor_id(session)
+    text = (text or "").strip()
+    if not text and not attachment:
+        raise DomainError(_("Write a note or attach a file."), field="note")
+    if not _manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
+        raise NotAllowed(_("You can only change tickets assigned to you."))
+    if ticket.status in ("closed", "cancelled"):
+        raise DomainError(_("This ticket is finished; notes can no longer be added."))
+    session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None,
+                            attachment=attachment))
     session.commit()

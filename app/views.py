@@ -1,16 +1,27 @@
 """Model pages: declarations of columns, search, order and related lists; no business logic."""
-from flask import flash, g, redirect, url_for
+import os
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
 from flask_babel import LazyString, lazy_gettext as _
+from markupsafe import Markup
+from wtforms import TextAreaField
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import models
 from app.errors import DomainError
 from app.notify import variables_help
 from app.extensions import db
+from app import types
+from app.sla import remaining_text
+from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.admin_views import FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
-from app.crud import CrmInterface, CrmModelView, LookupView
+from app.crud import CrmInterface, CrmModelView, LookupView, person_name
 from app.security import (
     RESOURCE_BILL,
     RESOURCE_BUILDING,
@@ -117,7 +128,8 @@ class TicketView(CrmView):
     add_columns = ["title", "type", "priority", "channel", "customer", "unit", "department", "assignee",
                    "deadline", "description"]
     edit_columns = ["title", "type", "priority", "status", "channel", "customer", "unit", "department",
-                    "assignee", "deadline", "description", "resolution"]
+                    "assignee", "reassign_reason", "deadline", "description", "resolution"]
+    edit_form_extra_fields = {"reassign_reason": TextAreaField(_("Reason for reassignment"))}
     show_columns = ["number", "title", "type", "priority", "status", "channel", "customer", "unit",
                     "department", "assignee", "deadline", "description", "resolution", "response_due",
                     "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
@@ -129,6 +141,9 @@ class TicketView(CrmView):
     base_order = ("created_at", "desc")
     quick_search = ("number", "title", "customer.name", "customer.phone", "unit.number")
     related_views = [TicketEventView, TicketAttachmentView, CommunicationView]
+    # the number opens the ticket's work page (timeline and one-click actions)
+    formatters_columns = {"number": lambda number: Markup('<a href="{}">{}</a>').format(
+        url_for("TicketWorkView.work", number=number), number) if number else ""}
 
 
 def _current_user_id():
@@ -161,6 +176,117 @@ class MyTodoView(TicketView):
         if started:
             flash(str(_("%(count)s tickets started.", count=started)), "success")
         return redirect(url_for(".list"))
+
+
+class TicketWorkView(BaseView):
+    """工单处理: one ticket's details, due times and full timeline (with files), and the handler's
+    one-click actions: start, add a note or file, resolve with the result, reassign with a reason."""
+
+    route_base = "/ticketwork"
+    default_view = "work"
+    class_permission_name = RESOURCE_TICKET
+    method_permission_name = {"work": "read", "start": "edit", "note": "edit", "resolve": "edit",
+                              "reassign": "edit"}
+
+    def _ticket(self, number):
+        ticket = db.session.execute(select(models.Ticket).where(models.Ticket.number == number)).scalar_one_or_none()
+        if ticket is None:
+            abort(404)
+        return ticket
+
+    def _done(self, number, call, success):
+        try:
+            call()
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+        else:
+            flash(str(success), "success")
+        return redirect(url_for(".work", number=number))
+
+    @expose("/<number>")
+    @has_access
+    def work(self, number):
+        from app.attachments import original_name
+        from app.tickets import TRANSITIONS, TICKET_MANAGING_ROLES
+
+        ticket = self._ticket(number)
+        events = db.session.execute(
+            select(models.TicketEvent).options(joinedload(models.TicketEvent.actor))
+            .where(models.TicketEvent.ticket_id == ticket.id).order_by(models.TicketEvent.id)
+        ).scalars().all()
+        manages = any(role.name in TICKET_MANAGING_ROLES for role in g.user.roles)
+        mine = ticket.assignee_id == g.user.id
+        staff = []
+        if manages and ticket.status in OPEN_STATUSES:
+            staff = db.session.execute(
+                select(models.StaffProfile).options(joinedload(models.StaffProfile.user),
+                                                    joinedload(models.StaffProfile.department))
+                .order_by(models.StaffProfile.department_id, models.StaffProfile.id)
+            ).scalars().all()
+        can_edit = self.appbuilder.sm.has_access("can_edit", RESOURCE_TICKET) and (manages or mine)
+        return self.render_template(
+            "crm/ticket_work.html", ticket=ticket, events=events, staff=staff, now=utcnow(),
+            can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
+            can_resolve=can_edit and ticket.status == "in_progress",
+            can_note=can_edit and ticket.status not in ("closed", "cancelled"),
+            can_reassign=can_edit and manages and ticket.status in OPEN_STATUSES,
+            original_name=original_name, choices=types, remaining=remaining_text, person=person_name,
+        )
+
+    @expose("/<number>/start", methods=["POST"])
+    @has_access
+    def start(self, number):
+        ticket = self._ticket(number)
+        return self._done(number, lambda: start_work(db.session, ticket), _("Work started."))
+
+    @expose("/<number>/resolve", methods=["POST"])
+    @has_access
+    def resolve(self, number):
+        from app.tickets import resolve
+
+        ticket = self._ticket(number)
+        return self._done(number, lambda: resolve(db.session, ticket, request.form.get("resolution")),
+                          _("Resolved; the customer will be notified."))
+
+    @expose("/<number>/reassign", methods=["POST"])
+    @has_access
+    def reassign(self, number):
+        from app.tickets import reassign
+
+        ticket = self._ticket(number)
+        assignee = request.form.get("assignee", type=int)
+        return self._done(number, lambda: reassign(db.session, ticket, assignee, request.form.get("reason")),
+                          _("Reassigned."))
+
+    @expose("/<number>/note", methods=["POST"])
+    @has_access
+    def note(self, number):
+        from flask import current_app
+
+        from app.attachments import check_upload, stored_name
+        from app.tickets import add_note
+
+        ticket = self._ticket(number)
+        upload = request.files.get("file")
+
+        def save():
+            path = None
+            if upload is not None and upload.filename:
+                max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
+                name = stored_name(upload.filename, check_upload(upload.filename, upload.stream, max_bytes))
+                os.makedirs(current_app.config["UPLOAD_FOLDER"], exist_ok=True)
+                path = os.path.join(current_app.config["UPLOAD_FOLDER"], name)
+                upload.save(path)
+            try:
+                add_note(db.session, ticket, request.form.get("note"), utcnow(),
+                         attachment=os.path.basename(path) if path else None)
+            except Exception:
+                if path:  # a refused note leaves no stray file
+                    os.remove(path)
+                raise
+
+        return self._done(number, save, _("Note added."))
 
 
 class PendingPoolView(TicketView):
@@ -250,9 +376,9 @@ class TagView(CrmView):
 class StaffProfileView(CrmView):
     datamodel = CrmInterface(models.StaffProfile)
     class_permission_name = RESOURCE_STAFF
-    list_columns = ["user", "department", "phone", "on_duty", "max_open_tickets"]
+    list_columns = ["user", "department", "phone", "on_duty", "on_leave", "max_open_tickets", "buildings"]
     add_columns = edit_columns = show_columns = list_columns
-    search_columns = ["department", "phone", "on_duty"]
+    search_columns = ["department", "phone", "on_duty", "on_leave", "buildings"]
     order_columns = ["user", "department", "on_duty", "max_open_tickets"]
 
 
@@ -402,6 +528,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)
     appbuilder.add_view_no_menu(InboxView)
+    appbuilder.add_view_no_menu(TicketWorkView)
     fields = {}
     for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
         columns = fields.setdefault(view.class_permission_name, {})

@@ -19,7 +19,7 @@ def staff(app, ctx):
     users = [sm.find_user(username=name) or sm.add_user(name, name, "工程", f"{name}@example.com",
                                                         sm.find_role("Technician"), "Test-password-2026")
              for name in ("eng1", "eng2", "eng3")]
-    profiles = [StaffProfile(user_id=user.id, department=department, max_open_tickets=2) for user in users]
+    profiles = [StaffProfile(user_id=user.id, department_id=department.id, max_open_tickets=2) for user in users]
     db.session.add_all(profiles)
     db.session.add(DispatchRule(ticket_type="repair", department=department))
     db.session.commit()
@@ -112,3 +112,17 @@ def test_concurrent_creation_does_not_overload_one_person(app, staff):
     assigned = db.session.query(Ticket).filter(Ticket.assignee_id == profiles[0].user_id).count()
     assert assigned == 1
     assert db.session.query(Ticket).filter(Ticket.status == "new").count() == 1
+
+
+def test_staff_bound_to_buildings_only_take_tickets_there(staff):
+    _department, (a, b, c) = staff
+    east, west = factories.building(name="东区1栋"), factories.building(name="西区2栋")
+    a.buildings = [east]
+    b.buildings = [east]
+    db.session.commit()
+    in_west = new_ticket(unit=factories.unit(building_obj=west))
+    assert in_west.assignee_id == c.user_id  # a and b do not cover the west building
+    in_east = new_ticket(unit=factories.unit(building_obj=east))
+    assert in_east.assignee_id == a.user_id  # a covers it (c, unbound, too, but has one open)
+    no_unit = new_ticket()
+    assert no_unit.assignee_id == b.user_id  # no building: everyone may take it

@@ -317,7 +317,7 @@ def test_assignment_lands_in_the_assignees_inbox_with_the_badge_count(app, login
     note = db.session.query(Notification).one()
     assert login("Service").post(f"/inbox/read/{note.id}").status_code == 404  # not theirs
     response = technician.post(f"/inbox/read/{note.id}", data={"open": "1"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/mytodoview/list/")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/ticketwork/{ticket.number}")
     assert technician.get("/inbox/unread").get_json() == {"count": 0}
     assert app.test_client().get("/inbox/unread").status_code == 401
 
@@ -338,7 +338,7 @@ def test_escalation_tells_the_department_supervisor_then_the_managers_once(app, 
     escalate_overdue(db.session, NOW)  # a second sweep tells no one again
     supervisor = db.session.query(Notification).filter_by(user_id=user_id("Supervisor")).all()
     assert len(supervisor) == 1 and ticket.number in supervisor[0].title
-    assert supervisor[0].link == f"/ticketview/show/{ticket.id}"
+    assert supervisor[0].link == f"/ticketwork/{ticket.number}"
     assert db.session.query(Notification).filter_by(user_id=user_id("Manager")).count() == 0
     escalate_overdue(db.session, NOW + 5 * datetime.timedelta(hours=1))
     managers = db.session.query(Notification).filter_by(user_id=user_id("Manager")).all()

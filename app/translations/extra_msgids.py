@@ -119,4 +119,5 @@ FAB_CORRECTED_MSGIDS = (
     _("Changed by"),
     _("Email"),
     _("Attachment added"),  # app.tickets, inside an f-string
+    _("Reason"),  # app.tickets, inside an f-string
 )
