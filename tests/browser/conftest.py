@@ -47,7 +47,15 @@ def server():
              "app = create_app()\n"
              "with app.app_context():\n"
              "    sm = app.appbuilder.sm\n"
-             "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n")
+             "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n"
+             # today in 工程部 only 刘国强 (tech) is at work, so a new repair goes to him
+             "    from app.extensions import db\n"
+             "    from app.models import StaffProfile\n"
+             "    tech = sm.find_user(username='tech')\n"
+             "    for profile in db.session.query(StaffProfile).filter(StaffProfile.department.has(name='工程部')):\n"
+             "        profile.on_leave = profile.user_id != tech.id\n"
+             "        profile.max_open_tickets = 500 if profile.user_id == tech.id else profile.max_open_tickets\n"
+             "    db.session.commit()\n")
     subprocess.run([sys.executable, "-c", grant], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     proc = subprocess.Popen(flask + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
