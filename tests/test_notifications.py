@@ -19,7 +19,14 @@ from app.types import utcnow
 from tests import factories
 
 MINUTE = datetime.timedelta(minutes=1)
-NOW = utcnow().replace(microsecond=0) + MINUTE  # tickets are resolved at the real time, just before
+NOW = None
+
+
+@pytest.fixture(autouse=True)
+def _now():
+    """Tickets are resolved at the real time; the job runs a minute later (set per test, not at import)."""
+    global NOW
+    NOW = utcnow().replace(microsecond=0) + MINUTE
 
 
 class Mailbox:
