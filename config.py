@@ -104,6 +104,11 @@ class Config:
     CRM_OUTBOX_SECONDS = int(os.environ.get("CRM_OUTBOX_SECONDS", "30"))
     CRM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("CRM_OUTBOX_MAX_ATTEMPTS", "4"))
 
+    # Billing: the day of the month the scheduler generates the month's bills; days between
+    # two payment reminders to the same customer.
+    CRM_BILLING_DAY = int(os.environ.get("CRM_BILLING_DAY", "1"))
+    CRM_REMINDER_INTERVAL_DAYS = float(os.environ.get("CRM_REMINDER_INTERVAL_DAYS", "7"))
+
     UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))
     # Attachments: per file (checked with a clear message), and per request (a little more, for the form).
     CRM_MAX_ATTACHMENT_MB = float(os.environ.get("CRM_MAX_ATTACHMENT_MB", "50"))

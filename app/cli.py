@@ -99,6 +99,32 @@ def deliver_command():
     click.echo(f"Outbox: sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']}.")
 
 
+@crm_cli.command("bills")
+@click.option("--period", default=None, help="YYYY-MM (default: this month).")
+@with_appcontext
+def bills_command(period):
+    """Generate the bills of a period now (the scheduler's monthly job, run once; safe to repeat)."""
+    from app.jobs import monthly_bills
+    from app.validation import check_period
+
+    if period and check_period(period):
+        raise click.BadParameter(str(check_period(period)), param_hint="--period")
+    run = monthly_bills(current_app._get_current_object(), period)
+    click.echo(f"Bills for {run.period}: created {run.created}, already there {run.existing}, "
+               f"problems {run.problem_count}.")
+    for line in (run.problems or "").splitlines()[:20]:
+        click.echo(f"  {line}")
+
+
+@crm_cli.command("remind")
+@with_appcontext
+def remind_command():
+    """Send payment reminders now (the scheduler's daily job, run once)."""
+    from app.jobs import payment_reminders
+
+    click.echo(f"Payment reminders queued: {payment_reminders(current_app._get_current_object())}.")
+
+
 @crm_cli.command("scheduler")
 @with_appcontext
 def scheduler_command():

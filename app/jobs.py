@@ -40,7 +40,35 @@ def deliver_notifications(app):
                               max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
 
 
+def monthly_bills(app, period=None):
+    """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
+    from app.billing import generate_bills
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return generate_bills(db.session, period or now.astimezone(local_zone()).strftime("%Y-%m"), now)
+
+
+def payment_reminders(app):
+    """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
+    from app.billing import send_payment_reminders
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_payment_reminders(db.session, now, now.astimezone(local_zone()).date(),
+                                      app.config["CRM_REMINDER_INTERVAL_DAYS"])
+
+
 def register_jobs(scheduler, app):
+    zone = app.config.get("TIMEZONE", "Asia/Shanghai")
+    scheduler.add_job(monthly_bills, "cron", day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone,
+                      args=[app], id="monthly_bills", replace_existing=True)
+    scheduler.add_job(payment_reminders, "cron", hour=10, timezone=zone, args=[app], id="payment_reminders",
+                      replace_existing=True)
     scheduler.add_job(deliver_notifications, "interval", seconds=app.config.get("CRM_OUTBOX_SECONDS", 30),
                       args=[app], id="deliver_notifications", replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)

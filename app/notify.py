@@ -35,6 +35,7 @@ VARIABLES = {
                           "department", "resolution_due"),
     "completion_notice": ("customer_name", "ticket_number", "title", "ticket_type", "resolution",
                           "rating_link"),
+    "payment_reminder": ("customer_name", "total_outstanding", "bill_count", "periods", "oldest_due_date"),
 }
 DEFAULT_TEMPLATES = {
     "assignment_notice": (
@@ -51,6 +52,11 @@ DEFAULT_TEMPLATES = {
         "您的诉求已处理完毕",
         "尊敬的{customer_name}：您的{ticket_type}诉求（{ticket_number}「{title}」）已处理完毕。\n"
         "处理结果：{resolution}\n欢迎为本次服务评价：{rating_link}",
+    ),
+    "payment_reminder": (
+        "缴费提醒",
+        "尊敬的{customer_name}：您有 {bill_count} 笔费用（{periods}）尚未缴清，合计 {total_outstanding} 元，"
+        "最早一笔已于 {oldest_due_date} 到期。请尽快通过物业服务中心或微信缴纳，如已缴纳请忽略本提醒。",
     ),
 }
 

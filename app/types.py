@@ -160,4 +160,15 @@ TEMPLATE_KEYS = Choices(
     ("assignment_notice", _("Assignment notice")),
     ("escalation_notice", _("Escalation notice")),
     ("completion_notice", _("Completion notice")),
+    ("payment_reminder", _("Payment reminder")),
 )
+FEE_METHODS = Choices(
+    ("per_area", _("Per m² per month")),
+    ("per_unit", _("Fixed per unit per month")),
+    ("metered", _("Metered (per unit of use)")),
+)
+BILL_TO = Choices(("occupant", _("Tenant if any, else owner")), ("owner", _("Owner")), ("tenant", _("Tenant")))
+PAYMENT_KINDS = Choices(("payment", _("Payment")), ("reversal", _("Reversal")))
+APPROVAL_STATUSES = Choices(("pending", _("Awaiting approval")), ("approved", _("Approved")),
+                            ("rejected", _("Rejected")))
+BILLING_RUN_STATUSES = Choices(("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))

@@ -76,7 +76,40 @@ def check_positive(value):
     return _("Must be greater than zero.")
 
 
+def parse_tiers(text):
+    """'20:3.50, 40:4.20, :5.00' -> [(Decimal(20), Decimal('3.50')), (Decimal(40), ...), (None, Decimal('5.00'))].
+
+    Each step is "up to:price"; the last has no limit. Raises ValueError on anything else.
+    """
+    steps = []
+    for part in (p.strip() for p in (text or "").replace("，", ",").replace("：", ":").split(",")):
+        if not part:
+            continue
+        limit, _sep, price = part.partition(":")
+        try:
+            limit = Decimal(limit.strip()) if limit.strip() else None
+            price = Decimal(price.strip())
+        except InvalidOperation:
+            raise ValueError(part)
+        if price < 0 or (limit is not None and limit <= 0) or not _sep:
+            raise ValueError(part)
+        steps.append((limit, price))
+    limits = [limit for limit, _price in steps]
+    if not steps or None in limits[:-1] or limits[-1] is not None or limits[:-1] != sorted(set(limits[:-1])):
+        raise ValueError(text)
+    return steps
+
+
+def check_tiers(value):
+    try:
+        parse_tiers(value)
+    except ValueError:
+        return _("Write tiers as 'up to:price' steps, rising, the last without a limit, e.g. 20:3.50, 40:4.20, :5.00")
+    return None
+
+
 CHECKS = {
+    "tiers": check_tiers,
     "phone": check_phone,
     "email": check_email,
     "id_number": check_id_number,

@@ -85,6 +85,9 @@ def clean_tables(app):
         db.session.rollback()
         with db.engine.begin() as conn:
             for table in _crm_tables():
+                for fk in table.foreign_keys:  # rows pointing at rows of their own table go first
+                    if fk.column.table is table:
+                        conn.execute(table.delete().where(fk.parent.isnot(None)))
                 conn.execute(table.delete())
 
 
