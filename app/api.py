@@ -47,16 +47,25 @@ CommunicationApi = _api(models.Communication, "communication",
                         ["at", "channel", "summary", "customer.id", "customer.name", "staff.id", "staff.username"],
                         ["customer", "at", "channel", "summary", "staff", "tickets"], ("summary",))
 BillApi = _api(models.Bill, "bill",
-               ["period", "fee_type", "amount", "paid_amount", "status", "due_date", "customer.id", "customer.name",
+               ["period", "fee_type", "amount", "paid_amount", "written_off_amount", "status", "due_date",
+                "customer.id", "customer.name",
                 "unit.id", "unit.number"],
                ["customer", "unit", "period", "fee_type", "amount", "due_date", "notes"], ("period",))
 PaymentApi = _api(models.Payment, "payment",
-                  ["receipt_number", "amount", "method", "paid_at", "bill.id", "bill.period"],
+                  ["receipt_number", "kind", "amount", "method", "paid_at", "bill.id", "bill.period", "reverses.id",
+                   "reason"],
                   ["bill", "amount", "method", "paid_at", "notes"], ("receipt_number",))
 PaymentApi.edit_columns = ["notes"]
+WriteOffApi = _api(models.WriteOff, "write_off",
+                   ["bill.id", "amount", "reason", "status", "requested_by.username", "requested_at",
+                    "decided_by.username", "decided_at"],
+                   ["bill", "amount", "reason"], ("reason",))
+WriteOffApi.edit_columns = ["status"]  # a decision; app.billing checks who may make it
+WriteOffApi.method_permission_name = dict(API_METHOD_PERMISSIONS, put="approve")
 BillApi.edit_columns = ["customer", "unit", "period", "fee_type", "amount", "due_date", "notes"]
 
-APIS = [BuildingApi, UnitApi, CustomerApi, TagApi, DepartmentApi, TicketApi, CommunicationApi, BillApi, PaymentApi]
+APIS = [BuildingApi, UnitApi, CustomerApi, TagApi, DepartmentApi, TicketApi, CommunicationApi, BillApi, PaymentApi,
+        WriteOffApi]
 
 
 def register_apis(appbuilder):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from flask import current_app
 
 from app.models import (
-    Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, Payment, StaffProfile, Tag,
+    Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, FeeRule, Payment, StaffProfile, Tag,
     Ticket, Unit,
 )
 from app.security import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
@@ -32,6 +32,14 @@ DEPARTMENTS = [
 # new tickets of a type go to this department (its least-loaded person on duty)
 DISPATCH_RULES = [("repair", "工程部"), ("maintenance", "工程部"), ("complaint", "客服部"),
                   ("suggestion", "客服部"), ("inquiry", "客服部")]
+FEE_RULES = [
+    dict(name="住宅物业费", fee_type="property", method="per_area", price=Decimal("2.50"), unit_use="residential"),
+    dict(name="商铺物业费", fee_type="property", method="per_area", price=Decimal("6.80"), unit_use="commercial"),
+    dict(name="车位管理费", fee_type="parking", method="per_unit", price=Decimal("150"), unit_use="parking",
+         bill_to="owner"),
+    dict(name="阶梯水费", fee_type="water", method="metered", price=Decimal("0"), tiers="20:3.50, 40:4.20, :5.00",
+         unit_use="residential", due_day=20),
+]
 DEMO_STAFF = [
     ("manager", ROLE_MANAGER, "建华", "陈", "manager@example.com", "客服部"),
     ("supervisor", ROLE_SUPERVISOR, "志刚", "王", "supervisor@example.com", "工程部"),
@@ -427,6 +435,8 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     users = _create_staff(session, rng, departments, staff_password, phones, since)
     session.add_all(DispatchRule(ticket_type=ticket_type, department=departments[name], created_at=since,
                                  updated_at=since) for ticket_type, name in DISPATCH_RULES)
+    session.add_all(FeeRule(**rule, effective_from=since.date().replace(month=1, day=1), created_at=since,
+                            updated_at=since) for rule in FEE_RULES)
     tags = {name: Tag(name=name, color=color, description=description, created_at=since, updated_at=since)
             for name, color, description in TAGS}
     buildings, units = _create_buildings(rng, since)

@@ -29,7 +29,12 @@ from app.security import (
     RESOURCE_CUSTOMER,
     RESOURCE_DEPARTMENT,
     RESOURCE_DISPATCH_RULE,
+    RESOURCE_ARREARS,
+    RESOURCE_BILLING_RUN,
     RESOURCE_DUTY_SHIFT,
+    RESOURCE_FEE_RULE,
+    RESOURCE_METER_READING,
+    RESOURCE_WRITE_OFF,
     RESOURCE_MESSAGE_TEMPLATE,
     RESOURCE_OUTBOX,
     RESOURCE_SLA_POLICY,
@@ -97,13 +102,40 @@ class CommunicationView(CrmView):
 class PaymentView(CrmView):
     datamodel = CrmInterface(models.Payment)
     class_permission_name = RESOURCE_PAYMENT
-    list_columns = ["receipt_number", "bill", "amount", "method", "paid_at"]
+    label_columns = {"kind": _("Type")}
+    base_permissions = ["can_read", "can_create", "can_reverse", "can_export"]  # never edited or deleted
+    list_columns = ["receipt_number", "kind", "bill", "amount", "method", "paid_at"]
     add_columns = ["bill", "amount", "method", "paid_at", "notes"]
-    edit_columns = ["notes"]
-    show_columns = ["receipt_number", "bill", "amount", "method", "paid_at", "notes", "created_by", "created_at"]
-    search_columns = ["receipt_number", "method", "paid_at"]
+    show_columns = ["receipt_number", "kind", "bill", "amount", "method", "paid_at", "notes", "reverses", "reason",
+                    "created_by", "created_at"]
+    search_columns = ["receipt_number", "kind", "method", "paid_at"]
     order_columns = ["receipt_number", "amount", "paid_at", "method"]
     base_order = ("paid_at", "desc")
+
+    @action("reverse", _("Reverse"), icon="fa-undo", multiple=False, single=True)
+    def reverse_action(self, item):
+        return redirect(url_for(".reverse", pk=item.id))
+
+    @expose("/reverse/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def reverse(self, pk):
+        """冲正: take a payment back in full, with the reason (app.billing.reverse_payment)."""
+        from app.billing import reverse_payment
+
+        payment = db.session.get(models.Payment, pk)
+        if payment is None:
+            abort(404)
+        if request.method == "POST":
+            try:
+                reversal = reverse_payment(db.session, payment, request.form.get("reason"), utcnow())
+            except DomainError as error:
+                db.session.rollback()
+                flash(str(error), "danger")
+            else:
+                flash(str(_("Payment %(receipt)s reversed by %(reversal)s.", receipt=payment.receipt_number,
+                            reversal=reversal.receipt_number)), "success")
+                return redirect(url_for(".show", pk=reversal.id))
+        return self.render_template("crm/reverse_payment.html", payment=payment)
 
 
 class BillView(CrmView):
@@ -118,6 +150,134 @@ class BillView(CrmView):
     base_order = ("due_date", "desc")
     quick_search = ("period", "customer.name", "customer.phone", "unit.number")
     related_views = [PaymentView]
+
+
+class FeeRuleView(CrmView):
+    datamodel = CrmInterface(models.FeeRule)
+    class_permission_name = RESOURCE_FEE_RULE
+    label_columns = {"method": _("Calculation"), "name": _("Name")}
+    list_columns = ["name", "fee_type", "method", "price", "tiers", "building", "unit_use", "bill_to",
+                    "effective_from", "effective_to", "due_day"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["name", "fee_type", "method", "building", "unit_use", "effective_from"]
+    order_columns = ["name", "fee_type", "method", "price", "effective_from", "due_day"]
+    base_order = ("effective_from", "desc")
+    description_columns = {
+        "price": _("Per m² per month, per unit per month, or per unit of use (metered, no tiers)."),
+        "tiers": _("Metered only, optional: e.g. 20:3.50, 40:4.20, :5.00 (up to 20 at 3.50 …, beyond at 5.00)."),
+        "building": _("Leave empty for every building; a building's own rule overrides the general one."),
+        "due_day": _("Day of the billed month the bill falls due (1–28)."),
+    }
+
+
+class MeterReadingView(CrmView):
+    datamodel = CrmInterface(models.MeterReading)
+    class_permission_name = RESOURCE_METER_READING
+    list_columns = ["period", "unit", "fee_type", "previous_reading", "reading", "usage"]
+    add_columns = edit_columns = ["unit", "fee_type", "period", "previous_reading", "reading"]
+    show_columns = ["period", "unit", "fee_type", "previous_reading", "reading", "usage", "created_at"]
+    search_columns = ["period", "unit", "fee_type"]
+    order_columns = ["period", "unit", "fee_type", "reading"]
+    base_order = ("period", "desc")
+    quick_search = ("period", "unit.number", "unit.building.name")
+
+
+class BillingRunView(CrmView):
+    """账单生成: start a period's generation and see what each run did."""
+
+    datamodel = CrmInterface(models.BillingRun)
+    class_permission_name = RESOURCE_BILLING_RUN
+    base_permissions = ["can_read", "can_create"]
+    list_columns = ["period", "status", "created", "existing", "problem_count", "started_at", "finished_at", "actor"]
+    show_columns = list_columns + ["problems"]
+    search_columns = ["period", "status", "started_at"]
+    order_columns = ["period", "started_at", "created", "problem_count"]
+    base_order = ("started_at", "desc")
+
+    @expose("/generate", methods=["GET", "POST"])
+    @has_access
+    def generate(self):
+        from app.billing import generate_bills
+        from app.tickets import local_zone
+        from app.validation import check_period
+
+        period = (request.values.get("period") or utcnow().astimezone(local_zone()).strftime("%Y-%m")).strip()
+        if request.method == "POST":
+            problem = check_period(period)
+            if problem:
+                flash(str(problem), "danger")
+            else:
+                run = generate_bills(db.session, period, utcnow(), actor_id=g.user.id)
+                flash(str(_("Bills for %(period)s: %(created)s created, %(existing)s already there, "
+                            "%(problems)s units could not be billed.", period=period, created=run.created,
+                            existing=run.existing, problems=run.problem_count)),
+                      "warning" if run.problem_count else "success")
+                return redirect(url_for(".show", pk=run.id))
+        return self.render_template("crm/generate_bills.html", period=period)
+
+
+class WriteOffView(CrmView):
+    """核销审批: requests to write off what a customer owes; a supervisor or admin decides."""
+
+    datamodel = CrmInterface(models.WriteOff)
+    class_permission_name = RESOURCE_WRITE_OFF
+    base_permissions = ["can_read", "can_create", "can_approve", "can_export"]
+    list_columns = ["bill", "amount", "reason", "status", "requested_by", "requested_at", "decided_by", "decided_at"]
+    add_columns = ["bill", "amount", "reason"]
+    show_columns = list_columns
+    search_columns = ["status", "requested_at", "decided_at"]
+    order_columns = ["amount", "status", "requested_at", "decided_at"]
+    base_order = ("requested_at", "desc")
+
+    def _decide(self, items, approve):
+        from app.billing import decide_write_off
+
+        items = items if isinstance(items, list) else [items]
+        done = 0
+        for item in items:
+            try:
+                decide_write_off(db.session, item, approve, utcnow())
+                done += 1
+            except DomainError as error:
+                flash(f"{item.bill}: {error}", "danger")
+        if done:
+            flash(str(_("%(count)s write-offs decided.", count=done)), "success")
+        return redirect(url_for(".list"))
+
+    @action("approve", _("Approve"), _("Approve the selected write-offs?"), "fa-check", multiple=True, single=True)
+    def approve(self, items):
+        return self._decide(items, True)
+
+    @action("reject", _("Reject"), _("Reject the selected write-offs?"), "fa-times", multiple=True, single=True)
+    def reject(self, items):
+        return self._decide(items, False)
+
+
+class ArrearsView(BaseView):
+    """欠费分析: what is overdue, by building and by customer, in aging buckets (one SQL query each)."""
+
+    route_base = "/arrears"
+    default_view = "report"
+    class_permission_name = RESOURCE_ARREARS
+    method_permission_name = {"report": "read"}
+    page_size = 50
+
+    @expose("/")
+    @has_access
+    def report(self):
+        from app.billing import AGING_BUCKETS, arrears_by_building, arrears_by_customer
+        from app.tickets import local_zone
+
+        today = utcnow().astimezone(local_zone()).date()
+        building_id = request.args.get("building", type=int)
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        buildings = arrears_by_building(db.session, today)
+        customers = arrears_by_customer(db.session, today, building_id, self.page_size + 1,
+                                        (page - 1) * self.page_size)
+        buckets = [f"{low}–{high}" if high else f"{low - 1}+" for low, high in AGING_BUCKETS]
+        return self.render_template("crm/arrears.html", buildings=buildings, customers=customers[:self.page_size],
+                                    more=len(customers) > self.page_size, page=page, building_id=building_id,
+                                    buckets=buckets, today=today)
 
 
 class TicketView(CrmView):
@@ -486,6 +646,10 @@ MENU = [
     ("TicketEvents", TicketEventView, _("Ticket history"), "fa-history", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Bills", BillView, _("Bills"), "fa-file-invoice", "Billing", _("Billing"), "fa-yen-sign"),
     ("Payments", PaymentView, _("Payments"), "fa-money-bill", "Billing", _("Billing"), "fa-yen-sign"),
+    ("WriteOffs", WriteOffView, _("Write-offs"), "fa-stamp", "Billing", _("Billing"), "fa-yen-sign"),
+    ("BillingRuns", BillingRunView, _("Bill generation"), "fa-cogs", "Billing", _("Billing"), "fa-yen-sign"),
+    ("MeterReadings", MeterReadingView, _("Meter readings"), "fa-tachometer-alt", "Billing", _("Billing"), "fa-yen-sign"),
+    ("FeeRules", FeeRuleView, _("Fee rules"), "fa-calculator", "Billing", _("Billing"), "fa-yen-sign"),
     ("Departments", DepartmentView, _("Departments"), "fa-sitemap", "Settings", _("System settings"), "fa-cogs"),
     ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
     ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
@@ -500,6 +664,8 @@ MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
 MENU_RESOURCES.update({category: None for *_, category, _label, _icon in MENU})
 MENU_RESOURCES["Import"] = "Import"
 MENU_RESOURCES["Performance"] = "Performance"
+MENU_RESOURCES["Arrears"] = RESOURCE_ARREARS
+MENU_RESOURCES["GenerateBills"] = RESOURCE_BILLING_RUN
 
 HIDDEN_VIEWS = [TicketAttachmentView]
 
@@ -539,5 +705,9 @@ def register_views(appbuilder):
                         category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
     appbuilder.add_view(PerformanceView, "Performance", label=_("Staff performance"), icon="fa-chart-line",
                         category="ServiceCenter", category_label=_("Service center"), category_icon="fa-headset")
+    appbuilder.add_link("GenerateBills", href="/billingrunview/generate", label=_("Generate bills"),
+                        icon="fa-file-invoice-dollar", category="Billing", category_label=_("Billing"))
+    appbuilder.add_view(ArrearsView, "Arrears", label=_("Arrears"), icon="fa-exclamation-triangle",
+                        category="Billing", category_label=_("Billing"), category_icon="fa-yen-sign")
     appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
                         category="Settings", category_label=_("System settings"), category_icon="fa-cogs")

@@ -120,4 +120,6 @@ FAB_CORRECTED_MSGIDS = (
     _("Email"),
     _("Attachment added"),  # app.tickets, inside an f-string
     _("Reason"),  # app.tickets, inside an f-string
+    _("no customer to bill"),  # app.billing, inside an f-string
+    _("Payment reminder"),
 )
