@@ -103,6 +103,8 @@ class Config:
     # Seconds between outbox deliveries (flask crm scheduler); attempts per channel before falling back.
     CRM_OUTBOX_SECONDS = int(os.environ.get("CRM_OUTBOX_SECONDS", "30"))
     CRM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("CRM_OUTBOX_MAX_ATTEMPTS", "4"))
+    # Messages sent per delivery run at most: the broadcast throttle (200 every 30 s = 400 a minute).
+    CRM_OUTBOX_BATCH = int(os.environ.get("CRM_OUTBOX_BATCH", "200"))
 
     # Billing: the day of the month the scheduler generates the month's bills; days between
     # two payment reminders to the same customer.

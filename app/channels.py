@@ -9,7 +9,7 @@ import smtplib
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 
 class TemporaryFailure(Exception):
@@ -34,8 +34,9 @@ class EmailSender:
         email["From"] = formataddr((self.sender_name, self.sender))
         email["To"] = message.address
         email["Subject"] = message.subject
-        # one id per outbox row: a receiving server can drop a duplicate of the same notice
-        email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}")
+        # the same id on every attempt of one outbox row: a receiver can drop a duplicate
+        stamp = int(message.created_at.timestamp()) if message.created_at else 0
+        email["Message-ID"] = f"<outbox-{message.id}-{stamp}@{self.sender.rpartition('@')[2] or 'localhost'}>"
         email.set_content(message.body)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:

@@ -92,9 +92,10 @@ def sweep_command():
 @crm_cli.command("deliver")
 @with_appcontext
 def deliver_command():
-    """Send the notices waiting in the outbox now (the scheduler's delivery job, run once)."""
-    from app.jobs import deliver_notifications
+    """Queue due broadcasts and send what waits in the outbox now (the scheduler's jobs, run once)."""
+    from app.jobs import deliver_notifications, queue_broadcasts
 
+    click.echo(f"Broadcasts queued: {queue_broadcasts(current_app._get_current_object())}.")
     counts = deliver_notifications(current_app._get_current_object())
     click.echo(f"Outbox: sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']}.")
 

@@ -30,14 +30,24 @@ def auto_close(app):
 
 
 def deliver_notifications(app):
-    """Send what the outbox holds (app.notify.deliver_outbox) through the configured channels."""
+    """Send what the outbox holds (app.notify.deliver_outbox) through the configured channels,
+    at most CRM_OUTBOX_BATCH messages a run (the throttle)."""
     from app.channels import senders_from_config
     from app.notify import deliver_outbox
 
     with app.app_context():
         db.session.info["actor_id"] = None
         return deliver_outbox(db.session, senders_from_config(app.config), utcnow(),
-                              max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+                              batch=app.config["CRM_OUTBOX_BATCH"], max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+
+
+def queue_broadcasts(app):
+    """Queue the broadcasts whose time has come (app.broadcasts.queue_due_broadcasts)."""
+    from app.broadcasts import queue_due_broadcasts
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return queue_due_broadcasts(db.session, utcnow(), app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
 
 
 def monthly_bills(app, period=None):
@@ -68,6 +78,8 @@ def register_jobs(scheduler, app):
     scheduler.add_job(monthly_bills, "cron", day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone,
                       args=[app], id="monthly_bills", replace_existing=True)
     scheduler.add_job(payment_reminders, "cron", hour=10, timezone=zone, args=[app], id="payment_reminders",
+                      replace_existing=True)
+    scheduler.add_job(queue_broadcasts, "interval", minutes=1, args=[app], id="queue_broadcasts",
                       replace_existing=True)
     scheduler.add_job(deliver_notifications, "interval", seconds=app.config.get("CRM_OUTBOX_SECONDS", 30),
                       args=[app], id="deliver_notifications", replace_existing=True)

@@ -24,11 +24,20 @@ MODEL_LABELS = {
     "MeterReading": _("Meter reading"),
     "BillingRun": _("Bill generation run"),
     "WriteOff": _("Write-off"),
+    "Broadcast": _("Broadcast"),
     "OutboxMessage": _("Outbox message"),
 }
 
 COLUMN_LABELS = {
     "price": _("Price"),
+    "link_url": _("Link"),
+    "customer_type": _("Customer type"),
+    "min_arrears": _("Owing at least"),
+    "scheduled_at": _("Send at"),
+    "queued_at": _("Queued at"),
+    "recipient_count": _("Recipients"),
+    "delivered_at": _("Delivered at"),
+    "clicked_at": _("Clicked at"),
     "tiers": _("Tiered prices"),
     "bill_to": _("Bill to"),
     "effective_from": _("Effective from"),

@@ -31,6 +31,7 @@ from app.types import (
     BILL_STATUSES,
     BILL_TO,
     BILLING_RUN_STATUSES,
+    BROADCAST_STATUSES,
     FEE_METHODS,
     PAYMENT_KINDS,
     COMMUNICATION_CHANNELS,
@@ -652,6 +653,11 @@ class OutboxMessage(Model):
     sent_at = Column(UTCDateTime)
     log = Column(Text)  # every failed attempt, one line each: nothing is lost
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # broadcasts: which one, and what the channel reported back (delivery receipt, tracked link)
+    broadcast_id = Column(Integer, ForeignKey("broadcast.id", ondelete="SET NULL", name="fk_outbox_message_broadcast_id"),
+                          index=True)
+    delivered_at = Column(UTCDateTime)
+    clicked_at = Column(UTCDateTime)
 
     def __str__(self):
         return f"{NOTIFY_CHANNELS.label(self.channel)} {self.subject}"
@@ -755,3 +761,50 @@ class WriteOff(Model):
 
     def __str__(self):
         return f"{self.bill} −{self.amount}"
+
+
+broadcast_building = Table(
+    "broadcast_building",
+    Model.metadata,
+    Column("broadcast_id", Integer, ForeignKey("broadcast.id", ondelete="CASCADE"), primary_key=True),
+    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True),
+)
+broadcast_tag = Table(
+    "broadcast_tag",
+    Model.metadata,
+    Column("broadcast_id", Integer, ForeignKey("broadcast.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Broadcast(Stamped, Model):
+    """群发: one message to a segment of customers, queued by a job at the scheduled time.
+
+    The segment is every customer matching all the given criteria (buildings, tags, type,
+    arrears at least); each recipient gets one outbox row, so sending is throttled, resumable
+    and counted per broadcast.
+    """
+
+    __tablename__ = "broadcast"
+    __display_relations__ = ("created_by",)
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(100), nullable=False)
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    link_url = Column(String(500))  # where the tracked {link} in the message leads
+    buildings = relationship("Building", secondary=broadcast_building, order_by="Building.code")
+    tags = relationship("Tag", secondary=broadcast_tag, order_by="Tag.name")
+    customer_type = choice_column(CUSTOMER_TYPES, nullable=True)
+    min_arrears = Column(Money, info={"check": "positive"})
+    scheduled_at = Column(UTCDateTime)
+    status = choice_column(BROADCAST_STATUSES, default="draft")
+    queued_at = Column(UTCDateTime)
+    recipient_count = Column(Integer)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    updated_by = relationship("User", foreign_keys=[updated_by_id])
+
+    def __str__(self):
+        return self.title or ""

@@ -63,9 +63,9 @@ DEFAULT_TEMPLATES = {
 
 # ---- templates
 
-def check_template(key, subject, body):
+def check_template(key, subject, body, allowed=None):
     """Refuse a template that uses a placeholder the notice does not provide."""
-    allowed = VARIABLES.get(key, ())
+    allowed = VARIABLES.get(key, ()) if allowed is None else allowed
     for field, text in (("subject", subject), ("body", body)):
         try:
             names = [name for _lit, name, _spec, _conv in string.Formatter().parse(text or "") if name is not None]
@@ -243,14 +243,18 @@ def _customer_line(session, message):
 
 
 def recover_stale(session, now, stale_after=STALE_CLAIM):
-    """Rows left 'sending' by a worker that died: mark them failed, not resend — they may have gone out."""
+    """Rows left 'sending' by a worker that was killed: send them again, so nothing is lost.
+
+    If the kill came after the channel accepted the message, the second attempt carries the same
+    Message-ID / gateway reference (``outbox-<id>``), by which the receiving side drops a duplicate.
+    """
     stale = session.execute(
         select(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - stale_after)
     ).scalars().all()
     for message in stale:
-        message.status = "failed"
+        message.status, message.next_attempt_at = "pending", now
         message.log = (message.log or "") + f"{now.isoformat()} {message.channel}: interrupted while sending; " \
-                                            "check with the recipient before sending again\n"
+                                            "sent again with the same reference\n"
     session.commit()
     return len(stale)
 

@@ -172,3 +172,9 @@ PAYMENT_KINDS = Choices(("payment", _("Payment")), ("reversal", _("Reversal")))
 APPROVAL_STATUSES = Choices(("pending", _("Awaiting approval")), ("approved", _("Approved")),
                             ("rejected", _("Rejected")))
 BILLING_RUN_STATUSES = Choices(("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))
+BROADCAST_STATUSES = Choices(
+    ("draft", _("Draft")),
+    ("scheduled", _("Scheduled")),
+    ("sending", _("Queuing")),
+    ("queued", _("Queued")),
+)

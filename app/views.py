@@ -20,6 +20,7 @@ from app import types
 from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
+from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.admin_views import FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
 from app.crud import CrmInterface, CrmModelView, LookupView, person_name
 from app.security import (
@@ -637,6 +638,7 @@ MENU = [
     ("Residences", ResidenceView, _("Residences"), "fa-home", "CustomerManagement", _("Customer management"), "fa-users"),
     ("Communications", CommunicationView, _("Communication records"), "fa-comments", "CustomerManagement", _("Customer management"), "fa-users"),
     ("Tags", TagView, _("Customer tags"), "fa-tags", "CustomerManagement", _("Customer management"), "fa-users"),
+    ("Broadcasts", BroadcastView, _("Broadcasts"), "fa-bullhorn", "CustomerManagement", _("Customer management"), "fa-users"),
     ("Buildings", BuildingView, _("Buildings"), "fa-building", "Property", _("Property"), "fa-city"),
     ("Units", UnitView, _("Units"), "fa-door-open", "Property", _("Property"), "fa-city"),
     ("MyTodo", MyTodoView, _("My to-do"), "fa-tasks", "ServiceCenter", _("Service center"), "fa-headset"),
@@ -679,6 +681,7 @@ def register_views(appbuilder):
 
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
     current_app.jinja_env.filters["crm_local_time"] = format_datetime
+    current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
     for name, view, label, icon, category, category_label, category_icon in MENU:
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)
@@ -695,6 +698,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(RatingView)
     appbuilder.add_view_no_menu(InboxView)
     appbuilder.add_view_no_menu(TicketWorkView)
+    appbuilder.add_view_no_menu(BroadcastLinkView)
     fields = {}
     for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
         columns = fields.setdefault(view.class_permission_name, {})
