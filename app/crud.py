@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy import or_
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.interfaces import MANYTOONE
+from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.filemanager import FileManager
 from flask_appbuilder.upload import FileUploadField
@@ -305,6 +305,47 @@ class AjaxSelectField(Field):
             raise ValidationError(_("The chosen record does not exist."))
 
 
+class AjaxMultiSelectWidget:
+    """A multiple Select2 box fed by the lookup; ``depends`` passes another field's value along
+    (e.g. the tickets of the customer chosen above)."""
+
+    def __call__(self, field, **kwargs):
+        options = "".join(f'<option value="{item.id}" selected>{escape(str(item))}</option>' for item in field.data or ())
+        depends = ""
+        if field.depends:
+            depends = f' data-depends="{escape(field.depends[0])}" data-depends-param="{escape(field.depends[1])}"'
+        return Markup(
+            f'<select id="{field.id}" name="{field.name}" multiple class="form-control crm-ajax-select" '
+            f'data-url="{escape(field.url)}"{depends} data-placeholder="{escape(str(_("Type to search")))}" '
+            f'style="width:100%">{options}</select>'
+        )
+
+
+class AjaxMultiSelectField(AjaxSelectField):
+    widget = AjaxMultiSelectWidget()
+
+    def __init__(self, label=None, validators=None, model=None, resource=None, depends=None, **kwargs):
+        super().__init__(label, validators, model=model, resource=resource, **kwargs)
+        self.depends = depends
+
+    def process_data(self, value):
+        self.data = list(value or [])
+
+    def process_formdata(self, valuelist):
+        self.data, self._unknown = [], False
+        for raw in valuelist:
+            if not raw:
+                continue
+            try:
+                item = db.session.get(self.model, int(raw))
+            except (TypeError, ValueError):
+                item = None
+            if item is None:
+                self._unknown = True
+            else:
+                self.data.append(item)
+
+
 class AttachmentStore(FileManager):
     """FAB's file manager with our names: random, and keeping Chinese original names readable."""
 
@@ -419,6 +460,8 @@ class CrmModelView(ModelView):
     """A FAB ModelView whose forms, labels, formats and loading derive from the model."""
 
     quick_search = ()  # paths searched by the list page's one search box
+    # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
+    lookup_depends = {}
     list_template = "crm/model_list.html"
     show_template = "appbuilder/general/model/show_cascade.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
@@ -513,6 +556,12 @@ class CrmModelView(ModelView):
                 for extra in (add_extra, edit_extra):
                     extra.setdefault(rel.key, AjaxSelectField(label, rules(rel.key, required), model=target,
                                                               resource=resource))
+            elif rel.direction is MANYTOMANY and getattr(target, "__lookup__", None):
+                label = self.label_columns.get(rel.key, rel.key)
+                depends = self.lookup_depends.get(rel.key)
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(rel.key, AjaxMultiSelectField(label, [], model=target,
+                                                                   resource=target.__tablename__, depends=depends))
         self.validators_columns = validators
         self.formatters_columns = formatters
         self.add_form_extra_fields = add_extra
@@ -964,13 +1013,18 @@ class LookupView(BaseView):
             return jsonify(results=[]), 403
         term = request.args.get("q", "").strip()
         query = db.session.query(model)
+        for column in getattr(model, "__lookup_filters__", ()):  # e.g. ?customer_id=5: that customer's tickets
+            value = request.args.get(column, type=int)
+            if value:
+                query = query.filter(getattr(model, column) == value)
         if term:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.filter(or_(*[_path_clause(model, path, escaped) for path in model.__lookup__]))
         limit = current_app.config["CRM_LOOKUP_LIMIT"]
         rows = (
             query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
-            .order_by(getattr(model, display_column(model)), model.id)
+            .order_by(*(model.lookup_order() if hasattr(model, "lookup_order")
+                        else (getattr(model, display_column(model)), model.id)))
             .limit(limit)
             .all()
         )

@@ -306,6 +306,15 @@ class Ticket(Stamped, Model):
 
     # not stored: the reason given with a reassignment, written to the ticket's history
     reassign_reason = None
+    # the searchable select: a customer's tickets (?customer_id=), open ones first, then the newest
+    __lookup_filters__ = ("customer_id",)
+
+    @classmethod
+    def lookup_order(cls):
+        from sqlalchemy import case
+
+        open_first = case((cls.status.in_(("new", "assigned", "in_progress", "reopened")), 0), else_=1)
+        return open_first, cls.created_at.desc(), cls.id.desc()
 
     def __str__(self):
         return f"{self.number} {self.title}" if self.number else (self.title or "")

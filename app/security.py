@@ -69,6 +69,7 @@ VIEW_METHOD_PERMISSIONS = {
     "reverse": "reverse", "reverse_action": "reverse",
     "generate": "create",
     "report": "read", "open_report": "read", "schedule": "edit",
+    "timeline": "read", "open_timeline": "read",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read",

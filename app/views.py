@@ -92,7 +92,8 @@ class CommunicationView(CrmView):
     datamodel = CrmInterface(models.Communication)
     class_permission_name = RESOURCE_COMMUNICATION
     list_columns = ["at", "customer", "channel", "summary", "staff"]
-    add_columns = edit_columns = ["customer", "at", "channel", "summary", "attachment", "staff"]
+    add_columns = edit_columns = ["customer", "at", "channel", "summary", "tickets", "attachment", "staff"]
+    lookup_depends = {"tickets": ("customer", "customer_id")}
     show_columns = ["customer", "at", "channel", "summary", "attachment", "staff", "tickets", "created_at"]
     search_columns = ["channel", "summary", "at", "staff"]
     order_columns = ["at", "customer", "channel"]
@@ -522,6 +523,20 @@ class CustomerView(CrmView):
     # the user manual: customers are found by name, room number or phone from one search box
     quick_search = ("name", "phone", "units.unit.number")
     related_views = [ResidenceView, TicketView, CommunicationView, BillView]
+
+    @action("open_timeline", _("Customer timeline"), icon="fa-stream", multiple=False, single=True)
+    def open_timeline(self, item):
+        return redirect(url_for(".timeline", pk=item.id))
+
+    @expose("/timeline/<int:pk>")
+    @has_access
+    def timeline(self, pk):
+        """客户时间线: tickets, communications, bills, payments and messages, newest first."""
+        from app.timeline import customer_timeline
+
+        customer = db.session.get(models.Customer, pk) or abort(404)
+        return self.render_template("crm/customer_timeline.html", customer=customer,
+                                    entries=customer_timeline(db.session, customer.id))
 
 
 class TagView(CrmView):

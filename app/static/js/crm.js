@@ -10,7 +10,13 @@ $(function () {
                 url: elem.data("url"),
                 dataType: "json",
                 delay: 250,
-                data: function (params) { return {q: params.term || ""}; },
+                data: function (params) {
+                    var query = {q: params.term || ""};
+                    if (elem.data("depends")) {  // e.g. only the chosen customer's tickets
+                        query[elem.data("depends-param")] = $("#" + elem.data("depends")).val() || "";
+                    }
+                    return query;
+                },
                 processResults: function (data) { return {results: data.results}; }
             }
         });
