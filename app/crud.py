@@ -228,13 +228,25 @@ def format_money(value):
     return "" if value is None else f"{value:,.2f}"
 
 
+class LocalDateTimePickerWidget:
+    """FAB's date-time picker showing the local time (FAB's own writes the raw UTC value into the box,
+    which then fails to parse when the form is saved unchanged)."""
+
+    def __call__(self, field, **kwargs):
+        from flask_appbuilder.fieldwidgets import DateTimePickerWidget
+        from wtforms.widgets import html_params
+
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("name", field.name)
+        return Markup(DateTimePickerWidget.data_template % {"text": html_params(type="text", value=field._value(),
+                                                                               **kwargs)})
+
+
 class LocalDateTimeField(Field):
     """Date and time typed in the local zone, stored as UTC."""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        from flask_appbuilder.fieldwidgets import DateTimePickerWidget
-
-        kwargs.setdefault("widget", DateTimePickerWidget())
+        kwargs.setdefault("widget", LocalDateTimePickerWidget())
         super().__init__(label, validators, **kwargs)
 
     def _value(self):
@@ -538,7 +550,10 @@ class CrmModelView(ModelView):
                 search_extra.setdefault(name, choice_select(label, info["choices"], False))
             elif isinstance(column.type, UTCDateTime):
                 formatters[name] = format_datetime
-                add_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
+                # a time that defaults to "now" (payment time, contact time) is filled in on the add form
+                now_default = utcnow if column.default is not None and column.default.is_callable else None
+                add_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable),
+                                                              default=now_default))
                 edit_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
             elif str(column.type).startswith("NUMERIC(12"):
                 formatters[name] = format_money

@@ -80,3 +80,26 @@ def test_form_times_are_local_and_stored_as_utc(admin_client, ctx):
     payment = db.session.query(Payment).one()
     assert payment.paid_at.utcoffset().total_seconds() == 0
     assert payment.paid_at.hour == 2  # 10:00 in Shanghai
+
+
+def test_the_payment_form_starts_with_the_current_time(admin_client, ctx):
+    """A time that defaults to now is filled in: a payment taken at the desk needs no typing of the time."""
+    page = admin_client.get("/paymentview/add").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="paid_at"[^>]*>', page).group(0)
+    assert re.search(r'value="20\d\d-\d\d-\d\d \d\d:\d\d:\d\d"', field)
+
+
+def test_an_edit_form_shows_local_time_and_saves_unchanged(admin_client, ctx):
+    """Regression: the picker showed the raw UTC value ("…+00:00"), which the form then refused."""
+    import datetime as dt
+
+    ticket = factories.ticket(title="门锁坏了", deadline=dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.timezone.utc))
+    page = admin_client.get(f"/ticketview/edit/{ticket.id}").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="deadline"[^>]*>', page).group(0)
+    assert 'value="2026-11-30 10:00:00"' in field  # 10:00 in Shanghai
+    response = admin_client.post(f"/ticketview/edit/{ticket.id}", data={
+        "title": "门锁坏了（已联系）", "type": "repair", "priority": "medium", "status": ticket.status,
+        "channel": "phone", "deadline": "2026-11-30 10:00:00"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(ticket), ticket.id).deadline == dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.timezone.utc)

@@ -33,11 +33,23 @@ def clean_tables():
 
 
 @pytest.fixture(scope="session")
-def server():
+def server_env():
+    """The environment of the app server: `flask crm …` run with it acts on the same database."""
     tmp = tempfile.mkdtemp(prefix="crm-browser-")
-    env = dict(os.environ, CRM_INSTANCE_DIR=tmp, SECRET_KEY="browser-test",
-               DATABASE_URL=os.environ.get("BROWSER_DATABASE_URL", f"sqlite:///{tmp}/crm.sqlite"),
-               CRM_ADMIN_PASSWORD=ADMIN_PASSWORD, FLASK_APP="app")
+    return dict(os.environ, CRM_INSTANCE_DIR=tmp, SECRET_KEY="browser-test",
+                DATABASE_URL=os.environ.get("BROWSER_DATABASE_URL", f"sqlite:///{tmp}/crm.sqlite"),
+                CRM_ADMIN_PASSWORD=ADMIN_PASSWORD, FLASK_APP="app")
+
+
+def flask_command(env, *args):
+    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="session")
+def server(server_env):
+    env = server_env
+    tmp = env["CRM_INSTANCE_DIR"]
     flask = [sys.executable, "-m", "flask"]
     subprocess.run(flask + ["crm", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(flask + ["crm", "demo", "--customers", "20", "--staff-password", STAFF_PASSWORD], cwd=ROOT,
