@@ -1,9 +1,10 @@
-"""Excel import of customers, units and tags: template, dry run, all-or-nothing, idempotent.
+"""Excel import of customers, units, tags and meter readings: template, dry run, all-or-nothing, idempotent.
 
 A file is read (openpyxl read-only), every row is checked with the same field rules as the
 forms (app.validation, declared choices, composite keys), and nothing is written unless every
 row is good. Re-importing a file updates rows found by their natural key (a customer's
-phone, a unit's building + number, a tag's name) instead of adding duplicates.
+phone, a unit's building + number, a tag's name, a reading's unit + fee type + period) instead of
+adding duplicates.
 """
 import datetime
 import io
@@ -16,7 +17,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.errors import DomainError
-from app.models import Building, Customer, CustomerUnit, Tag, Unit
+from app.models import Building, Customer, CustomerUnit, MeterReading, Tag, Unit
 from app.validation import check_value, normalize_phone
 
 
@@ -41,6 +42,14 @@ SPECS = {
                     Column("layout", _("Layout"), example="三室两厅"),
                     Column("use", _("Use"), kind="choice", example="住宅"),
                     Column("status", _("Status"), kind="choice", example="已入住")],
+    },
+    "meter_readings": {
+        "model": MeterReading, "resource": "MeterReading", "title": _("Meter readings"),
+        "columns": [Column("unit", _("Unit"), True, "unit", "1号楼-1203"),
+                    Column("fee_type", _("Fee type"), True, "choice", "水费"),
+                    Column("period", _("Period"), True, example="2026-11"),
+                    Column("previous_reading", _("Previous reading"), kind="decimal", example="1024.50"),
+                    Column("reading", _("Reading"), True, "decimal", "1036.00")],
     },
     "customers": {
         "model": Customer, "resource": "Customer", "title": _("Customers"),
@@ -165,6 +174,9 @@ def _convert(model, column, text, lookups):
 
 
 def _natural_key(kind, values):
+    if kind == "meter_readings":
+        unit = values.get("unit")
+        return (unit.id if unit else None, values.get("fee_type"), values.get("period"))
     if kind == "customers":
         return values.get("phone")
     if kind == "units":
@@ -174,6 +186,9 @@ def _natural_key(kind, values):
 
 
 def _existing(session, kind, key):
+    if kind == "meter_readings":
+        return session.execute(select(MeterReading).where(
+            MeterReading.unit_id == key[0], MeterReading.fee_type == key[1], MeterReading.period == key[2])).scalar()
     if kind == "customers":
         return session.execute(select(Customer).where(Customer.phone == key)).scalar()
     if kind == "units":
@@ -226,6 +241,8 @@ def check_rows(session, kind, rows):
                 row_errors.append(f"{column.header}: {problem}")
                 continue
             values[column.field] = value
+        if not row_errors and kind == "meter_readings":
+            row_errors.extend(_check_reading(session, values))
         if not row_errors:
             key = _natural_key(kind, values)
             if key in seen:
@@ -237,6 +254,21 @@ def check_rows(session, kind, rows):
         else:
             parsed.append((number, values))
     return parsed, errors
+
+
+def _check_reading(session, values):
+    """The previous reading defaults to the unit's last one before the period; a meter never runs back."""
+    if values.get("previous_reading") is None:
+        last = session.execute(
+            select(MeterReading.reading).where(MeterReading.unit_id == values["unit"].id,
+                                               MeterReading.fee_type == values["fee_type"],
+                                               MeterReading.period < values["period"])
+            .order_by(MeterReading.period.desc()).limit(1)).scalar()
+        values["previous_reading"] = last if last is not None else Decimal("0.00")
+    if values["reading"] < values["previous_reading"]:
+        return [str(_("The reading %(reading)s is below the previous one (%(previous)s).",
+                      reading=values["reading"], previous=values["previous_reading"]))]
+    return []
 
 
 def import_rows(session, kind, rows):
@@ -255,7 +287,7 @@ def import_rows(session, kind, rows):
                 created += 1
             else:
                 updated += 1
-            unit = values.pop("unit", None)
+            unit = values.pop("unit", None) if kind == "customers" else None
             for field, value in values.items():
                 setattr(record, field, value)
             if unit is not None and all(link.unit_id != unit.id for link in record.units):

@@ -115,3 +115,25 @@ def test_import_needs_create_and_edit_rights_on_the_model(login):
 def test_unknown_or_missing_columns_are_reported(admin_client, ctx):
     page = upload(admin_client, "tags", [["名字", "颜色"], ["VIP", None]], dry_run=True).get_data(as_text=True)
     assert "缺少列：名称" in page and "未知列：名字" in page
+
+
+def test_meter_readings_import_takes_the_previous_reading_and_refuses_a_meter_running_back(login, ctx):
+    from decimal import Decimal
+
+    from app.models import MeterReading
+
+    building = factories.building(name="5号楼")
+    unit = factories.unit(building_obj=building, number="0801")
+    db.session.add(MeterReading(unit=unit, fee_type="water", period="2026-10", previous_reading=Decimal("90"),
+                                reading=Decimal("100")))
+    db.session.commit()
+    header = ["房屋", "费用类型", "账期", "上期读数", "本期读数"]
+    client = login("Service")
+    bad = upload(client, "meter_readings", [header, ["5号楼-0801", "水费", "2026-11", None, "95"]], dry_run=False)
+    assert "低于" in bad.get_data(as_text=True) and db.session.query(MeterReading).count() == 1
+    upload(client, "meter_readings", [header, ["5号楼-0801", "水费", "2026-11", None, "112.5"]], dry_run=False)
+    reading = db.session.query(MeterReading).filter_by(period="2026-11").one()
+    assert (reading.previous_reading, reading.reading, reading.usage) == (Decimal("100"), Decimal("112.5"), Decimal("12.5"))
+    upload(client, "meter_readings", [header, ["5号楼-0801", "水费", "2026-11", None, "113"]], dry_run=False)
+    db.session.expire_all()
+    assert db.session.query(MeterReading).filter_by(period="2026-11").one().reading == Decimal("113")  # updated
