@@ -5,6 +5,7 @@ import datetime
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.fields import QuerySelectField
 from flask_babel import lazy_gettext as _
 
 from app import broadcasts, models
@@ -14,6 +15,12 @@ from app.extensions import csrf, db
 from app.security import RESOURCE_BROADCAST, VIEW_METHOD_PERMISSIONS
 from app.tickets import local_zone
 from app.types import utcnow
+
+
+def _my_customer_views():
+    from app.saved_views import views_for
+
+    return views_for(db.session, g.user.id, [role.id for role in g.user.roles], "CustomerView")
 
 
 def _check_link(url):
@@ -26,9 +33,14 @@ class BroadcastView(CrmModelView):
     class_permission_name = RESOURCE_BROADCAST
     method_permission_name = VIEW_METHOD_PERMISSIONS
     list_columns = ["title", "status", "scheduled_at", "recipient_count", "queued_at", "created_by"]
-    add_columns = edit_columns = ["title", "buildings", "tags", "customer_type", "min_arrears", "subject", "body",
-                                  "link_url"]
-    show_columns = list_columns + ["buildings", "tags", "customer_type", "min_arrears", "subject", "body", "link_url"]
+    add_columns = edit_columns = ["title", "buildings", "tags", "customer_type", "min_arrears", "saved_view",
+                                  "subject", "body", "link_url"]
+    show_columns = list_columns + ["buildings", "tags", "customer_type", "min_arrears", "saved_view", "subject",
+                                   "body", "link_url"]
+    # only the saved customer lists this user may use: their own and those shared with their roles
+    add_form_extra_fields = edit_form_extra_fields = {
+        "saved_view": QuerySelectField(_("Saved customer list"), query_func=_my_customer_views,
+                                       get_pk_func=lambda view: view.id, allow_blank=True, blank_text="—")}
     search_columns = ["title", "status", "scheduled_at"]
     order_columns = ["title", "status", "scheduled_at", "queued_at"]
     base_order = ("created_at", "desc")
@@ -36,6 +48,7 @@ class BroadcastView(CrmModelView):
         "buildings": _("Customers living in any of these buildings (empty: all buildings)."),
         "tags": _("Customers with any of these tags (empty: no tag condition)."),
         "min_arrears": _("Only customers owing at least this much on overdue bills."),
+        "saved_view": _("Only the customers a saved customer list shows (its filters and search)."),
         "body": _("Variables: {customer_name}, {link} (the tracked link below)."),
         "link_url": _("Optional: where {link} leads; each recipient's clicks are counted."),
     }

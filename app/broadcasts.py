@@ -35,12 +35,27 @@ def segment(broadcast, today):
             select(customer_tag.c.customer_id).where(customer_tag.c.tag_id.in_([t.id for t in broadcast.tags]))))
     if broadcast.customer_type:
         query = query.where(Customer.type == broadcast.customer_type)
+    if broadcast.saved_view is not None:
+        query = query.where(Customer.id.in_(saved_view_customers(broadcast.saved_view)))
     if broadcast.min_arrears:
         owed = (select(Bill.customer_id).where(Bill.due_date < today)
                 .group_by(Bill.customer_id)
                 .having(func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount) >= broadcast.min_arrears))
         query = query.where(Customer.id.in_(owed))
     return query.order_by(Customer.id)
+
+
+def saved_view_customers(saved_view):
+    """The ids of the customers a saved customer list view shows, read through the list page's own
+    filters and quick search (the one implementation of what a list shows)."""
+    from flask import current_app
+
+    view = next((v for v in current_app.appbuilder.baseviews if type(v).__name__ == saved_view.view), None)
+    if view is None or view.datamodel.obj is not Customer:
+        raise DomainError(_("Only a saved customer list can choose recipients."))
+    with current_app.test_request_context(query_string=saved_view.query):
+        query = view._current_query()
+    return select(query.with_entities(Customer.id).order_by(None).subquery().c[0])
 
 
 def _link_token(secret_key, broadcast_id, customer_id):

@@ -33,6 +33,7 @@ COLUMN_LABELS = {
     "link_url": _("Link"),
     "customer_type": _("Customer type"),
     "min_arrears": _("Owing at least"),
+    "saved_view": _("Saved customer list"),
     "scheduled_at": _("Send at"),
     "queued_at": _("Queued at"),
     "recipient_count": _("Recipients"),

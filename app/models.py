@@ -806,6 +806,10 @@ class Broadcast(Stamped, Model):
     tags = relationship("Tag", secondary=broadcast_tag, order_by="Tag.name")
     customer_type = choice_column(CUSTOMER_TYPES, nullable=True)
     min_arrears = Column(Money, info={"check": "positive"})
+    # the customers of a saved customer list view (its filters and search, as saved)
+    saved_view_id = Column(Integer, ForeignKey("saved_list_view.id", ondelete="SET NULL",
+                                               name="fk_broadcast_saved_view_id"))
+    saved_view = relationship("SavedListView")
     scheduled_at = Column(UTCDateTime)
     status = choice_column(BROADCAST_STATUSES, default="draft")
     queued_at = Column(UTCDateTime)

@@ -192,3 +192,23 @@ def test_gateway_delivery_reports(app, ctx):
     db.session.expire_all()
     assert db.session.get(OutboxMessage, message.id).delivered_at is not None
     assert broadcasts.stats(db.session, [broadcast.id])[broadcast.id]["delivered"] == 1
+
+
+def test_a_saved_customer_list_is_a_segment(app, login, estate, user_id):
+    from app.models import SavedListView
+
+    east, west, vip, people = estate
+    mine = SavedListView(name="东区住户", view="CustomerView", query="q=东", owner_id=user_id("Service"))
+    private = SavedListView(name="主管的私人列表", view="CustomerView", query="q=西", owner_id=user_id("Supervisor"))
+    db.session.add_all([mine, private])
+    db.session.commit()
+    with app.test_request_context():
+        assert names(Broadcast(saved_view=mine)) == ["东一", "东二"]
+        assert names(Broadcast(saved_view=mine, tags=[vip])) == ["东一"]
+    desk = login("Service")
+    form = desk.get("/broadcastview/add").get_data(as_text=True)
+    assert "东区住户" in form and "主管的私人列表" not in form
+    compose(desk, saved_view=str(private.id))  # someone else's private list: refused
+    assert db.session.query(Broadcast).count() == 0
+    compose(desk, saved_view=str(mine.id))
+    assert db.session.query(Broadcast).one().saved_view_id == mine.id
