@@ -501,6 +501,11 @@ class CrmModelView(ModelView):
         if self.quick_search:
             self._quick_filter = quick_search_filter(self.quick_search)
 
+    @action("change_history", _("Change history"), icon="fa-history", multiple=False, single=True)
+    def change_history(self, item):
+        """Who changed this record and how (the change log, for those who may read it)."""
+        return redirect(url_for("ChangeLogView.record", resource=type(item).__name__, record_id=item.id))
+
     @expose("/download/<string:filename>")
     @has_access
     def download(self, filename):

@@ -422,6 +422,7 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     """
     # the demo writes tickets with their whole history; live routing would reassign them
     session.info["dispatch"] = False
+    session.info["audit"] = False  # demo history is made up; the change history starts with real edits
     rng = random.Random(seed)
     now = (now or datetime.datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     today, since = now.date(), now - 400 * DAY

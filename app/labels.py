@@ -24,12 +24,17 @@ MODEL_LABELS = {
     "MeterReading": _("Meter reading"),
     "BillingRun": _("Bill generation run"),
     "WriteOff": _("Write-off"),
+    "ChangeLog": _("Change history"),
     "Broadcast": _("Broadcast"),
     "OutboxMessage": _("Outbox message"),
 }
 
 COLUMN_LABELS = {
     "price": _("Price"),
+    "resource": _("Record type"),
+    "record_id": _("Record number"),
+    "changes": _("Changes"),
+    "action": _("Action"),
     "link_url": _("Link"),
     "customer_type": _("Customer type"),
     "min_arrears": _("Owing at least"),

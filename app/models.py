@@ -32,6 +32,7 @@ from app.types import (
     BILL_TO,
     BILLING_RUN_STATUSES,
     BROADCAST_STATUSES,
+    CHANGE_ACTIONS,
     FEE_METHODS,
     PAYMENT_KINDS,
     COMMUNICATION_CHANNELS,
@@ -821,3 +822,27 @@ class Broadcast(Stamped, Model):
 
     def __str__(self):
         return self.title or ""
+
+
+class ChangeLog(Model):
+    """操作日志: who created, changed or deleted which record, when, and what changed (field: old → new).
+
+    Written by app.audit after every flush, for every path (pages, API, batch edit, import, jobs).
+    """
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index("ix_change_log_record", "resource", "record_id"),)
+    __display_relations__ = ("actor",)
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
+    actor = relationship("User")
+    resource = Column(String(40), nullable=False)
+    record_id = Column(Integer, nullable=False)
+    action = choice_column(CHANGE_ACTIONS, default="update")
+    summary = Column(String(200))  # what the record was called at the time
+    changes = Column(Text)  # JSON: {field: [old, new]}; collections: {field: {"added": [...], "removed": [...]}}
+
+    def __str__(self):
+        return f"{self.resource}#{self.record_id}"

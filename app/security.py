@@ -40,6 +40,7 @@ RESOURCE_BILLING_RUN = "BillingRun"
 RESOURCE_WRITE_OFF = "WriteOff"
 RESOURCE_ARREARS = "Arrears"
 RESOURCE_BROADCAST = "Broadcast"
+RESOURCE_CHANGE_LOG = "ChangeLog"  # admins only by default: it holds the values of every field
 ACTION_APPROVE = "can_approve"
 ACTION_REVERSE = "can_reverse"
 RESOURCE_LOOKUP = "Lookup"
@@ -69,7 +70,7 @@ VIEW_METHOD_PERMISSIONS = {
     "reverse": "reverse", "reverse_action": "reverse",
     "generate": "create",
     "report": "read", "open_report": "read", "schedule": "edit",
-    "timeline": "read", "open_timeline": "read",
+    "timeline": "read", "open_timeline": "read", "record": "read", "change_history": "read",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read",

@@ -178,3 +178,4 @@ BROADCAST_STATUSES = Choices(
     ("sending", _("Queuing")),
     ("queued", _("Queued")),
 )
+CHANGE_ACTIONS = Choices(("create", _("Created")), ("update", _("Changed")), ("delete", _("Deleted")))

@@ -23,6 +23,7 @@ from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.admin_views import FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
 from app.crud import CrmInterface, CrmModelView, LookupView, person_name
+from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
     RESOURCE_BILL,
     RESOURCE_BUILDING,
@@ -32,6 +33,7 @@ from app.security import (
     RESOURCE_DISPATCH_RULE,
     RESOURCE_ARREARS,
     RESOURCE_BILLING_RUN,
+    RESOURCE_CHANGE_LOG,
     RESOURCE_DUTY_SHIFT,
     RESOURCE_FEE_RULE,
     RESOURCE_METER_READING,
@@ -253,6 +255,31 @@ class WriteOffView(CrmView):
     @action("reject", _("Reject"), _("Reject the selected write-offs?"), "fa-times", multiple=True, single=True)
     def reject(self, items):
         return self._decide(items, False)
+
+
+class ChangeLogView(CrmView):
+    """操作日志: every change to every record, newest first; one record's history from its page."""
+
+    datamodel = CrmInterface(models.ChangeLog)
+    class_permission_name = RESOURCE_CHANGE_LOG
+    base_permissions = ["can_read", "can_export"]
+    list_columns = ["at", "actor", "action", "resource", "record_id", "summary"]
+    show_columns = list_columns + ["changes"]
+    search_columns = ["at", "actor", "action", "resource", "record_id", "summary"]
+    order_columns = ["at", "resource", "record_id"]
+    base_order = ("id", "desc")
+    formatters_columns = {"resource": lambda name: str(MODEL_LABELS.get(name, name))}
+
+    @expose("/record/<resource>/<int:record_id>")
+    @has_access
+    def record(self, resource, record_id):
+        from app.audit import decoded, describe, history
+
+        entries = [(entry, decoded(entry)) for entry in history(db.session, resource, record_id)]
+        return self.render_template("crm/change_history.html", entries=entries, resource=resource,
+                                    record_id=record_id, model_label=MODEL_LABELS.get(resource, resource),
+                                    labels=COLUMN_LABELS, choices=types.CHANGE_ACTIONS, person=person_name,
+                                    describe=describe)
 
 
 class ArrearsView(BaseView):
@@ -671,6 +698,7 @@ MENU = [
     ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
     ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
     ("DispatchRules", DispatchRuleView, _("Dispatch rules"), "fa-random", "Settings", _("System settings"), "fa-cogs"),
+    ("ChangeLog", ChangeLogView, _("Change history"), "fa-history", "Settings", _("System settings"), "fa-cogs"),
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
     ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
     ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
