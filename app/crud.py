@@ -620,7 +620,7 @@ class CrmModelView(ModelView):
         page_size = min(max(int(page_size or self.page_size), 1), limit)
         filters, order_column, order_direction = self._current_list(filters, order_column, order_direction)
         access = self._field_access()
-        columns = access.visible(self.list_columns)
+        columns = self._shown_columns(access)
         joined_filters = filters.get_joined_filters(self._base_filters)
         count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
                                            page=page, page_size=page_size)
@@ -641,6 +641,18 @@ class CrmModelView(ModelView):
             **kwargs,
         )
         return widgets
+
+    def _shown_columns(self, access):
+        """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""
+        visible = access.visible(self.list_columns)
+        asked = [c for c in request.args.get("cols", "").split(",") if c in visible]
+        return list(dict.fromkeys(asked)) or visible
+
+    def column_choices(self):
+        """For the list page's column picker: (name, label, shown) of every column the user may see."""
+        access = self._field_access()
+        shown = set(self._shown_columns(access))
+        return [(c, self.label_columns.get(c, c), c in shown) for c in access.visible(self.list_columns)]
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         widgets = widgets or {}
@@ -820,7 +832,7 @@ class CrmModelView(ModelView):
             query = query.filter(self.datamodel.obj.id.in_(selected))
         query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
         access = self._field_access()
-        columns = access.visible(self.list_columns)
+        columns = self._shown_columns(access)
         formatters = dict(self._formatters_for(access))
         model = self.datamodel.obj
         for col in columns:  # translate each choice label once per export, not once per cell
@@ -1058,6 +1070,13 @@ class LookupView(BaseView):
             return f"{row} ({value})" if value else str(row)
 
         return jsonify(results=[{"id": row.id, "text": text(row)} for row in rows])
+
+
+def list_columns_here():
+    """For the list template: the current list's column choices."""
+    view = next((v for v in current_app.appbuilder.baseviews
+                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+    return view.column_choices() if view is not None else []
 
 
 def saved_views_here():

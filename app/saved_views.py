@@ -12,9 +12,9 @@ _KEPT_PREFIXES = ("_flt_", "_oc_", "_od_", "psize_")
 
 
 def clean_query(query_string):
-    """Keep only what describes the view (no page number, no one-off parameters)."""
+    """Keep only what describes the view: filters, search, columns, order, page size (no page number)."""
     pairs = [(k, v) for k, v in parse_qsl(query_string, keep_blank_values=False)
-             if k == "q" or k.startswith(_KEPT_PREFIXES)]
+             if k in ("q", "cols") or k.startswith(_KEPT_PREFIXES)]
     return urlencode(pairs)
 
 

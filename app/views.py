@@ -718,11 +718,10 @@ HIDDEN_VIEWS = [TicketAttachmentView]
 def register_views(appbuilder):
     from flask import current_app
 
-    from app.crud import saved_views_here
-
-    from app.crud import format_datetime
+    from app.crud import format_datetime, list_columns_here, saved_views_here
 
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
+    current_app.jinja_env.globals["crm_list_columns"] = list_columns_here
     current_app.jinja_env.filters["crm_local_time"] = format_datetime
     current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
     for name, view, label, icon, category, category_label, category_icon in MENU:

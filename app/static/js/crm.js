@@ -40,3 +40,12 @@ $(function () {
     refresh();
     setInterval(refresh, 60000);
 });
+
+// The column picker: the ticked columns become ?cols=a,b (kept by saved views and the export).
+$(function () {
+    $("#crm-columns").on("submit", function () {
+        var names = $(this).find(".crm-column:checked").map(function () { return this.value; }).get();
+        $(this).find("input[name=cols]").val(names.join(","));
+    });
+    $("#crm-columns .dropdown-menu").on("click", function (event) { event.stopPropagation(); });
+});
