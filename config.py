@@ -111,6 +111,12 @@ class Config:
     CRM_BILLING_DAY = int(os.environ.get("CRM_BILLING_DAY", "1"))
     CRM_REMINDER_INTERVAL_DAYS = float(os.environ.get("CRM_REMINDER_INTERVAL_DAYS", "7"))
 
+    # Exports of more rows than this are built by the scheduler and offered in the inbox when ready;
+    # the files are kept (under random names) for CRM_EXPORT_KEEP_DAYS.
+    CRM_EXPORT_BACKGROUND_ROWS = int(os.environ.get("CRM_EXPORT_BACKGROUND_ROWS", "200000"))
+    CRM_EXPORT_KEEP_DAYS = int(os.environ.get("CRM_EXPORT_KEEP_DAYS", "7"))
+    EXPORT_FOLDER = os.environ.get("CRM_EXPORT_FOLDER", os.path.join(INSTANCE_DIR, "exports"))
+
     UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))
     # Attachments: per file (checked with a clear message), and per request (a little more, for the form).
     CRM_MAX_ATTACHMENT_MB = float(os.environ.get("CRM_MAX_ATTACHMENT_MB", "50"))

@@ -276,3 +276,30 @@ class InboxView(BaseView):
         count = mark_read(db.session, user_id, utcnow())
         flash(str(_("%(count)s messages marked read.", count=count)), "success")
         return redirect(url_for(".index"))
+
+
+class ExportDownloadView(BaseView):
+    """A finished background export, for the person who asked for it only."""
+
+    route_base = "/exports"
+
+    @expose("/<int:job_id>")
+    def download(self, job_id):
+        import os
+
+        from flask import current_app, g, send_file
+
+        from app.models import ExportJob
+
+        user = getattr(g, "user", None)
+        if not getattr(user, "is_authenticated", False):
+            return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
+        job = db.session.get(ExportJob, job_id)
+        if job is None or job.user_id != user.id or job.status != "done" or not job.file_name:
+            abort(404)
+        path = os.path.join(current_app.config["EXPORT_FOLDER"], job.file_name)
+        if not os.path.isfile(path):
+            abort(404)
+        stamp = job.finished_at.strftime("%Y%m%d-%H%M") if job.finished_at else ""
+        return send_file(path, as_attachment=True, download_name=f"{job.title}-{stamp}.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -729,6 +729,39 @@ class CrmModelView(ModelView):
         ids = ",".join(str(item.id) for item in items if item is not None)
         return redirect(url_for(".batch", ids=ids))
 
+    def _export_query(self):
+        query = self._current_query()
+        selected = self._requested_ids()
+        if selected is not None:
+            query = query.filter(self.datamodel.obj.id.in_(selected))
+        return query
+
+    def export_file(self):
+        """Write the list this request describes to a temporary .xlsx: (path, rows, title).
+        Used by the download and by the background export job alike."""
+        query = self._export_query()
+        query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
+        access = self._field_access()
+        columns = self._shown_columns(access)
+        formatters = dict(self._formatters_for(access))
+        model = self.datamodel.obj
+        for col in columns:  # translate each choice label once per export, not once per cell
+            choices = column_info(model, col).get("choices")
+            if choices is not None and not access.masked(col):
+                translated = {code: choices.label(code) for code in choices.codes}
+                formatters[col] = lambda code, translated=translated: translated.get(code, code or "")
+        labels = [self.label_columns.get(col, col) for col in columns]
+        cells = [(col, formatters.get(col), access.masked(col), "." in col) for col in columns]
+        value_of = self.datamodel._get_attr_value
+        rows = (
+            [export_value(formatter, value_of(item, col) if dotted else getattr(item, col), masked)
+             for col, formatter, masked, dotted in cells]
+            for item in query
+        )
+        title = str(self.list_title)
+        path, count = write_xlsx(columns, labels, rows, sheet_name=title, zone=local_zone())
+        return path, count, title
+
     def _requested_ids(self):
         """The ids ticked on the list page (``?ids=1,2,3``), or None when none were given."""
         raw = request.values.get("ids")
@@ -825,31 +858,19 @@ class CrmModelView(ModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        """The current list (filters, search, order; all pages) as an .xlsx download."""
-        query = self._current_query()
-        selected = self._requested_ids()
-        if selected is not None:
-            query = query.filter(self.datamodel.obj.id.in_(selected))
-        query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
-        access = self._field_access()
-        columns = self._shown_columns(access)
-        formatters = dict(self._formatters_for(access))
-        model = self.datamodel.obj
-        for col in columns:  # translate each choice label once per export, not once per cell
-            choices = column_info(model, col).get("choices")
-            if choices is not None and not access.masked(col):
-                translated = {code: choices.label(code) for code in choices.codes}
-                formatters[col] = lambda code, translated=translated: translated.get(code, code or "")
-        labels = [self.label_columns.get(col, col) for col in columns]
-        cells = [(col, formatters.get(col), access.masked(col), "." in col) for col in columns]
-        value_of = self.datamodel._get_attr_value
-        rows = (
-            [export_value(formatter, value_of(item, col) if dotted else getattr(item, col), masked)
-             for col, formatter, masked, dotted in cells]
-            for item in query
-        )
-        title = str(self.list_title)
-        path, count = write_xlsx(columns, labels, rows, sheet_name=title, zone=local_zone())
+        """The current list (filters, search, order; all pages) as an .xlsx download; a list larger
+        than CRM_EXPORT_BACKGROUND_ROWS is built by the scheduler and offered when ready."""
+        query = self._export_query()
+        limit = current_app.config["CRM_EXPORT_BACKGROUND_ROWS"]
+        if query.order_by(None).count() > limit:
+            from app.exports import queue_export
+
+            queue_export(db.session, g.user.id, self.__class__.__name__, str(self.list_title),
+                         request.query_string.decode("utf-8", "replace"), utcnow())
+            flash(str(_("More than %(limit)s rows: the file is being prepared and you will get a message "
+                        "when it is ready.", limit=f"{limit:,}")), "info")
+            return redirect(url_for(".list", **request.args))
+        path, count, title = self.export_file()
         record_export(db.session, actor_id=getattr(g.user, "id", None), resource=self.class_permission_name,
                       query=request.query_string.decode("utf-8", "replace"), rows=count, now=utcnow())
         stamp = datetime.datetime.now(local_zone()).strftime("%Y%m%d-%H%M")

@@ -73,7 +73,19 @@ def payment_reminders(app):
                                       app.config["CRM_REMINDER_INTERVAL_DAYS"])
 
 
+def background_exports(app):
+    """Build queued large exports (app.exports.run_export_jobs)."""
+    from app.exports import run_export_jobs
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return run_export_jobs(app, db.session, utcnow(), app.config["EXPORT_FOLDER"],
+                               app.config["CRM_EXPORT_KEEP_DAYS"])
+
+
 def register_jobs(scheduler, app):
+    scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
+                      replace_existing=True)
     zone = app.config.get("TIMEZONE", "Asia/Shanghai")
     scheduler.add_job(monthly_bills, "cron", day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone,
                       args=[app], id="monthly_bills", replace_existing=True)

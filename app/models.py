@@ -33,6 +33,7 @@ from app.types import (
     BILLING_RUN_STATUSES,
     BROADCAST_STATUSES,
     CHANGE_ACTIONS,
+    JOB_STATUSES,
     FEE_METHODS,
     PAYMENT_KINDS,
     COMMUNICATION_CHANNELS,
@@ -477,6 +478,28 @@ class ExportLog(Model):
 
     def __str__(self):
         return f"{self.resource} {self.rows}"
+
+
+class ExportJob(Model):
+    """An export too large for a request: built by the scheduler, then offered to its owner only."""
+
+    __tablename__ = "export_job"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    user = relationship("User")
+    view = Column(String(60), nullable=False)  # the list page's endpoint, e.g. CustomerView
+    title = Column(String(100))
+    query = Column(Text, nullable=False, default="")
+    status = choice_column(JOB_STATUSES, default="queued")
+    rows = Column(Integer)
+    file_name = Column(String(100))  # under instance/exports, a random name
+    error = Column(Text)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at = Column(UTCDateTime)
+
+    def __str__(self):
+        return self.title or self.view
 
 
 class FieldPermission(Model):

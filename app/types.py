@@ -179,3 +179,4 @@ BROADCAST_STATUSES = Choices(
     ("queued", _("Queued")),
 )
 CHANGE_ACTIONS = Choices(("create", _("Created")), ("update", _("Changed")), ("delete", _("Deleted")))
+JOB_STATUSES = Choices(("queued", _("Queued")), ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))

@@ -21,7 +21,7 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
-from app.admin_views import FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
+from app.admin_views import ExportDownloadView, FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
 from app.crud import CrmInterface, CrmModelView, LookupView, person_name
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
@@ -739,6 +739,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)
     appbuilder.add_view_no_menu(InboxView)
+    appbuilder.add_view_no_menu(ExportDownloadView)
     appbuilder.add_view_no_menu(TicketWorkView)
     appbuilder.add_view_no_menu(BroadcastLinkView)
     fields = {}

@@ -99,3 +99,33 @@ def test_selected_rows_export_through_the_list_action(login, ctx):
     assert sorted(r[0] for r in rows) == ["丙", "甲"]
     service = login("Service").post("/customerview/action_post", data={"action": "export_selected", "rowid": [a.id]})
     assert service.status_code == 302 and "export" not in service.headers["Location"]
+
+
+def test_a_large_export_is_built_by_the_scheduler_and_offered_to_its_owner_only(app, login, ctx, tmp_path):
+    from app.exports import run_export_jobs
+    from app.models import ExportJob, ExportLog, Notification
+    from app.types import utcnow
+
+    for name in ("甲", "乙", "丙"):
+        factories.customer(name=f"大批量{name}")
+    app.config.update(CRM_EXPORT_BACKGROUND_ROWS=2, EXPORT_FOLDER=str(tmp_path))
+    try:
+        manager = login("Manager")
+        response = manager.get("/customerview/export/?cols=name&q=大批量")
+        assert response.status_code == 302  # back to the list with a message, not a file
+        job = db.session.query(ExportJob).one()
+        assert (job.status, job.view) == ("queued", "CustomerView")
+        assert run_export_jobs(app, db.session, utcnow(), str(tmp_path)) == 1
+        assert run_export_jobs(app, db.session, utcnow(), str(tmp_path)) == 0  # each job runs once
+        db.session.expire_all()
+        job = db.session.get(ExportJob, job.id)
+        assert (job.status, job.rows) == ("done", 3)
+        note = db.session.query(Notification).filter_by(link=f"/exports/{job.id}").one()
+        assert "3" in note.title
+        assert db.session.query(ExportLog).filter_by(rows=3).count() == 1
+        download = manager.get(f"/exports/{job.id}")
+        sheet = openpyxl.load_workbook(io.BytesIO(download.data)).active
+        assert [c.value for c in sheet[1]] == ["姓名"] and sheet.max_row == 4
+        assert login("Service").get(f"/exports/{job.id}").status_code == 404
+    finally:
+        app.config.update(CRM_EXPORT_BACKGROUND_ROWS=200000)
