@@ -16,6 +16,7 @@ READONLY = "readonly"
 EDITABLE = "editable"
 
 LEVELS = (HIDDEN, MASKED, READONLY, EDITABLE)
+STRICTNESS = (EDITABLE, READONLY, MASKED, HIDDEN)  # later is stricter
 LEVEL_LABELS = {
     HIDDEN: _("Hidden"),
     MASKED: _("Masked"),
@@ -26,13 +27,27 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
 class FieldAccess:
-    """The levels that apply to one user on one model (fields absent are editable)."""
+    """The levels that apply to one user on one model (fields absent are editable).
 
-    def __init__(self, levels):
+    A dotted path (``customer.phone`` on a ticket) follows the relation and takes the level the
+    user has on that model's field as well: the stricter of the two applies.
+    """
+
+    def __init__(self, levels, resource=None, all_levels=None):
         self.levels = levels
+        self.resource = resource
+        self.all_levels = all_levels or {}
 
     def level(self, field):
-        return self.levels.get(field.split(".")[0], EDITABLE)
+        own = self.levels.get(field.split(".")[0], EDITABLE)
+        if "." not in field or own == HIDDEN:
+            return own
+        relation, rest = field.split(".", 1)
+        target = _relation_target(self.resource, relation)
+        if target is None:
+            return own
+        related = FieldAccess(self.all_levels.get(target, {}), target, self.all_levels).level(rest)
+        return max(own, related, key=STRICTNESS.index)
 
     def hidden(self, field):
         return self.level(field) == HIDDEN
@@ -47,7 +62,18 @@ class FieldAccess:
         return [f for f in fields if not self.hidden(f)]
 
     def __bool__(self):
-        return bool(self.levels)
+        return bool(self.levels) or bool(self.all_levels)
+
+
+def _relation_target(resource, relation):
+    """The permission resource (model name) a relation of ``resource`` leads to, or None."""
+    from app import models
+
+    model = getattr(models, resource or "", None)
+    mapper = getattr(model, "__mapper__", None)
+    if mapper is None or relation not in mapper.relationships:
+        return None
+    return mapper.relationships[relation].mapper.class_.__name__
 
 
 def load_all_levels(session, role_ids):

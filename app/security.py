@@ -196,7 +196,7 @@ class CrmSecurityManager(SecurityManager):
                 levels = load_all_levels(self.session, [role.id for role in roles])
             cached = (key, levels)
             g._crm_field_levels = cached
-        return FieldAccess(cached[1].get(resource, {}))
+        return FieldAccess(cached[1].get(resource, {}), resource, cached[1])
 
     def has_access(self, permission_name, view_name):
         permissions = self._user_permission_set()

@@ -178,3 +178,20 @@ def test_openapi_leaves_out_hidden_fields_for_that_user(app, login, ctx):
     admin = customer_properties(login("Admin"))
     assert service and all("id_number" not in props for props in service.values())
     assert any("id_number" in props for props in admin.values())
+
+
+def test_a_related_field_hidden_on_its_own_model_is_hidden_on_other_models_pages(app, login, ctx):
+    """Regression: paths like the ticket list's customer.phone followed Ticket's field rules, not
+    Customer's, so the ticket search found tickets by a phone the user may not see."""
+    from app.field_permissions import FieldAccess
+
+    configure(app, "Service", "Customer", "phone", "hidden")
+    customer = factories.customer(name="关联字段", phone="13655556666")
+    factories.ticket(customer=customer, title="查看关联")
+    client = login("Service")
+    page = client.get("/ticketview/list/?q=13655556666").get_data(as_text=True)
+    assert "查看关联" not in page
+    assert "查看关联" in client.get("/ticketview/list/?q=查看关联").get_data(as_text=True)
+    access = FieldAccess({}, "Ticket", {"Customer": {"phone": "masked", "id_number": "hidden"}})
+    assert (access.level("customer.phone"), access.level("customer.id_number"), access.level("customer.name")) == (
+        "masked", "hidden", "editable")
