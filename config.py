@@ -117,6 +117,8 @@ class Config:
     CRM_EXPORT_KEEP_DAYS = int(os.environ.get("CRM_EXPORT_KEEP_DAYS", "7"))
     EXPORT_FOLDER = os.environ.get("CRM_EXPORT_FOLDER", os.path.join(INSTANCE_DIR, "exports"))
 
+    BACKUP_FOLDER = os.environ.get("CRM_BACKUP_FOLDER", os.path.join(INSTANCE_DIR, "backups"))
+
     UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))
     # Attachments: per file (checked with a clear message), and per request (a little more, for the form).
     CRM_MAX_ATTACHMENT_MB = float(os.environ.get("CRM_MAX_ATTACHMENT_MB", "50"))

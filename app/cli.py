@@ -126,6 +126,41 @@ def remind_command():
     click.echo(f"Payment reminders queued: {payment_reminders(current_app._get_current_object())}.")
 
 
+@crm_cli.command("backup")
+@click.option("--to", "target", default=None, help="Directory for the archive (default: CRM_BACKUP_FOLDER).")
+@with_appcontext
+def backup_command(target):
+    """Write a consistent snapshot of the database and the uploaded files (safe while the app runs)."""
+    from app.backup import BackupError, backup, now_utc
+    from app.extensions import db
+
+    try:
+        path = backup(db.engine, current_app.config["UPLOAD_FOLDER"], target or current_app.config["BACKUP_FOLDER"],
+                      now_utc())
+    except BackupError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Backup written: {path}")
+
+
+@crm_cli.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(archive, yes):
+    """Replace the database and uploaded files with a backup's (stop the app and scheduler first)."""
+    from app.backup import BackupError, restore
+    from app.extensions import db
+
+    if not yes:
+        click.confirm("Everything since the backup will be lost. Restore?", abort=True)
+    db.session.remove()
+    try:
+        manifest = restore(db.engine, current_app.config["UPLOAD_FOLDER"], archive)
+    except BackupError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Restored the backup of {manifest['created_at']}.")
+
+
 @crm_cli.command("scheduler")
 @with_appcontext
 def scheduler_command():
