@@ -67,6 +67,11 @@ class Config:
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
     FAB_SECURITY_MANAGER_CLASS = "app.security.CrmSecurityManager"
+    # Login protection: consecutive failures before a lock, minutes locked; the password policy
+    # (app.accounts) is FAB's password-complexity hook, so FAB's forms and user API apply it too.
+    CRM_LOGIN_MAX_FAILURES = int(os.environ.get("CRM_LOGIN_MAX_FAILURES", "5"))
+    CRM_LOGIN_LOCK_MINUTES = int(os.environ.get("CRM_LOGIN_LOCK_MINUTES", "30"))
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # a form left open over lunch still submits
     SESSION_COOKIE_HTTPONLY = True

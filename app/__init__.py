@@ -18,6 +18,10 @@ def create_app(test_config=None):
     app.config.from_object(settings.Config)
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR"):
+        from app.accounts import fab_password_validator
+
+        app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = fab_password_validator
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.instance_secret_key()
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)

@@ -15,7 +15,7 @@ from app.types import utcnow
 # logs of their own, counters and machine bookkeeping: not business records
 NOT_AUDITED = {
     models.ChangeLog, models.TicketEvent, models.Notification, models.OutboxMessage, models.NumberSequence,
-    models.ExportLog, models.ExportJob, models.BillingRun, models.SavedListView,
+    models.ExportLog, models.ExportJob, models.BillingRun, models.SavedListView, models.AccountSecurity,
 }
 SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id"}
 

@@ -53,21 +53,16 @@ class BroadcastView(CrmModelView):
         "link_url": _("Optional: where {link} leads; each recipient's clicks are counted."),
     }
 
-    def _check(self, item):
+    def check_record(self, item):
+        if item.id is not None and item.status != "draft":
+            raise DomainError(_("Only a draft can be changed; this broadcast has been scheduled."))
         broadcasts.check_message(item.subject, item.body)
         _check_link(item.link_url)
 
     def pre_add(self, item):
-        self._check(item)
+        super().pre_add(item)
         item.status = "draft"
         item.created_by_id = g.user.id
-        super().pre_add(item)
-
-    def pre_update(self, item):
-        if item.status != "draft":
-            raise DomainError(_("Only a draft can be changed; this broadcast has been scheduled."))
-        self._check(item)
-        super().pre_update(item)
 
     def post_add_redirect(self):
         return redirect(url_for(".report", pk=self._added_id)) if getattr(self, "_added_id", None) else \

@@ -30,6 +30,11 @@ def ensure_admin(username, password, email):
         return False
     if not password:
         raise click.UsageError("Set the admin password with --password or CRM_ADMIN_PASSWORD.")
+    from app.accounts import password_problem
+
+    problem = password_problem(password, [username, email])
+    if problem:
+        raise click.UsageError(f"The admin password is refused: {problem}")
     user = sm.add_user(username, "系统", "管理员", email, sm.find_role(sm.auth_role_admin), password)
     if not user:
         raise click.ClickException("Could not create the admin account (see the log).")

@@ -879,8 +879,15 @@ class CrmModelView(ModelView):
         response.call_on_close(lambda: os.remove(path))
         return response
 
+    def check_record(self, item):
+        """A view's own rule on a record about to be added or saved (raise DomainError to refuse)."""
+
+    def pre_add(self, item):
+        self.check_record(item)
+
     def pre_update(self, item):
         try:
+            self.check_record(item)
             check_update(db.session, item)
         except DomainError:
             db.session.rollback()  # FAB shows the message; the refused change must not flush later

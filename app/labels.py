@@ -31,6 +31,9 @@ MODEL_LABELS = {
 
 COLUMN_LABELS = {
     "price": _("Price"),
+    "failed_logins": _("Failed logins in a row"),
+    "last_failure_at": _("Last failed login"),
+    "locked_until": _("Locked until"),
     "resource": _("Record type"),
     "record_id": _("Record number"),
     "changes": _("Changes"),

@@ -869,3 +869,25 @@ class ChangeLog(Model):
 
     def __str__(self):
         return f"{self.resource}#{self.record_id}"
+
+
+class AccountSecurity(Model):
+    """Per account: consecutive failed logins, a lock, and the session version (bumped on logout,
+    password change or disabling, which ends every session issued before)."""
+
+    __tablename__ = "account_security"
+    __display_relations__ = ("user",)
+
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+    user = relationship("User")
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime)
+    session_version = Column(Integer, nullable=False, default=0)
+    last_failure_at = Column(UTCDateTime)
+
+    @property
+    def id(self):  # list pages address records by id
+        return self.user_id
+
+    def __str__(self):
+        return str(self.user) if self.user else str(self.user_id)

@@ -40,6 +40,7 @@ RESOURCE_BILLING_RUN = "BillingRun"
 RESOURCE_WRITE_OFF = "WriteOff"
 RESOURCE_ARREARS = "Arrears"
 RESOURCE_BROADCAST = "Broadcast"
+RESOURCE_ACCOUNT_SECURITY = "AccountSecurity"  # admins only
 RESOURCE_CHANGE_LOG = "ChangeLog"  # admins only by default: it holds the values of every field
 ACTION_APPROVE = "can_approve"
 ACTION_REVERSE = "can_reverse"
@@ -66,7 +67,7 @@ VIEW_METHOD_PERMISSIONS = {
     "batch": "edit", "batch_edit": "edit",
     "save_view": "read", "delete_saved_view": "read",
     "start": "edit", "resend": "edit",
-    "approve": "approve", "reject": "approve",
+    "approve": "approve", "reject": "approve", "unlock": "edit",
     "reverse": "reverse", "reverse_action": "reverse",
     "generate": "create",
     "report": "read", "open_report": "read", "schedule": "edit",
@@ -197,6 +198,76 @@ class CrmSecurityManager(SecurityManager):
             cached = (key, levels)
             g._crm_field_levels = cached
         return FieldAccess(cached[1].get(resource, {}), resource, cached[1])
+
+    # ---- login protection (rules in app.accounts)
+
+    def auth_user_db(self, username, password):
+        """FAB's check, plus: a locked account is refused with the same message and in the same time
+        as a wrong password; the max-th failure in a row locks it. Also guards the REST API's login."""
+        from flask import current_app
+        from werkzeug.security import check_password_hash
+
+        from app import accounts
+        from app.types import utcnow
+
+        user = (self.find_user(username=username) or self.find_user(email=username)) if username else None
+        now = utcnow()
+        if user is not None and accounts.is_locked(self.session, user.id, now):
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            self.on_user_login_failed(user)
+            return None
+        result = super().auth_user_db(username, password)
+        if user is not None:
+            if result is None:
+                config = current_app.config
+                accounts.record_failure(self.session, user.id, now, config["CRM_LOGIN_MAX_FAILURES"],
+                                        config["CRM_LOGIN_LOCK_MINUTES"])
+            else:
+                accounts.record_success(self.session, user.id)
+        return result
+
+    def on_user_login(self, user):
+        from flask import has_request_context, session
+
+        from app.accounts import session_version
+
+        if has_request_context():
+            session["crm_sv"] = session_version(self.session, user.id)
+
+    def on_user_logout(self, user):
+        from app.accounts import end_sessions
+
+        end_sessions(self.session, user.id)  # a copy of the cookie taken before logout stops working
+
+    def load_user(self, pk):
+        """The session's user, unless the account is disabled or its sessions were ended since."""
+        from flask import session
+        from flask_appbuilder.security.sqla.models import User
+        from sqlalchemy import select
+
+        from app.models import AccountSecurity
+
+        row = self.session.execute(
+            select(User, AccountSecurity.session_version)
+            .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id).where(User.id == int(pk))
+        ).first()
+        if row is None or not row[0].is_active:
+            return None
+        if session.get("crm_sv", 0) != (row[1] or 0):
+            return None
+        return row[0]
+
+    def reset_password(self, userid, password):
+        """A new password ends the account's other sessions (the person changing their own stays in)."""
+        from flask import g, has_request_context, session
+
+        from app.accounts import end_sessions
+
+        super().reset_password(userid, password)
+        version = end_sessions(self.session, userid)
+        user = getattr(g, "user", None) if has_request_context() else None
+        if getattr(user, "id", None) == userid:
+            session["crm_sv"] = version
 
     def has_access(self, permission_name, view_name):
         permissions = self._user_permission_set()

@@ -31,6 +31,7 @@ from app.security import (
     RESOURCE_CUSTOMER,
     RESOURCE_DEPARTMENT,
     RESOURCE_DISPATCH_RULE,
+    RESOURCE_ACCOUNT_SECURITY,
     RESOURCE_ARREARS,
     RESOURCE_BILLING_RUN,
     RESOURCE_CHANGE_LOG,
@@ -280,6 +281,29 @@ class ChangeLogView(CrmView):
                                     record_id=record_id, model_label=MODEL_LABELS.get(resource, resource),
                                     labels=COLUMN_LABELS, choices=types.CHANGE_ACTIONS, person=person_name,
                                     describe=describe)
+
+
+class AccountSecurityView(CrmView):
+    """账号安全: failed logins and locks; an admin unlocks an account."""
+
+    datamodel = CrmInterface(models.AccountSecurity)
+    class_permission_name = RESOURCE_ACCOUNT_SECURITY
+    base_permissions = ["can_read", "can_edit"]
+    list_columns = ["user", "failed_logins", "last_failure_at", "locked_until"]
+    show_columns = list_columns
+    search_columns = ["user", "locked_until"]
+    order_columns = ["failed_logins", "last_failure_at", "locked_until"]
+    base_order = ("last_failure_at", "desc")
+
+    @action("unlock", _("Unlock"), _("Unlock the selected accounts?"), "fa-unlock", multiple=True, single=True)
+    def unlock(self, items):
+        from app.accounts import unlock
+
+        items = items if isinstance(items, list) else [items]
+        for item in items:
+            unlock(db.session, item.user_id)
+        flash(str(_("%(count)s accounts unlocked.", count=len(items))), "success")
+        return redirect(url_for(".list"))
 
 
 class ArrearsView(BaseView):
@@ -638,11 +662,10 @@ class MessageTemplateView(CrmView):
 
     description_columns = {"body": LazyString(lambda: str(_("Variables: %(names)s", names=variables_help())))}
 
-    def pre_update(self, item):
+    def check_record(self, item):
         from app.notify import check_template
 
         check_template(item.key, item.subject, item.body)
-        super().pre_update(item)
 
 
 class OutboxView(CrmView):
@@ -698,6 +721,7 @@ MENU = [
     ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
     ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
     ("DispatchRules", DispatchRuleView, _("Dispatch rules"), "fa-random", "Settings", _("System settings"), "fa-cogs"),
+    ("AccountSecurity", AccountSecurityView, _("Account security"), "fa-user-shield", "Settings", _("System settings"), "fa-cogs"),
     ("ChangeLog", ChangeLogView, _("Change history"), "fa-history", "Settings", _("System settings"), "fa-cogs"),
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
     ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),

@@ -1,0 +1,116 @@
+"""Login protection: lockout, the password policy on every path that sets one, sessions that end."""
+import datetime
+
+import pytest
+
+from app.accounts import password_problem
+from app.extensions import db
+from app.models import AccountSecurity
+from tests.conftest import PASSWORD, ROLE_USERS
+
+
+def attempt(app, username, password):
+    client = app.test_client()
+    response = client.post("/login/", data={"username": username, "password": password}, follow_redirects=True)
+    return client, response
+
+
+def logged_in(client):
+    return client.get("/customerview/list/").status_code == 200
+
+
+def test_five_failures_lock_the_account_with_the_generic_message(app, ctx, login):
+    username = ROLE_USERS["Technician"]
+    for _ in range(5):
+        _client, response = attempt(app, username, "wrong-password-0")
+    unknown = attempt(app, "nobody-here", "wrong-password-0")[1].get_data(as_text=True)
+    client, response = attempt(app, username, PASSWORD)  # the right password, but locked
+    assert not logged_in(client)
+    message = "无效的用户名或密码"
+    assert message in response.get_data(as_text=True) and message in unknown
+    api = app.test_client().post("/api/v1/security/login", json={"username": username, "password": PASSWORD,
+                                                                 "provider": "db"})
+    assert api.status_code == 401  # the API login obeys the lock too
+    state = db.session.get(AccountSecurity, app.appbuilder.sm.find_user(username=username).id)
+    db.session.refresh(state)
+    assert state.locked_until > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=29)
+    # an admin unlocks it
+    login("Admin").post("/accountsecurityview/action_post", data={"action": "unlock", "rowid": [state.user_id]})
+    client, _response = attempt(app, username, PASSWORD)
+    assert logged_in(client)
+
+
+def test_the_lock_expires(app, ctx):
+    username = ROLE_USERS["Service"]
+    for _ in range(5):
+        attempt(app, username, "wrong-password-0")
+    state = db.session.get(AccountSecurity, app.appbuilder.sm.find_user(username=username).id)
+    state.locked_until = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
+    db.session.commit()
+    assert logged_in(attempt(app, username, PASSWORD)[0])
+
+
+def test_a_success_forgets_earlier_failures(app, ctx):
+    username = ROLE_USERS["Supervisor"]
+    for _ in range(4):
+        attempt(app, username, "wrong-password-0")
+    assert logged_in(attempt(app, username, PASSWORD)[0])
+    for _ in range(4):
+        attempt(app, username, "wrong-password-0")
+    assert logged_in(attempt(app, username, PASSWORD)[0])
+
+
+@pytest.mark.parametrize("password,names,refused", [
+    ("short-1", [], True), ("qwertyuiop", [], True), ("Password123", [], True), ("aaaaaaaaaaaa", [], True),
+    ("zhangsan2026", ["zhangsan2026"], True), ("Zhang.San@Wy2026", ["zhangsan"], False),
+    ("物业管理员的密码2026", [], False),
+])
+def test_password_policy(password, names, refused):
+    assert (password_problem(password, names) is not None) == refused
+
+
+def test_weak_passwords_are_refused_on_fab_forms_and_api(app, ctx, login):
+    admin = login("Admin")
+    page = admin.post("/users/add", data={"first_name": "新", "last_name": "员工", "username": "newstaff",
+                                          "email": "newstaff@example.com", "active": "y",
+                                          "password": "newstaff", "conf_password": "newstaff",
+                                          "roles": [str(app.appbuilder.sm.find_role("Service").id)]})
+    assert app.appbuilder.sm.find_user(username="newstaff") is None
+    assert "10" in page.get_data(as_text=True)
+    api = admin.post("/api/v1/security/users/", json={
+        "first_name": "新", "last_name": "员工", "username": "apistaff", "email": "apistaff@example.com",
+        "active": True, "password": "1234567890", "roles": [app.appbuilder.sm.find_role("Service").id]})
+    assert api.status_code == 400 and app.appbuilder.sm.find_user(username="apistaff") is None
+    own = login("Service")
+    own.post("/resetmypassword/form", data={"password": "short", "conf_password": "short"})
+    assert logged_in(own)  # refused: still the old password, session untouched
+    assert logged_in(attempt(app, ROLE_USERS["Service"], PASSWORD)[0])
+
+
+def test_logout_ends_a_copied_session(app, ctx, login):
+    client = login("Manager")
+    copied = client.get_cookie("session").value
+    client.get("/logout/")
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/customerview/list/").status_code == 302  # to the login page
+
+
+def test_a_password_reset_by_an_admin_ends_the_users_sessions(app, ctx, login):
+    victim = login("Technician")
+    user = app.appbuilder.sm.find_user(username=ROLE_USERS["Technician"])
+    assert victim.get("/mytodoview/list/").status_code == 200
+    app.appbuilder.sm.reset_password(user.id, PASSWORD)
+    assert victim.get("/mytodoview/list/").status_code == 302
+
+
+def test_disabling_an_account_ends_its_sessions(app, ctx, login):
+    client = login("Service")
+    user = app.appbuilder.sm.find_user(username=ROLE_USERS["Service"])
+    user.active = False
+    db.session.commit()
+    try:
+        assert client.get("/customerview/list/").status_code == 302
+    finally:
+        user.active = True
+        db.session.commit()
