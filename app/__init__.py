@@ -52,6 +52,16 @@ def create_app(test_config=None):
         set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
         db.session.info["actor_provider"] = _actor_id
 
+    @app.after_request
+    def _security_headers(response):
+        # no sniffing of types, no framing by other sites, no full URLs leaking to other sites
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "frame-ancestors 'self'; object-src 'none'; base-uri 'self'; form-action 'self'")
+        return response
+
     @app.teardown_request
     def _end_request_context(exc):
         set_read_only(False)

@@ -114,3 +114,11 @@ def test_disabling_an_account_ends_its_sessions(app, ctx, login):
     finally:
         user.active = True
         db.session.commit()
+
+
+def test_pages_carry_the_security_headers(app, login):
+    response = login("Service").get("/customerview/list/")
+    headers = response.headers
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
