@@ -93,8 +93,12 @@ def record_failure(session, user_id, now, max_failures, lock_minutes):
     state.failed_logins = (state.failed_logins or 0) + 1
     state.last_failure_at = now
     if state.failed_logins >= max_failures:
+        from app.audit import record_event
+
         state.locked_until = now + datetime.timedelta(minutes=lock_minutes)
         state.failed_logins = 0
+        record_event(session, "locked", "User", user_id, f"{max_failures} failures", actor_id=user_id,
+                     details={"locked_until": state.locked_until.isoformat()}, commit=False)
     session.commit()
 
 

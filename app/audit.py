@@ -102,10 +102,27 @@ def _record(session, flush_context):
             if record_id is None:
                 continue
             rows.append({"at": now, "actor_id": actor_id, "resource": type(item).__name__, "record_id": record_id,
-                         "action": action, "summary": str(item)[:200],
+                         "action": action, "summary": str(item)[:200], "ip": _client_ip(),
                          "changes": json.dumps(changes, ensure_ascii=False) if changes else None})
     if rows:
         session.connection().execute(insert(models.ChangeLog), rows)
+
+
+def _client_ip():
+    from flask import has_request_context, request
+
+    return request.remote_addr if has_request_context() else None
+
+
+def record_event(session, action, resource, record_id=0, summary="", actor_id=None, details=None, commit=True):
+    """Log something that is not a record change: a login, a failed login, a lock, an export, a job run."""
+    from app.models import ChangeLog
+
+    session.add(ChangeLog(at=utcnow(), actor_id=actor_id, resource=resource, record_id=record_id or 0,
+                          action=action, summary=(summary or "")[:200], ip=_client_ip(),
+                          changes=json.dumps(details, ensure_ascii=False, default=str) if details else None))
+    if commit:
+        session.commit()
 
 
 def register(session_class=Session):

@@ -82,7 +82,11 @@ def record_export(session, actor_id, resource, query, rows, now):
     """Every export is logged: who, when, which list, which filters, how many rows."""
     from app.models import ExportLog
 
+    from app.audit import record_event
+
     session.add(ExportLog(at=now, user_id=actor_id, resource=resource, query=query[:2000], rows=rows))
+    record_event(session, "export", resource, 0, f"{rows} rows", actor_id=actor_id,
+                 details={"query": query[:2000], "rows": rows}, commit=False)
     session.commit()
 
 

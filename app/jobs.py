@@ -11,6 +11,27 @@ from app.types import utcnow
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
+def logged(job):
+    """Each run of a job that did something is written to the change history with what it returned."""
+    import functools
+
+    @functools.wraps(job)
+    def run(app, *args):
+        result = job(app, *args)
+        idle = not result or (isinstance(result, dict) and not any(result.values()))
+        if idle:  # a run that found nothing to do is not worth a line every 30 seconds
+            return result
+        with app.app_context():
+            from app.audit import record_event
+
+            summary = getattr(result, "period", None) and f"{result.period}: {result.created}" or str(result)
+            record_event(db.session, "job", job.__name__, 0, summary[:200])
+        return result
+
+    return run
+
+
+@logged
 def escalation_sweep(app):
     """Escalate overdue tickets (app.sla.escalate_overdue)."""
     from app.sla import escalate_overdue
@@ -20,6 +41,7 @@ def escalation_sweep(app):
         return escalate_overdue(db.session, utcnow())
 
 
+@logged
 def auto_close(app):
     """Close tickets resolved long enough ago (app.ratings.close_resolved)."""
     from app.ratings import close_resolved
@@ -29,6 +51,7 @@ def auto_close(app):
         return close_resolved(db.session, utcnow(), app.config["CRM_AUTO_CLOSE_DAYS"])
 
 
+@logged
 def deliver_notifications(app):
     """Send what the outbox holds (app.notify.deliver_outbox) through the configured channels,
     at most CRM_OUTBOX_BATCH messages a run (the throttle)."""
@@ -41,6 +64,7 @@ def deliver_notifications(app):
                               batch=app.config["CRM_OUTBOX_BATCH"], max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
 
 
+@logged
 def queue_broadcasts(app):
     """Queue the broadcasts whose time has come (app.broadcasts.queue_due_broadcasts)."""
     from app.broadcasts import queue_due_broadcasts
@@ -50,6 +74,7 @@ def queue_broadcasts(app):
         return queue_due_broadcasts(db.session, utcnow(), app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
 
 
+@logged
 def monthly_bills(app, period=None):
     """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
     from app.billing import generate_bills
@@ -61,6 +86,7 @@ def monthly_bills(app, period=None):
         return generate_bills(db.session, period or now.astimezone(local_zone()).strftime("%Y-%m"), now)
 
 
+@logged
 def payment_reminders(app):
     """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
     from app.billing import send_payment_reminders
@@ -73,6 +99,7 @@ def payment_reminders(app):
                                       app.config["CRM_REMINDER_INTERVAL_DAYS"])
 
 
+@logged
 def background_exports(app):
     """Build queued large exports (app.exports.run_export_jobs)."""
     from app.exports import run_export_jobs

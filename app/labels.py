@@ -35,6 +35,7 @@ COLUMN_LABELS = {
     "last_failure_at": _("Last failed login"),
     "locked_until": _("Locked until"),
     "resource": _("Record type"),
+    "ip": _("IP address"),
     "record_id": _("Record number"),
     "changes": _("Changes"),
     "action": _("Action"),

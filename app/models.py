@@ -865,6 +865,7 @@ class ChangeLog(Model):
     record_id = Column(Integer, nullable=False)
     action = choice_column(CHANGE_ACTIONS, default="update")
     summary = Column(String(200))  # what the record was called at the time
+    ip = Column(String(45))  # where the request came from (none for jobs)
     changes = Column(Text)  # JSON: {field: [old, new]}; collections: {field: {"added": [...], "removed": [...]}}
 
     def __str__(self):

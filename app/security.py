@@ -230,14 +230,23 @@ class CrmSecurityManager(SecurityManager):
         from flask import has_request_context, session
 
         from app.accounts import session_version
+        from app.audit import record_event
 
         if has_request_context():
             session["crm_sv"] = session_version(self.session, user.id)
+        record_event(self.session, "login", "User", user.id, user.username, actor_id=user.id)
+
+    def on_user_login_failed(self, user):
+        from app.audit import record_event
+
+        record_event(self.session, "login_failed", "User", user.id, user.username, actor_id=user.id)
 
     def on_user_logout(self, user):
         from app.accounts import end_sessions
+        from app.audit import record_event
 
         end_sessions(self.session, user.id)  # a copy of the cookie taken before logout stops working
+        record_event(self.session, "logout", "User", user.id, user.username, actor_id=user.id)
 
     def load_user(self, pk):
         """The session's user, unless the account is disabled or its sessions were ended since."""

@@ -178,5 +178,9 @@ BROADCAST_STATUSES = Choices(
     ("sending", _("Queuing")),
     ("queued", _("Queued")),
 )
-CHANGE_ACTIONS = Choices(("create", _("Created")), ("update", _("Changed")), ("delete", _("Deleted")))
+CHANGE_ACTIONS = Choices(
+    ("create", _("Created")), ("update", _("Changed")), ("delete", _("Deleted")),
+    ("login", _("Logged in")), ("login_failed", _("Failed login")), ("locked", _("Account locked")),
+    ("logout", _("Logged out")), ("export", _("Exported")), ("job", _("Job run")),
+)
 JOB_STATUSES = Choices(("queued", _("Queued")), ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))

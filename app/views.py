@@ -264,9 +264,9 @@ class ChangeLogView(CrmView):
     datamodel = CrmInterface(models.ChangeLog)
     class_permission_name = RESOURCE_CHANGE_LOG
     base_permissions = ["can_read", "can_export"]
-    list_columns = ["at", "actor", "action", "resource", "record_id", "summary"]
+    list_columns = ["at", "actor", "action", "resource", "record_id", "summary", "ip"]
     show_columns = list_columns + ["changes"]
-    search_columns = ["at", "actor", "action", "resource", "record_id", "summary"]
+    search_columns = ["at", "actor", "action", "resource", "record_id", "summary", "ip"]
     order_columns = ["at", "resource", "record_id"]
     base_order = ("id", "desc")
     formatters_columns = {"resource": lambda name: str(MODEL_LABELS.get(name, name))}

@@ -64,3 +64,29 @@ def test_a_records_history_page_is_for_those_who_may_read_the_log(login, ctx):
     assert re.search(r"查看历史\s*→\s*查看历史（改）", page)  # the old value, though the record had expired
     assert re.search(r"—\s*→\s*业主", page)  # choices read as their labels
     assert login("Service").get(f"/changelogview/record/Customer/{customer.id}").status_code in (302, 403)
+
+
+def test_logins_failures_locks_exports_and_jobs_are_logged(app, ctx, login):
+    from tests.conftest import ROLE_USERS
+
+    username = ROLE_USERS["Technician"]
+    for _ in range(5):
+        app.test_client().post("/login/", data={"username": username, "password": "wrong-password-1"})
+    login("Manager").get("/customerview/export/")
+    actions = [e.action for e in db.session.query(ChangeLog).order_by(ChangeLog.id)]
+    assert actions.count("login_failed") == 5 and "locked" in actions
+    assert "login" in actions and "export" in actions
+    failure = db.session.query(ChangeLog).filter_by(action="login_failed").first()
+    assert failure.ip == "127.0.0.1" and failure.summary == username
+
+    from app.jobs import auto_close
+
+    import datetime
+
+    factories.ticket(status="cancelled")
+    assert auto_close(app) == 0  # nothing to do: not worth a line
+    assert db.session.query(ChangeLog).filter_by(action="job").count() == 0
+    factories.ticket(status="resolved", resolution="已修复",
+                     resolved_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30))
+    assert auto_close(app) == 1
+    assert db.session.query(ChangeLog).filter_by(action="job", resource="auto_close").one().summary == "1"
