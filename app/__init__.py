@@ -26,7 +26,7 @@ def create_app(test_config=None):
         app.config["SECRET_KEY"] = settings.instance_secret_key()
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from app import audit, billing, records, tickets
+    from app import audit, billing, records, scoping, tickets
     from app.database import configure_engine, set_read_only
 
     db.init_app(app)
@@ -36,6 +36,7 @@ def create_app(test_config=None):
     tickets.register()
     billing.register()
     audit.register()
+    scoping.register()
 
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])

@@ -879,6 +879,21 @@ class CrmModelView(ModelView):
         response.call_on_close(lambda: os.remove(path))
         return response
 
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """FAB's single-record action, refusing a record this user cannot reach (row scoping)."""
+        if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
+            abort(404)
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """FAB's action on ticked rows, refusing any row this user cannot reach (row scoping)."""
+        for pk in request.form.getlist("rowid"):
+            if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
+                abort(404)
+        return super().action_post()
+
     def check_record(self, item):
         """A view's own rule on a record about to be added or saved (raise DomainError to refuse)."""
 

@@ -36,7 +36,8 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         if has_app_context():
-            for key in ("_login_user", "user", "_crm_permissions", "_crm_field_levels", "_flask_babel"):
+            for key in ("_login_user", "user", "_crm_permissions", "_crm_field_levels", "_flask_babel",
+                        "_crm_scope"):
                 g.pop(key, None)
         return super().open(*args, **kwargs)
 

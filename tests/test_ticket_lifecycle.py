@@ -73,17 +73,24 @@ def test_starting_work_records_the_first_response(admin_client, ctx, user_id):
 
 
 def test_a_technician_cannot_change_someone_elses_ticket(login, ctx, user_id):
+    from app.models import StaffProfile
+
+    department = factories.department()
+    db.session.add(StaffProfile(user_id=user_id("Technician"), department_id=department.id, max_open_tickets=0))
+    db.session.commit()
     mine = factories.ticket(assignee_id=user_id("Technician"))
     theirs = factories.ticket(assignee_id=user_id("Supervisor"))
-    pool = factories.ticket()
+    pool = factories.ticket(department=department)  # their department's pool: visible, not theirs to change
     client = login("Technician")
     assert client.put(f"/api/v1/ticket/{mine.id}", json={"status": "in_progress"}).status_code == 200
-    for other in (theirs, pool):
-        assert client.put(f"/api/v1/ticket/{other.id}", json={"status": "in_progress"}).status_code == 403
-        page = client.post(f"/ticketview/edit/{other.id}", data={
-            "title": other.title, "type": "repair", "priority": "medium", "status": "in_progress", "channel": "phone"},
-            follow_redirects=True).get_data(as_text=True)
-        assert "只能修改分配给您的工单" in page
+    assert client.put(f"/api/v1/ticket/{pool.id}", json={"status": "in_progress"}).status_code == 403
+    page = client.post(f"/ticketview/edit/{pool.id}", data={
+        "title": pool.title, "type": "repair", "priority": "medium", "status": "in_progress", "channel": "phone"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "只能修改分配给您的工单" in page
+    # someone else's ticket is out of their scope altogether
+    assert client.put(f"/api/v1/ticket/{theirs.id}", json={"status": "in_progress"}).status_code == 404
+    assert client.post(f"/ticketview/edit/{theirs.id}", data={"title": "x"}).status_code in (302, 404)
     db.session.expire_all()
     assert db.session.get(Ticket, theirs.id).status == "new" and db.session.get(Ticket, pool.id).status == "new"
 

@@ -15,9 +15,14 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 
 @pytest.fixture
 def mine(ctx, user_id):
+    """A technician's ticket in the department the supervisor (and the service desk) belong to."""
+    department = factories.department(name="工程部")
+    db.session.add_all([StaffProfile(user_id=user_id(role), department_id=department.id, max_open_tickets=0)
+                        for role in ("Technician", "Supervisor", "Service")])
+    db.session.commit()
     customer = factories.customer(name="吴芳")
     return factories.ticket(title="阳台漏水", customer=customer, assignee_id=user_id("Technician"),
-                            status="assigned")
+                            status="assigned", department=department)
 
 
 def reload(ticket):
@@ -72,8 +77,6 @@ def test_a_technician_cannot_work_someone_elses_ticket(app, login, ctx, user_id)
 
 def test_reassignment_needs_a_reason_which_is_logged_and_the_new_assignee_told(app, login, mine, user_id):
     client = login("Supervisor")
-    db.session.add(StaffProfile(user_id=user_id("Service")))
-    db.session.commit()
     assert 'id="ticket-reassign"' in client.get(f"/ticketwork/{mine.number}").get_data(as_text=True)
     refused = client.post(f"/ticketwork/{mine.number}/reassign", data={"assignee": user_id("Service"), "reason": ""},
                           follow_redirects=True)
@@ -89,7 +92,7 @@ def test_reassignment_needs_a_reason_which_is_logged_and_the_new_assignee_told(a
 def test_the_edit_form_and_the_api_also_ask_for_the_reason(app, login, mine, user_id):
     client = login("Supervisor")
     data = {"title": mine.title, "type": "repair", "priority": "medium", "status": "assigned", "channel": "phone",
-            "assignee": str(user_id("Service"))}
+            "assignee": str(user_id("Service")), "department": str(mine.department_id)}
     client.post(f"/ticketview/edit/{mine.id}", data=data)
     assert reload(mine).assignee_id == user_id("Technician")
     client.post(f"/ticketview/edit/{mine.id}", data=dict(data, reassign_reason="客服跟进"))
@@ -98,8 +101,8 @@ def test_the_edit_form_and_the_api_also_ask_for_the_reason(app, login, mine, use
     assert response.status_code == 422 and reload(mine).assignee_id == user_id("Service")
 
 
-def test_taking_a_ticket_from_the_pool_needs_no_reason(app, login, ctx, user_id):
-    pooled = factories.ticket(title="楼道灯不亮")
+def test_taking_a_ticket_from_the_pool_needs_no_reason(app, login, mine, user_id):
+    pooled = factories.ticket(title="楼道灯不亮", department=mine.department)
     assert pooled.assignee_id is None
     login("Supervisor").post(f"/ticketwork/{pooled.number}/reassign", data={"assignee": user_id("Technician")})
     ticket = reload(pooled)

@@ -35,7 +35,12 @@ def test_one_click_start_from_my_todo(login, ctx, user_id):
 
 
 def test_pending_pool_shows_unassigned_new_tickets(login, ctx, user_id):
-    factories.ticket(title="待分派")
+    from app.models import StaffProfile
+
+    department = factories.department()
+    db.session.add(StaffProfile(user_id=user_id("Supervisor"), department_id=department.id, max_open_tickets=0))
+    db.session.commit()
+    factories.ticket(title="待分派", department=department)
     factories.ticket(title="已分派", assignee_id=user_id("Technician"), status="assigned")
     page = login("Supervisor").get("/pendingpoolview/list/").get_data(as_text=True)
     assert "待分派" in page and "已分派" not in page
