@@ -72,6 +72,12 @@ class Config:
     CRM_LOGIN_MAX_FAILURES = int(os.environ.get("CRM_LOGIN_MAX_FAILURES", "5"))
     CRM_LOGIN_LOCK_MINUTES = int(os.environ.get("CRM_LOGIN_LOCK_MINUTES", "30"))
     FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    # Login attempts per client address per window (web and API logins, all workers together).
+    CRM_LOGIN_RATE_LIMIT = int(os.environ.get("CRM_LOGIN_RATE_LIMIT", "20"))
+    CRM_LOGIN_RATE_WINDOW_MINUTES = int(os.environ.get("CRM_LOGIN_RATE_WINDOW_MINUTES", "5"))
+    # A session ends after this long without a request, and this long after the login in any case.
+    CRM_SESSION_IDLE_MINUTES = int(os.environ.get("CRM_SESSION_IDLE_MINUTES", "120"))
+    CRM_SESSION_MAX_HOURS = int(os.environ.get("CRM_SESSION_MAX_HOURS", "12"))
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # a form left open over lunch still submits
     SESSION_COOKIE_HTTPONLY = True

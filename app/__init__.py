@@ -26,7 +26,7 @@ def create_app(test_config=None):
         app.config["SECRET_KEY"] = settings.instance_secret_key()
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from app import audit, billing, records, scoping, tickets
+    from app import accounts, audit, billing, records, scoping, tickets
     from app.database import configure_engine, set_read_only
 
     db.init_app(app)
@@ -37,6 +37,7 @@ def create_app(test_config=None):
     billing.register()
     audit.register()
     scoping.register()
+    accounts.register()
 
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -52,6 +53,35 @@ def create_app(test_config=None):
     def _request_context():
         set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
         db.session.info["actor_provider"] = _actor_id
+
+    @app.before_request
+    def _session_rules():
+        """Idle and absolute session timeouts; a password an admin set must be replaced first."""
+        import time
+
+        from flask import jsonify, redirect, session
+        from flask_login import current_user, logout_user
+
+        from app.accounts import session_expired
+
+        if not current_user.is_authenticated or request.endpoint in (None, "static"):
+            return None
+        now = time.time()
+        api = request.path.startswith("/api/")
+        if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
+                           app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"]):
+            logout_user()
+            session.clear()
+            return (jsonify(message="session expired"), 401) if api else redirect(app.appbuilder.get_url_for_login)
+        if now - session.get("crm_seen_at", now) > 60:
+            session["crm_seen_at"] = now  # refreshed at most once a minute
+        allowed = {"ResetMyPasswordView.this_form_get", "ResetMyPasswordView.this_form_post",
+                   "AuthDBView.logout", "AuthDBView.login", "InboxView.unread"}
+        if g.get("crm_must_change_password") and request.endpoint not in allowed:
+            if api:
+                return jsonify(message="change your password first"), 403
+            return redirect("/resetmypassword/form")
+        return None
 
     @app.after_request
     def _security_headers(response):

@@ -9,7 +9,7 @@ import datetime
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select, update
 
-from app.models import AccountSecurity
+from app.models import AccountSecurity, LoginThrottle
 
 MIN_LENGTH = 10
 # The most used passwords (global lists and the common Chinese ones); never accepted.
@@ -130,3 +130,60 @@ def end_sessions(session, user_id):
     session.commit()
     return state.session_version
 
+
+
+def require_password_change(session, user_id, required):
+    state = _state(session, user_id)
+    state.must_change_password = bool(required)
+    session.commit()
+
+
+# ---- attempts per client address (all workers share the table)
+
+def allow_attempt(session, ip, now, limit, window_minutes):
+    """Count a login attempt from ``ip``; False once it has made ``limit`` in the current window."""
+    start = now.replace(second=0, microsecond=0)
+    start = start - datetime.timedelta(minutes=start.minute % window_minutes)
+    row = session.get(LoginThrottle, (ip, start))
+    if row is None:
+        row = LoginThrottle(ip=ip, window_start=start, attempts=0)
+        session.add(row)
+    row.attempts += 1
+    allowed = row.attempts <= limit
+    session.execute(LoginThrottle.__table__.delete().where(
+        LoginThrottle.window_start < start - datetime.timedelta(minutes=window_minutes)))
+    session.commit()
+    return allowed
+
+
+# ---- session timeouts
+
+def session_expired(login_at, seen_at, now_ts, idle_minutes, absolute_hours):
+    """True when a session has been idle too long or has lived too long since the login."""
+    if login_at is None or seen_at is None:
+        return False  # a session from before these were recorded: the next login records them
+    return now_ts - seen_at > idle_minutes * 60 or now_ts - login_at > absolute_hours * 3600
+
+
+def _new_accounts_change_password(session, flush_context):
+    """An account created by a signed-in person (an admin in the user pages or API) starts with
+    ``must_change_password``; accounts made by `crm init` or the demo loader do not."""
+    from flask_appbuilder.security.sqla.models import User
+    from sqlalchemy import insert
+
+    from app.records import current_actor_id
+
+    new_users = [item.id for item in session.new if isinstance(item, User) and item.id is not None]
+    if new_users and current_actor_id(session) is not None:
+        session.connection().execute(insert(AccountSecurity), [
+            {"user_id": user_id, "failed_logins": 0, "session_version": 0, "must_change_password": True}
+            for user_id in new_users])
+
+
+def register(session_class=None):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    session_class = session_class or Session
+    if not event.contains(session_class, "after_flush", _new_accounts_change_password):
+        event.listen(session_class, "after_flush", _new_accounts_change_password)

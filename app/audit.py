@@ -16,6 +16,7 @@ from app.types import utcnow
 NOT_AUDITED = {
     models.ChangeLog, models.TicketEvent, models.Notification, models.OutboxMessage, models.NumberSequence,
     models.ExportLog, models.ExportJob, models.BillingRun, models.SavedListView, models.AccountSecurity,
+    models.LoginThrottle,
 }
 SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id"}
 

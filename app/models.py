@@ -681,6 +681,9 @@ class OutboxMessage(Model):
     body = Column(Text, nullable=False)
     status = choice_column(OUTBOX_STATUSES, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
+
+    def __str__(self):
+        return f"{self.ip} {self.attempts}"
     next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
     claimed_at = Column(UTCDateTime)
     sent_at = Column(UTCDateTime)
@@ -885,6 +888,21 @@ class AccountSecurity(Model):
     locked_until = Column(UTCDateTime)
     session_version = Column(Integer, nullable=False, default=0)
     last_failure_at = Column(UTCDateTime)
+    # set when an admin creates the account or resets its password: the owner chooses a new one first
+    must_change_password = Column(Boolean, nullable=False, default=False, server_default=false())
+
+
+class LoginThrottle(Model):
+    """Login attempts per client address and time window, shared by every worker process."""
+
+    __tablename__ = "login_throttle"
+
+    ip = Column(String(45), primary_key=True)
+    window_start = Column(UTCDateTime, primary_key=True)
+    attempts = Column(Integer, nullable=False, default=0)
+
+    def __str__(self):
+        return f"{self.ip} {self.attempts}"
 
     @property
     def id(self):  # list pages address records by id

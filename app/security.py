@@ -140,11 +140,22 @@ ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_READ, RESOURCE_PERFORMANCE))
 ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_REVERSE, RESOURCE_PAYMENT))
 for _role in (ROLE_MANAGER, ROLE_SUPERVISOR, ROLE_SERVICE):
     ROLE_CONFIGS[_role].append((ACTION_READ, RESOURCE_ARREARS))
-# Everyone signed in may use the searchable selects (each lookup checks the listed resource)
-# and read the API description (built per user: hidden fields are left out).
+# Everyone signed in may use the searchable selects (each lookup checks the listed resource),
+# read the API description (built per user: hidden fields are left out), see their own account
+# and change their own password. Added to existing roles by every `crm init`.
+EVERYONE = [
+    (ACTION_READ, RESOURCE_LOOKUP), ("can_get", "OpenApi"),
+    ("can_this_form_get", "ResetMyPasswordView"), ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_userinfo", "UserDBModelView"), ("resetmypassword", "UserDBModelView"),
+]
 for _permissions in ROLE_CONFIGS.values():
-    _permissions.append((ACTION_READ, RESOURCE_LOOKUP))
-    _permissions.append(("can_get", "OpenApi"))
+    _permissions.extend(EVERYONE)
+
+
+def _client_ip():
+    from flask import has_request_context, request
+
+    return (request.remote_addr or "unknown") if has_request_context() else "local"
 
 
 class CrmSecurityManager(SecurityManager):
@@ -216,6 +227,10 @@ class CrmSecurityManager(SecurityManager):
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
             self.on_user_login_failed(user)
             return None
+        if not accounts.allow_attempt(self.session, _client_ip(), now, current_app.config["CRM_LOGIN_RATE_LIMIT"],
+                                      current_app.config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            return None  # too many attempts from this address: refused like a wrong password
         result = super().auth_user_db(username, password)
         if user is not None:
             if result is None:
@@ -231,9 +246,11 @@ class CrmSecurityManager(SecurityManager):
 
         from app.accounts import session_version
         from app.audit import record_event
+        from app.types import utcnow
 
         if has_request_context():
             session["crm_sv"] = session_version(self.session, user.id)
+            session["crm_login_at"] = session["crm_seen_at"] = utcnow().timestamp()
         record_event(self.session, "login", "User", user.id, user.username, actor_id=user.id)
 
     def on_user_login_failed(self, user):
@@ -256,14 +273,17 @@ class CrmSecurityManager(SecurityManager):
 
         from app.models import AccountSecurity
 
+        from flask import g
+
         row = self.session.execute(
-            select(User, AccountSecurity.session_version)
+            select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
             .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id).where(User.id == int(pk))
         ).first()
         if row is None or not row[0].is_active:
             return None
         if session.get("crm_sv", 0) != (row[1] or 0):
             return None
+        g.crm_must_change_password = bool(row[2])
         return row[0]
 
     def reset_password(self, userid, password):
@@ -272,11 +292,17 @@ class CrmSecurityManager(SecurityManager):
 
         from app.accounts import end_sessions
 
+        from app.accounts import require_password_change
+
         super().reset_password(userid, password)
         version = end_sessions(self.session, userid)
         user = getattr(g, "user", None) if has_request_context() else None
-        if getattr(user, "id", None) == userid:
+        own = getattr(user, "id", None) == userid
+        if own:
             session["crm_sv"] = version
+        # set by someone else (an admin): the owner must choose their own at the next login
+        require_password_change(self.session, userid, not own and user is not None)
+
 
     def has_access(self, permission_name, view_name):
         permissions = self._user_permission_set()
@@ -290,6 +316,11 @@ class CrmSecurityManager(SecurityManager):
         for role_name, permissions in ROLE_CONFIGS.items():
             role = self.find_role(role_name)
             if role is not None and not reset:
+                for action, resource in EVERYONE:  # new everyone-permissions reach existing roles too
+                    pvm = self.find_permission_view_menu(action, resource) or \
+                        self.add_permission_view_menu(action, resource)
+                    if pvm not in role.permissions:
+                        role.permissions.append(pvm)
                 continue
             role = role or self.add_role(role_name)
             wanted = list(permissions)

@@ -122,3 +122,49 @@ def test_pages_carry_the_security_headers(app, login):
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
     assert headers["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+
+
+def test_too_many_attempts_from_one_address_are_refused(app, ctx):
+    app.config["CRM_LOGIN_RATE_LIMIT"] = 3
+    try:
+        for _ in range(3):
+            attempt(app, "nobody", "wrong-password-0")
+        client, _response = attempt(app, ROLE_USERS["Manager"], PASSWORD)  # right, but the 4th from this address
+        assert not logged_in(client)
+        api = app.test_client().post("/api/v1/security/login", json={
+            "username": ROLE_USERS["Manager"], "password": PASSWORD, "provider": "db"})
+        assert api.status_code == 401
+    finally:
+        app.config["CRM_LOGIN_RATE_LIMIT"] = 20
+        from app.models import LoginThrottle
+
+        db.session.query(LoginThrottle).delete()
+        db.session.commit()
+
+
+def test_idle_and_absolute_session_timeouts(app, ctx, login):
+    import time
+
+    client = login("Manager")
+    assert logged_in(client)
+    with client.session_transaction() as session:
+        session["crm_seen_at"] = time.time() - 121 * 60
+    assert client.get("/customerview/list/").status_code == 302
+    client = login("Manager")
+    with client.session_transaction() as session:
+        session["crm_login_at"] = time.time() - 13 * 3600
+    assert client.get("/customerview/list/").status_code == 302
+
+
+def test_an_account_made_by_an_admin_must_choose_its_own_password_first(app, ctx, login):
+    admin = login("Admin")
+    role = app.appbuilder.sm.find_role("Service")
+    admin.post("/users/add", data={"first_name": "新", "last_name": "同事", "username": "newdesk",
+                                   "email": "newdesk@example.com", "active": "y", "password": "Initial-pass-2026",
+                                   "conf_password": "Initial-pass-2026", "roles": [str(role.id)]})
+    assert app.appbuilder.sm.find_user(username="newdesk") is not None
+    client, _response = attempt(app, "newdesk", "Initial-pass-2026")
+    response = client.get("/customerview/list/")
+    assert response.status_code == 302 and "/resetmypassword/form" in response.headers["Location"]
+    client.post("/resetmypassword/form", data={"password": "My-own-pass-2026", "conf_password": "My-own-pass-2026"})
+    assert logged_in(client)

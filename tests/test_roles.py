@@ -32,6 +32,8 @@ EXPECTED = {
 
 for _expected in EXPECTED.values():
     _expected["OpenApi"] = {"can_get"}
+    _expected["ResetMyPasswordView"] = {"can_this_form_get", "can_this_form_post"}
+    _expected["UserDBModelView"] = {"can_userinfo", "resetmypassword"}
 
 
 @pytest.mark.parametrize("role_name", sorted(EXPECTED))
