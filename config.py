@@ -75,6 +75,8 @@ class Config:
     # Login attempts per client address per window (web and API logins, all workers together).
     CRM_LOGIN_RATE_LIMIT = int(os.environ.get("CRM_LOGIN_RATE_LIMIT", "20"))
     CRM_LOGIN_RATE_WINDOW_MINUTES = int(os.environ.get("CRM_LOGIN_RATE_WINDOW_MINUTES", "5"))
+    # Minutes a password-reset link stays valid.
+    CRM_PASSWORD_RESET_MINUTES = int(os.environ.get("CRM_PASSWORD_RESET_MINUTES", "60"))
     # A session ends after this long without a request, and this long after the login in any case.
     CRM_SESSION_IDLE_MINUTES = int(os.environ.get("CRM_SESSION_IDLE_MINUTES", "120"))
     CRM_SESSION_MAX_HOURS = int(os.environ.get("CRM_SESSION_MAX_HOURS", "12"))

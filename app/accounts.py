@@ -187,3 +187,49 @@ def register(session_class=None):
     session_class = session_class or Session
     if not event.contains(session_class, "after_flush", _new_accounts_change_password):
         event.listen(session_class, "after_flush", _new_accounts_change_password)
+
+
+# ---- forgotten passwords
+
+RESET_SALT = "password-reset"
+
+
+def reset_token(secret_key, user):
+    """A link token for one account: it expires, and dies once the password changes (single use)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT).dumps([user.id, (user.password or "")[-16:]])
+
+
+def user_for_reset_token(session, secret_key, token, max_age_minutes):
+    """The account a reset link is for, or None (forged, expired, or already used)."""
+    from flask_appbuilder.security.sqla.models import User
+    from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+    try:
+        user_id, fragment = URLSafeTimedSerializer(secret_key, salt=RESET_SALT).loads(
+            token, max_age=max_age_minutes * 60)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or (user.password or "")[-16:] != fragment:
+        return None
+    return user
+
+
+def send_reset_link(session, user, link, now):
+    """Queue the reset email through the outbox (sent by the delivery job, never by the request)."""
+    from app.models import OutboxMessage
+
+    if not user.email:
+        return None
+    message = OutboxMessage(
+        dedupe_key=f"password_reset:{user.id}:{now.isoformat()}", template_key=None, user_id=user.id,
+        channel="email", address=user.email, fallback="", status="pending", attempts=0, next_attempt_at=now,
+        created_at=now, subject=str(_("Reset your password")),
+        body=str(_("Someone (hopefully you) asked to reset the password of %(username)s. Open this link "
+                   "within an hour to choose a new one: %(link)s\nIf it was not you, ignore this email.",
+                   username=user.username, link=link)))
+    session.add(message)
+    session.commit()
+    return message

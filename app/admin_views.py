@@ -303,3 +303,59 @@ class ExportDownloadView(BaseView):
         stamp = job.finished_at.strftime("%Y%m%d-%H%M") if job.finished_at else ""
         return send_file(path, as_attachment=True, download_name=f"{job.title}-{stamp}.xlsx",
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+class PasswordResetView(BaseView):
+    """Forgotten password: an emailed, expiring, single-use link; the same answer whether or not the
+    account exists."""
+
+    route_base = "/forgot"
+
+    @expose("/", methods=["GET", "POST"])
+    def request_reset(self):
+        from flask import current_app
+
+        from app import accounts
+        from app.types import utcnow
+
+        if request.method == "POST":
+            now = utcnow()
+            config = current_app.config
+            if accounts.allow_attempt(db.session, request.remote_addr or "unknown", now,
+                                      config["CRM_LOGIN_RATE_LIMIT"], config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+                name = (request.form.get("username") or "").strip()
+                sm = self.appbuilder.sm
+                user = (sm.find_user(username=name) or sm.find_user(email=name)) if name else None
+                if user is not None and user.is_active:
+                    token = accounts.reset_token(config["SECRET_KEY"], user)
+                    link = f"{config['CRM_BASE_URL'].rstrip('/')}/forgot/reset/{token}"
+                    accounts.send_reset_link(db.session, user, link, now)
+            flash(str(_("If the account exists and has an email address, a link to reset the password is on "
+                        "its way.")), "info")
+            return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("crm/forgot_password.html")
+
+    @expose("/reset/<token>", methods=["GET", "POST"])
+    def reset(self, token):
+        from flask import current_app
+
+        from app import accounts
+
+        config = current_app.config
+        user = accounts.user_for_reset_token(db.session, config["SECRET_KEY"], token,
+                                             config["CRM_PASSWORD_RESET_MINUTES"])
+        if user is None:
+            flash(str(_("This link is not valid or has expired; ask for a new one.")), "warning")
+            return redirect(url_for(".request_reset"))
+        if request.method == "POST":
+            password = request.form.get("password") or ""
+            problem = accounts.password_problem(password, [user.username, user.email])
+            if password != request.form.get("conf_password"):
+                problem = _("The two passwords differ.")
+            if problem:
+                flash(str(problem), "danger")
+            else:
+                self.appbuilder.sm.reset_password(user.id, password)
+                flash(str(_("Your password has been changed; sign in with it.")), "success")
+                return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("crm/reset_password.html", token=token)

@@ -297,6 +297,8 @@ class CrmSecurityManager(SecurityManager):
         super().reset_password(userid, password)
         version = end_sessions(self.session, userid)
         user = getattr(g, "user", None) if has_request_context() else None
+        if not getattr(user, "is_authenticated", False):
+            user = None  # a reset link or the CLI: the owner chose this password
         own = getattr(user, "id", None) == userid
         if own:
             session["crm_sv"] = version

@@ -21,7 +21,9 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
-from app.admin_views import ExportDownloadView, FieldPermissionView, ImportView, InboxView, PerformanceView, RatingView
+from app.admin_views import (
+    ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
+)
 from app.crud import CrmInterface, CrmModelView, LookupView, person_name
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
@@ -764,6 +766,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(RatingView)
     appbuilder.add_view_no_menu(InboxView)
     appbuilder.add_view_no_menu(ExportDownloadView)
+    appbuilder.add_view_no_menu(PasswordResetView)
     appbuilder.add_view_no_menu(TicketWorkView)
     appbuilder.add_view_no_menu(BroadcastLinkView)
     fields = {}

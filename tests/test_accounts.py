@@ -7,6 +7,7 @@ from app.accounts import password_problem
 from app.extensions import db
 from app.models import AccountSecurity
 from tests.conftest import PASSWORD, ROLE_USERS
+from tests.test_notifications import smtp  # noqa: F401 - the SMTP server fixture
 
 
 def attempt(app, username, password):
@@ -168,3 +169,35 @@ def test_an_account_made_by_an_admin_must_choose_its_own_password_first(app, ctx
     assert response.status_code == 302 and "/resetmypassword/form" in response.headers["Location"]
     client.post("/resetmypassword/form", data={"password": "My-own-pass-2026", "conf_password": "My-own-pass-2026"})
     assert logged_in(client)
+
+
+def test_a_forgotten_password_is_reset_through_an_emailed_single_use_link(app, ctx, smtp):  # noqa: F811
+    import re
+
+    from app.channels import EmailSender
+    from app.models import OutboxMessage
+    from app.notify import deliver_outbox
+    from app.types import utcnow
+
+    client = app.test_client()
+    assert "crm-forgot" in client.get("/login/").get_data(as_text=True)
+    client.post("/forgot/", data={"username": "nobody-at-all"})
+    assert db.session.query(OutboxMessage).count() == 0  # the same answer, and nothing sent
+    client.post("/forgot/", data={"username": ROLE_USERS["Service"]})
+    assert smtp.messages == []  # the request only queues
+    deliver_outbox(db.session, {"email": EmailSender("127.0.0.1", smtp.port)}, utcnow())
+    [(recipients, content)] = smtp.messages
+    assert recipients == [f"{ROLE_USERS['Service']}@example.com"]
+    import email
+
+    body = email.message_from_string(content).get_payload(decode=True).decode("utf-8")
+    link = re.search(r"https?://\S+(/forgot/reset/\S+)", body).group(1)
+    assert "至少" in client.post(link, data={"password": "short", "conf_password": "short"},
+                                 follow_redirects=True).get_data(as_text=True)
+    client.post(link, data={"password": "Brand-new-pass-2026", "conf_password": "Brand-new-pass-2026"})
+    assert logged_in(attempt(app, ROLE_USERS["Service"], "Brand-new-pass-2026")[0])
+    again = client.post(link, data={"password": "Another-pass-2026", "conf_password": "Another-pass-2026"})
+    assert again.status_code == 302 and "/forgot/" in again.headers["Location"]  # used once
+    assert not logged_in(attempt(app, ROLE_USERS["Service"], "Another-pass-2026")[0])
+    assert "/forgot/" in client.get("/forgot/reset/forged-token").headers["Location"]
+    app.appbuilder.sm.reset_password(app.appbuilder.sm.find_user(username=ROLE_USERS["Service"]).id, PASSWORD)
