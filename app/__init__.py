@@ -54,6 +54,20 @@ def create_app(test_config=None):
         set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
         db.session.info["actor_provider"] = _actor_id
 
+    @app.url_value_preprocessor
+    def _record_ids_in_range(endpoint, values):
+        # an id no database column can hold names no record (instead of an overflow error)
+        for key in ("pk", "ticket_id", "job_id", "notification_id", "record_id"):
+            value = (values or {}).get(key)
+            if isinstance(value, int) and not -2**63 <= value < 2**63:
+                from flask import abort
+
+                abort(404)
+            if isinstance(value, str) and value.lstrip("-").isdigit() and not -2**63 <= int(value) < 2**63:
+                from flask import abort
+
+                abort(404)
+
     @app.before_request
     def _session_rules():
         """Idle and absolute session timeouts; a password an admin set must be replaced first."""

@@ -938,12 +938,20 @@ class CrmModelApi(ModelRestApi):
         return self.quick_search[0].split(".")[0]
 
     def _handle_domain_error(self, call, *args):
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             return call(*args)
         except DomainError as error:
             db.session.rollback()
             payload = {error.field: [str(error)]} if error.field else str(error)
             return self.response(error.status, message=payload)
+        except (SQLAlchemyError, TypeError, ValueError, OverflowError, AttributeError, LookupError):
+            # data the schema let through but the database or a relation cannot take (a missing
+            # required relation, a malformed related id, a clash): a clear 422, nothing saved
+            db.session.rollback()
+            return self.response(422, message=str(_("The data is not valid: check the required fields and the "
+                                                    "related records.")))
 
     def _check_record(self, item):
         check_unique_together(db.session, type(item), column_values(item), exclude_pk=item.id)

@@ -95,3 +95,16 @@ def test_twenty_writers_at_once_on_sqlite_all_succeed(app):
     assert errors == []
     with app.app_context():
         assert db.session.query(Customer).filter(Customer.name.like("并发%")).count() == 100
+
+
+def test_what_the_api_fuzz_found_gets_a_clear_answer(admin_client, ctx):
+    """Regressions found by the fuzz run: each of these was a 500."""
+    for url, body in [("/api/v1/unit/", {"building": None, "number": ""}),
+                      ("/api/v1/communication/", {"customer": None, "summary": ""}),
+                      ("/api/v1/payment/", {"amount": "5", "bill": {"id": 1}})]:
+        response = admin_client.post(url, json=body)
+        assert response.status_code in (400, 422), (url, response.status_code)
+    huge = 10 ** 30
+    assert admin_client.get(f"/api/v1/customer/{huge}").status_code == 404
+    assert admin_client.delete(f"/api/v1/unit/{huge}").status_code == 404
+    assert admin_client.get(f"/customerview/show/{huge}").status_code == 404
