@@ -103,8 +103,13 @@ def create_app(test_config=None):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "frame-ancestors 'self'; object-src 'none'; base-uri 'self'; form-action 'self'")
+        # scripts only from this app, inline ones only with this response's nonce (FAB's templates
+        # carry it through baselib.get_nonce → csp_nonce)
+        nonce = g.get("crm_csp_nonce")
+        scripts = f"script-src 'self' 'nonce-{nonce}'" if nonce else "script-src 'self'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"{scripts}; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
         return response
 
     @app.teardown_request
@@ -120,6 +125,15 @@ def create_app(test_config=None):
         # back to the form; only our own pages
         target = request.referrer if (request.referrer or "").startswith(request.host_url) else "/"
         return redirect(target)
+
+    def csp_nonce():
+        import secrets
+
+        if "crm_csp_nonce" not in g:
+            g.crm_csp_nonce = secrets.token_urlsafe(16)
+        return g.crm_csp_nonce
+
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     from app.cli import crm_cli
 

@@ -18,10 +18,21 @@ NOT_AUDITED = {
     models.ExportLog, models.ExportJob, models.BillingRun, models.SavedListView, models.AccountSecurity,
     models.LoginThrottle,
 }
-SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id"}
+SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id",
+                  # FAB's accounts: never the password hash; login bookkeeping is logged as events
+                  "password", "login_count", "fail_login_count", "last_login", "created_on", "changed_on",
+                  "created_by_fk", "changed_by_fk"}
+
+
+def _fab_audited():
+    from flask_appbuilder.security.sqla.models import Role, User
+
+    return (User, Role)  # accounts and roles: who gave whom which role or permission
 
 
 def audited(item):
+    if isinstance(item, _fab_audited()):
+        return True
     return isinstance(item, models.Model) and type(item) not in NOT_AUDITED and type(item).__module__ == "app.models"
 
 

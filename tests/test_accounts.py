@@ -1,5 +1,6 @@
 """Login protection: lockout, the password policy on every path that sets one, sessions that end."""
 import datetime
+import re
 
 import pytest
 
@@ -122,7 +123,12 @@ def test_pages_carry_the_security_headers(app, login):
     headers = response.headers
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
     assert headers["Referrer-Policy"] == "same-origin"
-    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+    policy = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in policy and "object-src 'none'" in policy
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    html = response.get_data(as_text=True)
+    assert f'nonce="{nonce}"' in html  # FAB's and our script tags carry this response's nonce
+    assert "<script>" not in html and "onchange=" not in html and "onclick=" not in html
 
 
 def test_too_many_attempts_from_one_address_are_refused(app, ctx):

@@ -90,3 +90,24 @@ def test_logins_failures_locks_exports_and_jobs_are_logged(app, ctx, login):
                      resolved_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30))
     assert auto_close(app) == 1
     assert db.session.query(ChangeLog).filter_by(action="job", resource="auto_close").one().summary == "1"
+
+
+def test_role_and_account_changes_are_logged_without_passwords(app, ctx, login, user_id):
+    sm = app.appbuilder.sm
+    role = sm.find_role("Technician")
+    permission = sm.find_permission_view_menu("can_read", "Bill")
+    client = login("Admin")
+    role.permissions.append(permission)
+    db.session.commit()
+    entry = db.session.query(ChangeLog).filter_by(resource="Role", record_id=role.id).order_by(
+        ChangeLog.id.desc()).first()
+    assert "Bill" in json.dumps(json.loads(entry.changes), ensure_ascii=False)
+    role.permissions.remove(permission)
+    db.session.commit()
+    sm.reset_password(user_id("Service"), "Another-pass-2026")
+    from tests.conftest import PASSWORD
+
+    sm.reset_password(user_id("Service"), PASSWORD)
+    logged = db.session.query(ChangeLog).filter_by(resource="User").all()
+    assert all("password" not in (e.changes or "") for e in logged)
+    assert client.get("/customerview/list/").status_code == 200

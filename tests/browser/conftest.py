@@ -115,8 +115,16 @@ def page(browser, server):
         if request.url.startswith(("http://", "https://")) and host not in ("127.0.0.1", "localhost"):
             page.foreign_requests.append(request.url)
 
+    page.csp_violations = []
+
+    def console(message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            page.csp_violations.append(message.text)
+
     page.on("request", record)
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+    page.on("console", console)
     yield page
     context.close()
     assert page.foreign_requests == [], "pages must work offline"
+    assert page.csp_violations == [], "every script must be allowed by the Content-Security-Policy"

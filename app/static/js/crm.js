@@ -49,3 +49,8 @@ $(function () {
     });
     $("#crm-columns .dropdown-menu").on("click", function (event) { event.stopPropagation(); });
 });
+
+// The field-permission matrix: choosing another model shows its fields.
+$(function () {
+    $("#crm-model").on("change", function () { this.form.submit(); });
+});
