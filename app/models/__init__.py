@@ -1,0 +1,17 @@
+"""The declarative data model: the source of truth for pages, API, filters and exports.
+
+Column ``info`` carries what the generated UI derives from the model:
+``choices`` (a Choices set), ``check`` (a rule in app.validation).
+``__display_relations__`` names the relations ``__str__`` reads, so list pages eager-load them.
+"""
+# One module per domain; everything is importable from app.models as before.
+from flask_appbuilder.models.sqla import Model  # noqa: F401
+
+from app.models.base import Money, Stamped, choice_column  # noqa: F401
+from app.models.property import Building, Unit  # noqa: F401
+from app.models.customers import Tag, Customer, CustomerUnit, customer_tag  # noqa: F401
+from app.models.staff import Department, StaffProfile, DispatchRule, DutyShift, SlaPolicy, staff_building  # noqa: F401
+from app.models.tickets import Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
+from app.models.billing import Bill, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
+from app.models.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
+from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle  # noqa: F401
