@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := app
 
-.PHONY: run test test-browser setup serve init demo translations i18n-extract i18n-update clean
+.PHONY: run test test-browser setup serve init demo translations assets i18n-extract i18n-update clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Front-end assets (ECharts) from the npm registry, pinned by package-lock.json; the app serves them.
+ASSETS := node_modules/.installed
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(ASSETS)
+
+assets: $(ASSETS)
 
 translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d app/translations
@@ -27,7 +35,7 @@ i18n-update: i18n-extract
 	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations \
 	  --ignore-obsolete --no-fuzzy-matching
 
-setup: $(STAMP) translations
+setup: $(STAMP) translations $(ASSETS)
 
 init: setup
 	@mkdir -p instance

@@ -48,6 +48,9 @@ def create_app(test_config=None):
 
         register_views(appbuilder)
         register_apis(appbuilder)
+        from app.dashboard_views import vendor_blueprint
+
+        app.register_blueprint(vendor_blueprint(app))
 
     @app.before_request
     def _request_context():

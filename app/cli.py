@@ -18,8 +18,9 @@ def setup_database(reset_roles=False):
 
     upgrade()
     appbuilder = current_app.appbuilder
+    new_resources = appbuilder.sm.new_resources()  # before FAB registers this release's pages
     appbuilder.add_permissions(update_perms=True)
-    appbuilder.sm.sync_roles(reset=reset_roles)
+    appbuilder.sm.sync_roles(reset=reset_roles, new_resources=new_resources)
     ensure_templates(db.session)
 
 

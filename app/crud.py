@@ -167,6 +167,28 @@ def quick_search_filter(paths):
     return type("FilterQuickSearch", (FilterQuickSearch,), {"paths": tuple(paths)})
 
 
+class FilterInBuilding(BaseFilter):
+    """``?building=N`` on a list: the records of one building (dashboard drill-down links)."""
+
+    name = _("Building")
+    arg_name = "crm_building"
+
+    def apply(self, query, value):
+        from app.dashboards import in_building
+
+        return query.filter(in_building(self.datamodel.obj, value))
+
+
+def building_argument(model):
+    """The building a list request is narrowed to (``?building=N``), when the model has one."""
+    from app.dashboards import in_building
+
+    text = request.args.get("building", "")
+    if not text.isdigit() or len(text) > 9 or in_building(model, 1) is None:
+        return None
+    return int(text)
+
+
 # ---------------------------------------------------------------- form fields
 
 
@@ -621,7 +643,7 @@ class CrmModelView(ModelView):
         filters, order_column, order_direction = self._current_list(filters, order_column, order_direction)
         access = self._field_access()
         columns = self._shown_columns(access)
-        joined_filters = filters.get_joined_filters(self._base_filters)
+        joined_filters = self._joined_filters(filters)
         count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
                                            page=page, page_size=page_size)
         pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
@@ -641,6 +663,25 @@ class CrmModelView(ModelView):
             **kwargs,
         )
         return widgets
+
+    def _joined_filters(self, filters):
+        """The list's filters, the view's base filters and a drill-down's building, as one set."""
+        joined = filters.get_joined_filters(self._base_filters)
+        building = building_argument(self.datamodel.obj)
+        if building is not None:
+            joined = joined.copy()
+            joined.add_filter("id", FilterInBuilding, building)
+        return joined
+
+    def building_filter_name(self):
+        """The name of the building a drill-down narrowed this list to, for the page to say so."""
+        building = building_argument(self.datamodel.obj)
+        if building is None:
+            return None
+        from app.models import Building
+
+        found = db.session.get(Building, building)
+        return found.name if found else "—"
 
     def _shown_columns(self, access):
         """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""
@@ -772,7 +813,7 @@ class CrmModelView(ModelView):
         orders = get_order_args().get(self.__class__.__name__) or ("", "")
         get_filter_args(self._filters)
         filters, order_column, order_direction = self._current_list(self._filters, *orders)
-        joined = filters.get_joined_filters(self._base_filters)
+        joined = self._joined_filters(filters)
         return self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
                                         order_column, order_direction)
 
@@ -1136,3 +1177,10 @@ def saved_views_here():
     if not getattr(user, "is_authenticated", False) or not request.blueprint:
         return []
     return views_for(db.session, user.id, [role.id for role in user.roles], request.blueprint)
+
+
+def building_filter_here():
+    """For the list template: the building a dashboard drill-down narrowed this list to, or None."""
+    view = next((v for v in current_app.appbuilder.baseviews
+                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+    return view.building_filter_name() if view is not None else None

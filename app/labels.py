@@ -27,9 +27,19 @@ MODEL_LABELS = {
     "ChangeLog": _("Change history"),
     "Broadcast": _("Broadcast"),
     "OutboxMessage": _("Outbox message"),
+    "DashboardWidget": _("Dashboard widget"),
 }
 
 COLUMN_LABELS = {
+    "group_by": _("Group by"),
+    "bucket": _("Date bucket"),
+    "measure": _("Measure"),
+    "measure_field": _("Measure field"),
+    "filters": _("Fixed filters"),
+    "chart": _("Chart type"),
+    "width": _("Width"),
+    "position": _("Position"),
+    "roles": _("Visible to roles"),
     "price": _("Price"),
     "failed_logins": _("Failed logins in a row"),
     "last_failure_at": _("Last failed login"),

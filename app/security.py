@@ -47,6 +47,9 @@ ACTION_REVERSE = "can_reverse"
 RESOURCE_LOOKUP = "Lookup"
 RESOURCE_FIELD_PERMISSION = "FieldPermission"
 RESOURCE_IMPORT = "Import"
+RESOURCE_DASHBOARD = "Dashboard"
+RESOURCE_REPORT = "Report"
+RESOURCE_DASHBOARD_WIDGET = "DashboardWidget"  # admins define widgets
 ACTION_IMPORT = "can_import"
 
 CRM_RESOURCES = [
@@ -140,6 +143,9 @@ ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_READ, RESOURCE_PERFORMANCE))
 ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_REVERSE, RESOURCE_PAYMENT))
 for _role in (ROLE_MANAGER, ROLE_SUPERVISOR, ROLE_SERVICE):
     ROLE_CONFIGS[_role].append((ACTION_READ, RESOURCE_ARREARS))
+for _role in (ROLE_MANAGER, ROLE_SUPERVISOR):  # supervisors see their department's numbers (row scoping)
+    ROLE_CONFIGS[_role] += [(ACTION_READ, RESOURCE_DASHBOARD), (ACTION_READ, RESOURCE_REPORT)]
+ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_EXPORT, RESOURCE_REPORT))
 # Everyone signed in may use the searchable selects (each lookup checks the listed resource),
 # read the API description (built per user: hidden fields are left out), see their own account
 # and change their own password. Added to existing roles by every `crm init`.
@@ -310,26 +316,41 @@ class CrmSecurityManager(SecurityManager):
         permissions = self._user_permission_set()
         return permissions is None or (permission_name, view_name) in permissions
 
-    def sync_roles(self, reset=False):
-        """Create the built-in roles; with ``reset`` give existing ones their built-in permissions back."""
+    def new_resources(self):
+        """The built-in roles' resources and menus this install has never had (a new release's pages)."""
+        from app.views import MENU_RESOURCES
+
+        known = {resource for permissions in ROLE_CONFIGS.values() for _action, resource in permissions}
+        known |= set(MENU_RESOURCES)
+        return {resource for resource in known if self.find_view_menu(resource) is None}
+
+    def sync_roles(self, reset=False, new_resources=None):
+        """Create the built-in roles; with ``reset`` give existing ones their built-in permissions back.
+
+        Existing roles also get their built-in rights on ``new_resources`` (by default: those not
+        yet known), while rights an admin changed on older resources are kept.
+        """
         from app.views import MENU_RESOURCES
 
         self.add_role(self.auth_role_admin)
+        if new_resources is None:
+            new_resources = self.new_resources()
         for role_name, permissions in ROLE_CONFIGS.items():
             role = self.find_role(role_name)
+            wanted = list(permissions)
+            readable = {resource for _action, resource in permissions}  # any right on it shows its menu
+            for menu_name, resource in MENU_RESOURCES.items():
+                if resource is None or resource in readable:
+                    wanted.append((MENU_ACCESS, menu_name))
             if role is not None and not reset:
-                for action, resource in EVERYONE:  # new everyone-permissions reach existing roles too
+                added = [(a, r) for a, r in wanted if r in new_resources] + list(EVERYONE)
+                for action, resource in added:  # new everyone-permissions reach existing roles too
                     pvm = self.find_permission_view_menu(action, resource) or \
                         self.add_permission_view_menu(action, resource)
                     if pvm not in role.permissions:
                         role.permissions.append(pvm)
                 continue
             role = role or self.add_role(role_name)
-            wanted = list(permissions)
-            readable = {resource for _action, resource in permissions}  # any right on it shows its menu
-            for menu_name, resource in MENU_RESOURCES.items():
-                if resource is None or resource in readable:
-                    wanted.append((MENU_ACCESS, menu_name))
             pvms = []
             for action, resource in wanted:
                 pvm = self.find_permission_view_menu(action, resource)

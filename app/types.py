@@ -184,3 +184,35 @@ CHANGE_ACTIONS = Choices(
     ("logout", _("Logged out")), ("export", _("Exported")), ("job", _("Job run")),
 )
 JOB_STATUSES = Choices(("queued", _("Queued")), ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))
+
+# Dashboard widgets defined in the UI (app.dashboards): what they count, how, and how they are drawn.
+WIDGET_SOURCES = Choices(
+    ("Ticket", _("Tickets")),
+    ("Customer", _("Customers")),
+    ("Unit", _("Units")),
+    ("Bill", _("Bills")),
+    ("Payment", _("Payments")),
+    ("Communication", _("Communications")),
+    ("TicketRating", _("Ratings")),
+)
+WIDGET_BUCKETS = Choices(
+    ("none", _("No bucketing")),
+    ("day", _("Day")),
+    ("week", _("Week")),
+    ("month", _("Month")),
+)
+WIDGET_MEASURES = Choices(
+    ("count", _("Count")),
+    ("sum", _("Sum")),
+    ("avg", _("Average")),
+)
+WIDGET_CHARTS = Choices(
+    ("bar", _("Bar chart")),
+    ("line", _("Line chart")),
+    ("pie", _("Pie chart")),
+    ("number", _("Number card")),
+)
+WIDGET_WIDTHS = Choices(
+    ("half", _("Half width")),
+    ("full", _("Full width")),
+)

@@ -350,7 +350,7 @@ class TicketView(CrmView):
                     "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
                     "created_by", "created_at", "updated_by", "updated_at"]
     search_columns = ["number", "title", "type", "priority", "status", "channel", "department",
-                      "assignee", "deadline", "created_at"]
+                      "assignee", "deadline", "created_at", "resolved_at"]
     order_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
                      "assignee", "deadline", "created_at"]
     base_order = ("created_at", "desc")
@@ -737,6 +737,8 @@ MENU_RESOURCES["Import"] = "Import"
 MENU_RESOURCES["Performance"] = "Performance"
 MENU_RESOURCES["Arrears"] = RESOURCE_ARREARS
 MENU_RESOURCES["GenerateBills"] = RESOURCE_BILLING_RUN
+MENU_RESOURCES.update({"Dashboards": None, "Dashboard": "Dashboard", "ServiceReport": "Report",
+                       "CollectionReport": "Report", "DashboardWidgets": "DashboardWidget"})
 
 HIDDEN_VIEWS = [TicketAttachmentView]
 
@@ -744,10 +746,11 @@ HIDDEN_VIEWS = [TicketAttachmentView]
 def register_views(appbuilder):
     from flask import current_app
 
-    from app.crud import format_datetime, list_columns_here, saved_views_here
+    from app.crud import building_filter_here, format_datetime, list_columns_here, saved_views_here
 
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
     current_app.jinja_env.globals["crm_list_columns"] = list_columns_here
+    current_app.jinja_env.globals["crm_building_filter"] = building_filter_here
     current_app.jinja_env.filters["crm_local_time"] = format_datetime
     current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
     for name, view, label, icon, category, category_label, category_icon in MENU:
@@ -783,5 +786,8 @@ def register_views(appbuilder):
                         icon="fa-file-invoice-dollar", category="Billing", category_label=_("Billing"))
     appbuilder.add_view(ArrearsView, "Arrears", label=_("Arrears"), icon="fa-exclamation-triangle",
                         category="Billing", category_label=_("Billing"), category_icon="fa-yen-sign")
+    from app.dashboard_views import register_dashboard_views
+
+    register_dashboard_views(appbuilder)
     appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
                         category="Settings", category_label=_("System settings"), category_icon="fa-cogs")

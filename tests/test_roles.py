@@ -13,13 +13,14 @@ EXPECTED = {
                                             "Communication", "Bill", "Payment", "DispatchRule", "DutyShift",
                                             "SlaPolicy", "TicketRating", "MessageTemplate", "OutboxMessage",
                                             "FeeRule", "MeterReading", "BillingRun", "WriteOff", "Broadcast"]},
-                "Lookup": {R}, "Performance": {R}, "Arrears": {R}},
+                "Lookup": {R}, "Performance": {R}, "Arrears": {R}, "Dashboard": {R}, "Report": {R, X}},
     "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
                    "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                    "TicketEvent": {R}, "Communication": {R, C}, "Bill": {R}, "Payment": {R, "can_reverse"}, "Lookup": {R},
                    "DutyShift": {R, C, E, D}, "DispatchRule": {R}, "SlaPolicy": {R}, "TicketRating": {R, C},
                    "Performance": {R}, "OutboxMessage": {R, E}, "WriteOff": {R, C, "can_approve"},
-                   "FeeRule": {R}, "MeterReading": {R}, "BillingRun": {R}, "Arrears": {R}, "Broadcast": {R}},
+                   "FeeRule": {R}, "MeterReading": {R}, "BillingRun": {R}, "Arrears": {R}, "Broadcast": {R},
+                   "Dashboard": {R}, "Report": {R}},
     "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D}, "Import": {"can_import"},
                 "Tag": {R}, "Department": {R}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                 "TicketEvent": {R}, "Communication": {R, C, E}, "Bill": {R}, "Payment": {R, C}, "Lookup": {R},
@@ -59,6 +60,20 @@ def test_roles_sync_is_idempotent_and_keeps_ui_edits(app):
         assert {p.id for p in sm.find_role("Technician").permissions} == before | {extra.id}
         sm.sync_roles(reset=True)
         assert {p.id for p in sm.find_role("Technician").permissions} == before
+
+
+def test_pages_new_to_an_install_reach_existing_roles_but_removed_rights_stay_removed(app):
+    with app.app_context():
+        sm = app.appbuilder.sm
+        dashboard = sm.find_permission_view_menu("can_read", "Dashboard")
+        role = sm.find_role("Manager")
+        role.permissions.remove(dashboard)
+        db.session.commit()
+        sm.sync_roles()  # the dashboard is known to this install: an admin took it away, it stays away
+        assert dashboard not in sm.find_role("Manager").permissions
+        sm.sync_roles(new_resources={"Dashboard"})  # an upgrade that brings the dashboard grants it
+        assert dashboard in sm.find_role("Manager").permissions
+        assert sm.find_permission_view_menu("menu_access", "Dashboard") in sm.find_role("Manager").permissions
 
 
 ROLES = ["Admin", "Manager", "Supervisor", "Service", "Technician"]

@@ -15,3 +15,4 @@ from app.models.tickets import Ticket, TicketAttachment, TicketEvent, Communicat
 from app.models.billing import Bill, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.models.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
 from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle  # noqa: F401
+from app.models.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401

@@ -46,6 +46,7 @@ class Bill(Stamped, Model):
         CheckConstraint("amount >= 0", name="ck_bill_amount"),
         CheckConstraint("paid_amount >= 0", name="ck_bill_paid_amount"),
         Index("ix_bill_status_due", "status", "due_date"),
+        Index("ix_bill_period", "period"),  # collection figures per month
     )
     __display_relations__ = ("customer", "unit", "unit.building")
     __lookup__ = ("period", "customer.name", "customer.phone")

@@ -34,6 +34,9 @@ class Ticket(Stamped, Model):
     __table_args__ = (
         Index("ix_ticket_status_deadline", "status", "deadline"),
         Index("ix_ticket_assignee_status", "assignee_id", "status"),
+        # dashboards and reports count tickets created / resolved in a period
+        Index("ix_ticket_created_at", "created_at"),
+        Index("ix_ticket_resolved_at", "resolved_at"),
     )
     __display_relations__ = ("customer", "unit", "unit.building", "department", "assignee")
 
@@ -153,7 +156,8 @@ class TicketRating(Model):
     """The customer's rating of a finished ticket: 1–5 stars, once per ticket."""
 
     __tablename__ = "ticket_rating"
-    __table_args__ = (CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),)
+    __table_args__ = (CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),
+                      Index("ix_ticket_rating_rated_at", "rated_at"))
     __display_relations__ = ("ticket", "recorded_by")
 
     id = Column(Integer, primary_key=True)
