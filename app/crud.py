@@ -14,7 +14,8 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, send
 from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.urltools import get_filter_args, get_order_args
-from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.filters import BaseFilter, Filters
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
@@ -102,8 +103,72 @@ def eager_options(model, columns):
     return options
 
 
+def _local_datetime(value):
+    """A filter's date-time as the staff mean it: a value without a zone is local time."""
+    if isinstance(value, str):
+        from dateutil import parser
+
+        try:
+            value = parser.parse(value)
+        except (ValueError, OverflowError):
+            return None
+    if isinstance(value, datetime.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=local_zone())
+    return value
+
+
+def _local_time_filter(base):
+    class LocalTimeFilter(base):
+        def apply(self, query, value):
+            value = _local_datetime(value)
+            return query if value is None else super().apply(query, value)
+
+    LocalTimeFilter.__name__ = base.__name__  # drill-down links look filters up by their FAB name
+    return LocalTimeFilter
+
+
+class CrmFilterConverter(SQLAFilterConverter):
+    """FAB's filters, with date-times typed in the search form (no zone) taken as local time
+    (FAB would pass them on naive, which a UTC column cannot compare)."""
+
+    conversion_table = tuple(
+        (kind, [_local_time_filter(f) for f in filters] if kind == "is_datetime" else filters)
+        for kind, filters in SQLAFilterConverter.conversion_table)
+
+
+class CrmFilters(Filters):
+    """FAB's filter set, with REST filters resolved per column.
+
+    FAB resolves a REST ``opr`` through one process-wide map that the last filter created for any
+    column overwrites, so ``created_at gt …`` could run FAB's plain filter (a 500 on a UTC column)
+    or a date-time filter could be applied to a number. Here the column's own filters decide.
+    """
+
+    def rest_add_filters(self, data):
+        from flask_appbuilder.exceptions import InvalidColumnFilterFABException, InvalidOperationFilterFABException
+
+        for item in data:
+            try:
+                opr, col, value = item["opr"], item["col"], item["value"]
+            except (KeyError, TypeError):
+                continue
+            if col not in self.search_columns:
+                raise InvalidColumnFilterFABException(f"Filter column: {col} not allowed to filter")
+            found = next((f for f in self._search_filters.get(col, []) if f.arg_name == opr), None)
+            if found is None:
+                raise InvalidOperationFilterFABException(f"Filter operation: {opr} not allowed on column: {col}")
+            # FAB keeps instances for its own filters and classes for those a view declares
+            self.add_filter(col, found if isinstance(found, type) else type(found), value)
+
+
 class CrmInterface(SQLAInterface):
     """SQLAInterface with eager loading of the listed relations and ordering by relations."""
+
+    filter_converter_class = CrmFilterConverter
+
+    def get_filters(self, search_columns=None, search_filters=None):
+        return CrmFilters(self.filter_converter_class, self, search_columns=search_columns or [],
+                          search_filters=search_filters)
 
     def __init__(self, obj, session=None):
         super().__init__(obj, session)

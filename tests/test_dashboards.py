@@ -381,3 +381,20 @@ def test_service_and_collection_reports(data, login):
     sheet = book.worksheets[0]
     assert sheet.cell(4, 1).value == "2026-10" and sheet.cell(4, 2).value == 500
     assert login("Supervisor").get(f"/reports/service.xlsx").status_code in (302, 403)  # managers export
+
+
+def test_date_time_filters_typed_without_a_zone_are_local_time(data, admin_client):
+    """Regression: FAB's search form sends '2026-11-08 23:00:00' without a zone, which was a 500."""
+    # t3 was created at 15:00 UTC on 8 Nov, 23:00 in Shanghai
+    page = admin_client.get("/ticketview/list/?_flt_1_created_at=2026-11-08 22:59:00"
+                            "&_flt_2_created_at=2026-11-08 23:01:00")
+    assert page.status_code == 200
+    assert _record_count(page.get_data(as_text=True)) == 1 and "三号" in page.get_data(as_text=True)
+    api = admin_client.get("/api/v1/ticket/?q=(filters:!((col:created_at,opr:gt,value:'2026-11-09 10:00:00')))")
+    assert api.status_code == 200 and [r["title"] for r in api.get_json()["result"]] == ["六号"]
+    assert admin_client.get("/ticketview/list/?_flt_1_created_at=not-a-date").status_code == 200
+    # a REST filter takes its column's own filter, not whichever FAB created last for that operator
+    numbers = admin_client.get("/api/v1/ticket/?q=(filters:!((col:escalation_level,opr:gt,value:0)))")
+    assert numbers.status_code == 200 and numbers.get_json()["count"] == 0
+    again = admin_client.get("/api/v1/ticket/?q=(filters:!((col:created_at,opr:lt,value:'2026-11-01 00:00:00')))")
+    assert again.status_code == 200 and [r["title"] for r in again.get_json()["result"]] == ["五号"]
