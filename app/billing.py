@@ -331,7 +331,30 @@ def _insert_new_bills(session, dialect, rows):
 # ---------------------------------------------------------------- arrears and reminders
 
 def _overdue_filter(today):
-    return and_(Bill.due_date < today, Bill.amount > Bill.paid_amount + Bill.written_off_amount)
+    # the status says the same as the amounts (settle() keeps it so) and lets the index find the rows
+    return and_(Bill.status.in_(("unpaid", "partial")), Bill.due_date < today,
+                Bill.amount > Bill.paid_amount + Bill.written_off_amount)
+
+
+def aging_labels():
+    """The aging buckets' names, as charts and reports show them."""
+    return [_("%(low)s–%(high)s days", low=low, high=high) if high else _("over %(days)s days", days=low - 1)
+            for low, high in AGING_BUCKETS]
+
+
+def overdue_by_building(session, today, building_id=None, limit=None):
+    """[(building id, name, [outstanding per aging bucket], total)], largest total first: one
+    query over the outstanding-bills index (the dashboard's widget; no per-customer counting)."""
+    buckets, total = aging_columns(today)
+    query = (select(Unit.building_id, Building.name, *buckets, total)
+             .join(Unit, Unit.id == Bill.unit_id).join(Building, Building.id == Unit.building_id)
+             .where(_overdue_filter(today)).group_by(Unit.building_id, Building.name)
+             .order_by(total.desc(), Building.name))
+    if building_id:
+        query = query.where(Unit.building_id == building_id)
+    if limit:
+        query = query.limit(limit)
+    return [(r[0], r[1], [money(v) for v in r[2:6]], money(r[6])) for r in session.execute(query)]
 
 
 def aging_columns(today):

@@ -360,15 +360,13 @@ def collection_rate(session, flt):
 
 def arrears_by_building(session, flt):
     """Outstanding amounts by building in aging buckets, as of today (not the date range)."""
-    from app.billing import AGING_BUCKETS
-    from app.billing import arrears_by_building as by_building
+    from app.billing import aging_labels, overdue_by_building
 
-    rows = [r for r in by_building(session, flt.today) if not flt.building_id or r["id"] == flt.building_id][:15]
-    data = WidgetData("stacked", [r["name"] for r in rows], unit="¥")
-    drills = [Drill("Bill", [], page=("ArrearsView.report", {"building": r["id"]})) for r in rows]
-    for index, (low, high) in enumerate(AGING_BUCKETS):
-        name = _("%(low)s–%(high)s days", low=low, high=high) if high else _("over %(days)s days", days=low - 1)
-        data.add(name, [r["buckets"][index] for r in rows], drills)
+    rows = overdue_by_building(session, flt.today, flt.building_id, limit=15)
+    data = WidgetData("stacked", [r[1] for r in rows], unit="¥")
+    drills = [Drill("Bill", [], page=("ArrearsView.report", {"building": r[0]})) for r in rows]
+    for index, name in enumerate(aging_labels()):
+        data.add(name, [r[2][index] for r in rows], drills)
     return data
 
 

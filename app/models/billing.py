@@ -45,7 +45,9 @@ class Bill(Stamped, Model):
         ),
         CheckConstraint("amount >= 0", name="ck_bill_amount"),
         CheckConstraint("paid_amount >= 0", name="ck_bill_paid_amount"),
-        Index("ix_bill_status_due", "status", "due_date"),
+        # outstanding bills by status and due date, with what arrears figures add up (index-only reads)
+        Index("ix_bill_outstanding", "status", "due_date", "unit_id", "amount", "paid_amount",
+              "written_off_amount"),
         Index("ix_bill_period", "period"),  # collection figures per month
     )
     __display_relations__ = ("customer", "unit", "unit.building")

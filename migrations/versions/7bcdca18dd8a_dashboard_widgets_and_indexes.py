@@ -1,8 +1,8 @@
 """dashboard widgets and indexes
 
-Revision ID: 53af8dcb1a91
+Revision ID: 7bcdca18dd8a
 Revises: c1036ab296b1
-Create Date: 2026-11-23 18:07:33.546428
+Create Date: 2026-11-23 18:23:28.127331
 
 """
 from alembic import op
@@ -13,7 +13,7 @@ import flask_appbuilder.models.mixins
 
 
 # revision identifiers, used by Alembic.
-revision = '53af8dcb1a91'
+revision = '7bcdca18dd8a'
 down_revision = 'c1036ab296b1'
 branch_labels = None
 depends_on = None
@@ -47,6 +47,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('widget_id', 'role_id')
     )
     with op.batch_alter_table('bill', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bill_status_due'))
+        batch_op.create_index('ix_bill_outstanding', ['status', 'due_date', 'unit_id', 'amount', 'paid_amount', 'written_off_amount'], unique=False)
         batch_op.create_index('ix_bill_period', ['period'], unique=False)
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
@@ -70,6 +72,8 @@ def downgrade():
 
     with op.batch_alter_table('bill', schema=None) as batch_op:
         batch_op.drop_index('ix_bill_period')
+        batch_op.drop_index('ix_bill_outstanding')
+        batch_op.create_index(batch_op.f('ix_bill_status_due'), ['status', 'due_date'], unique=False)
 
     op.drop_table('dashboard_widget_role')
     op.drop_table('dashboard_widget')
