@@ -238,6 +238,12 @@ class CrmSecurityManager(SecurityManager):
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
             return None  # too many attempts from this address: refused like a wrong password
         result = super().auth_user_db(username, password)
+        if user is None and username:
+            # an unknown name is logged too (someone is guessing), which also costs what a known
+            # user's failure costs, so the reply does not tell whether the account exists
+            from app.audit import record_event
+
+            record_event(self.session, "login_failed", "User", 0, username[:100])
         if user is not None:
             if result is None:
                 config = current_app.config

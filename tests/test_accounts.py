@@ -207,3 +207,27 @@ def test_a_forgotten_password_is_reset_through_an_emailed_single_use_link(app, c
     assert not logged_in(attempt(app, ROLE_USERS["Service"], "Another-pass-2026")[0])
     assert "/forgot/" in client.get("/forgot/reset/forged-token").headers["Location"]
     app.appbuilder.sm.reset_password(app.appbuilder.sm.find_user(username=ROLE_USERS["Service"]).id, PASSWORD)
+
+
+def test_a_failed_login_costs_the_same_whether_or_not_the_account_exists(app, ctx, count_queries):
+    """Same reply, same password-hash work (the stand-in hash has the stored hashes' method and
+    cost) and the same kind of writes: a failure of an unknown name is logged like any other."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import ChangeLog
+
+    stored = db.session.query(User).filter_by(username="manager").one().password
+    fake = app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"]
+    assert stored.split("$")[0] == fake.split("$")[0]  # e.g. scrypt:32768:8:1 for both
+    client = app.test_client()
+    replies, writes = [], []
+    for name in ("manager", "nobody-at-all"):
+        with count_queries() as counter:
+            response = client.post("/login/", data={"username": name, "password": "Wrong-password-2026"},
+                                   follow_redirects=True)
+        replies.append(response.get_data(as_text=True).count("无效的用户名或密码"))
+        writes.append(sum(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in counter.statements))
+    assert replies[0] == replies[1] == 1
+    assert writes[1] >= writes[0] - 1  # unknown: throttle, FAB's balancing update, the log line
+    logged = db.session.query(ChangeLog).filter_by(action="login_failed").order_by(ChangeLog.id).all()
+    assert [entry.summary for entry in logged] == ["manager", "nobody-at-all"]
