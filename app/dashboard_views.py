@@ -116,6 +116,15 @@ def widget_json(title, data):
     }
 
 
+def _filter_choices():
+    """The buildings and departments the shared filters offer."""
+    return {
+        "buildings": db.session.query(models.Building.id, models.Building.name).order_by(models.Building.name).all(),
+        "departments": db.session.query(models.Department.id, models.Department.name)
+        .order_by(models.Department.name).all(),
+    }
+
+
 class DashboardView(BaseView):
     route_base = "/dashboard"
     default_view = "show"
@@ -139,11 +148,7 @@ class DashboardView(BaseView):
         role_ids = {role.id for role in g.user.roles}
         widgets += [(w.name, url_for(".widget", widget_id=w.id, **query), w.width, f"widget-{w.id}")
                     for w in visible_widgets(db.session, role_ids)]
-        buildings = db.session.query(models.Building.id, models.Building.name).order_by(models.Building.name).all()
-        departments = db.session.query(models.Department.id, models.Department.name) \
-            .order_by(models.Department.name).all()
-        return self.render_template("crm/dashboard.html", widgets=widgets, flt=flt, buildings=buildings,
-                                    departments=departments)
+        return self.render_template("crm/dashboard.html", widgets=widgets, flt=flt, **_filter_choices())
 
     def _answer(self, title, produce):
         try:
@@ -234,11 +239,8 @@ class ReportView(BaseView):
             flash(str(error), "danger")
             return redirect(url_for(f".{kind}"))
         tables = self._tables(kind, flt)
-        buildings = db.session.query(models.Building.id, models.Building.name).order_by(models.Building.name).all()
-        departments = db.session.query(models.Department.id, models.Department.name) \
-            .order_by(models.Department.name).all()
         return self.render_template("crm/report.html", kind=kind, title=self.REPORTS[kind], tables=tables, flt=flt,
-                                    buildings=buildings, departments=departments)
+                                    **_filter_choices())
 
     @expose("/service/")
     @has_access
