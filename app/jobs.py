@@ -110,6 +110,28 @@ def background_exports(app):
                                app.config["CRM_EXPORT_KEEP_DAYS"])
 
 
+@logged
+def contract_reminders(app):
+    """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
+    from app.contracts import daily
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return daily(db.session, now.astimezone(local_zone()).date(), now)
+
+
+@logged
+def return_visit_tasks(app):
+    """Create the return visits that have come due (app.return_visits.create_visits)."""
+    from app.return_visits import create_visits
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return create_visits(db.session, utcnow())
+
+
 def register_jobs(scheduler, app):
     scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
                       replace_existing=True)
@@ -122,6 +144,10 @@ def register_jobs(scheduler, app):
                       replace_existing=True)
     scheduler.add_job(deliver_notifications, "interval", seconds=app.config.get("CRM_OUTBOX_SECONDS", 30),
                       args=[app], id="deliver_notifications", replace_existing=True)
+    scheduler.add_job(contract_reminders, "cron", hour=8, timezone=zone, args=[app], id="contract_reminders",
+                      replace_existing=True)
+    scheduler.add_job(return_visit_tasks, "interval", minutes=10, args=[app], id="return_visit_tasks",
+                      replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)
     minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
     scheduler.add_job(escalation_sweep, "interval", minutes=minutes, args=[app], id="escalation_sweep",

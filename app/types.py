@@ -161,6 +161,10 @@ TEMPLATE_KEYS = Choices(
     ("escalation_notice", _("Escalation notice")),
     ("completion_notice", _("Completion notice")),
     ("payment_reminder", _("Payment reminder")),
+    ("contract_expiry", _("Contract expiry reminder")),
+    ("contract_rent_due", _("Rent due reminder")),
+    ("return_visit_unsatisfied", _("Unsatisfied return visit")),
+    ("birthday_greeting", _("Birthday greeting")),
 )
 FEE_METHODS = Choices(
     ("per_area", _("Per m² per month")),
@@ -184,3 +188,21 @@ CHANGE_ACTIONS = Choices(
     ("logout", _("Logged out")), ("export", _("Exported")), ("job", _("Job run")),
 )
 JOB_STATUSES = Choices(("queued", _("Queued")), ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))
+# ---- customer care: contracts, return visits, surveys, greetings
+CONTRACT_KINDS = Choices(("lease", _("Lease contract")), ("service", _("Service contract")),
+                         ("supplier", _("Supplier contract")))
+CONTRACT_STATUSES = Choices(
+    ("draft", _("Draft")),
+    ("pending", _("Awaiting approval")),
+    ("active", _("In effect")),
+    ("expired", _("Expired")),
+    ("terminated", _("Terminated")),
+)
+PAYMENT_CYCLES = Choices(("monthly", _("Monthly")), ("quarterly", _("Quarterly")),
+                         ("half_yearly", _("Every six months")), ("yearly", _("Yearly")), ("once", _("Once")))
+CONTRACT_REMINDER_KINDS = Choices(("expiry", _("Expiry")), ("rent", _("Rent due")))
+VISIT_STATUSES = Choices(("pending", _("To visit")), ("done", _("Visited")))
+VISIT_RESULTS = Choices(("reached", _("Reached")), ("not_reached", _("Not reached")))
+SURVEY_STATUSES = Choices(("draft", _("Draft")), ("sent", _("Sent")), ("closed", _("Closed")))
+QUESTION_KINDS = Choices(("rating", _("Rating (1–5)")), ("single", _("Single choice")),
+                         ("multiple", _("Multiple choice")), ("text", _("Text")))

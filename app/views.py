@@ -21,6 +21,7 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
+from app.care_views import CARE_HIDDEN, CARE_MENU, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
@@ -728,7 +729,8 @@ MENU = [
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
     ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
     ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
-]
+] + [(name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
+     for name, view, label, icon in CARE_MENU]
 
 # menu name -> resource whose read permission shows it (None: shown to every role)
 MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
@@ -738,7 +740,7 @@ MENU_RESOURCES["Performance"] = "Performance"
 MENU_RESOURCES["Arrears"] = RESOURCE_ARREARS
 MENU_RESOURCES["GenerateBills"] = RESOURCE_BILLING_RUN
 
-HIDDEN_VIEWS = [TicketAttachmentView]
+HIDDEN_VIEWS = [TicketAttachmentView] + CARE_HIDDEN
 
 
 def register_views(appbuilder):
@@ -750,6 +752,8 @@ def register_views(appbuilder):
     current_app.jinja_env.globals["crm_list_columns"] = list_columns_here
     current_app.jinja_env.filters["crm_local_time"] = format_datetime
     current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
+    current_app.jinja_env.filters["crm_survey_status"] = types.SURVEY_STATUSES.label
+    current_app.jinja_env.filters["crm_question_kind"] = types.QUESTION_KINDS.label
     for name, view, label, icon, category, category_label, category_icon in MENU:
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)
@@ -769,6 +773,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(PasswordResetView)
     appbuilder.add_view_no_menu(TicketWorkView)
     appbuilder.add_view_no_menu(BroadcastLinkView)
+    appbuilder.add_view_no_menu(SurveyAnswerPage)
     fields = {}
     for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
         columns = fields.setdefault(view.class_permission_name, {})

@@ -15,3 +15,7 @@ from app.models.tickets import Ticket, TicketAttachment, TicketEvent, Communicat
 from app.models.billing import Bill, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.models.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
 from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle  # noqa: F401
+from app.models.care import (  # noqa: F401
+    Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,
+    SurveyRecipient, SurveyAnswer, survey_building, survey_tag,
+)
