@@ -8,6 +8,8 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _
+from wtforms import SelectField
+from wtforms.validators import Optional
 
 from app import contracts, models, return_visits, surveys
 from app.crud import CrmInterface, CrmModelView
@@ -155,6 +157,14 @@ class ReturnVisitRuleView(CareView):
             raise DomainError(_("Between 0 and 2160 hours."), field="delay_hours")
 
 
+def _yes_no(value):
+    return {"1": True, "0": False, "True": True, "False": False, True: True, False: False}.get(value)
+
+
+SATISFIED_FIELD = SelectField(_("Satisfied"), coerce=_yes_no, validators=[Optional()],
+                              choices=[("", "—"), ("1", _("Satisfied")), ("0", _("Not satisfied"))])
+
+
 class ReturnVisitView(CareView):
     """回访任务: the visits due, with the call script; editing one records the result of the call."""
 
@@ -169,6 +179,7 @@ class ReturnVisitView(CareView):
     order_columns = ["due_at", "status", "visited_at"]
     base_order = ("due_at", "asc")
     quick_search = ("ticket.number", "ticket.title", "customer.name", "customer.phone")
+    edit_form_extra_fields = {"satisfied": SATISFIED_FIELD}
     description_columns = {"satisfied": _("When reached: a customer not satisfied reopens or escalates the request.")}
 
     def check_record(self, item):
