@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional
 
 from app import contracts, models, return_visits, surveys
@@ -144,6 +144,7 @@ class ReturnVisitRuleView(CareView):
     show_columns = add_columns
     order_columns = ["ticket_type", "every_nth", "delay_hours"]
     search_columns = ["ticket_type", "active"]
+    add_form_extra_fields = edit_form_extra_fields = {"active": BooleanField(_("Enabled"), default=True)}
     description_columns = {
         "every_nth": _("1: every request of this type; 5: about one in five, chosen at random but always the same."),
         "delay_hours": _("Hours after the request is resolved."),
@@ -202,6 +203,8 @@ class SurveyQuestionView(CareView):
     search_columns = ["survey", "kind", "text"]
     base_order = ("position", "asc")
     description_columns = {"options": _("Choice questions: one option per line.")}
+    # a plain tick box (FAB would make a non-nullable boolean a box that must be ticked)
+    add_form_extra_fields = edit_form_extra_fields = {"required": BooleanField(_("Required"), default=True)}
 
     def check_record(self, item):
         surveys.check_question(item)
