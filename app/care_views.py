@@ -248,9 +248,25 @@ class SurveyView(CareView):
     def check_record(self, item):
         surveys.check_survey(item)
 
+    def post_add(self, item):
+        self._added_id = item.id
+
+    def post_add_redirect(self):
+        # straight to the new survey's page, where its questions are added
+        added, self._added_id = getattr(self, "_added_id", None), None
+        return redirect(url_for(".show", pk=added)) if added else super().post_add_redirect()
+
     @action("send_survey", _("Send to customers"), _("Send the survey to its customers now?"), "fa-paper-plane",
             multiple=False, single=True)
     def send_survey(self, item):
+        return self._send(item)
+
+    @expose("/send/<int:pk>", methods=["POST"])
+    @has_access
+    def send(self, pk):
+        return self._send(self.datamodel.get(pk) or abort(404))
+
+    def _send(self, item):
         config = current_app.config
         try:
             count = surveys.send(db.session, item, utcnow(), config["CRM_BASE_URL"], config["SECRET_KEY"],

@@ -83,7 +83,7 @@ VIEW_METHOD_PERMISSIONS = {
     "report": "read", "open_report": "read", "schedule": "edit",
     "timeline": "read", "open_timeline": "read", "record": "read", "change_history": "read",
     "submit": "edit", "terminate": "approve",
-    "send_survey": "edit", "close_survey": "edit", "results": "read", "open_results": "read",
+    "send_survey": "edit", "send": "edit", "close_survey": "edit", "results": "read", "open_results": "read",
     "export_answers": "export",
 }
 API_METHOD_PERMISSIONS = {

@@ -764,7 +764,7 @@ def register_views(appbuilder):
         for model, view in [
             (models.Customer, CustomerView), (models.Unit, UnitView),
             (models.Bill, BillView), (models.Ticket, TicketView),
-        ]
+        ] + [(view.datamodel.obj, view) for _name, view, *_rest in CARE_MENU if getattr(view.datamodel.obj, "__lookup__", None)]
     }
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)

@@ -178,7 +178,10 @@ def test_questionnaire_built_on_the_pages_and_locked_once_sent(app, ctx, login):
     assert "至少需要两个选项" in bad.get_data(as_text=True)
     client.post("/surveyquestionview/add", data={"survey": str(s.id), "position": "1", "text": "总体评价",
                                                  "kind": "rating", "required": "y"})
-    assert [q.text for q in db.session.query(SurveyQuestion)] == ["总体评价"]
+    # from the survey's page: the "add" of its questions list knows the survey
+    client.post(f"/surveyquestionview/add?_flt_0_survey={s.id}", data={"position": "2", "text": "建议", "kind": "text"})
+    assert [(q.text, q.required) for q in db.session.query(SurveyQuestion).order_by(SurveyQuestion.position)] == [
+        ("总体评价", True), ("建议", False)]
     client.post(f"/surveyview/action/send_survey/{s.id}")
     db.session.expire_all()
     assert s.status == "sent" and s.recipient_count == 1
