@@ -11,13 +11,16 @@ from flask_babel import lazy_gettext as _
 from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional
 
-from app import contracts, models, return_visits, surveys
+from app import contracts, maintenance, models, return_visits, surveys
 from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
 from app.extensions import db
 from app.security import (
     RESOURCE_CONTRACT,
     RESOURCE_CONTRACT_REMINDER,
+    RESOURCE_EQUIPMENT,
+    RESOURCE_MAINTENANCE_OCCURRENCE,
+    RESOURCE_MAINTENANCE_PLAN,
     RESOURCE_RETURN_VISIT,
     RESOURCE_RETURN_VISIT_RULE,
     RESOURCE_SUPPLIER,
@@ -348,6 +351,73 @@ class SurveyAnswerPage(BaseView):
                                app_name=self.appbuilder.app_name, form=request.form)
         return html, status
 
+
+class MaintenanceOccurrenceView(CareView):
+    """保养记录: each occurrence of a plan, its work order, and the inspection result and readings."""
+
+    datamodel = CrmInterface(models.MaintenanceOccurrence)
+    class_permission_name = RESOURCE_MAINTENANCE_OCCURRENCE
+    base_permissions = ["can_read", "can_edit", "can_export"]
+    label_columns = {"result": _("Inspection result"), "plan": _("Maintenance plan")}
+    list_columns = ["plan", "due_date", "ticket", "result", "readings"]
+    edit_columns = ["result", "readings"]
+    show_columns = ["plan", "due_date", "ticket", "result", "readings", "created_at"]
+    search_columns = ["plan", "due_date", "result"]
+    order_columns = ["due_date", "result"]
+    base_order = ("due_date", "desc")
+    description_columns = {"readings": _("Meter readings and measurements, e.g. pressure 0.35 MPa, current 12 A.")}
+
+    def check_record(self, item):
+        maintenance.apply_inspection(db.session, item, g.user.id, utcnow())
+
+
+class MaintenancePlanView(CareView):
+    datamodel = CrmInterface(models.MaintenancePlan)
+    class_permission_name = RESOURCE_MAINTENANCE_PLAN
+    label_columns = {"unit": _("Repeat unit"), "every": _("Repeat every"), "cron": _("Cron rule")}
+    list_columns = ["title", "equipment", "every", "unit", "cron", "start_date", "lead_days", "department", "active"]
+    add_columns = edit_columns = ["title", "equipment", "every", "unit", "cron", "start_date", "end_date", "lead_days",
+                                  "department", "priority", "checklist", "active"]
+    show_columns = add_columns
+    search_columns = ["title", "equipment", "department", "active"]
+    order_columns = ["title", "start_date", "lead_days"]
+    base_order = ("title", "asc")
+    related_views = [MaintenanceOccurrenceView]
+    add_form_extra_fields = edit_form_extra_fields = {"active": BooleanField(_("Enabled"), default=True)}
+    description_columns = {
+        "every": _("Every N days, weeks or months from the start date."),
+        "cron": _("Optional, instead of the above: minute hour day month weekday, e.g. 0 9 1 * * (the 1st of each "
+                  "month)."),
+        "lead_days": _("Work orders are raised this many days before the due date."),
+        "checklist": _("What to inspect and read; copied into each work order."),
+    }
+
+    def check_record(self, item):
+        from app.tickets import local_zone
+
+        maintenance.check_plan(item, local_zone())
+
+
+class EquipmentView(CareView):
+    datamodel = CrmInterface(models.Equipment)
+    class_permission_name = RESOURCE_EQUIPMENT
+    label_columns = {"kind": _("Equipment type"), "contract": _("Maintenance contract")}
+    list_columns = ["code", "name", "kind", "building", "location", "supplier", "warranty_until"]
+    add_columns = edit_columns = ["code", "name", "kind", "building", "location", "supplier", "contract",
+                                  "installed_on", "warranty_until", "notes"]
+    show_columns = add_columns
+    search_columns = ["code", "name", "kind", "building", "supplier", "warranty_until"]
+    order_columns = ["code", "name", "kind", "warranty_until"]
+    base_order = ("code", "asc")
+    quick_search = ("code", "name", "location")
+    related_views = [MaintenancePlanView]
+
+
+FACILITY_MENU = [
+    ("Equipment", EquipmentView, _("Equipment register"), "fa-cogs"),
+    ("MaintenancePlans", MaintenancePlanView, _("Maintenance plans"), "fa-calendar-check"),
+    ("MaintenanceRecords", MaintenanceOccurrenceView, _("Maintenance records"), "fa-clipboard-check"),
+]
 
 CARE_MENU = [
     ("Contracts", ContractView, _("Contracts"), "fa-file-signature"),

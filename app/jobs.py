@@ -132,6 +132,18 @@ def return_visit_tasks(app):
         return create_visits(db.session, utcnow())
 
 
+@logged
+def maintenance_work_orders(app):
+    """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
+    from app.maintenance import generate_work_orders
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        zone = local_zone()
+        return generate_work_orders(db.session, utcnow().astimezone(zone).date(), zone)
+
+
 def register_jobs(scheduler, app):
     scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
                       replace_existing=True)
@@ -146,6 +158,8 @@ def register_jobs(scheduler, app):
                       args=[app], id="deliver_notifications", replace_existing=True)
     scheduler.add_job(contract_reminders, "cron", hour=8, timezone=zone, args=[app], id="contract_reminders",
                       replace_existing=True)
+    scheduler.add_job(maintenance_work_orders, "cron", hour=6, timezone=zone, args=[app],
+                      id="maintenance_work_orders", replace_existing=True)
     scheduler.add_job(return_visit_tasks, "interval", minutes=10, args=[app], id="return_visit_tasks",
                       replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)

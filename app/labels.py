@@ -36,9 +36,20 @@ MODEL_LABELS = {
     "SurveyQuestion": _("Survey question"),
     "SurveyRecipient": _("Survey recipient"),
     "SurveyAnswer": _("Survey answer"),
+    "Equipment": _("Equipment"),
+    "MaintenancePlan": _("Maintenance plan"),
+    "MaintenanceOccurrence": _("Maintenance record"),
 }
 
 COLUMN_LABELS = {
+    "location": _("Location"),
+    "installed_on": _("Installed on"),
+    "warranty_until": _("Warranty until"),
+    "equipment": _("Equipment"),
+    "lead_days": _("Raise days ahead"),
+    "checklist": _("Checklist"),
+    "readings": _("Readings"),
+    "plan": _("Maintenance plan"),
     "contact": _("Contact person"),
     "services": _("Services"),
     "supplier": _("Supplier"),

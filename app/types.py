@@ -206,3 +206,8 @@ VISIT_RESULTS = Choices(("reached", _("Reached")), ("not_reached", _("Not reache
 SURVEY_STATUSES = Choices(("draft", _("Draft")), ("sent", _("Sent")), ("closed", _("Closed")))
 QUESTION_KINDS = Choices(("rating", _("Rating (1–5)")), ("single", _("Single choice")),
                          ("multiple", _("Multiple choice")), ("text", _("Text")))
+EQUIPMENT_KINDS = Choices(("lift", _("Lift")), ("water_pump", _("Water pump")), ("fire", _("Fire system")),
+                          ("cctv", _("CCTV")), ("power", _("Power supply")), ("hvac", _("Air conditioning")),
+                          ("access", _("Access control")), ("other", _("Other")))
+RECURRENCE_UNITS = Choices(("days", _("Days")), ("weeks", _("Weeks")), ("months", _("Months")))
+INSPECTION_RESULTS = Choices(("normal", _("Normal")), ("attention", _("Needs attention")), ("fault", _("Fault")))

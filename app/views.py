@@ -21,7 +21,7 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
-from app.care_views import CARE_HIDDEN, CARE_MENU, SurveyAnswerPage
+from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
@@ -729,8 +729,9 @@ MENU = [
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
     ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
     ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
-] + [(name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
-     for name, view, label, icon in CARE_MENU]
+] + [(name, view, label, icon, "Property", _("Property"), "fa-city") for name, view, label, icon in FACILITY_MENU] + [
+    (name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
+    for name, view, label, icon in CARE_MENU]
 
 # menu name -> resource whose read permission shows it (None: shown to every role)
 MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
@@ -764,7 +765,7 @@ def register_views(appbuilder):
         for model, view in [
             (models.Customer, CustomerView), (models.Unit, UnitView),
             (models.Bill, BillView), (models.Ticket, TicketView),
-        ] + [(view.datamodel.obj, view) for _name, view, *_rest in CARE_MENU if getattr(view.datamodel.obj, "__lookup__", None)]
+        ] + [(view.datamodel.obj, view) for _name, view, *_rest in CARE_MENU + FACILITY_MENU if getattr(view.datamodel.obj, "__lookup__", None)]
     }
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)

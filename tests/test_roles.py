@@ -14,7 +14,8 @@ EXPECTED = {
                                             "SlaPolicy", "TicketRating", "MessageTemplate", "OutboxMessage",
                                             "FeeRule", "MeterReading", "BillingRun", "WriteOff", "Broadcast",
                                             "Supplier", "Contract", "ContractReminder", "ReturnVisitRule",
-                                            "ReturnVisit", "Survey", "SurveyQuestion", "SurveyRecipient"]},
+                                            "ReturnVisit", "Survey", "SurveyQuestion", "SurveyRecipient",
+                                            "Equipment", "MaintenancePlan", "MaintenanceOccurrence"]},
                 "Lookup": {R}, "Performance": {R}, "Arrears": {R}},
     "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
                    "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
@@ -24,7 +25,8 @@ EXPECTED = {
                    "FeeRule": {R}, "MeterReading": {R}, "BillingRun": {R}, "Arrears": {R}, "Broadcast": {R},
                    "Supplier": {R, C, E}, "Contract": {R, C, E, "can_approve"}, "ContractReminder": {R},
                    "ReturnVisitRule": {R, C, E, D}, "ReturnVisit": {R, E, X}, "Survey": {R, X},
-                   "SurveyQuestion": {R}, "SurveyRecipient": {R}},
+                   "SurveyQuestion": {R}, "SurveyRecipient": {R}, "Equipment": {R, C, E},
+                   "MaintenancePlan": {R, C, E, D}, "MaintenanceOccurrence": {R, E}},
     "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D}, "Import": {"can_import"},
                 "Tag": {R}, "Department": {R}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                 "TicketEvent": {R}, "Communication": {R, C, E}, "Bill": {R}, "Payment": {R, C}, "Lookup": {R},
@@ -32,9 +34,10 @@ EXPECTED = {
                 "FeeRule": {R}, "BillingRun": {R}, "Arrears": {R}, "Broadcast": {R, C, E},
                 "Supplier": {R, C, E}, "Contract": {R, C, E}, "ContractReminder": {R}, "ReturnVisitRule": {R},
                 "ReturnVisit": {R, E}, "Survey": {R, C, E, X}, "SurveyQuestion": {R, C, E, D},
-                "SurveyRecipient": {R}},
+                "SurveyRecipient": {R}, "Equipment": {R}, "MaintenancePlan": {R}, "MaintenanceOccurrence": {R}},
     "Technician": {"Building": {R}, "Unit": {R}, "Customer": {R}, "Department": {R}, "Ticket": {R, E},
-                   "TicketAttachment": {R, C}, "TicketEvent": {R}, "Lookup": {R}},
+                   "TicketAttachment": {R, C}, "TicketEvent": {R}, "Lookup": {R}, "Equipment": {R},
+                   "MaintenancePlan": {R}, "MaintenanceOccurrence": {R, E}},
 }
 
 

@@ -19,3 +19,4 @@ from app.models.care import (  # noqa: F401
     Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,
     SurveyRecipient, SurveyAnswer, survey_building, survey_tag,
 )
+from app.models.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401

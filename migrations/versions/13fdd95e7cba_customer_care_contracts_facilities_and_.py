@@ -1,8 +1,8 @@
-"""customer care: contracts, return visits, surveys
+"""customer care: contracts, facilities and maintenance plans, return visits, surveys
 
-Revision ID: c2886e3ad0a1
+Revision ID: 13fdd95e7cba
 Revises: c1036ab296b1
-Create Date: 2026-11-23 18:06:01.669043
+Create Date: 2026-11-23 18:14:17.133406
 
 """
 from alembic import op
@@ -13,7 +13,7 @@ import flask_appbuilder.models.mixins
 
 
 # revision identifiers, used by Alembic.
-revision = 'c2886e3ad0a1'
+revision = '13fdd95e7cba'
 down_revision = 'c1036ab296b1'
 branch_labels = None
 depends_on = None
@@ -160,6 +160,31 @@ def upgrade():
     with op.batch_alter_table('contract_unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contract_unit_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('equipment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=30), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('building_id', sa.Integer(), nullable=True),
+    sa.Column('location', sa.String(length=200), nullable=True),
+    sa.Column('supplier_id', sa.Integer(), nullable=True),
+    sa.Column('contract_id', sa.Integer(), nullable=True),
+    sa.Column('installed_on', sa.Date(), nullable=True),
+    sa.Column('warranty_until', sa.Date(), nullable=True),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['building_id'], ['building.id'], ondelete='RESTRICT', name='fk_equipment_building_id'),
+    sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ondelete='SET NULL', name='fk_equipment_contract_id'),
+    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], ondelete='SET NULL', name='fk_equipment_supplier_id'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code', name='uq_equipment_code')
+    )
+    with op.batch_alter_table('equipment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_equipment_building_id'), ['building_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_equipment_contract_id'), ['contract_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_equipment_supplier_id'), ['supplier_id'], unique=False)
+
     op.create_table('survey_answer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('recipient_id', sa.Integer(), nullable=False),
@@ -175,6 +200,31 @@ def upgrade():
     )
     with op.batch_alter_table('survey_answer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_survey_answer_question_id'), ['question_id'], unique=False)
+
+    op.create_table('maintenance_plan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('equipment_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('every', sa.Integer(), nullable=False),
+    sa.Column('unit', sa.String(length=20), nullable=False),
+    sa.Column('cron', sa.String(length=100), nullable=True),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=True),
+    sa.Column('lead_days', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('priority', sa.String(length=20), nullable=False),
+    sa.Column('checklist', sa.Text(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('every >= 1', name='ck_maintenance_plan_every'),
+    sa.CheckConstraint('lead_days >= 0', name='ck_maintenance_plan_lead_days'),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], ondelete='SET NULL', name='fk_maintenance_plan_department_id'),
+    sa.ForeignKeyConstraint(['equipment_id'], ['equipment.id'], ondelete='CASCADE', name='fk_maintenance_plan_equipment_id'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('maintenance_plan', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_maintenance_plan_equipment_id'), ['equipment_id'], unique=False)
 
     op.create_table('return_visit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -200,20 +250,50 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_return_visit_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_return_visit_status_due', ['status', 'due_at'], unique=False)
 
+    op.create_table('maintenance_occurrence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('result', sa.String(length=20), nullable=True),
+    sa.Column('readings', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['plan_id'], ['maintenance_plan.id'], ondelete='CASCADE', name='fk_maintenance_occurrence_plan_id'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], ondelete='SET NULL', name='fk_maintenance_occurrence_ticket_id'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('plan_id', 'due_date', name='uq_maintenance_occurrence')
+    )
+    with op.batch_alter_table('maintenance_occurrence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_maintenance_occurrence_ticket_id'), ['ticket_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('maintenance_occurrence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_maintenance_occurrence_ticket_id'))
+
+    op.drop_table('maintenance_occurrence')
     with op.batch_alter_table('return_visit', schema=None) as batch_op:
         batch_op.drop_index('ix_return_visit_status_due')
         batch_op.drop_index(batch_op.f('ix_return_visit_customer_id'))
 
     op.drop_table('return_visit')
+    with op.batch_alter_table('maintenance_plan', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_maintenance_plan_equipment_id'))
+
+    op.drop_table('maintenance_plan')
     with op.batch_alter_table('survey_answer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_survey_answer_question_id'))
 
     op.drop_table('survey_answer')
+    with op.batch_alter_table('equipment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_equipment_supplier_id'))
+        batch_op.drop_index(batch_op.f('ix_equipment_contract_id'))
+        batch_op.drop_index(batch_op.f('ix_equipment_building_id'))
+
+    op.drop_table('equipment')
     with op.batch_alter_table('contract_unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contract_unit_unit_id'))
 
