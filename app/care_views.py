@@ -11,12 +11,14 @@ from flask_babel import lazy_gettext as _
 from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional
 
-from app import contracts, maintenance, models, return_visits, surveys
+from app import care, contracts, maintenance, models, return_visits, surveys
 from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
 from app.extensions import db
 from app.security import (
+    RESOURCE_CARE_REMINDERS,
     RESOURCE_CONTRACT,
+    RESOURCE_HOLIDAY,
     RESOURCE_CONTRACT_REMINDER,
     RESOURCE_EQUIPMENT,
     RESOURCE_MAINTENANCE_OCCURRENCE,
@@ -419,11 +421,56 @@ FACILITY_MENU = [
     ("MaintenanceRecords", MaintenanceOccurrenceView, _("Maintenance records"), "fa-clipboard-check"),
 ]
 
+class HolidayView(CareView):
+    datamodel = CrmInterface(models.Holiday)
+    class_permission_name = RESOURCE_HOLIDAY
+    label_columns = {"name": _("Holiday"), "date": _("Date"), "greeting_subject": _("Greeting subject"),
+                     "greeting_body": _("Greeting")}
+    list_columns = ["name", "date", "greeting_subject", "active"]
+    add_columns = edit_columns = ["name", "date", "greeting_subject", "greeting_body", "active"]
+    show_columns = add_columns
+    search_columns = ["name", "date", "active"]
+    order_columns = ["name", "date"]
+    base_order = ("date", "desc")
+    add_form_extra_fields = edit_form_extra_fields = {"active": BooleanField(_("Enabled"), default=True)}
+    description_columns = {"greeting_body": _("Sent to every active customer on the day. Variables: {customer_name}, "
+                                              "{holiday}. Empty: the holiday is only listed for staff.")}
+
+    def check_record(self, item):
+        care.check_holiday(item)
+
+
+class CareRemindersView(BaseView):
+    """关怀提醒: today's and the coming week's birthdays, the coming holidays, and sending today's greetings."""
+
+    route_base = "/care"
+    default_view = "reminders"
+    class_permission_name = RESOURCE_CARE_REMINDERS
+    method_permission_name = {"reminders": "read", "send_greetings": "edit"}
+
+    @expose("/")
+    @has_access
+    def reminders(self):
+        today = _local_today()
+        return self.render_template("crm/care_reminders.html", today=today,
+                                    birthdays=care.upcoming_birthdays(db.session, today, 7),
+                                    holidays=care.upcoming_holidays(db.session, today, 14))
+
+    @expose("/send", methods=["POST"])
+    @has_access
+    def send_greetings(self):
+        counts = care.send_greetings(db.session, _local_today(), utcnow(), responsible_user_id=g.user.id)
+        flash(str(_("Greetings queued in the outbox: %(birthday)s birthday, %(holiday)s holiday.", **counts)),
+              "success")
+        return redirect(url_for(".reminders"))
+
+
 CARE_MENU = [
     ("Contracts", ContractView, _("Contracts"), "fa-file-signature"),
     ("Suppliers", SupplierView, _("Suppliers"), "fa-truck"),
     ("ReturnVisits", ReturnVisitView, _("Return visits"), "fa-phone"),
     ("ReturnVisitRules", ReturnVisitRuleView, _("Return visit rules"), "fa-random"),
     ("Surveys", SurveyView, _("Satisfaction surveys"), "fa-poll"),
+    ("Holidays", HolidayView, _("Holidays"), "fa-gift"),
 ]
 CARE_HIDDEN = [ContractReminderView, SurveyQuestionView, SurveyRecipientView]

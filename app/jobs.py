@@ -144,6 +144,18 @@ def maintenance_work_orders(app):
         return generate_work_orders(db.session, utcnow().astimezone(zone).date(), zone)
 
 
+@logged
+def care_greetings(app):
+    """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
+    from app.care import send_greetings
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_greetings(db.session, now.astimezone(local_zone()).date(), now)
+
+
 def register_jobs(scheduler, app):
     scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
                       replace_existing=True)
@@ -160,6 +172,8 @@ def register_jobs(scheduler, app):
                       replace_existing=True)
     scheduler.add_job(maintenance_work_orders, "cron", hour=6, timezone=zone, args=[app],
                       id="maintenance_work_orders", replace_existing=True)
+    scheduler.add_job(care_greetings, "cron", hour=9, timezone=zone, args=[app], id="care_greetings",
+                      replace_existing=True)
     scheduler.add_job(return_visit_tasks, "interval", minutes=10, args=[app], id="return_visit_tasks",
                       replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)

@@ -21,7 +21,7 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
-from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, SurveyAnswerPage
+from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
@@ -738,6 +738,7 @@ MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
 MENU_RESOURCES.update({category: None for *_, category, _label, _icon in MENU})
 MENU_RESOURCES["Import"] = "Import"
 MENU_RESOURCES["Performance"] = "Performance"
+MENU_RESOURCES["CareReminders"] = "CareReminders"
 MENU_RESOURCES["Arrears"] = RESOURCE_ARREARS
 MENU_RESOURCES["GenerateBills"] = RESOURCE_BILLING_RUN
 
@@ -783,6 +784,8 @@ def register_views(appbuilder):
     FieldPermissionView.resources = {resource: list(columns) for resource, columns in fields.items()}
     appbuilder.add_view(ImportView, "Import", href="/import/customers/", label=_("Excel import"), icon="fa-file-import",
                         category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
+    appbuilder.add_view(CareRemindersView, "CareReminders", label=_("Care reminders"), icon="fa-birthday-cake",
+                        category="CustomerCare", category_label=_("Customer care"), category_icon="fa-hand-holding-heart")
     appbuilder.add_view(PerformanceView, "Performance", label=_("Staff performance"), icon="fa-chart-line",
                         category="ServiceCenter", category_label=_("Service center"), category_icon="fa-headset")
     appbuilder.add_link("GenerateBills", href="/billingrunview/generate", label=_("Generate bills"),

@@ -281,3 +281,21 @@ class SurveyAnswer(Model):
 
     def __str__(self):
         return str(self.rating or self.choices or self.text or "")
+
+
+class Holiday(Stamped, Model):
+    """A holiday the firm greets its customers on (春节, 中秋 …), with the greeting to send that day."""
+
+    __tablename__ = "holiday"
+    __table_args__ = (UniqueConstraint("date", "name", name="uq_holiday_date_name",
+                                       info={"field": "name", "message": _("This holiday is already on that date.")}),)
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), nullable=False)
+    date = Column(Date, nullable=False, index=True)
+    greeting_subject = Column(String(200))
+    greeting_body = Column(Text)  # {customer_name}; empty: listed for staff only, nothing is sent
+    active = Column(Boolean, nullable=False, default=True)
+
+    def __str__(self):
+        return f"{self.name} {self.date}" if self.date else (self.name or "")
