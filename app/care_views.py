@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _
 from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional
 
-from app import care, contracts, maintenance, models, return_visits, surveys
+from app import care, contracts, maintenance, models, renovation, return_visits, surveys
 from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
 from app.extensions import db
@@ -23,6 +23,7 @@ from app.security import (
     RESOURCE_EQUIPMENT,
     RESOURCE_MAINTENANCE_OCCURRENCE,
     RESOURCE_MAINTENANCE_PLAN,
+    RESOURCE_RENOVATION,
     RESOURCE_RETURN_VISIT,
     RESOURCE_RETURN_VISIT_RULE,
     RESOURCE_SUPPLIER,
@@ -31,7 +32,7 @@ from app.security import (
     RESOURCE_SURVEY_RECIPIENT,
     VIEW_METHOD_PERMISSIONS,
 )
-from app.types import utcnow
+from app.types import RENOVATION_STATUSES, utcnow
 
 
 def _local_today():
@@ -440,6 +441,81 @@ class HolidayView(CareView):
         care.check_holiday(item)
 
 
+class RenovationView(CareView):
+    """装修管理: applications, and each renovation's progress page with its next step and the unit's tickets."""
+
+    datamodel = CrmInterface(models.Renovation)
+    class_permission_name = RESOURCE_RENOVATION
+    label_columns = {"scope": _("Scope of works"), "works_start": _("Works start"), "works_end": _("Works end"),
+                     "started_on": _("Started on"), "finished_on": _("Finished on"),
+                     "inspection_due": _("Inspection due"), "inspected_at": _("Inspected at"),
+                     "inspection_notes": _("Inspection notes"), "deposit": _("Deposit"),
+                     "deposit_received_at": _("Deposit received at"), "withheld_amount": _("Amount withheld"),
+                     "withheld_reason": _("Reason withheld"), "settled_at": _("Settled at"),
+                     "contractor": _("Contractor"), "contractor_phone": _("Contractor phone")}
+    list_columns = ["unit", "customer", "contractor", "works_start", "works_end", "status", "deposit", "responsible"]
+    add_columns = edit_columns = ["unit", "customer", "contractor", "contractor_phone", "scope", "deposit",
+                                  "works_start", "works_end", "responsible"]
+    show_columns = ["unit", "customer", "contractor", "contractor_phone", "scope", "status", "deposit",
+                    "deposit_received_at", "works_start", "works_end", "started_on", "finished_on", "inspection_due",
+                    "inspected_at", "inspection_notes", "withheld_amount", "withheld_reason", "settled_at",
+                    "responsible", "approved_by", "approved_at"]
+    search_columns = ["unit", "customer", "status", "works_start", "works_end", "responsible"]
+    order_columns = ["works_start", "works_end", "status"]
+    base_order = ("works_start", "desc")
+    quick_search = ("unit.number", "customer.name", "contractor")
+
+    def check_record(self, item):
+        renovation.check_renovation(item)
+
+    def post_add(self, item):
+        self._added_id = item.id
+
+    def post_add_redirect(self):
+        added, self._added_id = getattr(self, "_added_id", None), None
+        return redirect(url_for(".progress", pk=added)) if added else super().post_add_redirect()
+
+    @action("open_progress", _("Progress"), icon="fa-tasks", multiple=False, single=True)
+    def open_progress(self, item):
+        return redirect(url_for(".progress", pk=item.id))
+
+    @expose("/progress/<int:pk>")
+    @has_access
+    def progress(self, pk):
+        item = self.datamodel.get(pk) or abort(404)
+        return self.render_template("crm/renovation_progress.html", renovation=item,
+                                    tickets=renovation.related_tickets(db.session, item))
+
+    @expose("/step/<int:pk>", methods=["POST"])
+    @has_access
+    def step(self, pk):
+        item = self.datamodel.get(pk) or abort(404)
+        now, today, form = utcnow(), _local_today(), request.form
+        steps = {
+            "approve": lambda: renovation.approve(db.session, item, g.user, now),
+            "reject": lambda: renovation.reject(db.session, item, g.user, now),
+            "deposit": lambda: renovation.receive_deposit(db.session, item, now),
+            "start": lambda: renovation.start_works(db.session, item, today),
+            "finish": lambda: renovation.finish_works(db.session, item, today),
+            "pass": lambda: renovation.inspect(db.session, item, True, form.get("notes"), now),
+            "fail": lambda: renovation.inspect(db.session, item, False, form.get("notes"), now),
+            "refund": lambda: renovation.refund(db.session, item, now),
+            "withhold": lambda: renovation.withhold(db.session, item, form.get("amount"), form.get("reason"), now),
+        }
+        do = steps.get(form.get("step"))
+        if do is None:
+            abort(400)
+        try:
+            do()
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+        else:
+            flash(str(_("Renovation: %(status)s.", status=RENOVATION_STATUSES.label(item.status))),
+                  "success")
+        return redirect(url_for(".progress", pk=pk))
+
+
 class CareRemindersView(BaseView):
     """关怀提醒: today's and the coming week's birthdays, the coming holidays, and sending today's greetings."""
 
@@ -473,4 +549,5 @@ CARE_MENU = [
     ("Surveys", SurveyView, _("Satisfaction surveys"), "fa-poll"),
     ("Holidays", HolidayView, _("Holidays"), "fa-gift"),
 ]
+FACILITY_MENU.append(("Renovations", RenovationView, _("Renovations"), "fa-paint-roller"))
 CARE_HIDDEN = [ContractReminderView, SurveyQuestionView, SurveyRecipientView]

@@ -156,6 +156,18 @@ def care_greetings(app):
         return send_greetings(db.session, now.astimezone(local_zone()).date(), now)
 
 
+@logged
+def renovation_reminders(app):
+    """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
+    from app.renovation import send_reminders
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_reminders(db.session, now.astimezone(local_zone()).date(), now)
+
+
 def register_jobs(scheduler, app):
     scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
                       replace_existing=True)
@@ -174,6 +186,8 @@ def register_jobs(scheduler, app):
                       id="maintenance_work_orders", replace_existing=True)
     scheduler.add_job(care_greetings, "cron", hour=9, timezone=zone, args=[app], id="care_greetings",
                       replace_existing=True)
+    scheduler.add_job(renovation_reminders, "cron", hour=8, minute=30, timezone=zone, args=[app],
+                      id="renovation_reminders", replace_existing=True)
     scheduler.add_job(return_visit_tasks, "interval", minutes=10, args=[app], id="return_visit_tasks",
                       replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)

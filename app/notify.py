@@ -42,6 +42,8 @@ VARIABLES = {
                           "days_left"),
     "return_visit_unsatisfied": ("ticket_number", "title", "customer_name", "result", "notes", "visited_by"),
     "birthday_greeting": ("customer_name",),
+    "renovation_inspection_due": ("unit", "customer_name", "contractor", "works_end", "inspection_due"),
+    "renovation_overrun": ("unit", "customer_name", "contractor", "works_end", "days_over"),
 }
 DEFAULT_TEMPLATES = {
     "assignment_notice": (
@@ -80,6 +82,14 @@ DEFAULT_TEMPLATES = {
     "birthday_greeting": (
         "生日快乐",
         "尊敬的{customer_name}：今天是您的生日，物业服务中心全体员工祝您生日快乐，阖家幸福！",
+    ),
+    "renovation_inspection_due": (
+        "装修验收到期：{unit}",
+        "{unit}（业主：{customer_name}，施工方：{contractor}）的装修已完工，应于 {inspection_due} 前完成验收。",
+    ),
+    "renovation_overrun": (
+        "装修超期：{unit}",
+        "{unit}（业主：{customer_name}，施工方：{contractor}）的装修原定 {works_end} 完工，已超期 {days_over} 天，请跟进。",
     ),
 }
 

@@ -165,6 +165,8 @@ TEMPLATE_KEYS = Choices(
     ("contract_rent_due", _("Rent due reminder")),
     ("return_visit_unsatisfied", _("Unsatisfied return visit")),
     ("birthday_greeting", _("Birthday greeting")),
+    ("renovation_inspection_due", _("Renovation inspection due")),
+    ("renovation_overrun", _("Renovation works overrunning")),
 )
 FEE_METHODS = Choices(
     ("per_area", _("Per m² per month")),
@@ -211,3 +213,14 @@ EQUIPMENT_KINDS = Choices(("lift", _("Lift")), ("water_pump", _("Water pump")), 
                           ("access", _("Access control")), ("other", _("Other")))
 RECURRENCE_UNITS = Choices(("days", _("Days")), ("weeks", _("Weeks")), ("months", _("Months")))
 INSPECTION_RESULTS = Choices(("normal", _("Normal")), ("attention", _("Needs attention")), ("fault", _("Fault")))
+RENOVATION_STATUSES = Choices(
+    ("applied", _("Applied")),
+    ("approved", _("Approved")),
+    ("rejected", _("Rejected")),
+    ("deposit_received", _("Deposit received")),
+    ("works", _("Works in progress")),
+    ("inspection", _("Awaiting inspection")),
+    ("inspected", _("Inspected")),
+    ("refunded", _("Deposit refunded")),
+    ("withheld", _("Deposit withheld")),
+)

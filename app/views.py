@@ -756,6 +756,9 @@ def register_views(appbuilder):
     current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
     current_app.jinja_env.filters["crm_survey_status"] = types.SURVEY_STATUSES.label
     current_app.jinja_env.filters["crm_question_kind"] = types.QUESTION_KINDS.label
+    current_app.jinja_env.filters["crm_renovation_status"] = types.RENOVATION_STATUSES.label
+    current_app.jinja_env.filters["crm_ticket_type"] = types.TICKET_TYPES.label
+    current_app.jinja_env.filters["crm_ticket_status"] = types.TICKET_STATUSES.label
     for name, view, label, icon, category, category_label, category_icon in MENU:
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)

@@ -15,7 +15,8 @@ EXPECTED = {
                                             "FeeRule", "MeterReading", "BillingRun", "WriteOff", "Broadcast",
                                             "Supplier", "Contract", "ContractReminder", "ReturnVisitRule",
                                             "ReturnVisit", "Survey", "SurveyQuestion", "SurveyRecipient",
-                                            "Equipment", "MaintenancePlan", "MaintenanceOccurrence", "Holiday"]},
+                                            "Equipment", "MaintenancePlan", "MaintenanceOccurrence", "Holiday",
+                                            "Renovation"]},
                 "Lookup": {R}, "Performance": {R}, "Arrears": {R}, "CareReminders": {R}},
     "Supervisor": {"Building": {R}, "Unit": {R}, "Customer": {R}, "CustomerUnit": {R}, "Tag": {R},
                    "Department": {R}, "StaffProfile": {R, E}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
@@ -27,7 +28,7 @@ EXPECTED = {
                    "ReturnVisitRule": {R, C, E, D}, "ReturnVisit": {R, E, X}, "Survey": {R, X},
                    "SurveyQuestion": {R}, "SurveyRecipient": {R}, "Equipment": {R, C, E},
                    "MaintenancePlan": {R, C, E, D}, "MaintenanceOccurrence": {R, E}, "Holiday": {R, C, E, D},
-                   "CareReminders": {R, E}},
+                   "CareReminders": {R, E}, "Renovation": {R, C, E}},
     "Service": {"Building": {R}, "Unit": {R, C, E}, "Customer": {R, C, E}, "CustomerUnit": {R, C, E, D}, "Import": {"can_import"},
                 "Tag": {R}, "Department": {R}, "Ticket": {R, C, E}, "TicketAttachment": {R, C},
                 "TicketEvent": {R}, "Communication": {R, C, E}, "Bill": {R}, "Payment": {R, C}, "Lookup": {R},
@@ -36,10 +37,10 @@ EXPECTED = {
                 "Supplier": {R, C, E}, "Contract": {R, C, E}, "ContractReminder": {R}, "ReturnVisitRule": {R},
                 "ReturnVisit": {R, E}, "Survey": {R, C, E, X}, "SurveyQuestion": {R, C, E, D},
                 "SurveyRecipient": {R}, "Equipment": {R}, "MaintenancePlan": {R}, "MaintenanceOccurrence": {R},
-                "Holiday": {R, C, E}, "CareReminders": {R, E}},
+                "Holiday": {R, C, E}, "CareReminders": {R, E}, "Renovation": {R, C, E}},
     "Technician": {"Building": {R}, "Unit": {R}, "Customer": {R}, "Department": {R}, "Ticket": {R, E},
                    "TicketAttachment": {R, C}, "TicketEvent": {R}, "Lookup": {R}, "Equipment": {R},
-                   "MaintenancePlan": {R}, "MaintenanceOccurrence": {R, E}},
+                   "MaintenancePlan": {R}, "MaintenanceOccurrence": {R, E}, "Renovation": {R}},
 }
 
 

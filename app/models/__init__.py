@@ -17,6 +17,6 @@ from app.models.notices import MessageTemplate, Notification, OutboxMessage, Bro
 from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle  # noqa: F401
 from app.models.care import (  # noqa: F401
     Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,
-    SurveyRecipient, SurveyAnswer, survey_building, survey_tag, Holiday,
+    SurveyRecipient, SurveyAnswer, survey_building, survey_tag, Holiday, Renovation,
 )
 from app.models.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401

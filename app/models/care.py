@@ -25,6 +25,7 @@ from app.types import (
     CUSTOMER_TYPES,
     PAYMENT_CYCLES,
     QUESTION_KINDS,
+    RENOVATION_STATUSES,
     SURVEY_STATUSES,
     TICKET_TYPES,
     VISIT_RESULTS,
@@ -299,3 +300,49 @@ class Holiday(Stamped, Model):
 
     def __str__(self):
         return f"{self.name} {self.date}" if self.date else (self.name or "")
+
+
+class Renovation(Stamped, Model):
+    """装修: a unit's renovation from application to the deposit's refund or withholding.
+
+    The status moves only through app.renovation; the unit is "renovating" while the works run and
+    "occupied" once the deposit is settled.
+    """
+
+    __tablename__ = "renovation"
+    __table_args__ = (CheckConstraint("deposit >= 0", name="ck_renovation_deposit"),
+                      CheckConstraint("withheld_amount IS NULL OR withheld_amount >= 0",
+                                      name="ck_renovation_withheld_amount"),
+                      Index("ix_renovation_status", "status"))
+    __display_relations__ = ("unit", "unit.building", "customer", "responsible")
+
+    id = Column(Integer, primary_key=True)
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True)
+    unit = relationship("Unit", backref="renovations")
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), nullable=False, index=True)
+    customer = relationship("Customer", backref="renovations")
+    contractor = Column(String(100))
+    contractor_phone = Column(String(30), info={"check": "phone"})
+    scope = Column(Text)
+    status = choice_column(RENOVATION_STATUSES, default="applied")
+    deposit = Column(Money, nullable=False, default=0, info={"check": "non_negative"})
+    deposit_received_at = Column(UTCDateTime)
+    works_start = Column(Date, nullable=False)
+    works_end = Column(Date, nullable=False)
+    started_on = Column(Date)
+    finished_on = Column(Date)
+    inspection_due = Column(Date)
+    inspected_at = Column(UTCDateTime)
+    inspection_notes = Column(Text)
+    withheld_amount = Column(Money, info={"check": "non_negative"})
+    withheld_reason = Column(String(255))
+    settled_at = Column(UTCDateTime)
+    responsible_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    responsible = relationship("User", foreign_keys=[responsible_id])
+    approved_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
+    approved_at = Column(UTCDateTime)
+    last_reminded_on = Column(Date)  # the reminder job's claim: at most one reminder a day
+
+    def __str__(self):
+        return f"{self.unit or ''} {RENOVATION_STATUSES.label(self.status)}"

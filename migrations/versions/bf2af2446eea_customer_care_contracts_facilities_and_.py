@@ -1,8 +1,8 @@
-"""customer care: contracts, facilities and maintenance plans, return visits, surveys, care reminders
+"""customer care: contracts, facilities and maintenance plans, return visits, surveys, care reminders, renovation
 
-Revision ID: 9b0d90cb9967
+Revision ID: bf2af2446eea
 Revises: c1036ab296b1
-Create Date: 2026-11-23 18:18:14.800306
+Create Date: 2026-11-23 18:20:57.908013
 
 """
 from alembic import op
@@ -13,7 +13,7 @@ import flask_appbuilder.models.mixins
 
 
 # revision identifiers, used by Alembic.
-revision = '9b0d90cb9967'
+revision = 'bf2af2446eea'
 down_revision = 'c1036ab296b1'
 branch_labels = None
 depends_on = None
@@ -200,6 +200,45 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_equipment_contract_id'), ['contract_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_equipment_supplier_id'), ['supplier_id'], unique=False)
 
+    op.create_table('renovation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('contractor', sa.String(length=100), nullable=True),
+    sa.Column('contractor_phone', sa.String(length=30), nullable=True),
+    sa.Column('scope', sa.Text(), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('deposit', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('deposit_received_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('works_start', sa.Date(), nullable=False),
+    sa.Column('works_end', sa.Date(), nullable=False),
+    sa.Column('started_on', sa.Date(), nullable=True),
+    sa.Column('finished_on', sa.Date(), nullable=True),
+    sa.Column('inspection_due', sa.Date(), nullable=True),
+    sa.Column('inspected_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('inspection_notes', sa.Text(), nullable=True),
+    sa.Column('withheld_amount', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('withheld_reason', sa.String(length=255), nullable=True),
+    sa.Column('settled_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('responsible_id', sa.Integer(), nullable=True),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('approved_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_reminded_on', sa.Date(), nullable=True),
+    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('deposit >= 0', name='ck_renovation_deposit'),
+    sa.CheckConstraint('withheld_amount IS NULL OR withheld_amount >= 0', name='ck_renovation_withheld_amount'),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['ab_user.id'], ondelete='SET NULL', name='fk_renovation_approved_by_id'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='RESTRICT', name='fk_renovation_customer_id'),
+    sa.ForeignKeyConstraint(['responsible_id'], ['ab_user.id'], ondelete='SET NULL', name='fk_renovation_responsible_id'),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ondelete='RESTRICT', name='fk_renovation_unit_id'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('renovation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_renovation_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_renovation_status', ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('survey_answer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('recipient_id', sa.Integer(), nullable=False),
@@ -303,6 +342,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_survey_answer_question_id'))
 
     op.drop_table('survey_answer')
+    with op.batch_alter_table('renovation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_renovation_unit_id'))
+        batch_op.drop_index('ix_renovation_status')
+        batch_op.drop_index(batch_op.f('ix_renovation_customer_id'))
+
+    op.drop_table('renovation')
     with op.batch_alter_table('equipment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_equipment_supplier_id'))
         batch_op.drop_index(batch_op.f('ix_equipment_contract_id'))
