@@ -118,3 +118,19 @@ def test_reminders_page_and_sending_from_it(app, ctx, login):
     client.post("/care/send")
     assert db.session.query(OutboxMessage).filter_by(customer_id=customer.id).count() == 1
     assert login("Technician").get("/care/").status_code in (302, 403)
+
+
+def test_the_care_jobs_run_once_from_the_command_line_and_again_harmlessly(app, ctx):
+    from app.types import utcnow
+    from app.tickets import local_zone
+
+    today = utcnow().astimezone(local_zone()).date()
+    birthday = today.replace(year=1990) if (today.month, today.day) != (2, 29) else datetime.date(1992, 2, 29)
+    factories.customer(name="寿星", birthday=birthday)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["crm", "care"])
+    assert first.exit_code == 0, first.output
+    assert "'birthday': 1" in first.output
+    second = runner.invoke(args=["crm", "care"])
+    assert second.exit_code == 0 and "'birthday': 0" in second.output
+    assert db.session.query(OutboxMessage).count() == 1
