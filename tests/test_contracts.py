@@ -198,3 +198,23 @@ def test_pages_add_submit_and_approve(app, login, ctx, user_id):
     assert c.title == "写字楼租赁"
     listing = login("Manager").get("/contractview/list/").get_data(as_text=True)
     assert "HT-2026-001" in listing and "生效中" in listing
+
+
+def test_the_api_adds_drafts_and_refuses_to_change_approved_contracts(app, login, ctx):
+    customer = factories.customer()
+    client = login("Service")
+    payload = {"number": "HT-API-1", "title": "服务合同", "kind": "service", "customer": customer.id,
+               "start_date": "2026-01-01", "end_date": "2026-12-31", "amount": "800.00", "payment_cycle": "monthly",
+               "remind_days": 30, "rent_remind_days": 7}
+    created = client.post("/api/v1/contract/", json=payload)
+    assert created.status_code == 201, created.get_json()
+    c = db.session.get(Contract, created.get_json()["id"])
+    assert c.status == "draft"
+    assert client.post("/api/v1/contract/", json=dict(payload, number="HT-API-2", status="active")).status_code == 422
+    bad = client.post("/api/v1/contract/", json=dict(payload, number="HT-API-3", end_date="2025-01-01"))
+    assert bad.status_code == 422 and "结束日期" in str(bad.get_json())
+    contracts.submit(db.session, c, NOW)
+    refused = client.put(f"/api/v1/contract/{c.id}", json={"title": "改名"})
+    assert refused.status_code == 422 and "只有草稿" in str(refused.get_json())
+    db.session.expire_all()
+    assert c.title == "服务合同" and db.session.query(Contract).count() == 1

@@ -138,3 +138,16 @@ def test_plan_pages(app, ctx, login):
     client.post("/maintenanceplanview/add", data=dict(form, cron=""))
     assert db.session.query(MaintenancePlan).count() == 2
     assert "1号客梯" in client.get("/equipmentview/list/").get_data(as_text=True)
+
+
+def test_a_technician_sees_only_the_maintenance_records_of_their_tickets(app, ctx, user_id, login):
+    plan(unit="days", every=1, start_date=datetime.date(2026, 11, 23), lead_days=1)
+    maintenance.generate_work_orders(db.session, datetime.date(2026, 11, 23), ZONE)
+    mine, other = db.session.query(MaintenanceOccurrence).order_by(MaintenanceOccurrence.due_date).all()
+    mine.ticket.assignee_id, mine.ticket.status = user_id("Technician"), "assigned"
+    other.ticket.assignee_id, other.ticket.status = user_id("Service"), "assigned"
+    db.session.commit()
+    client = login("Technician")
+    listing = client.get("/maintenanceoccurrenceview/list/").get_data(as_text=True)
+    assert mine.ticket.number in listing and other.ticket.number not in listing
+    assert client.get(f"/maintenanceoccurrenceview/edit/{other.id}").status_code == 404
