@@ -402,7 +402,7 @@ class TicketWorkView(BaseView):
     default_view = "work"
     class_permission_name = RESOURCE_TICKET
     method_permission_name = {"work": "read", "start": "edit", "note": "edit", "resolve": "edit",
-                              "reassign": "edit"}
+                              "reassign": "edit", "inspection": "edit"}
 
     def _ticket(self, number):
         ticket = db.session.execute(select(models.Ticket).where(models.Ticket.number == number)).scalar_one_or_none()
@@ -448,6 +448,7 @@ class TicketWorkView(BaseView):
             can_note=can_edit and ticket.status not in ("closed", "cancelled"),
             can_reassign=can_edit and manages and ticket.status in OPEN_STATUSES,
             original_name=original_name, choices=types, remaining=remaining_text, person=person_name,
+            maintenance=ticket.maintenance[0] if ticket.maintenance else None,
         )
 
     @expose("/<number>/start", methods=["POST"])
@@ -503,6 +504,27 @@ class TicketWorkView(BaseView):
                 raise
 
         return self._done(number, save, _("Note added."))
+
+
+    @expose("/<number>/inspection", methods=["POST"])
+    @has_access
+    def inspection(self, number):
+        """A maintenance work order's inspection result and readings (app.maintenance)."""
+        from app.errors import NotAllowed
+        from app.maintenance import record_inspection
+        from app.tickets import TICKET_MANAGING_ROLES
+
+        ticket = self._ticket(number)
+        if not ticket.maintenance:
+            abort(404)
+
+        def save():
+            if ticket.assignee_id != g.user.id and not any(r.name in TICKET_MANAGING_ROLES for r in g.user.roles):
+                raise NotAllowed(_("You can only change tickets assigned to you."))
+            record_inspection(db.session, ticket.maintenance[0], request.form.get("result"),
+                              request.form.get("readings"), g.user.id, utcnow())
+
+        return self._done(number, save, _("Inspection recorded."))
 
 
 class PendingPoolView(TicketView):

@@ -151,3 +151,24 @@ def test_a_technician_sees_only_the_maintenance_records_of_their_tickets(app, ct
     listing = client.get("/maintenanceoccurrenceview/list/").get_data(as_text=True)
     assert mine.ticket.number in listing and other.ticket.number not in listing
     assert client.get(f"/maintenanceoccurrenceview/edit/{other.id}").status_code == 404
+
+
+def test_the_inspection_is_recorded_from_the_work_order_page(app, ctx, user_id, login):
+    plan(start_date=datetime.date(2026, 11, 23), lead_days=0)
+    maintenance.generate_work_orders(db.session, datetime.date(2026, 11, 23), ZONE)
+    occurrence = db.session.query(MaintenanceOccurrence).one()
+    ticket = occurrence.ticket
+    ticket.assignee_id, ticket.status = user_id("Technician"), "assigned"
+    db.session.commit()
+    client = login("Technician")
+    page = client.get(f"/ticketwork/{ticket.number}").get_data(as_text=True)
+    assert "电梯月度保养" in page and "ticket-record-inspection" in page
+    bad = client.post(f"/ticketwork/{ticket.number}/inspection", data={"result": "excellent"}, follow_redirects=True)
+    assert "请选择检查结果" in bad.get_data(as_text=True)
+    client.post(f"/ticketwork/{ticket.number}/inspection", data={"result": "normal", "readings": "电流 11A"})
+    db.session.expire_all()
+    assert (occurrence.result, occurrence.readings) == ("normal", "电流 11A")
+    timeline = client.get(f"/ticketwork/{ticket.number}").get_data(as_text=True)
+    assert "检查结果：正常" in timeline and "读数：电流 11A" in timeline
+    other = factories.ticket(title="普通报修")
+    assert client.post(f"/ticketwork/{other.number}/inspection", data={"result": "normal"}).status_code == 404
