@@ -172,3 +172,15 @@ def test_the_inspection_is_recorded_from_the_work_order_page(app, ctx, user_id, 
     assert "检查结果：正常" in timeline and "读数：电流 11A" in timeline
     other = factories.ticket(title="普通报修")
     assert client.post(f"/ticketwork/{other.number}/inspection", data={"result": "normal"}).status_code == 404
+
+
+def test_a_technician_records_inspections_only_on_their_own_work_orders(app, ctx, user_id):
+    plan(start_date=datetime.date(2026, 11, 23), lead_days=0)
+    maintenance.generate_work_orders(db.session, datetime.date(2026, 11, 23), ZONE)
+    occurrence = db.session.query(MaintenanceOccurrence).one()
+    now = datetime.datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+    with pytest.raises(DomainError, match="分配给您"):
+        maintenance.record_inspection(db.session, occurrence, "normal", "", user_id("Technician"), now)
+    maintenance.record_inspection(db.session, occurrence, "fault", "漏水", user_id("Service"), now)
+    db.session.expire_all()
+    assert (occurrence.result, occurrence.readings) == ("fault", "漏水")
