@@ -218,3 +218,18 @@ def test_the_api_adds_drafts_and_refuses_to_change_approved_contracts(app, login
     assert refused.status_code == 422 and "只有草稿" in str(refused.get_json())
     db.session.expire_all()
     assert c.title == "服务合同" and db.session.query(Contract).count() == 1
+
+
+def test_a_supplier_or_customer_with_contracts_is_not_deleted(app, login, ctx):
+    from app.records import check_delete
+    from app.errors import DeleteRefused
+
+    supplier = Supplier(name="迅达电梯")
+    c = contract(kind="supplier", supplier=supplier)
+    with pytest.raises(DeleteRefused, match="合同"):
+        check_delete(db.session, supplier)
+    with pytest.raises(DeleteRefused, match="合同"):
+        check_delete(db.session, contract().customer)
+    page = login("Admin").post(f"/supplierview/delete/{supplier.id}", follow_redirects=True)
+    assert "该供应商有合同" in page.get_data(as_text=True)
+    assert db.session.get(Contract, c.id) is not None
