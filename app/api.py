@@ -64,8 +64,53 @@ WriteOffApi.edit_columns = ["status"]  # a decision; app.billing checks who may 
 WriteOffApi.method_permission_name = dict(API_METHOD_PERMISSIONS, put="approve")
 BillApi.edit_columns = ["customer", "unit", "period", "fee_type", "amount", "due_date", "notes"]
 
+
+
+def _with_rule(rule):
+    """The API's record check plus a domain rule (the same one the pages call)."""
+    def check(self, item):
+        CrmModelApi._check_record(self, item)
+        rule(item)
+    return check
+
+
+def _contract_rule(item):
+    from app.contracts import check_contract, check_editable
+
+    check_editable(item)
+    check_contract(item)
+
+
+def _plan_rule(item):
+    from app.maintenance import check_plan
+    from app.tickets import local_zone
+
+    check_plan(item, local_zone())
+
+
+SupplierApi = _api(models.Supplier, "supplier", ["name", "contact", "phone", "email", "services"],
+                   ["name", "contact", "phone", "email", "services", "notes"], ("name",))
+# the status moves only through the approval step on the pages; a draft is edited here
+ContractApi = _api(models.Contract, "contract",
+                   ["number", "title", "kind", "status", "customer.id", "customer.name", "supplier.id", "supplier.name",
+                    "start_date", "end_date", "amount", "payment_cycle", "responsible.id"],
+                   ["number", "title", "kind", "customer", "supplier", "units", "start_date", "end_date", "amount",
+                    "payment_cycle", "responsible", "remind_days", "rent_remind_days", "notes"], ("number", "title"),
+                   _check_record=_with_rule(_contract_rule))
+EquipmentApi = _api(models.Equipment, "equipment",
+                    ["code", "name", "kind", "building.id", "building.name", "location", "supplier.id",
+                     "warranty_until"],
+                    ["code", "name", "kind", "building", "location", "supplier", "contract", "installed_on",
+                     "warranty_until", "notes"], ("code", "name"))
+MaintenancePlanApi = _api(models.MaintenancePlan, "maintenance_plan",
+                          ["title", "equipment.id", "equipment.name", "every", "unit", "cron", "start_date",
+                           "end_date", "lead_days", "department.id", "priority", "active"],
+                          ["title", "equipment", "every", "unit", "cron", "start_date", "end_date", "lead_days",
+                           "department", "priority", "checklist", "active"], ("title",),
+                          _check_record=_with_rule(_plan_rule))
+
 APIS = [BuildingApi, UnitApi, CustomerApi, TagApi, DepartmentApi, TicketApi, CommunicationApi, BillApi, PaymentApi,
-        WriteOffApi]
+        WriteOffApi, SupplierApi, ContractApi, EquipmentApi, MaintenancePlanApi]
 
 
 def register_apis(appbuilder):

@@ -95,6 +95,22 @@ def sweep_command():
     click.echo(f"Closed after resolution: {auto_close(current_app._get_current_object())}.")
 
 
+@crm_cli.command("care")
+@with_appcontext
+def care_command():
+    """Run the customer-care jobs once now: contracts (expiry, reminders), maintenance work orders,
+    return visits, renovation reminders, birthday and holiday greetings. Each is safe to repeat."""
+    from app.jobs import (care_greetings, contract_reminders, maintenance_work_orders, renovation_reminders,
+                          return_visit_tasks)
+
+    app = current_app._get_current_object()
+    click.echo(f"Contracts: {contract_reminders(app)}")
+    click.echo(f"Maintenance work orders raised: {maintenance_work_orders(app)}")
+    click.echo(f"Return visits created: {return_visit_tasks(app)}")
+    click.echo(f"Renovation reminders: {renovation_reminders(app)}")
+    click.echo(f"Greetings queued: {care_greetings(app)}")
+
+
 @crm_cli.command("deliver")
 @with_appcontext
 def deliver_command():

@@ -1000,6 +1000,15 @@ class CrmModelView(ModelView):
                 abort(404)
         return super().action_post()
 
+    def _fill_form_exclude_cols(self, exclude_cols, form):
+        """FAB fills the relation an "add" from a related list is for; mark it given, so that a required
+        relation (checked on the raw input) passes."""
+        super()._fill_form_exclude_cols(exclude_cols, form)
+        for name in exclude_cols:
+            field = getattr(form, name, None)
+            if field is not None and getattr(field.data, "id", None) is not None:
+                field.raw_data = [str(field.data.id)]
+
     def check_record(self, item):
         """A view's own rule on a record about to be added or saved (raise DomainError to refuse)."""
 

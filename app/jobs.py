@@ -110,6 +110,64 @@ def background_exports(app):
                                app.config["CRM_EXPORT_KEEP_DAYS"])
 
 
+@logged
+def contract_reminders(app):
+    """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
+    from app.contracts import daily
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return daily(db.session, now.astimezone(local_zone()).date(), now)
+
+
+@logged
+def return_visit_tasks(app):
+    """Create the return visits that have come due (app.return_visits.create_visits)."""
+    from app.return_visits import create_visits
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return create_visits(db.session, utcnow())
+
+
+@logged
+def maintenance_work_orders(app):
+    """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
+    from app.maintenance import generate_work_orders
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        zone = local_zone()
+        return generate_work_orders(db.session, utcnow().astimezone(zone).date(), zone)
+
+
+@logged
+def care_greetings(app):
+    """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
+    from app.care import send_greetings
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_greetings(db.session, now.astimezone(local_zone()).date(), now)
+
+
+@logged
+def renovation_reminders(app):
+    """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
+    from app.renovation import send_reminders
+    from app.tickets import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_reminders(db.session, now.astimezone(local_zone()).date(), now)
+
+
 def register_jobs(scheduler, app):
     scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
                       replace_existing=True)
@@ -122,6 +180,16 @@ def register_jobs(scheduler, app):
                       replace_existing=True)
     scheduler.add_job(deliver_notifications, "interval", seconds=app.config.get("CRM_OUTBOX_SECONDS", 30),
                       args=[app], id="deliver_notifications", replace_existing=True)
+    scheduler.add_job(contract_reminders, "cron", hour=8, timezone=zone, args=[app], id="contract_reminders",
+                      replace_existing=True)
+    scheduler.add_job(maintenance_work_orders, "cron", hour=6, timezone=zone, args=[app],
+                      id="maintenance_work_orders", replace_existing=True)
+    scheduler.add_job(care_greetings, "cron", hour=9, timezone=zone, args=[app], id="care_greetings",
+                      replace_existing=True)
+    scheduler.add_job(renovation_reminders, "cron", hour=8, minute=30, timezone=zone, args=[app],
+                      id="renovation_reminders", replace_existing=True)
+    scheduler.add_job(return_visit_tasks, "interval", minutes=10, args=[app], id="return_visit_tasks",
+                      replace_existing=True)
     scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)
     minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
     scheduler.add_job(escalation_sweep, "interval", minutes=minutes, args=[app], id="escalation_sweep",

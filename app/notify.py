@@ -36,6 +36,14 @@ VARIABLES = {
     "completion_notice": ("customer_name", "ticket_number", "title", "ticket_type", "resolution",
                           "rating_link"),
     "payment_reminder": ("customer_name", "total_outstanding", "bill_count", "periods", "oldest_due_date"),
+    "contract_expiry": ("contract_number", "title", "party", "end_date", "due_date", "amount", "payment_cycle",
+                        "days_left"),
+    "contract_rent_due": ("contract_number", "title", "party", "end_date", "due_date", "amount", "payment_cycle",
+                          "days_left"),
+    "return_visit_unsatisfied": ("ticket_number", "title", "customer_name", "result", "notes", "visited_by"),
+    "birthday_greeting": ("customer_name",),
+    "renovation_inspection_due": ("unit", "customer_name", "contractor", "works_end", "inspection_due"),
+    "renovation_overrun": ("unit", "customer_name", "contractor", "works_end", "days_over"),
 }
 DEFAULT_TEMPLATES = {
     "assignment_notice": (
@@ -57,6 +65,31 @@ DEFAULT_TEMPLATES = {
         "缴费提醒",
         "尊敬的{customer_name}：您有 {bill_count} 笔费用（{periods}）尚未缴清，合计 {total_outstanding} 元，"
         "最早一笔已于 {oldest_due_date} 到期。请尽快通过物业服务中心或微信缴纳，如已缴纳请忽略本提醒。",
+    ),
+    "contract_expiry": (
+        "合同即将到期：{contract_number}",
+        "合同 {contract_number}「{title}」（{party}）将于 {end_date} 到期，还有 {days_left} 天，请及时办理续签或退租。",
+    ),
+    "contract_rent_due": (
+        "租金到期提醒：{contract_number}",
+        "合同 {contract_number}「{title}」（{party}）的{payment_cycle}租金 {amount} 元将于 {due_date} 到期"
+        "（还有 {days_left} 天），请跟进收款。",
+    ),
+    "return_visit_unsatisfied": (
+        "回访不满意：{ticket_number}",
+        "工单 {ticket_number}「{title}」回访结果：客户{customer_name}不满意。\n回访人：{visited_by}　备注：{notes}",
+    ),
+    "birthday_greeting": (
+        "生日快乐",
+        "尊敬的{customer_name}：今天是您的生日，物业服务中心全体员工祝您生日快乐，阖家幸福！",
+    ),
+    "renovation_inspection_due": (
+        "装修验收到期：{unit}",
+        "{unit}（业主：{customer_name}，施工方：{contractor}）的装修已完工，应于 {inspection_due} 前完成验收。",
+    ),
+    "renovation_overrun": (
+        "装修超期：{unit}",
+        "{unit}（业主：{customer_name}，施工方：{contractor}）的装修原定 {works_end} 完工，已超期 {days_over} 天，请跟进。",
     ),
 }
 

@@ -32,7 +32,17 @@ DELETE_GUARDS = {
     models.Bill: [("payments", _("This bill has payments; it cannot be deleted."))],
     models.Payment: [(None, _("Payments cannot be deleted; record a reversal instead."))],
     models.TicketEvent: [(None, _("The ticket history cannot be changed."))],
+    models.Supplier: [("contracts", _("This supplier has contracts; it cannot be deleted."))],
+    models.Equipment: [("plans", _("This equipment has maintenance plans; delete or move them first."))],
+    models.MaintenancePlan: [("occurrences", _("This plan has maintenance records; switch it off instead of "
+                                               "deleting."))],
+    models.Survey: [("recipients", _("This survey has been sent; close it instead of deleting."))],
 }
+DELETE_GUARDS[models.Customer] += [
+    ("contracts", _("This customer has contracts; set the status to inactive instead of deleting.")),
+    ("renovations", _("This customer has renovations; set the status to inactive instead of deleting.")),
+]
+DELETE_GUARDS[models.Unit].append(("renovations", _("This unit has renovations; it cannot be deleted.")))
 
 
 def check_delete(session, item):

@@ -5,6 +5,7 @@ loads included), so pages, the API, exports, batch edit, lookups, actions and re
 same rows — a scoped user asking for another row by id simply does not find it (404).
 
 - Technician (no managing role): tickets assigned to them, and their department's unassigned pool.
+- A ticket's history, files, rating, return visit and maintenance record follow the ticket.
 - Supervisor (no wider role): their department's tickets (and any assigned to them), and their
   department's staff.
 - Admin, Manager, Service, jobs and CLI: everything.
@@ -15,7 +16,8 @@ from flask import g, has_request_context
 from sqlalchemy import and_, event, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
-from app.models import StaffProfile, Ticket, TicketAttachment, TicketEvent, TicketRating
+from app.models import (MaintenanceOccurrence, ReturnVisit, StaffProfile, Ticket, TicketAttachment, TicketEvent,
+                        TicketRating)
 
 UNSCOPED_ROLES = {"Admin", "Manager", "Service"}
 
@@ -72,6 +74,11 @@ def _options(scope):
         with_loader_criteria(TicketAttachment, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
                              track_closure_variables=True),
         with_loader_criteria(TicketRating, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
+                             track_closure_variables=True),
+        # a ticket's return visit and maintenance record go with the ticket
+        with_loader_criteria(ReturnVisit, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
+                             track_closure_variables=True),
+        with_loader_criteria(MaintenanceOccurrence, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
                              track_closure_variables=True),
     ]
     if scope.kind == "supervisor":

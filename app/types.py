@@ -161,6 +161,12 @@ TEMPLATE_KEYS = Choices(
     ("escalation_notice", _("Escalation notice")),
     ("completion_notice", _("Completion notice")),
     ("payment_reminder", _("Payment reminder")),
+    ("contract_expiry", _("Contract expiry reminder")),
+    ("contract_rent_due", _("Rent due reminder")),
+    ("return_visit_unsatisfied", _("Unsatisfied return visit")),
+    ("birthday_greeting", _("Birthday greeting")),
+    ("renovation_inspection_due", _("Renovation inspection due")),
+    ("renovation_overrun", _("Renovation works overrunning")),
 )
 FEE_METHODS = Choices(
     ("per_area", _("Per m² per month")),
@@ -215,4 +221,39 @@ WIDGET_CHARTS = Choices(
 WIDGET_WIDTHS = Choices(
     ("half", _("Half width")),
     ("full", _("Full width")),
+)
+
+# ---- customer care: contracts, return visits, surveys, greetings
+CONTRACT_KINDS = Choices(("lease", _("Lease contract")), ("service", _("Service contract")),
+                         ("supplier", _("Supplier contract")))
+CONTRACT_STATUSES = Choices(
+    ("draft", _("Draft")),
+    ("pending", _("Awaiting approval")),
+    ("active", _("In effect")),
+    ("expired", _("Expired")),
+    ("terminated", _("Terminated")),
+)
+PAYMENT_CYCLES = Choices(("monthly", _("Monthly")), ("quarterly", _("Quarterly")),
+                         ("half_yearly", _("Every six months")), ("yearly", _("Yearly")), ("once", _("Once")))
+CONTRACT_REMINDER_KINDS = Choices(("expiry", _("Expiry")), ("rent", _("Rent due")))
+VISIT_STATUSES = Choices(("pending", _("To visit")), ("done", _("Visited")))
+VISIT_RESULTS = Choices(("reached", _("Reached")), ("not_reached", _("Not reached")))
+SURVEY_STATUSES = Choices(("draft", _("Draft")), ("sent", _("Sent")), ("closed", _("Closed")))
+QUESTION_KINDS = Choices(("rating", _("Rating (1–5)")), ("single", _("Single choice")),
+                         ("multiple", _("Multiple choice")), ("text", _("Text")))
+EQUIPMENT_KINDS = Choices(("lift", _("Lift")), ("water_pump", _("Water pump")), ("fire", _("Fire system")),
+                          ("cctv", _("CCTV")), ("power", _("Power supply")), ("hvac", _("Air conditioning")),
+                          ("access", _("Access control")), ("other", _("Other")))
+RECURRENCE_UNITS = Choices(("days", _("Days")), ("weeks", _("Weeks")), ("months", _("Months")))
+INSPECTION_RESULTS = Choices(("normal", _("Normal")), ("attention", _("Needs attention")), ("fault", _("Fault")))
+RENOVATION_STATUSES = Choices(
+    ("applied", _("Applied")),
+    ("approved", _("Approved")),
+    ("rejected", _("Rejected")),
+    ("deposit_received", _("Deposit received")),
+    ("works", _("Works in progress")),
+    ("inspection", _("Awaiting inspection")),
+    ("inspected", _("Inspected")),
+    ("refunded", _("Deposit refunded")),
+    ("withheld", _("Deposit withheld")),
 )

@@ -21,6 +21,7 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import OPEN_STATUSES, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
+from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
@@ -401,7 +402,7 @@ class TicketWorkView(BaseView):
     default_view = "work"
     class_permission_name = RESOURCE_TICKET
     method_permission_name = {"work": "read", "start": "edit", "note": "edit", "resolve": "edit",
-                              "reassign": "edit"}
+                              "reassign": "edit", "inspection": "edit"}
 
     def _ticket(self, number):
         ticket = db.session.execute(select(models.Ticket).where(models.Ticket.number == number)).scalar_one_or_none()
@@ -447,6 +448,7 @@ class TicketWorkView(BaseView):
             can_note=can_edit and ticket.status not in ("closed", "cancelled"),
             can_reassign=can_edit and manages and ticket.status in OPEN_STATUSES,
             original_name=original_name, choices=types, remaining=remaining_text, person=person_name,
+            maintenance=ticket.maintenance[0] if ticket.maintenance else None,
         )
 
     @expose("/<number>/start", methods=["POST"])
@@ -502,6 +504,19 @@ class TicketWorkView(BaseView):
                 raise
 
         return self._done(number, save, _("Note added."))
+
+    @expose("/<number>/inspection", methods=["POST"])
+    @has_access
+    def inspection(self, number):
+        """A maintenance work order's inspection result and readings (app.maintenance)."""
+        from app.maintenance import record_inspection
+
+        ticket = self._ticket(number)
+        if not ticket.maintenance:
+            abort(404)
+        return self._done(number, lambda: record_inspection(
+            db.session, ticket.maintenance[0], request.form.get("result"), request.form.get("readings"), g.user.id,
+            utcnow()), _("Inspection recorded."))
 
 
 class PendingPoolView(TicketView):
@@ -728,19 +743,22 @@ MENU = [
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
     ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
     ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
-]
+] + [(name, view, label, icon, "Property", _("Property"), "fa-city") for name, view, label, icon in FACILITY_MENU] + [
+    (name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
+    for name, view, label, icon in CARE_MENU]
 
 # menu name -> resource whose read permission shows it (None: shown to every role)
 MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
 MENU_RESOURCES.update({category: None for *_, category, _label, _icon in MENU})
 MENU_RESOURCES["Import"] = "Import"
 MENU_RESOURCES["Performance"] = "Performance"
+MENU_RESOURCES["CareReminders"] = "CareReminders"
 MENU_RESOURCES["Arrears"] = RESOURCE_ARREARS
 MENU_RESOURCES["GenerateBills"] = RESOURCE_BILLING_RUN
 MENU_RESOURCES.update({"Dashboards": None, "Dashboard": "Dashboard", "ServiceReport": "Report",
                        "CollectionReport": "Report", "DashboardWidgets": "DashboardWidget"})
 
-HIDDEN_VIEWS = [TicketAttachmentView]
+HIDDEN_VIEWS = [TicketAttachmentView] + CARE_HIDDEN
 
 
 def register_views(appbuilder):
@@ -753,6 +771,11 @@ def register_views(appbuilder):
     current_app.jinja_env.globals["crm_building_filter"] = building_filter_here
     current_app.jinja_env.filters["crm_local_time"] = format_datetime
     current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
+    current_app.jinja_env.filters["crm_survey_status"] = types.SURVEY_STATUSES.label
+    current_app.jinja_env.filters["crm_question_kind"] = types.QUESTION_KINDS.label
+    current_app.jinja_env.filters["crm_renovation_status"] = types.RENOVATION_STATUSES.label
+    current_app.jinja_env.filters["crm_ticket_type"] = types.TICKET_TYPES.label
+    current_app.jinja_env.filters["crm_ticket_status"] = types.TICKET_STATUSES.label
     for name, view, label, icon, category, category_label, category_icon in MENU:
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)
@@ -763,7 +786,7 @@ def register_views(appbuilder):
         for model, view in [
             (models.Customer, CustomerView), (models.Unit, UnitView),
             (models.Bill, BillView), (models.Ticket, TicketView),
-        ]
+        ] + [(view.datamodel.obj, view) for _name, view, *_rest in CARE_MENU + FACILITY_MENU if getattr(view.datamodel.obj, "__lookup__", None)]
     }
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)
@@ -772,6 +795,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(PasswordResetView)
     appbuilder.add_view_no_menu(TicketWorkView)
     appbuilder.add_view_no_menu(BroadcastLinkView)
+    appbuilder.add_view_no_menu(SurveyAnswerPage)
     fields = {}
     for _name, view, *_rest in MENU:  # every field any page of the resource shows or edits
         columns = fields.setdefault(view.class_permission_name, {})
@@ -780,6 +804,8 @@ def register_views(appbuilder):
     FieldPermissionView.resources = {resource: list(columns) for resource, columns in fields.items()}
     appbuilder.add_view(ImportView, "Import", href="/import/customers/", label=_("Excel import"), icon="fa-file-import",
                         category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
+    appbuilder.add_view(CareRemindersView, "CareReminders", label=_("Care reminders"), icon="fa-birthday-cake",
+                        category="CustomerCare", category_label=_("Customer care"), category_icon="fa-hand-holding-heart")
     appbuilder.add_view(PerformanceView, "Performance", label=_("Staff performance"), icon="fa-chart-line",
                         category="ServiceCenter", category_label=_("Service center"), category_icon="fa-headset")
     appbuilder.add_link("GenerateBills", href="/billingrunview/generate", label=_("Generate bills"),

@@ -16,3 +16,8 @@ from app.models.billing import Bill, Payment, FeeRule, MeterReading, BillingRun,
 from app.models.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
 from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle  # noqa: F401
 from app.models.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401
+from app.models.care import (  # noqa: F401
+    Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,
+    SurveyRecipient, SurveyAnswer, survey_building, survey_tag, Holiday, Renovation,
+)
+from app.models.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401
