@@ -83,6 +83,51 @@ def summary_users():
     return [f"{username} ({role})" for username, role, *_ in DEMO_STAFF]
 
 
+@crm_cli.command("generate")
+@click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True,
+              help="small: 2,000 units, 10,000 tickets; medium: 20,000 units, 100,000 tickets; "
+                   "large: 1,000 buildings, 100,000 units and customers, 1,000,000 tickets, 1,200,000 bills.")
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="Add the data set even though the database already has data.")
+@click.option("--staff-password", default=None, help="Password of the staff accounts created (default: random).")
+@with_appcontext
+def generate_command(size, seed, force, staff_password):
+    """Fill the database with a large realistic data set in bulk (benchmarks, capacity tests)."""
+    import datetime
+    import random
+    import time
+
+    from app.demo import DEPARTMENTS, _create_staff
+    from app.extensions import db
+    from app.generate import SIZES, generate, is_empty, staff_handlers
+    from app.models import Department, StaffProfile
+
+    session = db.session
+    if not force and not is_empty(session.connection()):
+        raise click.ClickException("The database already has customers, tickets or bills; "
+                                   "use --force to add a generated data set anyway.")
+    started = time.perf_counter()
+    session.info["dispatch"] = False
+    session.info["audit"] = False
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    if session.query(StaffProfile.id).first() is None:  # the demo's staff handle the generated tickets
+        departments = {d.name: d for d in session.query(Department)}
+        for name, description in DEPARTMENTS:
+            if name not in departments:
+                departments[name] = Department(name=name, description=description)
+                session.add(departments[name])
+        password = staff_password or os.environ.get("CRM_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        _create_staff(session, random.Random(seed), departments, password, set(), now - datetime.timedelta(days=400))
+        session.commit()
+        click.echo(f"Staff accounts (password {password}): " + ", ".join(summary_users()))
+    handlers = staff_handlers(session)
+    click.echo(f"Generating the {size} data set ({SIZES[size]['tickets']:,} tickets) …")
+    counts = generate(session.connection(), size, seed=seed, now=now, log=click.echo, staff_user_ids=handlers)
+    session.commit()
+    click.echo(", ".join(f"{name} {count:,}" for name, count in counts.items()))
+    click.echo(f"Generated in {time.perf_counter() - started:.1f} s.")
+
+
 @crm_cli.command("sweep")
 @with_appcontext
 def sweep_command():
