@@ -212,17 +212,49 @@ def restore_command(archive, yes):
 
 
 @crm_cli.command("scheduler")
+@click.option("--retry-seconds", type=int, default=None,
+              help="How often a waiting scheduler tries to take over (default: CRM_SCHEDULER_RETRY_SECONDS, 15).")
 @with_appcontext
-def scheduler_command():
-    """Run the job scheduler in this process (run exactly one; web workers never schedule)."""
+def scheduler_command(retry_seconds):
+    """Run the job scheduler (start one on every host if you like: one holds the lock and schedules,
+    the others wait and take over within a minute if it dies; web workers never schedule)."""
+    import signal
+    import time
+
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from app.extensions import db
     from app.jobs import JOB_DEFAULTS, register_jobs
+    from app.leader import holder_name, scheduler_lock
 
-    scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
-    register_jobs(scheduler, current_app._get_current_object())
-    click.echo("Scheduler running; Ctrl+C to stop.")
+    app = current_app._get_current_object()
+    retry = retry_seconds or app.config["CRM_SCHEDULER_RETRY_SECONDS"]
+    lock = scheduler_lock(db.engine, app.instance_path)
+    holder = holder_name()
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        scheduler.start()
+        while True:
+            if not lock.try_acquire():
+                click.echo(f"[{holder}] another scheduler holds the lock; trying again every {retry} s.")
+                while not lock.try_acquire():
+                    time.sleep(retry)
+            click.echo(f"[{holder}] scheduler lock taken; scheduling jobs.", err=False)
+            scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+            register_jobs(scheduler, app, holder)
+
+            def watch():
+                if not lock.still_held():
+                    click.echo(f"[{holder}] scheduler lock lost; stopping jobs.")
+                    scheduler.shutdown(wait=False)
+
+            scheduler.add_job(watch, "interval", seconds=retry, id="scheduler_lock_watch", max_instances=1)
+            scheduler.start()  # returns when watch() found the lock lost
+            lock.release()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        lock.release()
