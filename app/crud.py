@@ -21,7 +21,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
@@ -161,9 +161,25 @@ def _path_clause(model, path, value):
     prop = attr.property
     if hasattr(prop, "mapper"):
         target = prop.mapper.class_
-        inner = _path_clause(target, rest, value)
-        return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+        return _related_in(prop, target, _path_clause(target, rest, value))
     return attr.ilike(f"%{value}%", escape="\\")
+
+
+def _related_in(prop, target, inner):
+    """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
+    has()/any() would be a correlated EXISTS run for every row of a large table."""
+    pairs = prop.local_remote_pairs
+    if prop.secondary is None and len(pairs) == 1:
+        local, remote = pairs[0]
+        return local.in_(select(remote).where(inner).correlate(None))
+    if prop.secondary is not None and len(pairs) == 2:
+        (local, secondary_local), (target_key, secondary_target) = pairs
+        if local.table is not prop.parent.local_table:
+            (target_key, secondary_target), (local, secondary_local) = pairs
+        matching = select(target_key).where(inner).correlate(None)
+        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
+    attr = getattr(prop.parent.class_, prop.key)
+    return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
 
 
 class FilterQuickSearch(BaseFilter):
