@@ -115,7 +115,8 @@ class CrmInterface(SQLAInterface):
         if page_size and not select_columns:
             return self._query_page(filters, order_column, order_direction, page, page_size)
         query = self.session.query(self.obj)
-        count = self.query_count(query, filters, select_columns)
+        # counted over the primary key alone: a count over every selected column reads every row
+        count = self.query_count(self.session.query(getattr(self.obj, self.get_pk_name())), filters)
         query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
                                select_columns, outer_default_load)
         if not select_columns:
@@ -155,13 +156,15 @@ class CrmInterface(SQLAInterface):
 # ---------------------------------------------------------------- quick search
 
 
-def _path_clause(model, path, value):
+def _path_clause(model, path, value, dialect=None):
     head, _, rest = path.partition(".")
     attr = getattr(model, head)
     prop = attr.property
     if hasattr(prop, "mapper"):
         target = prop.mapper.class_
-        return _related_in(prop, target, _path_clause(target, rest, value))
+        return _related_in(prop, target, _path_clause(target, rest, value, dialect))
+    if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case already; lower() on every row is wasted
+        return attr.like(f"%{value}%", escape="\\")
     return attr.ilike(f"%{value}%", escape="\\")
 
 
@@ -195,7 +198,8 @@ class FilterQuickSearch(BaseFilter):
             return query
         value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
-        return query.filter(or_(*[_path_clause(model, path, value) for path in self.paths]))
+        dialect = self.datamodel.session.get_bind().dialect.name
+        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in self.paths]))
 
 
 def quick_search_filter(paths):

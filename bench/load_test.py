@@ -80,7 +80,7 @@ class Staff(threading.Thread):
         self.call("ticket list", "GET", "/ticketview/list/?psize_TicketView=25")
 
     def filter_tickets(self):
-        self.call("ticket list filtered", "GET", "/ticketview/list/?psize_TicketView=25&_flt_0_status=in_progress")
+        self.call("ticket list filtered", "GET", "/ticketview/list/?psize_TicketView=25&_flt_3_status=in_progress")
 
     def deep_page(self):
         self.call("ticket list page 200", "GET", "/ticketview/list/?psize_TicketView=25&page_TicketView=199")
