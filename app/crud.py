@@ -112,8 +112,9 @@ class CrmInterface(SQLAInterface):
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
-        if page_size and not select_columns:
-            return self._query_page(filters, order_column, order_direction, page, page_size)
+        if page_size:  # pages and API lists: the API's schema reads the columns from the loaded rows
+            return self._query_page(filters, order_column, order_direction, page, page_size,
+                                    select_columns or self.eager_columns)
         query = self.session.query(self.obj)
         # counted over the primary key alone: a count over every selected column reads every row
         count = self.query_count(self.session.query(getattr(self.obj, self.get_pk_name())), filters)
@@ -127,7 +128,7 @@ class CrmInterface(SQLAInterface):
             rows = [getattr(row, self.obj.__name__) for row in rows]
         return count, rows
 
-    def _query_page(self, filters, order_column, order_direction, page, page_size):
+    def _query_page(self, filters, order_column, order_direction, page, page_size, columns):
         """A list page in three constant steps: the count and the page's ids from the table and its
         indexes alone (a deep page skips index entries, not joined rows), then those rows with what
         the list shows (eager loading), in the page's order."""
@@ -138,7 +139,7 @@ class CrmInterface(SQLAInterface):
         if not ids:
             return count, []
         rows = (self.session.query(self.obj).filter(pk.in_(ids))
-                .options(*eager_options(self.obj, self.eager_columns)).all())
+                .options(*eager_options(self.obj, columns)).all())
         position = {value: index for index, value in enumerate(ids)}
         rows.sort(key=lambda row: position[getattr(row, pk.key)])
         return count, rows

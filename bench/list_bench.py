@@ -133,6 +133,7 @@ def main():
     parser.add_argument("--generate", action="store_true", help="init and generate --size into --database-url first")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--skip-writes", action="store_true")
+    parser.add_argument("--fab-repeat", type=int, default=3, help="runs of FAB's default view (seconds each)")
     args = parser.parse_args()
     generated_in = prepare(args)
     os.environ.setdefault("SECRET_KEY", "bench")
@@ -191,7 +192,7 @@ def main():
         client.get(url)  # warm: templates, statement caches, the database's pages
         times = []
         # FAB's default view takes seconds a page: a few runs show it
-        for _ in range(min(args.repeat, 3) if label.startswith("FAB") else args.repeat):
+        for _ in range(min(args.repeat, args.fab_repeat) if label.startswith("FAB") else args.repeat):
             log.statements, log.active = [], True
             started = time.perf_counter()
             response = client.get(url)
