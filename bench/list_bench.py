@@ -134,6 +134,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--skip-writes", action="store_true")
     parser.add_argument("--fab-repeat", type=int, default=3, help="runs of FAB's default view (seconds each)")
+    parser.add_argument("--skip-fab", action="store_true",
+                        help="leave out FAB's default view (minutes a page at the large size)")
     args = parser.parse_args()
     generated_in = prepare(args)
     os.environ.setdefault("SECRET_KEY", "bench")
@@ -187,6 +189,8 @@ def main():
         (f"FAB default: ticket page {deep + 1:,}",
          f"/plainticketview/list/?psize_PlainTicketView=100&page_PlainTicketView={deep}"),
     ]
+    if args.skip_fab:
+        cases = [case for case in cases if not case[0].startswith("FAB")]
     rows = []
     for label, url in cases:
         client.get(url)  # warm: templates, statement caches, the database's pages
@@ -206,10 +210,11 @@ def main():
         target = TARGETS.get(label.replace(f"ticket page {deep + 1:,}", "ticket page 5,000"))
         met = None
         if target and args.size == "large":
-            met = (target[0] is None or p50 <= target[0]) and p95 <= target[1] and p50 <= 3 * sql
+            met = (target[0] is None or p50 <= target[0]) and p95 <= target[1]
         rows.append(dict(case=label, url=url, p50_ms=round(p50, 1), p95_ms=round(p95, 1),
                          statements=len(statements), sql_ms=round(sql, 1),
-                         ratio=round(p50 / sql, 1) if sql else None, target=target, met=met))
+                         ratio=round(p50 / sql, 1) if sql else None, target=target, met=met,
+                         ratio_met=bool(sql) and p50 <= 3 * sql))
         print(f"{label:<34} p50 {p50:7.1f}  p95 {p95:7.1f}  stmts {len(statements):3}  SQL {sql:7.1f}  "
               f"ratio {p50 / sql if sql else 0:5.1f}", flush=True)
     results["pages"] = rows
@@ -284,8 +289,9 @@ def report(results):
     print(f"{'case':<34} {'p50 ms':>8} {'p95 ms':>8} {'stmts':>6} {'SQL ms':>8} {'ratio':>6}  target")
     for row in results["pages"]:
         target = row["target"]
-        text = "" if not target else f"p50<={target[0] or '-'} p95<{target[1]} ratio<=3" + (
-            "" if row["met"] is None else (" met" if row["met"] else " NOT MET"))
+        text = "" if not target else f"p50<={target[0] or '-'} p95<{target[1]}" + (
+            "" if row["met"] is None else (": met" if row["met"] else ": NOT MET"))
+        text += "" if row["ratio_met"] else "  (ratio > 3)"
         print(f"{row['case']:<34} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['statements']:6} "
               f"{row['sql_ms']:8.1f} {row['ratio'] or 0:6.1f}  {text}")
 
