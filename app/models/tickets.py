@@ -37,6 +37,8 @@ class Ticket(Stamped, Model):
         # the ticket list's default order, and the same within a status filter (deep pages walk these)
         Index("ix_ticket_created_at", "created_at", "id"),
         Index("ix_ticket_status_created_at", "status", "created_at", "id"),
+        # the escalation sweep looks for open tickets at level 0 and 1: few, among a million at level 2 or closed
+        Index("ix_ticket_escalation", "escalation_level", "status"),
     )
     __display_relations__ = ("customer", "unit", "unit.building", "department", "assignee")
 

@@ -44,6 +44,7 @@ def upgrade():
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_created_at', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_ticket_escalation', ['escalation_level', 'status'], unique=False)
         batch_op.create_index('ix_ticket_status_created_at', ['status', 'created_at', 'id'], unique=False)
 
     with op.batch_alter_table('ticket_event', schema=None) as batch_op:
@@ -59,6 +60,7 @@ def downgrade():
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_status_created_at')
+        batch_op.drop_index('ix_ticket_escalation')
         batch_op.drop_index('ix_ticket_created_at')
 
     with op.batch_alter_table('payment', schema=None) as batch_op:
