@@ -52,7 +52,7 @@ scheduler: init
 
 # the benchmarks at the small size on a temporary SQLite (as CI); `--size large` by hand
 bench-small: setup
-	$(BIN)/python bench/list_bench.py --size small --repeat 5
+	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
