@@ -672,12 +672,19 @@ class CrmModelView(ModelView):
         count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
                                            page=page, page_size=page_size)
         pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
+        # cells formatted here in one loop (the same values the template's per-cell formatter calls gave)
+        formatters = self._formatters_for(access)
+        values = list(self.datamodel.get_values(rows, columns))
+        shown = [(name, formatters[name]) for name in columns if formatters.get(name)]
+        for row in values:
+            for name, formatter in shown:
+                row[name] = formatter(row[name])
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
             include_columns=columns,
-            value_columns=self.datamodel.get_values(rows, columns),
+            value_columns=values,
             order_columns=[c for c in self.order_columns if not access.hidden(c)],
-            formatters_columns=self._formatters_for(access),
+            formatters_columns={},
             page=page,
             page_size=page_size,
             count=count,
