@@ -75,6 +75,8 @@ class Staff(threading.Thread):
         functions, weights = zip(*actions)
         while time.monotonic() < self.deadline:
             self.rng.choices(functions, weights)[0]()
+            if self.args.think_seconds:  # a person reads the page before the next click
+                time.sleep(self.rng.uniform(0, 2 * self.args.think_seconds))
 
     def list_tickets(self):
         self.call("ticket list", "GET", "/ticketview/list/?psize_TicketView=25")
@@ -135,6 +137,8 @@ def main():
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--think-seconds", type=float, default=0,
+                        help="mean pause between one user's requests (0: as fast as the server answers)")
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", default=os.environ.get("CRM_ADMIN_PASSWORD"))
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), required=False)
@@ -164,13 +168,13 @@ def main():
                          p95_ms=round(ordered[int(0.95 * (len(ordered) - 1))], 1)))
     all_times = sorted(ms for _, ms, _ in samples)
     server_errors = [e for e in errors if e[0] != "login" and not (isinstance(e[2], int) and e[2] < 500)]
-    result = dict(users=args.users, seconds=round(elapsed, 1), requests=len(samples),
+    result = dict(users=args.users, think_seconds=args.think_seconds, seconds=round(elapsed, 1), requests=len(samples),
                   throughput_rps=round(len(samples) / elapsed, 1),
                   p50_ms=round(statistics.median(all_times), 1) if all_times else None,
                   p95_ms=round(all_times[int(0.95 * (len(all_times) - 1))], 1) if all_times else None,
                   errors_5xx=len(server_errors), other_errors=len(errors) - len(server_errors),
                   tickets_created=len(created), tickets_lost=len(lost), actions=rows, first_errors=errors[:10])
-    print(f"{args.users} users for {elapsed:.0f} s: {len(samples)} requests, {result['throughput_rps']} req/s, "
+    print(f"{args.users} users (think {args.think_seconds} s) for {elapsed:.0f} s: {len(samples)} requests, {result['throughput_rps']} req/s, "
           f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms")
     print(f"{'action':<24} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8}")
     for row in rows:
