@@ -30,14 +30,19 @@ class PostgresLock:
         self.connection = None
 
     def try_acquire(self):
-        if self.connection is None:
-            self.connection = self.engine.connect()
-            for setting in ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5", "tcp_keepalives_count = 3",
-                            "idle_session_timeout = 0", "idle_in_transaction_session_timeout = 0"):
-                self.connection.execute(text(f"SET {setting}"))
-        got = self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
-        self.connection.commit()  # no transaction left open on the lock's connection
-        return bool(got)
+        try:
+            if self.connection is None:
+                self.connection = self.engine.connect()
+                for setting in ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5",
+                                "tcp_keepalives_count = 3", "idle_session_timeout = 0",
+                                "idle_in_transaction_session_timeout = 0"):
+                    self.connection.execute(text(f"SET {setting}"))
+            got = self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
+            self.connection.commit()  # no transaction left open on the lock's connection
+            return bool(got)
+        except Exception:  # noqa: BLE001 — the database is unreachable: wait and try again
+            self.release()
+            return False
 
     def still_held(self):
         """True while the lock's connection is alive (a session lock lives exactly as long)."""
@@ -56,7 +61,6 @@ class PostgresLock:
             except Exception:  # noqa: BLE001
                 pass
             self.connection = None
-        self.engine.dispose()
 
 
 class FileLock:
