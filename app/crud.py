@@ -112,12 +112,15 @@ class CrmInterface(SQLAInterface):
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
-        if page_size:  # pages and API lists: the API's schema reads the columns from the loaded rows
+        if page_size and isinstance(self.get_pk_name(), str):
+            # pages and API lists (the API's schema reads its columns from the loaded rows)
             return self._query_page(filters, order_column, order_direction, page, page_size,
                                     select_columns or self.eager_columns)
         query = self.session.query(self.obj)
         # counted over the primary key alone: a count over every selected column reads every row
-        count = self.query_count(self.session.query(getattr(self.obj, self.get_pk_name())), filters)
+        pk_name = self.get_pk_name()
+        counted = self.session.query(getattr(self.obj, pk_name)) if isinstance(pk_name, str) else query
+        count = self.query_count(counted, filters)
         query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
                                select_columns, outer_default_load)
         if not select_columns:
