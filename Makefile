@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := app
 
-.PHONY: run test test-browser setup serve init demo translations assets i18n-extract i18n-update clean
+.PHONY: run test test-browser setup serve scheduler bench-small init demo translations assets i18n-extract i18n-update clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ run: demo
 
 serve: init
 	$(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-127.0.0.1:8000} "app:create_app()"
+
+# the job scheduler; start one per host if you like, only the lock holder schedules
+scheduler: init
+	$(BIN)/flask crm scheduler
+
+# the benchmarks at the small size on a temporary SQLite (as CI); `--size large` by hand
+bench-small: setup
+	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -116,6 +116,10 @@ class Config:
     CRM_CHANNEL_ORDER = os.environ.get("CRM_CHANNEL_ORDER", "wechat,sms,email,inapp")
     # Seconds between outbox deliveries (flask crm scheduler); attempts per channel before falling back.
     CRM_OUTBOX_SECONDS = int(os.environ.get("CRM_OUTBOX_SECONDS", "30"))
+    # `flask crm scheduler`: how often a waiting process tries to take the lock (takeover time),
+    # and how long the job_run ledger is kept
+    CRM_SCHEDULER_RETRY_SECONDS = int(os.environ.get("CRM_SCHEDULER_RETRY_SECONDS", "15"))
+    CRM_JOB_RUN_KEEP_DAYS = int(os.environ.get("CRM_JOB_RUN_KEEP_DAYS", "7"))
     CRM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("CRM_OUTBOX_MAX_ATTEMPTS", "4"))
     # Messages sent per delivery run at most: the broadcast throttle (200 every 30 s = 400 a minute).
     CRM_OUTBOX_BATCH = int(os.environ.get("CRM_OUTBOX_BATCH", "200"))

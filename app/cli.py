@@ -84,6 +84,51 @@ def summary_users():
     return [f"{username} ({role})" for username, role, *_ in DEMO_STAFF]
 
 
+@crm_cli.command("generate")
+@click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True,
+              help="small: 2,000 units, 10,000 tickets; medium: 20,000 units, 100,000 tickets; "
+                   "large: 1,000 buildings, 100,000 units and customers, 1,000,000 tickets, 1,200,000 bills.")
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="Add the data set even though the database already has data.")
+@click.option("--staff-password", default=None, help="Password of the staff accounts created (default: random).")
+@with_appcontext
+def generate_command(size, seed, force, staff_password):
+    """Fill the database with a large realistic data set in bulk (benchmarks, capacity tests)."""
+    import datetime
+    import random
+    import time
+
+    from app.demo import DEPARTMENTS, _create_staff
+    from app.extensions import db
+    from app.generate import SIZES, generate, is_empty, staff_handlers
+    from app.models import Department, StaffProfile
+
+    session = db.session
+    if not force and not is_empty(session.connection()):
+        raise click.ClickException("The database already has customers, tickets or bills; "
+                                   "use --force to add a generated data set anyway.")
+    started = time.perf_counter()
+    session.info["dispatch"] = False
+    session.info["audit"] = False
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    if session.query(StaffProfile.id).first() is None:  # the demo's staff handle the generated tickets
+        departments = {d.name: d for d in session.query(Department)}
+        for name, description in DEPARTMENTS:
+            if name not in departments:
+                departments[name] = Department(name=name, description=description)
+                session.add(departments[name])
+        password = staff_password or os.environ.get("CRM_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        _create_staff(session, random.Random(seed), departments, password, set(), now - datetime.timedelta(days=400))
+        session.commit()
+        click.echo(f"Staff accounts (password {password}): " + ", ".join(summary_users()))
+    handlers = staff_handlers(session)
+    click.echo(f"Generating the {size} data set ({SIZES[size]['tickets']:,} tickets) …")
+    counts = generate(session.connection(), size, seed=seed, now=now, log=click.echo, staff_user_ids=handlers)
+    session.commit()
+    click.echo(", ".join(f"{name} {count:,}" for name, count in counts.items()))
+    click.echo(f"Generated in {time.perf_counter() - started:.1f} s.")
+
+
 @crm_cli.command("sweep")
 @with_appcontext
 def sweep_command():
@@ -184,17 +229,49 @@ def restore_command(archive, yes):
 
 
 @crm_cli.command("scheduler")
+@click.option("--retry-seconds", type=int, default=None,
+              help="How often a waiting scheduler tries to take over (default: CRM_SCHEDULER_RETRY_SECONDS, 15).")
 @with_appcontext
-def scheduler_command():
-    """Run the job scheduler in this process (run exactly one; web workers never schedule)."""
+def scheduler_command(retry_seconds):
+    """Run the job scheduler (start one on every host if you like: one holds the lock and schedules,
+    the others wait and take over within a minute if it dies; web workers never schedule)."""
+    import signal
+    import time
+
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from app.extensions import db
     from app.jobs import JOB_DEFAULTS, register_jobs
+    from app.leader import holder_name, scheduler_lock
 
-    scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
-    register_jobs(scheduler, current_app._get_current_object())
-    click.echo("Scheduler running; Ctrl+C to stop.")
+    app = current_app._get_current_object()
+    retry = retry_seconds or app.config["CRM_SCHEDULER_RETRY_SECONDS"]
+    lock = scheduler_lock(db.engine, app.instance_path)
+    holder = holder_name()
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        scheduler.start()
+        while True:
+            if not lock.try_acquire():
+                click.echo(f"[{holder}] another scheduler holds the lock; trying again every {retry} s.")
+                while not lock.try_acquire():
+                    time.sleep(retry)
+            click.echo(f"[{holder}] scheduler lock taken; scheduling jobs.", err=False)
+            scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+            register_jobs(scheduler, app, holder)
+
+            def watch():
+                if not lock.still_held():
+                    click.echo(f"[{holder}] scheduler lock lost; stopping jobs.")
+                    scheduler.shutdown(wait=False)
+
+            scheduler.add_job(watch, "interval", seconds=retry, id="scheduler_lock_watch", max_instances=1)
+            scheduler.start()  # returns when watch() found the lock lost
+            lock.release()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        lock.release()

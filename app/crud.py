@@ -17,11 +17,12 @@ from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
@@ -176,8 +177,15 @@ class CrmInterface(SQLAInterface):
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
+        if page_size and isinstance(self.get_pk_name(), str):
+            # pages and API lists (the API's schema reads its columns from the loaded rows)
+            return self._query_page(filters, order_column, order_direction, page, page_size,
+                                    select_columns or self.eager_columns)
         query = self.session.query(self.obj)
-        count = self.query_count(query, filters, select_columns)
+        # counted over the primary key alone: a count over every selected column reads every row
+        pk_name = self.get_pk_name()
+        counted = self.session.query(getattr(self.obj, pk_name)) if isinstance(pk_name, str) else query
+        count = self.query_count(counted, filters)
         query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
                                select_columns, outer_default_load)
         if not select_columns:
@@ -186,6 +194,22 @@ class CrmInterface(SQLAInterface):
         # with select_columns FAB may return rows holding the entity under the model's name
         if rows and hasattr(rows[0], self.obj.__name__):
             rows = [getattr(row, self.obj.__name__) for row in rows]
+        return count, rows
+
+    def _query_page(self, filters, order_column, order_direction, page, page_size, columns):
+        """A list page in three constant steps: the count and the page's ids from the table and its
+        indexes alone (a deep page skips index entries, not joined rows), then those rows with what
+        the list shows (eager loading), in the page's order."""
+        pk = getattr(self.obj, self.get_pk_name())
+        count = self.query_count(self.session.query(pk), filters)
+        ids = [row[0] for row in self.apply_all(self.session.query(pk), filters, order_column, order_direction,
+                                                page, page_size)]
+        if not ids:
+            return count, []
+        rows = (self.session.query(self.obj).filter(pk.in_(ids))
+                .options(*eager_options(self.obj, columns)).all())
+        position = {value: index for index, value in enumerate(ids)}
+        rows.sort(key=lambda row: position[getattr(row, pk.key)])
         return count, rows
 
     def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
@@ -201,15 +225,33 @@ class CrmInterface(SQLAInterface):
 # ---------------------------------------------------------------- quick search
 
 
-def _path_clause(model, path, value):
+def _path_clause(model, path, value, dialect=None):
     head, _, rest = path.partition(".")
     attr = getattr(model, head)
     prop = attr.property
     if hasattr(prop, "mapper"):
         target = prop.mapper.class_
-        inner = _path_clause(target, rest, value)
-        return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+        return _related_in(prop, target, _path_clause(target, rest, value, dialect))
+    if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case already; lower() on every row is wasted
+        return attr.like(f"%{value}%", escape="\\")
     return attr.ilike(f"%{value}%", escape="\\")
+
+
+def _related_in(prop, target, inner):
+    """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
+    has()/any() would be a correlated EXISTS run for every row of a large table."""
+    pairs = prop.local_remote_pairs
+    if prop.secondary is None and len(pairs) == 1:
+        local, remote = pairs[0]
+        return local.in_(select(remote).where(inner).correlate(None))
+    if prop.secondary is not None and len(pairs) == 2:
+        (local, secondary_local), (target_key, secondary_target) = pairs
+        if local.table is not prop.parent.local_table:
+            (target_key, secondary_target), (local, secondary_local) = pairs
+        matching = select(target_key).where(inner).correlate(None)
+        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
+    attr = getattr(prop.parent.class_, prop.key)
+    return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
 
 
 class FilterQuickSearch(BaseFilter):
@@ -225,7 +267,8 @@ class FilterQuickSearch(BaseFilter):
             return query
         value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
-        return query.filter(or_(*[_path_clause(model, path, value) for path in self.paths]))
+        dialect = self.datamodel.session.get_bind().dialect.name
+        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in self.paths]))
 
 
 def quick_search_filter(paths):
@@ -555,9 +598,16 @@ def model_label(model):
     return MODEL_LABELS.get(model.__name__, model.__name__)
 
 
+class CrmListWidget(ListWidget):
+    """FAB's list table, rendering each row's links without a url_for and translations per row."""
+
+    template = "crm/widgets/list.html"
+
+
 class CrmModelView(ModelView):
     """A FAB ModelView whose forms, labels, formats and loading derive from the model."""
 
+    list_widget = CrmListWidget
     quick_search = ()  # paths searched by the list page's one search box
     # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
     lookup_depends = {}
@@ -712,12 +762,19 @@ class CrmModelView(ModelView):
         count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
                                            page=page, page_size=page_size)
         pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
+        # cells formatted here in one loop (the same values the template's per-cell formatter calls gave)
+        formatters = self._formatters_for(access)
+        values = list(self.datamodel.get_values(rows, columns))
+        shown = [(name, formatters[name]) for name in columns if formatters.get(name)]
+        for row in values:
+            for name, formatter in shown:
+                row[name] = formatter(row[name])
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
             include_columns=columns,
-            value_columns=self.datamodel.get_values(rows, columns),
+            value_columns=values,
             order_columns=[c for c in self.order_columns if not access.hidden(c)],
-            formatters_columns=self._formatters_for(access),
+            formatters_columns={},
             page=page,
             page_size=page_size,
             count=count,

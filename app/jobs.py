@@ -4,17 +4,27 @@ Jobs are registered by register_jobs(scheduler, app) in the one scheduler proces
 (`flask crm scheduler`); web workers never start a scheduler. Missed runs coalesce into one,
 and a run may start minutes late (APScheduler's own default grace time is one second).
 Every job is idempotent by construction, so a catch-up run or a second scheduler does no harm.
+
+Only one scheduler process schedules at a time (app.leader's lock), and each scheduled run is
+claimed in job_run under a unique (job, slot) key before it starts (run_claimed), so a run happens
+once even if two schedulers were ever active together. Interval jobs fire on a fixed phase
+(ANCHOR), so every scheduler computes the same slots.
 """
+import datetime
+import functools
+
+from sqlalchemy.exc import IntegrityError
+
 from app.extensions import db
 from app.types import utcnow
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+ANCHOR = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+DAY_SECONDS = 24 * 3600
 
 
 def logged(job):
     """Each run of a job that did something is written to the change history with what it returned."""
-    import functools
-
     @functools.wraps(job)
     def run(app, *args):
         result = job(app, *args)
@@ -168,30 +178,86 @@ def renovation_reminders(app):
         return send_reminders(db.session, now.astimezone(local_zone()).date(), now)
 
 
-def register_jobs(scheduler, app):
-    scheduler.add_job(background_exports, "interval", minutes=1, args=[app], id="background_exports",
-                      replace_existing=True)
+def prune_job_runs(app):
+    """Forget job runs older than CRM_JOB_RUN_KEEP_DAYS (the ledger would grow by ~5,000 rows a day)."""
+    from sqlalchemy import delete
+
+    from app.models import JobRun
+
+    with app.app_context():
+        cutoff = utcnow() - datetime.timedelta(days=app.config.get("CRM_JOB_RUN_KEEP_DAYS", 7))
+        removed = db.session.execute(delete(JobRun).where(JobRun.started_at < cutoff)).rowcount
+        db.session.commit()
+        return removed
+
+
+def slot_of(now, period_seconds):
+    """The scheduled run ``now`` belongs to: the start of its period, counted from ANCHOR."""
+    elapsed = int((now - ANCHOR).total_seconds())
+    return ANCHOR + datetime.timedelta(seconds=elapsed - elapsed % period_seconds)
+
+
+def run_claimed(job, period_seconds, app, holder, *args):
+    """Run ``job`` unless its current slot was already claimed; the claim row records where it ran."""
+    from app.models import JobRun
+
+    with app.app_context():
+        now = utcnow()
+        host, _, pid = holder.rpartition(":")
+        claim = JobRun(job=job.__name__, slot=slot_of(now, period_seconds), host=host[:100], pid=int(pid),
+                       started_at=now)
+        db.session.add(claim)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another scheduler ran this slot
+            db.session.rollback()
+            return None
+        claim_id = claim.id
+        db.session.remove()
+    outcome = "error"
+    try:
+        result = job(app, *args)
+        outcome = str(result)
+        return result
+    except Exception as error:
+        outcome = f"error: {error}"
+        raise
+    finally:
+        with app.app_context():
+            from sqlalchemy import update
+
+            db.session.execute(update(JobRun).where(JobRun.id == claim_id)
+                               .values(finished_at=utcnow(), outcome=outcome[:200]))
+            db.session.commit()
+            db.session.remove()
+
+
+def register_jobs(scheduler, app, holder=None):
+    """Add every job to ``scheduler``; with ``holder`` ("host:pid"), each run is claimed in job_run first."""
     zone = app.config.get("TIMEZONE", "Asia/Shanghai")
-    scheduler.add_job(monthly_bills, "cron", day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone,
-                      args=[app], id="monthly_bills", replace_existing=True)
-    scheduler.add_job(payment_reminders, "cron", hour=10, timezone=zone, args=[app], id="payment_reminders",
-                      replace_existing=True)
-    scheduler.add_job(queue_broadcasts, "interval", minutes=1, args=[app], id="queue_broadcasts",
-                      replace_existing=True)
-    scheduler.add_job(deliver_notifications, "interval", seconds=app.config.get("CRM_OUTBOX_SECONDS", 30),
-                      args=[app], id="deliver_notifications", replace_existing=True)
-    scheduler.add_job(contract_reminders, "cron", hour=8, timezone=zone, args=[app], id="contract_reminders",
-                      replace_existing=True)
-    scheduler.add_job(maintenance_work_orders, "cron", hour=6, timezone=zone, args=[app],
-                      id="maintenance_work_orders", replace_existing=True)
-    scheduler.add_job(care_greetings, "cron", hour=9, timezone=zone, args=[app], id="care_greetings",
-                      replace_existing=True)
-    scheduler.add_job(renovation_reminders, "cron", hour=8, minute=30, timezone=zone, args=[app],
-                      id="renovation_reminders", replace_existing=True)
-    scheduler.add_job(return_visit_tasks, "interval", minutes=10, args=[app], id="return_visit_tasks",
-                      replace_existing=True)
-    scheduler.add_job(auto_close, "interval", hours=1, args=[app], id="auto_close", replace_existing=True)
+
+    def add(job, trigger, period_seconds, **trigger_args):
+        if holder is None:
+            func, args = job, [app]
+        else:
+            func, args = run_claimed, [job, period_seconds, app, holder]
+        if trigger == "interval":
+            trigger_args.setdefault("start_date", ANCHOR)
+        scheduler.add_job(func, trigger, args=args, id=job.__name__, replace_existing=True, **trigger_args)
+
+    add(background_exports, "interval", 60, minutes=1)
+    add(monthly_bills, "cron", DAY_SECONDS, day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone)
+    add(payment_reminders, "cron", DAY_SECONDS, hour=10, timezone=zone)
+    add(queue_broadcasts, "interval", 60, minutes=1)
+    seconds = app.config.get("CRM_OUTBOX_SECONDS", 30)
+    add(deliver_notifications, "interval", seconds, seconds=seconds)
+    add(auto_close, "interval", 3600, hours=1)
+    add(contract_reminders, "cron", DAY_SECONDS, hour=8, timezone=zone)
+    add(maintenance_work_orders, "cron", DAY_SECONDS, hour=6, timezone=zone)
+    add(care_greetings, "cron", DAY_SECONDS, hour=9, timezone=zone)
+    add(renovation_reminders, "cron", DAY_SECONDS, hour=8, minute=30, timezone=zone)
+    add(return_visit_tasks, "interval", 600, minutes=10)
     minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
-    scheduler.add_job(escalation_sweep, "interval", minutes=minutes, args=[app], id="escalation_sweep",
-                      replace_existing=True)
+    add(escalation_sweep, "interval", minutes * 60, minutes=minutes)
+    add(prune_job_runs, "interval", 6 * 3600, hours=6)
     return scheduler

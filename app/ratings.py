@@ -70,7 +70,10 @@ def record_rating(session, ticket, stars, comment, source, now, recorded_by_id=N
 def close_resolved(session, now, after_days):
     """Close tickets resolved more than ``after_days`` ago and not reopened; returns how many."""
     cutoff = now - datetime.timedelta(days=after_days)
-    tickets = session.query(Ticket).filter(Ticket.status == "resolved", Ticket.resolved_at < cutoff).all()
+    # SKIP LOCKED (PostgreSQL): a concurrent run leaves the rows this one holds alone, so a ticket is
+    # closed, logged and its customer told once; SQLite serialises writing transactions anyway
+    tickets = (session.query(Ticket).filter(Ticket.status == "resolved", Ticket.resolved_at < cutoff)
+               .with_for_update(skip_locked=True, of=Ticket).all())
     for ticket in tickets:
         ticket.status = "closed"
     session.commit()

@@ -93,6 +93,9 @@ def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
                                 Ticket.escalated_at < now - level_two_after)
     ).scalars().all()
     counts = {"level1": 0, "level2": 0}
+    # what the notices show (customer, unit, building, department, assignee), loaded for all of them in
+    # one query: held here, the per-ticket loads below find them in the session instead of the database
+    loaded = _with_related(session, first + second)  # noqa: F841
     for level, ids in ((1, first), (2, second)):
         for ticket_id in ids:
             if _claim(session, ticket_id, level - 1, now):
@@ -103,6 +106,21 @@ def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
                 notify_escalation(session, ticket, level, now, zone)
     session.commit()
     return counts
+
+
+def _with_related(session, ids):
+    from sqlalchemy.orm import joinedload
+
+    from app.models import Unit
+
+    rows = []
+    for start in range(0, len(ids), 500):
+        rows += session.execute(
+            select(Ticket).where(Ticket.id.in_(ids[start:start + 500]))
+            .options(joinedload(Ticket.customer), joinedload(Ticket.unit).joinedload(Unit.building),
+                     joinedload(Ticket.department), joinedload(Ticket.assignee))
+        ).scalars().all()
+    return rows
 
 
 def remaining_text(due, now):

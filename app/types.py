@@ -1,6 +1,7 @@
 """Column types and declared choices shared by the data model."""
 import datetime
 
+from flask import g, has_request_context
 from flask_babel import lazy_gettext
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -50,7 +51,16 @@ class Choices:
 
     def label(self, code):
         label = self._labels.get(code)
-        return str(label) if label is not None else (code or "")
+        if label is None:
+            return code or ""
+        if not has_request_context():
+            return str(label)
+        # a list page shows a label per row and column: translate each once per request
+        cache = g.setdefault("crm_choice_labels", {})
+        key = (id(self), code)
+        if key not in cache:
+            cache[key] = str(label)
+        return cache[key]
 
     def form_choices(self):
         return [(code, str(label)) for code, label in self.pairs]

@@ -37,7 +37,7 @@ class IsolatedClient(FlaskClient):
     def open(self, *args, **kwargs):
         if has_app_context():
             for key in ("_login_user", "user", "_crm_permissions", "_crm_field_levels", "_flask_babel",
-                        "_crm_scope"):
+                        "_crm_scope", "crm_choice_labels"):
                 g.pop(key, None)
         return super().open(*args, **kwargs)
 

@@ -53,3 +53,29 @@ def test_customer_show_page_with_related_lists_is_bounded(admin_client, count_qu
     with count_queries() as counter:
         assert admin_client.get(f"/customerview/show/{customer_id}").status_code == 200
     assert counter.count <= 30, counter.statements
+
+
+def test_pages_keep_the_list_order_and_a_deep_page_holds_the_right_rows(admin_client, many_rows):
+    """Pages load their ids first, then the rows: the rows still come in the page's order."""
+    from sqlalchemy import select
+
+    ordered = db.session.scalars(select(Customer.name).order_by(Customer.name.desc(), Customer.id.desc())).all()
+    page = admin_client.get("/customerview/list/?psize_CustomerView=20&page_CustomerView=2"
+                            "&_oc_CustomerView=name&_od_CustomerView=desc").get_data(as_text=True)
+    shown = [name for name in ordered if f">{name}<" in page]
+    assert shown == ordered[40:60]
+    positions = [page.index(f">{name}<") for name in shown]
+    assert positions == sorted(positions)
+
+    numbers = db.session.scalars(select(Ticket.id).order_by(Ticket.number.desc(), Ticket.id.desc())).all()
+    response = admin_client.get("/api/v1/ticket/?q=(order_column:number,order_direction:desc,page:3,page_size:25)")
+    assert response.status_code == 200, response.json
+    assert response.json["ids"] == numbers[75:100]
+
+    # ordered by a related column (the customer's name) on the page: joins only in the ids query
+    expected = db.session.scalars(select(Ticket.number).join(Ticket.customer)
+                                  .order_by(Customer.name.asc(), Ticket.id.asc())).all()[20:40]
+    page = admin_client.get("/ticketview/list/?psize_TicketView=20&page_TicketView=1"
+                            "&_oc_TicketView=customer&_od_TicketView=asc").get_data(as_text=True)
+    positions = [page.index(f">{number}<") for number in expected]
+    assert positions == sorted(positions)

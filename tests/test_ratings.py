@@ -100,3 +100,36 @@ def test_resolved_tickets_close_by_themselves_after_the_configured_days(ctx):
     assert close_resolved(db.session, now, 7) == 0
     db.session.expire_all()
     assert db.session.get(Ticket, old.id).status == "closed" and db.session.get(Ticket, recent.id).status == "resolved"
+
+
+def test_two_auto_close_runs_at_once_close_each_ticket_once(app, ctx):
+    """Two schedulers' (or a job and `flask crm sweep`) runs at the same moment: one history entry
+    per ticket, never two."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    now = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    ids = [finished_ticket().id for _ in range(12)]
+    db.session.execute(update(Ticket).where(Ticket.id.in_(ids)).values(resolved_at=now - datetime.timedelta(days=9)))
+    db.session.commit()
+    closed, start = [], threading.Barrier(2)
+
+    def run():
+        with app.app_context():
+            db.session.info["actor_id"] = None
+            start.wait()
+            closed.append(close_resolved(db.session, now, 7))
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(closed) == len(ids)
+    db.session.expire_all()
+    per_ticket = dict(db.session.execute(
+        select(TicketEvent.ticket_id, func.count()).where(TicketEvent.to_status == "closed")
+        .group_by(TicketEvent.ticket_id)).all())
+    assert per_ticket == {ticket_id: 1 for ticket_id in ids}

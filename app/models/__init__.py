@@ -14,7 +14,7 @@ from app.models.staff import Department, StaffProfile, DispatchRule, DutyShift, 
 from app.models.tickets import Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
 from app.models.billing import Bill, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.models.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
-from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle  # noqa: F401
+from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle, JobRun  # noqa: F401
 from app.models.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401
 from app.models.care import (  # noqa: F401
     Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,

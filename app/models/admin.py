@@ -154,3 +154,26 @@ class LoginThrottle(Model):
 
     def __str__(self):
         return str(self.user) if self.user else str(self.user_id)
+
+
+class JobRun(Model):
+    """One scheduled run of a job: the claim that only one scheduler runs it, and where it ran.
+
+    The unique (job, slot) key is taken before the work starts: a second scheduler reaching the
+    same slot finds it taken and skips. ``slot`` is the scheduled time floored to the job's period.
+    """
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "slot", name="uq_job_run_slot"),)
+
+    id = Column(Integer, primary_key=True)
+    job = Column(String(60), nullable=False)
+    slot = Column(UTCDateTime, nullable=False)
+    host = Column(String(100))
+    pid = Column(Integer)
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    finished_at = Column(UTCDateTime)
+    outcome = Column(String(200))  # what the job returned, or the error
+
+    def __str__(self):
+        return f"{self.job} {self.slot}"

@@ -49,6 +49,7 @@ class Bill(Stamped, Model):
         Index("ix_bill_outstanding", "status", "due_date", "unit_id", "amount", "paid_amount",
               "written_off_amount"),
         Index("ix_bill_period", "period"),  # collection figures per month
+        Index("ix_bill_due_date", "due_date", "id"),  # the bill list's order
     )
     __display_relations__ = ("customer", "unit", "unit.building")
     __lookup__ = ("period", "customer.name", "customer.phone")
@@ -84,7 +85,8 @@ class Payment(Model):
 
     __tablename__ = "payment"
     __table_args__ = (CheckConstraint("amount > 0", name="ck_payment_amount"),
-                      UniqueConstraint("reverses_id", name="uq_payment_reverses_id"))
+                      UniqueConstraint("reverses_id", name="uq_payment_reverses_id"),
+                      Index("ix_payment_paid_at", "paid_at", "id"))  # the payment list's order
     __display_relations__ = ("bill", "bill.customer")
 
     id = Column(Integer, primary_key=True)

@@ -34,8 +34,12 @@ class Ticket(Stamped, Model):
     __table_args__ = (
         Index("ix_ticket_status_deadline", "status", "deadline"),
         Index("ix_ticket_assignee_status", "assignee_id", "status"),
-        # dashboards and reports count tickets created / resolved in a period
-        Index("ix_ticket_created_at", "created_at"),
+        # the ticket list's default order, and the same within a status filter (deep pages walk these)
+        Index("ix_ticket_created_at", "created_at", "id"),
+        Index("ix_ticket_status_created_at", "status", "created_at", "id"),
+        # the escalation sweep looks for open tickets at level 0 and 1: few, among a million at level 2 or closed
+        Index("ix_ticket_escalation", "escalation_level", "status"),
+        # dashboards and reports count tickets resolved in a period
         Index("ix_ticket_resolved_at", "resolved_at"),
     )
     __display_relations__ = ("customer", "unit", "unit.building", "department", "assignee")
@@ -113,6 +117,7 @@ class TicketEvent(Model):
     """Append-only log of a ticket's life: rows are written by app.tickets, never edited."""
 
     __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_at", "at", "id"),)  # the history list's order
     __display_relations__ = ("ticket", "actor")
 
     id = Column(Integer, primary_key=True)

@@ -52,7 +52,6 @@ def upgrade():
         batch_op.create_index('ix_bill_period', ['period'], unique=False)
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.create_index('ix_ticket_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_ticket_resolved_at', ['resolved_at'], unique=False)
 
     with op.batch_alter_table('ticket_rating', schema=None) as batch_op:
@@ -68,7 +67,6 @@ def downgrade():
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_resolved_at')
-        batch_op.drop_index('ix_ticket_created_at')
 
     with op.batch_alter_table('bill', schema=None) as batch_op:
         batch_op.drop_index('ix_bill_period')
