@@ -641,6 +641,7 @@ class CrmModelView(ModelView):
     @action("change_history", _("Change history"), icon="fa-history", multiple=False, single=True)
     def change_history(self, item):
         """Who changed this record and how (the change log, for those who may read it)."""
+        item = item[0] if isinstance(item, list) else item  # posted from a list, FAB passes a list
         return redirect(url_for("ChangeLogView.record", resource=type(item).__name__, record_id=item.id))
 
     @expose("/download/<string:filename>")

@@ -231,3 +231,22 @@ def test_a_failed_login_costs_the_same_whether_or_not_the_account_exists(app, ct
     assert writes[1] >= writes[0] - 1  # unknown: throttle, FAB's balancing update, the log line
     logged = db.session.query(ChangeLog).filter_by(action="login_failed").order_by(ChangeLog.id).all()
     assert [entry.summary for entry in logged] == ["manager", "nobody-at-all"]
+
+
+def test_account_security_rows_name_their_account_and_open_their_history(app, ctx, login):
+    """Regression: the account row's id and name had landed on the login-throttle model, so the
+    row's change-history action failed and a throttle row could not be shown."""
+    import datetime as dt
+
+    from app.models import LoginThrottle
+
+    username = ROLE_USERS["Technician"]
+    attempt(app, username, "wrong-password-0")
+    user_id = app.appbuilder.sm.find_user(username=username).id
+    state = db.session.get(AccountSecurity, user_id)
+    assert state.id == user_id and str(state) == str(state.user)
+    throttle = LoginThrottle(ip="10.0.0.1", window_start=dt.datetime.now(dt.timezone.utc), attempts=3)
+    assert str(throttle) == "10.0.0.1 3" and not hasattr(throttle, "user_id")
+    response = login("Admin").post("/accountsecurityview/action_post",
+                                   data={"action": "change_history", "rowid": [user_id]})
+    assert response.status_code == 302 and f"/changelogview/record/AccountSecurity/{user_id}" in response.headers["Location"]

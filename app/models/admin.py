@@ -135,6 +135,13 @@ class AccountSecurity(Model):
     # set when an admin creates the account or resets its password: the owner chooses a new one first
     must_change_password = Column(Boolean, nullable=False, default=False, server_default=false())
 
+    @property
+    def id(self):  # list pages and their actions address records by id
+        return self.user_id
+
+    def __str__(self):
+        return str(self.user) if self.user else str(self.user_id)
+
 
 class LoginThrottle(Model):
     """Login attempts per client address and time window, shared by every worker process."""
@@ -147,13 +154,6 @@ class LoginThrottle(Model):
 
     def __str__(self):
         return f"{self.ip} {self.attempts}"
-
-    @property
-    def id(self):  # list pages address records by id
-        return self.user_id
-
-    def __str__(self):
-        return str(self.user) if self.user else str(self.user_id)
 
 
 class JobRun(Model):
