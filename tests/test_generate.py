@@ -81,3 +81,15 @@ def test_the_command_refuses_a_database_with_data(app, ctx):
     result = app.test_cli_runner().invoke(args=["crm", "generate", "--size", "small"])
     assert result.exit_code != 0
     assert "--force" in result.output
+
+
+def test_finished_tickets_are_rated_when_resolved(ctx):
+    from app.models import TicketRating
+
+    counts = _generate()
+    finished = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status.in_(("resolved", "closed"))))
+    rows = db.session.execute(select(TicketRating.stars, TicketRating.rated_at, Ticket.resolved_at, Ticket.status)
+                              .join(Ticket, Ticket.id == TicketRating.ticket_id)).all()
+    assert counts["ticket_rating"] == len(rows) and 0.5 * finished < len(rows) < 0.7 * finished
+    assert {stars for stars, *_ in rows} == {2, 3, 4, 5}
+    assert all(rated == resolved and status in ("resolved", "closed") for _s, rated, resolved, status in rows)
