@@ -370,10 +370,12 @@ def rate_tickets(connection):
     rated = (select(Ticket.id, stars, literal("link"), Ticket.resolved_at)
              .where(Ticket.status.in_(("resolved", "closed")), Ticket.resolved_at.is_not(None), Ticket.id % 10 < 6)
              .where(~select(TicketRating.id).where(TicketRating.ticket_id == Ticket.id).exists()))
-    result = connection.execute(insert(TicketRating).from_select(["ticket_id", "stars", "source", "rated_at"], rated))
+    count = select(func.count()).select_from(TicketRating)
+    before = connection.scalar(count)  # (the driver's row count of an INSERT … SELECT is not reliable)
+    connection.execute(insert(TicketRating).from_select(["ticket_id", "stars", "source", "rated_at"], rated))
     if connection.dialect.name == "postgresql":
         connection.execute(text("ANALYZE ticket_rating"))
-    return result.rowcount
+    return connection.scalar(count) - before
 
 
 def staff_handlers(session):
