@@ -49,5 +49,7 @@ def test_care_list_statements_do_not_grow_with_page_size(admin_client, count_que
         with count_queries() as counter:
             assert admin_client.get(f"/{name.lower()}/list/?psize_{name}={size}").status_code == 200
         counts.append(counter.count)
-    assert counts[0] == counts[1], counts
+    # five times the rows, not one statement more (on PostgreSQL the first of these requests has been
+    # seen to reload the signed-in user once more, whatever the page size)
+    assert counts[1] <= counts[0], counts
     assert counts[0] <= 15, counts
