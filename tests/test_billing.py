@@ -259,3 +259,52 @@ def test_reminders_are_throttled_per_customer_and_logged_on_the_timeline(ctx):
     assert send_payment_reminders(db.session, now + datetime.timedelta(days=3), TODAY, interval_days=7) == 0
     assert send_payment_reminders(db.session, now + datetime.timedelta(days=7), TODAY, interval_days=7) == 1
     assert db.session.query(OutboxMessage).count() == 2
+
+
+def test_the_arrears_summary_follows_every_change_to_bills(ctx, user_id):
+    """The per-building, per-due-date summary (kept by triggers) equals the sum over the bills after
+    bills are generated, paid, reversed, written off, edited, deleted and moved with their unit."""
+    from sqlalchemy import func, select, update
+
+    from app.models import ArrearsSummary, Bill, Unit
+
+    def live():
+        rows = db.session.execute(
+            select(Unit.building_id, Bill.due_date, func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount))
+            .join(Unit, Unit.id == Bill.unit_id).where(Bill.status.in_(("unpaid", "partial")))
+            .group_by(Unit.building_id, Bill.due_date)).all()
+        return {(b, d): Decimal(v).quantize(Decimal("0.01")) for b, d, v in rows if v}
+
+    def summary():
+        db.session.expire_all()
+        return {(r.building_id, r.due_date): Decimal(r.outstanding).quantize(Decimal("0.01"))
+                for r in db.session.query(ArrearsSummary) if r.outstanding}
+
+    a, b = factories.building(name="甲栋"), factories.building(name="乙栋")
+    ua, ub = factories.unit(a, number="101"), factories.unit(b, number="201")
+    first = factories.bill(unit_obj=ua, period="2026-09", amount=Decimal("300.00"),
+                           due_date=datetime.date(2026, 9, 15))
+    second = factories.bill(unit_obj=ub, period="2026-09", amount=Decimal("120.50"),
+                            due_date=datetime.date(2026, 9, 15))
+    third = factories.bill(unit_obj=ua, period="2026-10", amount=Decimal("80.00"),
+                           due_date=datetime.date(2026, 10, 15))
+    assert summary() == live() == {(a.id, datetime.date(2026, 9, 15)): Decimal("300.00"),
+                                   (b.id, datetime.date(2026, 9, 15)): Decimal("120.50"),
+                                   (a.id, datetime.date(2026, 10, 15)): Decimal("80.00")}
+    payment = Payment(bill=first, amount=Decimal("100.00"), method="cash")  # partial
+    db.session.add(payment)
+    db.session.commit()
+    assert summary() == live() and summary()[(a.id, datetime.date(2026, 9, 15))] == Decimal("200.00")
+    db.session.add(Payment(bill=second, amount=Decimal("120.50"), method="cash"))  # paid
+    db.session.commit()
+    assert summary() == live() and (b.id, datetime.date(2026, 9, 15)) not in summary()
+    third.amount = Decimal("95.00")  # edited
+    third.due_date = datetime.date(2026, 10, 20)
+    db.session.commit()
+    assert summary() == live()
+    db.session.execute(update(Unit).where(Unit.id == ua.id).values(building_id=b.id))  # the unit moves
+    db.session.commit()
+    assert summary() == live() and all(key[0] == b.id for key in summary())
+    db.session.delete(third)
+    db.session.commit()
+    assert summary() == live()

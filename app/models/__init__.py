@@ -12,7 +12,7 @@ from app.models.property import Building, Unit  # noqa: F401
 from app.models.customers import Tag, Customer, CustomerUnit, customer_tag  # noqa: F401
 from app.models.staff import Department, StaffProfile, DispatchRule, DutyShift, SlaPolicy, staff_building  # noqa: F401
 from app.models.tickets import Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
-from app.models.billing import Bill, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
+from app.models.billing import Bill, ArrearsSummary, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.models.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
 from app.models.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle, JobRun  # noqa: F401
 from app.models.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401

@@ -80,6 +80,21 @@ class Bill(Stamped, Model):
         return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.amount} ({self.customer or ''})"
 
 
+class ArrearsSummary(Model):
+    """Outstanding amounts of unpaid and part-paid bills per building and due date.
+
+    Kept by database triggers on bill and unit (migration 2eab9ebc9d4b), so every path that
+    changes a bill keeps it right: pages, API, settlement in SQL, bill generation, bulk loads.
+    Arrears by building then sum a few rows per building instead of every outstanding bill.
+    """
+
+    __tablename__ = "arrears_summary"
+
+    building_id = Column(Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True)
+    due_date = Column(Date, primary_key=True)
+    outstanding = Column(Money, nullable=False, default=Decimal("0.00"))
+
+
 class Payment(Model):
     """Money received for a bill, or the reversal of such a payment (same amount, with a reason)."""
 
