@@ -33,7 +33,7 @@ def _fab_audited():
 def audited(item):
     if isinstance(item, _fab_audited()):
         return True
-    return isinstance(item, models.Model) and type(item) not in NOT_AUDITED and type(item).__module__.startswith("app.models")
+    return isinstance(item, models.Model) and type(item) not in NOT_AUDITED and type(item).__module__.startswith("app.model.")
 
 
 def _plain(value):

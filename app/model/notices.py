@@ -12,7 +12,7 @@ from app.types import (
     UTCDateTime,
     utcnow,
 )
-from app.models.base import Money, Stamped, choice_column
+from app.model.base import Money, Stamped, choice_column
 
 
 class MessageTemplate(Stamped, Model):

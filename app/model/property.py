@@ -14,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from app.types import UNIT_STATUSES, UNIT_USES
-from app.models.base import Stamped, choice_column
+from app.model.base import Stamped, choice_column
 
 
 class Building(Stamped, Model):

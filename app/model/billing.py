@@ -30,7 +30,7 @@ from app.types import (
     UTCDateTime,
     utcnow,
 )
-from app.models.base import Money, Stamped, choice_column
+from app.model.base import Money, Stamped, choice_column
 
 
 class Bill(Stamped, Model):

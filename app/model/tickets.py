@@ -15,7 +15,7 @@ from app.types import (
     UTCDateTime,
     utcnow,
 )
-from app.models.base import Stamped, choice_column
+from app.model.base import Stamped, choice_column
 
 
 communication_ticket = Table(

@@ -22,7 +22,7 @@ from app.types import (
     RESIDENT_RELATIONS,
     UTCDateTime,
 )
-from app.models.base import Stamped, choice_column
+from app.model.base import Stamped, choice_column
 
 
 customer_tag = Table(

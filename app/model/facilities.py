@@ -3,7 +3,7 @@ from flask_appbuilder.models.sqla import Model
 from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from app.models.base import Stamped, choice_column
+from app.model.base import Stamped, choice_column
 from app.types import EQUIPMENT_KINDS, INSPECTION_RESULTS, PRIORITIES, RECURRENCE_UNITS, UTCDateTime, utcnow
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from app.models.base import Money, Stamped, choice_column
+from app.model.base import Money, Stamped, choice_column
 from app.types import (
     CONTRACT_KINDS,
     CONTRACT_REMINDER_KINDS,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import backref, relationship
 from sqlalchemy.sql.expression import false
 
 from app.types import PRIORITIES, TICKET_TYPES, UNIT_USES, UTCDateTime
-from app.models.base import Stamped, choice_column
+from app.model.base import Stamped, choice_column
 
 
 class Department(Stamped, Model):

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, true
 from sqlalchemy.orm import relationship
 
-from app.models.base import Stamped, choice_column
+from app.model.base import Stamped, choice_column
 from app.types import WIDGET_BUCKETS, WIDGET_CHARTS, WIDGET_MEASURES, WIDGET_SOURCES, WIDGET_WIDTHS
 
 dashboard_widget_role = Table(

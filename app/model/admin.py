@@ -5,7 +5,7 @@ from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false
 
 from app.types import CHANGE_ACTIONS, JOB_STATUSES, UTCDateTime, utcnow
-from app.models.base import choice_column
+from app.model.base import choice_column
 
 
 class NumberSequence(Model):
