@@ -1296,10 +1296,15 @@ class LookupView(BaseView):
         return jsonify(results=[{"id": row.id, "text": text(row)} for row in rows])
 
 
+def _list_view_here():
+    """The CRM list view serving this request, if any."""
+    return next((v for v in current_app.appbuilder.baseviews
+                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+
+
 def list_columns_here():
     """For the list template: the current list's column choices."""
-    view = next((v for v in current_app.appbuilder.baseviews
-                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+    view = _list_view_here()
     return view.column_choices() if view is not None else []
 
 
@@ -1313,6 +1318,5 @@ def saved_views_here():
 
 def building_filter_here():
     """For the list template: the building a dashboard drill-down narrowed this list to, or None."""
-    view = next((v for v in current_app.appbuilder.baseviews
-                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+    view = _list_view_here()
     return view.building_filter_name() if view is not None else None

@@ -268,7 +268,6 @@ class ReportView(BaseView):
         title = str(self.REPORTS[kind])
         content = workbook(title, flt, self._tables(kind, flt))
         record_event(db.session, "export", "Report", 0, f"{kind} {flt.start}–{flt.end}")
-        db.session.commit()
         name = f"{kind}-report-{flt.start.isoformat()}-{flt.end.isoformat()}.xlsx"
         return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

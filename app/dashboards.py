@@ -31,7 +31,7 @@ from app.models import (
     Unit,
     customer_tag,
 )
-from app.types import CUSTOMER_TYPES, TICKET_STATUSES, TICKET_TYPES, WIDGET_BUCKETS, WIDGET_SOURCES
+from app.types import WIDGET_SOURCES
 
 SOURCES = {"Ticket": Ticket, "Customer": Customer, "Unit": Unit, "Bill": Bill, "Payment": Payment,
            "Communication": Communication, "TicketRating": TicketRating}
@@ -238,22 +238,23 @@ def _where(model, flt, dates=True):
 # ---------------------------------------------------------------- built-in widgets
 
 
+def _count_by_choice(session, flt, model, field, chart, series):
+    """Records per declared choice of ``field`` (in the declaration's order), each a link to its list."""
+    column = getattr(model, field)
+    choices = column.property.columns[0].info["choices"]
+    rows = dict(session.execute(select(column, func.count()).where(*_where(model, flt)).group_by(column)).all())
+    codes = [c for c in choices if c in rows]
+    scope = _scope_conditions(model.__name__, flt)
+    return WidgetData(chart, [choices.label(c) for c in codes]).add(
+        series, [rows[c] for c in codes], [Drill(model.__name__, [(field, "eq", c)] + scope) for c in codes])
+
+
 def tickets_by_status(session, flt):
-    rows = dict(session.execute(
-        select(Ticket.status, func.count()).where(*_where(Ticket, flt)).group_by(Ticket.status)).all())
-    codes = [c for c in TICKET_STATUSES if c in rows]
-    scope = _scope_conditions("Ticket", flt)
-    return WidgetData("bar", [TICKET_STATUSES.label(c) for c in codes]).add(
-        _("Tickets"), [rows[c] for c in codes], [Drill("Ticket", [("status", "eq", c)] + scope) for c in codes])
+    return _count_by_choice(session, flt, Ticket, "status", "bar", _("Tickets"))
 
 
 def tickets_by_type(session, flt):
-    rows = dict(session.execute(
-        select(Ticket.type, func.count()).where(*_where(Ticket, flt)).group_by(Ticket.type)).all())
-    codes = [c for c in TICKET_TYPES if c in rows]
-    scope = _scope_conditions("Ticket", flt)
-    return WidgetData("pie", [TICKET_TYPES.label(c) for c in codes]).add(
-        _("Tickets"), [rows[c] for c in codes], [Drill("Ticket", [("type", "eq", c)] + scope) for c in codes])
+    return _count_by_choice(session, flt, Ticket, "type", "pie", _("Tickets"))
 
 
 def tickets_per_day(session, flt):
@@ -374,12 +375,7 @@ def arrears_by_building(session, flt):
 
 
 def customers_by_type(session, flt):
-    rows = dict(session.execute(
-        select(Customer.type, func.count()).where(*_where(Customer, flt)).group_by(Customer.type)).all())
-    codes = [c for c in CUSTOMER_TYPES if c in rows]
-    scope = _scope_conditions("Customer", flt)
-    return WidgetData("pie", [CUSTOMER_TYPES.label(c) for c in codes]).add(
-        _("Customers"), [rows[c] for c in codes], [Drill("Customer", [("type", "eq", c)] + scope) for c in codes])
+    return _count_by_choice(session, flt, Customer, "type", "pie", _("Customers"))
 
 
 def customers_by_tag(session, flt):
@@ -563,6 +559,7 @@ def parse_conditions(model, text):
     """Fixed filters, one per line (``type = complaint``, ``amount >= 100``, ``status in new, assigned``),
     as [(field, op, value)] with values checked against the field. Raises DomainError naming the line."""
     conditions = []
+    kinds = {**groupable_fields(model), **{f: "number" for f in measurable_fields(model)}}
     for number, line in enumerate((text or "").splitlines(), start=1):
         line = line.strip()
         if not line:
@@ -574,7 +571,6 @@ def parse_conditions(model, text):
                 break
         else:
             raise DomainError(_("Line %(line)s: write field = value (or !=, >=, <=, in).", line=number))
-        kinds = {**groupable_fields(model), **{f: "number" for f in measurable_fields(model)}}
         if name not in kinds:
             raise DomainError(_("Line %(line)s: unknown field “%(field)s”.", line=number, field=name))
         values = [v.strip() for v in value.split(",")] if op == "in" else [value]
@@ -695,8 +691,9 @@ def widget_data(session, widget, flt, access):
     if not widget.group_by:
         return WidgetData("number").add(widget.name, [rows[0][0] if rows else 0])
     kind = groupable_fields(model)[widget.group_by]
-    fixed = [c for c in parse_conditions(model, widget.filters) if c[1] == "=" and c[0] in _list_fields(model)]
-    scope = [(name, "rel" if groupable_fields(model).get(name) == "relation" else "eq", value)
+    groupable = groupable_fields(model)
+    fixed = [c for c in parse_conditions(model, widget.filters) if c[1] == "="]
+    scope = [(name, "rel" if groupable.get(name) == "relation" else "eq", value)
              for name, _op, value in fixed] + _scope_conditions(widget.source, flt)
     labels, drills = [], []
     choices = getattr(getattr(model, widget.group_by).property, "columns", [None])[0]
@@ -719,10 +716,6 @@ def widget_data(session, widget, flt, access):
             labels.append(choices.label(key) if choices is not None else ("" if key is None else str(key)))
             drills.append(Drill(widget.source, [(widget.group_by, "eq", key)] + scope) if key is not None else None)
     return WidgetData(widget.chart, labels).add(widget.name, [r[-1] for r in rows], drills)
-
-
-def _list_fields(model):
-    return set(groupable_fields(model))
 
 
 def visible_widgets(session, user_role_ids):
