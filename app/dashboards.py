@@ -189,6 +189,9 @@ def _scope_conditions(model_name, flt, dates=True):
     return conditions
 
 
+BUILDING_MODELS = (Unit, Ticket, Bill, Customer, CustomerUnit, Payment, Communication, TicketRating)
+
+
 def in_building(model, building_id):
     """The SQL condition "this record belongs to building N", for every model that has a building.
 
@@ -210,7 +213,7 @@ def in_building(model, building_id):
             select(CustomerUnit.customer_id).where(CustomerUnit.unit_id.in_(units)))
     if model is TicketRating:
         return TicketRating.ticket_id.in_(select(Ticket.id).where(Ticket.unit_id.in_(units)))
-    return None
+    return None  # a model not in BUILDING_MODELS
 
 
 def _where(model, flt, dates=True):

@@ -31,7 +31,7 @@ from app.models import (
     Bill, Building, Customer, CustomerUnit, Department, DispatchRule, FeeRule, NumberSequence, Payment,
     StaffProfile, Tag, Ticket, TicketEvent, Unit, customer_tag,
 )
-from app.sla import DEFAULT_POLICIES, FALLBACK, LEVEL_TWO_AFTER, OPEN
+from app.sla import FALLBACK, LEVEL_TWO_AFTER, OPEN, RAISED_PRIORITY, policy_table
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -218,6 +218,7 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     out.write(CustomerUnit.__table__, ["customer_id", "unit_id", "relation", "move_in"], links)
     out.write(customer_tag, ["customer_id", "tag_id"], tagged)
     stage("customers")
+    policies = policy_table(connection)  # the firm's own service levels where it has set them
 
     # tickets and their history, oldest first, numbered by their creation day (local time)
     from app.tickets import local_zone
@@ -254,7 +255,7 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
             unit = units[rng.randrange(len(units))]
             title, description = rng.choice(TICKET_TEXTS[kind])
             department = TICKET_DEPARTMENT[kind]
-            respond, resolve = DEFAULT_POLICIES.get((kind, priority), FALLBACK)
+            respond, resolve = policies.get((kind, priority), FALLBACK)
             response_due = created + datetime.timedelta(minutes=respond)
             resolution_due = created + datetime.timedelta(minutes=resolve)
             creator = rng.choice(creators)
@@ -285,7 +286,7 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
                 if level == 2:
                     escalated = escalated + LEVEL_TWO_AFTER
                     events.append((ticket_id, escalated, None, "escalated", None, None, "Overdue: level 2"))
-                priority = {"low": "medium", "medium": "high"}.get(priority, priority)
+                priority = RAISED_PRIORITY[priority]
             tickets.append((ticket_id, number("WO", created), title, kind, priority, status,
                             _pick(rng, {"phone": 40, "wechat": 30, "walk_in": 15, "web": 10, "email": 5}),
                             payer[unit[0]], unit[0], departments[department], assignee, resolution_due, description,

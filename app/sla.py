@@ -45,6 +45,15 @@ def policy_minutes(session, ticket_type, priority):
     return DEFAULT_POLICIES.get((ticket_type, priority), FALLBACK)
 
 
+def policy_table(connection):
+    """Every (type, priority) → (response, resolution) minutes, as policy_minutes answers them,
+    read in one query (for bulk work)."""
+    table = dict(DEFAULT_POLICIES)
+    table.update({(t, p): (r, s) for t, p, r, s in connection.execute(
+        select(SlaPolicy.ticket_type, SlaPolicy.priority, SlaPolicy.response_minutes, SlaPolicy.resolution_minutes))})
+    return table
+
+
 def apply_sla(session, ticket, now):
     """Set the response and resolution due times of a new ticket (and its deadline if none was given)."""
     start = ticket.created_at or now
