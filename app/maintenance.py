@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.contracts import add_months
-from app.errors import DomainError, NotAllowed
+from app.errors import DomainError
 from app.models import MaintenanceOccurrence, MaintenancePlan, Ticket, TicketEvent
 from app.types import INSPECTION_RESULTS
 
@@ -130,11 +130,10 @@ def apply_inspection(session, occurrence, actor_id, now):
 
     As for a note on the ticket: the desk and supervisors may record it, a technician only on their own tickets.
     """
-    from app.tickets import _manages_tickets
+    from app.tickets import check_note_allowed
 
-    ticket = occurrence.ticket
-    if ticket is not None and not _manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
-        raise NotAllowed(_("You can only change tickets assigned to you."))
+    if occurrence.ticket is not None:
+        check_note_allowed(session, occurrence.ticket, actor_id)
     if occurrence.result not in INSPECTION_RESULTS:
         raise DomainError(_("Choose the inspection result."), field="result")
     occurrence.readings = (occurrence.readings or "").strip() or None

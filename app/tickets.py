@@ -222,16 +222,22 @@ def reassign(session, ticket, assignee_id, reason):
     _save(session, ticket)
 
 
+def check_note_allowed(session, ticket, actor_id):
+    """Who may write on a ticket's timeline: the desk and supervisors, a technician only on their
+    own tickets; and nobody once it is finished. Notes and inspection results alike."""
+    if not _manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
+        raise NotAllowed(_("You can only change tickets assigned to you."))
+    if ticket.status in ("closed", "cancelled"):
+        raise DomainError(_("This ticket is finished; notes can no longer be added."))
+
+
 def add_note(session, ticket, text, now, attachment=None):
     """A progress note (optionally with a file already stored by app.attachments) on the timeline."""
     actor_id = current_actor_id(session)
     text = (text or "").strip()
     if not text and not attachment:
         raise DomainError(_("Write a note or attach a file."), field="note")
-    if not _manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
-        raise NotAllowed(_("You can only change tickets assigned to you."))
-    if ticket.status in ("closed", "cancelled"):
-        raise DomainError(_("This ticket is finished; notes can no longer be added."))
+    check_note_allowed(session, ticket, actor_id)
     session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None,
                             attachment=attachment))
     session.commit()

@@ -184,3 +184,19 @@ def test_a_technician_records_inspections_only_on_their_own_work_orders(app, ctx
     maintenance.record_inspection(db.session, occurrence, "fault", "漏水", user_id("Service"), now)
     db.session.expire_all()
     assert (occurrence.result, occurrence.readings) == ("fault", "漏水")
+
+
+def test_no_inspection_is_written_on_a_finished_work_order(app, ctx, user_id):
+    """Like a note: once the work order is closed or cancelled its timeline takes nothing more."""
+    from app.errors import DomainError
+
+    plan(start_date=datetime.date(2026, 11, 23), lead_days=0)
+    maintenance.generate_work_orders(db.session, datetime.date(2026, 11, 23), ZONE)
+    occurrence = db.session.query(MaintenanceOccurrence).one()
+    occurrence.ticket.status = "cancelled"
+    db.session.commit()
+    with pytest.raises(DomainError):
+        maintenance.record_inspection(db.session, occurrence, "normal", "电流 11A", user_id("Supervisor"),
+                                      datetime.datetime(2026, 11, 23, 8, tzinfo=datetime.timezone.utc))
+    db.session.rollback()
+    assert db.session.query(TicketEvent).filter_by(ticket_id=occurrence.ticket_id, kind="note").count() == 0
