@@ -82,7 +82,13 @@ def apply_result(session, visit, actor_id, now):
         session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=note))
         outcome = "reopened"
     else:
+        from app.sla import RAISED_PRIORITY
+
+        # as the overdue sweep escalates: level 1 raises the priority and tells the supervisors,
+        # level 2 and beyond tell the managers
         ticket.escalation_level = (ticket.escalation_level or 0) + 1
+        if ticket.escalation_level == 1:
+            ticket.priority = RAISED_PRIORITY.get(ticket.priority, ticket.priority)
         ticket.escalated_at = now
         session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="escalated", note=note))
         outcome = "escalated"
@@ -93,7 +99,8 @@ def apply_result(session, visit, actor_id, now):
               "customer_name": ticket.customer.name if ticket.customer else "",
               "result": VISIT_RESULTS.label(visit.result), "notes": visit.notes or "",
               "visited_by": f"{visitor.first_name}{visitor.last_name}" if visitor else ""}
-    notify_staff(session, escalation_recipients(session, ticket, 1), "return_visit_unsatisfied", values,
+    level = 2 if outcome == "escalated" and ticket.escalation_level >= 2 else 1
+    notify_staff(session, escalation_recipients(session, ticket, level), "return_visit_unsatisfied", values,
                  f"/ticketwork/{ticket.number}", now)
     return outcome
 

@@ -149,3 +149,16 @@ def test_the_service_desk_records_a_visit_on_the_page(app, ctx, login):
     assert "该回访结果已登记" in again.get_data(as_text=True)
     db.session.expire_all()
     assert visit.satisfied is False
+
+
+def test_a_ticket_already_escalated_goes_to_the_managers(app, ctx, user_id):
+    """Escalation follows the sweep's levels: a second level tells the managers, not the supervisors."""
+    visit, ticket = make_visit(status="closed")
+    db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(escalation_level=1, priority="medium"))
+    db.session.commit()
+    db.session.expire_all()
+    assert return_visits.record_result(db.session, visit, "reached", False, "", user_id("Service"), NOW) == "escalated"
+    db.session.expire_all()
+    assert (ticket.escalation_level, ticket.priority) == (2, "medium")  # the priority rises at level 1 only
+    assert db.session.query(Notification).filter_by(user_id=user_id("Manager")).count() == 1
+    assert db.session.query(Notification).filter_by(user_id=user_id("Supervisor")).count() == 0
