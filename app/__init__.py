@@ -3,6 +3,8 @@ import logging
 
 from flask import Flask, g, request
 
+from app.core.clock import timestamp
+
 from app.extensions import appbuilder, csrf, db, migrate
 
 
@@ -74,8 +76,6 @@ def create_app(test_config=None):
     @app.before_request
     def _session_rules():
         """Idle and absolute session timeouts; a password an admin set must be replaced first."""
-        import time
-
         from flask import jsonify, redirect, session
         from flask_login import current_user, logout_user
 
@@ -83,7 +83,7 @@ def create_app(test_config=None):
 
         if not current_user.is_authenticated or request.endpoint in (None, "static"):
             return None
-        now = time.time()
+        now = timestamp()
         api = request.path.startswith("/api/")
         if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
                            app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"]):

@@ -6,6 +6,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
+from app.core.clock import local_today
+
 from app.errors import DomainError
 from app.extensions import db
 from app.field_permissions import LEVEL_LABELS, LEVELS, save_matrix
@@ -185,7 +187,7 @@ class PerformanceView(BaseView):
         from app.performance import staff_performance
 
         zone = zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])
-        today = datetime.datetime.now(zone).date()
+        today = local_today()
 
         def day(name, default):
             try:

@@ -83,7 +83,7 @@ def _contract_rule(item):
 
 def _plan_rule(item):
     from app.maintenance import check_plan
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     check_plan(item, local_zone())
 

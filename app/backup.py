@@ -15,6 +15,8 @@ import tempfile
 from sqlalchemy import inspect as sa_inspect, text
 from sqlalchemy.engine import make_url
 
+from app.core.clock import utcnow
+
 FORMAT = 1
 
 
@@ -126,4 +128,4 @@ def default_backup_dir(instance_dir):
 
 
 def now_utc():
-    return datetime.datetime.now(datetime.timezone.utc)
+    return utcnow()

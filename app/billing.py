@@ -19,7 +19,7 @@ from app.models import (
 )
 from app.numbering import next_number
 from app.records import current_actor_id
-from app.tickets import local_zone
+from app.core.clock import local_zone
 from app.types import utcnow
 from app.validation import parse_tiers
 

@@ -13,7 +13,7 @@ from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
 from app.extensions import csrf, db
 from app.security import RESOURCE_BROADCAST, VIEW_METHOD_PERMISSIONS
-from app.tickets import local_zone
+from app.core.clock import local_zone
 from app.types import utcnow
 
 

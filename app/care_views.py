@@ -36,7 +36,7 @@ from app.types import RENOVATION_STATUSES, utcnow
 
 
 def _local_today():
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     return utcnow().astimezone(local_zone()).date()
 
@@ -311,7 +311,7 @@ class SurveyView(CareView):
     @has_access
     def export_answers(self, pk):
         from app.exports import record_export, write_xlsx
-        from app.tickets import local_zone
+        from app.core.clock import local_zone
 
         survey = self.datamodel.get(pk) or abort(404)
         labels, rows = surveys.answer_rows(db.session, survey)
@@ -396,7 +396,7 @@ class MaintenancePlanView(CareView):
     }
 
     def check_record(self, item):
-        from app.tickets import local_zone
+        from app.core.clock import local_zone
 
         maintenance.check_plan(item, local_zone())
 

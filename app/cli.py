@@ -6,6 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from app.core.clock import utcnow
+
 crm_cli = AppGroup("crm", help="Property CRM administration.")
 
 
@@ -110,7 +112,7 @@ def generate_command(size, seed, force, staff_password):
     started = time.perf_counter()
     session.info["dispatch"] = False
     session.info["audit"] = False
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = utcnow().replace(microsecond=0)
     if session.query(StaffProfile.id).first() is None:  # the demo's staff handle the generated tickets
         departments = {d.name: d for d in session.query(Department)}
         for name, description in DEPARTMENTS:

@@ -47,6 +47,7 @@ from app.records import (
 )
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, mask
+from app.core.clock import local_now, local_zone
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
@@ -298,10 +299,6 @@ def building_argument(model):
 
 
 # ---------------------------------------------------------------- form fields
-
-
-def local_zone():
-    return zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])
 
 
 def format_datetime(value):
@@ -1037,7 +1034,7 @@ class CrmModelView(ModelView):
         path, count, title = self.export_file()
         record_export(db.session, actor_id=getattr(g.user, "id", None), resource=self.class_permission_name,
                       query=request.query_string.decode("utf-8", "replace"), rows=count, now=utcnow())
-        stamp = datetime.datetime.now(local_zone()).strftime("%Y%m%d-%H%M")
+        stamp = local_now().strftime("%Y%m%d-%H%M")
         response = send_file(path, as_attachment=True, download_name=f"{title}-{stamp}.xlsx",
                              mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response.call_on_close(lambda: os.remove(path))

@@ -16,6 +16,7 @@ from wtforms.validators import Optional
 
 from app import models
 from app.crud import CrmInterface
+from app.core.clock import local_today
 from app.dashboards import (
     BUILTIN,
     BUILTIN_WIDGETS,
@@ -38,7 +39,7 @@ from app.views import CrmView
 
 
 def _today():
-    return datetime.datetime.now(zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])).date()
+    return local_today()
 
 
 def _field_access(resource):

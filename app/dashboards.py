@@ -16,6 +16,8 @@ from sqlalchemy import Date, DateTime, Integer, Numeric, String, and_, case, fun
 from sqlalchemy import Boolean as SABoolean
 from sqlalchemy.orm import RelationshipDirection
 
+from app.core.clock import utc_offset
+
 from app.errors import DomainError
 from app.models import (
     Bill,
@@ -111,7 +113,7 @@ def local_bucket(dialect, column, bucket, zone):
     # SQLite keeps naive UTC text: shift by the zone's offset (zones without summer time, as China's)
     shift = []
     if is_datetime:
-        offset = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).utcoffset()
+        offset = utc_offset(zoneinfo.ZoneInfo(zone))
         shift = [f"{int(offset.total_seconds() // 60):+d} minutes"]
     if bucket == "week":
         return func.date(column, *shift, "weekday 0", "-6 days")

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from flask import current_app
 
+from app.core.clock import utcnow
+
 from app.models import (
     Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, FeeRule, Payment, StaffProfile, Tag,
     Ticket, Unit,
@@ -424,7 +426,7 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     session.info["dispatch"] = False
     session.info["audit"] = False  # demo history is made up; the change history starts with real edits
     rng = random.Random(seed)
-    now = (now or datetime.datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     today, since = now.date(), now - 400 * DAY
     phones = set()
     departments = {

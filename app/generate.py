@@ -22,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, text
 
 from app.billing import bill_status
+from app.core.clock import utcnow
 from app.demo import (
     DEPARTMENTS, DISPATCH_RULES, FAMILY_NAMES, FEE_RULES, FEMALE_NAMES, LAYOUTS, MALE_NAMES, MOBILE_PREFIXES,
     OCCUPATIONS, OLD_STATUS_WEIGHTS, RECENT_STATUS_WEIGHTS, RESULTS, STATUS_PATHS, TAGS, TICKET_DEPARTMENT,
@@ -119,7 +120,7 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     """
     spec = SIZES[size] if isinstance(size, str) else size
     rng = random.Random(seed)
-    now = (now or datetime.datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     since = now - 400 * DAY
     out = Writer(connection)
     started = time.perf_counter()
@@ -221,7 +222,7 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     policies = policy_table(connection)  # the firm's own service levels where it has set them
 
     # tickets and their history, oldest first, numbered by their creation day (local time)
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     zone = local_zone()
     sequences = {}

@@ -88,7 +88,7 @@ def queue_broadcasts(app):
 def monthly_bills(app, period=None):
     """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
     from app.billing import generate_bills
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
@@ -100,7 +100,7 @@ def monthly_bills(app, period=None):
 def payment_reminders(app):
     """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
     from app.billing import send_payment_reminders
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
@@ -124,7 +124,7 @@ def background_exports(app):
 def contract_reminders(app):
     """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
     from app.contracts import daily
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
@@ -146,7 +146,7 @@ def return_visit_tasks(app):
 def maintenance_work_orders(app):
     """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
     from app.maintenance import generate_work_orders
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
@@ -158,7 +158,7 @@ def maintenance_work_orders(app):
 def care_greetings(app):
     """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
     from app.care import send_greetings
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
@@ -170,7 +170,7 @@ def care_greetings(app):
 def renovation_reminders(app):
     """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
     from app.renovation import send_reminders
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None

@@ -91,7 +91,7 @@ def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
     supervisors told), then level 2 (managers told). Returns {"level1": n, "level2": n}. Commits once.
     """
     from app.notify import notify_escalation
-    from app.tickets import local_zone
+    from app.core.clock import local_zone
 
     zone = zone or local_zone()
     first = session.execute(

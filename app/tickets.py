@@ -18,9 +18,9 @@ from app.numbering import next_number
 from app.records import current_actor_id
 from app.dispatch import dispatch
 from app.sla import apply_sla
+from app.core.clock import local_zone
 from app.types import TICKET_STATUSES, utcnow
 
-DEFAULT_TZ = "Asia/Shanghai"
 
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
 # from status -> statuses it may move to
@@ -89,11 +89,6 @@ def check_ticket_change(session, ticket, actor_id, now=None):
             ticket.closed_at = now
         if new == "reopened":
             ticket.resolved_at = None
-
-
-def local_zone():
-    name = current_app.config.get("TIMEZONE", DEFAULT_TZ) if has_app_context() else DEFAULT_TZ
-    return zoneinfo.ZoneInfo(name)
 
 
 def _changed(item, attr):

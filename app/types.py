@@ -6,11 +6,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-UTC = datetime.timezone.utc
-
-
-def utcnow():
-    return datetime.datetime.now(UTC)
+from app.core.clock import UTC, utcnow  # noqa: F401  (the model's columns default to it)
 
 
 class UTCDateTime(TypeDecorator):

@@ -206,7 +206,7 @@ class BillingRunView(CrmView):
     @has_access
     def generate(self):
         from app.billing import generate_bills
-        from app.tickets import local_zone
+        from app.core.clock import local_zone
         from app.validation import check_period
 
         period = (request.values.get("period") or utcnow().astimezone(local_zone()).strftime("%Y-%m")).strip()
@@ -322,7 +322,7 @@ class ArrearsView(BaseView):
     @has_access
     def report(self):
         from app.billing import AGING_BUCKETS, arrears_by_building, arrears_by_customer
-        from app.tickets import local_zone
+        from app.core.clock import local_zone
 
         today = utcnow().astimezone(local_zone()).date()
         building_id = request.args.get("building", type=int)

@@ -2,11 +2,18 @@
 
 The database is SQLite in a temporary folder, or the PostgreSQL server named by
 TEST_DATABASE_URL (CI runs the suite on both).
+
+Time: the whole run starts at a fixed moment (``--clock``, default 2026-11-23 10:00 in Shanghai) and
+ticks on from there, so no test depends on the day it runs; CI runs the suite a second time with the
+clock years ahead. Tests take dates from the ``now``/``today`` fixtures, never from a calendar.
 """
+import datetime
 import os
 import tempfile
+import zoneinfo
 
 import pytest
+import time_machine
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from jinja2 import StrictUndefined
@@ -25,6 +32,44 @@ ROLE_USERS = {
     "Service": "service",
     "Technician": "tech",
 }
+
+
+DEFAULT_CLOCK = "2026-11-23T10:00:00+08:00"
+_clock = None
+
+
+def pytest_addoption(parser):
+    parser.addoption("--clock", default=os.environ.get("CRM_TEST_CLOCK", DEFAULT_CLOCK),
+                     help="the moment the test run starts at (ISO 8601 with offset); time ticks on from it")
+
+
+def pytest_configure(config):
+    """Move the clock before the app, its users and their passwords are created."""
+    global _clock
+    start = datetime.datetime.fromisoformat(config.getoption("--clock"))
+    if start.tzinfo is None:
+        raise pytest.UsageError("--clock needs a UTC offset, e.g. 2031-06-30T23:30:00+08:00")
+    _clock = time_machine.travel(start, tick=True)
+    _clock.start()
+
+
+def pytest_unconfigure(config):
+    if _clock is not None:
+        _clock.stop()
+
+
+@pytest.fixture
+def now():
+    """The moment the test started, timezone-aware UTC."""
+    from app.core.clock import utcnow
+
+    return utcnow()
+
+
+@pytest.fixture
+def today(app, now):
+    """The test's local date in the firm's zone."""
+    return now.astimezone(zoneinfo.ZoneInfo(app.config["TIMEZONE"])).date()
 
 
 class IsolatedClient(FlaskClient):
