@@ -14,6 +14,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# the test and development tools (pytest, Playwright, ruff, import-linter…), only for `make test`
+DEV_STAMP := $(VENV)/.installed-dev
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	touch $(DEV_STAMP)
+
 # Front-end assets (ECharts) from the npm registry, pinned by package-lock.json; the app serves them.
 ASSETS := node_modules/.installed
 $(ASSETS): package.json package-lock.json
@@ -59,13 +65,13 @@ scheduler: init
 	$(BIN)/flask crm scheduler
 
 # the benchmarks at the small size on a temporary SQLite (as CI); `--size large` by hand
-bench-small: setup
+bench-small: setup $(DEV_STAMP)
 	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1
 
-test: setup
+test: setup $(DEV_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test-browser: setup
+test-browser: setup $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
 
 clean:

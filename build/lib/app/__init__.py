@@ -1,0 +1,144 @@
+"""Application factory: extensions, AppBuilder, security, views, API, CLI — wiring only."""
+import logging
+
+from flask import Flask, g, request
+
+from app.core.clock import timestamp
+
+from app.extensions import appbuilder, csrf, db, migrate
+
+
+def _actor_id():
+    user = getattr(g, "user", None)
+    return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
+
+
+def create_app(test_config=None):
+    import config as settings
+
+    app = Flask(__name__, instance_path=settings.INSTANCE_DIR, instance_relative_config=False)
+    app.config.from_object(settings.Config)
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR"):
+        from app.accounts import fab_password_validator
+
+        app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = fab_password_validator
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.instance_secret_key()
+    logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
+
+    from app import accounts, audit, billing, records, scoping, tickets
+    from app.database import configure_engine, set_read_only
+
+    db.init_app(app)
+    csrf.init_app(app)
+    migrate.init_app(app, db, directory=settings.BASE_DIR + "/migrations", render_as_batch=True, compare_type=True)
+    records.register()
+    tickets.register()
+    billing.register()
+    audit.register()
+    scoping.register()
+    accounts.register()
+
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        appbuilder.base_template = "crm/base.html"
+        appbuilder.init_app(app, db.session)
+        from app.api import register_apis
+        from app.views import register_views
+
+        register_views(appbuilder)
+        register_apis(appbuilder)
+        from app.dashboard_views import vendor_blueprint
+
+        app.register_blueprint(vendor_blueprint(app))
+
+    @app.before_request
+    def _request_context():
+        set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        db.session.info["actor_provider"] = _actor_id
+
+    @app.url_value_preprocessor
+    def _record_ids_in_range(endpoint, values):
+        # an id no database column can hold names no record (instead of an overflow error)
+        for key in ("pk", "ticket_id", "job_id", "notification_id", "record_id"):
+            value = (values or {}).get(key)
+            if isinstance(value, int) and not -2**63 <= value < 2**63:
+                from flask import abort
+
+                abort(404)
+            if isinstance(value, str) and value.lstrip("-").isdigit() and not -2**63 <= int(value) < 2**63:
+                from flask import abort
+
+                abort(404)
+
+    @app.before_request
+    def _session_rules():
+        """Idle and absolute session timeouts; a password an admin set must be replaced first."""
+        from flask import jsonify, redirect, session
+        from flask_login import current_user, logout_user
+
+        from app.accounts import session_expired
+
+        if not current_user.is_authenticated or request.endpoint in (None, "static"):
+            return None
+        now = timestamp()
+        api = request.path.startswith("/api/")
+        if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
+                           app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"]):
+            logout_user()
+            session.clear()
+            return (jsonify(message="session expired"), 401) if api else redirect(app.appbuilder.get_url_for_login)
+        if now - session.get("crm_seen_at", now) > 60:
+            session["crm_seen_at"] = now  # refreshed at most once a minute
+        allowed = {"ResetMyPasswordView.this_form_get", "ResetMyPasswordView.this_form_post",
+                   "AuthDBView.logout", "AuthDBView.login", "InboxView.unread"}
+        if g.get("crm_must_change_password") and request.endpoint not in allowed:
+            if api:
+                return jsonify(message="change your password first"), 403
+            return redirect("/resetmypassword/form")
+        return None
+
+    @app.after_request
+    def _security_headers(response):
+        # no sniffing of types, no framing by other sites, no full URLs leaking to other sites
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # scripts only from this app, inline ones only with this response's nonce (FAB's templates
+        # carry it through baselib.get_nonce → csp_nonce)
+        nonce = g.get("crm_csp_nonce")
+        scripts = f"script-src 'self' 'nonce-{nonce}'" if nonce else "script-src 'self'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"{scripts}; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
+        return response
+
+    @app.teardown_request
+    def _end_request_context(exc):
+        set_read_only(False)
+
+    @app.errorhandler(413)
+    def _too_large(error):
+        from flask import flash, redirect
+        from flask_babel import gettext
+
+        flash(gettext("The file is larger than %(mb)s MB.", mb=int(app.config["CRM_MAX_ATTACHMENT_MB"])), "danger")
+        # back to the form; only our own pages
+        target = request.referrer if (request.referrer or "").startswith(request.host_url) else "/"
+        return redirect(target)
+
+    def csp_nonce():
+        import secrets
+
+        if "crm_csp_nonce" not in g:
+            g.crm_csp_nonce = secrets.token_urlsafe(16)
+        return g.crm_csp_nonce
+
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    from app.cli import crm_cli
+
+    app.cli.add_command(crm_cli)
+    return app

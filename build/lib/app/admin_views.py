@@ -1,0 +1,363 @@
+"""Low-code administration pages: the field-permission matrix."""
+from types import SimpleNamespace
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import lazy_gettext as _
+from sqlalchemy import select
+
+from app.core.clock import local_today
+
+from app.errors import DomainError
+from app.extensions import db
+from app.field_permissions import LEVEL_LABELS, LEVELS, save_matrix
+from app.imports import SPECS, check_rows, import_rows, read_rows, template_workbook
+from app.labels import COLUMN_LABELS, MODEL_LABELS
+from app.models import FieldPermission
+from app.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, RESOURCE_PERFORMANCE, ROLE_LABELS
+
+
+class FieldPermissionView(BaseView):
+    """One model at a time: fields down, roles across; saved in one go."""
+
+    route_base = "/fieldpermissions"
+    default_view = "matrix"
+    class_permission_name = RESOURCE_FIELD_PERMISSION
+    method_permission_name = {"matrix": "edit"}
+    resources = {}  # resource name -> ordered field names (filled by register_views)
+
+    def _roles(self):
+        sm = self.appbuilder.sm
+        return [r for r in sm.get_all_roles() if r.name not in (sm.auth_role_admin, sm.auth_role_public)]
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def matrix(self):
+        resource = request.values.get("model") or next(iter(self.resources))
+        if resource not in self.resources:
+            abort(404)
+        fields = self.resources[resource]
+        roles = self._roles()
+        if request.method == "POST":
+            matrix = {(role.id, field): request.form.get(f"level-{role.id}-{field}", "editable")
+                      for role in roles for field in fields}
+            try:
+                save_matrix(db.session, resource, matrix, set(fields), {r.id for r in roles})
+            except DomainError as error:
+                db.session.rollback()
+                flash(str(error), "danger")
+            else:
+                flash(str(_("Field permissions saved.")), "success")
+            return redirect(url_for(".matrix", model=resource))
+        current = {
+            (row.role_id, row.field): row.level
+            for row in db.session.execute(
+                select(FieldPermission).where(FieldPermission.resource == resource)
+            ).scalars()
+        }
+        return self.render_template(
+            "crm/field_permissions.html",
+            resources=[(name, MODEL_LABELS.get(name, name)) for name in self.resources],
+            current=resource,
+            fields=[(f, COLUMN_LABELS.get(f, f)) for f in fields],
+            roles=roles,
+            role_labels=ROLE_LABELS,
+            levels=[(level, LEVEL_LABELS[level]) for level in LEVELS],
+            matrix=current,
+        )
+
+
+class ImportView(BaseView):
+    """Excel import of customers, units and tags: template, dry run, then all or nothing."""
+
+    route_base = "/import"
+    default_view = "page"
+    class_permission_name = RESOURCE_IMPORT
+    method_permission_name = {"page": "import", "template": "import"}
+
+    def _spec(self, kind):
+        spec = SPECS.get(kind)
+        if spec is None:
+            abort(404)
+        sm = self.appbuilder.sm
+        # importing creates and updates records: the role must be allowed both on that model
+        if not (sm.has_access("can_create", spec["resource"]) and sm.has_access("can_edit", spec["resource"])):
+            abort(403)
+        return spec
+
+    @expose("/<kind>/template")
+    @has_access
+    def template(self, kind):
+        spec = self._spec(kind)
+        from flask import Response
+
+        name = f"{spec['title']}-import-template.xlsx"
+        response = Response(template_workbook(kind),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        from urllib.parse import quote
+
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        return response
+
+    @expose("/<kind>/", methods=["GET", "POST"])
+    @has_access
+    def page(self, kind):
+        spec = self._spec(kind)
+        report = None
+        if request.method == "POST":
+            upload = request.files.get("file")
+            try:
+                rows = read_rows(upload.read() if upload else b"")
+                if request.form.get("dry_run"):
+                    parsed, errors = check_rows(db.session, kind, rows)
+                    summary = _("%(good)s rows are ready to import; %(bad)s problems found.",
+                                good=len(parsed), bad=len(errors))
+                    report = SimpleNamespace(summary=summary, errors=errors)
+                else:
+                    parsed, errors = check_rows(db.session, kind, rows)
+                    if errors:
+                        report = SimpleNamespace(
+                            summary=_("The file has %(count)s errors; nothing was imported.", count=len(errors)),
+                            errors=errors)
+                    else:
+                        result = import_rows(db.session, kind, rows)
+                        flash(str(_("Imported: %(created)s added, %(updated)s updated.", **result)), "success")
+                        return redirect(url_for(".page", kind=kind))
+            except DomainError as error:
+                db.session.rollback()
+                report = SimpleNamespace(summary=str(error), errors=[])
+        kinds = [(key, SPECS[key]["title"]) for key in SPECS]
+        return self.render_template("crm/import.html", title=_("Excel import"), kind=kind, kinds=kinds,
+                                    report=report)
+
+
+class RatingView(BaseView):
+    """The customer's personal rating page: no login, a signed link that expires and works once."""
+
+    route_base = "/rate"
+    default_view = "rate"
+
+    @expose("/<token>", methods=["GET", "POST"])
+    def rate(self, token):
+        from flask import current_app
+
+        from app.ratings import RatingLinkError, record_rating, ticket_for_token
+        from app.types import utcnow
+
+        config = current_app.config
+        status = 200
+        try:
+            ticket = ticket_for_token(db.session, config["SECRET_KEY"], token, config["CRM_RATING_LINK_DAYS"])
+        except RatingLinkError as error:
+            ticket, message, level, status = None, str(error), "warning", 400
+        else:
+            message, level = None, "info"
+            if request.method == "POST":
+                try:
+                    record_rating(db.session, ticket, request.form.get("stars"), request.form.get("comment"),
+                                  "link", utcnow())
+                except DomainError as error:
+                    db.session.rollback()
+                    message, level = str(error), "danger"
+                else:
+                    ticket, message, level = None, str(_("Thank you for your rating!")), "success"
+        from flask import render_template
+
+        html = render_template("crm/rate.html", ticket=ticket, message=message, level=level,
+                               app_name=self.appbuilder.app_name)
+        return html, status
+
+
+class PerformanceView(BaseView):
+    """Staff performance for a period (default: the last 30 days, in local dates)."""
+
+    route_base = "/performance"
+    default_view = "report"
+    class_permission_name = RESOURCE_PERFORMANCE
+    method_permission_name = {"report": "read"}
+
+    @expose("/")
+    @has_access
+    def report(self):
+        import datetime
+        import zoneinfo
+
+        from flask import current_app
+
+        from app.performance import staff_performance
+
+        zone = zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])
+        today = local_today()
+
+        def day(name, default):
+            try:
+                return datetime.date.fromisoformat(request.args.get(name, ""))
+            except ValueError:
+                return default
+
+        start, end = day("start", today - datetime.timedelta(days=30)), day("end", today)
+        if end < start:
+            start, end = end, start
+        begin = datetime.datetime.combine(start, datetime.time(), zone)
+        finish = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), zone)
+        people, departments = staff_performance(db.session, begin, finish)
+        return self.render_template("crm/performance.html", people=people, departments=departments,
+                                    start=start.isoformat(), end=end.isoformat())
+
+
+class InboxView(BaseView):
+    """我的消息: a signed-in user's own notices. Everyone has an inbox, so only sign-in is checked."""
+
+    route_base = "/inbox"
+    default_view = "index"
+    page_size = 30
+
+    @staticmethod
+    def _user_id():
+        from flask import g
+
+        user = getattr(g, "user", None)
+        return user.id if getattr(user, "is_authenticated", False) else None
+
+    @expose("/")
+    def index(self):
+        from app.models import Notification
+
+        user_id = self._user_id()
+        if user_id is None:
+            return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        query = select(Notification).where(Notification.user_id == user_id)
+        if request.args.get("unread"):
+            query = query.where(Notification.read_at.is_(None))
+        rows = db.session.execute(
+            query.order_by(Notification.created_at.desc(), Notification.id.desc())
+            .offset((page - 1) * self.page_size).limit(self.page_size + 1)
+        ).scalars().all()
+        return self.render_template("crm/inbox.html", notifications=rows[:self.page_size], page=page,
+                                    more=len(rows) > self.page_size, unread_only=bool(request.args.get("unread")))
+
+    @expose("/unread")
+    def unread(self):
+        from flask import jsonify
+
+        from app.notify import unread_count
+
+        user_id = self._user_id()
+        if user_id is None:
+            return jsonify(count=0), 401
+        return jsonify(count=unread_count(db.session, user_id))
+
+    @expose("/read/<int:notification_id>", methods=["POST"])
+    def read(self, notification_id):
+        from app.models import Notification
+        from app.notify import mark_read
+        from app.types import utcnow
+
+        user_id = self._user_id()
+        if user_id is None:
+            abort(401)
+        notification = db.session.get(Notification, notification_id)
+        if notification is None or notification.user_id != user_id:
+            abort(404)
+        link = notification.link
+        mark_read(db.session, user_id, utcnow(), notification_id)
+        # only our own paths: a stored link never sends anyone to another site
+        if link and link.startswith("/") and not link.startswith("//") and request.form.get("open"):
+            return redirect(link)
+        return redirect(url_for(".index"))
+
+    @expose("/read-all", methods=["POST"])
+    def read_all(self):
+        from app.notify import mark_read
+        from app.types import utcnow
+
+        user_id = self._user_id()
+        if user_id is None:
+            abort(401)
+        count = mark_read(db.session, user_id, utcnow())
+        flash(str(_("%(count)s messages marked read.", count=count)), "success")
+        return redirect(url_for(".index"))
+
+
+class ExportDownloadView(BaseView):
+    """A finished background export, for the person who asked for it only."""
+
+    route_base = "/exports"
+
+    @expose("/<int:job_id>")
+    def download(self, job_id):
+        import os
+
+        from flask import current_app, g, send_file
+
+        from app.models import ExportJob
+
+        user = getattr(g, "user", None)
+        if not getattr(user, "is_authenticated", False):
+            return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
+        job = db.session.get(ExportJob, job_id)
+        if job is None or job.user_id != user.id or job.status != "done" or not job.file_name:
+            abort(404)
+        path = os.path.join(current_app.config["EXPORT_FOLDER"], job.file_name)
+        if not os.path.isfile(path):
+            abort(404)
+        stamp = job.finished_at.strftime("%Y%m%d-%H%M") if job.finished_at else ""
+        return send_file(path, as_attachment=True, download_name=f"{job.title}-{stamp}.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+class PasswordResetView(BaseView):
+    """Forgotten password: an emailed, expiring, single-use link; the same answer whether or not the
+    account exists."""
+
+    route_base = "/forgot"
+
+    @expose("/", methods=["GET", "POST"])
+    def request_reset(self):
+        from flask import current_app
+
+        from app import accounts
+        from app.types import utcnow
+
+        if request.method == "POST":
+            now = utcnow()
+            config = current_app.config
+            if accounts.allow_attempt(db.session, request.remote_addr or "unknown", now,
+                                      config["CRM_LOGIN_RATE_LIMIT"], config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+                name = (request.form.get("username") or "").strip()
+                sm = self.appbuilder.sm
+                user = (sm.find_user(username=name) or sm.find_user(email=name)) if name else None
+                if user is not None and user.is_active:
+                    token = accounts.reset_token(config["SECRET_KEY"], user)
+                    link = f"{config['CRM_BASE_URL'].rstrip('/')}/forgot/reset/{token}"
+                    accounts.send_reset_link(db.session, user, link, now)
+            flash(str(_("If the account exists and has an email address, a link to reset the password is on "
+                        "its way.")), "info")
+            return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("crm/forgot_password.html")
+
+    @expose("/reset/<token>", methods=["GET", "POST"])
+    def reset(self, token):
+        from flask import current_app
+
+        from app import accounts
+
+        config = current_app.config
+        user = accounts.user_for_reset_token(db.session, config["SECRET_KEY"], token,
+                                             config["CRM_PASSWORD_RESET_MINUTES"])
+        if user is None:
+            flash(str(_("This link is not valid or has expired; ask for a new one.")), "warning")
+            return redirect(url_for(".request_reset"))
+        if request.method == "POST":
+            password = request.form.get("password") or ""
+            problem = accounts.password_problem(password, [user.username, user.email])
+            if password != request.form.get("conf_password"):
+                problem = _("The two passwords differ.")
+            if problem:
+                flash(str(problem), "danger")
+            else:
+                self.appbuilder.sm.reset_password(user.id, password)
+                flash(str(_("Your password has been changed; sign in with it.")), "success")
+                return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("crm/reset_password.html", token=token)

@@ -1,0 +1,1319 @@
+"""The generated CRUD layer: what every model page and REST resource derives from the model.
+
+A view or API class below declares columns; this module supplies, from the model:
+choice selects and labels, field rules (app.validation), searchable AJAX selects for large
+related tables, eager loading for list pages, relation ordering, a capped page size,
+quick search, and the record rules of app.records on add, edit and delete.
+"""
+import datetime
+import os
+import zoneinfo
+from decimal import Decimal
+
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
+from flask_appbuilder.actions import action
+from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.models.filters import BaseFilter, Filters
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
+from flask_appbuilder.security.decorators import has_access_api
+from flask_babel import lazy_gettext as _
+from markupsafe import Markup, escape
+from marshmallow import ValidationError as SchemaValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
+from flask_appbuilder.models.mixins import FileColumn
+from flask_appbuilder.filemanager import FileManager
+from flask_appbuilder.upload import FileUploadField
+from werkzeug.datastructures import FileStorage
+from wtforms import Field, SelectField
+from wtforms.validators import ValidationError
+
+from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
+from app.batch import apply_batch, batch_fields
+from app.saved_views import delete_view, save_view, views_for
+from app.errors import DomainError
+from app.extensions import db
+from app.labels import COLUMN_LABELS, MODEL_LABELS
+from app.records import (
+    check_delete,
+    check_unique_together,
+    check_update,
+    column_values,
+    unique_together_constraints,
+)
+from app.exports import record_export, write_xlsx
+from app.field_permissions import HIDDEN, MASKED, READONLY, mask
+from app.core.clock import local_now, local_zone
+from app.types import UTCDateTime, utcnow
+from app.validation import check_value
+
+
+# ---------------------------------------------------------------- model introspection
+
+
+def column_info(model, name):
+    column = model.__table__.columns.get(name)
+    return column.info if column is not None else {}
+
+
+def relation_target(model, name):
+    attr = getattr(model, name, None)
+    prop = getattr(attr, "property", None)
+    return getattr(getattr(prop, "mapper", None), "class_", None)
+
+
+def display_column(model):
+    """The column a relation to ``model`` sorts by (what its __str__ starts with)."""
+    for name in ("number", "name", "code", "title", "username", "receipt_number"):
+        if name in model.__table__.columns:
+            return name
+    return "id"
+
+
+def eager_options(model, columns):
+    """Loader options so that rendering ``columns`` (and each related __str__) costs no query per row."""
+    options = []
+    for column in columns:
+        path = column.split(".")
+        loader, current = None, model
+        for part in path:
+            attr = getattr(current, part, None)
+            prop = getattr(attr, "property", None)
+            if not hasattr(prop, "mapper"):
+                break
+            many_to_one = prop.direction is MANYTOONE
+            if loader is None:
+                loader = joinedload(attr) if many_to_one else selectinload(attr)
+            else:
+                loader = loader.joinedload(attr) if many_to_one else loader.selectinload(attr)
+            current = prop.mapper.class_
+        if loader is None:
+            continue
+        options.append(loader)
+        for nested in getattr(current, "__display_relations__", ()):
+            chain, cur = loader, current
+            for part in nested.split("."):
+                attr = getattr(cur, part)
+                prop = attr.property
+                chain = chain.joinedload(attr) if prop.direction is MANYTOONE else chain.selectinload(attr)
+                cur = prop.mapper.class_
+            options.append(chain)
+    return options
+
+
+def _local_datetime(value):
+    """A filter's date-time as the staff mean it: a value without a zone is local time."""
+    if isinstance(value, str):
+        from dateutil import parser
+
+        try:
+            value = parser.parse(value)
+        except (ValueError, OverflowError):
+            return None
+    if isinstance(value, datetime.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=local_zone())
+    return value
+
+
+def _local_time_filter(base):
+    class LocalTimeFilter(base):
+        def apply(self, query, value):
+            value = _local_datetime(value)
+            return query if value is None else super().apply(query, value)
+
+    LocalTimeFilter.__name__ = base.__name__  # drill-down links look filters up by their FAB name
+    return LocalTimeFilter
+
+
+class CrmFilterConverter(SQLAFilterConverter):
+    """FAB's filters, with date-times typed in the search form (no zone) taken as local time
+    (FAB would pass them on naive, which a UTC column cannot compare)."""
+
+    conversion_table = tuple(
+        (kind, [_local_time_filter(f) for f in filters] if kind == "is_datetime" else filters)
+        for kind, filters in SQLAFilterConverter.conversion_table)
+
+
+class CrmFilters(Filters):
+    """FAB's filter set, with REST filters resolved per column.
+
+    FAB resolves a REST ``opr`` through one process-wide map that the last filter created for any
+    column overwrites, so ``created_at gt …`` could run FAB's plain filter (a 500 on a UTC column)
+    or a date-time filter could be applied to a number. Here the column's own filters decide.
+    """
+
+    def rest_add_filters(self, data):
+        from flask_appbuilder.exceptions import InvalidColumnFilterFABException, InvalidOperationFilterFABException
+
+        for item in data:
+            try:
+                opr, col, value = item["opr"], item["col"], item["value"]
+            except (KeyError, TypeError):
+                continue
+            if col not in self.search_columns:
+                raise InvalidColumnFilterFABException(f"Filter column: {col} not allowed to filter")
+            found = next((f for f in self._search_filters.get(col, []) if f.arg_name == opr), None)
+            if found is None:
+                raise InvalidOperationFilterFABException(f"Filter operation: {opr} not allowed on column: {col}")
+            # FAB keeps instances for its own filters and classes for those a view declares
+            self.add_filter(col, found if isinstance(found, type) else type(found), value)
+
+
+class CrmInterface(SQLAInterface):
+    """SQLAInterface with eager loading of the listed relations and ordering by relations."""
+
+    filter_converter_class = CrmFilterConverter
+
+    def get_filters(self, search_columns=None, search_filters=None):
+        return CrmFilters(self.filter_converter_class, self, search_columns=search_columns or [],
+                          search_filters=search_filters)
+
+    def __init__(self, obj, session=None):
+        super().__init__(obj, session)
+        self.eager_columns = ()
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        if page_size and isinstance(self.get_pk_name(), str):
+            # pages and API lists (the API's schema reads its columns from the loaded rows)
+            return self._query_page(filters, order_column, order_direction, page, page_size,
+                                    select_columns or self.eager_columns)
+        query = self.session.query(self.obj)
+        # counted over the primary key alone: a count over every selected column reads every row
+        pk_name = self.get_pk_name()
+        counted = self.session.query(getattr(self.obj, pk_name)) if isinstance(pk_name, str) else query
+        count = self.query_count(counted, filters)
+        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
+                               select_columns, outer_default_load)
+        if not select_columns:
+            query = query.options(*eager_options(self.obj, self.eager_columns))
+        rows = query.all()
+        # with select_columns FAB may return rows holding the entity under the model's name
+        if rows and hasattr(rows[0], self.obj.__name__):
+            rows = [getattr(row, self.obj.__name__) for row in rows]
+        return count, rows
+
+    def _query_page(self, filters, order_column, order_direction, page, page_size, columns):
+        """A list page in three constant steps: the count and the page's ids from the table and its
+        indexes alone (a deep page skips index entries, not joined rows), then those rows with what
+        the list shows (eager loading), in the page's order."""
+        pk = getattr(self.obj, self.get_pk_name())
+        count = self.query_count(self.session.query(pk), filters)
+        ids = [row[0] for row in self.apply_all(self.session.query(pk), filters, order_column, order_direction,
+                                                page, page_size)]
+        if not ids:
+            return count, []
+        rows = (self.session.query(self.obj).filter(pk.in_(ids))
+                .options(*eager_options(self.obj, columns)).all())
+        position = {value: index for index, value in enumerate(ids)}
+        rows.sort(key=lambda row: position[getattr(row, pk.key)])
+        return count, rows
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        if order_column and "." not in order_column and self.is_relation_many_to_one(order_column):
+            target = self.get_related_model(order_column)
+            order_column = f"{order_column}.{display_column(target)}"
+        # the primary key as tie-breaker keeps pages stable when the order column repeats
+        return super().apply_order_by(query, order_column, order_direction, aliases_mapping,
+                                      bypass_many_to_many, add_pk=True)
+
+
+# ---------------------------------------------------------------- quick search
+
+
+def _path_clause(model, path, value, dialect=None):
+    head, _, rest = path.partition(".")
+    attr = getattr(model, head)
+    prop = attr.property
+    if hasattr(prop, "mapper"):
+        target = prop.mapper.class_
+        return _related_in(prop, target, _path_clause(target, rest, value, dialect))
+    if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case already; lower() on every row is wasted
+        return attr.like(f"%{value}%", escape="\\")
+    return attr.ilike(f"%{value}%", escape="\\")
+
+
+def _related_in(prop, target, inner):
+    """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
+    has()/any() would be a correlated EXISTS run for every row of a large table."""
+    pairs = prop.local_remote_pairs
+    if prop.secondary is None and len(pairs) == 1:
+        local, remote = pairs[0]
+        return local.in_(select(remote).where(inner).correlate(None))
+    if prop.secondary is not None and len(pairs) == 2:
+        (local, secondary_local), (target_key, secondary_target) = pairs
+        if local.table is not prop.parent.local_table:
+            (target_key, secondary_target), (local, secondary_local) = pairs
+        matching = select(target_key).where(inner).correlate(None)
+        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
+    attr = getattr(prop.parent.class_, prop.key)
+    return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+
+
+class FilterQuickSearch(BaseFilter):
+    """One search box over the view's ``quick_search`` paths (name, phone, unit number …)."""
+
+    name = _("Contains")
+    arg_name = "crm_q"
+    paths = ()
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        model = self.datamodel.obj
+        dialect = self.datamodel.session.get_bind().dialect.name
+        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in self.paths]))
+
+
+def quick_search_filter(paths):
+    return type("FilterQuickSearch", (FilterQuickSearch,), {"paths": tuple(paths)})
+
+
+class FilterInBuilding(BaseFilter):
+    """``?building=N`` on a list: the records of one building (dashboard drill-down links)."""
+
+    name = _("Building")
+    arg_name = "crm_building"
+
+    def apply(self, query, value):
+        from app.dashboards import in_building
+
+        return query.filter(in_building(self.datamodel.obj, value))
+
+
+def building_argument(model):
+    """The building a list request is narrowed to (``?building=N``), when the model has one."""
+    from app.dashboards import BUILDING_MODELS
+
+    text = request.args.get("building", "")
+    if not text.isdigit() or len(text) > 9 or model not in BUILDING_MODELS:
+        return None
+    return int(text)
+
+
+# ---------------------------------------------------------------- form fields
+
+
+def format_datetime(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(local_zone())
+        return value.strftime("%Y-%m-%d %H:%M")
+    return format_plain(value)
+
+
+def export_value(formatter, value, masked=False):
+    """Cells keep their type (dates, numbers) and take the page's text for everything else."""
+    if not masked and (isinstance(value, (datetime.date, Decimal, int, float, bool)) or formatter is None):
+        return value
+    shown = formatter(value) if formatter else value
+    return shown.striptags() if isinstance(shown, Markup) else shown  # a page's link is text in a sheet
+
+
+def _masking(field, base):
+    def formatted(value):
+        shown = base(value) if base else value
+        return mask(field, shown if shown is None else str(shown))
+
+    return formatted
+
+
+class PermittedForm:
+    """Stands in for a view's form class so every form FAB builds passes through field permissions."""
+
+    def __init__(self, form_class, view):
+        self.form_class = form_class
+        self.view = view
+
+    def refresh(self, obj=None):
+        return self.view._restrict_form(self.form_class.refresh(obj))
+
+    def __getattr__(self, name):
+        return getattr(self.form_class, name)
+
+
+def format_plain(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return value
+
+
+def format_many(values):
+    return "、".join(format_related(value) for value in values or ())
+
+
+def format_money(value):
+    return "" if value is None else f"{value:,.2f}"
+
+
+class LocalDateTimePickerWidget:
+    """FAB's date-time picker showing the local time (FAB's own writes the raw UTC value into the box,
+    which then fails to parse when the form is saved unchanged)."""
+
+    def __call__(self, field, **kwargs):
+        from flask_appbuilder.fieldwidgets import DateTimePickerWidget
+        from wtforms.widgets import html_params
+
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("name", field.name)
+        return Markup(DateTimePickerWidget.data_template % {"text": html_params(type="text", value=field._value(),
+                                                                               **kwargs)})
+
+
+class LocalDateTimeField(Field):
+    """Date and time typed in the local zone, stored as UTC."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("widget", LocalDateTimePickerWidget())
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if self.data:
+            return self.data.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+        return ""
+
+    def process_formdata(self, valuelist):
+        text = " ".join(valuelist).strip() if valuelist else ""
+        if not text:
+            self.data = None
+            return
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+            try:
+                naive = datetime.datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            self.data = None
+            raise ValueError(_("Enter a date and time as YYYY-MM-DD HH:MM."))
+        self.data = naive.replace(tzinfo=local_zone()).astimezone(datetime.timezone.utc)
+
+
+class AjaxSelectWidget:
+    """A Select2 box that asks the server for matches as the user types."""
+
+    def __call__(self, field, **kwargs):
+        options = '<option value=""></option>'
+        if field.data is not None:
+            options += f'<option value="{field.data.id}" selected>{escape(str(field.data))}</option>'
+        return Markup(
+            f'<select id="{field.id}" name="{field.name}" class="form-control crm-ajax-select" '
+            f'data-url="{escape(field.url)}" data-placeholder="{escape(str(_("Type to search")))}" '
+            f'style="width:100%">{options}</select>'
+        )
+
+
+class AjaxSelectField(Field):
+    widget = AjaxSelectWidget()
+
+    def __init__(self, label=None, validators=None, model=None, resource=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.model = model
+        self.resource = resource
+        self._unknown = False
+
+    @property
+    def url(self):
+        from flask import url_for
+
+        return url_for("LookupView.lookup", resource=self.resource)
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0] if valuelist else ""
+        self.data = None
+        if raw:
+            try:
+                self.data = db.session.get(self.model, int(raw))
+            except (TypeError, ValueError):
+                self.data = None
+            self._unknown = self.data is None
+
+    def pre_validate(self, form):
+        if self._unknown:
+            raise ValidationError(_("The chosen record does not exist."))
+
+
+class AjaxMultiSelectWidget:
+    """A multiple Select2 box fed by the lookup; ``depends`` passes another field's value along
+    (e.g. the tickets of the customer chosen above)."""
+
+    def __call__(self, field, **kwargs):
+        options = "".join(f'<option value="{item.id}" selected>{escape(str(item))}</option>' for item in field.data or ())
+        depends = ""
+        if field.depends:
+            depends = f' data-depends="{escape(field.depends[0])}" data-depends-param="{escape(field.depends[1])}"'
+        return Markup(
+            f'<select id="{field.id}" name="{field.name}" multiple class="form-control crm-ajax-select" '
+            f'data-url="{escape(field.url)}"{depends} data-placeholder="{escape(str(_("Type to search")))}" '
+            f'style="width:100%">{options}</select>'
+        )
+
+
+class AjaxMultiSelectField(AjaxSelectField):
+    widget = AjaxMultiSelectWidget()
+
+    def __init__(self, label=None, validators=None, model=None, resource=None, depends=None, **kwargs):
+        super().__init__(label, validators, model=model, resource=resource, **kwargs)
+        self.depends = depends
+
+    def process_data(self, value):
+        self.data = list(value or [])
+
+    def process_formdata(self, valuelist):
+        self.data, self._unknown = [], False
+        for raw in valuelist:
+            if not raw:
+                continue
+            try:
+                item = db.session.get(self.model, int(raw))
+            except (TypeError, ValueError):
+                item = None
+            if item is None:
+                self._unknown = True
+            else:
+                self.data.append(item)
+
+
+class AttachmentStore(FileManager):
+    """FAB's file manager with our names: random, and keeping Chinese original names readable."""
+
+    def generate_name(self, obj, file_data):
+        return stored_name(file_data.filename, sniff(file_data.stream))
+
+    def save_file(self, data, filename):
+        if not is_stored_name(filename):
+            raise ValueError("unexpected attachment name")
+        os.makedirs(self.base_path, exist_ok=True)
+        data.save(self.get_path(filename))
+        return filename
+
+
+class AttachmentField(FileUploadField):
+    """An upload checked by content and size (app.attachments), stored under a random name."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, filemanager=AttachmentStore(), **kwargs)
+
+    def pre_validate(self, form):
+        if self.data and isinstance(self.data, FileStorage):
+            max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
+            try:
+                check_upload(self.data.filename, self.data.stream, max_bytes)
+            except DomainError as error:
+                raise ValidationError(str(error))
+
+
+def format_attachment(endpoint):
+    def format_file(value):
+        if not value:
+            return ""
+        url = url_for(f"{endpoint}.download", filename=value)
+        return Markup('<a href="{}"><i class="fa fa-paperclip"></i> {}</a>').format(url, original_name(value))
+
+    return format_file
+
+
+def choice_select(label, choices, required, default=None, extra_validators=()):
+    """A select of the declared choices; a NOT NULL column offers no blank and preselects its default."""
+
+    def choice_list():
+        pairs = choices.form_choices()
+        return pairs if required else [("", "—")] + pairs
+
+    def coerce(value):
+        return value or None
+
+    return SelectField(label, choices=choice_list, coerce=coerce, default=default,
+                       validators=([_required()] if required else []) + list(extra_validators))
+
+
+def person_name(user):
+    """Staff names read family name first in Chinese (张晓雯), as FAB's "first last" does not."""
+    first, last = user.first_name or "", user.last_name or ""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
+
+
+def format_related(value):
+    if value is None:
+        return ""
+    if hasattr(value, "first_name") and hasattr(value, "last_name"):
+        return person_name(value)
+    return str(value)
+
+
+def _required():
+    from wtforms.validators import InputRequired
+
+    return InputRequired()
+
+
+def rule_validator(check_name):
+    def validate(form, field):
+        message = check_value(check_name, field.data)
+        if message:
+            raise ValidationError(str(message))
+
+    return validate
+
+
+def unique_together_validator(model, constraint):
+    names = [c.name for c in constraint.columns]
+
+    def validate(form, field):
+        values = {}
+        for name in names:
+            attr = name[:-3] if name.endswith("_id") and hasattr(form, name[:-3]) else name
+            if not hasattr(form, attr):
+                return
+            data = getattr(form, attr).data
+            values[name] = data.id if hasattr(data, "id") else data
+        try:
+            check_unique_together(db.session, model, values, exclude_pk=getattr(form, "_id", None))
+        except DomainError as error:
+            raise ValidationError(str(error))
+
+    return validate
+
+
+# ---------------------------------------------------------------- views
+
+
+def model_label(model):
+    return MODEL_LABELS.get(model.__name__, model.__name__)
+
+
+class CrmListWidget(ListWidget):
+    """FAB's list table, rendering each row's links without a url_for and translations per row."""
+
+    template = "crm/widgets/list.html"
+
+
+class CrmModelView(ModelView):
+    """A FAB ModelView whose forms, labels, formats and loading derive from the model."""
+
+    list_widget = CrmListWidget
+    quick_search = ()  # paths searched by the list page's one search box
+    # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
+    lookup_depends = {}
+    list_template = "crm/model_list.html"
+    show_template = "appbuilder/general/model/show_cascade.html"
+    edit_template = "appbuilder/general/model/edit_cascade.html"
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        label = model_label(model)
+        self.list_title = self.list_title or _("%(entity)s list", entity=label)
+        self.add_title = self.add_title or _("Add %(entity)s", entity=label)
+        self.edit_title = self.edit_title or _("Edit %(entity)s", entity=label)
+        self.show_title = self.show_title or _("%(entity)s details", entity=label)
+        labels = dict(COLUMN_LABELS)
+        labels.update(self.label_columns or {})
+        self.label_columns = labels
+        self._derive_from_model(model)
+        super().__init__(**kwargs)
+        if not batch_fields(model):
+            self.actions.pop("batch_edit", None)
+        self.add_form = PermittedForm(self.add_form, self)
+        self.edit_form = PermittedForm(self.edit_form, self)
+        self.datamodel.eager_columns = tuple(self.list_columns)
+        self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search),
+                               export_resource=self.class_permission_name,
+                               batch_enabled=bool(batch_fields(model)))
+        if self.quick_search:
+            self._quick_filter = quick_search_filter(self.quick_search)
+
+    @action("change_history", _("Change history"), icon="fa-history", multiple=False, single=True)
+    def change_history(self, item):
+        """Who changed this record and how (the change log, for those who may read it)."""
+        item = item[0] if isinstance(item, list) else item  # posted from a list, FAB passes a list
+        return redirect(url_for("ChangeLogView.record", resource=type(item).__name__, record_id=item.id))
+
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename):
+        """A stored file, only when a record this user may read on this page points to it."""
+        model = self.datamodel.obj
+        columns = [c for c in model.__table__.columns if isinstance(c.type, FileColumn)]
+        if not columns or not is_stored_name(filename):
+            abort(404)
+        query = self._base_filters.apply_all(db.session.query(model.id).filter(or_(*[c == filename for c in columns])))
+        path = os.path.join(current_app.config["UPLOAD_FOLDER"], filename)
+        if query.first() is None or not os.path.isfile(path):
+            abort(404)
+        kind = filename.rsplit(".", 1)[-1].lower()
+        response = send_file(path, as_attachment=True, download_name=original_name(filename),
+                             mimetype=MIME_TYPES.get(kind, "application/octet-stream"))
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def _derive_from_model(self, model):
+        validators = dict(self.validators_columns or {})
+        formatters = dict(self.formatters_columns or {})
+        add_extra = dict(self.add_form_extra_fields or {})
+        edit_extra = dict(self.edit_form_extra_fields or {})
+        search_extra = dict(self.search_form_extra_fields or {})
+        # field rules first: the derived fields below carry them (FAB adds validators_columns
+        # only to the fields it builds itself)
+        for column in model.__table__.columns:
+            if "check" in column.info:
+                validators.setdefault(column.key, []).append(rule_validator(column.info["check"]))
+        for constraint in unique_together_constraints(model):
+            validators.setdefault(constraint.info["field"], []).append(unique_together_validator(model, constraint))
+
+        def rules(name, required):
+            return ([_required()] if required else []) + list(validators.get(name, []))
+
+        for column in model.__table__.columns:
+            name, info = column.key, column.info
+            label = self.label_columns.get(name, name)
+            formatters.setdefault(name, format_plain)
+            if "choices" in info:
+                default = column.default.arg if column.default is not None else None
+                formatters[name] = info["choices"].label
+                add_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, default,
+                                                         validators.get(name, [])))
+                edit_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, None,
+                                                          validators.get(name, [])))
+                search_extra.setdefault(name, choice_select(label, info["choices"], False))
+            elif isinstance(column.type, UTCDateTime):
+                formatters[name] = format_datetime
+                # a time that defaults to "now" (payment time, contact time) is filled in on the add form
+                now_default = utcnow if column.default is not None and column.default.is_callable else None
+                add_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable),
+                                                              default=now_default))
+                edit_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
+            elif str(column.type).startswith("NUMERIC(12"):
+                formatters[name] = format_money
+            elif isinstance(column.type, FileColumn):
+                formatters[name] = format_attachment(type(self).__name__)
+                add_extra.setdefault(name, AttachmentField(label, validators=rules(name, not column.nullable)))
+                edit_extra.setdefault(name, AttachmentField(label, validators=rules(name, not column.nullable)))
+        for rel in model.__mapper__.relationships:
+            target = rel.mapper.class_
+            formatters.setdefault(rel.key, format_many if rel.uselist else format_related)
+            if rel.direction is MANYTOONE and getattr(target, "__lookup__", None):
+                label = self.label_columns.get(rel.key, rel.key)
+                required = any(not c.nullable for c in rel.local_columns)
+                resource = target.__tablename__
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(rel.key, AjaxSelectField(label, rules(rel.key, required), model=target,
+                                                              resource=resource))
+            elif rel.direction is MANYTOMANY and getattr(target, "__lookup__", None):
+                label = self.label_columns.get(rel.key, rel.key)
+                depends = self.lookup_depends.get(rel.key)
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(rel.key, AjaxMultiSelectField(label, [], model=target,
+                                                                   resource=target.__tablename__, depends=depends))
+        self.validators_columns = validators
+        self.formatters_columns = formatters
+        self.add_form_extra_fields = add_extra
+        self.edit_form_extra_fields = edit_extra
+        self.search_form_extra_fields = search_extra
+
+    def _current_list(self, filters, order_column, order_direction):
+        """The list's filters (with the quick search) and a permitted order, as the request asks.
+
+        The list page and its Excel export both read the request through here.
+        """
+        access = self._field_access()
+        if order_column and (order_column not in self.order_columns or access.hidden(order_column)):
+            order_column, order_direction = "", ""
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        if access:  # no filtering on a hidden field: it would leak its values
+            kept = [(f, v) for f, v in zip(filters.filters, filters.values) if not access.hidden(f.column_name)]
+            if len(kept) != len(filters.filters):
+                filters = filters.copy()
+                filters.filters = [f for f, _v in kept]
+                filters.values = [v for _f, v in kept]
+        paths = [p for p in self.quick_search if not access.hidden(p)]
+        query_text = request.args.get("q", "").strip() if paths else ""
+        if query_text:
+            filters = filters.copy()
+            quick = self._quick_filter if len(paths) == len(self.quick_search) else quick_search_filter(paths)
+            filters.add_filter(paths[0].split(".")[0], quick, query_text)
+        return filters, order_column, order_direction
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs):
+        """FAB's list widget with the page size capped and this user's field permissions applied."""
+        widgets = widgets or {}
+        limit = current_app.config["CRM_MAX_PAGE_SIZE"]
+        page_size = min(max(int(page_size or self.page_size), 1), limit)
+        filters, order_column, order_direction = self._current_list(filters, order_column, order_direction)
+        access = self._field_access()
+        columns = self._shown_columns(access)
+        joined_filters = self._joined_filters(filters)
+        count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
+                                           page=page, page_size=page_size)
+        pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
+        # cells formatted here in one loop (the same values the template's per-cell formatter calls gave)
+        formatters = self._formatters_for(access)
+        values = list(self.datamodel.get_values(rows, columns))
+        shown = [(name, formatters[name]) for name in columns if formatters.get(name)]
+        for row in values:
+            for name, formatter in shown:
+                row[name] = formatter(row[name])
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=values,
+            order_columns=[c for c in self.order_columns if not access.hidden(c)],
+            formatters_columns={},
+            page=page,
+            page_size=page_size,
+            count=count,
+            pks=pks,
+            actions=actions or self.actions,
+            filters=filters,
+            modelview_name=self.__class__.__name__,
+            **kwargs,
+        )
+        return widgets
+
+    def _joined_filters(self, filters):
+        """The list's filters, the view's base filters and a drill-down's building, as one set."""
+        joined = filters.get_joined_filters(self._base_filters)
+        building = building_argument(self.datamodel.obj)
+        if building is not None:
+            joined = joined.copy()
+            joined.add_filter("id", FilterInBuilding, building)
+        return joined
+
+    def building_filter_name(self):
+        """The name of the building a drill-down narrowed this list to, for the page to say so."""
+        building = building_argument(self.datamodel.obj)
+        if building is None:
+            return None
+        from app.models import Building
+
+        found = db.session.get(Building, building)
+        return found.name if found else "—"
+
+    def _shown_columns(self, access):
+        """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""
+        visible = access.visible(self.list_columns)
+        asked = [c for c in request.args.get("cols", "").split(",") if c in visible]
+        return list(dict.fromkeys(asked)) or visible
+
+    def column_choices(self):
+        """For the list page's column picker: (name, label, shown) of every column the user may see."""
+        access = self._field_access()
+        shown = set(self._shown_columns(access))
+        return [(c, self.label_columns.get(c, c), c in shown) for c in access.visible(self.list_columns)]
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        widgets = widgets or {}
+        access = self._field_access()
+        columns = access.visible(self.show_columns)
+        widgets["show"] = self.show_widget(
+            pk=pk,
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values_item(item, columns),
+            formatters_columns=self._formatters_for(access),
+            actions=actions or self.actions,
+            fieldsets=show_fieldsets or self.show_fieldsets,
+            modelview_name=self.__class__.__name__,
+        )
+        return widgets
+
+    def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
+        access = self._field_access()
+        hidden = [c for c in self.search_columns if access.hidden(c)]
+        return super()._get_search_widget(form, list(exclude_cols or []) + hidden, widgets)
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = widgets or {}
+        widgets["add"] = self.add_widget(form=form, include_cols=[c for c in self.add_columns if c in form],
+                                         exclude_cols=exclude_cols or [], fieldsets=self.add_fieldsets)
+        return widgets
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = widgets or {}
+        widgets["edit"] = self.edit_widget(form=form, include_cols=[c for c in self.edit_columns if c in form],
+                                           exclude_cols=exclude_cols or [], fieldsets=self.edit_fieldsets)
+        return widgets
+
+    # ---- field permissions: one FieldAccess per request, applied on every path of the page
+
+    def _field_access(self):
+        return self.appbuilder.sm.field_access(self.class_permission_name)
+
+    def _formatters_for(self, access):
+        if not access:
+            return self.formatters_columns
+        formatters = dict(self.formatters_columns)
+        for field, level in access.levels.items():
+            if level == MASKED:
+                base = formatters.get(field)
+                formatters[field] = _masking(field, base)
+        return formatters
+
+    def _restrict_form(self, form):
+        """Hidden fields leave the form; read-only and masked ones render disabled and are never written."""
+        access = self._field_access()
+        if not access:
+            return form
+        posting = request.method == "POST"
+        for name in list(form._fields):
+            level = access.level(name)
+            if level == HIDDEN or (posting and level in (READONLY, MASKED)):
+                del form[name]
+            elif level in (READONLY, MASKED):
+                field = form[name]
+                field.render_kw = dict(field.render_kw or {}, disabled=True)
+                if level == MASKED:
+                    field.data = mask(name, field._value() if hasattr(field, "_value") else field.data)
+        return form
+
+    @action("export_selected", _("Export selected to Excel"), icon="fa-file-excel", multiple=True, single=False)
+    def export_selected(self, items):
+        ids = ",".join(str(item.id) for item in items if item is not None)
+        return redirect(url_for(".export", ids=ids))
+
+    @action("batch_edit", _("Batch edit"), icon="fa-edit", multiple=True, single=False)
+    def batch_edit(self, items):
+        ids = ",".join(str(item.id) for item in items if item is not None)
+        return redirect(url_for(".batch", ids=ids))
+
+    def _export_query(self):
+        query = self._current_query()
+        selected = self._requested_ids()
+        if selected is not None:
+            query = query.filter(self.datamodel.obj.id.in_(selected))
+        return query
+
+    def export_file(self):
+        """Write the list this request describes to a temporary .xlsx: (path, rows, title).
+        Used by the download and by the background export job alike."""
+        query = self._export_query()
+        query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
+        access = self._field_access()
+        columns = self._shown_columns(access)
+        formatters = dict(self._formatters_for(access))
+        model = self.datamodel.obj
+        for col in columns:  # translate each choice label once per export, not once per cell
+            choices = column_info(model, col).get("choices")
+            if choices is not None and not access.masked(col):
+                translated = {code: choices.label(code) for code in choices.codes}
+                formatters[col] = lambda code, translated=translated: translated.get(code, code or "")
+        labels = [self.label_columns.get(col, col) for col in columns]
+        cells = [(col, formatters.get(col), access.masked(col), "." in col) for col in columns]
+        value_of = self.datamodel._get_attr_value
+        rows = (
+            [export_value(formatter, value_of(item, col) if dotted else getattr(item, col), masked)
+             for col, formatter, masked, dotted in cells]
+            for item in query
+        )
+        title = str(self.list_title)
+        path, count = write_xlsx(columns, labels, rows, sheet_name=title, zone=local_zone())
+        return path, count, title
+
+    def _requested_ids(self):
+        """The ids ticked on the list page (``?ids=1,2,3``), or None when none were given."""
+        raw = request.values.get("ids")
+        return None if raw is None else [int(part) for part in raw.split(",") if part.strip().isdigit()]
+
+    def _current_query(self):
+        """The list's records as this request describes them: filters, quick search, order."""
+        orders = get_order_args().get(self.__class__.__name__) or ("", "")
+        get_filter_args(self._filters)
+        filters, order_column, order_direction = self._current_list(self._filters, *orders)
+        joined = self._joined_filters(filters)
+        return self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
+                                        order_column, order_direction)
+
+    def _batch_query(self):
+        """The records a batch targets: every row of the current filter, or the selected ids."""
+        if request.values.get("all"):
+            return self._current_query()
+        query = self.datamodel.session.query(self.datamodel.obj)
+        query = self._base_filters.apply_all(query) if self._base_filters.filters else query
+        return query.filter(self.datamodel.obj.id.in_(self._requested_ids() or []))
+
+    @expose("/batch/", methods=["GET", "POST"])
+    @has_access
+    def batch(self):
+        """Set chosen fields on the selected rows, or on all rows matching the filter, all or nothing."""
+        model = self.datamodel.obj
+        names = [f for f in batch_fields(model) if f != "tags"]
+        access = self._field_access()
+        form = self.edit_form.refresh()  # through field permissions: hidden/read-only fields are gone
+        fields = [form[name] for name in names if name in form and access.writable(name)]
+        tags = None
+        if "tags" in batch_fields(model) and access.writable("tags"):
+            tags = self.datamodel.session.query(relation_target(model, "tags")).order_by("name").all()
+        query = self._batch_query()
+        count = query.count()
+        whole_filter = bool(request.values.get("all"))
+        applied = [f.name for f in fields if request.form.get(f"apply_{f.name}")]
+        if request.method == "POST":
+            changes, valid = {}, True
+            for field in fields:
+                if field.name in applied:
+                    valid = field.validate(form) and valid
+                    changes[field.name] = field.data
+            if tags is not None:
+                by_id = {str(tag.id): tag for tag in tags}
+                for key in ("add_tags", "remove_tags"):
+                    if request.form.get(f"apply_{key}"):
+                        changes[key] = [by_id[v] for v in request.form.getlist(key) if v in by_id]
+            if whole_filter and not request.form.get("confirm"):
+                flash(str(_("Confirm that every matching record should change.")), "warning")
+            elif valid:
+                try:
+                    changed = apply_batch(self.datamodel.session, query, changes, access)
+                except DomainError as error:
+                    flash(str(error), "danger")
+                else:
+                    flash(str(_("%(count)s records changed.", count=changed)), "success")
+                    return redirect(url_for(".list"))
+        args = request.args.to_dict(flat=True)
+        return self.render_template(
+            "crm/batch_edit.html", title=_("Batch edit: %(entity)s", entity=model_label(model)),
+            fields=fields, tags=tags, count=count, whole_filter=whole_filter, applied=applied,
+            action_url=url_for(".batch", **args), back_url=url_for(".list"),
+        )
+
+    @expose("/savedview/", methods=["POST"])
+    @has_access
+    def save_view(self):
+        """Save the list's current filters, search and order under a name (optionally for a role)."""
+        role_id = request.form.get("shared_role", type=int)
+        if role_id and role_id not in {role.id for role in g.user.roles}:
+            role_id = None  # share only with a role one holds
+        try:
+            saved = save_view(db.session, g.user.id, self.__class__.__name__, request.form.get("name"),
+                              request.form.get("query", ""), role_id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+            return redirect(url_for(".list"))
+        flash(str(_("View saved.")), "success")
+        return redirect(url_for(".list") + ("?" + saved.query if saved.query else ""))
+
+    @expose("/savedview/<int:saved_id>/delete", methods=["POST"])
+    @has_access
+    def delete_saved_view(self, saved_id):
+        try:
+            delete_view(db.session, g.user.id, saved_id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+        return redirect(url_for(".list"))
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        """The current list (filters, search, order; all pages) as an .xlsx download; a list larger
+        than CRM_EXPORT_BACKGROUND_ROWS is built by the scheduler and offered when ready."""
+        query = self._export_query()
+        limit = current_app.config["CRM_EXPORT_BACKGROUND_ROWS"]
+        if query.order_by(None).count() > limit:
+            from app.exports import queue_export
+
+            queue_export(db.session, g.user.id, self.__class__.__name__, str(self.list_title),
+                         request.query_string.decode("utf-8", "replace"), utcnow())
+            flash(str(_("More than %(limit)s rows: the file is being prepared and you will get a message "
+                        "when it is ready.", limit=f"{limit:,}")), "info")
+            return redirect(url_for(".list", **request.args))
+        path, count, title = self.export_file()
+        record_export(db.session, actor_id=getattr(g.user, "id", None), resource=self.class_permission_name,
+                      query=request.query_string.decode("utf-8", "replace"), rows=count, now=utcnow())
+        stamp = local_now().strftime("%Y%m%d-%H%M")
+        response = send_file(path, as_attachment=True, download_name=f"{title}-{stamp}.xlsx",
+                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response.call_on_close(lambda: os.remove(path))
+        return response
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """FAB's single-record action, refusing a record this user cannot reach (row scoping)."""
+        if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
+            abort(404)
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """FAB's action on ticked rows, refusing any row this user cannot reach (row scoping)."""
+        for pk in request.form.getlist("rowid"):
+            if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
+                abort(404)
+        return super().action_post()
+
+    def _fill_form_exclude_cols(self, exclude_cols, form):
+        """FAB fills the relation an "add" from a related list is for; mark it given, so that a required
+        relation (checked on the raw input) passes."""
+        super()._fill_form_exclude_cols(exclude_cols, form)
+        for name in exclude_cols:
+            field = getattr(form, name, None)
+            if field is not None and getattr(field.data, "id", None) is not None:
+                field.raw_data = [str(field.data.id)]
+
+    def check_record(self, item):
+        """A view's own rule on a record about to be added or saved (raise DomainError to refuse)."""
+
+    def pre_add(self, item):
+        self.check_record(item)
+
+    def pre_update(self, item):
+        try:
+            self.check_record(item)
+            check_update(db.session, item)
+        except DomainError:
+            db.session.rollback()  # FAB shows the message; the refused change must not flush later
+            raise
+
+    def pre_delete(self, item):
+        check_delete(db.session, item)
+
+
+class CrmModelApi(ModelRestApi):
+    """A FAB ModelRestApi with the same field rules and record rules as the pages."""
+
+    quick_search = ()
+
+    def __init__(self):
+        model = self.datamodel.obj
+        validators = dict(self.validators_columns or {})
+        for column in model.__table__.columns:
+            info = column.info
+            if "choices" in info:
+                validators.setdefault(column.key, _schema_choice(info["choices"]))
+            elif "check" in info:
+                validators.setdefault(column.key, _schema_rule(info["check"]))
+        self.validators_columns = validators
+        if self.quick_search:
+            search_filters = dict(self.search_filters or {})
+            search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))
+            self.search_filters = search_filters
+        super().__init__()
+
+    @property
+    def quick_search_column(self):
+        return self.quick_search[0].split(".")[0]
+
+    def _handle_domain_error(self, call, *args):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return call(*args)
+        except DomainError as error:
+            db.session.rollback()
+            payload = {error.field: [str(error)]} if error.field else str(error)
+            return self.response(error.status, message=payload)
+        except (SQLAlchemyError, TypeError, ValueError, OverflowError, AttributeError, LookupError):
+            # data the schema let through but the database or a relation cannot take (a missing
+            # required relation, a malformed related id, a clash): a clear 422, nothing saved
+            db.session.rollback()
+            return self.response(422, message=str(_("The data is not valid: check the required fields and the "
+                                                    "related records.")))
+
+    def _check_record(self, item):
+        check_unique_together(db.session, type(item), column_values(item), exclude_pk=item.id)
+
+    def pre_add(self, item):
+        self._check_record(item)
+
+    def pre_update(self, item):
+        self._check_record(item)
+        check_update(db.session, item)
+
+    def pre_delete(self, item):
+        check_delete(db.session, item)
+
+    # ---- field permissions on the API: hidden fields absent, masked ones masked, writes refused
+
+    def _field_access(self):
+        return self.appbuilder.sm.field_access(self.class_permission_name)
+
+    def _strip(self, access, record):
+        for key in list(record):
+            if access.hidden(key):
+                del record[key]
+            elif access.masked(key) and isinstance(record[key], (str, int)):
+                record[key] = mask(key.split(".")[-1], record[key])
+
+    def _strip_response(self, data, result_key):
+        access = self._field_access()
+        if not access:
+            return
+        result = data.get(result_key)
+        for record in result if isinstance(result, list) else [result] if isinstance(result, dict) else []:
+            self._strip(access, record)
+        for key in ("list_columns", "show_columns", "order_columns", "add_columns", "edit_columns"):
+            if isinstance(data.get(key), list):
+                data[key] = [c for c in data[key] if not access.hidden(c)]
+        for key in ("label_columns", "description_columns", "filters"):
+            if isinstance(data.get(key), dict):
+                data[key] = {c: v for c, v in data[key].items() if not access.hidden(c)}
+
+    def add_api_spec(self, api_spec):
+        """The OpenAPI document is built per request: leave out what this user may not see."""
+        super().add_api_spec(api_spec)
+        access = self._field_access()
+        if not access:
+            return
+        prefix = f"{self.__class__.__name__}."
+        for name, schema in api_spec.components.schemas.items():
+            if not name.startswith(prefix) or not isinstance(schema, dict):
+                continue
+            properties = schema.get("properties", {})
+            for field in [f for f in properties if access.hidden(f)]:
+                del properties[field]
+            if "required" in schema:
+                schema["required"] = [f for f in schema["required"] if not access.hidden(f)]
+
+    def pre_get_list(self, data):
+        self._strip_response(data, "result")
+
+    def pre_get(self, data):
+        self._strip_response(data, "result")
+
+    def info_headless(self, **kwargs):
+        response = super().info_headless(**kwargs)
+        access = self._field_access()
+        if access and response.status_code == 200:
+            data = response.get_json()
+            for key in ("add_columns", "edit_columns"):
+                if isinstance(data.get(key), list):
+                    data[key] = [c for c in data[key] if access.writable(c.get("name", ""))]
+            if isinstance(data.get("filters"), dict):
+                data["filters"] = {c: v for c, v in data["filters"].items() if not access.hidden(c)}
+            return self.response(200, **data)
+        return response
+
+    def get_list_headless(self, **kwargs):
+        access = self._field_access()
+        rison = kwargs.get("rison") or {}
+        asked = [f.get("col", "") for f in rison.get("filters", []) if isinstance(f, dict)]
+        asked += [rison.get("order_column", "")] + list(rison.get("columns", []) or [])
+        if access and any(access.hidden(col) for col in asked if col):
+            return self.response_400(message=str(_("Filtering or ordering on a hidden field is not allowed.")))
+        return super().get_list_headless(**kwargs)
+
+    def _refuse_protected_fields(self):
+        access = self._field_access()
+        payload = request.get_json(silent=True)
+        if access and isinstance(payload, dict):
+            refused = sorted(key for key in payload if not access.writable(key))
+            if refused:
+                message = str(_("You may not change these fields: %(fields)s", fields=", ".join(refused)))
+                return self.response(403, message=message)
+        return None
+
+    def post_headless(self):
+        return self._refuse_protected_fields() or self._handle_domain_error(super().post_headless)
+
+    def put_headless(self, pk):
+        return self._refuse_protected_fields() or self._handle_domain_error(super().put_headless, pk)
+
+    def delete_headless(self, pk):
+        return self._handle_domain_error(super().delete_headless, pk)
+
+
+def _schema_choice(choices):
+    def validate(value):
+        if value is not None and value not in choices:
+            raise SchemaValidationError(str(_("Not a valid choice: %(value)s", value=value)))
+
+    return validate
+
+
+def _schema_rule(check_name):
+    def validate(value):
+        message = check_value(check_name, value)
+        if message:
+            raise SchemaValidationError(str(message))
+
+    return validate
+
+
+# ---------------------------------------------------------------- lookups for AJAX selects
+
+
+class LookupView(BaseView):
+    """Matches for the searchable selects; a user sees only what they may list."""
+
+    route_base = "/lookup"
+    default_view = "lookup"
+    class_permission_name = "Lookup"
+    method_permission_name = {"lookup": "read"}
+    resources = {}  # table name -> (model, view permission name)
+
+    @expose("/<resource>")
+    @has_access_api
+    def lookup(self, resource):
+        entry = self.resources.get(resource)
+        if entry is None:
+            return jsonify(results=[]), 404
+        model, permission_view = entry
+        if not self.appbuilder.sm.has_access("can_read", permission_view):
+            return jsonify(results=[]), 403
+        term = request.args.get("q", "").strip()
+        query = db.session.query(model)
+        for column in getattr(model, "__lookup_filters__", ()):  # e.g. ?customer_id=5: that customer's tickets
+            value = request.args.get(column, type=int)
+            if value:
+                query = query.filter(getattr(model, column) == value)
+        if term:
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in model.__lookup__]))
+        limit = current_app.config["CRM_LOOKUP_LIMIT"]
+        rows = (
+            query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
+            .order_by(*(model.lookup_order() if hasattr(model, "lookup_order")
+                        else (getattr(model, display_column(model)), model.id)))
+            .limit(limit)
+            .all()
+        )
+        detail = getattr(model, "__lookup_detail__", None)
+        access = self.appbuilder.sm.field_access(permission_view)
+
+        def text(row):
+            value = getattr(row, detail, None) if detail and not access.hidden(detail) else None
+            if value and access.masked(detail):
+                value = mask(detail, value)
+            return f"{row} ({value})" if value else str(row)
+
+        return jsonify(results=[{"id": row.id, "text": text(row)} for row in rows])
+
+
+def _list_view_here():
+    """The CRM list view serving this request, if any."""
+    return next((v for v in current_app.appbuilder.baseviews
+                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+
+
+def list_columns_here():
+    """For the list template: the current list's column choices."""
+    view = _list_view_here()
+    return view.column_choices() if view is not None else []
+
+
+def saved_views_here():
+    """For the list template: the saved views of the list being shown, for the current user."""
+    user = getattr(g, "user", None)
+    if not getattr(user, "is_authenticated", False) or not request.blueprint:
+        return []
+    return views_for(db.session, user.id, [role.id for role in user.roles], request.blueprint)
+
+
+def building_filter_here():
+    """For the list template: the building a dashboard drill-down narrowed this list to, or None."""
+    view = _list_view_here()
+    return view.building_filter_name() if view is not None else None

@@ -1,0 +1,140 @@
+"""Field permissions: for each role × model × field, hidden, masked, read-only or editable.
+
+Editable is the default (no row), so a new role changes nothing until configured. A user
+with several roles gets the most permissive level any of them has; Admin always edits.
+Every path that shows or writes a field (list, show, forms, search, export, API, batch
+edit) asks ``levels_for`` and applies ``mask``; nothing else decides.
+"""
+from flask_babel import lazy_gettext as _
+from sqlalchemy import select
+
+from app.models import FieldPermission
+
+HIDDEN = "hidden"
+MASKED = "masked"
+READONLY = "readonly"
+EDITABLE = "editable"
+
+LEVELS = (HIDDEN, MASKED, READONLY, EDITABLE)
+STRICTNESS = (EDITABLE, READONLY, MASKED, HIDDEN)  # later is stricter
+LEVEL_LABELS = {
+    HIDDEN: _("Hidden"),
+    MASKED: _("Masked"),
+    READONLY: _("Read-only"),
+    EDITABLE: _("Editable"),
+}
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+class FieldAccess:
+    """The levels that apply to one user on one model (fields absent are editable).
+
+    A dotted path (``customer.phone`` on a ticket) follows the relation and takes the level the
+    user has on that model's field as well: the stricter of the two applies.
+    """
+
+    def __init__(self, levels, resource=None, all_levels=None):
+        self.levels = levels
+        self.resource = resource
+        self.all_levels = all_levels or {}
+
+    def level(self, field):
+        own = self.levels.get(field.split(".")[0], EDITABLE)
+        if "." not in field or own == HIDDEN:
+            return own
+        relation, rest = field.split(".", 1)
+        target = _relation_target(self.resource, relation)
+        if target is None:
+            return own
+        related = FieldAccess(self.all_levels.get(target, {}), target, self.all_levels).level(rest)
+        return max(own, related, key=STRICTNESS.index)
+
+    def hidden(self, field):
+        return self.level(field) == HIDDEN
+
+    def masked(self, field):
+        return self.level(field) == MASKED
+
+    def writable(self, field):
+        return self.level(field) == EDITABLE
+
+    def visible(self, fields):
+        return [f for f in fields if not self.hidden(f)]
+
+    def __bool__(self):
+        return bool(self.levels) or bool(self.all_levels)
+
+
+def _relation_target(resource, relation):
+    """The permission resource (model name) a relation of ``resource`` leads to, or None."""
+    from app import models
+
+    model = getattr(models, resource or "", None)
+    mapper = getattr(model, "__mapper__", None)
+    if mapper is None or relation not in mapper.relationships:
+        return None
+    return mapper.relationships[relation].mapper.class_.__name__
+
+
+def load_all_levels(session, role_ids):
+    """{resource: {field: level}} in one query (one per request, whatever the number of fields)."""
+    if not role_ids:
+        return {}
+    rows = session.execute(
+        select(FieldPermission.resource, FieldPermission.role_id, FieldPermission.field, FieldPermission.level)
+        .where(FieldPermission.role_id.in_(role_ids))
+    ).all()
+    levels, roles_with_row = {}, {}
+    for resource, role_id, field, level in rows:
+        key = (resource, field)
+        roles_with_row.setdefault(key, set()).add(role_id)
+        current = levels.get(key)
+        levels[key] = level if current is None or _RANK[level] > _RANK[current] else current
+    result = {}
+    for (resource, field), level in levels.items():
+        # a role with no row for the field leaves it editable for that user
+        if roles_with_row[(resource, field)] >= set(role_ids):
+            result.setdefault(resource, {})[field] = level
+    return result
+
+
+def mask(field, value):
+    """A partial value: phone 138****1234, ID 1101**********1234, other text 张**."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if field == "phone" or field.endswith("phone"):
+        return text[:3] + "*" * max(len(text) - 7, 1) + text[-4:] if len(text) > 7 else "*" * len(text)
+    if field == "id_number":
+        return text[:4] + "*" * max(len(text) - 8, 1) + text[-4:] if len(text) > 8 else "*" * len(text)
+    if field == "email" and "@" in text:
+        name, domain = text.split("@", 1)
+        return name[:1] + "***@" + domain
+    return text[:1] + "*" * min(max(len(text) - 1, 2), 8)
+
+
+def save_matrix(session, resource, matrix, known_fields, role_ids):
+    """Replace the field permissions of ``resource`` with ``matrix`` {(role_id, field): level} in one go."""
+    from app.errors import DomainError
+
+    for (role_id, field), level in matrix.items():
+        if field not in known_fields or role_id not in role_ids:
+            raise DomainError(_("Unknown field or role in the permission matrix."))
+        if level not in LEVELS:
+            raise DomainError(_("Unknown permission level: %(level)s", level=level))
+    existing = {
+        (row.role_id, row.field): row
+        for row in session.execute(select(FieldPermission).where(FieldPermission.resource == resource)).scalars()
+    }
+    for key, row in existing.items():
+        if matrix.get(key, EDITABLE) == EDITABLE and key[0] in role_ids:
+            session.delete(row)
+    for (role_id, field), level in matrix.items():
+        if level == EDITABLE:
+            continue
+        row = existing.get((role_id, field))
+        if row is None:
+            session.add(FieldPermission(role_id=role_id, resource=resource, field=field, level=level))
+        else:
+            row.level = level
+    session.commit()

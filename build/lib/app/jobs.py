@@ -1,0 +1,263 @@
+"""APScheduler job definitions: each job is thin and calls one domain function.
+
+Jobs are registered by register_jobs(scheduler, app) in the one scheduler process
+(`flask crm scheduler`); web workers never start a scheduler. Missed runs coalesce into one,
+and a run may start minutes late (APScheduler's own default grace time is one second).
+Every job is idempotent by construction, so a catch-up run or a second scheduler does no harm.
+
+Only one scheduler process schedules at a time (app.leader's lock), and each scheduled run is
+claimed in job_run under a unique (job, slot) key before it starts (run_claimed), so a run happens
+once even if two schedulers were ever active together. Interval jobs fire on a fixed phase
+(ANCHOR), so every scheduler computes the same slots.
+"""
+import datetime
+import functools
+
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.types import utcnow
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+ANCHOR = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+DAY_SECONDS = 24 * 3600
+
+
+def logged(job):
+    """Each run of a job that did something is written to the change history with what it returned."""
+    @functools.wraps(job)
+    def run(app, *args):
+        result = job(app, *args)
+        idle = not result or (isinstance(result, dict) and not any(result.values()))
+        if idle:  # a run that found nothing to do is not worth a line every 30 seconds
+            return result
+        with app.app_context():
+            from app.audit import record_event
+
+            summary = getattr(result, "period", None) and f"{result.period}: {result.created}" or str(result)
+            record_event(db.session, "job", job.__name__, 0, summary[:200])
+        return result
+
+    return run
+
+
+@logged
+def escalation_sweep(app):
+    """Escalate overdue tickets (app.sla.escalate_overdue)."""
+    from app.sla import escalate_overdue
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return escalate_overdue(db.session, utcnow())
+
+
+@logged
+def auto_close(app):
+    """Close tickets resolved long enough ago (app.ratings.close_resolved)."""
+    from app.ratings import close_resolved
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return close_resolved(db.session, utcnow(), app.config["CRM_AUTO_CLOSE_DAYS"])
+
+
+@logged
+def deliver_notifications(app):
+    """Send what the outbox holds (app.notify.deliver_outbox) through the configured channels,
+    at most CRM_OUTBOX_BATCH messages a run (the throttle)."""
+    from app.channels import senders_from_config
+    from app.notify import deliver_outbox
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return deliver_outbox(db.session, senders_from_config(app.config), utcnow(),
+                              batch=app.config["CRM_OUTBOX_BATCH"], max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+
+
+@logged
+def queue_broadcasts(app):
+    """Queue the broadcasts whose time has come (app.broadcasts.queue_due_broadcasts)."""
+    from app.broadcasts import queue_due_broadcasts
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return queue_due_broadcasts(db.session, utcnow(), app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
+
+
+@logged
+def monthly_bills(app, period=None):
+    """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
+    from app.billing import generate_bills
+    from app.core.clock import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return generate_bills(db.session, period or now.astimezone(local_zone()).strftime("%Y-%m"), now)
+
+
+@logged
+def payment_reminders(app):
+    """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
+    from app.billing import send_payment_reminders
+    from app.core.clock import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_payment_reminders(db.session, now, now.astimezone(local_zone()).date(),
+                                      app.config["CRM_REMINDER_INTERVAL_DAYS"])
+
+
+@logged
+def background_exports(app):
+    """Build queued large exports (app.exports.run_export_jobs)."""
+    from app.exports import run_export_jobs
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return run_export_jobs(app, db.session, utcnow(), app.config["EXPORT_FOLDER"],
+                               app.config["CRM_EXPORT_KEEP_DAYS"])
+
+
+@logged
+def contract_reminders(app):
+    """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
+    from app.contracts import daily
+    from app.core.clock import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return daily(db.session, now.astimezone(local_zone()).date(), now)
+
+
+@logged
+def return_visit_tasks(app):
+    """Create the return visits that have come due (app.return_visits.create_visits)."""
+    from app.return_visits import create_visits
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        return create_visits(db.session, utcnow())
+
+
+@logged
+def maintenance_work_orders(app):
+    """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
+    from app.maintenance import generate_work_orders
+    from app.core.clock import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        zone = local_zone()
+        return generate_work_orders(db.session, utcnow().astimezone(zone).date(), zone)
+
+
+@logged
+def care_greetings(app):
+    """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
+    from app.care import send_greetings
+    from app.core.clock import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_greetings(db.session, now.astimezone(local_zone()).date(), now)
+
+
+@logged
+def renovation_reminders(app):
+    """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
+    from app.renovation import send_reminders
+    from app.core.clock import local_zone
+
+    with app.app_context():
+        db.session.info["actor_id"] = None
+        now = utcnow()
+        return send_reminders(db.session, now.astimezone(local_zone()).date(), now)
+
+
+def prune_job_runs(app):
+    """Forget job runs older than CRM_JOB_RUN_KEEP_DAYS (the ledger would grow by ~5,000 rows a day)."""
+    from sqlalchemy import delete
+
+    from app.models import JobRun
+
+    with app.app_context():
+        cutoff = utcnow() - datetime.timedelta(days=app.config.get("CRM_JOB_RUN_KEEP_DAYS", 7))
+        removed = db.session.execute(delete(JobRun).where(JobRun.started_at < cutoff)).rowcount
+        db.session.commit()
+        return removed
+
+
+def slot_of(now, period_seconds):
+    """The scheduled run ``now`` belongs to: the start of its period, counted from ANCHOR."""
+    elapsed = int((now - ANCHOR).total_seconds())
+    return ANCHOR + datetime.timedelta(seconds=elapsed - elapsed % period_seconds)
+
+
+def run_claimed(job, period_seconds, app, holder, *args):
+    """Run ``job`` unless its current slot was already claimed; the claim row records where it ran."""
+    from app.models import JobRun
+
+    with app.app_context():
+        now = utcnow()
+        host, _, pid = holder.rpartition(":")
+        claim = JobRun(job=job.__name__, slot=slot_of(now, period_seconds), host=host[:100], pid=int(pid),
+                       started_at=now)
+        db.session.add(claim)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another scheduler ran this slot
+            db.session.rollback()
+            return None
+        claim_id = claim.id
+        db.session.remove()
+    outcome = "error"
+    try:
+        result = job(app, *args)
+        outcome = str(result)
+        return result
+    except Exception as error:
+        outcome = f"error: {error}"
+        raise
+    finally:
+        with app.app_context():
+            from sqlalchemy import update
+
+            db.session.execute(update(JobRun).where(JobRun.id == claim_id)
+                               .values(finished_at=utcnow(), outcome=outcome[:200]))
+            db.session.commit()
+            db.session.remove()
+
+
+def register_jobs(scheduler, app, holder=None):
+    """Add every job to ``scheduler``; with ``holder`` ("host:pid"), each run is claimed in job_run first."""
+    zone = app.config.get("TIMEZONE", "Asia/Shanghai")
+
+    def add(job, trigger, period_seconds, **trigger_args):
+        if holder is None:
+            func, args = job, [app]
+        else:
+            func, args = run_claimed, [job, period_seconds, app, holder]
+        if trigger == "interval":
+            trigger_args.setdefault("start_date", ANCHOR)
+        scheduler.add_job(func, trigger, args=args, id=job.__name__, replace_existing=True, **trigger_args)
+
+    add(background_exports, "interval", 60, minutes=1)
+    add(monthly_bills, "cron", DAY_SECONDS, day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone)
+    add(payment_reminders, "cron", DAY_SECONDS, hour=10, timezone=zone)
+    add(queue_broadcasts, "interval", 60, minutes=1)
+    seconds = app.config.get("CRM_OUTBOX_SECONDS", 30)
+    add(deliver_notifications, "interval", seconds, seconds=seconds)
+    add(auto_close, "interval", 3600, hours=1)
+    add(contract_reminders, "cron", DAY_SECONDS, hour=8, timezone=zone)
+    add(maintenance_work_orders, "cron", DAY_SECONDS, hour=6, timezone=zone)
+    add(care_greetings, "cron", DAY_SECONDS, hour=9, timezone=zone)
+    add(renovation_reminders, "cron", DAY_SECONDS, hour=8, minute=30, timezone=zone)
+    add(return_visit_tasks, "interval", 600, minutes=10)
+    minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
+    add(escalation_sweep, "interval", minutes * 60, minutes=minutes)
+    add(prune_job_runs, "interval", 6 * 3600, hours=6)
+    return scheduler

@@ -1,0 +1,123 @@
+"""Departments, staff, the duty roster, dispatch rules and service levels."""
+from flask_appbuilder.models.sqla import Model
+from flask_babel import lazy_gettext as _
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import backref, relationship
+from sqlalchemy.sql.expression import false
+
+from app.types import PRIORITIES, TICKET_TYPES, UNIT_USES, UTCDateTime
+from app.model.base import Stamped, choice_column
+
+
+class Department(Stamped, Model):
+    __tablename__ = "department"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), unique=True, nullable=False)
+    phone = Column(String(20), info={"check": "phone"})
+    description = Column(String(255))
+
+    def __str__(self):
+        return self.name or ""
+
+
+staff_building = Table(
+    "staff_building",
+    Model.metadata,
+    Column("staff_profile_id", Integer, ForeignKey("staff_profile.id", ondelete="CASCADE"), primary_key=True),
+    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class StaffProfile(Stamped, Model):
+    """What the CRM knows of a staff account beyond FAB's User: department, duty, load limit."""
+
+    __tablename__ = "staff_profile"
+    __table_args__ = (CheckConstraint("max_open_tickets >= 0", name="ck_staff_max_open"),)
+    __display_relations__ = ("user", "department")
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), unique=True, nullable=False)
+    user = relationship("User")
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="RESTRICT"), index=True)
+    department = relationship("Department", backref="staff")
+    phone = Column(String(20), info={"check": "phone"})
+    on_duty = Column(Boolean, nullable=False, default=True)
+    on_leave = Column(Boolean, nullable=False, default=False, server_default=false())
+    max_open_tickets = Column(Integer, nullable=False, default=10)
+    # ties in dispatch go to whoever was assigned least recently
+    last_assigned_at = Column(UTCDateTime)
+    # the buildings this person covers; none means every building
+    buildings = relationship("Building", secondary=staff_building, order_by="Building.code")
+
+    def __str__(self):
+        return str(self.user) if self.user else ""
+
+
+class DispatchRule(Stamped, Model):
+    """Which department a new ticket goes to: by type, optionally narrowed by building or unit use."""
+
+    __tablename__ = "dispatch_rule"
+    __display_relations__ = ("building", "department")
+
+    id = Column(Integer, primary_key=True)
+    ticket_type = choice_column(TICKET_TYPES, default="repair")
+    building_id = Column(Integer, ForeignKey("building.id", ondelete="CASCADE"))
+    building = relationship("Building")
+    unit_use = choice_column(UNIT_USES, nullable=True)
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="CASCADE"), nullable=False)
+    department = relationship("Department")
+
+    def __str__(self):
+        return f"{TICKET_TYPES.label(self.ticket_type)} → {self.department or ''}"
+
+
+class DutyShift(Model):
+    """A weekly shift of a staff member (weekday 0 = Monday), in local time."""
+
+    __tablename__ = "duty_shift"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="ck_duty_shift_weekday"),
+        CheckConstraint("end_minute > start_minute", name="ck_duty_shift_span"),
+    )
+    __display_relations__ = ("staff", "staff.user")
+
+    id = Column(Integer, primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff_profile.id", ondelete="CASCADE"), nullable=False, index=True)
+    staff = relationship("StaffProfile", backref="shifts")
+    weekday = Column(Integer, nullable=False)
+    start_minute = Column(Integer, nullable=False, default=8 * 60)
+    end_minute = Column(Integer, nullable=False, default=18 * 60)
+
+    def __str__(self):
+        return f"{self.weekday} {self.start_minute // 60:02d}:{self.start_minute % 60:02d}-" \
+               f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
+
+
+class SlaPolicy(Stamped, Model):
+    """Response and resolution times per ticket type and priority, edited in the UI."""
+
+    __tablename__ = "sla_policy"
+    __table_args__ = (
+        UniqueConstraint("ticket_type", "priority", name="uq_sla_policy",
+                         info={"field": "priority", "message": _("There is already a policy for this type and priority.")}),
+        CheckConstraint("response_minutes > 0 AND resolution_minutes > 0", name="ck_sla_positive"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    ticket_type = choice_column(TICKET_TYPES, default="repair")
+    priority = choice_column(PRIORITIES, default="medium")
+    response_minutes = Column(Integer, nullable=False, default=240)
+    resolution_minutes = Column(Integer, nullable=False, default=2880)
+
+    def __str__(self):
+        return f"{TICKET_TYPES.label(self.ticket_type)}/{PRIORITIES.label(self.priority)}"

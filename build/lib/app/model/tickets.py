@@ -1,0 +1,179 @@
+"""Service tickets, their history, files, ratings, and communication records."""
+from flask_appbuilder.models.mixins import FileColumn
+from flask_appbuilder.models.sqla import Model
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import backref, column_property, relationship
+
+from app.types import (
+    COMMUNICATION_CHANNELS,
+    PRIORITIES,
+    RATING_SOURCES,
+    TICKET_CHANNELS,
+    TICKET_EVENT_KINDS,
+    TICKET_STATUSES,
+    TICKET_TYPES,
+    UTCDateTime,
+    utcnow,
+)
+from app.model.base import Stamped, choice_column
+
+
+communication_ticket = Table(
+    "communication_ticket",
+    Model.metadata,
+    Column("communication_id", Integer, ForeignKey("communication.id", ondelete="CASCADE"), primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Ticket(Stamped, Model):
+    """A service request / work order (诉求/工单)."""
+
+    __tablename__ = "ticket"
+    __lookup__ = ("number", "title")
+    __table_args__ = (
+        Index("ix_ticket_status_deadline", "status", "deadline"),
+        Index("ix_ticket_assignee_status", "assignee_id", "status"),
+        # the ticket list's default order, and the same within a status filter (deep pages walk these)
+        Index("ix_ticket_created_at", "created_at", "id"),
+        Index("ix_ticket_status_created_at", "status", "created_at", "id"),
+        # the escalation sweep looks for open tickets at level 0 and 1: few, among a million at level 2 or closed
+        Index("ix_ticket_escalation", "escalation_level", "status"),
+        # dashboards and reports count tickets resolved in a period
+        Index("ix_ticket_resolved_at", "resolved_at"),
+    )
+    __display_relations__ = ("customer", "unit", "unit.building", "department", "assignee")
+
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), unique=True, nullable=False)
+    title = Column(String(200), nullable=False)
+    type = choice_column(TICKET_TYPES, default="repair")
+    priority = choice_column(PRIORITIES, default="medium")
+    # active_history: the lifecycle rule needs the old value even when it was not loaded
+    status = column_property(choice_column(TICKET_STATUSES, default="new"), active_history=True)
+    channel = choice_column(TICKET_CHANNELS, default="phone")
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), index=True)
+    customer = relationship("Customer", backref="tickets")
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    unit = relationship("Unit", backref="tickets")
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="RESTRICT"), index=True)
+    department = relationship("Department", backref="tickets")
+    assignee_id = column_property(Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL")),
+                                  active_history=True)
+    assignee = relationship("User", foreign_keys=[assignee_id], active_history=True)
+    deadline = Column(UTCDateTime)
+    description = Column(Text)
+    resolution = Column(Text)  # the handler's result note, required to resolve
+    # SLA: due times computed at creation from the SLA policy; the sweep only compares them
+    response_due = Column(UTCDateTime)
+    resolution_due = Column(UTCDateTime)
+    responded_at = Column(UTCDateTime)
+    resolved_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+    escalation_level = Column(Integer, nullable=False, default=0, server_default="0")
+    escalated_at = Column(UTCDateTime)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    updated_by = relationship("User", foreign_keys=[updated_by_id])
+
+    events = relationship(
+        "TicketEvent", back_populates="ticket", order_by="TicketEvent.id", passive_deletes="all"
+    )
+    attachments = relationship("TicketAttachment", back_populates="ticket", cascade="all, delete-orphan")
+
+    # not stored: the reason given with a reassignment, written to the ticket's history
+    reassign_reason = None
+    # the searchable select: a customer's tickets (?customer_id=), open ones first, then the newest
+    __lookup_filters__ = ("customer_id",)
+
+    @classmethod
+    def lookup_order(cls):
+        from sqlalchemy import case
+
+        open_first = case((cls.status.in_(("new", "assigned", "in_progress", "reopened")), 0), else_=1)
+        return open_first, cls.created_at.desc(), cls.id.desc()
+
+    def __str__(self):
+        return f"{self.number} {self.title}" if self.number else (self.title or "")
+
+
+class TicketAttachment(Model):
+    __tablename__ = "ticket_attachment"
+    __display_relations__ = ("ticket",)
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False, index=True)
+    ticket = relationship("Ticket", back_populates="attachments")
+    file = Column(FileColumn, nullable=False)
+    description = Column(String(200))
+    uploaded_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __str__(self):
+        return self.description or str(self.file)
+
+
+class TicketEvent(Model):
+    """Append-only log of a ticket's life: rows are written by app.tickets, never edited."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_at", "at", "id"),)  # the history list's order
+    __display_relations__ = ("ticket", "actor")
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="RESTRICT"), nullable=False, index=True)
+    ticket = relationship("Ticket", back_populates="events")
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    actor = relationship("User")
+    kind = choice_column(TICKET_EVENT_KINDS, default="note")
+    from_status = choice_column(TICKET_STATUSES, nullable=True)
+    to_status = choice_column(TICKET_STATUSES, nullable=True)
+    note = Column(Text)
+    attachment = Column(FileColumn)
+
+    def __str__(self):
+        return f"{self.ticket_id}#{self.id} {self.kind}"
+
+
+class Communication(Stamped, Model):
+    """A record of contact with a customer (沟通记录)."""
+
+    __tablename__ = "communication"
+    __display_relations__ = ("customer", "staff")
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), nullable=False, index=True)
+    customer = relationship("Customer", backref="communications")
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    channel = choice_column(COMMUNICATION_CHANNELS, default="phone")
+    summary = Column(Text, nullable=False)
+    attachment = Column(FileColumn)
+    staff_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    staff = relationship("User")
+    tickets = relationship("Ticket", secondary=communication_ticket, backref="communications")
+
+    def __str__(self):
+        return (self.summary or "")[:30]
+
+
+class TicketRating(Model):
+    """The customer's rating of a finished ticket: 1–5 stars, once per ticket."""
+
+    __tablename__ = "ticket_rating"
+    __table_args__ = (CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),
+                      Index("ix_ticket_rating_rated_at", "rated_at"))
+    __display_relations__ = ("ticket", "recorded_by")
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False, unique=True)
+    ticket = relationship("Ticket", backref=backref("rating", uselist=False))
+    stars = Column(Integer, nullable=False)
+    comment = Column(Text)
+    source = choice_column(RATING_SOURCES, default="link")
+    rated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    recorded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    recorded_by = relationship("User")
+
+    def __str__(self):
+        return "★" * (self.stars or 0)

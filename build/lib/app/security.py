@@ -1,0 +1,405 @@
+"""The one SecurityManager subclass, permission constants and the built-in roles as data.
+
+Pages and REST resources of a model share one permission resource (its model name), so a
+role that may edit customers on the page may edit them through the API, and no other way.
+"""
+from flask import g
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import lazy_gettext as _
+
+ACTION_READ = "can_read"
+ACTION_CREATE = "can_create"
+ACTION_EDIT = "can_edit"
+ACTION_DELETE = "can_delete"
+ACTION_EXPORT = "can_export"  # the user manual's "whether a role may export reports"
+MENU_ACCESS = "menu_access"
+
+RESOURCE_BUILDING = "Building"
+RESOURCE_UNIT = "Unit"
+RESOURCE_CUSTOMER = "Customer"
+RESOURCE_RESIDENCE = "CustomerUnit"
+RESOURCE_TAG = "Tag"
+RESOURCE_DEPARTMENT = "Department"
+RESOURCE_STAFF = "StaffProfile"
+RESOURCE_TICKET = "Ticket"
+RESOURCE_TICKET_ATTACHMENT = "TicketAttachment"
+RESOURCE_TICKET_EVENT = "TicketEvent"
+RESOURCE_COMMUNICATION = "Communication"
+RESOURCE_BILL = "Bill"
+RESOURCE_PAYMENT = "Payment"
+RESOURCE_DISPATCH_RULE = "DispatchRule"
+RESOURCE_DUTY_SHIFT = "DutyShift"
+RESOURCE_SLA_POLICY = "SlaPolicy"
+RESOURCE_TICKET_RATING = "TicketRating"
+RESOURCE_PERFORMANCE = "Performance"
+RESOURCE_MESSAGE_TEMPLATE = "MessageTemplate"
+RESOURCE_OUTBOX = "OutboxMessage"
+RESOURCE_FEE_RULE = "FeeRule"
+RESOURCE_METER_READING = "MeterReading"
+RESOURCE_BILLING_RUN = "BillingRun"
+RESOURCE_WRITE_OFF = "WriteOff"
+RESOURCE_ARREARS = "Arrears"
+RESOURCE_BROADCAST = "Broadcast"
+RESOURCE_ACCOUNT_SECURITY = "AccountSecurity"  # admins only
+RESOURCE_CHANGE_LOG = "ChangeLog"  # admins only by default: it holds the values of every field
+RESOURCE_SUPPLIER = "Supplier"
+RESOURCE_CONTRACT = "Contract"
+RESOURCE_CONTRACT_REMINDER = "ContractReminder"
+RESOURCE_RETURN_VISIT_RULE = "ReturnVisitRule"
+RESOURCE_RETURN_VISIT = "ReturnVisit"
+RESOURCE_SURVEY = "Survey"
+RESOURCE_SURVEY_QUESTION = "SurveyQuestion"
+RESOURCE_SURVEY_RECIPIENT = "SurveyRecipient"
+RESOURCE_EQUIPMENT = "Equipment"
+RESOURCE_MAINTENANCE_PLAN = "MaintenancePlan"
+RESOURCE_MAINTENANCE_OCCURRENCE = "MaintenanceOccurrence"
+RESOURCE_HOLIDAY = "Holiday"
+RESOURCE_CARE_REMINDERS = "CareReminders"
+RESOURCE_RENOVATION = "Renovation"
+ACTION_APPROVE = "can_approve"
+ACTION_REVERSE = "can_reverse"
+RESOURCE_LOOKUP = "Lookup"
+RESOURCE_FIELD_PERMISSION = "FieldPermission"
+RESOURCE_IMPORT = "Import"
+RESOURCE_DASHBOARD = "Dashboard"
+RESOURCE_REPORT = "Report"
+RESOURCE_DASHBOARD_WIDGET = "DashboardWidget"  # admins define widgets
+ACTION_IMPORT = "can_import"
+
+CRM_RESOURCES = [
+    RESOURCE_BUILDING, RESOURCE_UNIT, RESOURCE_CUSTOMER, RESOURCE_RESIDENCE, RESOURCE_TAG,
+    RESOURCE_DEPARTMENT, RESOURCE_STAFF, RESOURCE_TICKET, RESOURCE_TICKET_ATTACHMENT,
+    RESOURCE_TICKET_EVENT, RESOURCE_COMMUNICATION, RESOURCE_BILL, RESOURCE_PAYMENT,
+    RESOURCE_DISPATCH_RULE, RESOURCE_DUTY_SHIFT, RESOURCE_SLA_POLICY, RESOURCE_TICKET_RATING,
+    RESOURCE_MESSAGE_TEMPLATE, RESOURCE_OUTBOX, RESOURCE_FEE_RULE, RESOURCE_METER_READING, RESOURCE_BILLING_RUN,
+    RESOURCE_WRITE_OFF, RESOURCE_BROADCAST,
+    RESOURCE_SUPPLIER, RESOURCE_CONTRACT, RESOURCE_CONTRACT_REMINDER, RESOURCE_RETURN_VISIT_RULE,
+    RESOURCE_RETURN_VISIT, RESOURCE_SURVEY, RESOURCE_SURVEY_QUESTION, RESOURCE_SURVEY_RECIPIENT,
+    RESOURCE_EQUIPMENT, RESOURCE_MAINTENANCE_PLAN, RESOURCE_MAINTENANCE_OCCURRENCE, RESOURCE_HOLIDAY,
+    RESOURCE_RENOVATION,
+]
+
+# Endpoint method -> permission action, for pages and REST APIs alike.
+VIEW_METHOD_PERMISSIONS = {
+    "list": "read", "show": "read", "download": "read",
+    "add": "create", "edit": "edit", "delete": "delete",
+    "action": "edit", "action_post": "edit",
+    "export": "export", "export_selected": "export",
+    "batch": "edit", "batch_edit": "edit",
+    "save_view": "read", "delete_saved_view": "read",
+    "start": "edit", "resend": "edit",
+    "approve": "approve", "reject": "approve", "unlock": "edit",
+    "reverse": "reverse", "reverse_action": "reverse",
+    "generate": "create",
+    "report": "read", "open_report": "read", "schedule": "edit",
+    "timeline": "read", "open_timeline": "read", "record": "read", "change_history": "read",
+    "submit": "edit", "terminate": "approve",
+    "send_survey": "edit", "send": "edit", "close_survey": "edit", "results": "read", "open_results": "read",
+    "export_answers": "export", "progress": "read", "open_progress": "read", "step": "edit",
+}
+API_METHOD_PERMISSIONS = {
+    "get": "read", "get_list": "read", "info": "read",
+    "post": "create", "put": "edit", "delete": "delete",
+}
+
+READ = (ACTION_READ,)
+READ_CREATE = (ACTION_READ, ACTION_CREATE)
+READ_WRITE = (ACTION_READ, ACTION_CREATE, ACTION_EDIT)
+FULL = (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_DELETE)
+
+ROLE_ADMIN = "Admin"
+ROLE_MANAGER = "Manager"
+ROLE_SUPERVISOR = "Supervisor"
+ROLE_SERVICE = "Service"
+ROLE_TECHNICIAN = "Technician"
+
+ROLE_LABELS = {
+    ROLE_ADMIN: _("System administrator"),
+    ROLE_MANAGER: _("Manager"),
+    ROLE_SUPERVISOR: _("Department supervisor"),
+    ROLE_SERVICE: _("Service desk"),
+    ROLE_TECHNICIAN: _("Technician"),
+}
+
+
+def _grant(actions_by_resource):
+    return [(action, resource) for resource, actions in actions_by_resource.items() for action in actions]
+
+
+# Built-in roles (Admin has everything through AUTH_ROLE_ADMIN). Menu access is derived:
+# a role sees a menu entry when it may read the entry's resource.
+ROLE_CONFIGS = {
+    ROLE_MANAGER: _grant({resource: (ACTION_READ, ACTION_EXPORT) for resource in CRM_RESOURCES}),
+    ROLE_SUPERVISOR: _grant({
+        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
+        RESOURCE_RESIDENCE: READ, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,
+        RESOURCE_STAFF: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_TICKET: READ_WRITE, RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+        RESOURCE_TICKET_EVENT: READ, RESOURCE_COMMUNICATION: READ_CREATE,
+        RESOURCE_BILL: READ, RESOURCE_PAYMENT: READ,
+        RESOURCE_DUTY_SHIFT: FULL, RESOURCE_DISPATCH_RULE: READ, RESOURCE_SLA_POLICY: READ,
+        RESOURCE_TICKET_RATING: READ_CREATE, RESOURCE_OUTBOX: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_WRITE_OFF: (ACTION_READ, ACTION_CREATE, ACTION_APPROVE),
+        RESOURCE_FEE_RULE: READ, RESOURCE_METER_READING: READ, RESOURCE_BILLING_RUN: READ,
+        RESOURCE_BROADCAST: READ,
+        RESOURCE_SUPPLIER: READ_WRITE, RESOURCE_CONTRACT: (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_APPROVE),
+        RESOURCE_CONTRACT_REMINDER: READ, RESOURCE_RETURN_VISIT_RULE: FULL,
+        RESOURCE_RETURN_VISIT: (ACTION_READ, ACTION_EDIT, ACTION_EXPORT), RESOURCE_SURVEY: (ACTION_READ, ACTION_EXPORT),
+        RESOURCE_SURVEY_QUESTION: READ, RESOURCE_SURVEY_RECIPIENT: READ,
+        RESOURCE_EQUIPMENT: READ_WRITE, RESOURCE_MAINTENANCE_PLAN: FULL,
+        RESOURCE_MAINTENANCE_OCCURRENCE: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_HOLIDAY: FULL, RESOURCE_CARE_REMINDERS: (ACTION_READ, ACTION_EDIT), RESOURCE_RENOVATION: READ_WRITE,
+    }),
+    ROLE_SERVICE: _grant({
+        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ_WRITE, RESOURCE_CUSTOMER: READ_WRITE,
+        RESOURCE_RESIDENCE: FULL, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,
+        RESOURCE_TICKET: READ_WRITE, RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+        RESOURCE_TICKET_EVENT: READ, RESOURCE_COMMUNICATION: READ_WRITE,
+        RESOURCE_BILL: READ, RESOURCE_PAYMENT: READ_CREATE, RESOURCE_TICKET_RATING: READ_CREATE,
+        RESOURCE_OUTBOX: READ, RESOURCE_WRITE_OFF: READ_CREATE, RESOURCE_METER_READING: READ_WRITE,
+        RESOURCE_FEE_RULE: READ, RESOURCE_BILLING_RUN: READ, RESOURCE_BROADCAST: READ_WRITE,
+        RESOURCE_SUPPLIER: READ_WRITE, RESOURCE_CONTRACT: READ_WRITE, RESOURCE_CONTRACT_REMINDER: READ,
+        RESOURCE_RETURN_VISIT_RULE: READ, RESOURCE_RETURN_VISIT: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_SURVEY: (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_EXPORT), RESOURCE_SURVEY_QUESTION: FULL,
+        RESOURCE_SURVEY_RECIPIENT: READ,
+        RESOURCE_EQUIPMENT: READ, RESOURCE_MAINTENANCE_PLAN: READ, RESOURCE_MAINTENANCE_OCCURRENCE: READ,
+        RESOURCE_HOLIDAY: READ_WRITE, RESOURCE_CARE_REMINDERS: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_RENOVATION: READ_WRITE,
+    }),
+    ROLE_TECHNICIAN: _grant({
+        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
+        RESOURCE_DEPARTMENT: READ, RESOURCE_TICKET: (ACTION_READ, ACTION_EDIT),
+        RESOURCE_TICKET_ATTACHMENT: READ_CREATE, RESOURCE_TICKET_EVENT: READ,
+        RESOURCE_EQUIPMENT: READ, RESOURCE_MAINTENANCE_PLAN: READ,
+        RESOURCE_MAINTENANCE_OCCURRENCE: (ACTION_READ, ACTION_EDIT), RESOURCE_RENOVATION: READ,
+    }),
+}
+ROLE_CONFIGS[ROLE_SERVICE].append((ACTION_IMPORT, RESOURCE_IMPORT))
+ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_READ, RESOURCE_PERFORMANCE))
+ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_READ, RESOURCE_CARE_REMINDERS))
+ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_READ, RESOURCE_PERFORMANCE))
+ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_REVERSE, RESOURCE_PAYMENT))
+for _role in (ROLE_MANAGER, ROLE_SUPERVISOR, ROLE_SERVICE):
+    ROLE_CONFIGS[_role].append((ACTION_READ, RESOURCE_ARREARS))
+for _role in (ROLE_MANAGER, ROLE_SUPERVISOR):  # supervisors see their department's numbers (row scoping)
+    ROLE_CONFIGS[_role] += [(ACTION_READ, RESOURCE_DASHBOARD), (ACTION_READ, RESOURCE_REPORT)]
+ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_EXPORT, RESOURCE_REPORT))
+# Everyone signed in may use the searchable selects (each lookup checks the listed resource),
+# read the API description (built per user: hidden fields are left out), see their own account
+# and change their own password. Added to existing roles by every `crm init`.
+EVERYONE = [
+    (ACTION_READ, RESOURCE_LOOKUP), ("can_get", "OpenApi"),
+    ("can_this_form_get", "ResetMyPasswordView"), ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_userinfo", "UserDBModelView"), ("resetmypassword", "UserDBModelView"),
+]
+for _permissions in ROLE_CONFIGS.values():
+    _permissions.extend(EVERYONE)
+
+
+def _client_ip():
+    from flask import has_request_context, request
+
+    return (request.remote_addr or "unknown") if has_request_context() else "local"
+
+
+class CrmSecurityManager(SecurityManager):
+    """FAB's security manager with a per-request cache of the user's permissions.
+
+    FAB asks the database once per permission check (menus, buttons, links); one request
+    now loads the user's (action, resource) set once.
+    """
+
+    def _user_permission_set(self):
+        user = getattr(g, "user", None)
+        key = getattr(user, "id", None)
+        cached = getattr(g, "_crm_permissions", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if user is None or not user.is_authenticated:
+            role_names = [self.auth_role_public]
+        else:
+            role_names = [role.name for role in user.roles]
+        permissions = set()
+        if self.auth_role_admin in role_names:
+            permissions = None  # everything
+        else:
+            from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
+
+            rows = (
+                self.session.query(Permission.name, ViewMenu.name)
+                .join(PermissionView, PermissionView.permission_id == Permission.id)
+                .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+                .join(PermissionView.role)
+                .filter(Role.name.in_(role_names))
+                .all()
+            )
+            permissions = set(rows)
+        g._crm_permissions = (key, permissions)
+        return permissions
+
+    def field_access(self, resource):
+        """This request's user's field levels on ``resource`` (one query per request in all)."""
+        from app.field_permissions import FieldAccess, load_all_levels
+
+        user = getattr(g, "user", None)
+        key = getattr(user, "id", None)
+        cached = getattr(g, "_crm_field_levels", None)
+        if cached is None or cached[0] != key:
+            roles = list(getattr(user, "roles", None) or []) if key is not None else []
+            if any(role.name == self.auth_role_admin for role in roles):
+                levels = {}
+            else:
+                levels = load_all_levels(self.session, [role.id for role in roles])
+            cached = (key, levels)
+            g._crm_field_levels = cached
+        return FieldAccess(cached[1].get(resource, {}), resource, cached[1])
+
+    # ---- login protection (rules in app.accounts)
+
+    def auth_user_db(self, username, password):
+        """FAB's check, plus: a locked account is refused with the same message and in the same time
+        as a wrong password; the max-th failure in a row locks it. Also guards the REST API's login."""
+        from flask import current_app
+        from werkzeug.security import check_password_hash
+
+        from app import accounts
+        from app.types import utcnow
+
+        user = (self.find_user(username=username) or self.find_user(email=username)) if username else None
+        now = utcnow()
+        if user is not None and accounts.is_locked(self.session, user.id, now):
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            self.on_user_login_failed(user)
+            return None
+        if not accounts.allow_attempt(self.session, _client_ip(), now, current_app.config["CRM_LOGIN_RATE_LIMIT"],
+                                      current_app.config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            return None  # too many attempts from this address: refused like a wrong password
+        result = super().auth_user_db(username, password)
+        if user is None and username:
+            # an unknown name is logged too (someone is guessing), which also costs what a known
+            # user's failure costs, so the reply does not tell whether the account exists
+            from app.audit import record_event
+
+            record_event(self.session, "login_failed", "User", 0, username[:100])
+        if user is not None:
+            if result is None:
+                config = current_app.config
+                accounts.record_failure(self.session, user.id, now, config["CRM_LOGIN_MAX_FAILURES"],
+                                        config["CRM_LOGIN_LOCK_MINUTES"])
+            else:
+                accounts.record_success(self.session, user.id)
+        return result
+
+    def on_user_login(self, user):
+        from flask import has_request_context, session
+
+        from app.accounts import session_version
+        from app.audit import record_event
+        from app.types import utcnow
+
+        if has_request_context():
+            session["crm_sv"] = session_version(self.session, user.id)
+            session["crm_login_at"] = session["crm_seen_at"] = utcnow().timestamp()
+        record_event(self.session, "login", "User", user.id, user.username, actor_id=user.id)
+
+    def on_user_login_failed(self, user):
+        from app.audit import record_event
+
+        record_event(self.session, "login_failed", "User", user.id, user.username, actor_id=user.id)
+
+    def on_user_logout(self, user):
+        from app.accounts import end_sessions
+        from app.audit import record_event
+
+        end_sessions(self.session, user.id)  # a copy of the cookie taken before logout stops working
+        record_event(self.session, "logout", "User", user.id, user.username, actor_id=user.id)
+
+    def load_user(self, pk):
+        """The session's user, unless the account is disabled or its sessions were ended since."""
+        from flask import session
+        from flask_appbuilder.security.sqla.models import User
+        from sqlalchemy import select
+
+        from app.models import AccountSecurity
+
+        from flask import g
+
+        row = self.session.execute(
+            select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
+            .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id).where(User.id == int(pk))
+        ).first()
+        if row is None or not row[0].is_active:
+            return None
+        if session.get("crm_sv", 0) != (row[1] or 0):
+            return None
+        g.crm_must_change_password = bool(row[2])
+        return row[0]
+
+    def reset_password(self, userid, password):
+        """A new password ends the account's other sessions (the person changing their own stays in)."""
+        from flask import g, has_request_context, session
+
+        from app.accounts import end_sessions
+
+        from app.accounts import require_password_change
+
+        super().reset_password(userid, password)
+        version = end_sessions(self.session, userid)
+        user = getattr(g, "user", None) if has_request_context() else None
+        if not getattr(user, "is_authenticated", False):
+            user = None  # a reset link or the CLI: the owner chose this password
+        own = getattr(user, "id", None) == userid
+        if own:
+            session["crm_sv"] = version
+        # set by someone else (an admin): the owner must choose their own at the next login
+        require_password_change(self.session, userid, not own and user is not None)
+
+
+    def has_access(self, permission_name, view_name):
+        permissions = self._user_permission_set()
+        return permissions is None or (permission_name, view_name) in permissions
+
+    def new_resources(self):
+        """The built-in roles' resources and menus this install has never had (a new release's pages)."""
+        from app.views import MENU_RESOURCES
+
+        known = {resource for permissions in ROLE_CONFIGS.values() for _action, resource in permissions}
+        known |= set(MENU_RESOURCES)
+        return {resource for resource in known if self.find_view_menu(resource) is None}
+
+    def sync_roles(self, reset=False, new_resources=None):
+        """Create the built-in roles; with ``reset`` give existing ones their built-in permissions back.
+
+        Existing roles also get their built-in rights on ``new_resources`` (by default: those not
+        yet known), while rights an admin changed on older resources are kept.
+        """
+        from app.views import MENU_RESOURCES
+
+        self.add_role(self.auth_role_admin)
+        if new_resources is None:
+            new_resources = self.new_resources()
+        for role_name, permissions in ROLE_CONFIGS.items():
+            role = self.find_role(role_name)
+            wanted = list(permissions)
+            readable = {resource for _action, resource in permissions}  # any right on it shows its menu
+            for menu_name, resource in MENU_RESOURCES.items():
+                if resource is None or resource in readable:
+                    wanted.append((MENU_ACCESS, menu_name))
+            if role is not None and not reset:
+                added = [(a, r) for a, r in wanted if r in new_resources] + list(EVERYONE)
+                for action, resource in added:  # new everyone-permissions reach existing roles too
+                    pvm = self.find_permission_view_menu(action, resource) or \
+                        self.add_permission_view_menu(action, resource)
+                    if pvm not in role.permissions:
+                        role.permissions.append(pvm)
+                continue
+            role = role or self.add_role(role_name)
+            pvms = []
+            for action, resource in wanted:
+                pvm = self.find_permission_view_menu(action, resource)
+                if pvm is None:
+                    pvm = self.add_permission_view_menu(action, resource)
+                pvms.append(pvm)
+            role.permissions = pvms
+        self.session.commit()

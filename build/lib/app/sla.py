@@ -1,0 +1,151 @@
+"""Service levels: due times set when a ticket is created, and the escalation sweep.
+
+Due times are stored on the ticket; the sweep only compares them with ``now``, so running it
+again, late, or twice at once is harmless: each level is claimed by one conditional UPDATE
+(``WHERE escalation_level = n``), which only one sweep can win.
+"""
+import datetime
+
+from flask_babel import lazy_gettext as _
+from sqlalchemy import and_, case, or_, select, update
+
+from app.models import SlaPolicy, Ticket, TicketEvent
+
+# minutes to respond, minutes to resolve; used when no SlaPolicy row covers a type × priority
+DEFAULT_POLICIES = {
+    ("repair", "high"): (60, 24 * 60),
+    ("repair", "medium"): (4 * 60, 48 * 60),
+    ("repair", "low"): (8 * 60, 72 * 60),
+    ("complaint", "high"): (60, 24 * 60),
+    ("complaint", "medium"): (2 * 60, 48 * 60),
+    ("complaint", "low"): (4 * 60, 72 * 60),
+    ("maintenance", "high"): (4 * 60, 48 * 60),
+    ("maintenance", "medium"): (24 * 60, 7 * 24 * 60),
+    ("maintenance", "low"): (48 * 60, 14 * 24 * 60),
+    ("suggestion", "high"): (4 * 60, 3 * 24 * 60),
+    ("suggestion", "medium"): (24 * 60, 7 * 24 * 60),
+    ("suggestion", "low"): (48 * 60, 14 * 24 * 60),
+    ("inquiry", "high"): (60, 8 * 60),
+    ("inquiry", "medium"): (4 * 60, 24 * 60),
+    ("inquiry", "low"): (8 * 60, 48 * 60),
+}
+FALLBACK = (4 * 60, 48 * 60)
+OPEN = ("new", "assigned", "in_progress", "reopened")
+RAISED_PRIORITY = {"low": "medium", "medium": "high", "high": "high"}
+LEVEL_TWO_AFTER = datetime.timedelta(hours=4)
+
+
+def policy_minutes(session, ticket_type, priority):
+    row = session.execute(
+        select(SlaPolicy.response_minutes, SlaPolicy.resolution_minutes)
+        .where(SlaPolicy.ticket_type == ticket_type, SlaPolicy.priority == priority)
+    ).first()
+    if row is not None:
+        return tuple(row)
+    return DEFAULT_POLICIES.get((ticket_type, priority), FALLBACK)
+
+
+def policy_table(connection):
+    """Every (type, priority) → (response, resolution) minutes, as policy_minutes answers them,
+    read in one query (for bulk work)."""
+    table = dict(DEFAULT_POLICIES)
+    table.update({(t, p): (r, s) for t, p, r, s in connection.execute(
+        select(SlaPolicy.ticket_type, SlaPolicy.priority, SlaPolicy.response_minutes, SlaPolicy.resolution_minutes))})
+    return table
+
+
+def apply_sla(session, ticket, now):
+    """Set the response and resolution due times of a new ticket (and its deadline if none was given)."""
+    start = ticket.created_at or now
+    respond, resolve = policy_minutes(session, ticket.type or "repair", ticket.priority or "medium")
+    ticket.response_due = start + datetime.timedelta(minutes=respond)
+    ticket.resolution_due = start + datetime.timedelta(minutes=resolve)
+    if ticket.deadline is None:
+        ticket.deadline = ticket.resolution_due
+
+
+def _overdue(now):
+    return or_(
+        and_(Ticket.response_due < now, Ticket.responded_at.is_(None)),
+        and_(Ticket.resolution_due < now, Ticket.resolved_at.is_(None)),
+    )
+
+
+def _claim(session, ticket_id, from_level, now):
+    """Raise one ticket one level; True only for the one sweep whose UPDATE changed the row."""
+    raised = case(
+        *[(Ticket.priority == old, new) for old, new in RAISED_PRIORITY.items()], else_=Ticket.priority
+    )
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.escalation_level == from_level, Ticket.status.in_(OPEN))
+        .values(escalation_level=from_level + 1, escalated_at=now,
+                priority=raised if from_level == 0 else Ticket.priority)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
+    """Escalate open tickets past a due time: level 1 (priority one step up, the department's
+    supervisors told), then level 2 (managers told). Returns {"level1": n, "level2": n}. Commits once.
+    """
+    from app.notify import notify_escalation
+    from app.core.clock import local_zone
+
+    zone = zone or local_zone()
+    first = session.execute(
+        select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 0, _overdue(now))
+    ).scalars().all()
+    second = session.execute(
+        select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 1,
+                                Ticket.escalated_at < now - level_two_after)
+    ).scalars().all()
+    counts = {"level1": 0, "level2": 0}
+    # what the notices show (customer, unit, building, department, assignee), loaded for all of them in
+    # one query: held here, the per-ticket loads below find them in the session instead of the database
+    loaded = _with_related(session, first + second)  # noqa: F841
+    for level, ids in ((1, first), (2, second)):
+        for ticket_id in ids:
+            if _claim(session, ticket_id, level - 1, now):
+                counts[f"level{level}"] += 1
+                note = _("Overdue: escalated to level %(level)s.", level=level)
+                session.add(TicketEvent(ticket_id=ticket_id, at=now, kind="escalated", note=str(note)))
+                ticket = session.get(Ticket, ticket_id, populate_existing=True)
+                notify_escalation(session, ticket, level, now, zone)
+    session.commit()
+    return counts
+
+
+def _with_related(session, ids):
+    from sqlalchemy.orm import joinedload
+
+    from app.models import Unit
+
+    rows = []
+    for start in range(0, len(ids), 500):
+        rows += session.execute(
+            select(Ticket).where(Ticket.id.in_(ids[start:start + 500]))
+            .options(joinedload(Ticket.customer), joinedload(Ticket.unit).joinedload(Unit.building),
+                     joinedload(Ticket.department), joinedload(Ticket.assignee))
+        ).scalars().all()
+    return rows
+
+
+def remaining_text(due, now):
+    """'2 h 15 min left' or 'overdue by 40 min', for a due time on a ticket page."""
+    if due is None:
+        return ""
+    minutes = int((due - now).total_seconds() // 60)
+    span = abs(minutes)
+    days, rest = divmod(span, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(str(_("%(n)s d", n=days)))
+    if hours:
+        parts.append(str(_("%(n)s h", n=hours)))
+    if mins or not parts:
+        parts.append(str(_("%(n)s min", n=mins)))
+    text = " ".join(parts)
+    return str(_("%(time)s left", time=text)) if minutes >= 0 else str(_("overdue by %(time)s", time=text))

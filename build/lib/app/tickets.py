@@ -1,0 +1,238 @@
+"""Ticket rules that hold on every path: numbering, the lifecycle, and the append-only event log.
+
+The transition table is the one place that says which status may follow which; pages, API,
+batch edit, CLI and jobs all pass through ``check_ticket_change`` (before saving, for a clear
+message) and the flush listener (the final guard).
+"""
+import zoneinfo
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from app import notify
+from app.errors import DomainError, NotAllowed
+from app.models import Ticket, TicketAttachment, TicketEvent
+from app.numbering import next_number
+from app.records import current_actor_id
+from app.dispatch import dispatch
+from app.sla import apply_sla
+from app.core.clock import local_zone
+from app.types import TICKET_STATUSES, utcnow
+
+
+OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
+# from status -> statuses it may move to
+TRANSITIONS = {
+    "new": ("assigned", "in_progress", "cancelled"),
+    "assigned": ("new", "assigned", "in_progress", "cancelled"),
+    "in_progress": ("assigned", "resolved", "cancelled"),
+    "resolved": ("closed", "reopened"),
+    "reopened": ("assigned", "in_progress", "cancelled"),
+    "closed": (),
+    "cancelled": (),
+}
+# roles that may work any ticket; a user with none of them works only tickets assigned to them
+TICKET_MANAGING_ROLES = ("Admin", "Supervisor", "Service")
+
+
+def can_move(from_status, to_status):
+    return to_status in TRANSITIONS.get(from_status or "new", ())
+
+
+def _manages_tickets(session, actor_id):
+    from flask_appbuilder.security.sqla.models import User
+
+    if actor_id is None:
+        return True  # jobs and CLI act as the system
+    user = session.get(User, actor_id)
+    return user is not None and any(role.name in TICKET_MANAGING_ROLES for role in user.roles)
+
+
+def check_ticket_change(session, ticket, actor_id, now=None):
+    """Refuse an illegal change of ``ticket`` (pending in the session) with a clear message.
+
+    - the status may only move along TRANSITIONS;
+    - resolving needs a result note;
+    - a technician changes only tickets assigned to them, and cannot hand them to someone else.
+    Also stamps responded/resolved/closed times as the status moves.
+    """
+    if inspect(ticket).persistent is False:
+        return
+    status = _changed(ticket, "status")
+    assignee = _changed(ticket, "assignee_id") or _changed(ticket, "assignee")
+    touched = [a.key for a in inspect(ticket).attrs if a.history.has_changes()]
+    if touched and not _manages_tickets(session, actor_id):
+        history = inspect(ticket).attrs["assignee_id"].history
+        owner = history.deleted[0] if history.deleted else ticket.assignee_id
+        if owner != actor_id:
+            raise NotAllowed(_("You can only change tickets assigned to you."))
+        if assignee and getattr(assignee[1], "id", assignee[1]) not in (None, actor_id):
+            raise NotAllowed(_("Only a supervisor or the service desk can reassign a ticket."), field="assignee")
+    if assignee and assignee[0] is not None and assignee[1] is not None and actor_id is not None:
+        if not (getattr(ticket, "reassign_reason", None) or "").strip():
+            raise DomainError(_("Give the reason for handing this ticket to someone else."), field="reassign_reason")
+    if status:
+        old, new = status
+        if not can_move(old, new):
+            raise DomainError(_("A ticket cannot go from %(old)s to %(new)s.",
+                                old=TICKET_STATUSES.label(old), new=TICKET_STATUSES.label(new)), field="status")
+        now = now or utcnow()
+        if new == "resolved":
+            if not (ticket.resolution or "").strip():
+                raise DomainError(_("Write the result before resolving the ticket."), field="resolution")
+            ticket.resolved_at = now
+        if new == "in_progress" and ticket.responded_at is None:
+            ticket.responded_at = now
+        if new == "closed":
+            ticket.closed_at = now
+        if new == "reopened":
+            ticket.resolved_at = None
+
+
+def _changed(item, attr):
+    history = inspect(item).attrs[attr].history
+    if not history.has_changes():
+        return None
+    old = history.deleted[0] if history.deleted else None
+    new = history.added[0] if history.added else None
+    return (old, new) if old != new else None
+
+
+def _log_ticket_changes(session, flush_context, instances):
+    """Number new tickets and append a TicketEvent for creation, status and assignee changes."""
+    actor_id = current_actor_id(session)
+    now = utcnow()
+    for item in list(session.deleted):
+        if isinstance(item, TicketEvent):
+            raise DomainError(_("The ticket history cannot be changed."))
+    for item in list(session.dirty):
+        if isinstance(item, TicketEvent) and session.is_modified(item):
+            raise DomainError(_("The ticket history cannot be changed."))
+    pending = {}
+    for item in list(session.new):
+        if isinstance(item, TicketAttachment) and (item.ticket is not None or item.ticket_id is not None):
+            from app.attachments import original_name
+
+            owner = {"ticket": item.ticket} if item.ticket is not None else {"ticket_id": item.ticket_id}
+            session.add(TicketEvent(**owner, at=now, actor_id=actor_id, kind="note",
+                                    note=f"{_('Attachment added')}: {original_name(item.file)}"))
+        if isinstance(item, Ticket):
+            if not item.number:
+                item.number = next_number(session.connection(), "WO", now, local_zone())
+            if item.created_at is None:
+                item.created_at = now  # the SLA clock starts at the same instant as the record
+            if item.response_due is None:
+                apply_sla(session, item, now)
+            assigned = None
+            # session.info["dispatch"] = False lets loaders of historic tickets skip routing
+            if (item.status or "new") == "new" and session.info.get("dispatch", True):
+                with session.no_autoflush:
+                    assigned = dispatch(session, item, now, local_zone(), pending)
+            session.add(
+                TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="created", to_status=item.status or "new")
+            )
+            if assigned is not None:
+                session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned",
+                                        note=str(_("Dispatched automatically to %(name)s", name=assigned))))
+            assignee_id = item.assignee_id or (item.assignee.id if item.assignee is not None else None)
+            if assignee_id is not None and assignee_id != actor_id:
+                with session.no_autoflush:
+                    notify.notify_assignment(session, item, assignee_id, now, local_zone())
+    for item in list(session.dirty):
+        if not isinstance(item, Ticket):
+            continue
+        check_ticket_change(session, item, actor_id, now)
+        status = _changed(item, "status")
+        if status:
+            note = None
+            if status[1] == "resolved":
+                note = item.resolution
+                if has_app_context() and item.id is not None:
+                    from app.ratings import rating_url
+
+                    link = rating_url(current_app.config["CRM_BASE_URL"], current_app.config["SECRET_KEY"], item)
+                    note = f"{note}\n{_('Rating link for the customer')}: {link}"
+                    with session.no_autoflush:
+                        notify.notify_completion(session, item, link, now, local_zone())
+            session.add(
+                TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0],
+                            to_status=status[1], note=note)
+            )
+        assignee = _changed(item, "assignee_id") or _changed(item, "assignee")
+        if assignee:
+            new = assignee[1]
+            name = str(new) if new is not None and not isinstance(new, int) else new
+            reason = (getattr(item, "reassign_reason", None) or "").strip()
+            note = f"{name or '-'}\n{_('Reason')}: {reason}" if reason else str(name or "-")
+            session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned", note=note))
+            item.reassign_reason = None  # given for this change only
+            new_id = getattr(new, "id", new)
+            if new_id is not None and new_id != actor_id:
+                with session.no_autoflush:
+                    notify.notify_assignment(session, item, new_id, now, local_zone())
+
+
+def register(session_class=Session):
+    from app.records import UPDATE_CHECKS
+
+    UPDATE_CHECKS[Ticket] = check_ticket_change
+    if not event.contains(session_class, "before_flush", _log_ticket_changes):
+        event.listen(session_class, "before_flush", _log_ticket_changes)
+
+
+def _save(session, ticket):
+    try:
+        check_ticket_change(session, ticket, current_actor_id(session))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def start_work(session, ticket):
+    """The handler starts on a ticket (one click in My to-do); the lifecycle rules apply as ever."""
+    ticket.status = "in_progress"
+    _save(session, ticket)
+
+
+def resolve(session, ticket, resolution):
+    """The handler finishes: the result note is required; the customer's completion notice is queued."""
+    ticket.resolution = (resolution or "").strip() or None
+    ticket.status = "resolved"
+    _save(session, ticket)
+
+
+def reassign(session, ticket, assignee_id, reason):
+    """A supervisor or the service desk hands a ticket to someone; a reassignment needs a reason."""
+    if ticket.status in ("closed", "cancelled", "resolved"):
+        raise DomainError(_("Only open tickets can be reassigned."))
+    if assignee_id is None:
+        raise DomainError(_("Choose who takes the ticket."), field="assignee")
+    ticket.reassign_reason = reason
+    ticket.assignee_id = assignee_id
+    if ticket.status == "new":
+        ticket.status = "assigned"
+    _save(session, ticket)
+
+
+def check_note_allowed(session, ticket, actor_id):
+    """Who may write on a ticket's timeline: the desk and supervisors, a technician only on their
+    own tickets; and nobody once it is finished. Notes and inspection results alike."""
+    if not _manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
+        raise NotAllowed(_("You can only change tickets assigned to you."))
+    if ticket.status in ("closed", "cancelled"):
+        raise DomainError(_("This ticket is finished; notes can no longer be added."))
+
+
+def add_note(session, ticket, text, now, attachment=None):
+    """A progress note (optionally with a file already stored by app.attachments) on the timeline."""
+    actor_id = current_actor_id(session)
+    text = (text or "").strip()
+    if not text and not attachment:
+        raise DomainError(_("Write a note or attach a file."), field="note")
+    check_note_allowed(session, ticket, actor_id)
+    session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None,
+                            attachment=attachment))
+    session.commit()
