@@ -4,6 +4,7 @@ import logging
 from flask import Flask, g, request
 
 from app.core.clock import timestamp
+from app.policy.principal import resolve_request_principal
 
 from app.extensions import appbuilder, csrf, db, migrate
 
@@ -53,6 +54,12 @@ def create_app(test_config=None):
         from app.dashboard_views import vendor_blueprint
 
         app.register_blueprint(vendor_blueprint(app))
+
+    @app.before_request
+    def _principal():
+        # who sent the request (cookie or bearer token), before any view queries data
+        if request.endpoint not in (None, "static") and not request.path.startswith("/static/"):
+            resolve_request_principal()
 
     @app.before_request
     def _request_context():

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.core.clock import local_today
+from app.policy.principal import as_link_holder
 
 from app.errors import DomainError
 from app.extensions import db
@@ -102,7 +103,7 @@ class ImportView(BaseView):
     @expose("/<kind>/", methods=["GET", "POST"])
     @has_access
     def page(self, kind):
-        spec = self._spec(kind)
+        self._spec(kind)  # an unknown kind is a 404
         report = None
         if request.method == "POST":
             upload = request.files.get("file")
@@ -138,6 +139,7 @@ class RatingView(BaseView):
     default_view = "rate"
 
     @expose("/<token>", methods=["GET", "POST"])
+    @as_link_holder
     def rate(self, token):
         from flask import current_app
 

@@ -3,7 +3,6 @@
 SQLite is copied with its online backup API (a consistent copy while the app keeps running);
 PostgreSQL with ``pg_dump`` (one transaction, so consistent too). Restore brings both back.
 """
-import datetime
 import json
 import os
 import shutil

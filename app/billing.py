@@ -18,6 +18,8 @@ from app.models import (
     ArrearsSummary, Bill, BillingRun, Building, Communication, Customer, CustomerUnit, FeeRule, MeterReading, Payment, Unit, WriteOff,
 )
 from app.numbering import next_number
+from app.policy.principal import permits
+from app.security import ACTION_APPROVE, RESOURCE_WRITE_OFF
 from app.records import current_actor_id
 from app.core.clock import local_zone
 from app.types import utcnow
@@ -158,9 +160,6 @@ def reverse_payment(session, payment, reason, now):
     return reversal
 
 
-APPROVER_ROLES = ("Admin", "Supervisor")
-
-
 def check_write_off_decision(session, write_off, actor_id, now):
     """Only the status of a pending write-off changes, by a supervisor or admin who did not ask for it."""
     from flask_appbuilder.security.sqla.models import User
@@ -175,7 +174,7 @@ def check_write_off_decision(session, write_off, actor_id, now):
     if write_off.status not in ("approved", "rejected"):
         raise DomainError(_("This write-off has already been decided."))
     actor = session.get(User, actor_id) if actor_id is not None else None
-    if actor is None or not any(role.name in APPROVER_ROLES for role in actor.roles):
+    if not permits(session, actor, ACTION_APPROVE, RESOURCE_WRITE_OFF):
         raise NotAllowed(_("Only a supervisor or an administrator can approve write-offs."))
     if write_off.requested_by_id == actor_id:
         raise NotAllowed(_("A write-off must be approved by someone other than the requester."))

@@ -14,6 +14,7 @@ from wtforms.validators import Optional
 from app import care, contracts, maintenance, models, renovation, return_visits, surveys
 from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
+from app.policy.principal import as_link_holder
 from app.extensions import db
 from app.security import (
     RESOURCE_CARE_REMINDERS,
@@ -330,6 +331,7 @@ class SurveyAnswerPage(BaseView):
     default_view = "answer"
 
     @expose("/<token>", methods=["GET", "POST"])
+    @as_link_holder
     def answer(self, token):
         config = current_app.config
         status, message, level, recipient = 200, None, "info", None

@@ -265,7 +265,7 @@ def scheduler_command(retry_seconds):
             scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
             register_jobs(scheduler, app, holder)
 
-            def watch():
+            def watch(scheduler=scheduler):
                 if not lock.still_held():
                     click.echo(f"[{holder}] scheduler lock lost; stopping jobs.")
                     scheduler.shutdown(wait=False)

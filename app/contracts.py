@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import DomainError, NotAllowed
 from app.models import Contract, ContractReminder
 from app.notify import notify_staff
+from app.policy.principal import permits, users_with_permission
+from app.security import ACTION_APPROVE, RESOURCE_CONTRACT
 from app.types import CONTRACT_STATUSES, PAYMENT_CYCLES
 
-APPROVING_ROLES = ("Admin", "Supervisor")
 CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}
 
 
@@ -68,8 +69,10 @@ def check_editable(contract):
                             status=CONTRACT_STATUSES.label(contract.status)))
 
 
-def _roles(actor):
-    return {role.name for role in getattr(actor, "roles", None) or ()}
+def _approver(actor):
+    from app.extensions import db
+
+    return permits(db.session, actor, ACTION_APPROVE, RESOURCE_CONTRACT)
 
 
 def _move(contract, allowed_from, message):
@@ -88,7 +91,7 @@ def submit(session, contract, now):
 
 def approve(session, contract, actor, now, today):
     """A supervisor or admin approves: the contract is in effect (or already expired if it ended)."""
-    if not _roles(actor) & set(APPROVING_ROLES):
+    if not _approver(actor):
         raise NotAllowed(_("Only a supervisor or an administrator can approve contracts."))
     _move(contract, ("pending",), _("Approving"))
     contract.status = "expired" if contract.end_date < today else "active"
@@ -98,7 +101,7 @@ def approve(session, contract, actor, now, today):
 
 def reject(session, contract, actor):
     """Sent back to its author as a draft."""
-    if not _roles(actor) & set(APPROVING_ROLES):
+    if not _approver(actor):
         raise NotAllowed(_("Only a supervisor or an administrator can approve contracts."))
     _move(contract, ("pending",), _("Rejecting"))
     contract.status, contract.submitted_at = "draft", None
@@ -106,7 +109,7 @@ def reject(session, contract, actor):
 
 
 def terminate(session, contract, actor, now):
-    if not _roles(actor) & set(APPROVING_ROLES):
+    if not _approver(actor):
         raise NotAllowed(_("Only a supervisor or an administrator can terminate contracts."))
     _move(contract, ("active",), _("Terminating"))
     contract.status, contract.terminated_at = "terminated", now
@@ -126,10 +129,7 @@ def _recipients(session, contract):
     """The responsible staff member; without one, the supervisors (Admin/Supervisor roles)."""
     if contract.responsible_id is not None:
         return [contract.responsible_id]
-    from flask_appbuilder.security.sqla.models import Role, User
-
-    return session.execute(select(User.id).join(User.roles).where(Role.name == "Supervisor", User.active.is_(True))
-                           .order_by(User.id)).scalars().all()
+    return users_with_permission(session, ACTION_APPROVE, RESOURCE_CONTRACT)
 
 
 def _claim(session, contract, kind, due, now, recipients):

@@ -7,7 +7,6 @@ quick search, and the record rules of app.records on add, edit and delete.
 """
 import datetime
 import os
-import zoneinfo
 from decimal import Decimal
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
@@ -22,7 +21,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
@@ -46,7 +45,7 @@ from app.records import (
     unique_together_constraints,
 )
 from app.exports import record_export, write_xlsx
-from app.field_permissions import HIDDEN, MASKED, READONLY, mask
+from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
 from app.core.clock import local_now, local_zone
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
@@ -68,10 +67,7 @@ def relation_target(model, name):
 
 def display_column(model):
     """The column a relation to ``model`` sorts by (what its __str__ starts with)."""
-    for name in ("number", "name", "code", "title", "username", "receipt_number"):
-        if name in model.__table__.columns:
-            return name
-    return "id"
+    return display_field(model) or "id"
 
 
 def eager_options(model, columns):
@@ -269,7 +265,11 @@ class FilterQuickSearch(BaseFilter):
         value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
         dialect = self.datamodel.session.get_bind().dialect.name
-        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in self.paths]))
+        access = current_app.appbuilder.sm.field_access(model.__name__)
+        paths = [path for path in self.paths if access.searchable(path)]
+        if not paths:  # nothing this user may search: no match, as for any value that does not exist
+            return query.filter(false())
+        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in paths]))
 
 
 def quick_search_filter(paths):
@@ -729,17 +729,17 @@ class CrmModelView(ModelView):
         The list page and its Excel export both read the request through here.
         """
         access = self._field_access()
-        if order_column and (order_column not in self.order_columns or access.hidden(order_column)):
+        if order_column and (order_column not in self.order_columns or not access.searchable(order_column)):
             order_column, order_direction = "", ""
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
-        if access:  # no filtering on a hidden field: it would leak its values
-            kept = [(f, v) for f, v in zip(filters.filters, filters.values) if not access.hidden(f.column_name)]
+        if access:  # no filtering on a hidden or masked field: it would leak its values
+            kept = [(f, v) for f, v in zip(filters.filters, filters.values) if access.searchable(f.column_name)]
             if len(kept) != len(filters.filters):
                 filters = filters.copy()
                 filters.filters = [f for f, _v in kept]
                 filters.values = [v for _f, v in kept]
-        paths = [p for p in self.quick_search if not access.hidden(p)]
+        paths = [p for p in self.quick_search if access.searchable(p)]
         query_text = request.args.get("q", "").strip() if paths else ""
         if query_text:
             filters = filters.copy()
@@ -771,7 +771,7 @@ class CrmModelView(ModelView):
             label_columns=self.label_columns,
             include_columns=columns,
             value_columns=values,
-            order_columns=[c for c in self.order_columns if not access.hidden(c)],
+            order_columns=[c for c in self.order_columns if access.searchable(c)],
             formatters_columns={},
             page=page,
             page_size=page_size,
@@ -833,7 +833,7 @@ class CrmModelView(ModelView):
 
     def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
         access = self._field_access()
-        hidden = [c for c in self.search_columns if access.hidden(c)]
+        hidden = [c for c in self.search_columns if not access.searchable(c)]
         return super()._get_search_widget(form, list(exclude_cols or []) + hidden, widgets)
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
@@ -857,10 +857,9 @@ class CrmModelView(ModelView):
         if not access:
             return self.formatters_columns
         formatters = dict(self.formatters_columns)
-        for field, level in access.levels.items():
-            if level == MASKED:
-                base = formatters.get(field)
-                formatters[field] = _masking(field, base)
+        for field in {*access.levels, *self.list_columns, *self.show_columns}:
+            if access.level(field) == MASKED:
+                formatters[field] = _masking(field.split(".")[-1], formatters.get(field))
         return formatters
 
     def _restrict_form(self, form):
@@ -1142,11 +1141,7 @@ class CrmModelApi(ModelRestApi):
         return self.appbuilder.sm.field_access(self.class_permission_name)
 
     def _strip(self, access, record):
-        for key in list(record):
-            if access.hidden(key):
-                del record[key]
-            elif access.masked(key) and isinstance(record[key], (str, int)):
-                record[key] = mask(key.split(".")[-1], record[key])
+        level_record(access, record)
 
     def _strip_response(self, data, result_key):
         access = self._field_access()
@@ -1200,9 +1195,12 @@ class CrmModelApi(ModelRestApi):
     def get_list_headless(self, **kwargs):
         access = self._field_access()
         rison = kwargs.get("rison") or {}
-        asked = [f.get("col", "") for f in rison.get("filters", []) if isinstance(f, dict)]
-        asked += [rison.get("order_column", "")] + list(rison.get("columns", []) or [])
-        if access and any(access.hidden(col) for col in asked if col):
+        filtered = [f.get("col", "") for f in rison.get("filters", []) or [] if isinstance(f, dict)]
+        filtered.append(rison.get("order_column", ""))
+        shown = [c for c in rison.get("columns", []) or [] if isinstance(c, str)]
+        # a hidden or masked field is never a criterion: answering would tell its value
+        if access and (any(isinstance(c, str) and c and not access.searchable(c) for c in filtered)
+                       or any(access.hidden(c) for c in shown)):
             return self.response_400(message=str(_("Filtering or ordering on a hidden field is not allowed.")))
         return super().get_list_headless(**kwargs)
 
@@ -1265,6 +1263,7 @@ class LookupView(BaseView):
         if not self.appbuilder.sm.has_access("can_read", permission_view):
             return jsonify(results=[]), 403
         term = request.args.get("q", "").strip()
+        access = self.appbuilder.sm.field_access(permission_view)
         query = db.session.query(model)
         for column in getattr(model, "__lookup_filters__", ()):  # e.g. ?customer_id=5: that customer's tickets
             value = request.args.get(column, type=int)
@@ -1272,7 +1271,8 @@ class LookupView(BaseView):
                 query = query.filter(getattr(model, column) == value)
         if term:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in model.__lookup__]))
+            paths = [path for path in model.__lookup__ if access.searchable(path)]
+            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in paths]) if paths else false())
         limit = current_app.config["CRM_LOOKUP_LIMIT"]
         rows = (
             query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
@@ -1282,7 +1282,6 @@ class LookupView(BaseView):
             .all()
         )
         detail = getattr(model, "__lookup_detail__", None)
-        access = self.appbuilder.sm.field_access(permission_view)
 
         def text(row):
             value = getattr(row, detail, None) if detail and not access.hidden(detail) else None

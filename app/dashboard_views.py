@@ -34,7 +34,6 @@ from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import RESOURCE_DASHBOARD, RESOURCE_DASHBOARD_WIDGET, RESOURCE_REPORT
-from app.types import WIDGET_SOURCES
 from app.views import CrmView
 
 

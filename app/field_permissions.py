@@ -5,6 +5,8 @@ with several roles gets the most permissive level any of them has; Admin always 
 Every path that shows or writes a field (list, show, forms, search, export, API, batch
 edit) asks ``levels_for`` and applies ``mask``; nothing else decides.
 """
+import functools
+
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
@@ -33,15 +35,26 @@ class FieldAccess:
     user has on that model's field as well: the stricter of the two applies.
     """
 
-    def __init__(self, levels, resource=None, all_levels=None):
+    def __init__(self, levels, resource=None, all_levels=None, readable=None, guarded=()):
         self.levels = levels
         self.resource = resource
         self.all_levels = all_levels or {}
+        # readable(resource) -> bool, for the models in ``guarded``: may the principal read that model at all
+        self.readable = readable
+        self.guarded = guarded
 
     def level(self, field):
         own = self.levels.get(field.split(".")[0], EDITABLE)
-        if "." not in field or own == HIDDEN:
+        if own == HIDDEN:
             return own
+        if "." not in field:
+            # a relation shows the related record by its display field (a ticket's customer by name)
+            target = _relation_target(self.resource, field)
+            shown = _display_field(target) if target else None
+            if shown is None:
+                return own
+            related = self.all_levels.get(target, {}).get(shown, EDITABLE)
+            return max(own, related, key=STRICTNESS.index)
         relation, rest = field.split(".", 1)
         target = _relation_target(self.resource, relation)
         if target is None:
@@ -58,13 +71,49 @@ class FieldAccess:
     def writable(self, field):
         return self.level(field) == EDITABLE
 
+    def searchable(self, field):
+        """May this field be searched, filtered, ordered or looked up? Not when hidden or masked: the
+        answer to "is it this value?" would give the value away, one character at a time."""
+        return self.level(field) in (EDITABLE, READONLY)
+
+    def relation_readable(self, path):
+        """False when ``path`` passes through a relation to a CRM model the principal may not read."""
+        if self.readable is None or "." not in path and _relation_target(self.resource, path) is None:
+            return True
+        resource, parts = self.resource, path.split(".")
+        for part in parts:
+            target = _relation_target(resource, part)
+            if target is None:
+                return True
+            if target in self.guarded and not self.readable(target):
+                return False
+            resource = target
+        return True
+
     def visible(self, fields):
         return [f for f in fields if not self.hidden(f)]
 
-    def __bool__(self):
-        return bool(self.levels) or bool(self.all_levels)
+    def __bool__(self):  # False: nothing to apply (the admin role, the system)
+        return bool(self.levels) or bool(self.all_levels) or self.readable is not None
 
 
+def display_field(model):
+    """The field a record is shown by when another record names it (what its __str__ starts with)."""
+    columns = getattr(model, "__table__", None)
+    for name in ("number", "name", "code", "title", "username", "receipt_number"):
+        if columns is not None and name in columns.columns:
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _display_field(resource):
+    from app import models
+
+    return display_field(getattr(models, resource, None))
+
+
+@functools.lru_cache(maxsize=1024)
 def _relation_target(resource, relation):
     """The permission resource (model name) a relation of ``resource`` leads to, or None."""
     from app import models
@@ -74,6 +123,40 @@ def _relation_target(resource, relation):
     if mapper is None or relation not in mapper.relationships:
         return None
     return mapper.relationships[relation].mapper.class_.__name__
+
+
+def field_access_for(principal, resource):
+    """The field levels that apply to ``principal`` on ``resource`` (levels loaded once per principal)."""
+    from app.security import ACTION_READ, CRM_RESOURCES
+
+    if principal.permissions is None:  # the admin role and the system see and edit every field
+        return FieldAccess({}, resource, {})
+    levels = principal.cache.get("field_levels")
+    if levels is None:
+        from app.extensions import db
+
+        levels = principal.cache["field_levels"] = load_all_levels(db.session, list(principal.role_ids))
+    return FieldAccess(levels.get(resource, {}), resource, levels,
+                       readable=lambda target: principal.may(ACTION_READ, target), guarded=frozenset(CRM_RESOURCES))
+
+
+def level_record(access, record, prefix=""):
+    """Apply the field levels to a serialized record in place, at every depth: a hidden field is
+    removed, a masked one masked, an embedded record (``customer`` inside a bill) levelled by its
+    own model's levels, and an embedded record of a model the principal may not read removed."""
+    for key in list(record):
+        path = f"{prefix}{key}"
+        value = record[key]
+        if access.hidden(path) or not access.relation_readable(path):
+            del record[key]
+        elif isinstance(value, dict):
+            level_record(access, value, f"{path}.")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for item in value:
+                level_record(access, item, f"{path}.")
+        elif access.masked(path) and isinstance(value, (str, int)):
+            record[key] = mask(key, value)
+    return record
 
 
 def load_all_levels(session, role_ids):

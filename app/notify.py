@@ -18,9 +18,11 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select, update
 
-from app.channels import PermanentFailure, TemporaryFailure
+from app.channels import PermanentFailure
 from app.errors import DomainError
 from app.models import Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
+from app.policy.principal import users_with_permission
+from app.security import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
 from app.types import NOTIFY_CHANNELS, PRIORITIES, TEMPLATE_KEYS, TICKET_TYPES
 
 DEFAULT_CHANNEL_ORDER = ("wechat", "sms", "email", "inapp")
@@ -377,18 +379,17 @@ def notify_assignment(session, ticket, user_id, now, zone):
 
 def escalation_recipients(session, ticket, level):
     """Level 1: the supervisors of the ticket's department (all supervisors if it has none); level 2: managers."""
-    from flask_appbuilder.security.sqla.models import Role, User
-
-    role = "Supervisor" if level == 1 else "Manager"
-    query = select(User.id).join(User.roles).where(Role.name == role, User.active.is_(True))
-    if level == 1 and ticket.department_id is not None:
+    action = ACTION_ESCALATION_LEVEL_1 if level == 1 else ACTION_ESCALATION_LEVEL_2
+    users = users_with_permission(session, action, RESOURCE_ESCALATION)
+    if level == 1 and ticket.department_id is not None and users:
         in_department = session.execute(
-            query.join(StaffProfile, StaffProfile.user_id == User.id)
-            .where(StaffProfile.department_id == ticket.department_id)
+            select(StaffProfile.user_id).where(StaffProfile.department_id == ticket.department_id,
+                                               StaffProfile.user_id.in_(users))
+            .order_by(StaffProfile.user_id).execution_options(crm_unscoped=True)
         ).scalars().all()
         if in_department:
             return in_department
-    return session.execute(query).scalars().all()
+    return list(users)
 
 
 def notify_escalation(session, ticket, level, now, zone):

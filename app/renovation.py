@@ -17,9 +17,10 @@ from sqlalchemy import or_, select, update
 from app.errors import DomainError, NotAllowed
 from app.models import Renovation, Ticket
 from app.notify import notify_staff
+from app.policy.principal import permits, users_with_permission
+from app.security import ACTION_APPROVE, RESOURCE_RENOVATION
 from app.types import RENOVATION_STATUSES, UNIT_STATUSES
 
-APPROVING_ROLES = ("Admin", "Supervisor")
 INSPECTION_DAYS = 3
 DONE = ("refunded", "withheld", "rejected")
 
@@ -31,7 +32,9 @@ def _need(renovation, *statuses):
 
 
 def _approver(actor):
-    if not {role.name for role in getattr(actor, "roles", None) or ()} & set(APPROVING_ROLES):
+    from app.extensions import db
+
+    if not permits(db.session, actor, ACTION_APPROVE, RESOURCE_RENOVATION):
         raise NotAllowed(_("Only a supervisor or an administrator can approve renovations."))
 
 
@@ -136,10 +139,7 @@ def related_tickets(session, renovation, limit=50):
 def _recipients(session, renovation):
     if renovation.responsible_id is not None:
         return [renovation.responsible_id]
-    from flask_appbuilder.security.sqla.models import Role, User
-
-    return session.execute(select(User.id).join(User.roles).where(Role.name == "Supervisor", User.active.is_(True))
-                           .order_by(User.id)).scalars().all()
+    return users_with_permission(session, ACTION_APPROVE, RESOURCE_RENOVATION)
 
 
 def send_reminders(session, today, now):

@@ -1,88 +1,62 @@
-"""Row-level scoping: which tickets (and their history, files, ratings) and staff a user may reach.
+"""Row-level scoping: which tickets (and their history, files, ratings) and staff a principal may reach.
 
 Enforced on the ORM itself (``with_loader_criteria`` on every SELECT of the session, relation
-loads included), so pages, the API, exports, batch edit, lookups, actions and reports all see the
-same rows — a scoped user asking for another row by id simply does not find it (404).
+loads included), so pages, the API (cookie or token), exports, batch edit, lookups, actions,
+reports and jobs acting for a user all see the same rows — a scoped user asking for another row
+by id simply does not find it (404).
 
-- Technician (no managing role): tickets assigned to them, and their department's unassigned pool.
-- A ticket's history, files, rating, return visit and maintenance record follow the ticket.
-- Supervisor (no wider role): their department's tickets (and any assigned to them), and their
-  department's staff.
-- Admin, Manager, Service, jobs and CLI: everything.
+The scope is a permission of the principal (app.policy.principal), never a role name:
+- (can_see_all, Ticket): every ticket;
+- (can_see_department, Ticket): their departments' tickets, and any assigned to them;
+- neither: tickets assigned to them, and their departments' unassigned pool;
+- nobody signed in: no ticket.
+A ticket's history, files, rating, return visit and maintenance record follow the ticket.
+Staff profiles are limited to the user's departments (and their own) by (can_see_department,
+StaffProfile) without (can_see_all, StaffProfile); anyone else signed in may see every profile their
+permissions open (assignees' names on tickets), nobody signed in sees none.
 """
-from dataclasses import dataclass
-
-from flask import g, has_request_context
-from sqlalchemy import and_, event, or_, select
+from sqlalchemy import and_, event, false, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from app.models import (MaintenanceOccurrence, ReturnVisit, StaffProfile, Ticket, TicketAttachment, TicketEvent,
                         TicketRating)
-
-UNSCOPED_ROLES = {"Admin", "Manager", "Service"}
-
-
-@dataclass(frozen=True)
-class Scope:
-    kind: str  # "technician" or "supervisor"
-    user_id: int
-    departments: tuple
+from app.policy.principal import SCOPE_ALL, SCOPE_DEPARTMENT, SCOPE_NONE, SCOPE_OWN, current_principal
+from app.security import RESOURCE_STAFF, RESOURCE_TICKET
 
 
-def scope_for(session, user):
-    """The Scope that limits ``user``, or None for everything."""
-    if user is None or not getattr(user, "is_authenticated", False):
+def ticket_criterion(principal):
+    """The rows of Ticket the principal reaches, as a criterion on the class (None: all)."""
+    scope = principal.scope(RESOURCE_TICKET)
+    user_id, departments = principal.user_id, principal.departments
+    if scope == SCOPE_ALL:
         return None
-    roles = {role.name for role in user.roles}
-    if roles & UNSCOPED_ROLES or not roles & {"Technician", "Supervisor"}:
-        return None
-    departments = tuple(session.execute(
-        select(StaffProfile.department_id).where(StaffProfile.user_id == user.id,
-                                                 StaffProfile.department_id.isnot(None))
-        .execution_options(crm_unscoped=True)
-    ).scalars())
-    return Scope("supervisor" if "Supervisor" in roles else "technician", user.id, departments)
-
-
-def current_scope(session):
-    """This request's scope, worked out once per request."""
-    if not has_request_context():
-        return None
-    cached = g.get("_crm_scope", "unset")
-    if cached == "unset":
-        g._crm_scope = None  # while it is being worked out, the lookup itself is not scoped
-        g._crm_scope = scope_for(session, getattr(g, "user", None))
-        cached = g._crm_scope
-    return cached
-
-
-def ticket_criterion(scope):
-    user_id, departments = scope.user_id, scope.departments
-    if scope.kind == "technician":
+    if scope == SCOPE_NONE:
+        return lambda cls: false()
+    if scope == SCOPE_OWN:
         return lambda cls: or_(cls.assignee_id == user_id,
                                and_(cls.assignee_id.is_(None), cls.department_id.in_(departments)))
     return lambda cls: or_(cls.department_id.in_(departments), cls.assignee_id == user_id)
 
 
-def _options(scope):
-    tickets = ticket_criterion(scope)
-    visible = select(Ticket.id).where(tickets(Ticket))
-    options = [
-        with_loader_criteria(Ticket, tickets, include_aliases=True, track_closure_variables=True),
-        with_loader_criteria(TicketEvent, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
-                             track_closure_variables=True),
-        with_loader_criteria(TicketAttachment, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
-                             track_closure_variables=True),
-        with_loader_criteria(TicketRating, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
-                             track_closure_variables=True),
-        # a ticket's return visit and maintenance record go with the ticket
-        with_loader_criteria(ReturnVisit, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
-                             track_closure_variables=True),
-        with_loader_criteria(MaintenanceOccurrence, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
-                             track_closure_variables=True),
-    ]
-    if scope.kind == "supervisor":
-        user_id, departments = scope.user_id, scope.departments
+def _follow_ticket(model, visible):
+    return with_loader_criteria(model, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
+                                track_closure_variables=True)
+
+
+def options_for(principal):
+    """The loader criteria that limit a statement to what ``principal`` may reach."""
+    options = []
+    tickets = ticket_criterion(principal)
+    if tickets is not None:
+        visible = select(Ticket.id).where(tickets(Ticket))
+        options.append(with_loader_criteria(Ticket, tickets, include_aliases=True, track_closure_variables=True))
+        options += [_follow_ticket(model, visible) for model in
+                    (TicketEvent, TicketAttachment, TicketRating, ReturnVisit, MaintenanceOccurrence)]
+    staff = principal.scope(RESOURCE_STAFF)
+    if staff == SCOPE_NONE:
+        options.append(with_loader_criteria(StaffProfile, lambda cls: false(), include_aliases=True))
+    elif staff == SCOPE_DEPARTMENT:
+        user_id, departments = principal.user_id, principal.departments
         options.append(with_loader_criteria(
             StaffProfile, lambda cls: or_(cls.department_id.in_(departments), cls.user_id == user_id),
             include_aliases=True, track_closure_variables=True))
@@ -92,9 +66,12 @@ def _options(scope):
 def _limit_rows(execute_state):
     if not execute_state.is_select or execute_state.execution_options.get("crm_unscoped"):
         return
-    scope = current_scope(execute_state.session)
-    if scope is not None:
-        execute_state.statement = execute_state.statement.options(*_options(scope))
+    principal = current_principal()
+    if principal.kind == "resolving":
+        return
+    options = options_for(principal)
+    if options:
+        execute_state.statement = execute_state.statement.options(*options)
 
 
 def register(session_class=Session):

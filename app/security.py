@@ -3,9 +3,10 @@
 Pages and REST resources of a model share one permission resource (its model name), so a
 role that may edit customers on the page may edit them through the API, and no other way.
 """
-from flask import g
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import lazy_gettext as _
+
+from app.policy.principal import ACTION_SEE_ALL, ACTION_SEE_DEPARTMENT, current_principal
 
 ACTION_READ = "can_read"
 ACTION_CREATE = "can_create"
@@ -65,6 +66,11 @@ RESOURCE_DASHBOARD = "Dashboard"
 RESOURCE_REPORT = "Report"
 RESOURCE_DASHBOARD_WIDGET = "DashboardWidget"  # admins define widgets
 ACTION_IMPORT = "can_import"
+ACTION_MANAGE = "can_manage"  # on Ticket: work any ticket the scope shows, assign and hand it over
+# Who is told of escalations (resource Escalation): level 1 in the ticket's department, level 2 anywhere
+RESOURCE_ESCALATION = "Escalation"
+ACTION_ESCALATION_LEVEL_1 = "can_receive_level_1"
+ACTION_ESCALATION_LEVEL_2 = "can_receive_level_2"
 
 CRM_RESOURCES = [
     RESOURCE_BUILDING, RESOURCE_UNIT, RESOURCE_CUSTOMER, RESOURCE_RESIDENCE, RESOURCE_TAG,
@@ -184,6 +190,13 @@ for _role in (ROLE_MANAGER, ROLE_SUPERVISOR, ROLE_SERVICE):
 for _role in (ROLE_MANAGER, ROLE_SUPERVISOR):  # supervisors see their department's numbers (row scoping)
     ROLE_CONFIGS[_role] += [(ACTION_READ, RESOURCE_DASHBOARD), (ACTION_READ, RESOURCE_REPORT)]
 ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_EXPORT, RESOURCE_REPORT))
+# Row scope and approvals are permissions too (app.policy.principal): a copied role keeps them.
+ROLE_CONFIGS[ROLE_MANAGER] += [(ACTION_SEE_ALL, RESOURCE_TICKET), (ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION)]
+ROLE_CONFIGS[ROLE_SERVICE] += [(ACTION_SEE_ALL, RESOURCE_TICKET), (ACTION_MANAGE, RESOURCE_TICKET)]
+ROLE_CONFIGS[ROLE_SUPERVISOR] += [
+    (ACTION_SEE_DEPARTMENT, RESOURCE_TICKET), (ACTION_SEE_DEPARTMENT, RESOURCE_STAFF), (ACTION_MANAGE, RESOURCE_TICKET),
+    (ACTION_APPROVE, RESOURCE_RENOVATION), (ACTION_ESCALATION_LEVEL_1, RESOURCE_ESCALATION),
+]
 # Everyone signed in may use the searchable selects (each lookup checks the listed resource),
 # read the API description (built per user: hidden fields are left out), see their own account
 # and change their own password. Added to existing roles by every `crm init`.
@@ -210,49 +223,14 @@ class CrmSecurityManager(SecurityManager):
     """
 
     def _user_permission_set(self):
-        user = getattr(g, "user", None)
-        key = getattr(user, "id", None)
-        cached = getattr(g, "_crm_permissions", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        if user is None or not user.is_authenticated:
-            role_names = [self.auth_role_public]
-        else:
-            role_names = [role.name for role in user.roles]
-        permissions = set()
-        if self.auth_role_admin in role_names:
-            permissions = None  # everything
-        else:
-            from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
-
-            rows = (
-                self.session.query(Permission.name, ViewMenu.name)
-                .join(PermissionView, PermissionView.permission_id == Permission.id)
-                .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-                .join(PermissionView.role)
-                .filter(Role.name.in_(role_names))
-                .all()
-            )
-            permissions = set(rows)
-        g._crm_permissions = (key, permissions)
-        return permissions
+        """The acting principal's (action, resource) set, loaded once per request; None is everything."""
+        return current_principal().permissions
 
     def field_access(self, resource):
-        """This request's user's field levels on ``resource`` (one query per request in all)."""
-        from app.field_permissions import FieldAccess, load_all_levels
+        """The acting principal's field levels on ``resource`` (one query per request in all)."""
+        from app.field_permissions import field_access_for
 
-        user = getattr(g, "user", None)
-        key = getattr(user, "id", None)
-        cached = getattr(g, "_crm_field_levels", None)
-        if cached is None or cached[0] != key:
-            roles = list(getattr(user, "roles", None) or []) if key is not None else []
-            if any(role.name == self.auth_role_admin for role in roles):
-                levels = {}
-            else:
-                levels = load_all_levels(self.session, [role.id for role in roles])
-            cached = (key, levels)
-            g._crm_field_levels = cached
-        return FieldAccess(cached[1].get(resource, {}), resource, cached[1])
+        return field_access_for(current_principal(), resource)
 
     # ---- login protection (rules in app.accounts)
 
@@ -361,12 +339,15 @@ class CrmSecurityManager(SecurityManager):
         return permissions is None or (permission_name, view_name) in permissions
 
     def new_resources(self):
-        """The built-in roles' resources and menus this install has never had (a new release's pages)."""
+        """What this install has never had: the built-in roles' resources and menus (a new release's
+        pages), and (action, resource) pairs (a new permission on an old resource, e.g. a row scope)."""
         from app.views import MENU_RESOURCES
 
         known = {resource for permissions in ROLE_CONFIGS.values() for _action, resource in permissions}
         known |= set(MENU_RESOURCES)
-        return {resource for resource in known if self.find_view_menu(resource) is None}
+        new = {resource for resource in known if self.find_view_menu(resource) is None}
+        pairs = {pair for permissions in ROLE_CONFIGS.values() for pair in permissions}
+        return new | {pair for pair in pairs if self.find_permission_view_menu(*pair) is None}
 
     def sync_roles(self, reset=False, new_resources=None):
         """Create the built-in roles; with ``reset`` give existing ones their built-in permissions back.
@@ -387,7 +368,7 @@ class CrmSecurityManager(SecurityManager):
                 if resource is None or resource in readable:
                     wanted.append((MENU_ACCESS, menu_name))
             if role is not None and not reset:
-                added = [(a, r) for a, r in wanted if r in new_resources] + list(EVERYONE)
+                added = [(a, r) for a, r in wanted if r in new_resources or (a, r) in new_resources] + list(EVERYONE)
                 for action, resource in added:  # new everyone-permissions reach existing roles too
                     pvm = self.find_permission_view_menu(action, resource) or \
                         self.add_permission_view_menu(action, resource)

@@ -4,7 +4,6 @@ The transition table is the one place that says which status may follow which; p
 batch edit, CLI and jobs all pass through ``check_ticket_change`` (before saving, for a clear
 message) and the flush listener (the final guard).
 """
-import zoneinfo
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _
@@ -19,6 +18,8 @@ from app.records import current_actor_id
 from app.dispatch import dispatch
 from app.sla import apply_sla
 from app.core.clock import local_zone
+from app.policy.principal import permits
+from app.security import ACTION_MANAGE, RESOURCE_TICKET
 from app.types import TICKET_STATUSES, utcnow
 
 
@@ -33,21 +34,19 @@ TRANSITIONS = {
     "closed": (),
     "cancelled": (),
 }
-# roles that may work any ticket; a user with none of them works only tickets assigned to them
-TICKET_MANAGING_ROLES = ("Admin", "Supervisor", "Service")
 
 
 def can_move(from_status, to_status):
     return to_status in TRANSITIONS.get(from_status or "new", ())
 
 
-def _manages_tickets(session, actor_id):
+def manages_tickets(session, actor_id):
+    """May this user work any ticket their scope shows (assign, hand over)? Others work only their own."""
     from flask_appbuilder.security.sqla.models import User
 
     if actor_id is None:
         return True  # jobs and CLI act as the system
-    user = session.get(User, actor_id)
-    return user is not None and any(role.name in TICKET_MANAGING_ROLES for role in user.roles)
+    return permits(session, session.get(User, actor_id), ACTION_MANAGE, RESOURCE_TICKET)
 
 
 def check_ticket_change(session, ticket, actor_id, now=None):
@@ -63,7 +62,7 @@ def check_ticket_change(session, ticket, actor_id, now=None):
     status = _changed(ticket, "status")
     assignee = _changed(ticket, "assignee_id") or _changed(ticket, "assignee")
     touched = [a.key for a in inspect(ticket).attrs if a.history.has_changes()]
-    if touched and not _manages_tickets(session, actor_id):
+    if touched and not manages_tickets(session, actor_id):
         history = inspect(ticket).attrs["assignee_id"].history
         owner = history.deleted[0] if history.deleted else ticket.assignee_id
         if owner != actor_id:
@@ -220,7 +219,7 @@ def reassign(session, ticket, assignee_id, reason):
 def check_note_allowed(session, ticket, actor_id):
     """Who may write on a ticket's timeline: the desk and supervisors, a technician only on their
     own tickets; and nobody once it is finished. Notes and inspection results alike."""
-    if not _manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
+    if not manages_tickets(session, actor_id) and ticket.assignee_id != actor_id:
         raise NotAllowed(_("You can only change tickets assigned to you."))
     if ticket.status in ("closed", "cancelled"):
         raise DomainError(_("This ticket is finished; notes can no longer be added."))

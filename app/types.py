@@ -1,5 +1,4 @@
 """Column types and declared choices shared by the data model."""
-import datetime
 
 from flask import g, has_request_context
 from flask_babel import lazy_gettext

@@ -424,14 +424,14 @@ class TicketWorkView(BaseView):
     @has_access
     def work(self, number):
         from app.attachments import original_name
-        from app.tickets import TRANSITIONS, TICKET_MANAGING_ROLES
+        from app.tickets import TRANSITIONS, manages_tickets
 
         ticket = self._ticket(number)
         events = db.session.execute(
             select(models.TicketEvent).options(joinedload(models.TicketEvent.actor))
             .where(models.TicketEvent.ticket_id == ticket.id).order_by(models.TicketEvent.id)
         ).scalars().all()
-        manages = any(role.name in TICKET_MANAGING_ROLES for role in g.user.roles)
+        manages = manages_tickets(db.session, g.user.id)
         mine = ticket.assignee_id == g.user.id
         staff = []
         if manages and ticket.status in OPEN_STATUSES:

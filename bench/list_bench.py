@@ -257,7 +257,7 @@ def dispatch_new_tickets(app, count):
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Customer, CustomerUnit, Ticket
+    from app.models import CustomerUnit, Ticket
 
     with app.app_context():
         pairs = db.session.execute(select(CustomerUnit.customer_id, CustomerUnit.unit_id)

@@ -159,7 +159,7 @@ def main():
     found = find_created(args, created)
     lost = [t for t in created if t not in found]
     by_action = {}
-    for action, ms, status in samples:
+    for action, ms, _status in samples:
         by_action.setdefault(action, []).append(ms)
     rows = []
     for action, times in sorted(by_action.items()):

@@ -82,7 +82,7 @@ class IsolatedClient(FlaskClient):
     def open(self, *args, **kwargs):
         if has_app_context():
             for key in ("_login_user", "user", "_crm_permissions", "_crm_field_levels", "_flask_babel",
-                        "_crm_scope", "crm_choice_labels"):
+                        "_crm_principal", "_crm_anonymous", "crm_choice_labels"):
                 g.pop(key, None)
         return super().open(*args, **kwargs)
 

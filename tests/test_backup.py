@@ -2,7 +2,6 @@
 import os
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from app.backup import BackupError, backup, restore

@@ -1,5 +1,4 @@
 """Batch edit: chosen fields on selected rows or the whole filter, in one transaction."""
-import pytest
 
 from app import batch
 from app.extensions import db

@@ -13,6 +13,7 @@ from app.billing import (
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Bill, Communication, CustomerUnit, FeeRule, MeterReading, OutboxMessage, Payment, WriteOff
+from app.core.clock import local_today
 from app.types import utcnow
 from app.validation import parse_tiers
 from tests import factories
@@ -212,7 +213,8 @@ def test_a_supervisor_cannot_approve_their_own_write_off(bill, user_id):
 
 # ---- arrears and reminders
 
-TODAY = datetime.date(2026, 11, 23)
+# the test run's local date: pages that show these bills read the same clock
+TODAY = local_today()
 
 
 def overdue_bills():

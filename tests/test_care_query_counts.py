@@ -7,7 +7,6 @@ import pytest
 from app.extensions import db
 from app.models import (Building, Contract, Customer, Equipment, MaintenanceOccurrence, MaintenancePlan, Renovation,
                         ReturnVisit, Supplier, Ticket, Unit)
-from tests import factories
 
 TODAY = datetime.date(2026, 11, 23)
 

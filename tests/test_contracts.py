@@ -166,17 +166,18 @@ def test_the_job_expires_and_reminds(app, ctx):
     assert db.session.query(Contract).one().status == "expired"
 
 
-def test_pages_add_submit_and_approve(app, login, ctx, user_id):
+def test_pages_add_submit_and_approve(app, login, ctx, user_id, today):
     customer = factories.customer()
     service = login("Service")
+    start, end = today - datetime.timedelta(days=300), today + datetime.timedelta(days=60)
     form = {"number": "HT-2026-001", "title": "写字楼租赁", "kind": "lease", "customer": str(customer.id),
-            "start_date": "2026-01-01", "end_date": "2026-12-31", "amount": "5000", "payment_cycle": "monthly",
+            "start_date": start.isoformat(), "end_date": end.isoformat(), "amount": "5000", "payment_cycle": "monthly",
             "remind_days": "30", "rent_remind_days": "7"}
     assert service.post("/contractview/add", data=form).status_code == 302
     c = db.session.query(Contract).one()
     assert (c.status, c.customer_id) == ("draft", customer.id)
     # bad input: end before start, a clear message, nothing saved
-    bad = dict(form, number="HT-2026-002", end_date="2025-12-31")
+    bad = dict(form, number="HT-2026-002", end_date=(start - datetime.timedelta(days=1)).isoformat())
     page = service.post("/contractview/add", data=bad, follow_redirects=True)
     assert "结束日期不能早于开始日期" in page.get_data(as_text=True)
     assert db.session.query(Contract).count() == 1

@@ -380,7 +380,7 @@ def test_service_and_collection_reports(data, login):
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     sheet = book.worksheets[0]
     assert sheet.cell(4, 1).value == "2026-10" and sheet.cell(4, 2).value == 500
-    assert login("Supervisor").get(f"/reports/service.xlsx").status_code in (302, 403)  # managers export
+    assert login("Supervisor").get("/reports/service.xlsx").status_code in (302, 403)  # managers export
 
 
 def test_date_time_filters_typed_without_a_zone_are_local_time(data, admin_client):

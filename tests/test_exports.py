@@ -91,7 +91,7 @@ def test_an_export_in_english_leaves_the_chinese_list_in_chinese(admin_client, l
 
 
 def test_selected_rows_export_through_the_list_action(login, ctx):
-    a, b, c = factories.customer(name="甲"), factories.customer(name="乙"), factories.customer(name="丙")
+    a, _b, c = factories.customer(name="甲"), factories.customer(name="乙"), factories.customer(name="丙")
     client = login("Manager")
     response = client.post("/customerview/action_post", data={"action": "export_selected", "rowid": [a.id, c.id]})
     assert response.status_code == 302

@@ -150,7 +150,7 @@ def test_matrix_rejects_unknown_levels_and_is_for_admins_only(app, login, admin_
 
 
 def test_field_permissions_cost_no_query_per_field(app, login, count_queries, ctx):
-    for i in range(30):
+    for _ in range(30):
         factories.customer()
     client = login("Service")
     client.get("/customerview/list/")

@@ -363,3 +363,9 @@ def test_reassigning_by_hand_tells_the_new_assignee(app, ctx, login, user_id, en
     ticket.assignee_id = user_id("Supervisor")
     db.session.commit()
     assert [n.user_id for n in db.session.query(Notification)] == [user_id("Supervisor")]
+
+
+def test_an_outbox_message_reads_as_its_channel_and_subject(ctx):
+    # it used to be shadowed by a copy naming attributes the message does not have
+    message = OutboxMessage(channel="sms", address="13800000000", subject="维修已完成", body="…")
+    assert str(message).endswith(" 维修已完成")

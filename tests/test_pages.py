@@ -200,7 +200,7 @@ def test_empty_relations_show_blank_and_staff_names_family_name_first(admin_clie
 
 
 def test_service_levels_are_edited_in_the_ui_and_used_for_new_tickets(admin_client, ctx):
-    from app.models import SlaPolicy, Ticket
+    from app.models import SlaPolicy
 
     response = admin_client.post("/slapolicyview/add", data={
         "ticket_type": "inquiry", "priority": "low", "response_minutes": "30", "resolution_minutes": "120"})

@@ -3,7 +3,7 @@ finds nothing and changes nothing."""
 import pytest
 
 from app.extensions import db
-from app.models import StaffProfile, Ticket, TicketEvent
+from app.models import StaffProfile, Ticket
 from tests import factories
 
 

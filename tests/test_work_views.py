@@ -2,16 +2,17 @@
 import datetime
 
 from app.extensions import db
+from app.core.clock import utcnow
 from app.models import Ticket
 from tests import factories
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
+NOW = utcnow()
 
 
 def test_my_todo_lists_my_open_tickets_overdue_first(login, ctx, user_id):
     me = user_id("Technician")
-    late = factories.ticket(title="逾期工单", assignee_id=me, status="assigned", deadline=NOW - datetime.timedelta(hours=2))
-    later = factories.ticket(title="明天到期", assignee_id=me, status="assigned", deadline=NOW + datetime.timedelta(days=1))
+    factories.ticket(title="逾期工单", assignee_id=me, status="assigned", deadline=NOW - datetime.timedelta(hours=2))
+    factories.ticket(title="明天到期", assignee_id=me, status="assigned", deadline=NOW + datetime.timedelta(days=1))
     factories.ticket(title="别人的工单", assignee_id=user_id("Supervisor"), status="assigned")
     page = login("Technician").get("/mytodoview/list/").get_data(as_text=True)
     assert "别人的工单" not in page

@@ -77,8 +77,6 @@ class OutboxMessage(Model):
     status = choice_column(OUTBOX_STATUSES, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
 
-    def __str__(self):
-        return f"{self.ip} {self.attempts}"
     next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
     claimed_at = Column(UTCDateTime)
     sent_at = Column(UTCDateTime)

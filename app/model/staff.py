@@ -11,7 +11,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from sqlalchemy.orm import backref, relationship
+from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false
 
 from app.types import PRIORITIES, TICKET_TYPES, UNIT_USES, UTCDateTime
