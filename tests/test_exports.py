@@ -129,3 +129,35 @@ def test_a_large_export_is_built_by_the_scheduler_and_offered_to_its_owner_only(
         assert login("Service").get(f"/exports/{job.id}").status_code == 404
     finally:
         app.config.update(CRM_EXPORT_BACKGROUND_ROWS=200000)
+
+
+def test_a_background_export_has_the_scope_and_field_levels_of_who_asked(app, login, ctx, tmp_path, user_id):
+    from app.exports import run_export_jobs
+    from app.models import ExportJob, FieldPermission, StaffProfile
+    from app.types import utcnow
+
+    ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
+    db.session.add(StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0))
+    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role("Supervisor").id, resource="Ticket",
+                                   field="description", level="hidden"))
+    db.session.commit()
+    for i in range(3):
+        factories.ticket(title=f"本部门{i}", department=ours, description="机密描述")
+        factories.ticket(title=f"外部门{i}", department=theirs)
+    app.config.update(CRM_EXPORT_BACKGROUND_ROWS=2, EXPORT_FOLDER=str(tmp_path))
+    sm = app.appbuilder.sm  # this firm lets supervisors export their tickets (granted in the role page)
+    export = sm.find_permission_view_menu("can_export", "Ticket")
+    sm.add_permission_role(sm.find_role("Supervisor"), export)
+    try:
+        supervisor = login("Supervisor")
+        assert supervisor.get("/ticketview/export/?cols=title,description").status_code == 302
+        assert db.session.query(ExportJob).one().status == "queued"
+        assert run_export_jobs(app, db.session, utcnow(), str(tmp_path)) == 1
+        job = db.session.query(ExportJob).one()
+        sheet = openpyxl.load_workbook(io.BytesIO(supervisor.get(f"/exports/{job.id}").data)).active
+        values = [str(c.value) for row in sheet.iter_rows() for c in row]
+        assert sorted(v for v in values if v.startswith(("本部门", "外部门"))) == ["本部门0", "本部门1", "本部门2"]
+        assert "机密描述" not in values
+    finally:
+        app.config.update(CRM_EXPORT_BACKGROUND_ROWS=200000)
+        sm.del_permission_role(sm.find_role("Supervisor"), export)
