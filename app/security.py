@@ -337,21 +337,19 @@ class CrmSecurityManager(SecurityManager):
         return row[0]
 
     def reset_password(self, userid, password):
-        """A new password ends the account's other sessions (the person changing their own stays in)."""
+        """A new password ends the account's other sessions and reset links (app.accounts, on
+        every path that changes a password); the person changing their own stays signed in."""
         from flask import g, has_request_context, session
 
-        from app.accounts import end_sessions
-
-        from app.accounts import require_password_change
+        from app.accounts import require_password_change, session_version
 
         super().reset_password(userid, password)
-        version = end_sessions(self.session, userid)
         user = getattr(g, "user", None) if has_request_context() else None
         if not getattr(user, "is_authenticated", False):
             user = None  # a reset link or the CLI: the owner chose this password
         own = getattr(user, "id", None) == userid
         if own:
-            session["crm_sv"] = version
+            session["crm_sv"] = session_version(self.session, userid)
         # set by someone else (an admin): the owner must choose their own at the next login
         require_password_change(self.session, userid, not own and user is not None)
 

@@ -1,0 +1,179 @@
+"""Secrets of an account on every path: password-reset links.
+
+Reset mail goes to a real SMTP server on loopback (aiosmtpd) through the scheduler's delivery job.
+"""
+import base64
+import datetime
+import email
+import hashlib
+import io
+import re
+
+import pytest
+import time_machine
+
+from app.extensions import db
+from tests.conftest import PASSWORD, ROLE_USERS
+from tests.test_notifications import smtp  # noqa: F401 - the SMTP server fixture
+
+# ---- helpers
+
+def deliver(app, smtp):  # noqa: F811
+    """Run the scheduler's delivery job against the loopback SMTP server."""
+    from app.jobs import deliver_notifications
+
+    old = dict(app.config)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port)
+    try:
+        return deliver_notifications(app)
+    finally:
+        app.config.clear()
+        app.config.update(old)
+
+
+def reset_links(smtp):  # noqa: F811
+    links = []
+    for _recipients, content in smtp.messages:
+        body = email.message_from_string(content).get_payload(decode=True).decode("utf-8")
+        links += re.findall(r"https?://\S+(/forgot/reset/\S+)", body)
+    return links
+
+
+def ask_for_reset(app, username):
+    return app.test_client().post("/forgot/", data={"username": username})
+
+
+def xlsx_text(data):
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row)
+
+
+def everything_stored(app):
+    """The text of every row of every table: where a secret must not be."""
+    from sqlalchemy import text
+
+    with app.app_context(), db.engine.connect() as conn:
+        return "\n".join(repr(tuple(row)) for table in db.metadata.sorted_tables
+                         for row in conn.execute(text(f'SELECT * FROM "{table.name}"')))
+
+
+def set_password(app, username, password):
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.reset_password(sm.find_user(username=username).id, password)
+
+
+# ---- password-reset links
+
+@pytest.mark.parametrize("role", ["Service", "Supervisor", "Manager", "Admin"])
+def test_no_one_reads_a_reset_link_in_the_outbox(app, login, smtp, role):  # noqa: F811
+    """Regression: the reset mail was a customer-outbox row, so anyone who may read the outbox could
+    open the Admin's reset link and take the account over."""
+    ask_for_reset(app, ROLE_USERS["Admin"])
+    client = login(role)
+
+    def pages():
+        with app.app_context():
+            from app.models import OutboxMessage
+
+            ids = [row.id for row in db.session.query(OutboxMessage)]
+        responses = [client.get("/outboxview/list/"), client.get("/outboxview/list/?_flt_0_status=pending")]
+        responses += [client.get(f"/outboxview/show/{pk}") for pk in ids]
+        export = client.get("/outboxview/export/")
+        texts = [r.get_data(as_text=True) for r in responses]
+        if export.status_code == 200 and export.mimetype.endswith("sheet"):
+            texts.append(xlsx_text(export.data))
+        return "\n".join(texts)
+
+    waiting = pages()  # queued, not sent yet
+    assert "/forgot/reset/" not in waiting
+    deliver(app, smtp)
+    [link] = reset_links(smtp)  # the owner got it
+    token = link.rsplit("/", 1)[1]
+    sent = pages()
+    assert token not in waiting + sent and "/forgot/reset/" not in sent
+    # and it is the owner's to use
+    assert app.test_client().get(link).status_code == 200
+
+
+def test_a_sent_reset_link_is_stored_nowhere(app, smtp):  # noqa: F811
+    """Only a hash of the token is kept, and the mail that carried the link is erased once sent."""
+    ask_for_reset(app, ROLE_USERS["Technician"])
+    assert deliver(app, smtp)["sent"] == 1
+    [link] = reset_links(smtp)
+    token = link.rsplit("/", 1)[1]
+    stored = everything_stored(app)
+    assert token not in stored and "/forgot/reset/" not in stored
+    assert hashlib.sha256(token.encode()).hexdigest() in stored
+    assert deliver(app, smtp)["sent"] == 0  # sent once
+
+
+def test_reset_tokens_are_random_carry_nothing_and_die_together(app, smtp, now):  # noqa: F811
+    username = ROLE_USERS["Technician"]
+    ask_for_reset(app, username)
+    ask_for_reset(app, username)
+    deliver(app, smtp)
+    first, second = reset_links(smtp)
+    with app.app_context():
+        user = app.appbuilder.sm.find_user(username=username)
+        fragment = user.password[-16:]
+    for link in (first, second):
+        token = link.rsplit("/", 1)[1]
+        assert len(token) >= 40
+        for part in token.split("."):  # no signed payload: nothing decodes to the id or the hash
+            decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+            assert fragment.encode() not in decoded
+    client = app.test_client()
+    refused = client.post(first, data={"password": "short", "conf_password": "short"}, follow_redirects=True)
+    assert "至少" in refused.get_data(as_text=True)  # a refused password does not spend the link
+    done = client.post(first, data={"password": "Brand-new-pass-2026", "conf_password": "Brand-new-pass-2026"})
+    try:
+        assert done.status_code == 302 and "/login" in done.headers["Location"]
+        for link in (first, second):  # using one ends every outstanding link of the account
+            again = client.post(link, data={"password": "Another-pass-2026", "conf_password": "Another-pass-2026"})
+            assert again.status_code == 302 and "/forgot/" in again.headers["Location"]
+            assert "/forgot/" in client.get(link).headers["Location"]
+    finally:
+        set_password(app, username, PASSWORD)
+
+
+def test_a_reset_link_expires_and_dies_with_any_password_change(app, smtp, now):  # noqa: F811
+    username = ROLE_USERS["Service"]
+    minutes = app.config["CRM_PASSWORD_RESET_MINUTES"]
+    ask_for_reset(app, username)
+    deliver(app, smtp)
+    [link] = reset_links(smtp)
+    client = app.test_client()
+    with time_machine.travel(now + datetime.timedelta(minutes=minutes - 1), tick=False):
+        assert client.get(link).status_code == 200
+    with time_machine.travel(now + datetime.timedelta(minutes=minutes + 1), tick=False):
+        assert "/forgot/" in client.get(link).headers["Location"]
+    # a new link dies when the password is changed another way (here: an admin sets it)
+    ask_for_reset(app, username)
+    deliver(app, smtp)
+    link = reset_links(smtp)[-1]
+    assert client.get(link).status_code == 200
+    set_password(app, username, PASSWORD)
+    assert "/forgot/" in client.get(link).headers["Location"]
+
+
+def test_a_reset_mail_not_sent_before_its_link_expires_is_dropped(app, smtp, now):  # noqa: F811
+    ask_for_reset(app, ROLE_USERS["Manager"])
+    minutes = app.config["CRM_PASSWORD_RESET_MINUTES"]
+    with time_machine.travel(now + datetime.timedelta(minutes=minutes + 1), tick=False):
+        deliver(app, smtp)
+    assert smtp.messages == []
+    assert "/forgot/reset/" not in everything_stored(app)
+
+
+def test_the_forgot_page_answers_the_same_for_any_name(app, smtp):  # noqa: F811
+    replies = []
+    for name in (ROLE_USERS["Manager"], "nobody-at-all"):
+        response = app.test_client().post("/forgot/", data={"username": name}, follow_redirects=True)
+        page = response.get_data(as_text=True)
+        replies.append((response.status_code, response.request.path, "重置密码的链接已发送" in page))
+    assert replies[0] == replies[1] == (200, "/login/", True)
+    deliver(app, smtp)
+    assert [recipients for recipients, _content in smtp.messages] == [[f"{ROLE_USERS['Manager']}@example.com"]]
