@@ -1,8 +1,9 @@
 """Account protection: lockout after repeated failures, the password policy, and ending sessions.
 
 FAB keeps the whole session in the signed cookie, so a copied cookie outlives a logout. Each
-account has a session version, written into the session at login; logout, a password change and
-disabling the account bump it, and the user loader refuses a session with an older version.
+account has a session version, written into the session at login and into every API token (JWT)
+issued; logout, a password change and disabling the account bump it, and a cookie session or a
+token carrying an older version is refused.
 """
 import datetime
 
@@ -124,12 +125,26 @@ def session_version(session, user_id):
 
 
 def end_sessions(session, user_id):
-    """Every session of this account issued before now stops working; returns the new version."""
+    """Every session and API token of this account issued before now stops working; returns the new version."""
     state = _state(session, user_id)
     state.session_version = (state.session_version or 0) + 1
     session.commit()
     return state.session_version
 
+
+def token_current(session, user_id, version):
+    """Whether an API token for ``user_id`` carrying session ``version`` still stands: the account
+    exists, is active, and has not ended its sessions (logout, password change, disabling) since."""
+    from flask_appbuilder.security.sqla.models import User
+
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return False
+    row = session.execute(select(User.active, AccountSecurity.session_version)
+                          .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
+                          .where(User.id == user_id)).first()
+    return row is not None and bool(row[0]) and isinstance(version, int) and version == (row[1] or 0)
 
 
 def require_password_change(session, user_id, required):
@@ -170,8 +185,8 @@ def _account_changes(session, flush_context):
 
     - an account created by a signed-in person (an admin in the user pages or API) starts with
       ``must_change_password``; accounts made by `crm init` or the demo loader do not;
-    - a changed password or a disabled account ends every session issued before (the session
-      version moves on) and every unused password-reset link of the account."""
+    - a changed password or a disabled account ends every session and API token issued before
+      (the session version moves on) and every unused password-reset link of the account."""
     from flask_appbuilder.security.sqla.models import User
     from sqlalchemy import delete, insert, inspect
 

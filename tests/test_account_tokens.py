@@ -1,4 +1,4 @@
-"""Secrets of an account on every path: password-reset links.
+"""Secrets of an account on every path: password-reset links and API tokens.
 
 Reset mail goes to a real SMTP server on loopback (aiosmtpd) through the scheduler's delivery job.
 """
@@ -57,6 +57,18 @@ def everything_stored(app):
     with app.app_context(), db.engine.connect() as conn:
         return "\n".join(repr(tuple(row)) for table in db.metadata.sorted_tables
                          for row in conn.execute(text(f'SELECT * FROM "{table.name}"')))
+
+
+def api_login(app, role_or_name, password=PASSWORD, refresh=False):
+    username = ROLE_USERS.get(role_or_name, role_or_name)
+    response = app.test_client().post("/api/v1/security/login", json={
+        "username": username, "password": password, "provider": "db", "refresh": refresh})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def api_get(app, token, path="/api/v1/customer/"):
+    return app.test_client().get(path, headers={"Authorization": f"Bearer {token}"})
 
 
 def set_password(app, username, password):
@@ -177,3 +189,96 @@ def test_the_forgot_page_answers_the_same_for_any_name(app, smtp):  # noqa: F811
     assert replies[0] == replies[1] == (200, "/login/", True)
     deliver(app, smtp)
     assert [recipients for recipients, _content in smtp.messages] == [[f"{ROLE_USERS['Manager']}@example.com"]]
+
+
+# ---- API tokens
+
+def test_a_web_logout_ends_earlier_tokens_and_fresh_ones_work(app, login):
+    """Regression: after the account's first web logout every token, even a fresh one, got
+    "401 Error loading the user" (the cookie session-version check was applied to tokens)."""
+    old = api_login(app, "Manager")["access_token"]
+    assert api_get(app, old).status_code == 200
+    login("Manager").get("/logout/")
+    assert api_get(app, old).status_code == 401
+    tokens = api_login(app, "Manager", refresh=True)
+    assert api_get(app, tokens["access_token"]).status_code == 200
+    refreshed = app.test_client().post("/api/v1/security/refresh",
+                                       headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    assert refreshed.status_code == 200 and api_get(app, refreshed.get_json()["access_token"]).status_code == 200
+    login("Manager").get("/logout/")
+    stale = app.test_client().post("/api/v1/security/refresh",
+                                   headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    assert stale.status_code == 401  # a refresh token is ended the same way
+
+
+def test_a_password_change_ends_earlier_tokens_and_fresh_ones_work(app, login):
+    username = ROLE_USERS["Supervisor"]
+    old = api_login(app, "Supervisor")["access_token"]
+    client = login("Supervisor")
+    client.post("/resetmypassword/form", data={"password": "Changed-pass-2026", "conf_password": "Changed-pass-2026"})
+    try:
+        assert api_get(app, old).status_code == 401
+        fresh = api_login(app, username, "Changed-pass-2026")["access_token"]
+        assert api_get(app, fresh).status_code == 200
+        assert client.get("/customerview/list/").status_code == 200  # the one who changed it stays in
+    finally:
+        set_password(app, username, PASSWORD)
+    assert api_get(app, fresh).status_code == 401  # set again by someone else: ended too
+
+
+def test_a_disabled_account_s_tokens_are_refused_for_good(app, login):
+    username = ROLE_USERS["Technician"]
+    old = api_login(app, "Technician")["access_token"]
+    assert api_get(app, old, "/api/v1/ticket/").status_code == 200
+
+    def set_active(active):
+        with app.app_context():
+            user = app.appbuilder.sm.find_user(username=username)
+            user.active = active
+            db.session.commit()
+
+    set_active(False)
+    try:
+        assert api_get(app, old, "/api/v1/ticket/").status_code == 401
+    finally:
+        set_active(True)
+    assert api_get(app, old, "/api/v1/ticket/").status_code == 401  # enabling again does not revive it
+    assert api_get(app, api_login(app, "Technician")["access_token"], "/api/v1/ticket/").status_code == 200
+
+
+def test_an_account_disabled_through_the_user_api_loses_its_tokens(app):
+    with app.app_context():
+        user = app.appbuilder.sm.find_user(username=ROLE_USERS["Service"])
+        user_id, role_id = user.id, user.roles[0].id
+    admin = {"Authorization": f"Bearer {api_login(app, 'Admin')['access_token']}"}
+    old = api_login(app, "Service")["access_token"]
+    response = app.test_client().put(f"/api/v1/security/users/{user_id}", headers=admin,
+                                     json={"active": False, "roles": [role_id]})
+    assert response.status_code == 200, response.get_json()
+    try:
+        assert api_get(app, old).status_code == 401
+    finally:
+        app.test_client().put(f"/api/v1/security/users/{user_id}", headers=admin,
+                              json={"active": True, "roles": [role_id]})
+    assert api_get(app, old).status_code == 401
+    assert api_get(app, api_login(app, "Service")["access_token"]).status_code == 200
+
+
+def _new_account(app, admin_client, username):
+    role = app.appbuilder.sm.find_role("Service")
+    admin_client.post("/users/add", data={"first_name": "新", "last_name": "同事", "username": username,
+                                          "email": f"{username}@example.com", "active": "y",
+                                          "password": "Initial-pass-2026", "conf_password": "Initial-pass-2026",
+                                          "roles": [str(role.id)]})
+    assert app.appbuilder.sm.find_user(username=username) is not None
+
+
+def test_an_admin_made_account_keeps_api_access_after_its_forced_password_change(app, ctx, admin_client):
+    """Regression: the forced change bumped the session version, after which no token worked."""
+    _new_account(app, admin_client, "tokendesk2")
+    web = app.test_client()
+    web.post("/login/", data={"username": "tokendesk2", "password": "Initial-pass-2026"})
+    web.post("/resetmypassword/form", data={"password": "My-own-pass-2026", "conf_password": "My-own-pass-2026"})
+    assert web.get("/api/v1/customer/").status_code == 200
+    token = api_login(app, "tokendesk2", "My-own-pass-2026")["access_token"]
+    assert api_get(app, token).status_code == 200
