@@ -1,4 +1,4 @@
-"""Secrets of an account on every path: password-reset links and API tokens.
+"""Secrets of an account on every path: password-reset links, API tokens, the forced password change.
 
 Reset mail goes to a real SMTP server on loopback (aiosmtpd) through the scheduler's delivery job.
 """
@@ -271,6 +271,25 @@ def _new_account(app, admin_client, username):
                                           "password": "Initial-pass-2026", "conf_password": "Initial-pass-2026",
                                           "roles": [str(role.id)]})
     assert app.appbuilder.sm.find_user(username=username) is not None
+
+
+def test_a_new_account_must_change_its_password_before_using_the_api(app, ctx, admin_client):
+    """Regression: the forced password change held for pages only; a token read the customers."""
+    _new_account(app, admin_client, "tokendesk")
+    tokens = api_login(app, "tokendesk", "Initial-pass-2026", refresh=True)  # the login itself works
+    refused = api_get(app, tokens["access_token"])
+    assert refused.status_code == 403 and "密码" in refused.get_json()["message"]
+    assert api_get(app, tokens["access_token"], "/api/v1/ticket/1").status_code == 403
+    refreshed = app.test_client().post("/api/v1/security/refresh",
+                                       headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    assert refreshed.status_code == 200  # and so does the refresh
+    assert api_get(app, refreshed.get_json()["access_token"]).status_code == 403
+    web = app.test_client()
+    web.post("/login/", data={"username": "tokendesk", "password": "Initial-pass-2026"})
+    cookie = web.get("/api/v1/customer/")
+    assert cookie.status_code == 403 and "密码" in cookie.get_json()["message"]
+    assert web.post("/api/v1/security/login", json={"username": "tokendesk", "password": "Initial-pass-2026",
+                                                    "provider": "db"}).status_code == 200
 
 
 def test_an_admin_made_account_keeps_api_access_after_its_forced_password_change(app, ctx, admin_client):
