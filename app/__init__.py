@@ -26,6 +26,13 @@ def create_app(test_config=None):
         app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = fab_password_validator
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.instance_secret_key()
+    hops = int(app.config.get("CRM_TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # behind a load balancer the client's address (login throttling, the change history), the
+        # scheme and the host come from the X-Forwarded-* headers the trusted proxies add
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
     from app import accounts, audit, billing, records, scoping, tickets

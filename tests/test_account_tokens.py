@@ -1,4 +1,5 @@
-"""Secrets of an account on every path: password-reset links, API tokens, the forced password change.
+"""Secrets of an account on every path: password-reset links, API tokens, the forced password change,
+and the client address behind a proxy.
 
 Reset mail goes to a real SMTP server on loopback (aiosmtpd) through the scheduler's delivery job.
 """
@@ -7,7 +8,11 @@ import datetime
 import email
 import hashlib
 import io
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import time_machine
@@ -15,6 +20,9 @@ import time_machine
 from app.extensions import db
 from tests.conftest import PASSWORD, ROLE_USERS
 from tests.test_notifications import smtp  # noqa: F401 - the SMTP server fixture
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 # ---- helpers
 
@@ -301,3 +309,48 @@ def test_an_admin_made_account_keeps_api_access_after_its_forced_password_change
     assert web.get("/api/v1/customer/").status_code == 200
     token = api_login(app, "tokendesk2", "My-own-pass-2026")["access_token"]
     assert api_get(app, token).status_code == 200
+
+
+# ---- the client address behind a proxy
+
+def _attempts_by_address(limit, addresses):
+    """Each (address, password) in turn on a fresh client: was it signed in?"""
+    return textwrap.dedent(f"""
+        import json
+        from app import create_app
+
+        app = create_app({{"TESTING": True, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+                          "CRM_LOGIN_RATE_LIMIT": {limit}}})
+        results = []
+        for address, username, password in {addresses!r}:
+            client = app.test_client()
+            headers = {{"X-Forwarded-For": address}}
+            client.post("/login/", data={{"username": username, "password": password}}, headers=headers)
+            results.append(client.get("/customerview/list/", headers=headers).status_code == 200)
+        print(json.dumps(results))
+    """)
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own(app):
+    """Regression: behind the load balancer every user shared the balancer's address."""
+    tries = [("203.0.113.7", "nobody", "wrong-password-0")] * 3 + [
+        ("203.0.113.7", ROLE_USERS["Manager"], PASSWORD), ("198.51.100.9", ROLE_USERS["Manager"], PASSWORD)]
+    env = dict(os.environ, CRM_TRUSTED_PROXIES="1")
+    result = subprocess.run([sys.executable, "-c", _attempts_by_address(3, tries)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[false, false, false, false, true]"
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(app, ctx):
+    app.config["CRM_LOGIN_RATE_LIMIT"] = 3
+    try:
+        for _ in range(3):
+            app.test_client().post("/login/", data={"username": "nobody", "password": "wrong-password-0"},
+                                   headers={"X-Forwarded-For": "203.0.113.7"})
+        client = app.test_client()
+        client.post("/login/", data={"username": ROLE_USERS["Manager"], "password": PASSWORD},
+                    headers={"X-Forwarded-For": "198.51.100.9"})
+        assert client.get("/customerview/list/").status_code == 302  # one address: the 4th is refused
+    finally:
+        app.config["CRM_LOGIN_RATE_LIMIT"] = 20
