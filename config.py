@@ -76,6 +76,9 @@ class Config:
     # Login attempts per client address per window (web and API logins, all workers together).
     CRM_LOGIN_RATE_LIMIT = int(os.environ.get("CRM_LOGIN_RATE_LIMIT", "20"))
     CRM_LOGIN_RATE_WINDOW_MINUTES = int(os.environ.get("CRM_LOGIN_RATE_WINDOW_MINUTES", "5"))
+    # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (a load balancer: 1).
+    # 0: the headers are ignored and the client address is the connection's.
+    CRM_TRUSTED_PROXIES = int(os.environ.get("CRM_TRUSTED_PROXIES", "0"))
     # Minutes a password-reset link stays valid.
     CRM_PASSWORD_RESET_MINUTES = int(os.environ.get("CRM_PASSWORD_RESET_MINUTES", "60"))
     # A session ends after this long without a request, and this long after the login in any case.

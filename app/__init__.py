@@ -27,6 +27,13 @@ def create_app(test_config=None):
         app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = fab_password_validator
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.instance_secret_key()
+    hops = int(app.config.get("CRM_TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # behind a load balancer the client's address (login throttling, the change history), the
+        # scheme and the host come from the X-Forwarded-* headers the trusted proxies add
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
     from app import accounts, audit, billing, records, scoping, tickets
@@ -80,30 +87,42 @@ def create_app(test_config=None):
 
                 abort(404)
 
+    # the security API's own sign-in and token refresh work for anyone; every other API call is checked
+    token_endpoints = {"SecurityApi.login", "SecurityApi.refresh"}
+
     @app.before_request
     def _session_rules():
-        """Idle and absolute session timeouts; a password an admin set must be replaced first."""
+        """Idle and absolute session timeouts; a password an admin set must be replaced first, on the
+        pages and on the API, whether the call comes with the session cookie or a token."""
         from flask import jsonify, redirect, session
+        from flask_babel import gettext
+        from flask_jwt_extended import verify_jwt_in_request
         from flask_login import current_user, logout_user
 
         from app.accounts import session_expired
 
-        if not current_user.is_authenticated or request.endpoint in (None, "static"):
+        if request.endpoint in (None, "static"):
             return None
-        now = timestamp()
         api = request.path.startswith("/api/")
-        if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
-                           app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"]):
-            logout_user()
-            session.clear()
-            return (jsonify(message="session expired"), 401) if api else redirect(app.appbuilder.get_url_for_login)
-        if now - session.get("crm_seen_at", now) > 60:
-            session["crm_seen_at"] = now  # refreshed at most once a minute
+        if current_user.is_authenticated:
+            now = timestamp()
+            if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
+                               app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"]):
+                logout_user()
+                session.clear()
+                return (jsonify(message="session expired"), 401) if api else redirect(app.appbuilder.get_url_for_login)
+            if now - session.get("crm_seen_at", now) > 60:
+                session["crm_seen_at"] = now  # refreshed at most once a minute
+        elif not api or request.endpoint in token_endpoints or verify_jwt_in_request(optional=True) is None:
+            # no one signed in; or a token request, whose account is loaded (and a revoked token
+            # refused, app.security) here so that the rule below holds for it too
+            return None
         allowed = {"ResetMyPasswordView.this_form_get", "ResetMyPasswordView.this_form_post",
-                   "AuthDBView.logout", "AuthDBView.login", "InboxView.unread"}
+                   "AuthDBView.logout", "AuthDBView.login", "InboxView.unread"} | token_endpoints
         if g.get("crm_must_change_password") and request.endpoint not in allowed:
             if api:
-                return jsonify(message="change your password first"), 403
+                return jsonify(message=gettext("Choose your own password first: sign in on the web pages and "
+                                               "change the password you were given.")), 403
             return redirect("/resetmypassword/form")
         return None
 

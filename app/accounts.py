@@ -1,8 +1,9 @@
 """Account protection: lockout after repeated failures, the password policy, and ending sessions.
 
 FAB keeps the whole session in the signed cookie, so a copied cookie outlives a logout. Each
-account has a session version, written into the session at login; logout, a password change and
-disabling the account bump it, and the user loader refuses a session with an older version.
+account has a session version, written into the session at login and into every API token (JWT)
+issued; logout, a password change and disabling the account bump it, and a cookie session or a
+token carrying an older version is refused.
 """
 import datetime
 
@@ -124,12 +125,26 @@ def session_version(session, user_id):
 
 
 def end_sessions(session, user_id):
-    """Every session of this account issued before now stops working; returns the new version."""
+    """Every session and API token of this account issued before now stops working; returns the new version."""
     state = _state(session, user_id)
     state.session_version = (state.session_version or 0) + 1
     session.commit()
     return state.session_version
 
+
+def token_current(session, user_id, version):
+    """Whether an API token for ``user_id`` carrying session ``version`` still stands: the account
+    exists, is active, and has not ended its sessions (logout, password change, disabling) since."""
+    from flask_appbuilder.security.sqla.models import User
+
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return False
+    row = session.execute(select(User.active, AccountSecurity.session_version)
+                          .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
+                          .where(User.id == user_id)).first()
+    return row is not None and bool(row[0]) and isinstance(version, int) and version == (row[1] or 0)
 
 
 def require_password_change(session, user_id, required):
@@ -165,12 +180,17 @@ def session_expired(login_at, seen_at, now_ts, idle_minutes, absolute_hours):
     return now_ts - seen_at > idle_minutes * 60 or now_ts - login_at > absolute_hours * 3600
 
 
-def _new_accounts_change_password(session, flush_context):
-    """An account created by a signed-in person (an admin in the user pages or API) starts with
-    ``must_change_password``; accounts made by `crm init` or the demo loader do not."""
-    from flask_appbuilder.security.sqla.models import User
-    from sqlalchemy import insert
+def _account_changes(session, flush_context):
+    """After every flush, whatever the path (pages, user API, reset links, CLI):
 
+    - an account created by a signed-in person (an admin in the user pages or API) starts with
+      ``must_change_password``; accounts made by `crm init` or the demo loader do not;
+    - a changed password or a disabled account ends every session and API token issued before
+      (the session version moves on) and every unused password-reset link of the account."""
+    from flask_appbuilder.security.sqla.models import User
+    from sqlalchemy import delete, insert, inspect
+
+    from app.models import PasswordResetToken
     from app.records import current_actor_id
 
     new_users = [item.id for item in session.new if isinstance(item, User) and item.id is not None]
@@ -178,6 +198,24 @@ def _new_accounts_change_password(session, flush_context):
         session.connection().execute(insert(AccountSecurity), [
             {"user_id": user_id, "failed_logins": 0, "session_version": 0, "must_change_password": True}
             for user_id in new_users])
+    ended = []
+    for item in session.dirty:
+        if isinstance(item, User) and item.id is not None:
+            state = inspect(item)
+            disabled = state.attrs.active.history.has_changes() and not item.active
+            if disabled or state.attrs.password.history.has_changes():
+                ended.append(item.id)
+    if not ended:
+        return
+    connection = session.connection()
+    for user_id in ended:
+        bumped = connection.execute(update(AccountSecurity).where(AccountSecurity.user_id == user_id)
+                                    .values(session_version=AccountSecurity.session_version + 1)).rowcount
+        if not bumped:
+            connection.execute(insert(AccountSecurity).values(user_id=user_id, failed_logins=0, session_version=1,
+                                                              must_change_password=False))
+    connection.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id.in_(ended),
+                                                        PasswordResetToken.used_at.is_(None)))
 
 
 def register(session_class=None):
@@ -185,51 +223,138 @@ def register(session_class=None):
     from sqlalchemy.orm import Session
 
     session_class = session_class or Session
-    if not event.contains(session_class, "after_flush", _new_accounts_change_password):
-        event.listen(session_class, "after_flush", _new_accounts_change_password)
+    if not event.contains(session_class, "after_flush", _account_changes):
+        event.listen(session_class, "after_flush", _account_changes)
 
 
 # ---- forgotten passwords
+#
+# A link carries a random token and nothing else; only its SHA-256 is stored, so neither the
+# database nor a copy of it opens an account. The mail that carries the link is account mail:
+# never a customer-outbox row, never listed or shown to anyone, erased once sent.
 
-RESET_SALT = "password-reset"
+RESET_TOKEN_BYTES = 32
+ACCOUNT_MAIL_BACKOFF = datetime.timedelta(minutes=1)  # doubled after each failed attempt
+ACCOUNT_MAIL_STALE_CLAIM = datetime.timedelta(minutes=15)
 
 
-def reset_token(secret_key, user):
-    """A link token for one account: it expires, and dies once the password changes (single use)."""
-    from itsdangerous import URLSafeTimedSerializer
+def _token_hash(token):
+    import hashlib
 
-    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT).dumps([user.id, (user.password or "")[-16:]])
+    return hashlib.sha256((token or "").encode("utf-8")).hexdigest()
 
 
-def user_for_reset_token(session, secret_key, token, max_age_minutes):
-    """The account a reset link is for, or None (forged, expired, or already used)."""
-    from flask_appbuilder.security.sqla.models import User
-    from itsdangerous import BadSignature, URLSafeTimedSerializer
+def request_password_reset(session, user, base_url, now, minutes):
+    """Queue a reset link for ``user`` to its own email address (nothing for an unknown, disabled
+    or address-less account: the caller answers the same either way). Returns the mail or None."""
+    import secrets
 
-    try:
-        user_id, fragment = URLSafeTimedSerializer(secret_key, salt=RESET_SALT).loads(
-            token, max_age=max_age_minutes * 60)
-    except (BadSignature, ValueError, TypeError):
+    from app.models import AccountMail, PasswordResetToken
+
+    if user is None or not user.is_active or not user.email:
         return None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or (user.password or "")[-16:] != fragment:
-        return None
-    return user
-
-
-def send_reset_link(session, user, link, now):
-    """Queue the reset email through the outbox (sent by the delivery job, never by the request)."""
-    from app.models import OutboxMessage
-
-    if not user.email:
-        return None
-    message = OutboxMessage(
-        dedupe_key=f"password_reset:{user.id}:{now.isoformat()}", template_key=None, user_id=user.id,
-        channel="email", address=user.email, fallback="", status="pending", attempts=0, next_attempt_at=now,
-        created_at=now, subject=str(_("Reset your password")),
+    expires_at = now + datetime.timedelta(minutes=minutes)
+    token = secrets.token_urlsafe(RESET_TOKEN_BYTES)
+    session.execute(PasswordResetToken.__table__.delete().where(  # housekeeping: dead links
+        (PasswordResetToken.expires_at < now) | PasswordResetToken.used_at.isnot(None)))
+    session.add(PasswordResetToken(user_id=user.id, token_hash=_token_hash(token), created_at=now,
+                                   expires_at=expires_at))
+    link = f"{base_url.rstrip('/')}/forgot/reset/{token}"
+    mail = AccountMail(
+        user_id=user.id, address=user.email, subject=str(_("Reset your password")),
         body=str(_("Someone (hopefully you) asked to reset the password of %(username)s. Open this link "
-                   "within an hour to choose a new one: %(link)s\nIf it was not you, ignore this email.",
-                   username=user.username, link=link)))
-    session.add(message)
+                   "within %(minutes)s minutes to choose a new one: %(link)s\nIf it was not you, ignore "
+                   "this email.", username=user.username, minutes=minutes, link=link)),
+        status="pending", attempts=0, next_attempt_at=now, expires_at=expires_at, created_at=now)
+    session.add(mail)
     session.commit()
-    return message
+    return mail
+
+
+def _usable_token(token, now):
+    from app.models import PasswordResetToken
+
+    return (PasswordResetToken.token_hash == _token_hash(token), PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now)
+
+
+def user_for_reset_token(session, token, now):
+    """The active account a reset link is for, or None (unknown, expired, used or ended)."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import PasswordResetToken
+
+    user_id = session.execute(select(PasswordResetToken.user_id).where(*_usable_token(token, now))).scalar()
+    user = session.get(User, user_id) if user_id is not None else None
+    return user if user is not None and user.is_active else None
+
+
+def redeem_reset_token(session, token, now):
+    """Spend a reset link: the account it is for, or None when it is no longer usable. Marked used
+    with a conditional UPDATE (two submissions cannot both pass) in the caller's transaction: the
+    caller sets the new password and commits, which also ends the account's other links."""
+    from app.models import PasswordResetToken
+
+    user = user_for_reset_token(session, token, now)
+    if user is None:
+        return None
+    spent = session.execute(update(PasswordResetToken).where(*_usable_token(token, now)).values(used_at=now)
+                            .execution_options(synchronize_session=False)).rowcount
+    return user if spent == 1 else None
+
+
+def deliver_account_mail(session, email_sender, now, max_attempts=4, backoff=ACCOUNT_MAIL_BACKOFF):
+    """Send due account mail by email, each row once (claimed by a conditional UPDATE, like the outbox).
+    The body is erased once the mail is sent, has failed for good or its link has expired.
+    Returns {"sent": n, "retry": n, "failed": n}."""
+    from app.channels import PermanentFailure
+    from app.models import AccountMail
+
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    session.execute(update(AccountMail)  # a worker killed while sending: send again
+                    .where(AccountMail.status == "sending", AccountMail.claimed_at < now - ACCOUNT_MAIL_STALE_CLAIM)
+                    .values(status="pending", next_attempt_at=now).execution_options(synchronize_session=False))
+    expired = session.execute(update(AccountMail)
+                              .where(AccountMail.status == "pending", AccountMail.expires_at <= now)
+                              .values(status="failed", body="", error="link expired before it was sent")
+                              .execution_options(synchronize_session=False)).rowcount
+    counts["failed"] += expired
+    session.commit()
+    due = session.execute(select(AccountMail.id).where(AccountMail.status == "pending",
+                                                       AccountMail.next_attempt_at <= now)
+                          .order_by(AccountMail.next_attempt_at, AccountMail.id)).scalars().all()
+    for mail_id in due:
+        claimed = session.execute(update(AccountMail).where(AccountMail.id == mail_id, AccountMail.status == "pending")
+                                  .values(status="sending", claimed_at=now)
+                                  .execution_options(synchronize_session=False)).rowcount
+        session.commit()
+        if claimed != 1:
+            continue
+        mail = session.get(AccountMail, mail_id, populate_existing=True)
+        try:
+            if email_sender is None:
+                raise PermanentFailure("email is not configured (SMTP_HOST)")
+            email_sender.send(_Envelope(mail))
+        except Exception as error:  # noqa: BLE001 - recorded on the row, never lost silently
+            mail.attempts += 1
+            mail.error = str(error)[:500]
+            if not isinstance(error, PermanentFailure) and mail.attempts < max_attempts:
+                mail.status, mail.next_attempt_at = "pending", now + backoff * (2 ** (mail.attempts - 1))
+                counts["retry"] += 1
+            else:
+                mail.status, mail.body = "failed", ""
+                counts["failed"] += 1
+        else:
+            mail.attempts += 1
+            mail.status, mail.sent_at, mail.body, mail.error = "sent", now, "", None
+            counts["sent"] += 1
+        session.commit()
+    return counts
+
+
+class _Envelope:
+    """What a sender reads of a message; the Message-ID prefix keeps account mail apart from outbox rows."""
+
+    def __init__(self, mail):
+        self.id = f"account-{mail.id}"
+        self.address, self.subject, self.body, self.created_at = mail.address, mail.subject, mail.body, mail.created_at

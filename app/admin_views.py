@@ -330,10 +330,8 @@ class PasswordResetView(BaseView):
                 name = (request.form.get("username") or "").strip()
                 sm = self.appbuilder.sm
                 user = (sm.find_user(username=name) or sm.find_user(email=name)) if name else None
-                if user is not None and user.is_active:
-                    token = accounts.reset_token(config["SECRET_KEY"], user)
-                    link = f"{config['CRM_BASE_URL'].rstrip('/')}/forgot/reset/{token}"
-                    accounts.send_reset_link(db.session, user, link, now)
+                accounts.request_password_reset(db.session, user, config["CRM_BASE_URL"], now,
+                                                config["CRM_PASSWORD_RESET_MINUTES"])
             flash(str(_("If the account exists and has an email address, a link to reset the password is on "
                         "its way.")), "info")
             return redirect(self.appbuilder.get_url_for_login)
@@ -341,15 +339,14 @@ class PasswordResetView(BaseView):
 
     @expose("/reset/<token>", methods=["GET", "POST"])
     def reset(self, token):
-        from flask import current_app
-
         from app import accounts
+        from app.types import utcnow
 
-        config = current_app.config
-        user = accounts.user_for_reset_token(db.session, config["SECRET_KEY"], token,
-                                             config["CRM_PASSWORD_RESET_MINUTES"])
+        now = utcnow()
+        user = accounts.user_for_reset_token(db.session, token, now)
+        invalid = _("This link is not valid or has expired; ask for a new one.")
         if user is None:
-            flash(str(_("This link is not valid or has expired; ask for a new one.")), "warning")
+            flash(str(invalid), "warning")
             return redirect(url_for(".request_reset"))
         if request.method == "POST":
             password = request.form.get("password") or ""
@@ -358,8 +355,12 @@ class PasswordResetView(BaseView):
                 problem = _("The two passwords differ.")
             if problem:
                 flash(str(problem), "danger")
+            elif accounts.redeem_reset_token(db.session, token, now) is None:  # spent meanwhile
+                db.session.rollback()
+                flash(str(invalid), "warning")
+                return redirect(url_for(".request_reset"))
             else:
-                self.appbuilder.sm.reset_password(user.id, password)
+                self.appbuilder.sm.reset_password(user.id, password)  # commits the spent link with it
                 flash(str(_("Your password has been changed; sign in with it.")), "success")
                 return redirect(self.appbuilder.get_url_for_login)
         return self.render_template("crm/reset_password.html", token=token)

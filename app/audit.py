@@ -16,7 +16,7 @@ from app.types import utcnow
 NOT_AUDITED = {
     models.ChangeLog, models.TicketEvent, models.Notification, models.OutboxMessage, models.NumberSequence,
     models.ExportLog, models.ExportJob, models.BillingRun, models.SavedListView, models.AccountSecurity,
-    models.LoginThrottle,
+    models.LoginThrottle, models.PasswordResetToken, models.AccountMail,  # secrets are never copied into the log
 }
 SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id",
                   # FAB's accounts: never the password hash; login bookkeeping is logged as events

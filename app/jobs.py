@@ -63,15 +63,21 @@ def auto_close(app):
 
 @logged
 def deliver_notifications(app):
-    """Send what the outbox holds (app.notify.deliver_outbox) through the configured channels,
-    at most CRM_OUTBOX_BATCH messages a run (the throttle)."""
+    """Send staff account mail (app.accounts.deliver_account_mail: reset links, someone is waiting)
+    by email, then what the outbox holds (app.notify.deliver_outbox) through the configured channels,
+    at most CRM_OUTBOX_BATCH outbox messages a run (the throttle). Returns the counts of both."""
+    from app.accounts import deliver_account_mail
     from app.channels import senders_from_config
     from app.notify import deliver_outbox
 
     with app.app_context():
         db.session.info["actor_id"] = None
-        return deliver_outbox(db.session, senders_from_config(app.config), utcnow(),
-                              batch=app.config["CRM_OUTBOX_BATCH"], max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+        senders, now = senders_from_config(app.config), utcnow()
+        account = deliver_account_mail(db.session, senders.get("email"), now,
+                                       max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+        counts = deliver_outbox(db.session, senders, now, batch=app.config["CRM_OUTBOX_BATCH"],
+                                max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+        return {key: counts[key] + account.get(key, 0) for key in counts}
 
 
 @logged

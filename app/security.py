@@ -293,15 +293,12 @@ class CrmSecurityManager(SecurityManager):
         end_sessions(self.session, user.id)  # a copy of the cookie taken before logout stops working
         record_event(self.session, "logout", "User", user.id, user.username, actor_id=user.id)
 
-    def load_user(self, pk):
-        """The session's user, unless the account is disabled or its sessions were ended since."""
-        from flask import session
+    def _load_account(self, pk):
+        """(user, session version, must change password) of an active account, or None."""
         from flask_appbuilder.security.sqla.models import User
         from sqlalchemy import select
 
         from app.models import AccountSecurity
-
-        from flask import g
 
         row = self.session.execute(
             select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
@@ -309,27 +306,68 @@ class CrmSecurityManager(SecurityManager):
         ).first()
         if row is None or not row[0].is_active:
             return None
-        if session.get("crm_sv", 0) != (row[1] or 0):
+        return row[0], row[1] or 0, bool(row[2])
+
+    def load_user(self, pk):
+        """The cookie session's user, unless the account is disabled or its sessions were ended since."""
+        from flask import g, session
+
+        account = self._load_account(pk)
+        if account is None or session.get("crm_sv", 0) != account[1]:
             return None
-        g.crm_must_change_password = bool(row[2])
-        return row[0]
+        g.crm_must_change_password = account[2]
+        return account[0]
+
+    # ---- API tokens (JWT): they carry the session version they were issued under
+
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(self._token_claims)
+        jwt_manager.token_in_blocklist_loader(self._token_revoked)
+        return jwt_manager
+
+    def _token_claims(self, identity):
+        from app.accounts import session_version
+
+        try:
+            return {"crm_sv": session_version(self.session, int(identity))}
+        except (TypeError, ValueError):
+            return {}
+
+    def _token_revoked(self, _jwt_header, jwt_data):
+        """A token issued before the account's last logout, password change or disabling is refused (401)."""
+        from app.accounts import token_current
+
+        return not token_current(self.session, jwt_data.get("sub"), jwt_data.get("crm_sv"))
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """A token's user: the cookie session's version does not apply (revocation is _token_revoked)."""
+        from flask import g
+
+        try:
+            account = self._load_account(jwt_data["sub"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if account is None:
+            return None
+        g.user = account[0]
+        g.crm_must_change_password = account[2]
+        return account[0]
 
     def reset_password(self, userid, password):
-        """A new password ends the account's other sessions (the person changing their own stays in)."""
+        """A new password ends the account's other sessions, tokens and reset links (app.accounts, on
+        every path that changes a password); the person changing their own stays signed in."""
         from flask import g, has_request_context, session
 
-        from app.accounts import end_sessions
-
-        from app.accounts import require_password_change
+        from app.accounts import require_password_change, session_version
 
         super().reset_password(userid, password)
-        version = end_sessions(self.session, userid)
         user = getattr(g, "user", None) if has_request_context() else None
         if not getattr(user, "is_authenticated", False):
             user = None  # a reset link or the CLI: the owner chose this password
         own = getattr(user, "id", None) == userid
         if own:
-            session["crm_sv"] = version
+            session["crm_sv"] = session_version(self.session, userid)
         # set by someone else (an admin): the owner must choose their own at the next login
         require_password_change(self.session, userid, not own and user is not None)
 

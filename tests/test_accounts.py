@@ -180,18 +180,24 @@ def test_an_account_made_by_an_admin_must_choose_its_own_password_first(app, ctx
 def test_a_forgotten_password_is_reset_through_an_emailed_single_use_link(app, ctx, smtp):  # noqa: F811
     import re
 
-    from app.channels import EmailSender
-    from app.models import OutboxMessage
-    from app.notify import deliver_outbox
-    from app.types import utcnow
+    from app.jobs import deliver_notifications
+    from app.models import AccountMail, OutboxMessage
 
     client = app.test_client()
     assert "crm-forgot" in client.get("/login/").get_data(as_text=True)
     client.post("/forgot/", data={"username": "nobody-at-all"})
-    assert db.session.query(OutboxMessage).count() == 0  # the same answer, and nothing sent
+    assert db.session.query(AccountMail).count() == 0  # the same answer, and nothing sent
     client.post("/forgot/", data={"username": ROLE_USERS["Service"]})
     assert smtp.messages == []  # the request only queues
-    deliver_outbox(db.session, {"email": EmailSender("127.0.0.1", smtp.port)}, utcnow())
+    assert db.session.query(OutboxMessage).count() == 0  # never in the customer outbox
+    db.session.rollback()  # the job works in a session of its own
+    old = dict(app.config)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port)
+    try:
+        deliver_notifications(app)  # the scheduler's delivery job
+    finally:
+        app.config.clear()
+        app.config.update(old)
     [(recipients, content)] = smtp.messages
     assert recipients == [f"{ROLE_USERS['Service']}@example.com"]
     import email

@@ -4,7 +4,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false
 
-from app.types import CHANGE_ACTIONS, JOB_STATUSES, UTCDateTime, utcnow
+from app.types import CHANGE_ACTIONS, JOB_STATUSES, OUTBOX_STATUSES, UTCDateTime, utcnow
 from app.model.base import choice_column
 
 
@@ -141,6 +141,52 @@ class AccountSecurity(Model):
 
     def __str__(self):
         return str(self.user) if self.user else str(self.user_id)
+
+
+class PasswordResetToken(Model):
+    """A forgotten-password link: only the SHA-256 of its random token is kept. It works until
+    ``expires_at``, once (``used_at``); any password change of the account deletes the unused ones."""
+
+    __tablename__ = "password_reset_token"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    used_at = Column(UTCDateTime)
+
+    def __str__(self):
+        return str(self.user_id)
+
+
+class AccountMail(Model):
+    """Mail about a staff member's own account (a password-reset link), for that person only.
+
+    Kept apart from the customer outbox on purpose: no page, API, export or timeline lists it.
+    The delivery job sends it by email; the body (the secret) is erased once it is sent, has
+    failed or its link has expired.
+    """
+
+    __tablename__ = "account_mail"
+    __table_args__ = (Index("ix_account_mail_status_next", "status", "next_attempt_at"),)
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    address = Column(String(200), nullable=False)
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False, default="")
+    status = choice_column(OUTBOX_STATUSES, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = Column(UTCDateTime)
+    sent_at = Column(UTCDateTime)
+    expires_at = Column(UTCDateTime, nullable=False)  # not sent after this: the link inside is dead
+    error = Column(String(500))  # the last failure (never the body)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __str__(self):
+        return f"{self.user_id} {self.status}"
 
 
 class LoginThrottle(Model):
