@@ -4,6 +4,7 @@ import logging
 from flask import Flask, g, request
 
 from app.core.clock import timestamp
+from app.field_permissions import shown_value
 from app.policy.principal import resolve_request_principal
 
 from app.extensions import appbuilder, csrf, db, migrate
@@ -163,6 +164,8 @@ def create_app(test_config=None):
         return g.crm_csp_nonce
 
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    # custom pages print a record's field through the field levels: {{ field(ticket, "description") }}
+    app.jinja_env.globals["field"] = shown_value
 
     from app.cli import crm_cli
 

@@ -9,7 +9,7 @@ import datetime
 import os
 from decimal import Decimal
 
-from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -634,6 +634,28 @@ class CrmModelView(ModelView):
                                batch_enabled=bool(batch_fields(model)))
         if self.quick_search:
             self._quick_filter = quick_search_filter(self.quick_search)
+
+    # ---- related lists: exactly the declared views, and only those the user may read
+
+    def get_init_inner_views(self):
+        # FAB fills this list at start-up with every registered view that is an instance of a declared
+        # related view, subclasses included (the to-do list and the pending pool are ticket views)
+        return self.__dict__.setdefault("_crm_registered_related", [])
+
+    @property
+    def _related_views(self):
+        """The related lists of a show page: the declared classes only, each shown to users who may
+        read its model (its rows then follow their scope, its fields their levels)."""
+        declared = tuple(self.related_views or ())
+        views = [v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared]
+        if not has_request_context():
+            return views
+        sm = self.appbuilder.sm
+        return [v for v in views if sm.has_access("can_read", v.class_permission_name)]
+
+    @_related_views.setter
+    def _related_views(self, value):
+        pass  # FAB's constructor resets it; the registered list above is the one kept
 
     @action("change_history", _("Change history"), icon="fa-history", multiple=False, single=True)
     def change_history(self, item):

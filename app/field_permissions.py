@@ -221,3 +221,22 @@ def save_matrix(session, resource, matrix, known_fields, role_ids):
         else:
             row.level = level
     session.commit()
+
+
+def shown_value(record, name):
+    """A record's field as the acting principal may see it: nothing when hidden, masked when masked.
+
+    Custom pages print fields through this (the ``field(record, name)`` template global) so that the
+    levels hold there as on the generated pages.
+    """
+    from app.policy.principal import current_principal
+
+    if record is None:
+        return ""
+    level = field_access_for(current_principal(), type(record).__name__).level(name)
+    value = getattr(record, name, None)
+    if level == HIDDEN or value is None:
+        return ""
+    if level == MASKED:
+        return mask(name, str(value))
+    return value

@@ -1,10 +1,16 @@
-"""A customer's one timeline: tickets, communications, bills, payments and messages, newest first."""
+"""A customer's one timeline: tickets, communications, bills, payments and messages, newest first.
+
+It shows what the principal may read: a source whose model they may not read is left out, the
+rows follow their scope, and every field printed follows their field levels.
+"""
 from dataclasses import dataclass
 import datetime
 
 from sqlalchemy import select
 
+from app.field_permissions import HIDDEN, MASKED, field_access_for, mask
 from app.models import Bill, Communication, OutboxMessage, Payment, Ticket
+from app.security import ACTION_READ
 from app.types import (
     BILL_STATUSES, COMMUNICATION_CHANNELS, FEE_TYPES, NOTIFY_CHANNELS, OUTBOX_STATUSES, PAYMENT_KINDS,
     TICKET_STATUSES, TICKET_TYPES,
@@ -20,32 +26,63 @@ class Entry:
     link: str = ""
 
 
-def customer_timeline(session, customer_id, limit=100):
-    """The newest ``limit`` entries about one customer (each source read with its own bounded query)."""
+class _Fields:
+    """One model's fields as the principal may see them."""
+
+    def __init__(self, principal, model):
+        self.access = field_access_for(principal, model.__name__)
+
+    def __call__(self, record, name, text=None):
+        level = self.access.level(name)
+        value = getattr(record, name) if text is None else text
+        if level == HIDDEN or value is None:
+            return ""
+        return mask(name, str(value)) if level == MASKED else value
+
+
+def customer_timeline(session, customer_id, principal, limit=100):
+    """The newest ``limit`` entries about one customer that ``principal`` may read (each source read
+    with its own bounded query)."""
     entries = []
-    for t in session.execute(select(Ticket).where(Ticket.customer_id == customer_id)
-                             .order_by(Ticket.created_at.desc()).limit(limit)).scalars():
-        entries.append(Entry(t.created_at, "ticket", f"{t.number} {t.title}",
-                             f"{TICKET_TYPES.label(t.type)} · {TICKET_STATUSES.label(t.status)}",
-                             f"/ticketwork/{t.number}"))
-    for c in session.execute(select(Communication).where(Communication.customer_id == customer_id)
-                             .order_by(Communication.at.desc()).limit(limit)).scalars():
-        entries.append(Entry(c.at, "communication", COMMUNICATION_CHANNELS.label(c.channel), c.summary,
-                             f"/communicationview/show/{c.id}"))
-    for b in session.execute(select(Bill).where(Bill.customer_id == customer_id)
-                             .order_by(Bill.created_at.desc()).limit(limit)).scalars():
-        entries.append(Entry(b.created_at, "bill", f"{b.period} {FEE_TYPES.label(b.fee_type)} {b.amount:,.2f}",
-                             BILL_STATUSES.label(b.status), f"/billview/show/{b.id}"))
-    for p in session.execute(select(Payment).join(Bill, Bill.id == Payment.bill_id)
-                             .where(Bill.customer_id == customer_id)
-                             .order_by(Payment.paid_at.desc()).limit(limit)).scalars():
-        sign = "−" if p.kind == "reversal" else ""
-        entries.append(Entry(p.paid_at, "payment", f"{PAYMENT_KINDS.label(p.kind)} {sign}{p.amount:,.2f}",
-                             f"{p.receipt_number} {p.reason or ''}".strip(), f"/paymentview/show/{p.id}"))
-    for m in session.execute(select(OutboxMessage).where(OutboxMessage.customer_id == customer_id)
-                             .order_by(OutboxMessage.created_at.desc()).limit(limit)).scalars():
-        entries.append(Entry(m.sent_at or m.created_at, "message", m.subject,
-                             f"{NOTIFY_CHANNELS.label(m.channel)} · {OUTBOX_STATUSES.label(m.status)}",
-                             f"/outboxview/show/{m.id}"))
+
+    def readable(model):
+        return principal.may(ACTION_READ, model.__name__)
+
+    if readable(Ticket):
+        shown = _Fields(principal, Ticket)
+        for t in session.execute(select(Ticket).where(Ticket.customer_id == customer_id)
+                                 .order_by(Ticket.created_at.desc()).limit(limit)).scalars():
+            entries.append(Entry(t.created_at, "ticket", f"{t.number} {shown(t, 'title')}",
+                                 f"{TICKET_TYPES.label(t.type)} · {TICKET_STATUSES.label(t.status)}",
+                                 f"/ticketwork/{t.number}"))
+    if readable(Communication):
+        shown = _Fields(principal, Communication)
+        for c in session.execute(select(Communication).where(Communication.customer_id == customer_id)
+                                 .order_by(Communication.at.desc()).limit(limit)).scalars():
+            entries.append(Entry(c.at, "communication", COMMUNICATION_CHANNELS.label(c.channel),
+                                 shown(c, "summary"), f"/communicationview/show/{c.id}"))
+    if readable(Bill):
+        shown = _Fields(principal, Bill)
+        for b in session.execute(select(Bill).where(Bill.customer_id == customer_id)
+                                 .order_by(Bill.created_at.desc()).limit(limit)).scalars():
+            amount = shown(b, "amount", f"{b.amount:,.2f}")
+            entries.append(Entry(b.created_at, "bill", f"{b.period} {FEE_TYPES.label(b.fee_type)} {amount}",
+                                 BILL_STATUSES.label(b.status), f"/billview/show/{b.id}"))
+    if readable(Payment):
+        shown = _Fields(principal, Payment)
+        for p in session.execute(select(Payment).join(Bill, Bill.id == Payment.bill_id)
+                                 .where(Bill.customer_id == customer_id)
+                                 .order_by(Payment.paid_at.desc()).limit(limit)).scalars():
+            sign = "−" if p.kind == "reversal" else ""
+            amount = shown(p, "amount", f"{sign}{p.amount:,.2f}")
+            entries.append(Entry(p.paid_at, "payment", f"{PAYMENT_KINDS.label(p.kind)} {amount}",
+                                 f"{p.receipt_number} {shown(p, 'reason')}".strip(), f"/paymentview/show/{p.id}"))
+    if readable(OutboxMessage):
+        shown = _Fields(principal, OutboxMessage)
+        for m in session.execute(select(OutboxMessage).where(OutboxMessage.customer_id == customer_id)
+                                 .order_by(OutboxMessage.created_at.desc()).limit(limit)).scalars():
+            entries.append(Entry(m.sent_at or m.created_at, "message", shown(m, "subject"),
+                                 f"{NOTIFY_CHANNELS.label(m.channel)} · {OUTBOX_STATUSES.label(m.status)}",
+                                 f"/outboxview/show/{m.id}"))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]

@@ -26,6 +26,7 @@ from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
 from app.crud import CrmInterface, CrmModelView, LookupView, person_name
+from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
     RESOURCE_BILL,
@@ -604,7 +605,7 @@ class CustomerView(CrmView):
 
         customer = db.session.get(models.Customer, pk) or abort(404)
         return self.render_template("crm/customer_timeline.html", customer=customer,
-                                    entries=customer_timeline(db.session, customer.id))
+                                    entries=customer_timeline(db.session, customer.id, current_principal()))
 
 
 class TagView(CrmView):

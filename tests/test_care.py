@@ -7,6 +7,7 @@ from app import care
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Communication, Holiday, MessageTemplate, OutboxMessage
+from app.policy.principal import SYSTEM
 from app.timeline import customer_timeline
 from app.types import UTC
 from tests import factories
@@ -68,7 +69,7 @@ def test_birthday_greetings_go_out_once_and_land_on_the_timeline(app, ctx):
     assert "王芳" in message.body and "生日快乐" in message.body
     communication = db.session.query(Communication).one()
     assert communication.customer_id == customer.id and "生日快乐" in communication.summary
-    kinds = [entry.kind for entry in customer_timeline(db.session, customer.id)]
+    kinds = [entry.kind for entry in customer_timeline(db.session, customer.id, SYSTEM)]
     assert "communication" in kinds
     # next year, again
     assert care.send_greetings(db.session, datetime.date(2027, 11, 23), NOW) == {"birthday": 1, "holiday": 0}

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from app.extensions import db
 from app.models import Communication, OutboxMessage, Payment
+from app.policy.principal import SYSTEM
 from app.timeline import customer_timeline
 from tests import factories
 
@@ -42,7 +43,7 @@ def test_the_timeline_has_everything_newest_first(login, ctx):
     db.session.add(OutboxMessage(dedupe_key="x", customer_id=customer.id, channel="sms", address=customer.phone,
                                  subject="缴费提醒", body="…", created_at=T0 + 4 * H, next_attempt_at=T0 + 4 * H))
     db.session.commit()
-    kinds = [e.kind for e in customer_timeline(db.session, customer.id)]
+    kinds = [e.kind for e in customer_timeline(db.session, customer.id, SYSTEM)]
     assert kinds == ["message", "payment", "bill", "communication", "ticket"]
     page = login("Service").get(f"/customerview/timeline/{customer.id}").get_data(as_text=True)
     assert page.index("缴费提醒") < page.index("电话沟通补卡") < page.index("门禁卡失效")
