@@ -1104,6 +1104,11 @@ class CrmModelApi(ModelRestApi):
             elif "check" in info:
                 validators.setdefault(column.key, _schema_rule(info["check"]))
         self.validators_columns = validators
+        # a field's description is the model's own, or none (FAB would ask gettext for "")
+        descriptions = {column.key: column.info.get("description") or column.doc or column.comment
+                        for column in model.__table__.columns}
+        descriptions.update(self.description_columns or {})
+        self.description_columns = {name: text for name, text in descriptions.items() if text}
         if self.quick_search:
             search_filters = dict(self.search_filters or {})
             search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))
@@ -1277,6 +1282,19 @@ class CrmModelApi(ModelRestApi):
         except ArgumentError as error:
             return self.response_400(message=error.message)
         return None
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        """FAB's details of a field, with the description only when there is one (FAB translates ""
+        for the others, which answers the translation catalogue's header)."""
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        description = self.description_columns.get(field.name)
+        if description:
+            info["description"] = str(description)
+        else:
+            info.pop("description", None)
+        if not self.label_columns.get(field.name):
+            info["label"] = field.name
+        return info
 
 
 def _schema_choice(choices):

@@ -1,5 +1,6 @@
 """REST API input: a malformed argument or body answers 400 with a message that says what was wrong,
-and changes nothing; a well-formed request still works and filters by the value's real type."""
+and changes nothing; a well-formed request still works and filters by the value's real type.
+``_info`` describes a field in the model's own words, or not at all."""
 import datetime
 import json
 from decimal import Decimal
@@ -253,3 +254,39 @@ def test_well_formed_bodies_still_save(admin_client, ctx):
     assert response.status_code == 422 and "phone" in response.json["message"]
     response = admin_client.put(f"/api/v1/customer/{pk}", json={"nope": 1})
     assert response.status_code == 422 and "nope" in response.json["message"]
+
+
+HEADER_WORDS = ("Project-Id-Version", "Content-Type", "Plural-Forms", "POT-Creation-Date")
+
+
+def test_info_descriptions_are_never_the_catalogue_header(admin_client):
+    from app.api import APIS
+
+    for api in APIS:
+        data = admin_client.get(f"/api/v1/{api.resource_name}/_info").get_json()
+        listed = admin_client.get(f"/api/v1/{api.resource_name}/?q=(page_size:1)").get_json()
+        texts = [c.get("description") or "" for key in ("add_columns", "edit_columns") for c in data[key]]
+        texts += [c.get("label") or "" for key in ("add_columns", "edit_columns") for c in data[key]]
+        texts += list(listed["description_columns"].values())
+        for text in texts:
+            assert not any(word in text for word in HEADER_WORDS), (api.resource_name, text)
+        assert all(c.get("label") for key in ("add_columns", "edit_columns") for c in data[key])
+
+
+def test_info_descriptions_come_from_the_model(app, ctx):
+    from app.api import _api
+    from app.models import Tag
+
+    declared = {"name": "名称，唯一", "color": "颜色"}
+    Tag.__table__.columns["name"].info["description"] = declared["name"]
+    Tag.__table__.columns["color"].doc = declared["color"]
+    try:
+        api = _api(Tag, "tag_described", ["name", "color"], ["name", "color", "description"], ("name",))()
+        api._init_model_schemas()
+        with app.test_request_context():
+            fields = {f["name"]: f for f in api._get_fields_info(api.add_columns, api.add_model_schema, {})}
+    finally:
+        del Tag.__table__.columns["name"].info["description"]
+        Tag.__table__.columns["color"].doc = None
+    assert {name: fields[name].get("description") for name in declared} == declared
+    assert "description" not in fields["description"]
