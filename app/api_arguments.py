@@ -35,7 +35,7 @@ from marshmallow_sqlalchemy.fields import Related, RelatedList
 
 BIGGEST = 2**63 - 1  # the databases' integers
 LARGEST_PAGE = 2**31 - 1  # a page index or size beyond this is no page anyone asks for
-LARGEST_NUMBER = Decimal(10) ** 18  # a number filter beyond this compares with no amount or count
+LARGEST_NUMBER = Decimal(10) ** 18  # a number filter beyond this (or finer) compares with no amount or count
 
 
 class ArgumentError(Exception):
@@ -242,7 +242,7 @@ def _typed(kind, value):
             number = Decimal(str(value).strip())
         except InvalidOperation:
             raise ValueError from None
-        if not number.is_finite() or abs(number) >= LARGEST_NUMBER:
+        if not number.is_finite() or abs(number) >= LARGEST_NUMBER or number.as_tuple().exponent < -18:
             raise ValueError
         return float(number) if kind == "float" else number
     if kind == "boolean":
@@ -259,7 +259,10 @@ def _typed(kind, value):
     if kind == "datetime":
         if not isinstance(value, str):
             raise ValueError
-        return datetime.datetime.fromisoformat(value.strip())
+        value = datetime.datetime.fromisoformat(value.strip())
+        if not 1 < value.year < 9999:  # the first and last years may not convert to UTC
+            raise ValueError
+        return value
     return value
 
 
