@@ -12,6 +12,12 @@ from decimal import Decimal
 from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.exceptions import (
+    InvalidColumnArgsFABException,
+    InvalidColumnFilterFABException,
+    InvalidOrderByColumnFABException,
+)
+from flask_appbuilder.hooks import before_request
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
@@ -31,6 +37,7 @@ from werkzeug.datastructures import FileStorage
 from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
+from app.api_arguments import ArgumentError, check_columns, check_order, check_q, read_body, read_q, typed_filter
 from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
@@ -1118,6 +1125,11 @@ class CrmModelApi(ModelRestApi):
             elif "check" in info:
                 validators.setdefault(column.key, _schema_rule(info["check"]))
         self.validators_columns = validators
+        # a field's description is the model's own, or none (FAB would ask gettext for "")
+        descriptions = {column.key: column.info.get("description") or column.doc or column.comment
+                        for column in model.__table__.columns}
+        descriptions.update(self.description_columns or {})
+        self.description_columns = {name: text for name, text in descriptions.items() if text}
         if self.quick_search:
             search_filters = dict(self.search_filters or {})
             search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))
@@ -1237,13 +1249,72 @@ class CrmModelApi(ModelRestApi):
         return None
 
     def post_headless(self):
-        return self._refuse_protected_fields() or self._handle_domain_error(super().post_headless)
+        return (self._refuse_malformed_body(self.add_model_schema) or self._refuse_protected_fields()
+                or self._handle_domain_error(super().post_headless))
 
     def put_headless(self, pk):
-        return self._refuse_protected_fields() or self._handle_domain_error(super().put_headless, pk)
+        return (self._refuse_malformed_body(self.edit_model_schema) or self._refuse_protected_fields()
+                or self._handle_domain_error(super().put_headless, pk))
 
     def delete_headless(self, pk):
         return self._handle_domain_error(super().delete_headless, pk)
+
+    # ---- malformed requests: a 400 that says what was wrong (app.api_arguments), never a 500
+
+    @before_request(only=["get_list", "get", "info"])
+    def _refuse_malformed_q(self):
+        """``q`` parsed and shaped before FAB reads it (FAB's parser can crash; this runs before sign-in,
+        so it looks at no record)."""
+        endpoint = request.endpoint.rpartition(".")[2]
+        try:
+            check_q(endpoint, read_q(request.args.get("q")),
+                    {"add_columns": self.add_columns, "edit_columns": self.edit_columns})
+        except ArgumentError as error:
+            return self.response_400(message=error.message)
+        return None
+
+    # FAB's argument steps of the list and show (each turns its exception into a 400)
+
+    def _handle_columns_args(self, args, default_select_columns, default_response_columns):
+        try:
+            check_columns(args.get("select_columns") or args.get("columns") or [], default_response_columns)
+        except ArgumentError as error:
+            raise InvalidColumnArgsFABException(error.message) from None
+        return super()._handle_columns_args(args, default_select_columns, default_response_columns)
+
+    def _handle_order_args(self, rison_args):
+        try:
+            check_order(rison_args.get("order_column"), self.order_columns)
+        except ArgumentError as error:
+            raise InvalidOrderByColumnFABException(error.message) from None
+        return super()._handle_order_args(rison_args)
+
+    def _handle_filters_args(self, rison_args):
+        try:
+            typed = [typed_filter(self.datamodel, self._filters, item) for item in rison_args.get("filters", [])]
+        except ArgumentError as error:
+            raise InvalidColumnFilterFABException(error.message) from None
+        return super()._handle_filters_args(dict(rison_args, filters=typed))
+
+    def _refuse_malformed_body(self, schema):
+        try:
+            read_body(schema)
+        except ArgumentError as error:
+            return self.response_400(message=error.message)
+        return None
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        """FAB's details of a field, with the description only when there is one (FAB translates ""
+        for the others, which answers the translation catalogue's header)."""
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        description = self.description_columns.get(field.name)
+        if description:
+            info["description"] = str(description)
+        else:
+            info.pop("description", None)
+        if not self.label_columns.get(field.name):
+            info["label"] = field.name
+        return info
 
 
 def _schema_choice(choices):
