@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.core.clock import local_today
-from app.policy.principal import as_link_holder
+from app.policy.principal import as_link_holder, current_principal
 
 from app.errors import DomainError
 from app.extensions import db
@@ -110,18 +110,18 @@ class ImportView(BaseView):
             try:
                 rows = read_rows(upload.read() if upload else b"")
                 if request.form.get("dry_run"):
-                    parsed, errors = check_rows(db.session, kind, rows)
+                    parsed, errors = check_rows(db.session, kind, rows, current_principal())
                     summary = _("%(good)s rows are ready to import; %(bad)s problems found.",
                                 good=len(parsed), bad=len(errors))
                     report = SimpleNamespace(summary=summary, errors=errors)
                 else:
-                    parsed, errors = check_rows(db.session, kind, rows)
+                    parsed, errors = check_rows(db.session, kind, rows, current_principal())
                     if errors:
                         report = SimpleNamespace(
                             summary=_("The file has %(count)s errors; nothing was imported.", count=len(errors)),
                             errors=errors)
                     else:
-                        result = import_rows(db.session, kind, rows)
+                        result = import_rows(db.session, kind, rows, current_principal())
                         flash(str(_("Imported: %(created)s added, %(updated)s updated.", **result)), "success")
                         return redirect(url_for(".page", kind=kind))
             except DomainError as error:

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.errors import DomainError
+from app.field_permissions import field_access_for
 from app.models import Building, Customer, CustomerUnit, MeterReading, Tag, Unit
 from app.validation import check_value, normalize_phone
 
@@ -196,10 +197,15 @@ def _existing(session, kind, key):
     return session.execute(select(Tag).where(Tag.name == key)).scalar()
 
 
-def check_rows(session, kind, rows):
-    """Dry run: (parsed rows as (row number, values), errors as (row number, message))."""
+def check_rows(session, kind, rows, principal):
+    """Dry run: (parsed rows as (row number, values), errors as (row number, message)).
+
+    A value in a column the importer may not write (hidden, masked or read-only for them) refuses
+    its row with the reason; the row is not looked up, so nothing tells whether such a value exists.
+    """
     spec = SPECS[kind]
     model, columns = spec["model"], spec["columns"]
+    access = field_access_for(principal, model.__name__)
     if not rows:
         return [], [(1, str(_("The file is empty.")))]
     header = [_header_key(h) for h in rows[0]]
@@ -226,6 +232,9 @@ def check_rows(session, kind, rows):
             if not text:
                 if column.required:
                     row_errors.append(str(_("%(column)s is required.", column=column.header)))
+                continue
+            if not access.writable(column.field):
+                row_errors.append(str(_("%(column)s: you may not change this field.", column=column.header)))
                 continue
             try:
                 value = _convert(model, column, text, lookups)
@@ -271,9 +280,9 @@ def _check_reading(session, values):
     return []
 
 
-def import_rows(session, kind, rows):
+def import_rows(session, kind, rows, principal):
     """Import all rows or none: returns {"created": n, "updated": n}; raises DomainError with the errors."""
-    parsed, errors = check_rows(session, kind, rows)
+    parsed, errors = check_rows(session, kind, rows, principal)
     if errors:
         raise DomainError(_("The file has %(count)s errors; nothing was imported.", count=len(errors)))
     model = SPECS[kind]["model"]

@@ -2,6 +2,7 @@
 import io
 
 import openpyxl
+import pytest
 import xlsxwriter
 
 from app.extensions import db
@@ -137,3 +138,29 @@ def test_meter_readings_import_takes_the_previous_reading_and_refuses_a_meter_ru
     upload(client, "meter_readings", [header, ["5号楼-0801", "水费", "2026-11", None, "113"]], dry_run=False)
     db.session.expire_all()
     assert db.session.query(MeterReading).filter_by(period="2026-11").one().reading == Decimal("113")  # updated
+
+
+@pytest.mark.parametrize("level", ["hidden", "masked", "readonly"])
+def test_import_refuses_fields_the_importer_may_not_write_and_reveals_nothing(app, login, ctx, level):
+    from app.models import FieldPermission
+
+    existing = factories.customer(name="林黛玉", phone="13812341234", id_number="11010519491231002X")
+    service = app.appbuilder.sm.find_role("Service")
+    db.session.add(FieldPermission(role_id=service.id, resource="Customer", field="id_number", level=level))
+    db.session.add(FieldPermission(role_id=service.id, resource="Customer", field="phone", level="hidden"))
+    db.session.commit()
+    client = login("Service")
+    header = list(CUSTOMER_HEADER)
+    id_column = header.index("身份证号")
+    known, unknown = ["林黛玉", "13812341234"] + [None] * 10, ["无名氏", "13900000000"] + [None] * 10
+    known[id_column] = "110101199003070011"
+    answers = [upload(client, "customers", [header, row], dry_run=True).get_data(as_text=True)
+               for row in (known, unknown)]
+    assert "您无权修改此字段" in answers[0]
+    # the same answer whether that hidden phone exists or not: no row is looked up
+    assert answers[0].count("您无权修改此字段") == 2 and answers[1].count("您无权修改此字段") == 1
+    page = upload(client, "customers", [header, known], dry_run=False).get_data(as_text=True)
+    assert "没有导入任何数据" in page
+    db.session.expire_all()
+    assert db.session.get(Customer, existing.id).id_number == "11010519491231002X"
+    assert db.session.query(Customer).count() == 1
