@@ -50,11 +50,11 @@ class FieldAccess:
         if "." not in field:
             # a relation shows the related record by its display field (a ticket's customer by name)
             target = _relation_target(self.resource, field)
-            shown = _display_field(target) if target else None
-            if shown is None:
+            shown = _display_fields(target) if target else ()
+            if not shown:
                 return own
-            related = self.all_levels.get(target, {}).get(shown, EDITABLE)
-            return max(own, related, key=STRICTNESS.index)
+            related = FieldAccess(self.all_levels.get(target, {}), target, self.all_levels)
+            return max([own] + [related.level(name) for name in shown], key=STRICTNESS.index)
         relation, rest = field.split(".", 1)
         target = _relation_target(self.resource, relation)
         if target is None:
@@ -107,10 +107,17 @@ def display_field(model):
 
 
 @functools.lru_cache(maxsize=256)
-def _display_field(resource):
+def _display_fields(resource):
+    """The fields a record of ``resource`` prints when another record names it: its declared
+    ``__str_fields__`` (what its __str__ reads), or its display field."""
     from app import models
 
-    return display_field(getattr(models, resource, None))
+    model = getattr(models, resource, None)
+    declared = getattr(model, "__str_fields__", None)
+    if declared is not None:
+        return tuple(declared)
+    field = display_field(model)
+    return (field,) if field else ()
 
 
 @functools.lru_cache(maxsize=1024)

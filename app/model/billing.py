@@ -76,6 +76,8 @@ class Bill(Stamped, Model):
         return ((self.amount or Decimal("0")) - (self.paid_amount or Decimal("0"))
                 - (self.written_off_amount or Decimal("0")))
 
+    __str_fields__ = ('period', 'amount', 'customer')  # what __str__ prints: a relation shows them
+
     def __str__(self):
         return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.amount} ({self.customer or ''})"
 
@@ -176,6 +178,8 @@ class MeterReading(Stamped, Model):
     @property
     def usage(self):
         return (self.reading or Decimal("0")) - (self.previous_reading or Decimal("0"))
+
+    __str_fields__ = ('period', 'reading')  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.reading}"

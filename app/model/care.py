@@ -105,6 +105,8 @@ class Contract(Stamped, Model):
 
     reminders = relationship("ContractReminder", back_populates="contract", passive_deletes="all")
 
+    __str_fields__ = ('number', 'title')  # what __str__ prints: a relation shows them
+
     def __str__(self):
         return f"{self.number} {self.title}" if self.number else (self.title or "")
 

@@ -101,5 +101,7 @@ class CustomerUnit(Model):
     move_in = Column(Date)
     move_out = Column(Date)
 
+    __str_fields__ = ('unit',)  # what __str__ prints: a relation shows them
+
     def __str__(self):
         return f"{self.unit} ({RESIDENT_RELATIONS.label(self.relation)})"

@@ -29,6 +29,8 @@ class Equipment(Stamped, Model):
     warranty_until = Column(Date)
     notes = Column(Text)
 
+    __str_fields__ = ('code', 'name')  # what __str__ prints: a relation shows them
+
     def __str__(self):
         return f"{self.code} {self.name}" if self.code else (self.name or "")
 

@@ -88,6 +88,8 @@ class OutboxMessage(Model):
     delivered_at = Column(UTCDateTime)
     clicked_at = Column(UTCDateTime)
 
+    __str_fields__ = ('subject',)  # what __str__ prints: a relation shows them
+
     def __str__(self):
         return f"{NOTIFY_CHANNELS.label(self.channel)} {self.subject}"
 

@@ -58,6 +58,8 @@ class Unit(Stamped, Model):
 
     residents = relationship("CustomerUnit", back_populates="unit", cascade="all, delete-orphan")
 
+    __str_fields__ = ('building', 'number')  # what __str__ prints: a relation shows them
+
     def __str__(self):
         building = self.building.name if self.building else ""
         return f"{building}-{self.number}"

@@ -94,6 +94,8 @@ class Ticket(Stamped, Model):
         open_first = case((cls.status.in_(("new", "assigned", "in_progress", "reopened")), 0), else_=1)
         return open_first, cls.created_at.desc(), cls.id.desc()
 
+    __str_fields__ = ('number', 'title')  # what __str__ prints: a relation shows them
+
     def __str__(self):
         return f"{self.number} {self.title}" if self.number else (self.title or "")
 
@@ -108,6 +110,8 @@ class TicketAttachment(Model):
     file = Column(FileColumn, nullable=False)
     description = Column(String(200))
     uploaded_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __str_fields__ = ('description',)  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return self.description or str(self.file)
@@ -152,6 +156,8 @@ class Communication(Stamped, Model):
     staff_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     staff = relationship("User")
     tickets = relationship("Ticket", secondary=communication_ticket, backref="communications")
+
+    __str_fields__ = ('summary',)  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return (self.summary or "")[:30]
