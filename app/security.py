@@ -3,7 +3,10 @@
 Pages and REST resources of a model share one permission resource (its model name), so a
 role that may edit customers on the page may edit them through the API, and no other way.
 """
+from flask import redirect
+from flask_appbuilder.actions import action
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import RoleModelView
 from flask_babel import lazy_gettext as _
 
 from app.policy.principal import ACTION_SEE_ALL, ACTION_SEE_DEPARTMENT, current_principal
@@ -215,12 +218,27 @@ def _client_ip():
     return (request.remote_addr or "unknown") if has_request_context() else "local"
 
 
+class CrmRoleModelView(RoleModelView):
+    """FAB's role page; copying a role copies its field levels too (app.field_permissions.copy_role)."""
+
+    @action("copyrole", _("Copy Role"), _("Copy the selected roles?"), icon="fa-copy", single=False)
+    def copy_role(self, items):
+        from app.field_permissions import copy_role
+
+        self.update_redirect()
+        for item in items:
+            copy_role(self.datamodel.session, item)
+        return redirect(self.get_redirect())
+
+
 class CrmSecurityManager(SecurityManager):
     """FAB's security manager with a per-request cache of the user's permissions.
 
     FAB asks the database once per permission check (menus, buttons, links); one request
     now loads the user's (action, resource) set once.
     """
+
+    rolemodelview = CrmRoleModelView
 
     def _user_permission_set(self):
         """The acting principal's (action, resource) set, loaded once per request; None is everything."""

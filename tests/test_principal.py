@@ -14,7 +14,7 @@ from app import contracts
 from app.billing import check_write_off_decision
 from app.errors import NotAllowed
 from app.extensions import db
-from app.models import Contract, StaffProfile, Ticket
+from app.models import Contract, FieldPermission, StaffProfile, Ticket
 from app.policy.principal import SYSTEM, acting_as, current_principal, principal_for
 from tests import factories
 from tests.conftest import PASSWORD, ROLE_USERS
@@ -114,6 +114,9 @@ def copy_role(admin_client, app, original):
     assert response.status_code == 302
     copy = sm.find_role(f"{original} copy")
     assert copy is not None and {p.id for p in copy.permissions} == {p.id for p in role.permissions}
+    levels = {(f.resource, f.field, f.level) for f in db.session.query(FieldPermission).filter_by(role_id=role.id)}
+    assert {(f.resource, f.field, f.level) for f in db.session.query(FieldPermission).filter_by(role_id=copy.id)
+            } == levels
     return copy
 
 
@@ -160,6 +163,18 @@ def test_a_copied_supervisor_role_approves_like_a_supervisor(app, admin_client, 
     contracts.approve(db.session, contract, approver, now, today)
     assert contract.status == "active"
     assert principal_for(db.session, approver).may("can_approve", "Renovation")
+
+
+def test_a_copied_role_keeps_the_field_levels_of_the_original(app, admin_client, login, ctx):
+    customer = factories.customer(name="林黛玉", phone="13812341234")
+    technician = app.appbuilder.sm.find_role("Technician")
+    db.session.add(FieldPermission(role_id=technician.id, resource="Customer", field="phone", level="hidden"))
+    db.session.commit()
+    copy = copy_role(admin_client, app, "Technician")
+    user_with_role(app, "copy-fields", copy)
+    db.session.commit()
+    response = app.test_client().get(f"/api/v1/customer/{customer.id}", headers=bearer(app, "copy-fields"))
+    assert response.status_code == 200 and "13812341234" not in response.get_data(as_text=True)
 
 
 def test_a_role_without_the_scope_permission_sees_only_its_own_tickets(app, admin_client, two_departments,
