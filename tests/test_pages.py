@@ -224,3 +224,14 @@ def test_duplicate_bill_for_unit_period_and_fee_is_a_field_error(admin_client, c
     assert "该房屋在此账期已有同一费用类型的账单" in \
         response.get_data(as_text=True)
     assert db.session.query(Bill).count() == 1
+
+
+def test_an_id_number_with_an_impossible_birth_date_is_refused():
+    from app.validation import check_email, check_id_number
+
+    assert check_id_number("11010519491231002X") is None
+    # the right check digit, but born on 31 February 1949
+    assert check_id_number("110105194902310026") is not None
+    assert check_id_number("11010519491231002") is not None
+    assert check_email("daiyu@example.com") is None
+    assert check_email("daiyu@@example.com") is not None and check_email("daiyu@example") is not None
