@@ -2,7 +2,8 @@
 
 The transition table is the one place that says which status may follow which; pages, API,
 batch edit, CLI and jobs all pass through ``check_ticket_change`` (before saving, for a clear
-message) and the flush listener (the final guard).
+message) and the flush listener (the final guard). The same listener is the one way a ticket is
+born (``check_new_ticket``: it starts new, or assigned when given to someone).
 """
 import zoneinfo
 
@@ -33,12 +34,37 @@ TRANSITIONS = {
     "closed": (),
     "cancelled": (),
 }
+# a ticket is born "new"; it becomes "assigned" when dispatch or a chosen handler gives it to someone
+BIRTH_STATUSES = ("new", "assigned")
 # roles that may work any ticket; a user with none of them works only tickets assigned to them
 TICKET_MANAGING_ROLES = ("Admin", "Supervisor", "Service")
 
 
 def can_move(from_status, to_status):
     return to_status in TRANSITIONS.get(from_status or "new", ())
+
+
+def _has_handler(ticket):
+    return ticket.assignee_id is not None or ticket.assignee is not None
+
+
+def check_new_ticket(ticket):
+    """A ticket is born by the transition table, whatever the path (form, API, import, job, ORM):
+    it starts new, or assigned when it is given to a handler. Any other status is refused."""
+    status = ticket.status or "new"
+    if status in BIRTH_STATUSES and (status == "new" or _has_handler(ticket)):
+        return
+    raise DomainError(_("A new ticket starts as %(new)s (or %(assigned)s when a handler is chosen); it cannot be "
+                        "created as %(status)s.", new=TICKET_STATUSES.label("new"),
+                        assigned=TICKET_STATUSES.label("assigned"), status=TICKET_STATUSES.label(status)),
+                      field="status")
+
+
+def assign_if_handled(ticket):
+    """The assignment rule: a new ticket given to someone is assigned (dispatch, a chosen handler,
+    a reassignment)."""
+    if (ticket.status or "new") == "new" and _has_handler(ticket):
+        ticket.status = "assigned"
 
 
 def _manages_tickets(session, actor_id):
@@ -119,6 +145,7 @@ def _log_ticket_changes(session, flush_context, instances):
             session.add(TicketEvent(**owner, at=now, actor_id=actor_id, kind="note",
                                     note=f"{_('Attachment added')}: {original_name(item.file)}"))
         if isinstance(item, Ticket):
+            check_new_ticket(item)
             if not item.number:
                 item.number = next_number(session.connection(), "WO", now, local_zone())
             if item.created_at is None:
@@ -130,6 +157,7 @@ def _log_ticket_changes(session, flush_context, instances):
             if (item.status or "new") == "new" and session.info.get("dispatch", True):
                 with session.no_autoflush:
                     assigned = dispatch(session, item, now, local_zone(), pending)
+            assign_if_handled(item)
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="created", to_status=item.status or "new")
             )
@@ -212,8 +240,7 @@ def reassign(session, ticket, assignee_id, reason):
         raise DomainError(_("Choose who takes the ticket."), field="assignee")
     ticket.reassign_reason = reason
     ticket.assignee_id = assignee_id
-    if ticket.status == "new":
-        ticket.status = "assigned"
+    assign_if_handled(ticket)
     _save(session, ticket)
 
 
