@@ -3,8 +3,10 @@
 The transition table is the one place that says which status may follow which; pages, API,
 batch edit, CLI and jobs all pass through ``check_ticket_change`` (before saving, for a clear
 message) and the flush listener (the final guard). The same listener is the one way a ticket is
-born (``check_new_ticket``: it starts new, or assigned when given to someone).
+born (``check_new_ticket``: it starts new, or assigned when given to someone) and
+``check_still_changeable`` is the one rule that a closed or cancelled ticket is final.
 """
+import datetime
 import zoneinfo
 
 from flask import current_app, has_app_context
@@ -18,7 +20,7 @@ from app.models import Ticket, TicketAttachment, TicketEvent
 from app.numbering import next_number
 from app.records import current_actor_id
 from app.dispatch import dispatch
-from app.sla import apply_sla
+from app.sla import RAISED_PRIORITY, apply_sla
 from app.core.clock import local_zone
 from app.types import TICKET_STATUSES, utcnow
 
@@ -36,6 +38,12 @@ TRANSITIONS = {
 }
 # a ticket is born "new"; it becomes "assigned" when dispatch or a chosen handler gives it to someone
 BIRTH_STATUSES = ("new", "assigned")
+# closed and cancelled are final: nothing of the ticket itself changes any more. What still happens is
+# appended to it as records of their own (history, rating, communications, return visits), and an
+# unsatisfied return visit escalates it (see _is_escalation).
+FINAL_STATUSES = ("closed", "cancelled")
+FINAL_CHANGEABLE = ()
+_STAMPS = ("updated_at", "updated_by_id", "updated_by")
 # roles that may work any ticket; a user with none of them works only tickets assigned to them
 TICKET_MANAGING_ROLES = ("Admin", "Supervisor", "Service")
 
@@ -67,6 +75,58 @@ def assign_if_handled(ticket):
         ticket.status = "assigned"
 
 
+def _is_escalation(changes):
+    """An unsatisfied return visit escalating a finished ticket: the level one up, its time, and the
+    priority raised by app.sla's step (app.return_visits)."""
+    if "escalation_level" not in changes or not set(changes) <= {"escalation_level", "escalated_at", "priority"}:
+        return False
+    old, new = changes["escalation_level"]
+    if new != (old or 0) + 1:
+        return False
+    if "priority" in changes:
+        old_priority, new_priority = changes["priority"]
+        return new_priority == RAISED_PRIORITY.get(old_priority, old_priority)
+    return True
+
+
+def _differs(old, new):
+    # a form shows times to the second: saving it unchanged is not a change
+    if isinstance(old, datetime.datetime) and isinstance(new, datetime.datetime):
+        return abs(old - new) >= datetime.timedelta(seconds=1)
+    return old != new and not (old in (None, "") and new in (None, ""))
+
+
+def check_still_changeable(ticket, changes, status=None):
+    """Refuse changing a closed or cancelled ticket (form, API, batch edit, import, ORM all pass here).
+
+    ``changes`` maps each field about to be set to (old value, new value); ``status`` is the status
+    the ticket has before the change (default: its current one).
+    """
+    status = ticket.status if status is None else status
+    if status not in FINAL_STATUSES:
+        return
+    changes = {k: v for k, v in changes.items()
+               if k not in _STAMPS and k not in FINAL_CHANGEABLE and _differs(*v)}
+    if not changes or _is_escalation(changes):
+        return
+    raise DomainError(_("Ticket %(number)s is closed or cancelled; it can no longer be changed.",
+                        number=ticket.number), field=next(iter(changes)))
+
+
+def pending_changes(ticket):
+    """(old, new) of each column and many-to-one relation of ``ticket`` changed in the session."""
+    state = inspect(ticket)
+    keys = [a.key for a in state.mapper.column_attrs]
+    keys += [r.key for r in state.mapper.relationships if r.direction.name == "MANYTOONE"]
+    changes = {}
+    for key in keys:
+        history = state.attrs[key].history
+        if history.has_changes():
+            changes[key] = (history.deleted[0] if history.deleted else None,
+                            history.added[0] if history.added else None)
+    return changes
+
+
 def _manages_tickets(session, actor_id):
     from flask_appbuilder.security.sqla.models import User
 
@@ -80,6 +140,7 @@ def check_ticket_change(session, ticket, actor_id, now=None):
     """Refuse an illegal change of ``ticket`` (pending in the session) with a clear message.
 
     - the status may only move along TRANSITIONS;
+    - a closed or cancelled ticket no longer changes (check_still_changeable);
     - resolving needs a result note;
     - a technician changes only tickets assigned to them, and cannot hand them to someone else.
     Also stamps responded/resolved/closed times as the status moves.
@@ -96,6 +157,7 @@ def check_ticket_change(session, ticket, actor_id, now=None):
             raise NotAllowed(_("You can only change tickets assigned to you."))
         if assignee and getattr(assignee[1], "id", assignee[1]) not in (None, actor_id):
             raise NotAllowed(_("Only a supervisor or the service desk can reassign a ticket."), field="assignee")
+    check_still_changeable(ticket, pending_changes(ticket), status[0] if status else ticket.status)
     if assignee and assignee[0] is not None and assignee[1] is not None and actor_id is not None:
         if not (getattr(ticket, "reassign_reason", None) or "").strip():
             raise DomainError(_("Give the reason for handing this ticket to someone else."), field="reassign_reason")

@@ -157,3 +157,64 @@ def test_the_add_form_starts_every_ticket_new(admin_client, ctx):
     assert response.status_code == 302
     ticket = db.session.query(Ticket).one()
     assert ticket.status == "new" and ticket.closed_at is None
+
+
+# ---- closed and cancelled are final, on every path
+
+@pytest.mark.parametrize("final", ["closed", "cancelled"])
+def test_a_finished_ticket_cannot_be_changed_through_the_api(admin_client, ctx, final):
+    ticket = ticket_in(final, priority="low")
+    for body in ({"priority": "high"}, {"title": "改标题"}, {"department": factories.department().id}):
+        response = admin_client.put(f"/api/v1/ticket/{ticket.id}", json=body)
+        assert response.status_code == 422, response.json
+        assert "不能再修改" in str(response.json["message"])
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert (ticket.priority, ticket.title, ticket.department_id) == ("low", "厨房水管漏水", None)
+    assert [e.kind for e in ticket.events] == ["created"]
+
+
+@pytest.mark.parametrize("final", ["closed", "cancelled"])
+def test_a_finished_ticket_cannot_be_changed_on_the_page_or_through_the_orm(admin_client, ctx, final):
+    ticket = ticket_in(final, priority="low")
+    page = admin_client.post(f"/ticketview/edit/{ticket.id}", data={
+        "title": ticket.title, "type": "repair", "priority": "high", "status": final, "channel": "phone"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "不能再修改" in page
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert ticket.priority == "low"
+    ticket.priority = "high"
+    with pytest.raises(DomainError, match=ticket.number):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(Ticket, ticket.id).priority == "low"
+
+
+def test_a_finished_ticket_saved_unchanged_on_the_page_is_no_error(admin_client, ctx):
+    import html
+    import re
+
+    ticket = ticket_in("closed", priority="low")
+    form = admin_client.get(f"/ticketview/edit/{ticket.id}").get_data(as_text=True)
+    data = {name: html.unescape(value) for name, value in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"',
+                                                                      form)}
+    data.update({"type": "repair", "priority": "low", "status": "closed", "channel": "phone"})
+    page = admin_client.post(f"/ticketview/edit/{ticket.id}", data=data, follow_redirects=True).get_data(as_text=True)
+    assert "不能再修改" not in page
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status == "closed"
+
+
+def test_only_an_escalation_still_touches_a_closed_ticket(ctx, now):
+    ticket = ticket_in("closed", priority="low")
+    ticket.escalation_level, ticket.priority = 1, "high"  # not the one-step raise of an escalation
+    with pytest.raises(DomainError):
+        db.session.commit()
+    db.session.rollback()
+    # as a return visit does (app.return_visits): the level one up, the priority one step up
+    ticket.escalation_level = (ticket.escalation_level or 0) + 1
+    ticket.priority, ticket.escalated_at = {"low": "medium"}[ticket.priority], now
+    db.session.commit()
+    db.session.expire_all()
+    assert (db.session.get(Ticket, ticket.id).priority, db.session.get(Ticket, ticket.id).status) == ("medium", "closed")
