@@ -212,3 +212,10 @@ def test_a_saved_customer_list_is_a_segment(app, login, estate, user_id):
     assert db.session.query(Broadcast).count() == 0
     compose(desk, saved_view=str(mine.id))
     assert db.session.query(Broadcast).one().saved_view_id == mine.id
+
+
+def test_a_refused_broadcast_does_not_lead_to_someone_elses_report(login, estate):
+    assert compose(login("Service")).status_code == 302
+    refused = compose(login("Admin"), body="{nonsense}")
+    assert "/broadcastview/report/" not in refused.headers.get("Location", "")
+    assert db.session.query(Broadcast).count() == 1
