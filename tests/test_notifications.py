@@ -4,6 +4,7 @@ Email goes to a real SMTP server on loopback (aiosmtpd); SMS and WeChat to a loc
 """
 import datetime
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -363,3 +364,49 @@ def test_reassigning_by_hand_tells_the_new_assignee(app, ctx, login, user_id, en
     ticket.assignee_id = user_id("Supervisor")
     db.session.commit()
     assert [n.user_id for n in db.session.query(Notification)] == [user_id("Supervisor")]
+
+
+def test_templates_refuse_format_specs_conversions_attributes_and_indexes(ctx):
+    for placeholder in ("{customer_name:>3000000}", "{customer_name!r}", "{customer_name.__class__}",
+                        "{customer_name[0]}", "{0}", "{ customer_name }"):
+        with pytest.raises(DomainError, match=re.escape(placeholder)) as refused:
+            check_template("completion_notice", "完成", f"您好{placeholder}")
+        assert refused.value.field == "body"
+    with pytest.raises(DomainError) as refused:
+        check_template("completion_notice", "完成", "长" * 5000)
+    assert "4000" in str(refused.value)
+    check_template("completion_notice", "完成", "{{customer_name}} 是变量的写法：{customer_name}")
+
+
+def test_a_template_with_a_format_spec_is_refused_on_the_form_and_every_other_save_path(app, ctx, login):
+    from app.notify import ensure_templates
+
+    ensure_templates(db.session)
+    template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
+    page = login("Admin").post(f"/messagetemplateview/edit/{template.id}", data={
+        "subject": "完成", "body": "{customer_name:>3000000}", "active": "y"}, follow_redirects=True)
+    assert "{customer_name:&gt;3000000}" in page.get_data(as_text=True)
+    db.session.expire_all()
+    template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
+    assert ":>" not in template.body
+    template.body = "{customer_name:>3000000}"
+    with pytest.raises(DomainError, match="customer_name:>3000000"):
+        db.session.commit()
+    db.session.rollback()
+    template.active = False  # an edit that leaves the text alone is not judged by it
+    db.session.commit()
+
+
+def test_a_stored_bad_template_renders_nothing_harmful_and_the_problem_is_reported(app, ctx, user_id):
+    from sqlalchemy import update
+
+    from app.notify import ensure_templates
+
+    ensure_templates(db.session)
+    db.session.execute(update(MessageTemplate).where(MessageTemplate.key == "completion_notice")
+                       .values(body="{customer_name:>3000000}{rating_link!s}{resolution}"))
+    db.session.commit()
+    resolved_ticket(app, factories.customer(name="孙丽", email="sl@example.com", preferred_channel="email"), user_id)
+    message = db.session.query(OutboxMessage).one()
+    assert message.body == "{customer_name:>3000000}{rating_link!s}更换了角阀"
+    assert "customer_name:>3000000" in message.log and "rating_link!s" in message.log
