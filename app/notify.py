@@ -436,10 +436,16 @@ def notify_escalation(session, ticket, level, now, zone):
 
 
 def notify_completion(session, ticket, rating_link, now, zone):
-    """Queue the completion notice with the rating link; once per resolution."""
+    """Queue the completion notice with the rating link; once per resolution.
+
+    The link reaches the customer only: when no channel of theirs works, the staff member asked to pass
+    it on is the one who logged the request, never the handler being rated (nobody, if that is the same
+    person: the desk then takes the rating by phone).
+    """
     if ticket.customer is None:
         return None
     values = dict(ticket_values(ticket, zone), rating_link=rating_link)
     key = f"completion_notice:ticket:{ticket.id}:{ticket.resolved_at.isoformat() if ticket.resolved_at else ''}"
+    desk = ticket.created_by_id if ticket.created_by_id != ticket.assignee_id else None
     return notify_customer(session, ticket.customer, "completion_notice", values, key, now,
-                           responsible_user_id=ticket.assignee_id or ticket.created_by_id)
+                           responsible_user_id=desk)

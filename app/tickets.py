@@ -22,7 +22,7 @@ from app.records import current_actor_id
 from app.dispatch import dispatch
 from app.sla import RAISED_PRIORITY, apply_sla
 from app.core.clock import local_zone
-from app.types import TICKET_STATUSES, utcnow
+from app.types import NOTIFY_CHANNELS, TICKET_STATUSES, utcnow
 
 
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
@@ -242,10 +242,13 @@ def _log_ticket_changes(session, flush_context, instances):
                 if has_app_context() and item.id is not None:
                     from app.ratings import rating_url
 
+                    # the link goes in the customer's own message only: whoever holds it rates as the
+                    # customer, so the history (read by the handler) says where it went, never what it is
                     link = rating_url(current_app.config["CRM_BASE_URL"], current_app.config["SECRET_KEY"], item)
-                    note = f"{note}\n{_('Rating link for the customer')}: {link}"
                     with session.no_autoflush:
-                        notify.notify_completion(session, item, link, now, local_zone())
+                        message = notify.notify_completion(session, item, link, now, local_zone())
+                    sent = _rating_link_sent(item, message)
+                    note = f"{note}\n{sent}" if sent else note
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0],
                             to_status=status[1], note=note)
@@ -262,6 +265,16 @@ def _log_ticket_changes(session, flush_context, instances):
             if new_id is not None and new_id != actor_id:
                 with session.no_autoflush:
                     notify.notify_assignment(session, item, new_id, now, local_zone())
+
+
+def _rating_link_sent(ticket, message):
+    """The history's line about the rating link: the channel it went by, never the link."""
+    if message is not None:
+        return str(_("The rating link was sent to the customer by %(channel)s.",
+                     channel=NOTIFY_CHANNELS.label(message.channel)))
+    if ticket.customer is not None:
+        return str(_("No rating link could be sent to the customer; take the rating by phone."))
+    return None
 
 
 def register(session_class=Session):

@@ -91,8 +91,12 @@ def email_sender(smtp):
 
 
 def resolved_ticket(app, customer, user_id):
-    ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Technician"),
-                              status="assigned")
+    db.session.info["actor_id"] = user_id("Service")  # the desk logs the request
+    try:
+        ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Technician"),
+                                  status="assigned")
+    finally:
+        db.session.info["actor_id"] = None
     ticket.status = "in_progress"
     db.session.commit()
     ticket.resolution = "更换了角阀"
@@ -210,9 +214,27 @@ def test_when_no_channel_can_deliver_a_staff_member_is_asked_to_pass_it_on(app, 
     deliver_outbox(db.session, {}, NOW)
     message = db.session.query(OutboxMessage).one()
     assert (message.channel, message.status) == ("inapp", "sent")
-    note = db.session.query(Notification).filter_by(user_id=user_id("Technician")).filter(
+    # the desk member who logged it passes the rating link on, never the handler being rated
+    note = db.session.query(Notification).filter_by(user_id=user_id("Service")).filter(
         Notification.title.contains("客户")).one()
     assert "周杰" in note.body and customer.phone in note.body and "/rate/" in note.body
+    assert not [n for n in db.session.query(Notification).filter_by(user_id=user_id("Technician"))
+                if "/rate/" in (n.body or "")]
+
+
+def test_a_handler_who_logged_the_request_is_not_asked_to_pass_on_their_own_rating_link(app, ctx, user_id):
+    customer = factories.customer(name="周杰", preferred_channel="sms")
+    db.session.info["actor_id"] = user_id("Supervisor")
+    try:
+        ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Supervisor"))
+        ticket.status = "in_progress"
+        db.session.commit()
+        ticket.resolution, ticket.status = "更换了角阀", "resolved"
+        db.session.commit()
+    finally:
+        db.session.info["actor_id"] = None
+    message = db.session.query(OutboxMessage).one()
+    assert (message.channel, message.fallback) == ("sms", "")
 
 
 def test_a_message_that_fails_everywhere_is_kept_as_failed_and_can_be_resent(app, ctx, smtp, user_id):
