@@ -37,7 +37,7 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from app import accounts, audit, billing, records, scoping, tickets
+    from app import accounts, audit, billing, notify, records, scoping, tickets
     from app.database import configure_engine, set_read_only
 
     db.init_app(app)
@@ -45,6 +45,7 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=settings.BASE_DIR + "/migrations", render_as_batch=True, compare_type=True)
     records.register()
     tickets.register()
+    notify.register()
     billing.register()
     audit.register()
     scoping.register()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import DomainError
 from app.models import Building, Customer, Ticket, Unit
+from app.tickets import check_still_changeable
 
 # model -> fields a batch may set (tags: add/remove rather than replace)
 BATCH_FIELDS = {
@@ -18,17 +19,14 @@ BATCH_FIELDS = {
     Building: (),
 }
 CHUNK = 500
-FINAL_TICKET_STATUSES = ("closed", "cancelled")
 
 
-def _ticket_still_open(ticket):
-    if ticket.status in FINAL_TICKET_STATUSES:
-        raise DomainError(_("Ticket %(number)s is closed or cancelled and cannot be changed in a batch.",
-                            number=ticket.number))
+def _ticket_still_changeable(ticket, changes):
+    check_still_changeable(ticket, {field: (getattr(ticket, field), value) for field, value in changes.items()})
 
 
-# per-record rules checked before a record in a batch is changed
-RECORD_RULES = {Ticket: _ticket_still_open}
+# per-record rules checked before a record in a batch is changed: rule(record, {field: new value})
+RECORD_RULES = {Ticket: _ticket_still_changeable}
 
 
 def batch_fields(model):
@@ -81,7 +79,7 @@ def apply_batch(session, query, changes, access):
             rule = RECORD_RULES.get(model)
             for record in records:
                 if rule:
-                    rule(record)
+                    rule(record, scalar)
                 touched = False
                 for field, value in scalar.items():
                     if getattr(record, field) != value:

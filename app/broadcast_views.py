@@ -65,11 +65,12 @@ class BroadcastView(CrmModelView):
         item.created_by_id = g.user.id
 
     def post_add_redirect(self):
-        return redirect(url_for(".report", pk=self._added_id)) if getattr(self, "_added_id", None) else \
-            super().post_add_redirect()
+        # the id of this request's new broadcast (the view object is shared by every request)
+        added = g.pop("crm_added_broadcast", None)
+        return redirect(url_for(".report", pk=added)) if added else super().post_add_redirect()
 
     def post_add(self, item):
-        self._added_id = item.id
+        g.crm_added_broadcast = item.id
 
     @action("open_report", _("Preview and send log"), icon="fa-chart-bar", multiple=False, single=True)
     def open_report(self, item):

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError
 from app.models import Bill, Broadcast, Customer, CustomerUnit, OutboxMessage, Unit, customer_tag
-from app.notify import channel_order, check_template, customer_address, customer_channels, render
+from app.notify import (channel_order, check_template, customer_address, customer_channels, render,
+                        template_problems_log)
 
 VARIABLES = ("customer_name", "link")
 SALT = "broadcast-link"
@@ -66,10 +67,13 @@ def tracked_link(base_url, secret_key, broadcast_id, customer_id):
     return f"{base_url.rstrip('/')}/b/{_link_token(secret_key, broadcast_id, customer_id)}"
 
 
-def message_for(broadcast, customer, base_url, secret_key):
+def message_for(broadcast, customer, base_url, secret_key, report=None):
+    """(subject, body) for one recipient, by the one safe renderer (a stored text with a bad placeholder
+    renders it as written, and the problem goes to ``report``)."""
     values = {"customer_name": customer.name,
               "link": tracked_link(base_url, secret_key, broadcast.id, customer.id) if broadcast.link_url else ""}
-    return render(broadcast.subject, values), render(broadcast.body, values)
+    return (render(broadcast.subject, values, VARIABLES, report),
+            render(broadcast.body, values, VARIABLES, report))
 
 
 def preview(session, broadcast, today, base_url, secret_key):
@@ -115,12 +119,14 @@ def queue_broadcast(session, broadcast, now, base_url, secret_key, chunk=500):
             chain = customer_channels(customer, order, broadcast.created_by_id)
             if not chain:
                 continue
-            subject, body = message_for(broadcast, customer, base_url, secret_key)
+            problems = []
+            subject, body = message_for(broadcast, customer, base_url, secret_key, problems)
             session.add(OutboxMessage(
                 dedupe_key=key, template_key=None, customer_id=cid, user_id=broadcast.created_by_id,
                 broadcast_id=broadcast.id, channel=chain[0],
                 address=customer_address(customer, chain[0], broadcast.created_by_id), fallback=",".join(chain[1:]),
-                subject=subject[:200], body=body, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+                subject=subject[:200], body=body, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                log=template_problems_log("; ".join(map(repr, problems)), now)))
             added += 1
         try:
             session.commit()

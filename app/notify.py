@@ -12,15 +12,16 @@
   failure is written to the row's log.
 """
 import datetime
-import string
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session
 
+from app import placeholders
 from app.channels import PermanentFailure
 from app.errors import DomainError
-from app.models import Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
+from app.models import Broadcast, Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
 from app.policy.principal import users_with_permission
 from app.security import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
 from app.types import NOTIFY_CHANNELS, PRIORITIES, TEMPLATE_KEYS, TICKET_TYPES
@@ -99,30 +100,62 @@ DEFAULT_TEMPLATES = {
 # ---- templates
 
 def check_template(key, subject, body, allowed=None):
-    """Refuse a template that uses a placeholder the notice does not provide."""
+    """Refuse a text (notice template, broadcast, greeting) with a placeholder the notice does not
+    provide, or one that is more than a plain ``{name}`` (app.placeholders), or too long."""
     allowed = VARIABLES.get(key, ()) if allowed is None else allowed
+    names = ", ".join("{%s}" % n for n in allowed)
     for field, text in (("subject", subject), ("body", body)):
-        try:
-            names = [name for _lit, name, _spec, _conv in string.Formatter().parse(text or "") if name is not None]
-        except ValueError:
-            raise DomainError(_("Unbalanced braces: write {{ or }} for a literal brace."), field=field)
-        for name in names:
-            if name not in allowed:
-                raise DomainError(
-                    _("Unknown variable {%(name)s}. Available: %(names)s",
-                      name=name, names=", ".join("{%s}" % n for n in allowed)),
-                    field=field,
-                )
+        problem = placeholders.first_problem(text, allowed)
+        if problem is None:
+            continue
+        if problem.kind == "unbalanced":
+            message = _("Unbalanced braces: write {{ or }} for a literal brace.")
+        elif problem.kind == "unknown":
+            message = _("Unknown variable {%(name)s}. Available: %(names)s", name=problem.placeholder, names=names)
+        elif problem.kind == "length":
+            message = _("The text is too long: at most %(count)s characters.", count=placeholders.MAX_TEXT_CHARS)
+        else:
+            message = _("%(placeholder)s is not allowed: write a variable as a plain {name}, with no format, "
+                        "conversion, attribute or index. Available: %(names)s",
+                        placeholder=problem.placeholder, names=names)
+        raise DomainError(message, field=field)
 
 
-class _Values(dict):
-    def __missing__(self, key):
-        return ""  # a variable this notice has no value for reads as blank, never an error
+def render(text, values, allowed=None, report=None):
+    """The one renderer of message text (app.placeholders): declared ``{name}`` only, nothing else
+    expanded, the result capped; a problem of a stored text is logged and added to ``report``."""
+    return placeholders.render(text, values, allowed, report)
 
 
-def render(text, values):
-    # only plain {name} placeholders pass check_template, so no attribute or item is ever read
-    return string.Formatter().vformat(text, (), _Values({k: "" if v is None else str(v) for k, v in values.items()}))
+def render_message(template, values, allowed):
+    """(subject, body, problems) of a (subject, body) template; problems as text for an outbox log."""
+    report = []
+    subject, body = (render(part, values, allowed, report) for part in template)
+    return subject, body, "; ".join(map(repr, report))
+
+
+def _text_changed(session, item, attrs):
+    if item in session.new:
+        return True
+    state = inspect(item)
+    return any(state.attrs[attr].history.has_changes() for attr in attrs)
+
+
+def _check_texts(session, flush_context, instances):
+    """The final guard on every path (page, API, CLI, ORM): a template or broadcast text is checked
+    whenever it is saved with a changed text (a stored one is never re-judged by other edits)."""
+    from app.broadcasts import check_message
+
+    for item in list(session.new) + list(session.dirty):
+        if isinstance(item, MessageTemplate) and _text_changed(session, item, ("key", "subject", "body")):
+            check_template(item.key, item.subject, item.body)
+        elif isinstance(item, Broadcast) and _text_changed(session, item, ("subject", "body")):
+            check_message(item.subject, item.body)
+
+
+def register(session_class=Session):
+    if not event.contains(session_class, "before_flush", _check_texts):
+        event.listen(session_class, "before_flush", _check_texts)
 
 
 def variables_help():
@@ -151,6 +184,11 @@ def ensure_templates(session):
     session.commit()
 
 
+def template_problems_log(problems, now):
+    """The outbox row's first log line when its text had to be rendered around a problem."""
+    return f"{now.isoformat()} template problem (placeholders left as written): {problems}\n" if problems else None
+
+
 # ---- staff inbox
 
 def notify_staff(session, user_ids, key, values, link, now):
@@ -158,7 +196,7 @@ def notify_staff(session, user_ids, key, values, link, now):
     template = load_template(session, key)
     if template is None:
         return 0
-    subject, body = (render(part, values) for part in template)
+    subject, body, _problems = render_message(template, values, VARIABLES.get(key, ()))
     count = 0
     for user_id in dict.fromkeys(u for u in user_ids if u is not None):
         session.add(Notification(user_id=user_id, title=subject[:200], body=body, link=link, created_at=now))
@@ -226,12 +264,12 @@ def notify_customer(session, customer, key, values, dedupe_key, now, responsible
     chain = customer_channels(customer, channel_order(), responsible_user_id)
     if not chain:
         return None
-    subject, body = (render(part, values) for part in template)
+    subject, body, problems = render_message(template, values, VARIABLES.get(key, ()))
     message = OutboxMessage(
         dedupe_key=dedupe_key, template_key=key, customer=customer, user_id=responsible_user_id,
         channel=chain[0], address=customer_address(customer, chain[0], responsible_user_id),
         fallback=",".join(chain[1:]), subject=subject[:200], body=body, status="pending", attempts=0,
-        next_attempt_at=now, created_at=now,
+        next_attempt_at=now, created_at=now, log=template_problems_log(problems, now),
     )
     session.add(message)
     return message
@@ -399,10 +437,16 @@ def notify_escalation(session, ticket, level, now, zone):
 
 
 def notify_completion(session, ticket, rating_link, now, zone):
-    """Queue the completion notice with the rating link; once per resolution."""
+    """Queue the completion notice with the rating link; once per resolution.
+
+    The link reaches the customer only: when no channel of theirs works, the staff member asked to pass
+    it on is the one who logged the request, never the handler being rated (nobody, if that is the same
+    person: the desk then takes the rating by phone).
+    """
     if ticket.customer is None:
         return None
     values = dict(ticket_values(ticket, zone), rating_link=rating_link)
     key = f"completion_notice:ticket:{ticket.id}:{ticket.resolved_at.isoformat() if ticket.resolved_at else ''}"
+    desk = ticket.created_by_id if ticket.created_by_id != ticket.assignee_id else None
     return notify_customer(session, ticket.customer, "completion_notice", values, key, now,
-                           responsible_user_id=ticket.assignee_id or ticket.created_by_id)
+                           responsible_user_id=desk)

@@ -7,12 +7,16 @@ import datetime
 
 from flask_babel import lazy_gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from app.errors import DomainError
 from app.models import Ticket, TicketRating
+from app.types import RATING_SOURCES, Choices
 
 SALT = "ticket-rating"
 RATABLE = ("resolved", "closed")
+# the sources of a rating staff take for the customer ("link" is the customer's own)
+STAFF_SOURCES = Choices(*[pair for pair in RATING_SOURCES.pairs if pair[0] != "link"])
 
 
 class RatingLinkError(DomainError):
@@ -50,18 +54,41 @@ def ticket_for_token(session, secret_key, token, max_age_days):
     return ticket
 
 
-def record_rating(session, ticket, stars, comment, source, now, recorded_by_id=None):
-    """Save one rating for a finished ticket; a second one is refused."""
+def check_rating(session, ticket, stars, source, recorded_by_id):
+    """The one rule for a rating, whoever takes it; returns the stars as a number.
+
+    1 to 5 stars, for a finished ticket, once. A "link" rating is the customer's own, through their
+    personal link: nobody records one for them. A rating staff take (by phone, in person) names the
+    staff member who recorded it.
+    """
     try:
         stars = int(stars)
     except (TypeError, ValueError):
         stars = 0
     if not 1 <= stars <= 5:
         raise DomainError(_("Choose from 1 to 5 stars."), field="stars")
+    if ticket is None:
+        raise DomainError(_("This field is required."), field="ticket")
     if ticket.status not in RATABLE:
         raise DomainError(_("This request is not finished yet."))
-    if ticket.rating is not None:
+    with session.no_autoflush:  # the rating being added may already hang on the ticket, unsaved
+        rated = session.execute(select(TicketRating.id).where(TicketRating.ticket_id == ticket.id)).first()
+    if rated is not None:
         raise RatingLinkError(_("Thank you — this service has already been rated."))
+    if source not in RATING_SOURCES:
+        raise DomainError(_("Not a valid choice: %(value)s", value=source), field="source")
+    if source == "link" and recorded_by_id is not None:
+        raise DomainError(_("A rating taken by staff is recorded as by phone or in person; only the customer's "
+                            "own link gives a link rating."), field="source")
+    if source in STAFF_SOURCES and recorded_by_id is None:
+        raise DomainError(_("A rating taken by phone or in person needs the staff member who recorded it."),
+                          field="source")
+    return stars
+
+
+def record_rating(session, ticket, stars, comment, source, now, recorded_by_id=None):
+    """Save one rating for a finished ticket (check_rating); a second one is refused."""
+    stars = check_rating(session, ticket, stars, source, recorded_by_id)
     session.add(TicketRating(ticket=ticket, stars=stars, comment=(comment or "").strip()[:2000] or None,
                              source=source, rated_at=now, recorded_by_id=recorded_by_id))
     session.commit()

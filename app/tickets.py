@@ -2,8 +2,11 @@
 
 The transition table is the one place that says which status may follow which; pages, API,
 batch edit, CLI and jobs all pass through ``check_ticket_change`` (before saving, for a clear
-message) and the flush listener (the final guard).
+message) and the flush listener (the final guard). The same listener is the one way a ticket is
+born (``check_new_ticket``: it starts new, or assigned when given to someone) and
+``check_still_changeable`` is the one rule that a closed or cancelled ticket is final.
 """
+import datetime
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _
@@ -16,11 +19,11 @@ from app.models import Ticket, TicketAttachment, TicketEvent
 from app.numbering import next_number
 from app.records import current_actor_id
 from app.dispatch import dispatch
-from app.sla import apply_sla
+from app.sla import RAISED_PRIORITY, apply_sla
 from app.core.clock import local_zone
 from app.policy.principal import permits
 from app.security import ACTION_MANAGE, RESOURCE_TICKET
-from app.types import TICKET_STATUSES, utcnow
+from app.types import NOTIFY_CHANNELS, TICKET_STATUSES, utcnow
 
 
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
@@ -34,10 +37,93 @@ TRANSITIONS = {
     "closed": (),
     "cancelled": (),
 }
+# a ticket is born "new"; it becomes "assigned" when dispatch or a chosen handler gives it to someone
+BIRTH_STATUSES = ("new", "assigned")
+# closed and cancelled are final: nothing of the ticket itself changes any more. What still happens is
+# appended to it as records of their own (history, rating, communications, return visits), and an
+# unsatisfied return visit escalates it (see _is_escalation).
+FINAL_STATUSES = ("closed", "cancelled")
+FINAL_CHANGEABLE = ()
+_STAMPS = ("updated_at", "updated_by_id", "updated_by")
 
 
 def can_move(from_status, to_status):
     return to_status in TRANSITIONS.get(from_status or "new", ())
+
+
+def _has_handler(ticket):
+    return ticket.assignee_id is not None or ticket.assignee is not None
+
+
+def check_new_ticket(ticket):
+    """A ticket is born by the transition table, whatever the path (form, API, import, job, ORM):
+    it starts new, or assigned when it is given to a handler. Any other status is refused."""
+    status = ticket.status or "new"
+    if status in BIRTH_STATUSES and (status == "new" or _has_handler(ticket)):
+        return
+    raise DomainError(_("A new ticket starts as %(new)s (or %(assigned)s when a handler is chosen); it cannot be "
+                        "created as %(status)s.", new=TICKET_STATUSES.label("new"),
+                        assigned=TICKET_STATUSES.label("assigned"), status=TICKET_STATUSES.label(status)),
+                      field="status")
+
+
+def assign_if_handled(ticket):
+    """The assignment rule: a new ticket given to someone is assigned (dispatch, a chosen handler,
+    a reassignment)."""
+    if (ticket.status or "new") == "new" and _has_handler(ticket):
+        ticket.status = "assigned"
+
+
+def _is_escalation(changes):
+    """An unsatisfied return visit escalating a finished ticket: the level one up, its time, and the
+    priority raised by app.sla's step (app.return_visits)."""
+    if "escalation_level" not in changes or not set(changes) <= {"escalation_level", "escalated_at", "priority"}:
+        return False
+    old, new = changes["escalation_level"]
+    if new != (old or 0) + 1:
+        return False
+    if "priority" in changes:
+        old_priority, new_priority = changes["priority"]
+        return new_priority == RAISED_PRIORITY.get(old_priority, old_priority)
+    return True
+
+
+def _differs(old, new):
+    # a form shows times to the second: saving it unchanged is not a change
+    if isinstance(old, datetime.datetime) and isinstance(new, datetime.datetime):
+        return abs(old - new) >= datetime.timedelta(seconds=1)
+    return old != new and not (old in (None, "") and new in (None, ""))
+
+
+def check_still_changeable(ticket, changes, status=None):
+    """Refuse changing a closed or cancelled ticket (form, API, batch edit, import, ORM all pass here).
+
+    ``changes`` maps each field about to be set to (old value, new value); ``status`` is the status
+    the ticket has before the change (default: its current one).
+    """
+    status = ticket.status if status is None else status
+    if status not in FINAL_STATUSES:
+        return
+    changes = {k: v for k, v in changes.items()
+               if k not in _STAMPS and k not in FINAL_CHANGEABLE and _differs(*v)}
+    if not changes or _is_escalation(changes):
+        return
+    raise DomainError(_("Ticket %(number)s is closed or cancelled; it can no longer be changed.",
+                        number=ticket.number), field=next(iter(changes)))
+
+
+def pending_changes(ticket):
+    """(old, new) of each column and many-to-one relation of ``ticket`` changed in the session."""
+    state = inspect(ticket)
+    keys = [a.key for a in state.mapper.column_attrs]
+    keys += [r.key for r in state.mapper.relationships if r.direction.name == "MANYTOONE"]
+    changes = {}
+    for key in keys:
+        history = state.attrs[key].history
+        if history.has_changes():
+            changes[key] = (history.deleted[0] if history.deleted else None,
+                            history.added[0] if history.added else None)
+    return changes
 
 
 def manages_tickets(session, actor_id):
@@ -53,6 +139,7 @@ def check_ticket_change(session, ticket, actor_id, now=None):
     """Refuse an illegal change of ``ticket`` (pending in the session) with a clear message.
 
     - the status may only move along TRANSITIONS;
+    - a closed or cancelled ticket no longer changes (check_still_changeable);
     - resolving needs a result note;
     - a technician changes only tickets assigned to them, and cannot hand them to someone else.
     Also stamps responded/resolved/closed times as the status moves.
@@ -69,6 +156,7 @@ def check_ticket_change(session, ticket, actor_id, now=None):
             raise NotAllowed(_("You can only change tickets assigned to you."))
         if assignee and getattr(assignee[1], "id", assignee[1]) not in (None, actor_id):
             raise NotAllowed(_("Only a supervisor or the service desk can reassign a ticket."), field="assignee")
+    check_still_changeable(ticket, pending_changes(ticket), status[0] if status else ticket.status)
     if assignee and assignee[0] is not None and assignee[1] is not None and actor_id is not None:
         if not (getattr(ticket, "reassign_reason", None) or "").strip():
             raise DomainError(_("Give the reason for handing this ticket to someone else."), field="reassign_reason")
@@ -118,6 +206,7 @@ def _log_ticket_changes(session, flush_context, instances):
             session.add(TicketEvent(**owner, at=now, actor_id=actor_id, kind="note",
                                     note=f"{_('Attachment added')}: {original_name(item.file)}"))
         if isinstance(item, Ticket):
+            check_new_ticket(item)
             if not item.number:
                 item.number = next_number(session.connection(), "WO", now, local_zone())
             if item.created_at is None:
@@ -129,6 +218,7 @@ def _log_ticket_changes(session, flush_context, instances):
             if (item.status or "new") == "new" and session.info.get("dispatch", True):
                 with session.no_autoflush:
                     assigned = dispatch(session, item, now, local_zone(), pending)
+            assign_if_handled(item)
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="created", to_status=item.status or "new")
             )
@@ -151,10 +241,13 @@ def _log_ticket_changes(session, flush_context, instances):
                 if has_app_context() and item.id is not None:
                     from app.ratings import rating_url
 
+                    # the link goes in the customer's own message only: whoever holds it rates as the
+                    # customer, so the history (read by the handler) says where it went, never what it is
                     link = rating_url(current_app.config["CRM_BASE_URL"], current_app.config["SECRET_KEY"], item)
-                    note = f"{note}\n{_('Rating link for the customer')}: {link}"
                     with session.no_autoflush:
-                        notify.notify_completion(session, item, link, now, local_zone())
+                        message = notify.notify_completion(session, item, link, now, local_zone())
+                    sent = _rating_link_sent(item, message)
+                    note = f"{note}\n{sent}" if sent else note
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0],
                             to_status=status[1], note=note)
@@ -171,6 +264,16 @@ def _log_ticket_changes(session, flush_context, instances):
             if new_id is not None and new_id != actor_id:
                 with session.no_autoflush:
                     notify.notify_assignment(session, item, new_id, now, local_zone())
+
+
+def _rating_link_sent(ticket, message):
+    """The history's line about the rating link: the channel it went by, never the link."""
+    if message is not None:
+        return str(_("The rating link was sent to the customer by %(channel)s.",
+                     channel=NOTIFY_CHANNELS.label(message.channel)))
+    if ticket.customer is not None:
+        return str(_("No rating link could be sent to the customer; take the rating by phone."))
+    return None
 
 
 def register(session_class=Session):
@@ -211,8 +314,7 @@ def reassign(session, ticket, assignee_id, reason):
         raise DomainError(_("Choose who takes the ticket."), field="assignee")
     ticket.reassign_reason = reason
     ticket.assignee_id = assignee_id
-    if ticket.status == "new":
-        ticket.status = "assigned"
+    assign_if_handled(ticket)
     _save(session, ticket)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from app import models
 from app.errors import DomainError
 from app.notify import variables_help
+from app.ratings import STAFF_SOURCES as STAFF_RATING_SOURCES
 from app.extensions import db
 from app import types
 from app.sla import remaining_text
@@ -25,7 +26,7 @@ from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersV
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
-from app.crud import CrmInterface, CrmModelView, LookupView, person_name
+from app.crud import CrmInterface, CrmModelView, LookupView, choice_select, person_name
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
@@ -543,12 +544,18 @@ class TicketRatingView(CrmView):
     order_columns = ["stars", "rated_at", "source"]
     base_order = ("rated_at", "desc")
 
-    def pre_add(self, item):
-        from app.ratings import RATABLE
+    # staff record what the customer told them (by phone, in person); the link is the customer's own
+    add_form_extra_fields = {"source": choice_select(_("Source"), STAFF_RATING_SOURCES, True, "phone")}
 
-        if item.ticket is not None and item.ticket.status not in RATABLE:
-            raise DomainError(_("This request is not finished yet."))
+    def pre_add(self, item):
+        from app.ratings import check_rating
+
         item.recorded_by_id = g.user.id
+        try:
+            item.stars = check_rating(db.session, item.ticket, item.stars, item.source, item.recorded_by_id)
+        except DomainError:
+            db.session.rollback()  # FAB shows the message; the refused rating must not flush later
+            raise
 
 
 class UnitView(CrmView):

@@ -60,7 +60,7 @@ def test_one_invalid_row_changes_nothing_even_across_chunks(admin_client, ctx, m
     ids = ",".join(str(t.id) for t in tickets)
     page = admin_client.post(f"/ticketview/batch/?ids={ids}", data={"apply_priority": "1", "priority": "high"},
                              follow_redirects=True).get_data(as_text=True)
-    assert "不能批量修改" in page
+    assert "已关闭或已取消，不能再修改" in page
     db.session.expire_all()
     assert [db.session.get(Ticket, t.id).priority for t in tickets] == ["low"] * 5
 

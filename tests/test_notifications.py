@@ -4,6 +4,7 @@ Email goes to a real SMTP server on loopback (aiosmtpd); SMS and WeChat to a loc
 """
 import datetime
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -90,8 +91,12 @@ def email_sender(smtp):
 
 
 def resolved_ticket(app, customer, user_id):
-    ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Technician"),
-                              status="assigned")
+    db.session.info["actor_id"] = user_id("Service")  # the desk logs the request
+    try:
+        ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Technician"),
+                                  status="assigned")
+    finally:
+        db.session.info["actor_id"] = None
     ticket.status = "in_progress"
     db.session.commit()
     ticket.resolution = "更换了角阀"
@@ -209,9 +214,27 @@ def test_when_no_channel_can_deliver_a_staff_member_is_asked_to_pass_it_on(app, 
     deliver_outbox(db.session, {}, NOW)
     message = db.session.query(OutboxMessage).one()
     assert (message.channel, message.status) == ("inapp", "sent")
-    note = db.session.query(Notification).filter_by(user_id=user_id("Technician")).filter(
+    # the desk member who logged it passes the rating link on, never the handler being rated
+    note = db.session.query(Notification).filter_by(user_id=user_id("Service")).filter(
         Notification.title.contains("客户")).one()
     assert "周杰" in note.body and customer.phone in note.body and "/rate/" in note.body
+    assert not [n for n in db.session.query(Notification).filter_by(user_id=user_id("Technician"))
+                if "/rate/" in (n.body or "")]
+
+
+def test_a_handler_who_logged_the_request_is_not_asked_to_pass_on_their_own_rating_link(app, ctx, user_id):
+    customer = factories.customer(name="周杰", preferred_channel="sms")
+    db.session.info["actor_id"] = user_id("Supervisor")
+    try:
+        ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Supervisor"))
+        ticket.status = "in_progress"
+        db.session.commit()
+        ticket.resolution, ticket.status = "更换了角阀", "resolved"
+        db.session.commit()
+    finally:
+        db.session.info["actor_id"] = None
+    message = db.session.query(OutboxMessage).one()
+    assert (message.channel, message.fallback) == ("sms", "")
 
 
 def test_a_message_that_fails_everywhere_is_kept_as_failed_and_can_be_resent(app, ctx, smtp, user_id):
@@ -369,3 +392,49 @@ def test_an_outbox_message_reads_as_its_channel_and_subject(ctx):
     # it used to be shadowed by a copy naming attributes the message does not have
     message = OutboxMessage(channel="sms", address="13800000000", subject="维修已完成", body="…")
     assert str(message).endswith(" 维修已完成")
+
+
+def test_templates_refuse_format_specs_conversions_attributes_and_indexes(ctx):
+    for placeholder in ("{customer_name:>3000000}", "{customer_name!r}", "{customer_name.__class__}",
+                        "{customer_name[0]}", "{0}", "{ customer_name }"):
+        with pytest.raises(DomainError, match=re.escape(placeholder)) as refused:
+            check_template("completion_notice", "完成", f"您好{placeholder}")
+        assert refused.value.field == "body"
+    with pytest.raises(DomainError) as refused:
+        check_template("completion_notice", "完成", "长" * 5000)
+    assert "4000" in str(refused.value)
+    check_template("completion_notice", "完成", "{{customer_name}} 是变量的写法：{customer_name}")
+
+
+def test_a_template_with_a_format_spec_is_refused_on_the_form_and_every_other_save_path(app, ctx, login):
+    from app.notify import ensure_templates
+
+    ensure_templates(db.session)
+    template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
+    page = login("Admin").post(f"/messagetemplateview/edit/{template.id}", data={
+        "subject": "完成", "body": "{customer_name:>3000000}", "active": "y"}, follow_redirects=True)
+    assert "{customer_name:&gt;3000000}" in page.get_data(as_text=True)
+    db.session.expire_all()
+    template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
+    assert ":>" not in template.body
+    template.body = "{customer_name:>3000000}"
+    with pytest.raises(DomainError, match="customer_name:>3000000"):
+        db.session.commit()
+    db.session.rollback()
+    template.active = False  # an edit that leaves the text alone is not judged by it
+    db.session.commit()
+
+
+def test_a_stored_bad_template_renders_nothing_harmful_and_the_problem_is_reported(app, ctx, user_id):
+    from sqlalchemy import update
+
+    from app.notify import ensure_templates
+
+    ensure_templates(db.session)
+    db.session.execute(update(MessageTemplate).where(MessageTemplate.key == "completion_notice")
+                       .values(body="{customer_name:>3000000}{rating_link!s}{resolution}"))
+    db.session.commit()
+    resolved_ticket(app, factories.customer(name="孙丽", email="sl@example.com", preferred_channel="email"), user_id)
+    message = db.session.query(OutboxMessage).one()
+    assert message.body == "{customer_name:>3000000}{rating_link!s}更换了角阀"
+    assert "customer_name:>3000000" in message.log and "rating_link!s" in message.log

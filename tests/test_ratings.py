@@ -2,6 +2,7 @@
 import datetime
 import re
 
+import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import update
 
@@ -69,15 +70,67 @@ def test_unfinished_tickets_cannot_be_rated_and_stars_are_checked(app, ctx):
     assert db.session.query(TicketRating).count() == 0
 
 
-def test_resolving_puts_the_customers_link_in_the_history(admin_client, ctx, app):
-    ticket = factories.ticket()
+def test_the_rating_link_goes_to_the_customer_only_and_the_history_says_it_was_sent(admin_client, ctx, app, user_id):
+    from app.models import Notification, OutboxMessage
+
+    customer = factories.customer(name="王芳", email="wf@example.com", preferred_channel="email")
+    ticket = factories.ticket(customer=customer, assignee_id=user_id("Technician"))
     db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(status="in_progress"))
     db.session.commit()
     admin_client.put(f"/api/v1/ticket/{ticket.id}", json={"status": "resolved", "resolution": "更换了阀门"})
     event = db.session.query(TicketEvent).filter_by(ticket_id=ticket.id, to_status="resolved").one()
-    link = re.search(r"/rate/(\S+)", event.note).group(1)
-    assert "更换了阀门" in event.note
+    assert "更换了阀门" in event.note and "评价链接已通过电子邮件发送给客户" in event.note
+    # the history the technician reads carries no link, nor does anything in a staff inbox
+    assert not [e for e in db.session.query(TicketEvent) if "/rate/" in (e.note or "")]
+    assert not [n for n in db.session.query(Notification) if "/rate/" in (n.body or "")]
+    assert "/rate/" not in login_page(app, "Technician", f"/ticketwork/{ticket.number}")
+    # the customer's own message has it, and it works
+    message = db.session.query(OutboxMessage).one()
+    assert (message.customer_id, message.channel) == (customer.id, "email")
+    link = re.search(r"/rate/(\S+)", message.body).group(1)
     assert app.test_client().get(f"/rate/{link}").status_code == 200
+
+
+def login_page(app, role, url):
+    from tests.conftest import PASSWORD, ROLE_USERS
+
+    client = app.test_client()
+    client.post("/login/", data={"username": ROLE_USERS[role], "password": PASSWORD})
+    return client.get(url).get_data(as_text=True)
+
+
+def test_staff_cannot_record_a_rating_as_the_customers_own(login, ctx):
+    ticket = finished_ticket()
+    page = login("Service").post("/ticketratingview/add", data={
+        "ticket": str(ticket.id), "stars": "5", "comment": "很好", "source": "link"}, follow_redirects=True)
+    assert db.session.query(TicketRating).count() == 0
+    assert "电话回访" in login("Service").get("/ticketratingview/add").get_data(as_text=True)
+    assert 'value="link"' not in login("Service").get("/ticketratingview/add").get_data(as_text=True)
+    assert page.status_code == 200
+
+
+def test_a_second_rating_by_staff_gets_a_clear_message(login, ctx, user_id):
+    ticket = finished_ticket()
+    client = login("Service")
+    client.post("/ticketratingview/add", data={"ticket": str(ticket.id), "stars": "3", "source": "phone"})
+    page = client.post("/ticketratingview/add", data={"ticket": str(ticket.id), "stars": "1", "source": "visit"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已经评价" in page
+    assert [(r.stars, r.source) for r in db.session.query(TicketRating)] == [(3, "phone")]
+
+
+def test_a_rating_recorded_in_code_keeps_link_and_staff_sources_apart(ctx, now, user_id):
+    from app.errors import DomainError
+    from app.ratings import record_rating
+
+    ticket = finished_ticket()
+    with pytest.raises(DomainError):
+        record_rating(db.session, ticket, 4, "", "link", now, recorded_by_id=user_id("Service"))
+    with pytest.raises(DomainError):
+        record_rating(db.session, ticket, 4, "", "phone", now)  # who took it by phone?
+    record_rating(db.session, ticket, 4, "", "phone", now, recorded_by_id=user_id("Service"))
+    rating = db.session.query(TicketRating).one()
+    assert (rating.source, rating.recorded_by_id) == ("phone", user_id("Service"))
 
 
 def test_staff_record_a_rating_taken_by_phone(login, ctx, user_id):

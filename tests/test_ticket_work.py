@@ -50,7 +50,9 @@ def test_the_handler_starts_notes_and_resolves_from_the_work_page(app, login, mi
     assert (ticket.status, ticket.resolution) == ("resolved", "更换防水层")
     assert db.session.query(OutboxMessage).filter_by(customer_id=ticket.customer_id).count() == 1
     timeline = client.get(f"/ticketwork/{mine.number}").get_data(as_text=True)
-    assert "已关闭总阀" in timeline and "现场.png" in timeline and "/rate/" in timeline
+    assert "已关闭总阀" in timeline and "现场.png" in timeline
+    # the handler reads that the customer got the rating link, and by which channel; the link is theirs
+    assert "评价链接已通过短信发送给客户" in timeline and "/rate/" not in timeline
 
 
 def test_a_refused_file_adds_no_note_and_leaves_no_file(app, login, mine):
