@@ -91,3 +91,36 @@ def test_technicians_do_not_read_bills_embedded_anywhere(app, login, customer, u
     body = everything_in(client.get(f"/api/v1/customer/{customer.id}"))
     assert "4321" not in body
     assert "4321" not in everything_in(client.get(f"/api/v1/ticket/{ticket.id}"))
+
+
+def test_technicians_see_no_bill_payment_or_communication_on_customer_pages(app, login, customer, user_id):
+    from decimal import Decimal
+
+    from app.models import Communication, Payment
+
+    unit = factories.unit()
+    bill = factories.bill(customer_obj=customer, unit_obj=unit, amount=Decimal("4321.00"))
+    db.session.add_all([Payment(bill=bill, amount=Decimal("1234.00"), method="cash"),
+                        Communication(customer=customer, channel="phone", summary="业主反映邻居噪音扰民")])
+    db.session.commit()
+    client = login("Technician")
+    for path in (f"/customerview/show/{customer.id}", f"/customerview/timeline/{customer.id}",
+                 f"/unitview/show/{unit.id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "4,321.00" not in page and "4321" not in page, path
+        assert "1,234.00" not in page and "噪音扰民" not in page, path
+    # the desk, who may read them, still sees them
+    desk = login("Service").get(f"/customerview/timeline/{customer.id}").get_data(as_text=True)
+    assert "4,321.00" in desk and "噪音扰民" in desk
+
+
+def test_the_care_reminders_print_phones_through_the_field_levels(app, login, ctx, today):
+    birthday = today.replace(year=1960) if not (today.month == 2 and today.day == 29) else today.replace(
+        year=1960, day=28)
+    factories.customer(name="寿星", phone=PHONE, birthday=birthday)
+    configure(app, "Service", "Customer", "phone", "hidden")
+    page = login("Service").get("/care/").get_data(as_text=True)
+    assert "寿星" in page and PHONE not in page
+    configure(app, "Supervisor", "Customer", "phone", "masked")
+    page = login("Supervisor").get("/care/").get_data(as_text=True)
+    assert "寿星" in page and PHONE not in page and "138****1234" in page
