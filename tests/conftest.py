@@ -208,3 +208,25 @@ def count_queries(app):
     with app.app_context():
         engine = db.engine
     return lambda: QueryCounter(engine)
+
+
+@pytest.fixture
+def two_departments(ctx, user_id):
+    """The technician and the supervisor in 工程一部: the technician's ticket, the department's unassigned
+    pool, a colleague's ticket, and another department's: (mine, pool, colleague, other)."""
+    from app.extensions import db
+    from app.models import StaffProfile
+    from tests import factories
+
+    ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
+    db.session.add_all([
+        StaffProfile(user_id=user_id("Technician"), department_id=ours.id, max_open_tickets=0),
+        StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0),
+    ])
+    db.session.commit()
+    mine = factories.ticket(title="我的工单", department=ours, assignee_id=user_id("Technician"), status="assigned")
+    pool = factories.ticket(title="本部门待派", department=ours)
+    colleague = factories.ticket(title="同事的工单", department=ours, assignee_id=user_id("Service"),
+                                 status="assigned")
+    other = factories.ticket(title="外部门工单", department=theirs)
+    return mine, pool, colleague, other

@@ -20,22 +20,6 @@ from tests import factories
 from tests.conftest import PASSWORD, ROLE_USERS
 
 
-@pytest.fixture
-def two_departments(ctx, user_id):
-    ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
-    db.session.add_all([
-        StaffProfile(user_id=user_id("Technician"), department_id=ours.id, max_open_tickets=0),
-        StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0),
-    ])
-    db.session.commit()
-    mine = factories.ticket(title="我的工单", department=ours, assignee_id=user_id("Technician"), status="assigned")
-    pool = factories.ticket(title="本部门待派", department=ours)
-    colleague = factories.ticket(title="同事的工单", department=ours, assignee_id=user_id("Service"),
-                                 status="assigned")
-    other = factories.ticket(title="外部门工单", department=theirs)
-    return mine, pool, colleague, other
-
-
 @pytest.fixture(autouse=True)
 def remove_extra_accounts(app):
     """Accounts and roles live outside the per-test clean-up: remove those a test made."""

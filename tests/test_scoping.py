@@ -1,26 +1,8 @@
 """Row-level scoping: a technician or supervisor asking for another scope's rows by id, on any path,
 finds nothing and changes nothing."""
-import pytest
 
 from app.extensions import db
-from app.models import StaffProfile, Ticket
-from tests import factories
-
-
-@pytest.fixture
-def two_departments(ctx, user_id):
-    ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
-    db.session.add_all([
-        StaffProfile(user_id=user_id("Technician"), department_id=ours.id, max_open_tickets=0),
-        StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0),
-    ])
-    db.session.commit()
-    mine = factories.ticket(title="我的工单", department=ours, assignee_id=user_id("Technician"), status="assigned")
-    pool = factories.ticket(title="本部门待派", department=ours)
-    colleague = factories.ticket(title="同事的工单", department=ours, assignee_id=user_id("Service"),
-                                 status="assigned")
-    other = factories.ticket(title="外部门工单", department=theirs)
-    return mine, pool, colleague, other
+from app.models import Ticket
 
 
 def test_technicians_see_their_tickets_and_their_departments_pool(login, two_departments):
