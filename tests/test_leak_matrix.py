@@ -62,7 +62,11 @@ def _value_for(column, model):
         return datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     if isinstance(column.type, Date):
         return datetime.date(2026, 1, 1)
-    return f"{model.__name__[:8]}{next(_seq)}"
+    if check == "period":
+        return "2026-01"
+    value = f"{model.__name__[:8]}{next(_seq)}"
+    length = getattr(column.type, "length", None)
+    return value[-length:] if length else value
 
 
 def make(model):
@@ -118,6 +122,15 @@ def text_fields(view):
     return fields
 
 
+def _secret(column):
+    """A value found nowhere else, that fits the column (PostgreSQL enforces lengths)."""
+    n = next(_seq)
+    length = getattr(column.type, "length", None)
+    if length and length < 10:
+        return f"Q{n:0{length - 1}d}"
+    return f"机密{n:06d}值"
+
+
 def _model_names():
     from app import models
 
@@ -154,7 +167,7 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
     leaks = []
     for field in text_fields(view):
         for level in LEVELS:
-            secret = f"机密{next(_seq):06d}值"
+            secret = _secret(model.__table__.columns[field])
             db.session.execute(update(model).where(model.id == record.id).values({field: secret}))
             db.session.add(FieldPermission(role_id=role_id, resource=model_name, field=field, level=level))
             db.session.commit()
