@@ -11,7 +11,7 @@ from app.policy.principal import as_link_holder, current_principal
 
 from app.errors import DomainError
 from app.extensions import db
-from app.field_permissions import LEVEL_LABELS, LEVELS, save_matrix
+from app.field_permissions import LEVEL_LABELS, LEVELS, may_read_field, save_matrix
 from app.imports import SPECS, check_rows, import_rows, read_rows, template_workbook
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.models import FieldPermission
@@ -202,7 +202,8 @@ class PerformanceView(BaseView):
             start, end = end, start
         begin = datetime.datetime.combine(start, datetime.time(), zone)
         finish = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), zone)
-        people, departments = staff_performance(db.session, begin, finish)
+        people, departments = staff_performance(db.session, begin, finish,
+                                                may_read_field(current_principal(), "TicketRating", "stars"))
         return self.render_template("crm/performance.html", people=people, departments=departments,
                                     start=start.isoformat(), end=end.isoformat())
 

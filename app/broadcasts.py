@@ -163,6 +163,7 @@ def stats(session, broadcast_ids):
                func.sum(case((OutboxMessage.status == "failed", 1), else_=0)),
                func.sum(case((OutboxMessage.clicked_at.isnot(None), 1), else_=0)))
         .where(OutboxMessage.broadcast_id.in_(broadcast_ids)).group_by(OutboxMessage.broadcast_id)
+        .execution_options(crm_unscoped=True)  # counts of the broadcast's own messages, not their contents
     ).all()
     keys = ("total", "waiting", "sent", "delivered", "failed", "clicked")
     return {row[0]: dict(zip(keys, (int(v or 0) for v in row[1:]))) for row in rows}

@@ -1380,7 +1380,8 @@ class LookupView(BaseView):
             value = getattr(row, detail, None) if detail and not access.hidden(detail) else None
             if value and access.masked(detail):
                 value = mask(detail, value)
-            return f"{row} ({value})" if value else str(row)
+            shown = access.shown_as_text(row)
+            return f"{shown} ({value})" if value else shown
 
         return jsonify(results=[{"id": row.id, "text": text(row)} for row in rows])
 

@@ -495,7 +495,7 @@ def check_fields(fields, access):
     field would reveal its values). ``access(resource)`` gives the user's FieldAccess."""
     for resource, name in fields:
         levels = access(resource)
-        if levels.hidden(name) or levels.masked(name):
+        if not levels.model_readable() or levels.hidden(name) or levels.masked(name):
             raise WidgetRefused(_("You may not see the field “%(field)s”, which this widget uses.", field=name))
 
 

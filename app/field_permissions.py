@@ -45,8 +45,8 @@ class FieldAccess:
 
     def level(self, field):
         own = self.levels.get(field.split(".")[0], EDITABLE)
-        if own == HIDDEN:
-            return own
+        if own == HIDDEN or not self.relation_readable(field):
+            return HIDDEN  # a relation to a model the principal may not read is hidden like a field
         if "." not in field:
             # a relation shows the related record by its display field (a ticket's customer by name)
             target = _relation_target(self.resource, field)
@@ -61,6 +61,18 @@ class FieldAccess:
             return own
         related = FieldAccess(self.all_levels.get(target, {}), target, self.all_levels).level(rest)
         return max(own, related, key=STRICTNESS.index)
+
+    def model_readable(self):
+        """May the principal read this model at all (a widget or report over it)?"""
+        return self.readable is None or self.resource not in self.guarded or self.readable(self.resource)
+
+    def shown_as_text(self, record):
+        """``str(record)`` as the principal may see it: by the strictest level of what it prints."""
+        fields = _display_fields(self.resource)
+        level = max([EDITABLE] + [self.level(f) for f in fields], key=STRICTNESS.index)
+        if level == HIDDEN:
+            return "—"
+        return mask("", str(record)) if level == MASKED else str(record)
 
     def hidden(self, field):
         return self.level(field) == HIDDEN
@@ -228,6 +240,12 @@ def save_matrix(session, resource, matrix, known_fields, role_ids):
         else:
             row.level = level
     session.commit()
+
+
+def may_read_field(principal, resource, field):
+    """May ``principal`` see ``field`` of ``resource`` in clear (figures computed from it included)?"""
+    access = field_access_for(principal, resource)
+    return access.model_readable() and access.searchable(field)
 
 
 def shown_value(record, name):

@@ -11,6 +11,7 @@
   the same row; failures are retried with back-off, then the next channel is tried, and every
   failure is written to the row's log.
 """
+import re
 import datetime
 
 from flask import current_app, has_app_context
@@ -450,3 +451,12 @@ def notify_completion(session, ticket, rating_link, now, zone):
     desk = ticket.created_by_id if ticket.created_by_id != ticket.assignee_id else None
     return notify_customer(session, ticket.customer, "completion_notice", values, key, now,
                            responsible_user_id=desk)
+
+
+_PERSONAL_LINK = re.compile(r"(/(?:rate|survey|b)/)[A-Za-z0-9_\-.]+")
+
+
+def redact_personal_links(text):
+    """A customer's message as staff see it: their personal links (rating, survey, tracked link)
+    without the token, which would let anyone holding it act as the customer."""
+    return _PERSONAL_LINK.sub(r"\1…", text or "")

@@ -12,11 +12,11 @@ def _minutes(later, earlier):
     return (later - earlier).total_seconds() / 60 if later and earlier else None
 
 
-def _summary(rows):
+def _summary(rows, ratings=True):
     response = [m for m in (_minutes(r.responded_at, r.created_at) for r in rows) if m is not None]
     resolution = [m for m in (_minutes(r.resolved_at, r.created_at) for r in rows) if m is not None]
     with_due = [r for r in rows if r.resolution_due is not None]
-    stars = [r.stars for r in rows if r.stars is not None]
+    stars = [r.stars for r in rows if r.stars is not None] if ratings else []
     return {
         "handled": len(rows),
         "median_response_minutes": round(statistics.median(response)) if response else None,
@@ -27,8 +27,9 @@ def _summary(rows):
     }
 
 
-def staff_performance(session, start, end):
-    """Per person and per department, for tickets resolved in [start, end).
+def staff_performance(session, start, end, ratings=True):
+    """Per person and per department, for tickets resolved in [start, end). Without ``ratings`` (the
+    reader may not see ratings' stars) no rating figure is given.
 
     Returns (people, departments): lists of dicts with a name and the figures of _summary.
     """
@@ -45,8 +46,8 @@ def staff_performance(session, start, end):
     users = {u.id: u for u in session.execute(select(User).where(User.id.in_([k for k in by_person if k]))).scalars()}
     departments = {d.id: d.name for d in session.execute(
         select(Department).where(Department.id.in_([k for k in by_department if k]))).scalars()}
-    people = [dict(name=_person(users.get(key)), **_summary(value)) for key, value in by_person.items()]
-    teams = [dict(name=departments.get(key, "—"), **_summary(value)) for key, value in by_department.items()]
+    people = [dict(name=_person(users.get(key)), **_summary(value, ratings)) for key, value in by_person.items()]
+    teams = [dict(name=departments.get(key, "—"), **_summary(value, ratings)) for key, value in by_department.items()]
     people.sort(key=lambda p: (-p["handled"], p["name"]))
     teams.sort(key=lambda t: (-t["handled"], t["name"]))
     return people, teams

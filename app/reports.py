@@ -37,9 +37,10 @@ def _pct(part, whole):
     return round(float(part) * 100 / float(whole), 1) if whole else None
 
 
-def service_report(session, flt):
+def service_report(session, flt, ratings=True):
     """Tickets created and resolved, median resolution time, on-time rate and rating per
-    department and per type, and the daily trend, for the period of ``flt``."""
+    department and per type, and the daily trend, for the period of ``flt``. Without ``ratings``
+    (the reader may not see ratings' stars) the rating column stays empty."""
     low, high = flt.utc_range()
     created = case(((Ticket.created_at >= low) & (Ticket.created_at < high), 1), else_=0)
     resolved = case(((Ticket.resolved_at >= low) & (Ticket.resolved_at < high), 1), else_=0)
@@ -57,7 +58,8 @@ def service_report(session, flt):
     medians = dict(zip(speed.labels, speed.series[0]["data"]))
     on_time = dict(zip(speed.labels, speed.series[1]["data"]))
     departments = [(name, int(new or 0), int(done or 0), medians.get(name), on_time.get(name),
-                    round(float(stars), 2) if stars is not None else None) for name, new, done, stars in counts]
+                    round(float(stars), 2) if stars is not None and ratings else None)
+                   for name, new, done, stars in counts]
     by_type = session.execute(
         select(Ticket.type, func.sum(created), func.sum(resolved))
         .where(in_period, *_where(Ticket, flt, dates=False)).group_by(Ticket.type)

@@ -12,16 +12,17 @@ The scope is a permission of the principal (app.policy.principal), never a role 
 - nobody signed in: no ticket.
 A ticket's history, files, rating, return visit and maintenance record follow the ticket.
 Staff profiles are limited to the user's departments (and their own) by (can_see_department,
-StaffProfile) without (can_see_all, StaffProfile); anyone else signed in may see every profile their
+StaffProfile) without (can_see_all, StaffProfile); outbox messages to those addressed to them without
+(can_see_all, OutboxMessage); a ticket's change history follows the ticket. Anyone else signed in may see every profile their
 permissions open (assignees' names on tickets), nobody signed in sees none.
 """
 from sqlalchemy import and_, event, false, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
-from app.models import (MaintenanceOccurrence, ReturnVisit, StaffProfile, Ticket, TicketAttachment, TicketEvent,
-                        TicketRating)
+from app.models import (ChangeLog, MaintenanceOccurrence, OutboxMessage, ReturnVisit, StaffProfile, Ticket,
+                        TicketAttachment, TicketEvent, TicketRating)
 from app.policy.principal import SCOPE_ALL, SCOPE_DEPARTMENT, SCOPE_NONE, SCOPE_OWN, current_principal
-from app.security import RESOURCE_STAFF, RESOURCE_TICKET
+from app.security import RESOURCE_OUTBOX, RESOURCE_STAFF, RESOURCE_TICKET
 
 
 def ticket_criterion(principal):
@@ -52,6 +53,17 @@ def options_for(principal):
         options.append(with_loader_criteria(Ticket, tickets, include_aliases=True, track_closure_variables=True))
         options += [_follow_ticket(model, visible) for model in
                     (TicketEvent, TicketAttachment, TicketRating, ReturnVisit, MaintenanceOccurrence)]
+        # the change history of a ticket is the ticket's too
+        options.append(with_loader_criteria(
+            ChangeLog, lambda cls: or_(cls.resource != "Ticket", cls.record_id.in_(visible)),
+            include_aliases=True, track_closure_variables=True))
+    outbox = principal.scope(RESOURCE_OUTBOX)
+    if outbox == SCOPE_NONE:
+        options.append(with_loader_criteria(OutboxMessage, lambda cls: false(), include_aliases=True))
+    elif outbox != SCOPE_ALL:  # without (can_see_all, OutboxMessage): only the messages addressed to them
+        user_id = principal.user_id
+        options.append(with_loader_criteria(OutboxMessage, lambda cls: cls.user_id == user_id,
+                                            include_aliases=True, track_closure_variables=True))
     staff = principal.scope(RESOURCE_STAFF)
     if staff == SCOPE_NONE:
         options.append(with_loader_criteria(StaffProfile, lambda cls: false(), include_aliases=True))

@@ -52,9 +52,10 @@ def customer_timeline(session, customer_id, principal, limit=100):
         shown = _Fields(principal, Ticket)
         for t in session.execute(select(Ticket).where(Ticket.customer_id == customer_id)
                                  .order_by(Ticket.created_at.desc()).limit(limit)).scalars():
-            entries.append(Entry(t.created_at, "ticket", f"{t.number} {shown(t, 'title')}",
+            number = shown(t, "number")  # the work page's address is the number: no link when it is hidden
+            entries.append(Entry(t.created_at, "ticket", f"{number} {shown(t, 'title')}",
                                  f"{TICKET_TYPES.label(t.type)} · {TICKET_STATUSES.label(t.status)}",
-                                 f"/ticketwork/{t.number}"))
+                                 f"/ticketwork/{t.number}" if number == t.number else ""))
     if readable(Communication):
         shown = _Fields(principal, Communication)
         for c in session.execute(select(Communication).where(Communication.customer_id == customer_id)
@@ -66,7 +67,7 @@ def customer_timeline(session, customer_id, principal, limit=100):
         for b in session.execute(select(Bill).where(Bill.customer_id == customer_id)
                                  .order_by(Bill.created_at.desc()).limit(limit)).scalars():
             amount = shown(b, "amount", f"{b.amount:,.2f}")
-            entries.append(Entry(b.created_at, "bill", f"{b.period} {FEE_TYPES.label(b.fee_type)} {amount}",
+            entries.append(Entry(b.created_at, "bill", f"{shown(b, 'period')} {FEE_TYPES.label(b.fee_type)} {amount}",
                                  BILL_STATUSES.label(b.status), f"/billview/show/{b.id}"))
     if readable(Payment):
         shown = _Fields(principal, Payment)
@@ -76,7 +77,8 @@ def customer_timeline(session, customer_id, principal, limit=100):
             sign = "−" if p.kind == "reversal" else ""
             amount = shown(p, "amount", f"{sign}{p.amount:,.2f}")
             entries.append(Entry(p.paid_at, "payment", f"{PAYMENT_KINDS.label(p.kind)} {amount}",
-                                 f"{p.receipt_number} {shown(p, 'reason')}".strip(), f"/paymentview/show/{p.id}"))
+                                 f"{shown(p, 'receipt_number')} {shown(p, 'reason')}".strip(),
+                                 f"/paymentview/show/{p.id}"))
     if readable(OutboxMessage):
         shown = _Fields(principal, OutboxMessage)
         for m in session.execute(select(OutboxMessage).where(OutboxMessage.customer_id == customer_id)

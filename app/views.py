@@ -27,6 +27,7 @@ from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
 from app.crud import CrmInterface, CrmModelView, LookupView, choice_select, person_name
+from app.notify import redact_personal_links
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
@@ -429,10 +430,14 @@ class TicketWorkView(BaseView):
         from app.tickets import TRANSITIONS, manages_tickets
 
         ticket = self._ticket(number)
-        events = db.session.execute(
-            select(models.TicketEvent).options(joinedload(models.TicketEvent.actor))
-            .where(models.TicketEvent.ticket_id == ticket.id).order_by(models.TicketEvent.id)
-        ).scalars().all()
+        sm = self.appbuilder.sm
+        events = []
+        if sm.has_access("can_read", "TicketEvent"):  # the history is a model of its own, granted apart
+            events = db.session.execute(
+                select(models.TicketEvent).options(joinedload(models.TicketEvent.actor))
+                .where(models.TicketEvent.ticket_id == ticket.id).order_by(models.TicketEvent.id)
+            ).scalars().all()
+        attachments = ticket.attachments if sm.has_access("can_read", "TicketAttachment") else []
         manages = manages_tickets(db.session, g.user.id)
         mine = ticket.assignee_id == g.user.id
         staff = []
@@ -444,7 +449,7 @@ class TicketWorkView(BaseView):
             ).scalars().all()
         can_edit = self.appbuilder.sm.has_access("can_edit", RESOURCE_TICKET) and (manages or mine)
         return self.render_template(
-            "crm/ticket_work.html", ticket=ticket, events=events, staff=staff, now=utcnow(),
+            "crm/ticket_work.html", ticket=ticket, events=events, attachments=attachments, staff=staff, now=utcnow(),
             can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
             can_resolve=can_edit and ticket.status == "in_progress",
             can_note=can_edit and ticket.status not in ("closed", "cancelled"),
@@ -708,6 +713,7 @@ class OutboxView(CrmView):
     order_columns = ["created_at", "status", "channel", "sent_at", "next_attempt_at"]
     base_order = ("created_at", "desc")
     quick_search = ("subject", "address", "customer.name")
+    formatters_columns = {"body": redact_personal_links}
 
     @action("resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo",
             multiple=True, single=True)
