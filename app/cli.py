@@ -230,6 +230,17 @@ def restore_command(archive, yes):
     click.echo(f"Restored the backup of {manifest['created_at']}.")
 
 
+@crm_cli.command("run", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run_command(host, port):
+    """Serve the app and run the job scheduler beside it (the whole product, e.g. `make run`);
+    Ctrl-C stops both. In production run the web server and `crm scheduler` as their own services."""
+    from app.launcher import commands, run_together
+
+    raise SystemExit(run_together(commands(host, port), log=click.echo))
+
+
 @crm_cli.command("scheduler")
 @click.option("--retry-seconds", type=int, default=None,
               help="How often a waiting scheduler tries to take over (default: CRM_SCHEDULER_RETRY_SECONDS, 15).")
