@@ -378,3 +378,13 @@ def test_logout_password_change_and_disabling_end_remembered_sessions(app, ctx, 
         if ending == "disable":
             user.active = True
             db.session.commit()
+
+
+def test_user_statistics_are_drawn_by_the_apps_own_charts(app, ctx, login):
+    """权限管理 → 用户统计 no longer loads Google's chart loader: it works offline."""
+    page = login("Admin").get("/userstatschartview/chart/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "crm-user-stats" in html and "用户统计" in html
+    assert "gstatic" not in html and "google" not in html.lower()
+    assert "/static/vendor/echarts/" in html and ROLE_USERS["Manager"] in html
+    assert login("Service").get("/userstatschartview/chart/").status_code in (302, 403)
