@@ -17,6 +17,7 @@ def setup_database(reset_roles=False):
 
     from app.extensions import db
     from app.notify import ensure_templates
+    from app.settings import seed_defaults
 
     upgrade()
     appbuilder = current_app.appbuilder
@@ -24,6 +25,7 @@ def setup_database(reset_roles=False):
     appbuilder.add_permissions(update_perms=True)
     appbuilder.sm.sync_roles(reset=reset_roles, new_resources=new_resources)
     ensure_templates(db.session)
+    seed_defaults(db.session, utcnow())
 
 
 def ensure_admin(username, password, email):
