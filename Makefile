@@ -52,10 +52,10 @@ demo: init
 
 run: demo
 	@echo ""
-	@echo "  物业CRM is at http://127.0.0.1:5000"
+	@echo "  物业CRM is at http://127.0.0.1:5000 (web server and job scheduler; Ctrl-C stops both)"
 	@echo "  Demo login: admin / $${CRM_ADMIN_PASSWORD:-admin-demo-2026}  (staff: manager, supervisor, service, tech / $${CRM_DEMO_PASSWORD:-staff-demo-2026})"
 	@echo ""
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask crm run --host 127.0.0.1 --port 5000
 
 serve: init
 	$(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-127.0.0.1:8000} "app:create_app()"

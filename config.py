@@ -73,7 +73,8 @@ class Config:
     CRM_LOGIN_MAX_FAILURES = int(os.environ.get("CRM_LOGIN_MAX_FAILURES", "5"))
     CRM_LOGIN_LOCK_MINUTES = int(os.environ.get("CRM_LOGIN_LOCK_MINUTES", "30"))
     FAB_PASSWORD_COMPLEXITY_ENABLED = True
-    # Login attempts per client address per window (web and API logins, all workers together).
+    # Failed sign-ins per client address and per sign-in name per window (web and API logins, all
+    # workers together); successful ones are not counted.
     CRM_LOGIN_RATE_LIMIT = int(os.environ.get("CRM_LOGIN_RATE_LIMIT", "20"))
     CRM_LOGIN_RATE_WINDOW_MINUTES = int(os.environ.get("CRM_LOGIN_RATE_WINDOW_MINUTES", "5"))
     # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (a load balancer: 1).
@@ -84,11 +85,18 @@ class Config:
     # A session ends after this long without a request, and this long after the login in any case.
     CRM_SESSION_IDLE_MINUTES = int(os.environ.get("CRM_SESSION_IDLE_MINUTES", "120"))
     CRM_SESSION_MAX_HOURS = int(os.environ.get("CRM_SESSION_MAX_HOURS", "12"))
+    # "Remember me" on the sign-in page keeps a session on that device this many days (0: no
+    # remembering). Such a session is not ended for idleness or CRM_SESSION_MAX_HOURS, only when
+    # the days are over, by logout, a password change or disabling the account.
+    CRM_REMEMBER_DAYS = int(os.environ.get("CRM_REMEMBER_DAYS", "14"))
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # a form left open over lunch still submits
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
     # List pages: default and maximum page size (FAB's psize is otherwise uncapped).
     CRM_PAGE_SIZE = int(os.environ.get("CRM_PAGE_SIZE", "25"))

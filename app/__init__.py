@@ -109,7 +109,8 @@ def create_app(test_config=None):
         if current_user.is_authenticated:
             now = timestamp()
             if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
-                               app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"]):
+                               app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"],
+                               session.get("crm_remember_until")):
                 logout_user()
                 session.clear()
                 return (jsonify(message="session expired"), 401) if api else redirect(app.appbuilder.get_url_for_login)

@@ -88,6 +88,50 @@ def is_locked(session, user_id, now):
     return state is not None and state.locked_until is not None and state.locked_until > now
 
 
+def name_hash(name):
+    """How a sign-in name is kept in the throttle and name-lock tables (never the name itself)."""
+    import hashlib
+
+    return hashlib.sha256((name or "").strip().lower().encode("utf-8")).hexdigest()
+
+
+def locked_until(session, user_id, name, now):
+    """Until when a sign-in is refused as locked, or None: the account's lock, or for a name no
+    account has, the same kind of lock kept for the name (so both read alike)."""
+    from app.models import LoginNameLock
+
+    if user_id is not None:
+        state = session.get(AccountSecurity, user_id)
+    else:
+        state = session.get(LoginNameLock, name_hash(name))
+    if state is not None and state.locked_until is not None and state.locked_until > now:
+        return state.locked_until
+    return None
+
+
+def record_unknown_failure(session, name, now, max_failures, lock_minutes):
+    """A failed sign-in with a name no account has, counted and locked exactly like an account's
+    (record_failure), so that the reply after the ``max_failures``-th is the same. Returns the
+    lock's end or None."""
+    from app.models import LoginNameLock
+
+    key = name_hash(name)
+    session.execute(LoginNameLock.__table__.delete().where(  # housekeeping: nothing pending for a day
+        LoginNameLock.last_failure_at < now - datetime.timedelta(days=1),
+        (LoginNameLock.locked_until.is_(None)) | (LoginNameLock.locked_until < now)))
+    state = session.get(LoginNameLock, key)
+    if state is None:
+        state = LoginNameLock(name_hash=key, failed_logins=0)
+        session.add(state)
+    state.failed_logins = (state.failed_logins or 0) + 1
+    state.last_failure_at = now
+    if state.failed_logins >= max_failures:
+        state.locked_until = now + datetime.timedelta(minutes=lock_minutes)
+        state.failed_logins = 0
+    session.commit()
+    return state.locked_until if state.locked_until and state.locked_until > now else None
+
+
 def record_failure(session, user_id, now, max_failures, lock_minutes):
     """One more failed login; the ``max_failures``-th in a row locks the account for ``lock_minutes``."""
     state = _state(session, user_id)
@@ -101,6 +145,15 @@ def record_failure(session, user_id, now, max_failures, lock_minutes):
         record_event(session, "locked", "User", user_id, f"{max_failures} failures", actor_id=user_id,
                      details={"locked_until": state.locked_until.isoformat()}, commit=False)
     session.commit()
+    return state.locked_until if state.locked_until and state.locked_until > now else None
+
+
+def locked_message(until):
+    """What a refused sign-in of a locked account (or name) is told: locked, and until when, local time."""
+    from app.core.clock import to_local
+
+    return _("This account is locked after too many failed sign-ins. Try again after %(time)s.",
+             time=to_local(until).strftime("%Y-%m-%d %H:%M"))
 
 
 def record_success(session, user_id):
@@ -132,6 +185,31 @@ def end_sessions(session, user_id):
     return state.session_version
 
 
+REMEMBER_COOKIE = "crm_remember"
+
+
+def remember_token(secret_key, user_id, version, until_ts):
+    """The signed "remember me" companion of Flask-Login's cookie: which account, under which session
+    version, until when. No password or hash of one is in it."""
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(secret_key, salt="crm-remember").dumps([int(user_id), int(version), float(until_ts)])
+
+
+def remembered_until(secret_key, token, user_id, version, now_ts):
+    """When the remembered sign-in ``token`` ends, if it is for ``user_id``, was issued under the
+    account's current session ``version`` and has not run out; else None."""
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    try:
+        token_user, token_version, until = URLSafeSerializer(secret_key, salt="crm-remember").loads(token or "")
+    except (BadSignature, TypeError, ValueError):
+        return None
+    if str(token_user) != str(user_id) or token_version != version or not now_ts <= until:
+        return None
+    return until
+
+
 def token_current(session, user_id, version):
     """Whether an API token for ``user_id`` carrying session ``version`` still stands: the account
     exists, is active, and has not ended its sessions (logout, password change, disabling) since."""
@@ -147,6 +225,15 @@ def token_current(session, user_id, version):
     return row is not None and bool(row[0]) and isinstance(version, int) and version == (row[1] or 0)
 
 
+def login_statistics(session):
+    """(username, sign-ins, failed sign-ins) of every account, the most used first (用户统计)."""
+    from flask_appbuilder.security.sqla.models import User
+
+    return [(name, logins or 0, failures or 0) for name, logins, failures in session.execute(
+        select(User.username, User.login_count, User.fail_login_count)
+        .order_by(User.login_count.desc().nullslast(), User.username))]
+
+
 def require_password_change(session, user_id, required):
     state = _state(session, user_id)
     state.must_change_password = bool(required)
@@ -154,6 +241,41 @@ def require_password_change(session, user_id, required):
 
 
 # ---- attempts per client address (all workers share the table)
+#
+# Sign-ins count only their failures, per client address and per sign-in name: an office whose
+# colleagues all sign in from one address is not refused for succeeding.
+
+def _window(now, window_minutes):
+    start = now.replace(second=0, microsecond=0)
+    return start - datetime.timedelta(minutes=start.minute % window_minutes)
+
+
+def throttle_keys(ip, name):
+    """The throttle rows a sign-in counts against: its address and (hashed) sign-in name."""
+    return [ip or "unknown", "n:" + name_hash(name)[:40]]
+
+
+def too_many_failures(session, keys, now, limit, window_minutes):
+    """True when any of ``keys`` has ``limit`` failed sign-ins in the current window (nothing written)."""
+    start = _window(now, window_minutes)
+    counts = session.execute(select(LoginThrottle.attempts).where(LoginThrottle.ip.in_(keys),
+                                                                  LoginThrottle.window_start == start)).scalars()
+    return any(count >= limit for count in counts)
+
+
+def record_failed_attempt(session, keys, now, window_minutes):
+    """Count one failed sign-in against each of ``keys`` in the current window."""
+    start = _window(now, window_minutes)
+    for key in dict.fromkeys(keys):
+        row = session.get(LoginThrottle, (key, start))
+        if row is None:
+            row = LoginThrottle(ip=key, window_start=start, attempts=0)
+            session.add(row)
+        row.attempts += 1
+    session.execute(LoginThrottle.__table__.delete().where(
+        LoginThrottle.window_start < start - datetime.timedelta(minutes=window_minutes)))
+    session.commit()
+
 
 def allow_attempt(session, ip, now, limit, window_minutes):
     """Count a login attempt from ``ip``; False once it has made ``limit`` in the current window."""
@@ -173,8 +295,15 @@ def allow_attempt(session, ip, now, limit, window_minutes):
 
 # ---- session timeouts
 
-def session_expired(login_at, seen_at, now_ts, idle_minutes, absolute_hours):
-    """True when a session has been idle too long or has lived too long since the login."""
+def session_expired(login_at, seen_at, now_ts, idle_minutes, absolute_hours, remember_until=None):
+    """True when a session has been idle too long or has lived too long since the login.
+
+    A session signed in with "remember me" is the person's choice to stay signed in on that
+    device: it is not ended for being idle or after ``absolute_hours``, but when its remembered
+    period (CRM_REMEMBER_DAYS from the sign-in) is over. Logout, a password change and disabling
+    the account end it like any other session (the session version)."""
+    if remember_until is not None:
+        return now_ts > remember_until
     if login_at is None or seen_at is None:
         return False  # a session from before these were recorded: the next login records them
     return now_ts - seen_at > idle_minutes * 60 or now_ts - login_at > absolute_hours * 3600

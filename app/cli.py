@@ -17,6 +17,7 @@ def setup_database(reset_roles=False):
 
     from app.extensions import db
     from app.notify import ensure_templates
+    from app.settings import seed_defaults
 
     upgrade()
     appbuilder = current_app.appbuilder
@@ -24,6 +25,7 @@ def setup_database(reset_roles=False):
     appbuilder.add_permissions(update_perms=True)
     appbuilder.sm.sync_roles(reset=reset_roles, new_resources=new_resources)
     ensure_templates(db.session)
+    seed_defaults(db.session, utcnow())
 
 
 def ensure_admin(username, password, email):
@@ -228,6 +230,17 @@ def restore_command(archive, yes):
     except BackupError as error:
         raise click.ClickException(str(error))
     click.echo(f"Restored the backup of {manifest['created_at']}.")
+
+
+@crm_cli.command("run", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run_command(host, port):
+    """Serve the app and run the job scheduler beside it (the whole product, e.g. `make run`);
+    Ctrl-C stops both. In production run the web server and `crm scheduler` as their own services."""
+    from app.launcher import commands, run_together
+
+    raise SystemExit(run_together(commands(host, port), log=click.echo))
 
 
 @crm_cli.command("scheduler")

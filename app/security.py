@@ -3,11 +3,16 @@
 Pages and REST resources of a model share one permission resource (its model name), so a
 role that may edit customers on the page may edit them through the API, and no other way.
 """
-from flask import redirect
+from flask import flash, redirect
+from flask_appbuilder import BaseView
 from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import has_access, no_cache
+from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import RoleModelView
+from flask_appbuilder.security.views import AuthDBView, RoleModelView
+from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _
+from wtforms import BooleanField
 
 from app.policy.principal import ACTION_SEE_ALL, ACTION_SEE_DEPARTMENT, current_principal
 
@@ -233,6 +238,80 @@ class CrmRoleModelView(RoleModelView):
         return redirect(self.get_redirect())
 
 
+class LoginForm(LoginForm_db):
+    remember = BooleanField(_("Remember me"))
+
+
+class CrmAuthDBView(AuthDBView):
+    """FAB's sign-in page, telling a locked account until when, and with "remember me": the session
+    then survives closing the browser for CRM_REMEMBER_DAYS days on that device (Flask-Login's
+    remember cookie and a signed companion holding the session version; no password is kept)."""
+
+    login_template = "appbuilder/general/security/login_db.html"
+
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self):
+        import datetime
+
+        from flask import current_app, g, request, session
+        from flask_appbuilder.utils.base import get_safe_redirect
+        from flask_login import login_user
+
+        from app import accounts
+        from app.core.clock import timestamp
+
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(self._get_safe_next_url())
+        form = LoginForm()
+        if form.validate_on_submit():
+            next_url = get_safe_redirect(request.args.get("next", ""))
+            user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            if not user:
+                flash(str(g.pop("crm_login_message", None) or self.invalid_login_message), "warning")
+                return redirect(self.appbuilder.get_url_for_login_with(next_url))
+            days = int(current_app.config["CRM_REMEMBER_DAYS"])
+            remember = bool(form.remember.data) and days > 0
+            login_user(user, remember=remember, duration=datetime.timedelta(days=days) if remember else None)
+            response = redirect(next_url)
+            if remember:
+                until = timestamp() + days * 86400
+                session["crm_remember_until"] = until
+                response.set_cookie(
+                    accounts.REMEMBER_COOKIE,
+                    accounts.remember_token(current_app.config["SECRET_KEY"], user.id, session["crm_sv"], until),
+                    max_age=days * 86400, httponly=True, samesite="Lax",
+                    secure=bool(current_app.config.get("REMEMBER_COOKIE_SECURE")
+                                or current_app.config.get("SESSION_COOKIE_SECURE")))
+            else:
+                session.pop("crm_remember_until", None)
+            return response
+        return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+
+
+class CrmUserStatsView(BaseView):
+    """权限管理 → 用户统计: sign-ins and failed sign-ins per account, drawn with the ECharts this app
+    serves (FAB's page loads Google's chart loader from another host, so it failed offline). Same
+    menu, address and permission (can_chart on UserStatsChartView) as FAB's."""
+
+    route_base = "/userstatschartview"
+    class_permission_name = "UserStatsChartView"
+    default_view = "chart"
+
+    @expose("/chart/")
+    @has_access
+    def chart(self):
+        from app.accounts import login_statistics
+
+        rows = login_statistics(self.appbuilder.sm.session)
+        headers = [str(_("User Name")), str(_("Login count")), str(_("Failed login count"))]
+        chart = {"chart": "bar", "labels": [row[0] for row in rows],
+                 "series": [{"name": headers[1], "data": [row[1] for row in rows]},
+                            {"name": headers[2], "data": [row[2] for row in rows]}]}
+        return self.render_template("crm/user_stats.html", title=_("User Statistics"), headers=headers,
+                                    rows=rows, chart=chart)
+
+
 class CrmSecurityManager(SecurityManager):
     """FAB's security manager with a per-request cache of the user's permissions.
 
@@ -241,6 +320,8 @@ class CrmSecurityManager(SecurityManager):
     """
 
     rolemodelview = CrmRoleModelView
+    authdbview = CrmAuthDBView
+    userstatschartview = CrmUserStatsView
 
     def _user_permission_set(self):
         """The acting principal's (action, resource) set, loaded once per request; None is everything."""
@@ -255,39 +336,68 @@ class CrmSecurityManager(SecurityManager):
     # ---- login protection (rules in app.accounts)
 
     def auth_user_db(self, username, password):
-        """FAB's check, plus: a locked account is refused with the same message and in the same time
-        as a wrong password; the max-th failure in a row locks it. Also guards the REST API's login."""
-        from flask import current_app
+        """FAB's check, plus (rules in app.accounts):
+
+        - failed sign-ins are counted per client address and per sign-in name; ``CRM_LOGIN_RATE_LIMIT``
+          failures in the window refuse further tries from there or for that name (successes count
+          for nothing, so an office behind one address signs in freely);
+        - the ``CRM_LOGIN_MAX_FAILURES``-th failure in a row locks the account, and is then told it is
+          locked and until when; a name no account has is counted and locked the same way, so the
+          replies do not tell which names exist. A locked sign-in costs what a wrong password costs.
+        Also guards the REST API's login. The message for the login page is left in
+        ``g.crm_login_message``."""
+        from flask import current_app, g, has_request_context
         from werkzeug.security import check_password_hash
 
         from app import accounts
         from app.types import utcnow
 
+        config = current_app.config
         user = (self.find_user(username=username) or self.find_user(email=username)) if username else None
+        user_id = user.id if user is not None else None
         now = utcnow()
-        if user is not None and accounts.is_locked(self.session, user.id, now):
-            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
-            self.on_user_login_failed(user)
+        keys = accounts.throttle_keys(_client_ip(), username)
+
+        def refuse(message):
+            if has_request_context():
+                g.crm_login_message = message
             return None
-        if not accounts.allow_attempt(self.session, _client_ip(), now, current_app.config["CRM_LOGIN_RATE_LIMIT"],
-                                      current_app.config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
-            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
-            return None  # too many attempts from this address: refused like a wrong password
+
+        refuse(None)
+        if accounts.too_many_failures(self.session, keys, now, config["CRM_LOGIN_RATE_LIMIT"],
+                                      config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+            check_password_hash(config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            return refuse(_("Too many failed sign-ins from here. Try again in %(minutes)s minutes.",
+                            minutes=config["CRM_LOGIN_RATE_WINDOW_MINUTES"]))
+        until = accounts.locked_until(self.session, user_id, username, now)
+        if until is not None:
+            check_password_hash(config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            accounts.record_failed_attempt(self.session, keys, now, config["CRM_LOGIN_RATE_WINDOW_MINUTES"])
+            if user is not None:
+                self.on_user_login_failed(user)
+            else:
+                self._log_unknown_failure(username)
+            return refuse(accounts.locked_message(until))
         result = super().auth_user_db(username, password)
-        if user is None and username:
+        if result is not None:
+            accounts.record_success(self.session, user.id)
+            return result
+        accounts.record_failed_attempt(self.session, keys, now, config["CRM_LOGIN_RATE_WINDOW_MINUTES"])
+        if user is not None:
+            until = accounts.record_failure(self.session, user.id, now, config["CRM_LOGIN_MAX_FAILURES"],
+                                            config["CRM_LOGIN_LOCK_MINUTES"])
+        elif username:
             # an unknown name is logged too (someone is guessing), which also costs what a known
             # user's failure costs, so the reply does not tell whether the account exists
-            from app.audit import record_event
+            self._log_unknown_failure(username)
+            until = accounts.record_unknown_failure(self.session, username, now, config["CRM_LOGIN_MAX_FAILURES"],
+                                                    config["CRM_LOGIN_LOCK_MINUTES"])
+        return refuse(accounts.locked_message(until)) if until is not None else None
 
-            record_event(self.session, "login_failed", "User", 0, username[:100])
-        if user is not None:
-            if result is None:
-                config = current_app.config
-                accounts.record_failure(self.session, user.id, now, config["CRM_LOGIN_MAX_FAILURES"],
-                                        config["CRM_LOGIN_LOCK_MINUTES"])
-            else:
-                accounts.record_success(self.session, user.id)
-        return result
+    def _log_unknown_failure(self, username):
+        from app.audit import record_event
+
+        record_event(self.session, "login_failed", "User", 0, (username or "")[:100])
 
     def on_user_login(self, user):
         from flask import has_request_context, session
@@ -329,12 +439,28 @@ class CrmSecurityManager(SecurityManager):
         return row[0], row[1] or 0, bool(row[2])
 
     def load_user(self, pk):
-        """The cookie session's user, unless the account is disabled or its sessions were ended since."""
-        from flask import g, session
+        """The cookie session's user, unless the account is disabled or its sessions were ended since.
+
+        A session Flask-Login restores from its "remember me" cookie (the browser was closed) has no
+        session version yet: it is taken from the signed companion cookie (app.accounts.remember_token)
+        and must be the account's current one, so logout, a password change or disabling the account
+        end remembered sessions too."""
+        from flask import current_app, g, request, session
+
+        from app import accounts
+        from app.core.clock import timestamp
 
         account = self._load_account(pk)
-        if account is None or session.get("crm_sv", 0) != account[1]:
+        if account is None:
             return None
+        if session.get("crm_sv") != account[1]:
+            now = timestamp()
+            until = accounts.remembered_until(current_app.config["SECRET_KEY"],
+                                              request.cookies.get(accounts.REMEMBER_COOKIE), pk, account[1], now)
+            if until is None:
+                return None
+            session["crm_sv"], session["crm_remember_until"] = account[1], until
+            session["crm_login_at"] = session["crm_seen_at"] = now
         g.crm_must_change_password = account[2]
         return account[0]
 

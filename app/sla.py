@@ -11,7 +11,8 @@ from sqlalchemy import and_, case, or_, select, update
 
 from app.models import SlaPolicy, Ticket, TicketEvent
 
-# minutes to respond, minutes to resolve; used when no SlaPolicy row covers a type × priority
+# minutes to respond, minutes to resolve: the built-in service levels, created as SlaPolicy rows by
+# `crm init` (app.settings.seed_defaults) and from then on read from the rows only
 DEFAULT_POLICIES = {
     ("repair", "high"): (60, 24 * 60),
     ("repair", "medium"): (4 * 60, 48 * 60),
@@ -29,10 +30,24 @@ DEFAULT_POLICIES = {
     ("inquiry", "medium"): (4 * 60, 24 * 60),
     ("inquiry", "low"): (8 * 60, 48 * 60),
 }
-FALLBACK = (4 * 60, 48 * 60)
+FALLBACK = (4 * 60, 48 * 60)  # built-in seed of the settings used when no row covers a type × priority
 OPEN = ("new", "assigned", "in_progress", "reopened")
 RAISED_PRIORITY = {"low": "medium", "medium": "high", "high": "high"}
-LEVEL_TWO_AFTER = datetime.timedelta(hours=4)
+LEVEL_TWO_AFTER = datetime.timedelta(hours=4)  # built-in seed of the setting escalation_level_two_minutes
+
+
+def fallback_minutes(session):
+    """(response, resolution) minutes when no service level covers a ticket: the settings' rows."""
+    from app.settings import SLA_FALLBACK_RESOLUTION, SLA_FALLBACK_RESPONSE, setting
+
+    return setting(session, SLA_FALLBACK_RESPONSE), setting(session, SLA_FALLBACK_RESOLUTION)
+
+
+def level_two_delay(session):
+    """How long after level 1 an overdue ticket reaches level 2: the setting's row."""
+    from app.settings import ESCALATION_LEVEL_TWO, setting
+
+    return datetime.timedelta(minutes=setting(session, ESCALATION_LEVEL_TWO))
 
 
 def policy_minutes(session, ticket_type, priority):
@@ -42,13 +57,13 @@ def policy_minutes(session, ticket_type, priority):
     ).first()
     if row is not None:
         return tuple(row)
-    return DEFAULT_POLICIES.get((ticket_type, priority), FALLBACK)
+    return fallback_minutes(session)
 
 
 def policy_table(connection):
-    """Every (type, priority) → (response, resolution) minutes, as policy_minutes answers them,
-    read in one query (for bulk work)."""
-    table = dict(DEFAULT_POLICIES)
+    """Every (type, priority) with a service level → (response, resolution) minutes, as
+    policy_minutes answers them, read in one query (for bulk work; others: fallback_minutes)."""
+    table = {}
     table.update({(t, p): (r, s) for t, p, r, s in connection.execute(
         select(SlaPolicy.ticket_type, SlaPolicy.priority, SlaPolicy.response_minutes, SlaPolicy.resolution_minutes))})
     return table
@@ -86,7 +101,7 @@ def _claim(session, ticket_id, from_level, now):
     return result.rowcount == 1
 
 
-def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
+def escalate_overdue(session, now, level_two_after=None, zone=None):
     """Escalate open tickets past a due time: level 1 (priority one step up, the department's
     supervisors told), then level 2 (managers told). Returns {"level1": n, "level2": n}. Commits once.
     """
@@ -94,6 +109,8 @@ def escalate_overdue(session, now, level_two_after=LEVEL_TWO_AFTER, zone=None):
     from app.core.clock import local_zone
 
     zone = zone or local_zone()
+    if level_two_after is None:
+        level_two_after = level_two_delay(session)
     first = session.execute(
         select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 0, _overdue(now))
     ).scalars().all()

@@ -8,6 +8,7 @@ from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunctio
 from flask_babel import LazyString, lazy_gettext as _
 from markupsafe import Markup
 from wtforms import TextAreaField
+from wtforms.validators import NumberRange
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -678,6 +679,22 @@ class SlaPolicyView(CrmView):
     order_columns = ["ticket_type", "priority", "response_minutes", "resolution_minutes"]
 
 
+class SystemSettingView(CrmView):
+    """系统参数: defaults the firm may change (the service-level fallback, the level-2 escalation
+    delay), created by `crm init`; read and edited like the service levels (same permission)."""
+
+    datamodel = CrmInterface(models.SystemSetting)
+    class_permission_name = RESOURCE_SLA_POLICY
+    base_permissions = ["can_read", "can_edit"]  # one row per setting, created by `crm init`
+    list_columns = ["key", "meaning", "value"]
+    show_columns = ["key", "meaning", "value"]
+    edit_columns = ["value"]
+    search_columns = ["key"]
+    order_columns = ["key", "value"]
+    label_columns = {"key": _("Setting"), "meaning": _("Meaning"), "value": _("Value (minutes)")}
+    validators_columns = {"value": [NumberRange(min=1, message=_("Enter a whole number of minutes, at least 1."))]}
+
+
 class MessageTemplateView(CrmView):
     """消息模板: the wording of each notice; the variables it may use are listed on the form."""
 
@@ -755,6 +772,7 @@ MENU = [
     ("AccountSecurity", AccountSecurityView, _("Account security"), "fa-user-shield", "Settings", _("System settings"), "fa-cogs"),
     ("ChangeLog", ChangeLogView, _("Change history"), "fa-history", "Settings", _("System settings"), "fa-cogs"),
     ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
+    ("SystemSettings", SystemSettingView, _("System parameters"), "fa-sliders-h", "Settings", _("System settings"), "fa-cogs"),
     ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
     ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
 ] + [(name, view, label, icon, "Property", _("Property"), "fa-city") for name, view, label, icon in FACILITY_MENU] + [

@@ -135,6 +135,11 @@ def clean_tables(app):
                     if fk.column.table is table:
                         conn.execute(table.delete().where(fk.parent.isnot(None)))
                 conn.execute(table.delete())
+        # every test starts like a freshly initialised install: the built-in settings and service levels
+        from app.core.clock import utcnow
+        from app.settings import seed_defaults
+
+        seed_defaults(db.session, utcnow())
 
 
 @pytest.fixture

@@ -21,25 +21,40 @@ def logged_in(client):
     return client.get("/customerview/list/").status_code == 200
 
 
-def test_five_failures_lock_the_account_with_the_generic_message(app, ctx, login):
+def test_five_failures_lock_the_account_and_say_until_when(app, ctx, login):
+    """The locked account is told it is locked and until when (local time); a name no account has
+    reads exactly the same after as many failures, so the replies reveal no account names."""
+    from app.core.clock import to_local
+
     username = ROLE_USERS["Technician"]
+    replies = []
     for _ in range(5):
-        _client, response = attempt(app, username, "wrong-password-0")
-    unknown = attempt(app, "nobody-here", "wrong-password-0")[1].get_data(as_text=True)
+        replies.append(attempt(app, username, "wrong-password-0")[1].get_data(as_text=True))
+    assert "无效的用户名或密码" in replies[0] and "已锁定" not in replies[0]
+    unknown = [attempt(app, "nobody-here", "wrong-password-0")[1].get_data(as_text=True) for _ in range(5)]
     client, response = attempt(app, username, PASSWORD)  # the right password, but locked
     assert not logged_in(client)
-    message = "无效的用户名或密码"
-    assert message in response.get_data(as_text=True) and message in unknown
-    api = app.test_client().post("/api/v1/security/login", json={"username": username, "password": PASSWORD,
-                                                                 "provider": "db"})
-    assert api.status_code == 401  # the API login obeys the lock too
     state = db.session.get(AccountSecurity, app.appbuilder.sm.find_user(username=username).id)
     db.session.refresh(state)
     assert state.locked_until > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=29)
+    until = to_local(state.locked_until).strftime("%Y-%m-%d %H:%M")
+    locked = f"账户因多次登录失败已被锁定，请在 {until} 之后再试。"
+    assert locked in replies[4] and locked in response.get_data(as_text=True)
+    assert "无效的用户名或密码" in unknown[3] and "已锁定" not in unknown[3]
+    assert locked in unknown[4]  # the same words and time (the failures came within the minute)
+    assert locked in attempt(app, "nobody-here", "wrong-password-0")[1].get_data(as_text=True)
+    api = app.test_client().post("/api/v1/security/login", json={"username": username, "password": PASSWORD,
+                                                                 "provider": "db"})
+    assert api.status_code == 401  # the API login obeys the lock too
     # an admin unlocks it
     login("Admin").post("/accountsecurityview/action_post", data={"action": "unlock", "rowid": [state.user_id]})
     client, _response = attempt(app, username, PASSWORD)
     assert logged_in(client)
+    from app.models import LoginNameLock, LoginThrottle
+
+    db.session.query(LoginNameLock).delete()
+    db.session.query(LoginThrottle).delete()
+    db.session.commit()
 
 
 def test_the_lock_expires(app, ctx):
@@ -256,3 +271,120 @@ def test_account_security_rows_name_their_account_and_open_their_history(app, ct
     response = login("Admin").post("/accountsecurityview/action_post",
                                    data={"action": "change_history", "rowid": [user_id]})
     assert response.status_code == 302 and f"/changelogview/record/AccountSecurity/{user_id}" in response.headers["Location"]
+
+
+def _clear_throttle():
+    from app.models import LoginNameLock, LoginThrottle
+
+    db.session.query(LoginThrottle).delete()
+    db.session.query(LoginNameLock).delete()
+    db.session.commit()
+
+
+def test_an_office_behind_one_address_signs_in_freely(app, ctx):
+    """Only failures count: more than CRM_LOGIN_RATE_LIMIT colleagues sign in from one address."""
+    _clear_throttle()
+    try:
+        for _ in range(app.config["CRM_LOGIN_RATE_LIMIT"] + 5):
+            assert logged_in(attempt(app, ROLE_USERS["Service"], PASSWORD)[0])
+    finally:
+        _clear_throttle()
+
+
+def test_failures_are_counted_per_sign_in_name_too(app, ctx):
+    """One name guessed from many addresses is refused after the limit, with a clear message."""
+    _clear_throttle()
+    app.config["CRM_LOGIN_RATE_LIMIT"] = 3
+    try:
+        for number in range(3):
+            app.test_client().post("/login/", data={"username": "ghost", "password": "wrong-password-0"},
+                                   environ_base={"REMOTE_ADDR": f"10.0.0.{number + 1}"})
+        reply = app.test_client().post("/login/", data={"username": "ghost", "password": "wrong-password-0"},
+                                       environ_base={"REMOTE_ADDR": "10.0.0.9"}, follow_redirects=True)
+        assert "此处登录失败次数过多" in reply.get_data(as_text=True)
+        # another name from another address is not affected
+        client = app.test_client()
+        client.post("/login/", data={"username": ROLE_USERS["Manager"], "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "10.0.0.8"})
+        assert client.get("/customerview/list/", environ_base={"REMOTE_ADDR": "10.0.0.8"}).status_code == 200
+    finally:
+        app.config["CRM_LOGIN_RATE_LIMIT"] = 20
+        _clear_throttle()
+
+
+def remembered_login(app, role="Manager", remember=True):
+    client = app.test_client()
+    data = {"username": ROLE_USERS[role], "password": PASSWORD}
+    if remember:
+        data["remember"] = "y"
+    client.post("/login/", data=data)
+    return client
+
+
+def browser_restarted(client):
+    """What closing the browser does: the session cookie (no expiry) is gone, lasting cookies stay."""
+    client.delete_cookie("session")
+    return client
+
+
+def test_remember_me_keeps_the_session_after_the_browser_is_closed(app, ctx):
+    page = app.test_client().get("/login/").get_data(as_text=True)
+    assert "记住我" in page and 'name="remember"' in page
+    forgotten = browser_restarted(remembered_login(app, remember=False))
+    assert not logged_in(forgotten)
+    client = remembered_login(app)
+    assert client.get_cookie("remember_token") is not None and client.get_cookie("crm_remember") is not None
+    assert PASSWORD not in client.get_cookie("remember_token").value + client.get_cookie("crm_remember").value
+    assert logged_in(browser_restarted(client))
+    assert logged_in(browser_restarted(client))
+
+
+def test_a_remembered_session_outlives_the_idle_timeout_but_not_its_days(app, ctx):
+    import time_machine
+
+    from app.core.clock import utcnow
+
+    client = remembered_login(app)
+    start = utcnow()
+    with time_machine.travel(start + datetime.timedelta(hours=13), tick=False):
+        assert logged_in(client)  # past idle (2 h) and absolute (12 h) timeouts of a plain session
+    with time_machine.travel(start + datetime.timedelta(days=app.config["CRM_REMEMBER_DAYS"], hours=1),
+                             tick=False):
+        assert not logged_in(client)
+        assert not logged_in(browser_restarted(client))
+
+
+@pytest.mark.parametrize("ending", ["logout", "password", "disable"])
+def test_logout_password_change_and_disabling_end_remembered_sessions(app, ctx, ending):
+    role = {"logout": "Manager", "password": "Technician", "disable": "Supervisor"}[ending]
+    kept = remembered_login(app, role)
+    copied = {name: kept.get_cookie(name).value for name in ("remember_token", "crm_remember")}
+    user = app.appbuilder.sm.find_user(username=ROLE_USERS[role])
+    try:
+        if ending == "logout":
+            other = remembered_login(app, role)
+            other.get("/logout/")
+        elif ending == "password":
+            app.appbuilder.sm.reset_password(user.id, PASSWORD)
+        else:
+            user.active = False
+            db.session.commit()
+        assert not logged_in(browser_restarted(kept))
+        thief = app.test_client()
+        for name, value in copied.items():
+            thief.set_cookie(name, value)
+        assert not logged_in(thief)
+    finally:
+        if ending == "disable":
+            user.active = True
+            db.session.commit()
+
+
+def test_user_statistics_are_drawn_by_the_apps_own_charts(app, ctx, login):
+    """权限管理 → 用户统计 no longer loads Google's chart loader: it works offline."""
+    page = login("Admin").get("/userstatschartview/chart/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "crm-user-stats" in html and "用户统计" in html
+    assert "gstatic" not in html and "google" not in html.lower()
+    assert "/static/vendor/echarts/" in html and ROLE_USERS["Manager"] in html
+    assert login("Service").get("/userstatschartview/chart/").status_code in (302, 403)

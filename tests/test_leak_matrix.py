@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, update
 
 from app.crud import CrmModelApi, CrmModelView
+from app import models
 from app.extensions import db
 from app.models import FieldPermission
 from tests import factories
@@ -106,7 +107,18 @@ MAKERS = {
     "Building": lambda: factories.building(),
     "Tag": lambda: factories.tag(),
     "Department": lambda: factories.department(),
+    # rows `crm init` creates once (each test starts with them): one of them
+    "SlaPolicy": lambda: db.session.query(models.SlaPolicy).first(),
+    "SystemSetting": lambda: db.session.query(models.SystemSetting).first(),
+    "SeededDefault": lambda: db.session.query(models.SeededDefault).first(),
+    "LoginNameLock": lambda: _committed(models.LoginNameLock(name_hash="0" * 64, failed_logins=1)),
 }
+
+
+def _committed(record):
+    db.session.add(record)
+    db.session.commit()
+    return record
 
 
 def text_fields(view):

@@ -202,6 +202,19 @@ class LoginThrottle(Model):
         return f"{self.ip} {self.attempts}"
 
 
+class LoginNameLock(Model):
+    """Failures and the lock of a sign-in name no account has, kept like an account's
+    (AccountSecurity), so that the login reply does not tell which names exist. Only a hash of
+    the name is stored."""
+
+    __tablename__ = "login_name_lock"
+
+    name_hash = Column(String(64), primary_key=True)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime)
+    last_failure_at = Column(UTCDateTime, index=True)
+
+
 class JobRun(Model):
     """One scheduled run of a job: the claim that only one scheduler runs it, and where it ran.
 

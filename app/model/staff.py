@@ -103,6 +103,35 @@ class DutyShift(Model):
                f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
 
 
+class SystemSetting(Model):
+    """A default the firm may change (the SLA fallback, the level-2 escalation delay), created by
+    `crm init` from the built-in value and read by the code from here (app.settings)."""
+
+    __tablename__ = "system_setting"
+    __table_args__ = (CheckConstraint("value > 0", name="ck_system_setting_positive"),)
+
+    key = Column(String(60), primary_key=True)
+    value = Column(Integer, nullable=False)
+
+    def __str__(self):
+        return self.key
+
+    def meaning(self):
+        from app.settings import describe
+
+        return describe(self.key)
+
+
+class SeededDefault(Model):
+    """A built-in default `crm init` has created once (a setting, the service levels): never again,
+    so an admin's change or deletion stands."""
+
+    __tablename__ = "seeded_default"
+
+    name = Column(String(60), primary_key=True)
+    seeded_at = Column(UTCDateTime, nullable=False)
+
+
 class SlaPolicy(Stamped, Model):
     """Response and resolution times per ticket type and priority, edited in the UI."""
 
