@@ -20,7 +20,7 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import OPEN_STATUSES, start_work
+from app.tickets import start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
@@ -376,7 +376,7 @@ class MyTodoView(TicketView):
     list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline",
                     "escalation_level"]
     base_filters = [["assignee_id", FilterEqualFunction, _current_user_id],
-                    ["status", FilterInFunction, lambda: OPEN_STATUSES]]
+                    ["status", FilterInFunction, lambda: models.OPEN_STATUSES]]
     base_order = ("deadline", "asc")
     related_views = []
 
@@ -436,7 +436,7 @@ class TicketWorkView(BaseView):
         manages = manages_tickets(db.session, g.user.id)
         mine = ticket.assignee_id == g.user.id
         staff = []
-        if manages and ticket.status in OPEN_STATUSES:
+        if manages and ticket.status in models.OPEN_STATUSES:
             staff = db.session.execute(
                 select(models.StaffProfile).options(joinedload(models.StaffProfile.user),
                                                     joinedload(models.StaffProfile.department))
@@ -448,7 +448,7 @@ class TicketWorkView(BaseView):
             can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
             can_resolve=can_edit and ticket.status == "in_progress",
             can_note=can_edit and ticket.status not in ("closed", "cancelled"),
-            can_reassign=can_edit and manages and ticket.status in OPEN_STATUSES,
+            can_reassign=can_edit and manages and ticket.status in models.OPEN_STATUSES,
             original_name=original_name, choices=types, remaining=remaining_text, person=person_name,
             maintenance=ticket.maintenance[0] if ticket.maintenance else None,
         )

@@ -17,6 +17,8 @@ from app.types import (
 )
 from app.model.base import Stamped, choice_column
 
+# the statuses in which a ticket still needs work: listed, escalated, dispatched and counted as open
+OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
 
 communication_ticket = Table(
     "communication_ticket",
@@ -91,7 +93,7 @@ class Ticket(Stamped, Model):
     def lookup_order(cls):
         from sqlalchemy import case
 
-        open_first = case((cls.status.in_(("new", "assigned", "in_progress", "reopened")), 0), else_=1)
+        open_first = case((cls.status.in_(OPEN_STATUSES), 0), else_=1)
         return open_first, cls.created_at.desc(), cls.id.desc()
 
     __str_fields__ = ('number', 'title')  # what __str__ prints: a relation shows them
