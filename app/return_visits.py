@@ -82,15 +82,11 @@ def apply_result(session, visit, actor_id, now):
         session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=note))
         outcome = "reopened"
     else:
-        from app.sla import RAISED_PRIORITY
+        from app.sla import escalate
 
         # as the overdue sweep escalates: level 1 raises the priority and tells the supervisors,
         # level 2 and beyond tell the managers
-        ticket.escalation_level = (ticket.escalation_level or 0) + 1
-        if ticket.escalation_level == 1:
-            ticket.priority = RAISED_PRIORITY.get(ticket.priority, ticket.priority)
-        ticket.escalated_at = now
-        session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="escalated", note=note))
+        escalate(session, ticket, now, note, actor_id)
         outcome = "escalated"
     from flask_appbuilder.security.sqla.models import User
 
