@@ -332,7 +332,7 @@ def _insert_new_bills(session, dialect, rows):
 def _overdue_filter(today):
     # the status says the same as the amounts (settle() keeps it so) and lets the index find the rows
     return and_(Bill.status.in_(("unpaid", "partial")), Bill.due_date < today,
-                Bill.amount > Bill.paid_amount + Bill.written_off_amount)
+                Bill.outstanding > 0)
 
 
 def aging_labels():
@@ -364,7 +364,7 @@ def aging_columns(today, due=None, outstanding=None):
     """One SUM per aging bucket, by days past the due date (computed with dates, so any database
     works); of the bills' outstanding amounts, or of other ``due`` and ``outstanding`` columns."""
     due = Bill.due_date if due is None else due
-    outstanding = (Bill.amount - Bill.paid_amount - Bill.written_off_amount) if outstanding is None else outstanding
+    outstanding = Bill.outstanding if outstanding is None else outstanding
     columns = []
     for low, high in AGING_BUCKETS:
         newest = today - datetime.timedelta(days=max(low, 1))  # due on this day or earlier
@@ -405,7 +405,7 @@ def send_payment_reminders(session, now, today, interval_days):
 
     cutoff = now - datetime.timedelta(days=interval_days)
     due = session.execute(
-        select(Customer.id, func.count(Bill.id), func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount),
+        select(Customer.id, func.count(Bill.id), func.sum(Bill.outstanding),
                func.min(Bill.due_date))
         .join(Bill, Bill.customer_id == Customer.id).where(_overdue_filter(today))
         .where(or_(Customer.last_reminded_at.is_(None), Customer.last_reminded_at <= cutoff))

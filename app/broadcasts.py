@@ -41,7 +41,7 @@ def segment(broadcast, today):
     if broadcast.min_arrears:
         owed = (select(Bill.customer_id).where(Bill.due_date < today)
                 .group_by(Bill.customer_id)
-                .having(func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount) >= broadcast.min_arrears))
+                .having(func.sum(Bill.outstanding) >= broadcast.min_arrears))
         query = query.where(Customer.id.in_(owed))
     return query.order_by(Customer.id)
 

@@ -80,7 +80,7 @@ def collection_report(session, flt):
     (months) of ``flt``, with the collection rate; and today's arrears by age per building."""
     from app.billing import aging_labels, overdue_by_building
 
-    outstanding = Bill.amount - Bill.paid_amount - Bill.written_off_amount
+    outstanding = Bill.outstanding
     months = session.execute(
         select(Bill.period, func.sum(Bill.amount), func.sum(Bill.paid_amount), func.sum(Bill.written_off_amount),
                func.sum(outstanding))

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import backref, relationship
 
 from app.types import (
@@ -71,10 +72,17 @@ class Bill(Stamped, Model):
 
     payments = relationship("Payment", back_populates="bill", passive_deletes="all")
 
-    @property
+    # what is still owed: the one rule, on a bill in Python and in SQL (sums, filters, reminders, arrears)
+    @hybrid_property
     def outstanding(self):
         return ((self.amount or Decimal("0")) - (self.paid_amount or Decimal("0"))
                 - (self.written_off_amount or Decimal("0")))
+
+    @outstanding.inplace.expression
+    @classmethod
+    def _outstanding_expression(cls):
+        # the three columns are NOT NULL: no COALESCE, so the bill indexes still cover the sums
+        return cls.amount - cls.paid_amount - cls.written_off_amount
 
     __str_fields__ = ('period', 'amount', 'customer')  # what __str__ prints: a relation shows them
 
