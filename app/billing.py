@@ -341,25 +341,6 @@ def aging_labels():
             for low, high in AGING_BUCKETS]
 
 
-def overdue_by_building(session, today, building_id=None, limit=None):
-    """[(building id, name, [outstanding per aging bucket], total)], largest total first.
-
-    Read from the arrears summary (outstanding per building and due date, kept by triggers on
-    bill): a few rows per building instead of every outstanding bill (measured: 1.2 M bills with
-    220–285 k outstanding took 350–500 ms summed from the bills, on SQLite and PostgreSQL)."""
-    due, amount = ArrearsSummary.due_date, ArrearsSummary.outstanding
-    buckets, total = aging_columns(today, due, amount)
-    query = (select(ArrearsSummary.building_id, Building.name, *buckets, total)
-             .join(Building, Building.id == ArrearsSummary.building_id)
-             .where(due < today).group_by(ArrearsSummary.building_id, Building.name)
-             .having(total > 0).order_by(total.desc(), Building.name))
-    if building_id:
-        query = query.where(ArrearsSummary.building_id == building_id)
-    if limit:
-        query = query.limit(limit)
-    return [(r[0], r[1], [money(v) for v in r[2:6]], money(r[6])) for r in session.execute(query)]
-
-
 def aging_columns(today, due=None, outstanding=None):
     """One SUM per aging bucket, by days past the due date (computed with dates, so any database
     works); of the bills' outstanding amounts, or of other ``due`` and ``outstanding`` columns."""
@@ -375,15 +356,35 @@ def aging_columns(today, due=None, outstanding=None):
     return columns, func.sum(outstanding)
 
 
-def arrears_by_building(session, today):
-    buckets, total = aging_columns(today)
-    rows = session.execute(
-        select(Building.id, Building.name, func.count(func.distinct(Bill.customer_id)), *buckets, total)
-        .join(Unit, Unit.id == Bill.unit_id).join(Building, Building.id == Unit.building_id)
-        .where(_overdue_filter(today)).group_by(Building.id, Building.name).order_by(total.desc())
-    ).all()
-    return [{"id": r[0], "name": r[1], "customers": r[2], "buckets": [money(v) for v in r[3:7]], "total": money(r[7])}
-            for r in rows]
+def arrears_by_building(session, today, building_id=None, limit=None, customers=False):
+    """The one arrears-by-building figure (arrears page, collection report, dashboard):
+    [{"id", "name", "buckets": [outstanding per aging bucket], "total"}], largest total first; with
+    ``customers``, also "customers": how many customers owe there.
+
+    Read from the arrears summary (outstanding per building and due date, kept by triggers on
+    bill): a few rows per building instead of every outstanding bill (measured: 1.2 M bills with
+    220–285 k outstanding took 350–500 ms summed from the bills, on SQLite and PostgreSQL)."""
+    due, amount = ArrearsSummary.due_date, ArrearsSummary.outstanding
+    buckets, total = aging_columns(today, due, amount)
+    query = (select(ArrearsSummary.building_id, Building.name, *buckets, total)
+             .join(Building, Building.id == ArrearsSummary.building_id)
+             .where(due < today).group_by(ArrearsSummary.building_id, Building.name)
+             .having(total > 0).order_by(total.desc(), Building.name))
+    if building_id:
+        query = query.where(ArrearsSummary.building_id == building_id)
+    if limit:
+        query = query.limit(limit)
+    rows = [{"id": r[0], "name": r[1], "buckets": [money(v) for v in r[2:6]], "total": money(r[6])}
+            for r in session.execute(query)]
+    if customers and rows:
+        # who owes is not in the summary: counted from the overdue bills of the buildings shown
+        counts = dict(session.execute(
+            select(Unit.building_id, func.count(func.distinct(Bill.customer_id)))
+            .join(Unit, Unit.id == Bill.unit_id).where(_overdue_filter(today), Unit.building_id.in_([r["id"] for r in rows]))
+            .group_by(Unit.building_id)).all())
+        for row in rows:
+            row["customers"] = counts.get(row["id"], 0)
+    return rows
 
 
 def arrears_by_customer(session, today, building_id=None, limit=50, offset=0):

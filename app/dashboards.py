@@ -368,14 +368,14 @@ def collection_rate(session, flt):
 
 
 def arrears_by_building(session, flt):
-    """Outstanding amounts by building in aging buckets, as of today (not the date range)."""
-    from app.billing import aging_labels, overdue_by_building
+    """The arrears-by-building figure (app.billing) as a chart, as of today (not the date range)."""
+    from app.billing import aging_labels, arrears_by_building as by_building
 
-    rows = overdue_by_building(session, flt.today, flt.building_id, limit=15)
-    data = WidgetData("stacked", [r[1] for r in rows], unit="¥")
-    drills = [Drill("Bill", [], page=("ArrearsView.report", {"building": r[0]})) for r in rows]
+    rows = by_building(session, flt.today, flt.building_id, limit=15)
+    data = WidgetData("stacked", [r["name"] for r in rows], unit="¥")
+    drills = [Drill("Bill", [], page=("ArrearsView.report", {"building": r["id"]})) for r in rows]
     for index, name in enumerate(aging_labels()):
-        data.add(name, [r[2][index] for r in rows], drills)
+        data.add(name, [r["buckets"][index] for r in rows], drills)
     return data
 
 

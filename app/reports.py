@@ -78,7 +78,7 @@ def service_report(session, flt):
 def collection_report(session, flt):
     """Billed, collected, written off and outstanding per month and per building for the periods
     (months) of ``flt``, with the collection rate; and today's arrears by age per building."""
-    from app.billing import aging_labels, overdue_by_building
+    from app.billing import aging_labels, arrears_by_building
 
     outstanding = Bill.outstanding
     months = session.execute(
@@ -96,7 +96,7 @@ def collection_report(session, flt):
     if flt.building_id:
         buildings_query = buildings_query.where(in_building(Bill, flt.building_id))
     buildings = session.execute(buildings_query).all()
-    aging = overdue_by_building(session, flt.today, flt.building_id)
+    aging = arrears_by_building(session, flt.today, flt.building_id)
 
     def money_rows(rows):
         return [(name, billed, paid, written_off, left, _pct(paid, billed))
@@ -104,7 +104,7 @@ def collection_report(session, flt):
 
     headers = [_("Billed"), _("Collected"), _("Written off"), _("Outstanding"), _("Collection rate (%)")]
     money = {1: "money", 2: "money", 3: "money", 4: "money"}
-    aging_rows = [(name, *buckets) for _id, name, buckets, _total in aging]
+    aging_rows = [(row["name"], *row["buckets"]) for row in aging]
     bucket_names = aging_labels()
     return [
         Table("months", _("By month"), [_("Period"), *headers], money_rows(months), "bar", (1, 2), money),

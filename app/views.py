@@ -329,7 +329,7 @@ class ArrearsView(BaseView):
         today = utcnow().astimezone(local_zone()).date()
         building_id = request.args.get("building", type=int)
         page = max(request.args.get("page", 1, type=int) or 1, 1)
-        buildings = arrears_by_building(db.session, today)
+        buildings = arrears_by_building(db.session, today, customers=True)
         customers = arrears_by_customer(db.session, today, building_id, self.page_size + 1,
                                         (page - 1) * self.page_size)
         buckets = [f"{low}–{high}" if high else f"{low - 1}+" for low, high in AGING_BUCKETS]
