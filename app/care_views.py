@@ -37,9 +37,9 @@ from app.types import RENOVATION_STATUSES, utcnow
 
 
 def _local_today():
-    from app.core.clock import local_zone
+    from app.core.clock import local_today
 
-    return utcnow().astimezone(local_zone()).date()
+    return local_today()
 
 
 def _each(items):

@@ -53,7 +53,7 @@ from app.records import (
 )
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
-from app.core.clock import local_now, local_zone
+from app.core.clock import local_now, local_zone, to_local
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
@@ -387,7 +387,7 @@ class LocalDateTimeField(Field):
         if self.raw_data:
             return " ".join(self.raw_data)
         if self.data:
-            return self.data.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+            return to_local(self.data).strftime("%Y-%m-%d %H:%M:%S")
         return ""
 
     def process_formdata(self, valuelist):

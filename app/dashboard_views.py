@@ -5,7 +5,6 @@ served by this app (node_modules, installed by the set-up); nothing is loaded fr
 """
 import datetime
 import os
-import zoneinfo
 
 from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -16,7 +15,7 @@ from wtforms.validators import Optional
 
 from app import models
 from app.crud import CrmInterface
-from app.core.clock import local_today
+from app.core.clock import local_today, local_zone, to_local
 from app.dashboards import (
     BUILTIN,
     BUILTIN_WIDGETS,
@@ -65,7 +64,7 @@ _FILTER_CLASSES = {
 
 def _url_value(value):
     if isinstance(value, datetime.datetime):
-        return value.astimezone(zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])).isoformat()
+        return to_local(value).isoformat()
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
@@ -132,7 +131,7 @@ class DashboardView(BaseView):
     method_permission_name = {"show": "read", "data": "read", "widget": "read"}
 
     def _filter(self):
-        return parse_filter(request.args, current_app.config["TIMEZONE"], _today())
+        return parse_filter(request.args, local_zone().key, _today())
 
     @expose("/")
     @has_access
@@ -234,7 +233,7 @@ class ReportView(BaseView):
 
     def _page(self, kind):
         try:
-            flt = parse_filter(request.args, current_app.config["TIMEZONE"], _today())
+            flt = parse_filter(request.args, local_zone().key, _today())
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(url_for(f".{kind}"))
@@ -261,7 +260,7 @@ class ReportView(BaseView):
         if kind not in self.REPORTS:
             return jsonify({"error": str(_("No such report."))}), 404
         try:
-            flt = parse_filter(request.args, current_app.config["TIMEZONE"], _today())
+            flt = parse_filter(request.args, local_zone().key, _today())
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(url_for(f".{kind}"))

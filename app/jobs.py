@@ -15,6 +15,7 @@ import functools
 
 from sqlalchemy.exc import IntegrityError
 
+from app.core.clock import local_today, local_zone, to_local
 from app.extensions import db
 from app.types import utcnow
 
@@ -94,24 +95,22 @@ def queue_broadcasts(app):
 def monthly_bills(app, period=None):
     """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
     from app.billing import generate_bills
-    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
         now = utcnow()
-        return generate_bills(db.session, period or now.astimezone(local_zone()).strftime("%Y-%m"), now)
+        return generate_bills(db.session, period or to_local(now).strftime("%Y-%m"), now)
 
 
 @logged
 def payment_reminders(app):
     """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
     from app.billing import send_payment_reminders
-    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
         now = utcnow()
-        return send_payment_reminders(db.session, now, now.astimezone(local_zone()).date(),
+        return send_payment_reminders(db.session, now, to_local(now).date(),
                                       app.config["CRM_REMINDER_INTERVAL_DAYS"])
 
 
@@ -130,12 +129,11 @@ def background_exports(app):
 def contract_reminders(app):
     """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
     from app.contracts import daily
-    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
         now = utcnow()
-        return daily(db.session, now.astimezone(local_zone()).date(), now)
+        return daily(db.session, to_local(now).date(), now)
 
 
 @logged
@@ -152,36 +150,32 @@ def return_visit_tasks(app):
 def maintenance_work_orders(app):
     """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
     from app.maintenance import generate_work_orders
-    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
-        zone = local_zone()
-        return generate_work_orders(db.session, utcnow().astimezone(zone).date(), zone)
+        return generate_work_orders(db.session, local_today(), local_zone())
 
 
 @logged
 def care_greetings(app):
     """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
     from app.care import send_greetings
-    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
         now = utcnow()
-        return send_greetings(db.session, now.astimezone(local_zone()).date(), now)
+        return send_greetings(db.session, to_local(now).date(), now)
 
 
 @logged
 def renovation_reminders(app):
     """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
     from app.renovation import send_reminders
-    from app.core.clock import local_zone
 
     with app.app_context():
         db.session.info["actor_id"] = None
         now = utcnow()
-        return send_reminders(db.session, now.astimezone(local_zone()).date(), now)
+        return send_reminders(db.session, to_local(now).date(), now)
 
 
 def prune_job_runs(app):
@@ -240,7 +234,8 @@ def run_claimed(job, period_seconds, app, holder, *args):
 
 def register_jobs(scheduler, app, holder=None):
     """Add every job to ``scheduler``; with ``holder`` ("host:pid"), each run is claimed in job_run first."""
-    zone = app.config.get("TIMEZONE", "Asia/Shanghai")
+    with app.app_context():
+        zone = local_zone()
 
     def add(job, trigger, period_seconds, **trigger_args):
         if holder is None:

@@ -208,10 +208,10 @@ class BillingRunView(CrmView):
     @has_access
     def generate(self):
         from app.billing import generate_bills
-        from app.core.clock import local_zone
+        from app.core.clock import local_now
         from app.validation import check_period
 
-        period = (request.values.get("period") or utcnow().astimezone(local_zone()).strftime("%Y-%m")).strip()
+        period = (request.values.get("period") or local_now().strftime("%Y-%m")).strip()
         if request.method == "POST":
             problem = check_period(period)
             if problem:
@@ -324,9 +324,9 @@ class ArrearsView(BaseView):
     @has_access
     def report(self):
         from app.billing import AGING_BUCKETS, arrears_by_building, arrears_by_customer
-        from app.core.clock import local_zone
+        from app.core.clock import local_today
 
-        today = utcnow().astimezone(local_zone()).date()
+        today = local_today()
         building_id = request.args.get("building", type=int)
         page = max(request.args.get("page", 1, type=int) or 1, 1)
         buildings = arrears_by_building(db.session, today, customers=True)
