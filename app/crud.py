@@ -54,6 +54,7 @@ from app.records import (
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
 from app.core.clock import local_now, local_zone, to_local
+from app.core.people import person_name
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
@@ -543,14 +544,6 @@ def choice_select(label, choices, required, default=None, extra_validators=()):
 
     return SelectField(label, choices=choice_list, coerce=coerce, default=default,
                        validators=([_required()] if required else []) + list(extra_validators))
-
-
-def person_name(user):
-    """Staff names read family name first in Chinese (张晓雯), as FAB's "first last" does not."""
-    first, last = user.first_name or "", user.last_name or ""
-    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
-        return f"{last}{first}"
-    return f"{first} {last}".strip()
 
 
 def format_related(value):

@@ -26,7 +26,8 @@ from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersV
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
-from app.crud import CrmInterface, CrmModelView, LookupView, choice_select, person_name
+from app.core.people import person_name
+from app.crud import CrmInterface, CrmModelView, LookupView, choice_select
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (

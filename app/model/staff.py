@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false
 
+from app.core.people import person_name
 from app.types import PRIORITIES, TICKET_TYPES, UNIT_USES, UTCDateTime
 from app.model.base import Stamped, choice_column
 
@@ -60,7 +61,7 @@ class StaffProfile(Stamped, Model):
     buildings = relationship("Building", secondary=staff_building, order_by="Building.code")
 
     def __str__(self):
-        return str(self.user) if self.user else ""
+        return person_name(self.user) if self.user else ""
 
 
 class DispatchRule(Stamped, Model):
