@@ -6,10 +6,10 @@ Each table is one aggregate query (or a dashboard widget's); workbook() writes t
 import io
 from decimal import Decimal
 
-import xlsxwriter
 from flask_babel import lazy_gettext as _
 from sqlalchemy import case, func, select
 
+from app.core.workbooks import new_workbook
 from app.dashboards import _where, department_performance, in_building, tickets_per_day
 from app.models import Bill, Building, Department, Ticket, TicketRating, Unit
 from app.types import TICKET_TYPES
@@ -117,11 +117,8 @@ def collection_report(session, flt):
 def workbook(title, flt, tables):
     """The report as .xlsx bytes: one sheet per table, each with a native chart beside it."""
     output = io.BytesIO()
-    book = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_formulas": False,
-                                        "strings_to_urls": False})
-    bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    heading = book.add_format({"bold": True, "font_size": 14})
-    formats = {"money": book.add_format({"num_format": "#,##0.00"})}
+    book, formats = new_workbook(output, in_memory=True)
+    bold, heading = formats["header"], formats["heading"]
     for table in tables:
         sheet = book.add_worksheet(str(table.title)[:31])
         sheet.write(0, 0, f"{title} {flt.start.isoformat()} – {flt.end.isoformat()}", heading)
