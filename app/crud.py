@@ -55,6 +55,7 @@ from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
 from app.core.clock import local_now, local_zone, to_local
 from app.core.people import person_name
+from app.security import VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
@@ -1101,6 +1102,13 @@ class CrmModelView(ModelView):
 
     def pre_delete(self, item):
         check_delete(db.session, item)
+
+
+class CrmView(CrmModelView):
+    """The app's record pages: permissions by method (list, show, add, edit, delete, export)."""
+
+    method_permission_name = VIEW_METHOD_PERMISSIONS
+    page_size = 25
 
 
 class CrmModelApi(ModelRestApi):

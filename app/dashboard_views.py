@@ -33,7 +33,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import RESOURCE_DASHBOARD, RESOURCE_DASHBOARD_WIDGET, RESOURCE_REPORT
-from app.views import CrmView
+from app.crud import CrmView
 
 
 def _today():

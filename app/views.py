@@ -27,7 +27,7 @@ from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
 from app.core.people import person_name
-from app.crud import CrmInterface, CrmModelView, LookupView, choice_select
+from app.crud import CrmInterface, CrmView, LookupView, choice_select
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import (
@@ -57,13 +57,7 @@ from app.security import (
     RESOURCE_TICKET_EVENT,
     RESOURCE_TICKET_RATING,
     RESOURCE_UNIT,
-    VIEW_METHOD_PERMISSIONS,
 )
-
-
-class CrmView(CrmModelView):
-    method_permission_name = VIEW_METHOD_PERMISSIONS
-    page_size = 25
 
 
 class ResidenceView(CrmView):
