@@ -20,6 +20,7 @@ from app.model.base import Stamped, choice_column
 
 
 class Department(Stamped, Model):
+    __audited__ = True
     __tablename__ = "department"
 
     id = Column(Integer, primary_key=True)
@@ -41,6 +42,7 @@ staff_building = Table(
 
 class StaffProfile(Stamped, Model):
     """What the CRM knows of a staff account beyond FAB's User: department, duty, load limit."""
+    __audited__ = True
 
     __tablename__ = "staff_profile"
     __table_args__ = (CheckConstraint("max_open_tickets >= 0", name="ck_staff_max_open"),)
@@ -66,6 +68,7 @@ class StaffProfile(Stamped, Model):
 
 class DispatchRule(Stamped, Model):
     """Which department a new ticket goes to: by type, optionally narrowed by building or unit use."""
+    __audited__ = True
 
     __tablename__ = "dispatch_rule"
     __display_relations__ = ("building", "department")
@@ -84,6 +87,7 @@ class DispatchRule(Stamped, Model):
 
 class DutyShift(Model):
     """A weekly shift of a staff member (weekday 0 = Monday), in local time."""
+    __audited__ = True
 
     __tablename__ = "duty_shift"
     __table_args__ = (
@@ -106,6 +110,7 @@ class DutyShift(Model):
 
 class SlaPolicy(Stamped, Model):
     """Response and resolution times per ticket type and priority, edited in the UI."""
+    __audited__ = True
 
     __tablename__ = "sla_policy"
     __table_args__ = (
