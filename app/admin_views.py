@@ -182,13 +182,10 @@ class PerformanceView(BaseView):
     @has_access
     def report(self):
         import datetime
-        import zoneinfo
 
-        from flask import current_app
-
+        from app.core.clock import local_midnight
         from app.performance import staff_performance
 
-        zone = zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])
         today = local_today()
 
         def day(name, default):
@@ -200,8 +197,7 @@ class PerformanceView(BaseView):
         start, end = day("start", today - datetime.timedelta(days=30)), day("end", today)
         if end < start:
             start, end = end, start
-        begin = datetime.datetime.combine(start, datetime.time(), zone)
-        finish = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), zone)
+        begin, finish = local_midnight(start), local_midnight(end + datetime.timedelta(days=1))
         people, departments = staff_performance(db.session, begin, finish,
                                                 may_read_field(current_principal(), "TicketRating", "stars"))
         return self.render_template("crm/performance.html", people=people, departments=departments,

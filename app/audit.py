@@ -12,12 +12,6 @@ from app import models
 from app.records import current_actor_id
 from app.types import utcnow
 
-# logs of their own, counters and machine bookkeeping: not business records
-NOT_AUDITED = {
-    models.ChangeLog, models.TicketEvent, models.Notification, models.OutboxMessage, models.NumberSequence,
-    models.ExportLog, models.ExportJob, models.BillingRun, models.SavedListView, models.AccountSecurity,
-    models.LoginThrottle, models.PasswordResetToken, models.AccountMail,  # secrets are never copied into the log
-}
 SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id",
                   # FAB's accounts: never the password hash; login bookkeeping is logged as events
                   "password", "login_count", "fail_login_count", "last_login", "created_on", "changed_on",
@@ -31,9 +25,11 @@ def _fab_audited():
 
 
 def audited(item):
+    """Each app model declares ``__audited__`` (True or False) itself, so where it lives never
+    decides; FAB's tables are audited only for accounts and roles."""
     if isinstance(item, _fab_audited()):
         return True
-    return isinstance(item, models.Model) and type(item) not in NOT_AUDITED and type(item).__module__.startswith("app.model.")
+    return isinstance(item, models.Model) and getattr(type(item), "__audited__", False) is True
 
 
 def _plain(value):

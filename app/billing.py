@@ -332,7 +332,7 @@ def _insert_new_bills(session, dialect, rows):
 def _overdue_filter(today):
     # the status says the same as the amounts (settle() keeps it so) and lets the index find the rows
     return and_(Bill.status.in_(("unpaid", "partial")), Bill.due_date < today,
-                Bill.amount > Bill.paid_amount + Bill.written_off_amount)
+                Bill.outstanding > 0)
 
 
 def aging_labels():
@@ -341,8 +341,25 @@ def aging_labels():
             for low, high in AGING_BUCKETS]
 
 
-def overdue_by_building(session, today, building_id=None, limit=None):
-    """[(building id, name, [outstanding per aging bucket], total)], largest total first.
+def aging_columns(today, due=None, outstanding=None):
+    """One SUM per aging bucket, by days past the due date (computed with dates, so any database
+    works); of the bills' outstanding amounts, or of other ``due`` and ``outstanding`` columns."""
+    due = Bill.due_date if due is None else due
+    outstanding = Bill.outstanding if outstanding is None else outstanding
+    columns = []
+    for low, high in AGING_BUCKETS:
+        newest = today - datetime.timedelta(days=max(low, 1))  # due on this day or earlier
+        condition = due <= newest
+        if high is not None:
+            condition = and_(condition, due >= today - datetime.timedelta(days=high))
+        columns.append(func.coalesce(func.sum(case((condition, outstanding), else_=0)), 0))
+    return columns, func.sum(outstanding)
+
+
+def arrears_by_building(session, today, building_id=None, limit=None, customers=False):
+    """The one arrears-by-building figure (arrears page, collection report, dashboard):
+    [{"id", "name", "buckets": [outstanding per aging bucket], "total"}], largest total first; with
+    ``customers``, also "customers": how many customers owe there.
 
     Read from the arrears summary (outstanding per building and due date, kept by triggers on
     bill): a few rows per building instead of every outstanding bill (measured: 1.2 M bills with
@@ -357,33 +374,17 @@ def overdue_by_building(session, today, building_id=None, limit=None):
         query = query.where(ArrearsSummary.building_id == building_id)
     if limit:
         query = query.limit(limit)
-    return [(r[0], r[1], [money(v) for v in r[2:6]], money(r[6])) for r in session.execute(query)]
-
-
-def aging_columns(today, due=None, outstanding=None):
-    """One SUM per aging bucket, by days past the due date (computed with dates, so any database
-    works); of the bills' outstanding amounts, or of other ``due`` and ``outstanding`` columns."""
-    due = Bill.due_date if due is None else due
-    outstanding = (Bill.amount - Bill.paid_amount - Bill.written_off_amount) if outstanding is None else outstanding
-    columns = []
-    for low, high in AGING_BUCKETS:
-        newest = today - datetime.timedelta(days=max(low, 1))  # due on this day or earlier
-        condition = due <= newest
-        if high is not None:
-            condition = and_(condition, due >= today - datetime.timedelta(days=high))
-        columns.append(func.coalesce(func.sum(case((condition, outstanding), else_=0)), 0))
-    return columns, func.sum(outstanding)
-
-
-def arrears_by_building(session, today):
-    buckets, total = aging_columns(today)
-    rows = session.execute(
-        select(Building.id, Building.name, func.count(func.distinct(Bill.customer_id)), *buckets, total)
-        .join(Unit, Unit.id == Bill.unit_id).join(Building, Building.id == Unit.building_id)
-        .where(_overdue_filter(today)).group_by(Building.id, Building.name).order_by(total.desc())
-    ).all()
-    return [{"id": r[0], "name": r[1], "customers": r[2], "buckets": [money(v) for v in r[3:7]], "total": money(r[7])}
-            for r in rows]
+    rows = [{"id": r[0], "name": r[1], "buckets": [money(v) for v in r[2:6]], "total": money(r[6])}
+            for r in session.execute(query)]
+    if customers and rows:
+        # who owes is not in the summary: counted from the overdue bills of the buildings shown
+        counts = dict(session.execute(
+            select(Unit.building_id, func.count(func.distinct(Bill.customer_id)))
+            .join(Unit, Unit.id == Bill.unit_id).where(_overdue_filter(today), Unit.building_id.in_([r["id"] for r in rows]))
+            .group_by(Unit.building_id)).all())
+        for row in rows:
+            row["customers"] = counts.get(row["id"], 0)
+    return rows
 
 
 def arrears_by_customer(session, today, building_id=None, limit=50, offset=0):
@@ -405,7 +406,7 @@ def send_payment_reminders(session, now, today, interval_days):
 
     cutoff = now - datetime.timedelta(days=interval_days)
     due = session.execute(
-        select(Customer.id, func.count(Bill.id), func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount),
+        select(Customer.id, func.count(Bill.id), func.sum(Bill.outstanding),
                func.min(Bill.due_date))
         .join(Bill, Bill.customer_id == Customer.id).where(_overdue_filter(today))
         .where(or_(Customer.last_reminded_at.is_(None), Customer.last_reminded_at <= cutoff))

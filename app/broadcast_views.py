@@ -13,7 +13,7 @@ from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
 from app.extensions import csrf, db
 from app.security import RESOURCE_BROADCAST, VIEW_METHOD_PERMISSIONS
-from app.core.clock import local_zone
+from app.core.clock import local_today, local_zone
 from app.types import utcnow
 
 
@@ -84,7 +84,7 @@ class BroadcastView(CrmModelView):
         count = sample_subject = sample_body = None
         if broadcast.status == "draft":
             count, sample_subject, sample_body = broadcasts.preview(
-                db.session, broadcast, utcnow().astimezone(local_zone()).date(), config["CRM_BASE_URL"],
+                db.session, broadcast, local_today(), config["CRM_BASE_URL"],
                 config["SECRET_KEY"])
         figures = broadcasts.stats(db.session, [broadcast.id]).get(broadcast.id)
         failures = db.session.query(models.OutboxMessage).filter_by(broadcast_id=broadcast.id, status="failed") \

@@ -6,10 +6,11 @@ nobody twice. Sending is the outbox's job (claimed rows, retries, fallback chann
 by its batch size per run.
 """
 from flask_babel import lazy_gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.core.signing import serializer
 from app.errors import DomainError
 from app.models import Bill, Broadcast, Customer, CustomerUnit, OutboxMessage, Unit, customer_tag
 from app.notify import (channel_order, check_template, customer_address, customer_channels, render,
@@ -41,7 +42,7 @@ def segment(broadcast, today):
     if broadcast.min_arrears:
         owed = (select(Bill.customer_id).where(Bill.due_date < today)
                 .group_by(Bill.customer_id)
-                .having(func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount) >= broadcast.min_arrears))
+                .having(func.sum(Bill.outstanding) >= broadcast.min_arrears))
         query = query.where(Customer.id.in_(owed))
     return query.order_by(Customer.id)
 
@@ -60,7 +61,7 @@ def saved_view_customers(saved_view):
 
 
 def _link_token(secret_key, broadcast_id, customer_id):
-    return URLSafeSerializer(secret_key, salt=SALT).dumps([broadcast_id, customer_id])
+    return serializer(secret_key, SALT, timed=False).dumps([broadcast_id, customer_id])
 
 
 def tracked_link(base_url, secret_key, broadcast_id, customer_id):
@@ -172,7 +173,7 @@ def stats(session, broadcast_ids):
 def record_click(session, secret_key, token, now):
     """A recipient opened the tracked link: the first click is recorded; returns where to send them."""
     try:
-        broadcast_id, customer_id = URLSafeSerializer(secret_key, salt=SALT).loads(token)
+        broadcast_id, customer_id = serializer(secret_key, SALT, timed=False).loads(token)
     except (BadSignature, ValueError, TypeError):
         return None
     broadcast = session.get(Broadcast, broadcast_id)

@@ -12,7 +12,7 @@ from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional
 
 from app import care, contracts, maintenance, models, renovation, return_visits, surveys
-from app.crud import CrmInterface, CrmModelView
+from app.crud import CrmInterface, CrmView
 from app.errors import DomainError
 from app.policy.principal import as_link_holder
 from app.extensions import db
@@ -31,27 +31,21 @@ from app.security import (
     RESOURCE_SURVEY,
     RESOURCE_SURVEY_QUESTION,
     RESOURCE_SURVEY_RECIPIENT,
-    VIEW_METHOD_PERMISSIONS,
 )
 from app.types import RENOVATION_STATUSES, utcnow
 
 
 def _local_today():
-    from app.core.clock import local_zone
+    from app.core.clock import local_today
 
-    return utcnow().astimezone(local_zone()).date()
+    return local_today()
 
 
 def _each(items):
     return items if isinstance(items, list) else [items]
 
 
-class CareView(CrmModelView):
-    method_permission_name = VIEW_METHOD_PERMISSIONS
-    page_size = 25
-
-
-class SupplierView(CareView):
+class SupplierView(CrmView):
     datamodel = CrmInterface(models.Supplier)
     class_permission_name = RESOURCE_SUPPLIER
     list_columns = ["name", "contact", "phone", "services"]
@@ -63,7 +57,7 @@ class SupplierView(CareView):
     quick_search = ("name", "contact", "phone")
 
 
-class ContractReminderView(CareView):
+class ContractReminderView(CrmView):
     datamodel = CrmInterface(models.ContractReminder)
     class_permission_name = RESOURCE_CONTRACT_REMINDER
     label_columns = {"kind": _("Reminder")}
@@ -75,7 +69,7 @@ class ContractReminderView(CareView):
     base_order = ("sent_at", "desc")
 
 
-class ContractView(CareView):
+class ContractView(CrmView):
     """合同管理: drafts are edited, then submitted; a supervisor approves; the job expires and reminds."""
 
     datamodel = CrmInterface(models.Contract)
@@ -143,7 +137,7 @@ class ContractView(CareView):
                                    _("%(count)s contracts terminated."))
 
 
-class ReturnVisitRuleView(CareView):
+class ReturnVisitRuleView(CrmView):
     datamodel = CrmInterface(models.ReturnVisitRule)
     class_permission_name = RESOURCE_RETURN_VISIT_RULE
     list_columns = ["ticket_type", "every_nth", "delay_hours", "active"]
@@ -173,7 +167,7 @@ SATISFIED_FIELD = SelectField(_("Satisfied"), coerce=_yes_no, validators=[Option
                               choices=[("", "—"), ("1", _("Satisfied")), ("0", _("Not satisfied"))])
 
 
-class ReturnVisitView(CareView):
+class ReturnVisitView(CrmView):
     """回访任务: the visits due, with the call script; editing one records the result of the call."""
 
     datamodel = CrmInterface(models.ReturnVisit)
@@ -199,7 +193,7 @@ class ReturnVisitView(CareView):
         return_visits.apply_result(db.session, item, g.user.id, utcnow())
 
 
-class SurveyQuestionView(CareView):
+class SurveyQuestionView(CrmView):
     datamodel = CrmInterface(models.SurveyQuestion)
     class_permission_name = RESOURCE_SURVEY_QUESTION
     label_columns = {"kind": _("Question type")}
@@ -221,7 +215,7 @@ class SurveyQuestionView(CareView):
         super().pre_delete(item)
 
 
-class SurveyRecipientView(CareView):
+class SurveyRecipientView(CrmView):
     datamodel = CrmInterface(models.SurveyRecipient)
     class_permission_name = RESOURCE_SURVEY_RECIPIENT
     base_permissions = ["can_read", "can_export"]
@@ -232,7 +226,7 @@ class SurveyRecipientView(CareView):
     base_order = ("sent_at", "desc")
 
 
-class SurveyView(CareView):
+class SurveyView(CrmView):
     """满意度调查: build the questionnaire, choose the customers, send, then read the results."""
 
     datamodel = CrmInterface(models.Survey)
@@ -357,7 +351,7 @@ class SurveyAnswerPage(BaseView):
         return html, status
 
 
-class MaintenanceOccurrenceView(CareView):
+class MaintenanceOccurrenceView(CrmView):
     """保养记录: each occurrence of a plan, its work order, and the inspection result and readings."""
 
     datamodel = CrmInterface(models.MaintenanceOccurrence)
@@ -376,7 +370,7 @@ class MaintenanceOccurrenceView(CareView):
         maintenance.apply_inspection(db.session, item, g.user.id, utcnow())
 
 
-class MaintenancePlanView(CareView):
+class MaintenancePlanView(CrmView):
     datamodel = CrmInterface(models.MaintenancePlan)
     class_permission_name = RESOURCE_MAINTENANCE_PLAN
     label_columns = {"unit": _("Repeat unit"), "every": _("Repeat every"), "cron": _("Cron rule")}
@@ -403,7 +397,7 @@ class MaintenancePlanView(CareView):
         maintenance.check_plan(item, local_zone())
 
 
-class EquipmentView(CareView):
+class EquipmentView(CrmView):
     datamodel = CrmInterface(models.Equipment)
     class_permission_name = RESOURCE_EQUIPMENT
     label_columns = {"kind": _("Equipment type"), "contract": _("Maintenance contract")}
@@ -424,7 +418,7 @@ FACILITY_MENU = [
     ("MaintenanceRecords", MaintenanceOccurrenceView, _("Maintenance records"), "fa-clipboard-check"),
 ]
 
-class HolidayView(CareView):
+class HolidayView(CrmView):
     datamodel = CrmInterface(models.Holiday)
     class_permission_name = RESOURCE_HOLIDAY
     label_columns = {"name": _("Holiday"), "date": _("Date"), "greeting_subject": _("Greeting subject"),
@@ -443,7 +437,7 @@ class HolidayView(CareView):
         care.check_holiday(item)
 
 
-class RenovationView(CareView):
+class RenovationView(CrmView):
     """装修管理: applications, and each renovation's progress page with its next step and the unit's tickets."""
 
     datamodel = CrmInterface(models.Renovation)

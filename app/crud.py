@@ -53,7 +53,9 @@ from app.records import (
 )
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
-from app.core.clock import local_now, local_zone
+from app.core.clock import local_now, local_zone, to_local
+from app.core.people import person_name
+from app.security import VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
 from app.validation import check_value
 
@@ -387,7 +389,7 @@ class LocalDateTimeField(Field):
         if self.raw_data:
             return " ".join(self.raw_data)
         if self.data:
-            return self.data.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+            return to_local(self.data).strftime("%Y-%m-%d %H:%M:%S")
         return ""
 
     def process_formdata(self, valuelist):
@@ -543,14 +545,6 @@ def choice_select(label, choices, required, default=None, extra_validators=()):
 
     return SelectField(label, choices=choice_list, coerce=coerce, default=default,
                        validators=([_required()] if required else []) + list(extra_validators))
-
-
-def person_name(user):
-    """Staff names read family name first in Chinese (张晓雯), as FAB's "first last" does not."""
-    first, last = user.first_name or "", user.last_name or ""
-    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
-        return f"{last}{first}"
-    return f"{first} {last}".strip()
 
 
 def format_related(value):
@@ -1108,6 +1102,13 @@ class CrmModelView(ModelView):
 
     def pre_delete(self, item):
         check_delete(db.session, item)
+
+
+class CrmView(CrmModelView):
+    """The app's record pages: permissions by method (list, show, add, edit, delete, export)."""
+
+    method_permission_name = VIEW_METHOD_PERMISSIONS
+    page_size = 25
 
 
 class CrmModelApi(ModelRestApi):

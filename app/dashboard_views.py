@@ -5,7 +5,6 @@ served by this app (node_modules, installed by the set-up); nothing is loaded fr
 """
 import datetime
 import os
-import zoneinfo
 
 from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -16,7 +15,7 @@ from wtforms.validators import Optional
 
 from app import models
 from app.crud import CrmInterface
-from app.core.clock import local_today
+from app.core.clock import local_today, local_zone, to_local
 from app.field_permissions import may_read_field
 from app.policy.principal import current_principal
 from app.dashboards import (
@@ -36,7 +35,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.security import RESOURCE_DASHBOARD, RESOURCE_DASHBOARD_WIDGET, RESOURCE_REPORT
-from app.views import CrmView
+from app.crud import CrmView
 
 
 def _today():
@@ -67,7 +66,7 @@ _FILTER_CLASSES = {
 
 def _url_value(value):
     if isinstance(value, datetime.datetime):
-        return value.astimezone(zoneinfo.ZoneInfo(current_app.config["TIMEZONE"])).isoformat()
+        return to_local(value).isoformat()
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
@@ -134,7 +133,7 @@ class DashboardView(BaseView):
     method_permission_name = {"show": "read", "data": "read", "widget": "read"}
 
     def _filter(self):
-        return parse_filter(request.args, current_app.config["TIMEZONE"], _today())
+        return parse_filter(request.args, local_zone().key, _today())
 
     @expose("/")
     @has_access
@@ -238,7 +237,7 @@ class ReportView(BaseView):
 
     def _page(self, kind):
         try:
-            flt = parse_filter(request.args, current_app.config["TIMEZONE"], _today())
+            flt = parse_filter(request.args, local_zone().key, _today())
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(url_for(f".{kind}"))
@@ -265,7 +264,7 @@ class ReportView(BaseView):
         if kind not in self.REPORTS:
             return jsonify({"error": str(_("No such report."))}), 404
         try:
-            flt = parse_filter(request.args, current_app.config["TIMEZONE"], _today())
+            flt = parse_filter(request.args, local_zone().key, _today())
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(url_for(f".{kind}"))

@@ -16,7 +16,7 @@ from sqlalchemy import Date, DateTime, Integer, Numeric, String, and_, case, fun
 from sqlalchemy import Boolean as SABoolean
 from sqlalchemy.orm import RelationshipDirection
 
-from app.core.clock import utc_offset
+from app.core.clock import local_midnight, utc_offset
 
 from app.errors import DomainError
 from app.models import (
@@ -63,8 +63,7 @@ class DashboardFilter:
     def utc_range(self):
         """[start 00:00, end+1 00:00) local time, as UTC datetimes for comparing stored times."""
         tz = zoneinfo.ZoneInfo(self.zone)
-        low = datetime.datetime.combine(self.start, datetime.time(), tz)
-        high = datetime.datetime.combine(self.end + datetime.timedelta(days=1), datetime.time(), tz)
+        low, high = local_midnight(self.start, tz), local_midnight(self.end + datetime.timedelta(days=1), tz)
         return low.astimezone(datetime.timezone.utc), high.astimezone(datetime.timezone.utc)
 
     def periods(self):
@@ -137,7 +136,7 @@ def bucket_range(label, bucket, zone, is_datetime=True):
     if not is_datetime:
         return low, high
     tz = zoneinfo.ZoneInfo(zone)
-    return datetime.datetime.combine(low, datetime.time(), tz), datetime.datetime.combine(high, datetime.time(), tz)
+    return local_midnight(low, tz), local_midnight(high, tz)
 
 
 # ---------------------------------------------------------------- what a widget returns
@@ -368,14 +367,14 @@ def collection_rate(session, flt):
 
 
 def arrears_by_building(session, flt):
-    """Outstanding amounts by building in aging buckets, as of today (not the date range)."""
-    from app.billing import aging_labels, overdue_by_building
+    """The arrears-by-building figure (app.billing) as a chart, as of today (not the date range)."""
+    from app.billing import aging_labels, arrears_by_building as by_building
 
-    rows = overdue_by_building(session, flt.today, flt.building_id, limit=15)
-    data = WidgetData("stacked", [r[1] for r in rows], unit="¥")
-    drills = [Drill("Bill", [], page=("ArrearsView.report", {"building": r[0]})) for r in rows]
+    rows = by_building(session, flt.today, flt.building_id, limit=15)
+    data = WidgetData("stacked", [r["name"] for r in rows], unit="¥")
+    drills = [Drill("Bill", [], page=("ArrearsView.report", {"building": r["id"]})) for r in rows]
     for index, name in enumerate(aging_labels()):
-        data.add(name, [r[2][index] for r in rows], drills)
+        data.add(name, [r["buckets"][index] for r in rows], drills)
     return data
 
 

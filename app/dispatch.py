@@ -14,9 +14,8 @@ import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app.models import DispatchRule, StaffProfile, Ticket
+from app.models import OPEN_STATUSES, DispatchRule, StaffProfile, Ticket
 
-OPEN = ("new", "assigned", "in_progress", "reopened")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -69,7 +68,7 @@ def choose_assignee(session, department_id, now, zone, pending=None, building_id
         return None
     loads = dict(session.execute(
         select(Ticket.assignee_id, func.count())
-        .where(Ticket.status.in_(OPEN), Ticket.assignee_id.in_([p.user_id for p in profiles]))
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.assignee_id.in_([p.user_id for p in profiles]))
         .group_by(Ticket.assignee_id)
     ).all())
     for user_id, count in (pending or {}).items():

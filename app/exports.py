@@ -12,7 +12,8 @@ import os
 import tempfile
 from decimal import Decimal
 
-import xlsxwriter
+from app.core.workbooks import new_workbook
+
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_WIDTH = 50
@@ -30,19 +31,11 @@ def write_xlsx(columns, labels, rows, sheet_name="Sheet1", zone=None):
     """
     handle, path = tempfile.mkstemp(prefix="crm-export-", suffix=".xlsx")
     os.close(handle)
-    workbook = xlsxwriter.Workbook(path, {
-        "constant_memory": True,
-        "strings_to_formulas": False,
-        "strings_to_urls": False,
-        "strings_to_numbers": False,
-        "default_date_format": "yyyy-mm-dd",
-    })
+    workbook, formats = new_workbook(path, constant_memory=True)
     try:
         sheet = workbook.add_worksheet(sheet_name[:31])
-        header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-        date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        datetime_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-        money_format = workbook.add_format({"num_format": "#,##0.00"})
+        header, date_format = formats["header"], formats["date"]
+        datetime_format, money_format = formats["datetime"], formats["money"]
         widths = [min(max(_display_width(str(label)) + 2, 8), MAX_WIDTH) for label in labels]
         for col, label in enumerate(labels):
             sheet.write_string(0, col, str(label), header)

@@ -29,10 +29,10 @@ from app.demo import (
     TICKET_TEXTS, TICKET_TYPE_WEIGHTS,
 )
 from app.models import (
-    Bill, Building, Customer, CustomerUnit, Department, DispatchRule, FeeRule, NumberSequence, Payment,
+    OPEN_STATUSES, Bill, Building, Customer, CustomerUnit, Department, DispatchRule, FeeRule, NumberSequence, Payment,
     StaffProfile, Tag, Ticket, TicketEvent, Unit, customer_tag,
 )
-from app.sla import FALLBACK, LEVEL_TWO_AFTER, OPEN, RAISED_PRIORITY, policy_table
+from app.sla import FALLBACK, LEVEL_TWO_AFTER, RAISED_PRIORITY, policy_table
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -279,7 +279,7 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
                 events.append((ticket_id, when, assignee or creator, "status", previous, step, None))
                 previous = step
             level, escalated = 0, None
-            if status in OPEN and (response_due < now and responded is None or resolution_due < now
+            if status in OPEN_STATUSES and (response_due < now and responded is None or resolution_due < now
                                    and resolved is None):
                 escalated = max(response_due if responded is None else resolution_due, created)
                 level = 2 if escalated < now - LEVEL_TWO_AFTER else 1

@@ -12,10 +12,10 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import openpyxl
-import xlsxwriter
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
+from app.core.workbooks import new_workbook
 from app.errors import DomainError
 from app.field_permissions import field_access_for
 from app.models import Building, Customer, CustomerUnit, MeterReading, Tag, Unit
@@ -74,10 +74,9 @@ def template_workbook(kind):
     """A downloadable .xlsx with the headers and one example row."""
     spec = SPECS[kind]
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_numbers": False})
+    workbook, formats = new_workbook(buffer, in_memory=True)
     sheet = workbook.add_worksheet(str(spec["title"])[:31])
-    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7"})
+    bold = formats["header"]
     for col, column in enumerate(spec["columns"]):
         sheet.write_string(0, col, str(column.header) + (" *" if column.required else ""), bold)
         sheet.write_string(1, col, column.example)

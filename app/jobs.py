@@ -15,6 +15,7 @@ import functools
 
 from sqlalchemy.exc import IntegrityError
 
+from app.core.clock import local_zone, to_local
 from app.extensions import db
 from app.types import utcnow
 
@@ -41,28 +42,40 @@ def logged(job):
     return run
 
 
-@logged
-def escalation_sweep(app):
+def job(body=None, log=True):
+    """A scheduled job: ``body(session, now, app, *args)`` runs in an app context, on the app's
+    session as the system (no actor), at one ``now``; its runs that did something are logged.
+    Called as ``job(app, *args)`` by the scheduler, run_claimed and the CLI."""
+    if body is None:
+        return functools.partial(job, log=log)
+
+    @functools.wraps(body)
+    def run(app, *args):
+        with app.app_context():
+            db.session.info["actor_id"] = None
+            return body(db.session, utcnow(), app, *args)
+
+    return logged(run) if log else run
+
+
+@job
+def escalation_sweep(session, now, app):
     """Escalate overdue tickets (app.sla.escalate_overdue)."""
     from app.sla import escalate_overdue
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        return escalate_overdue(db.session, utcnow())
+    return escalate_overdue(session, now)
 
 
-@logged
-def auto_close(app):
+@job
+def auto_close(session, now, app):
     """Close tickets resolved long enough ago (app.ratings.close_resolved)."""
     from app.ratings import close_resolved
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        return close_resolved(db.session, utcnow(), app.config["CRM_AUTO_CLOSE_DAYS"])
+    return close_resolved(session, now, app.config["CRM_AUTO_CLOSE_DAYS"])
 
 
-@logged
-def deliver_notifications(app):
+@job
+def deliver_notifications(session, now, app):
     """Send staff account mail (app.accounts.deliver_account_mail: reset links, someone is waiting)
     by email, then what the outbox holds (app.notify.deliver_outbox) through the configured channels,
     at most CRM_OUTBOX_BATCH outbox messages a run (the throttle). Returns the counts of both."""
@@ -70,131 +83,101 @@ def deliver_notifications(app):
     from app.channels import senders_from_config
     from app.notify import deliver_outbox
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        senders, now = senders_from_config(app.config), utcnow()
-        account = deliver_account_mail(db.session, senders.get("email"), now,
-                                       max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
-        counts = deliver_outbox(db.session, senders, now, batch=app.config["CRM_OUTBOX_BATCH"],
-                                max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
-        return {key: counts[key] + account.get(key, 0) for key in counts}
+    senders = senders_from_config(app.config)
+    account = deliver_account_mail(session, senders.get("email"), now,
+                                   max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+    counts = deliver_outbox(session, senders, now, batch=app.config["CRM_OUTBOX_BATCH"],
+                            max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+    return {key: counts[key] + account.get(key, 0) for key in counts}
 
 
-@logged
-def queue_broadcasts(app):
+@job
+def queue_broadcasts(session, now, app):
     """Queue the broadcasts whose time has come (app.broadcasts.queue_due_broadcasts)."""
     from app.broadcasts import queue_due_broadcasts
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        return queue_due_broadcasts(db.session, utcnow(), app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
+    return queue_due_broadcasts(session, now, app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
 
 
-@logged
-def monthly_bills(app, period=None):
+@job
+def monthly_bills(session, now, app, period=None):
     """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
     from app.billing import generate_bills
-    from app.core.clock import local_zone
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        now = utcnow()
-        return generate_bills(db.session, period or now.astimezone(local_zone()).strftime("%Y-%m"), now)
+    return generate_bills(session, period or to_local(now).strftime("%Y-%m"), now)
 
 
-@logged
-def payment_reminders(app):
+@job
+def payment_reminders(session, now, app):
     """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
     from app.billing import send_payment_reminders
-    from app.core.clock import local_zone
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        now = utcnow()
-        return send_payment_reminders(db.session, now, now.astimezone(local_zone()).date(),
-                                      app.config["CRM_REMINDER_INTERVAL_DAYS"])
+    return send_payment_reminders(session, now, to_local(now).date(), app.config["CRM_REMINDER_INTERVAL_DAYS"])
 
 
-@logged
-def background_exports(app):
+@job
+def background_exports(session, now, app):
     """Build queued large exports (app.exports.run_export_jobs)."""
     from app.exports import run_export_jobs
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        return run_export_jobs(app, db.session, utcnow(), app.config["EXPORT_FOLDER"],
-                               app.config["CRM_EXPORT_KEEP_DAYS"])
+    return run_export_jobs(app, session, now, app.config["EXPORT_FOLDER"], app.config["CRM_EXPORT_KEEP_DAYS"])
 
 
-@logged
-def contract_reminders(app):
+@job
+def contract_reminders(session, now, app):
     """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
     from app.contracts import daily
-    from app.core.clock import local_zone
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        now = utcnow()
-        return daily(db.session, now.astimezone(local_zone()).date(), now)
+    return daily(session, to_local(now).date(), now)
 
 
-@logged
-def return_visit_tasks(app):
+@job
+def return_visit_tasks(session, now, app):
     """Create the return visits that have come due (app.return_visits.create_visits)."""
     from app.return_visits import create_visits
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        return create_visits(db.session, utcnow())
+    return create_visits(session, now)
 
 
-@logged
-def maintenance_work_orders(app):
+@job
+def maintenance_work_orders(session, now, app):
     """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
     from app.maintenance import generate_work_orders
-    from app.core.clock import local_zone
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        zone = local_zone()
-        return generate_work_orders(db.session, utcnow().astimezone(zone).date(), zone)
+    return generate_work_orders(session, to_local(now).date(), local_zone())
 
 
-@logged
-def care_greetings(app):
+@job
+def care_greetings(session, now, app):
     """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
     from app.care import send_greetings
-    from app.core.clock import local_zone
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        now = utcnow()
-        return send_greetings(db.session, now.astimezone(local_zone()).date(), now)
+    return send_greetings(session, to_local(now).date(), now)
 
 
-@logged
-def renovation_reminders(app):
+@job
+def renovation_reminders(session, now, app):
     """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
     from app.renovation import send_reminders
-    from app.core.clock import local_zone
 
-    with app.app_context():
-        db.session.info["actor_id"] = None
-        now = utcnow()
-        return send_reminders(db.session, now.astimezone(local_zone()).date(), now)
+    return send_reminders(session, to_local(now).date(), now)
 
 
-def prune_job_runs(app):
+@job(log=False)  # its own bookkeeping: not worth a line in the change history
+def prune_job_runs(session, now, app):
     """Forget job runs older than CRM_JOB_RUN_KEEP_DAYS (the ledger would grow by ~5,000 rows a day)."""
+    return forget_runs(session, now, app.config.get("CRM_JOB_RUN_KEEP_DAYS", 7))
+
+
+def forget_runs(session, now, keep_days):
+    """Delete the job_run ledger's rows older than ``keep_days``; returns how many. Commits."""
     from sqlalchemy import delete
 
     from app.models import JobRun
 
-    with app.app_context():
-        cutoff = utcnow() - datetime.timedelta(days=app.config.get("CRM_JOB_RUN_KEEP_DAYS", 7))
-        removed = db.session.execute(delete(JobRun).where(JobRun.started_at < cutoff)).rowcount
-        db.session.commit()
-        return removed
+    removed = session.execute(delete(JobRun).where(JobRun.started_at < now - datetime.timedelta(days=keep_days))).rowcount
+    session.commit()
+    return removed
 
 
 def slot_of(now, period_seconds):
@@ -240,7 +223,8 @@ def run_claimed(job, period_seconds, app, holder, *args):
 
 def register_jobs(scheduler, app, holder=None):
     """Add every job to ``scheduler``; with ``holder`` ("host:pid"), each run is claimed in job_run first."""
-    zone = app.config.get("TIMEZONE", "Asia/Shanghai")
+    with app.app_context():
+        zone = local_zone()
 
     def add(job, trigger, period_seconds, **trigger_args):
         if holder is None:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.contracts import add_months
+from app.core.clock import local_midnight
 from app.errors import DomainError
 from app.models import MaintenanceOccurrence, MaintenancePlan, Ticket, TicketEvent
 from app.types import INSPECTION_RESULTS
@@ -82,7 +83,7 @@ def occurrences(plan, first, last, zone):
 
 
 def _work_order(plan, due, zone):
-    start = datetime.datetime.combine(due, datetime.time(), zone).astimezone(datetime.timezone.utc)
+    start = local_midnight(due, zone).astimezone(datetime.timezone.utc)
     end = datetime.datetime.combine(due, datetime.time(23, 59), zone).astimezone(datetime.timezone.utc)
     equipment = plan.equipment
     where = " ".join(x for x in (str(equipment.building or ""), equipment.location or "") if x)

@@ -13,7 +13,7 @@ from app.model.base import Money, Stamped, choice_column  # noqa: F401
 from app.model.property import Building, Unit  # noqa: F401
 from app.model.customers import Tag, Customer, CustomerUnit, customer_tag  # noqa: F401
 from app.model.staff import Department, StaffProfile, DispatchRule, DutyShift, SlaPolicy, SystemSetting, SeededDefault, staff_building  # noqa: F401
-from app.model.tickets import Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
+from app.model.tickets import OPEN_STATUSES, Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
 from app.model.billing import Bill, ArrearsSummary, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.model.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
 from app.model.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle, LoginNameLock, JobRun, PasswordResetToken, AccountMail  # noqa: F401

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app import placeholders
 from app.channels import PermanentFailure
+from app.core.people import person_name
 from app.errors import DomainError
 from app.models import Broadcast, Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
 from app.policy.principal import users_with_permission
@@ -405,7 +406,7 @@ def ticket_values(ticket, zone):
         "address": str(unit) if unit is not None else "",
         "customer_name": ticket.customer.name if ticket.customer is not None else "",
         "response_due": _local(ticket.response_due, zone), "resolution_due": _local(ticket.resolution_due, zone),
-        "assignee": str(ticket.assignee) if ticket.assignee is not None else "",
+        "assignee": person_name(ticket.assignee) if ticket.assignee is not None else "",
         "department": str(ticket.department) if ticket.department is not None else "",
         "resolution": ticket.resolution or "",
     }

@@ -56,6 +56,6 @@ def staff_performance(session, start, end, ratings=True):
 def _person(user):
     if user is None:
         return "—"
-    from app.crud import person_name
+    from app.core.people import person_name
 
     return person_name(user)

@@ -6,9 +6,10 @@ rating per ticket, so a reused link finds the rating already there and changes n
 import datetime
 
 from flask_babel import lazy_gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select
 
+from app.core.signing import serializer
 from app.errors import DomainError
 from app.models import Ticket, TicketRating
 from app.types import RATING_SOURCES, Choices
@@ -24,7 +25,7 @@ class RatingLinkError(DomainError):
 
 
 def _serializer(secret_key):
-    return URLSafeTimedSerializer(secret_key, salt=SALT)
+    return serializer(secret_key, SALT)
 
 
 def make_token(secret_key, ticket):

@@ -6,10 +6,10 @@ Each table is one aggregate query (or a dashboard widget's); workbook() writes t
 import io
 from decimal import Decimal
 
-import xlsxwriter
 from flask_babel import lazy_gettext as _
 from sqlalchemy import case, func, select
 
+from app.core.workbooks import new_workbook
 from app.dashboards import _where, department_performance, in_building, tickets_per_day
 from app.models import Bill, Building, Department, Ticket, TicketRating, Unit
 from app.types import TICKET_TYPES
@@ -80,9 +80,9 @@ def service_report(session, flt, ratings=True):
 def collection_report(session, flt):
     """Billed, collected, written off and outstanding per month and per building for the periods
     (months) of ``flt``, with the collection rate; and today's arrears by age per building."""
-    from app.billing import aging_labels, overdue_by_building
+    from app.billing import aging_labels, arrears_by_building
 
-    outstanding = Bill.amount - Bill.paid_amount - Bill.written_off_amount
+    outstanding = Bill.outstanding
     months = session.execute(
         select(Bill.period, func.sum(Bill.amount), func.sum(Bill.paid_amount), func.sum(Bill.written_off_amount),
                func.sum(outstanding))
@@ -98,7 +98,7 @@ def collection_report(session, flt):
     if flt.building_id:
         buildings_query = buildings_query.where(in_building(Bill, flt.building_id))
     buildings = session.execute(buildings_query).all()
-    aging = overdue_by_building(session, flt.today, flt.building_id)
+    aging = arrears_by_building(session, flt.today, flt.building_id)
 
     def money_rows(rows):
         return [(name, billed, paid, written_off, left, _pct(paid, billed))
@@ -106,7 +106,7 @@ def collection_report(session, flt):
 
     headers = [_("Billed"), _("Collected"), _("Written off"), _("Outstanding"), _("Collection rate (%)")]
     money = {1: "money", 2: "money", 3: "money", 4: "money"}
-    aging_rows = [(name, *buckets) for _id, name, buckets, _total in aging]
+    aging_rows = [(row["name"], *row["buckets"]) for row in aging]
     bucket_names = aging_labels()
     return [
         Table("months", _("By month"), [_("Period"), *headers], money_rows(months), "bar", (1, 2), money),
@@ -119,11 +119,8 @@ def collection_report(session, flt):
 def workbook(title, flt, tables):
     """The report as .xlsx bytes: one sheet per table, each with a native chart beside it."""
     output = io.BytesIO()
-    book = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_formulas": False,
-                                        "strings_to_urls": False})
-    bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    heading = book.add_format({"bold": True, "font_size": 14})
-    formats = {"money": book.add_format({"num_format": "#,##0.00"})}
+    book, formats = new_workbook(output, in_memory=True)
+    bold, heading = formats["header"], formats["heading"]
     for table in tables:
         sheet = book.add_worksheet(str(table.title)[:31])
         sheet.write(0, 0, f"{title} {flt.start.isoformat()} – {flt.end.isoformat()}", heading)

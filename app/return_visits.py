@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.core.people import person_name
 from app.errors import DomainError
 from app.models import ReturnVisit, ReturnVisitRule, Ticket, TicketEvent
 from app.types import VISIT_RESULTS
@@ -82,15 +83,11 @@ def apply_result(session, visit, actor_id, now):
         session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=note))
         outcome = "reopened"
     else:
-        from app.sla import RAISED_PRIORITY
+        from app.sla import escalate
 
         # as the overdue sweep escalates: level 1 raises the priority and tells the supervisors,
         # level 2 and beyond tell the managers
-        ticket.escalation_level = (ticket.escalation_level or 0) + 1
-        if ticket.escalation_level == 1:
-            ticket.priority = RAISED_PRIORITY.get(ticket.priority, ticket.priority)
-        ticket.escalated_at = now
-        session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="escalated", note=note))
+        escalate(session, ticket, now, note, actor_id)
         outcome = "escalated"
     from flask_appbuilder.security.sqla.models import User
 
@@ -98,7 +95,7 @@ def apply_result(session, visit, actor_id, now):
     values = {"ticket_number": ticket.number, "title": ticket.title,
               "customer_name": ticket.customer.name if ticket.customer else "",
               "result": VISIT_RESULTS.label(visit.result), "notes": visit.notes or "",
-              "visited_by": f"{visitor.first_name}{visitor.last_name}" if visitor else ""}
+              "visited_by": person_name(visitor) if visitor else ""}
     level = 2 if outcome == "escalated" and ticket.escalation_level >= 2 else 1
     notify_staff(session, escalation_recipients(session, ticket, level), "return_visit_unsatisfied", values,
                  f"/ticketwork/{ticket.number}", now)

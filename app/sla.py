@@ -9,7 +9,7 @@ import datetime
 from flask_babel import lazy_gettext as _
 from sqlalchemy import and_, case, or_, select, update
 
-from app.models import SlaPolicy, Ticket, TicketEvent
+from app.models import OPEN_STATUSES, SlaPolicy, Ticket, TicketEvent
 
 # minutes to respond, minutes to resolve: the built-in service levels, created as SlaPolicy rows by
 # `crm init` (app.settings.seed_defaults) and from then on read from the rows only
@@ -31,7 +31,6 @@ DEFAULT_POLICIES = {
     ("inquiry", "low"): (8 * 60, 48 * 60),
 }
 FALLBACK = (4 * 60, 48 * 60)  # built-in seed of the settings used when no row covers a type × priority
-OPEN = ("new", "assigned", "in_progress", "reopened")
 RAISED_PRIORITY = {"low": "medium", "medium": "high", "high": "high"}
 LEVEL_TWO_AFTER = datetime.timedelta(hours=4)  # built-in seed of the setting escalation_level_two_minutes
 
@@ -86,16 +85,33 @@ def _overdue(now):
     )
 
 
+def escalation_step(from_level, priority, now):
+    """What one escalation step writes, the one rule for the overdue sweep and an unhappy return
+    visit: the next level, the priority one step up on reaching level 1, the time. ``priority`` is
+    a ticket's value, or the column itself when the step is written by an UPDATE."""
+    if from_level == 0:
+        if isinstance(priority, str) or priority is None:
+            priority = RAISED_PRIORITY.get(priority, priority)
+        else:
+            priority = case(*[(priority == old, new) for old, new in RAISED_PRIORITY.items()], else_=priority)
+    return {"escalation_level": from_level + 1, "escalated_at": now, "priority": priority}
+
+
+def escalate(session, ticket, now, note, actor_id=None):
+    """Raise a loaded ticket one level by the sweep's rule, in the caller's transaction (through the
+    ORM, so the change history records it)."""
+    for key, value in escalation_step(ticket.escalation_level or 0, ticket.priority, now).items():
+        if getattr(ticket, key) != value:  # an unchanged priority is no change in the history
+            setattr(ticket, key, value)
+    session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="escalated", note=note))
+
+
 def _claim(session, ticket_id, from_level, now):
     """Raise one ticket one level; True only for the one sweep whose UPDATE changed the row."""
-    raised = case(
-        *[(Ticket.priority == old, new) for old, new in RAISED_PRIORITY.items()], else_=Ticket.priority
-    )
     result = session.execute(
         update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.escalation_level == from_level, Ticket.status.in_(OPEN))
-        .values(escalation_level=from_level + 1, escalated_at=now,
-                priority=raised if from_level == 0 else Ticket.priority)
+        .where(Ticket.id == ticket_id, Ticket.escalation_level == from_level, Ticket.status.in_(OPEN_STATUSES))
+        .values(**escalation_step(from_level, Ticket.priority, now))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
@@ -112,10 +128,10 @@ def escalate_overdue(session, now, level_two_after=None, zone=None):
     if level_two_after is None:
         level_two_after = level_two_delay(session)
     first = session.execute(
-        select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 0, _overdue(now))
+        select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level == 0, _overdue(now))
     ).scalars().all()
     second = session.execute(
-        select(Ticket.id).where(Ticket.status.in_(OPEN), Ticket.escalation_level == 1,
+        select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level == 1,
                                 Ticket.escalated_at < now - level_two_after)
     ).scalars().all()
     counts = {"level1": 0, "level2": 0}

@@ -10,10 +10,11 @@
 import types as pytypes
 
 from flask_babel import lazy_gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.core.signing import serializer
 from app.errors import DomainError
 from app.models import Customer, OutboxMessage, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
 from app.notify import channel_order, customer_address, customer_channels, render
@@ -28,7 +29,7 @@ class SurveyLinkError(DomainError):
 
 
 def _serializer(secret_key):
-    return URLSafeTimedSerializer(secret_key, salt=SALT)
+    return serializer(secret_key, SALT)
 
 
 def make_token(secret_key, recipient):

@@ -26,7 +26,6 @@ from app.security import ACTION_MANAGE, RESOURCE_TICKET
 from app.types import NOTIFY_CHANNELS, TICKET_STATUSES, utcnow
 
 
-OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
 # from status -> statuses it may move to
 TRANSITIONS = {
     "new": ("assigned", "in_progress", "cancelled"),

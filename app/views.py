@@ -21,13 +21,14 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import OPEN_STATUSES, start_work
+from app.tickets import start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
-from app.crud import CrmInterface, CrmModelView, LookupView, choice_select, person_name
+from app.core.people import person_name
+from app.crud import CrmInterface, CrmView, LookupView, choice_select
 from app.notify import redact_personal_links
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -58,13 +59,7 @@ from app.security import (
     RESOURCE_TICKET_EVENT,
     RESOURCE_TICKET_RATING,
     RESOURCE_UNIT,
-    VIEW_METHOD_PERMISSIONS,
 )
-
-
-class CrmView(CrmModelView):
-    method_permission_name = VIEW_METHOD_PERMISSIONS
-    page_size = 25
 
 
 class ResidenceView(CrmView):
@@ -210,10 +205,10 @@ class BillingRunView(CrmView):
     @has_access
     def generate(self):
         from app.billing import generate_bills
-        from app.core.clock import local_zone
+        from app.core.clock import local_now
         from app.validation import check_period
 
-        period = (request.values.get("period") or utcnow().astimezone(local_zone()).strftime("%Y-%m")).strip()
+        period = (request.values.get("period") or local_now().strftime("%Y-%m")).strip()
         if request.method == "POST":
             problem = check_period(period)
             if problem:
@@ -326,12 +321,12 @@ class ArrearsView(BaseView):
     @has_access
     def report(self):
         from app.billing import AGING_BUCKETS, arrears_by_building, arrears_by_customer
-        from app.core.clock import local_zone
+        from app.core.clock import local_today
 
-        today = utcnow().astimezone(local_zone()).date()
+        today = local_today()
         building_id = request.args.get("building", type=int)
         page = max(request.args.get("page", 1, type=int) or 1, 1)
-        buildings = arrears_by_building(db.session, today)
+        buildings = arrears_by_building(db.session, today, customers=True)
         customers = arrears_by_customer(db.session, today, building_id, self.page_size + 1,
                                         (page - 1) * self.page_size)
         buckets = [f"{low}–{high}" if high else f"{low - 1}+" for low, high in AGING_BUCKETS]
@@ -378,7 +373,7 @@ class MyTodoView(TicketView):
     list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline",
                     "escalation_level"]
     base_filters = [["assignee_id", FilterEqualFunction, _current_user_id],
-                    ["status", FilterInFunction, lambda: OPEN_STATUSES]]
+                    ["status", FilterInFunction, lambda: models.OPEN_STATUSES]]
     base_order = ("deadline", "asc")
     related_views = []
 
@@ -442,7 +437,7 @@ class TicketWorkView(BaseView):
         manages = manages_tickets(db.session, g.user.id)
         mine = ticket.assignee_id == g.user.id
         staff = []
-        if manages and ticket.status in OPEN_STATUSES:
+        if manages and ticket.status in models.OPEN_STATUSES:
             staff = db.session.execute(
                 select(models.StaffProfile).options(joinedload(models.StaffProfile.user),
                                                     joinedload(models.StaffProfile.department))
@@ -454,7 +449,7 @@ class TicketWorkView(BaseView):
             can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
             can_resolve=can_edit and ticket.status == "in_progress",
             can_note=can_edit and ticket.status not in ("closed", "cancelled"),
-            can_reassign=can_edit and manages and ticket.status in OPEN_STATUSES,
+            can_reassign=can_edit and manages and ticket.status in models.OPEN_STATUSES,
             original_name=original_name, choices=types, remaining=remaining_text, person=person_name,
             maintenance=ticket.maintenance[0] if ticket.maintenance else None,
         )

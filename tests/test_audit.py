@@ -111,3 +111,19 @@ def test_role_and_account_changes_are_logged_without_passwords(app, ctx, login, 
     logged = db.session.query(ChangeLog).filter_by(resource="User").all()
     assert all("password" not in (e.changes or "") for e in logged)
     assert client.get("/customerview/list/").status_code == 200
+
+
+def test_every_model_declares_whether_it_is_audited(app):
+    """Auditing is a declaration on each app model (``__audited__``), never where the class lives."""
+    from flask_appbuilder.models.sqla import Model
+
+    from app import models
+    from app.audit import audited
+
+    for mapper in Model.registry.mappers:
+        model = mapper.class_
+        if not model.__module__.startswith("app."):
+            continue
+        assert isinstance(vars(model).get("__audited__"), bool), f"{model.__name__} does not declare __audited__"
+        assert audited(model.__new__(model)) is model.__audited__
+    assert audited(models.Ticket.__new__(models.Ticket)) and not audited(models.TicketEvent.__new__(models.TicketEvent))

@@ -10,6 +10,7 @@ from app.model.base import choice_column
 
 class NumberSequence(Model):
     """Daily counters behind ticket and receipt numbers (WO202611220001)."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "number_sequence"
 
@@ -19,6 +20,7 @@ class NumberSequence(Model):
 
 class ExportLog(Model):
     """One row per Excel export: who exported which list, with which filters, how many rows."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "export_log"
     __display_relations__ = ("user",)
@@ -37,6 +39,7 @@ class ExportLog(Model):
 
 class ExportJob(Model):
     """An export too large for a request: built by the scheduler, then offered to its owner only."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "export_job"
 
@@ -59,6 +62,7 @@ class ExportJob(Model):
 
 class FieldPermission(Model):
     """A role's access to one field of one model; no row means editable."""
+    __audited__ = True
 
     __tablename__ = "field_permission"
     __table_args__ = (UniqueConstraint("role_id", "resource", "field", name="uq_field_permission"),)
@@ -76,6 +80,7 @@ class FieldPermission(Model):
 
 class SavedListView(Model):
     """A named list view (filters, search, order) a user saved, optionally shared with a role."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "saved_list_view"
     __table_args__ = (UniqueConstraint("owner_id", "view", "name", name="uq_saved_list_view"),)
@@ -99,6 +104,7 @@ class ChangeLog(Model):
 
     Written by app.audit after every flush, for every path (pages, API, batch edit, import, jobs).
     """
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "change_log"
     __table_args__ = (Index("ix_change_log_record", "resource", "record_id"),)
@@ -122,6 +128,7 @@ class ChangeLog(Model):
 class AccountSecurity(Model):
     """Per account: consecutive failed logins, a lock, and the session version (bumped on logout,
     password change or disabling, which ends every session issued before)."""
+    __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "account_security"
     __display_relations__ = ("user",)
@@ -146,6 +153,7 @@ class AccountSecurity(Model):
 class PasswordResetToken(Model):
     """A forgotten-password link: only the SHA-256 of its random token is kept. It works until
     ``expires_at``, once (``used_at``); any password change of the account deletes the unused ones."""
+    __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "password_reset_token"
 
@@ -167,6 +175,7 @@ class AccountMail(Model):
     The delivery job sends it by email; the body (the secret) is erased once it is sent, has
     failed or its link has expired.
     """
+    __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "account_mail"
     __table_args__ = (Index("ix_account_mail_status_next", "status", "next_attempt_at"),)
@@ -191,6 +200,7 @@ class AccountMail(Model):
 
 class LoginThrottle(Model):
     """Login attempts per client address and time window, shared by every worker process."""
+    __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "login_throttle"
 
@@ -221,6 +231,7 @@ class JobRun(Model):
     The unique (job, slot) key is taken before the work starts: a second scheduler reaching the
     same slot finds it taken and skips. ``slot`` is the scheduled time floored to the job's period.
     """
+    __audited__ = True
 
     __tablename__ = "job_run"
     __table_args__ = (UniqueConstraint("job", "slot", name="uq_job_run_slot"),)

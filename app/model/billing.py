@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import backref, relationship
 
 from app.types import (
@@ -34,6 +35,7 @@ from app.model.base import Money, Stamped, choice_column
 
 
 class Bill(Stamped, Model):
+    __audited__ = True
     __tablename__ = "bill"
     __table_args__ = (
         UniqueConstraint(
@@ -71,10 +73,17 @@ class Bill(Stamped, Model):
 
     payments = relationship("Payment", back_populates="bill", passive_deletes="all")
 
-    @property
+    # what is still owed: the one rule, on a bill in Python and in SQL (sums, filters, reminders, arrears)
+    @hybrid_property
     def outstanding(self):
         return ((self.amount or Decimal("0")) - (self.paid_amount or Decimal("0"))
                 - (self.written_off_amount or Decimal("0")))
+
+    @outstanding.inplace.expression
+    @classmethod
+    def _outstanding_expression(cls):
+        # the three columns are NOT NULL: no COALESCE, so the bill indexes still cover the sums
+        return cls.amount - cls.paid_amount - cls.written_off_amount
 
     __str_fields__ = ('period', 'amount', 'customer')  # what __str__ prints: a relation shows them
 
@@ -89,6 +98,7 @@ class ArrearsSummary(Model):
     changes a bill keeps it right: pages, API, settlement in SQL, bill generation, bulk loads.
     Arrears by building then sum a few rows per building instead of every outstanding bill.
     """
+    __audited__ = True
 
     __tablename__ = "arrears_summary"
 
@@ -99,6 +109,7 @@ class ArrearsSummary(Model):
 
 class Payment(Model):
     """Money received for a bill, or the reversal of such a payment (same amount, with a reason)."""
+    __audited__ = True
 
     __tablename__ = "payment"
     __table_args__ = (CheckConstraint("amount > 0", name="ck_payment_amount"),
@@ -131,6 +142,7 @@ class Payment(Model):
 class FeeRule(Stamped, Model):
     """How a fee is charged: per m² per month, fixed per unit, or metered; a building's own rule
     overrides the general one, and the newest rule in effect for the period applies."""
+    __audited__ = True
 
     __tablename__ = "fee_rule"
     __table_args__ = (CheckConstraint("price >= 0", name="ck_fee_rule_price"),
@@ -158,6 +170,7 @@ class FeeRule(Stamped, Model):
 
 class MeterReading(Stamped, Model):
     """A water or electricity meter reading of a unit for a period; use = reading − previous."""
+    __audited__ = True
 
     __tablename__ = "meter_reading"
     __table_args__ = (
@@ -187,6 +200,7 @@ class MeterReading(Stamped, Model):
 
 class BillingRun(Model):
     """What one bill generation for a period did: bills created, already there, and problems found."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "billing_run"
 
@@ -208,6 +222,7 @@ class BillingRun(Model):
 
 class WriteOff(Model):
     """A request to write off (核销) part or all of a bill's outstanding amount, decided by a supervisor."""
+    __audited__ = True
 
     __tablename__ = "write_off"
     __table_args__ = (CheckConstraint("amount > 0", name="ck_write_off_amount"),)

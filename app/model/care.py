@@ -37,6 +37,7 @@ from app.types import (
 
 class Supplier(Stamped, Model):
     """供应商: a firm the property company buys services from (lift maintenance, cleaning …)."""
+    __audited__ = True
 
     __tablename__ = "supplier"
     __lookup__ = ("name", "contact", "phone")
@@ -67,6 +68,7 @@ class Contract(Stamped, Model):
     The status moves only through app.contracts (submit, approve, reject, terminate, and the
     daily job that marks contracts past their end date expired).
     """
+    __audited__ = True
 
     __tablename__ = "contract"
     __table_args__ = (
@@ -113,6 +115,7 @@ class Contract(Stamped, Model):
 
 class ContractReminder(Model):
     """One reminder sent for a contract: the unique (contract, kind, due date) makes the job safe to repeat."""
+    __audited__ = True
 
     __tablename__ = "contract_reminder"
     __table_args__ = (UniqueConstraint("contract_id", "kind", "due_date", name="uq_contract_reminder"),)
@@ -136,6 +139,7 @@ class ReturnVisitRule(Stamped, Model):
     ``every_nth`` = 1 visits every request; 5 visits about one in five, chosen by a hash of the
     ticket number (random-looking, but the same ticket is always in or out of the sample).
     """
+    __audited__ = True
 
     __tablename__ = "return_visit_rule"
     __table_args__ = (CheckConstraint("every_nth >= 1", name="ck_return_visit_rule_every_nth"),
@@ -154,6 +158,7 @@ class ReturnVisitRule(Stamped, Model):
 
 class ReturnVisit(Stamped, Model):
     """回访任务: a call to the customer after a request is finished, and what they said."""
+    __audited__ = True
 
     __tablename__ = "return_visit"
     __table_args__ = (Index("ix_return_visit_status_due", "status", "due_at"),)
@@ -197,6 +202,7 @@ class Survey(Stamped, Model):
 
     Surveys with the same ``series`` are rounds of one survey; the results page shows the trend.
     """
+    __audited__ = True
 
     __tablename__ = "survey"
     __lookup__ = ("title",)
@@ -224,6 +230,7 @@ class Survey(Stamped, Model):
 
 
 class SurveyQuestion(Model):
+    __audited__ = True
     __tablename__ = "survey_question"
     __table_args__ = (UniqueConstraint("survey_id", "position", name="uq_survey_question_position",
                                        info={"field": "position",
@@ -249,6 +256,7 @@ class SurveyQuestion(Model):
 
 class SurveyRecipient(Model):
     """One customer a survey went to; ``answered_at`` is set once, when they answer."""
+    __audited__ = True
 
     __tablename__ = "survey_recipient"
     __table_args__ = (UniqueConstraint("survey_id", "customer_id", name="uq_survey_recipient"),)
@@ -267,6 +275,7 @@ class SurveyRecipient(Model):
 
 
 class SurveyAnswer(Model):
+    __audited__ = True
     __tablename__ = "survey_answer"
     __table_args__ = (UniqueConstraint("recipient_id", "question_id", name="uq_survey_answer"),
                       CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)",
@@ -288,6 +297,7 @@ class SurveyAnswer(Model):
 
 class Holiday(Stamped, Model):
     """A holiday the firm greets its customers on (春节, 中秋 …), with the greeting to send that day."""
+    __audited__ = True
 
     __tablename__ = "holiday"
     __table_args__ = (UniqueConstraint("date", "name", name="uq_holiday_date_name",
@@ -310,6 +320,7 @@ class Renovation(Stamped, Model):
     The status moves only through app.renovation; the unit is "renovating" while the works run and
     "occupied" once the deposit is settled.
     """
+    __audited__ = True
 
     __tablename__ = "renovation"
     __table_args__ = (CheckConstraint("deposit >= 0", name="ck_renovation_deposit"),

@@ -34,6 +34,7 @@ customer_tag = Table(
 
 
 class Tag(Stamped, Model):
+    __audited__ = True
     __tablename__ = "tag"
 
     id = Column(Integer, primary_key=True)
@@ -46,6 +47,7 @@ class Tag(Stamped, Model):
 
 
 class Customer(Stamped, Model):
+    __audited__ = True
     __tablename__ = "customer"
     __lookup__ = ("name", "phone")
 
@@ -79,6 +81,7 @@ class Customer(Stamped, Model):
 
 class CustomerUnit(Model):
     """A customer's tie to a unit: owner, tenant or family member, with move-in/out dates."""
+    __audited__ = True
 
     __tablename__ = "customer_unit"
     __table_args__ = (

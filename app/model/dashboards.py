@@ -18,6 +18,7 @@ dashboard_widget_role = Table(
 class DashboardWidget(Stamped, Model):
     """One chart on the dashboard: a model, a group-by field (dates bucketed), a measure, fixed
     filters, a chart type and the roles that see it. Its data is one GROUP BY query."""
+    __audited__ = True
 
     __tablename__ = "dashboard_widget"
 

@@ -9,6 +9,7 @@ from app.types import EQUIPMENT_KINDS, INSPECTION_RESULTS, PRIORITIES, RECURRENC
 
 class Equipment(Stamped, Model):
     """A lift, water pump, fire system, CCTV …: where it is, who supplies and maintains it."""
+    __audited__ = True
 
     __tablename__ = "equipment"
     __lookup__ = ("code", "name", "location")
@@ -38,6 +39,7 @@ class Equipment(Stamped, Model):
 class MaintenancePlan(Stamped, Model):
     """A recurring maintenance: every N days/weeks/months from the start date, or a cron rule
     ("0 9 1 * *": 09:00 on the 1st of each month). Work orders are raised ``lead_days`` ahead."""
+    __audited__ = True
 
     __tablename__ = "maintenance_plan"
     __table_args__ = (CheckConstraint("every >= 1", name="ck_maintenance_plan_every"),
@@ -68,6 +70,7 @@ class MaintenancePlan(Stamped, Model):
 class MaintenanceOccurrence(Model):
     """One due date of a plan and the work order raised for it; unique per (plan, date), so the job
     raises exactly one work order per occurrence however often it runs."""
+    __audited__ = True
 
     __tablename__ = "maintenance_occurrence"
     __table_args__ = (UniqueConstraint("plan_id", "due_date", name="uq_maintenance_occurrence"),)

@@ -17,6 +17,7 @@ from app.model.base import Money, Stamped, choice_column
 
 class MessageTemplate(Stamped, Model):
     """The wording of a notice, edited by admins; ``{name}`` placeholders are filled when sent."""
+    __audited__ = True
 
     __tablename__ = "message_template"
 
@@ -32,6 +33,7 @@ class MessageTemplate(Stamped, Model):
 
 class Notification(Model):
     """A message in a staff member's in-app inbox."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
@@ -55,6 +57,7 @@ class OutboxMessage(Model):
     ``dedupe_key`` is unique: the same notice is never queued twice. ``fallback`` lists the
     channels still to try, in order, when this one cannot deliver.
     """
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
@@ -115,6 +118,7 @@ class Broadcast(Stamped, Model):
     arrears at least); each recipient gets one outbox row, so sending is throttled, resumable
     and counted per broadcast.
     """
+    __audited__ = True
 
     __tablename__ = "broadcast"
     __display_relations__ = ("created_by",)

@@ -18,6 +18,7 @@ from app.model.base import Stamped, choice_column
 
 
 class Building(Stamped, Model):
+    __audited__ = True
     __tablename__ = "building"
 
     id = Column(Integer, primary_key=True)
@@ -32,6 +33,7 @@ class Building(Stamped, Model):
 
 
 class Unit(Stamped, Model):
+    __audited__ = True
     __tablename__ = "unit"
     __table_args__ = (
         UniqueConstraint(

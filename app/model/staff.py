@@ -14,11 +14,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false
 
+from app.core.people import person_name
 from app.types import PRIORITIES, TICKET_TYPES, UNIT_USES, UTCDateTime
 from app.model.base import Stamped, choice_column
 
 
 class Department(Stamped, Model):
+    __audited__ = True
     __tablename__ = "department"
 
     id = Column(Integer, primary_key=True)
@@ -40,6 +42,7 @@ staff_building = Table(
 
 class StaffProfile(Stamped, Model):
     """What the CRM knows of a staff account beyond FAB's User: department, duty, load limit."""
+    __audited__ = True
 
     __tablename__ = "staff_profile"
     __table_args__ = (CheckConstraint("max_open_tickets >= 0", name="ck_staff_max_open"),)
@@ -60,11 +63,12 @@ class StaffProfile(Stamped, Model):
     buildings = relationship("Building", secondary=staff_building, order_by="Building.code")
 
     def __str__(self):
-        return str(self.user) if self.user else ""
+        return person_name(self.user) if self.user else ""
 
 
 class DispatchRule(Stamped, Model):
     """Which department a new ticket goes to: by type, optionally narrowed by building or unit use."""
+    __audited__ = True
 
     __tablename__ = "dispatch_rule"
     __display_relations__ = ("building", "department")
@@ -83,6 +87,7 @@ class DispatchRule(Stamped, Model):
 
 class DutyShift(Model):
     """A weekly shift of a staff member (weekday 0 = Monday), in local time."""
+    __audited__ = True
 
     __tablename__ = "duty_shift"
     __table_args__ = (
@@ -134,6 +139,7 @@ class SeededDefault(Model):
 
 class SlaPolicy(Stamped, Model):
     """Response and resolution times per ticket type and priority, edited in the UI."""
+    __audited__ = True
 
     __tablename__ = "sla_policy"
     __table_args__ = (

@@ -17,6 +17,8 @@ from app.types import (
 )
 from app.model.base import Stamped, choice_column
 
+# the statuses in which a ticket still needs work: listed, escalated, dispatched and counted as open
+OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
 
 communication_ticket = Table(
     "communication_ticket",
@@ -28,6 +30,7 @@ communication_ticket = Table(
 
 class Ticket(Stamped, Model):
     """A service request / work order (诉求/工单)."""
+    __audited__ = True
 
     __tablename__ = "ticket"
     __lookup__ = ("number", "title")
@@ -91,7 +94,7 @@ class Ticket(Stamped, Model):
     def lookup_order(cls):
         from sqlalchemy import case
 
-        open_first = case((cls.status.in_(("new", "assigned", "in_progress", "reopened")), 0), else_=1)
+        open_first = case((cls.status.in_(OPEN_STATUSES), 0), else_=1)
         return open_first, cls.created_at.desc(), cls.id.desc()
 
     __str_fields__ = ('number', 'title')  # what __str__ prints: a relation shows them
@@ -101,6 +104,7 @@ class Ticket(Stamped, Model):
 
 
 class TicketAttachment(Model):
+    __audited__ = True
     __tablename__ = "ticket_attachment"
     __display_relations__ = ("ticket",)
 
@@ -119,6 +123,7 @@ class TicketAttachment(Model):
 
 class TicketEvent(Model):
     """Append-only log of a ticket's life: rows are written by app.tickets, never edited."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "ticket_event"
     __table_args__ = (Index("ix_ticket_event_at", "at", "id"),)  # the history list's order
@@ -142,6 +147,7 @@ class TicketEvent(Model):
 
 class Communication(Stamped, Model):
     """A record of contact with a customer (沟通记录)."""
+    __audited__ = True
 
     __tablename__ = "communication"
     __display_relations__ = ("customer", "staff")
@@ -165,6 +171,7 @@ class Communication(Stamped, Model):
 
 class TicketRating(Model):
     """The customer's rating of a finished ticket: 1–5 stars, once per ticket."""
+    __audited__ = True
 
     __tablename__ = "ticket_rating"
     __table_args__ = (CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),
