@@ -2,24 +2,12 @@
 from the built-in values, then read from their rows. An admin's change or deletion is never
 undone by a later `crm init` (each seed is recorded in SeededDefault).
 """
-from flask_babel import lazy_gettext as _
 from sqlalchemy import insert, select
 
+from app.model.staff import (BUILT_IN_SETTINGS as BUILT_IN, ESCALATION_LEVEL_TWO, SLA_FALLBACK_RESOLUTION,  # noqa: F401
+                             SLA_FALLBACK_RESPONSE)
 from app.models import SeededDefault, SlaPolicy, SystemSetting
 
-SLA_FALLBACK_RESPONSE = "sla_fallback_response_minutes"
-SLA_FALLBACK_RESOLUTION = "sla_fallback_resolution_minutes"
-ESCALATION_LEVEL_TWO = "escalation_level_two_minutes"
-
-# key -> (built-in value, what it means); the built-in value is only the seed
-BUILT_IN = {
-    SLA_FALLBACK_RESPONSE: (4 * 60, _("Minutes to respond when no service level covers a ticket's type and "
-                                      "priority")),
-    SLA_FALLBACK_RESOLUTION: (48 * 60, _("Minutes to resolve when no service level covers a ticket's type and "
-                                         "priority")),
-    ESCALATION_LEVEL_TWO: (4 * 60, _("Minutes after level 1 an overdue ticket is escalated to level 2 "
-                                     "(managers told)")),
-}
 SLA_POLICIES_SEED = "sla_policies"
 
 

@@ -108,6 +108,21 @@ class DutyShift(Model):
                f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
 
 
+SLA_FALLBACK_RESPONSE = "sla_fallback_response_minutes"
+SLA_FALLBACK_RESOLUTION = "sla_fallback_resolution_minutes"
+ESCALATION_LEVEL_TWO = "escalation_level_two_minutes"
+
+# key -> (built-in value, what it means); the built-in value is only the seed (app.settings)
+BUILT_IN_SETTINGS = {
+    SLA_FALLBACK_RESPONSE: (4 * 60, _("Minutes to respond when no service level covers a ticket's type and "
+                                      "priority")),
+    SLA_FALLBACK_RESOLUTION: (48 * 60, _("Minutes to resolve when no service level covers a ticket's type and "
+                                         "priority")),
+    ESCALATION_LEVEL_TWO: (4 * 60, _("Minutes after level 1 an overdue ticket is escalated to level 2 "
+                                     "(managers told)")),
+}
+
+
 class SystemSetting(Model):
     """A default the firm may change (the SLA fallback, the level-2 escalation delay), created by
     `crm init` from the built-in value and read by the code from here (app.settings)."""
@@ -122,9 +137,7 @@ class SystemSetting(Model):
         return self.key
 
     def meaning(self):
-        from app.settings import describe
-
-        return describe(self.key)
+        return BUILT_IN_SETTINGS[self.key][1] if self.key in BUILT_IN_SETTINGS else self.key
 
 
 class SeededDefault(Model):
