@@ -218,6 +218,7 @@ class LoginNameLock(Model):
     the name is stored."""
 
     __tablename__ = "login_name_lock"
+    __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     name_hash = Column(String(64), primary_key=True)
     failed_logins = Column(Integer, nullable=False, default=0)

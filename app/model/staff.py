@@ -128,6 +128,7 @@ class SystemSetting(Model):
     `crm init` from the built-in value and read by the code from here (app.settings)."""
 
     __tablename__ = "system_setting"
+    __audited__ = True  # an admin changes these: who changed what is history
     __table_args__ = (CheckConstraint("value > 0", name="ck_system_setting_positive"),)
 
     key = Column(String(60), primary_key=True)
@@ -145,6 +146,7 @@ class SeededDefault(Model):
     so an admin's change or deletion stands."""
 
     __tablename__ = "seeded_default"
+    __audited__ = False  # bookkeeping of `crm init`
 
     name = Column(String(60), primary_key=True)
     seeded_at = Column(UTCDateTime, nullable=False)
