@@ -128,7 +128,7 @@ class SystemSetting(Model):
     `crm init` from the built-in value and read by the code from here (app.settings)."""
 
     __tablename__ = "system_setting"
-    __audited__ = True  # an admin changes these: who changed what is history
+    __audited__ = False  # keyed by name, and the change history keys records by number
     __table_args__ = (CheckConstraint("value > 0", name="ck_system_setting_positive"),)
 
     key = Column(String(60), primary_key=True)
