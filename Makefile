@@ -68,8 +68,11 @@ scheduler: init
 bench-small: setup $(DEV_STAMP)
 	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1
 
+# the suite in parallel on every core (pytest-xdist), then the browser journeys in one process
+TEST_WORKERS ?= auto
 test: setup $(DEV_STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not browser" --ignore=tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
 
 test-browser: setup $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)

@@ -97,6 +97,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # behind TLS: redirect plain HTTP to HTTPS and send Strict-Transport-Security
+    CRM_FORCE_HTTPS = _env_bool("CRM_FORCE_HTTPS", False)
 
     # List pages: default and maximum page size (FAB's psize is otherwise uncapped).
     CRM_PAGE_SIZE = int(os.environ.get("CRM_PAGE_SIZE", "25"))

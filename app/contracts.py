@@ -8,9 +8,9 @@ Reminders go to the responsible staff member's inbox: once when the end date is 
 away, and ``rent_remind_days`` before each rent due date. Each reminder is a ContractReminder
 row with a unique (contract, kind, due date), so the job may run any number of times a day.
 """
-import calendar
 import datetime
 
+from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,13 +25,6 @@ from app.types import CONTRACT_STATUSES, PAYMENT_CYCLES
 CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}
 
 
-def add_months(day, months):
-    """The same day ``months`` later, or the month's last day when it has no such day (31 Jan + 1 → 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def rent_due_dates(contract):
     """The rent due dates: the start date and every payment cycle after it, before the end date."""
     if contract.start_date is None or contract.end_date is None:
@@ -41,7 +34,8 @@ def rent_due_dates(contract):
         return [contract.start_date]
     dates, k = [], 0
     while True:
-        due = add_months(contract.start_date, k * months)
+        # the same day each cycle, or the month's last day when it has none (31 Jan → 28/29 Feb)
+        due = contract.start_date + relativedelta(months=k * months)
         if due > contract.end_date:
             return dates
         dates.append(due)

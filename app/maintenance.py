@@ -11,11 +11,11 @@
 """
 import datetime
 
+from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.contracts import add_months
 from app.core.clock import local_midnight
 from app.errors import DomainError
 from app.models import MaintenanceOccurrence, MaintenancePlan, Ticket, TicketEvent
@@ -73,7 +73,7 @@ def occurrences(plan, first, last, zone):
         elif plan.unit == "weeks":
             due = plan.start_date + datetime.timedelta(weeks=k * step)
         else:
-            due = add_months(plan.start_date, k * step)
+            due = plan.start_date + relativedelta(months=k * step)
         if due > last:
             break
         if due >= first:

@@ -21,7 +21,29 @@ from sqlalchemy import event, text
 
 _tmp = tempfile.mkdtemp(prefix="crm-test-")
 os.environ.setdefault("CRM_INSTANCE_DIR", _tmp)
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "sqlite:///" + os.path.join(_tmp, "test.sqlite")
+
+
+def _worker_database(url):
+    """Under pytest-xdist each worker gets a database of its own on the same server (SQLite: its own
+    temporary folder already), created here when missing."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+DATABASE_URL = (_worker_database(os.environ.get("TEST_DATABASE_URL"))
+                or "sqlite:///" + os.path.join(_tmp, "test.sqlite"))
 os.environ["DATABASE_URL"] = DATABASE_URL
 
 PASSWORD = "Test-password-2026"

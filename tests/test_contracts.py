@@ -43,7 +43,9 @@ def test_rent_due_dates_follow_the_cycle_and_month_ends():
                                            datetime.date(2026, 7, 31), datetime.date(2026, 10, 31)]
     c.payment_cycle = "once"
     assert contracts.rent_due_dates(c) == [datetime.date(2026, 1, 31)]
-    assert contracts.add_months(datetime.date(2027, 12, 31), 2) == datetime.date(2028, 2, 29)
+    c.payment_cycle, c.start_date, c.end_date = "monthly", datetime.date(2027, 12, 31), datetime.date(2028, 3, 1)
+    assert contracts.rent_due_dates(c) == [datetime.date(2027, 12, 31), datetime.date(2028, 1, 31),
+                                           datetime.date(2028, 2, 29)]  # a leap year's February
 
 
 def test_submit_approve_and_terminate(app, ctx):

@@ -28,7 +28,7 @@ def _alive(pid):
         return False
 
 
-def _wait_for(path, seconds=20):
+def _wait_for(path, seconds=90):  # a child imports the app: slow on a loaded machine
     deadline = time.monotonic() + seconds
     while not (os.path.exists(path) and open(path).read()):
         assert time.monotonic() < deadline, f"{path} never written"
