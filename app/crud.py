@@ -57,6 +57,7 @@ from app.core.clock import local_now, local_zone, to_local
 from app.core.people import person_name
 from app.security import VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
+from app.units import in_building, in_unit, unit_key_clause, unit_path, units_searchable
 from app.validation import check_value
 
 
@@ -271,6 +272,7 @@ class FilterQuickSearch(BaseFilter):
         value = (value or "").strip()
         if not value:
             return query
+        term = value  # as typed, for the unit key below
         value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
         dialect = self.datamodel.session.get_bind().dialect.name
@@ -278,7 +280,15 @@ class FilterQuickSearch(BaseFilter):
         paths = [path for path in self.paths if access.searchable(path)]
         if not paths:  # nothing this user may search: no match, as for any value that does not exist
             return query.filter(false())
-        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in paths]))
+        clauses = [_path_clause(model, path, value, dialect) for path in paths]
+        clauses += _unit_key_clauses(model, term, access)
+        return query.filter(or_(*clauses))
+
+
+def _unit_key_clauses(model, term, access):
+    """A search naming a unit ("1号楼-102") also finds the records tied to that unit (app.units)."""
+    clause = unit_key_clause(model, term, access)
+    return [] if clause is None else [clause]
 
 
 def quick_search_filter(paths):
@@ -286,25 +296,41 @@ def quick_search_filter(paths):
 
 
 class FilterInBuilding(BaseFilter):
-    """``?building=N`` on a list: the records of one building (dashboard drill-down links)."""
+    """``?building=N`` on a list: the records of one building (the 楼栋 filter, dashboard drill-downs)."""
 
     name = _("Building")
     arg_name = "crm_building"
 
     def apply(self, query, value):
-        from app.dashboards import in_building
-
         return query.filter(in_building(self.datamodel.obj, value))
+
+
+class FilterInUnit(BaseFilter):
+    """``?unit=N`` on a list: the records of one unit (the 房屋 filter)."""
+
+    name = _("Unit")
+    arg_name = "crm_unit"
+
+    def apply(self, query, value):
+        return query.filter(in_unit(self.datamodel.obj, value))
+
+
+def _id_argument(name, model):
+    """A record id a list request is narrowed to (``?building=N``, ``?unit=N``), when the model has units."""
+    text = request.args.get(name, "")
+    if not text.isdigit() or len(text) > 9 or unit_path(model) is None:
+        return None
+    return int(text)
 
 
 def building_argument(model):
     """The building a list request is narrowed to (``?building=N``), when the model has one."""
-    from app.dashboards import BUILDING_MODELS
+    return _id_argument("building", model)
 
-    text = request.args.get("building", "")
-    if not text.isdigit() or len(text) > 9 or model not in BUILDING_MODELS:
-        return None
-    return int(text)
+
+def unit_argument(model):
+    """The unit a list request is narrowed to (``?unit=N``), when the model has one."""
+    return _id_argument("unit", model)
 
 
 # ---------------------------------------------------------------- form fields
@@ -607,6 +633,7 @@ class CrmModelView(ModelView):
 
     list_widget = CrmListWidget
     quick_search = ()  # paths searched by the list page's one search box
+    unit_filters = False  # the list's 楼栋 and 房屋 filters (searchable selects; a model tied to units)
     # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
     lookup_depends = {}
     list_template = "crm/model_list.html"
@@ -810,21 +837,46 @@ class CrmModelView(ModelView):
     def _joined_filters(self, filters):
         """The list's filters, the view's base filters and a drill-down's building, as one set."""
         joined = filters.get_joined_filters(self._base_filters)
-        building = building_argument(self.datamodel.obj)
-        if building is not None:
+        model = self.datamodel.obj
+        building, unit = building_argument(model), unit_argument(model)
+        if (building is not None or unit is not None) and not units_searchable(model, self._field_access()):
+            building = unit = None  # no narrowing by a unit this user may not search (as for any field)
+        if building is not None or unit is not None:
             joined = joined.copy()
+        if building is not None:
             joined.add_filter("id", FilterInBuilding, building)
+        if unit is not None:
+            joined.add_filter("id", FilterInUnit, unit)
         return joined
 
     def building_filter_name(self):
-        """The name of the building a drill-down narrowed this list to, for the page to say so."""
+        """The name of the building a drill-down narrowed this list to, for the page to say so
+        (a list with the 楼栋 filter shows it in the filter instead)."""
         building = building_argument(self.datamodel.obj)
-        if building is None:
+        if building is None or self.unit_filters:
             return None
         from app.models import Building
 
         found = db.session.get(Building, building)
         return found.name if found else "—"
+
+    def unit_filter_choices(self):
+        """For the list page's 楼栋 and 房屋 filters: the lookup addresses and the chosen building and
+        unit (id, text), or None when this list has no such filters or this user may not use them."""
+        model = self.datamodel.obj
+        if not self.unit_filters or not units_searchable(model, self._field_access()):
+            return None
+        from app.models import Building, Unit
+
+        sm = self.appbuilder.sm
+        chosen = {}
+        for name, target, argument in (("building", Building, building_argument), ("unit", Unit, unit_argument)):
+            record_id = argument(model)
+            found = db.session.get(target, record_id) if record_id is not None else None
+            chosen[name] = (record_id, sm.field_access(target.__name__).shown_as_text(found) if found else "—") \
+                if record_id is not None else None
+        return {"building_url": url_for("LookupView.lookup", resource=Building.__tablename__),
+                "unit_url": url_for("LookupView.lookup", resource=Unit.__tablename__), **chosen}
 
     def _shown_columns(self, access):
         """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""
@@ -1338,6 +1390,12 @@ def _schema_rule(check_name):
 # ---------------------------------------------------------------- lookups for AJAX selects
 
 
+def lookup_paths(model):
+    """What a searchable select of ``model`` matches: ``__lookup__`` (which also makes the forms' fields
+    for it searchable selects) or ``__lookup_paths__`` (a model picked by search only in list filters)."""
+    return getattr(model, "__lookup__", None) or getattr(model, "__lookup_paths__", ())
+
+
 class LookupView(BaseView):
     """Matches for the searchable selects; a user sees only what they may list."""
 
@@ -1365,8 +1423,11 @@ class LookupView(BaseView):
                 query = query.filter(getattr(model, column) == value)
         if term:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            paths = [path for path in model.__lookup__ if access.searchable(path)]
-            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in paths]) if paths else false())
+            paths = [path for path in lookup_paths(model) if access.searchable(path)]
+            clauses = [_path_clause(model, path, escaped) for path in paths]
+            if clauses:
+                clauses += _unit_key_clauses(model, term, access)
+            query = query.filter(or_(*clauses) if clauses else false())
         limit = current_app.config["CRM_LOOKUP_LIMIT"]
         rows = (
             query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
@@ -1405,6 +1466,12 @@ def saved_views_here():
     if not getattr(user, "is_authenticated", False) or not request.blueprint:
         return []
     return views_for(db.session, user.id, [role.id for role in user.roles], request.blueprint)
+
+
+def unit_filters_here():
+    """For the list template: the current list's 楼栋 and 房屋 filters, or None."""
+    view = _list_view_here()
+    return view.unit_filter_choices() if view is not None else None
 
 
 def building_filter_here():
