@@ -55,7 +55,7 @@ from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
 from app.core.clock import local_now, local_zone, to_local
 from app.core.people import person_name
-from app.security import VIEW_METHOD_PERMISSIONS
+from app.security import RESOURCE_BUILDING, RESOURCE_UNIT, VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
 from app.units import in_building, in_unit, unit_key_clause, unit_path, units_searchable
 from app.validation import check_value
@@ -850,10 +850,9 @@ class CrmModelView(ModelView):
         return joined
 
     def building_filter_name(self):
-        """The name of the building a drill-down narrowed this list to, for the page to say so
-        (a list with the 楼栋 filter shows it in the filter instead)."""
+        """The name of the building a drill-down narrowed this list to, for the page to say so."""
         building = building_argument(self.datamodel.obj)
-        if building is None or self.unit_filters:
+        if building is None or not units_searchable(self.datamodel.obj, self._field_access()):
             return None
         from app.models import Building
 
@@ -861,22 +860,25 @@ class CrmModelView(ModelView):
         return found.name if found else "—"
 
     def unit_filter_choices(self):
-        """For the list page's 楼栋 and 房屋 filters: the lookup addresses and the chosen building and
-        unit (id, text), or None when this list has no such filters or this user may not use them."""
+        """For the list page's 楼栋 and 房屋 filters: each filter this user may use, with its lookup
+        address and the chosen record (id, text) or None; None when the list has no such filters."""
         model = self.datamodel.obj
         if not self.unit_filters or not units_searchable(model, self._field_access()):
             return None
         from app.models import Building, Unit
 
         sm = self.appbuilder.sm
-        chosen = {}
-        for name, target, argument in (("building", Building, building_argument), ("unit", Unit, unit_argument)):
+        filters = {}
+        for name, target, resource, argument in (("building", Building, RESOURCE_BUILDING, building_argument),
+                                                 ("unit", Unit, RESOURCE_UNIT, unit_argument)):
+            if not sm.has_access("can_read", resource):
+                continue  # its lookup would refuse this user
             record_id = argument(model)
             found = db.session.get(target, record_id) if record_id is not None else None
-            chosen[name] = (record_id, sm.field_access(target.__name__).shown_as_text(found) if found else "—") \
-                if record_id is not None else None
-        return {"building_url": url_for("LookupView.lookup", resource=Building.__tablename__),
-                "unit_url": url_for("LookupView.lookup", resource=Unit.__tablename__), **chosen}
+            text = sm.field_access(resource).shown_as_text(found) if found is not None else "—"
+            filters[name] = {"url": url_for("LookupView.lookup", resource=target.__tablename__),
+                             "chosen": (record_id, text) if record_id is not None else None}
+        return filters or None
 
     def _shown_columns(self, access):
         """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""

@@ -138,7 +138,6 @@ def test_the_export_follows_a_unit_key_search(admin_client, estate):
     ("unit", "number", ["102"]),
     ("ticket", "title", ["赵一零二的报修"]),
     ("bill", "customer.name", ["赵一零二"]),
-    ("communication", "summary", []),
 ])
 def test_the_api_quick_search_finds_a_unit_key(admin_client, estate, resource, field, expected):
     column = {"customer": "name", "unit": "number", "ticket": "number", "bill": "period",
