@@ -295,24 +295,33 @@ def quick_search_filter(paths):
     return type("FilterQuickSearch", (FilterQuickSearch,), {"paths": tuple(paths)})
 
 
-class FilterInBuilding(BaseFilter):
-    """``?building=N`` on a list: the records of one building (the 楼栋 filter, dashboard drill-downs)."""
+class _FilterInUnits(BaseFilter):
+    """The records of one building or unit (by id), for a user who may search the model by unit."""
+
+    def apply(self, query, value):
+        model = self.datamodel.obj
+        text = str(value).strip()
+        access = current_app.appbuilder.sm.field_access(model.__name__)
+        if not text.isdigit() or len(text) > 9 or not units_searchable(model, access):
+            return query.filter(false())  # as for a record that does not exist
+        return query.filter(self.condition(model, int(text)))
+
+
+class FilterInBuilding(_FilterInUnits):
+    """``?building=N`` on a list (``crm_building`` in the API): the records of one building (the 楼栋
+    filter, dashboard drill-downs)."""
 
     name = _("Building")
     arg_name = "crm_building"
-
-    def apply(self, query, value):
-        return query.filter(in_building(self.datamodel.obj, value))
+    condition = staticmethod(in_building)
 
 
-class FilterInUnit(BaseFilter):
-    """``?unit=N`` on a list: the records of one unit (the 房屋 filter)."""
+class FilterInUnit(_FilterInUnits):
+    """``?unit=N`` on a list (``crm_unit`` in the API): the records of one unit (the 房屋 filter)."""
 
     name = _("Unit")
     arg_name = "crm_unit"
-
-    def apply(self, query, value):
-        return query.filter(in_unit(self.datamodel.obj, value))
+    condition = staticmethod(in_unit)
 
 
 def _id_argument(name, model):
@@ -1188,6 +1197,8 @@ class CrmModelApi(ModelRestApi):
         if self.quick_search:
             search_filters = dict(self.search_filters or {})
             search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))
+            if unit_path(model) is not None:  # (col:<that column>,opr:crm_building|crm_unit,value:N)
+                search_filters[self.quick_search_column] += [FilterInBuilding, FilterInUnit]
             self.search_filters = search_filters
         super().__init__()
 

@@ -248,3 +248,26 @@ def test_a_malformed_filter_is_ignored(admin_client, estate):
         response = admin_client.get(f"/customerview/list/?{args}")
         assert response.status_code == 200
         assert response.get_data(as_text=True).count("/customerview/show/") == 4
+
+
+def _api_values(client, resource, column, operator, value, field):
+    response = client.get(f"/api/v1/{resource}/?q=(filters:!((col:{column},opr:{operator},value:{value})))")
+    assert response.status_code == 200, response.json
+    return sorted(row[field] for row in response.json["result"])
+
+
+def test_the_api_narrows_by_building_and_by_unit(admin_client, estate):
+    one, unit = estate["buildings"]["1号楼"], estate["units"]["1号楼-103"]
+    assert _api_values(admin_client, "customer", "name", "crm_building", one.id, "name") == ["赵一零二", "钱一零三"]
+    assert _api_values(admin_client, "ticket", "number", "crm_unit", unit.id, "title") == ["钱一零三的报修"]
+    assert _api_values(admin_client, "unit", "number", "crm_building", one.id, "number") == ["102", "103"]
+    assert len(_api_values(admin_client, "bill", "period", "crm_building", one.id, "id")) == 2
+    assert _api_values(admin_client, "customer", "name", "crm_unit", "'abc'", "name") == []
+
+
+def test_the_api_does_not_narrow_by_a_hidden_unit(app, login, estate):
+    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role("Service").id, resource="Ticket",
+                                   field="unit", level="hidden"))
+    db.session.commit()
+    unit = estate["units"]["1号楼-103"]
+    assert _api_values(login("Service"), "ticket", "number", "crm_unit", unit.id, "title") == []
