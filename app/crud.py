@@ -55,8 +55,9 @@ from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
 from app.core.clock import local_now, local_zone, to_local
 from app.core.people import person_name
-from app.security import VIEW_METHOD_PERMISSIONS
+from app.security import RESOURCE_BUILDING, RESOURCE_UNIT, VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
+from app.units import in_building, in_unit, unit_key_clause, unit_path, units_searchable
 from app.validation import check_value
 
 
@@ -271,6 +272,7 @@ class FilterQuickSearch(BaseFilter):
         value = (value or "").strip()
         if not value:
             return query
+        term = value  # as typed, for the unit key below
         value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
         dialect = self.datamodel.session.get_bind().dialect.name
@@ -278,33 +280,66 @@ class FilterQuickSearch(BaseFilter):
         paths = [path for path in self.paths if access.searchable(path)]
         if not paths:  # nothing this user may search: no match, as for any value that does not exist
             return query.filter(false())
-        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in paths]))
+        clauses = [_path_clause(model, path, value, dialect) for path in paths]
+        clauses += _unit_key_clauses(model, term, access)
+        return query.filter(or_(*clauses))
+
+
+def _unit_key_clauses(model, term, access):
+    """A search naming a unit ("1号楼-102") also finds the records tied to that unit (app.units)."""
+    clause = unit_key_clause(model, term, access)
+    return [] if clause is None else [clause]
 
 
 def quick_search_filter(paths):
     return type("FilterQuickSearch", (FilterQuickSearch,), {"paths": tuple(paths)})
 
 
-class FilterInBuilding(BaseFilter):
-    """``?building=N`` on a list: the records of one building (dashboard drill-down links)."""
+class _FilterInUnits(BaseFilter):
+    """The records of one building or unit (by id), for a user who may search the model by unit."""
+
+    def apply(self, query, value):
+        model = self.datamodel.obj
+        text = str(value).strip()
+        access = current_app.appbuilder.sm.field_access(model.__name__)
+        if not text.isdigit() or len(text) > 9 or not units_searchable(model, access):
+            return query.filter(false())  # as for a record that does not exist
+        return query.filter(self.condition(model, int(text)))
+
+
+class FilterInBuilding(_FilterInUnits):
+    """``?building=N`` on a list (``crm_building`` in the API): the records of one building (the 楼栋
+    filter, dashboard drill-downs)."""
 
     name = _("Building")
     arg_name = "crm_building"
+    condition = staticmethod(in_building)
 
-    def apply(self, query, value):
-        from app.dashboards import in_building
 
-        return query.filter(in_building(self.datamodel.obj, value))
+class FilterInUnit(_FilterInUnits):
+    """``?unit=N`` on a list (``crm_unit`` in the API): the records of one unit (the 房屋 filter)."""
+
+    name = _("Unit")
+    arg_name = "crm_unit"
+    condition = staticmethod(in_unit)
+
+
+def _id_argument(name, model):
+    """A record id a list request is narrowed to (``?building=N``, ``?unit=N``), when the model has units."""
+    text = request.args.get(name, "")
+    if not text.isdigit() or len(text) > 9 or unit_path(model) is None:
+        return None
+    return int(text)
 
 
 def building_argument(model):
     """The building a list request is narrowed to (``?building=N``), when the model has one."""
-    from app.dashboards import BUILDING_MODELS
+    return _id_argument("building", model)
 
-    text = request.args.get("building", "")
-    if not text.isdigit() or len(text) > 9 or model not in BUILDING_MODELS:
-        return None
-    return int(text)
+
+def unit_argument(model):
+    """The unit a list request is narrowed to (``?unit=N``), when the model has one."""
+    return _id_argument("unit", model)
 
 
 # ---------------------------------------------------------------- form fields
@@ -607,6 +642,7 @@ class CrmModelView(ModelView):
 
     list_widget = CrmListWidget
     quick_search = ()  # paths searched by the list page's one search box
+    unit_filters = False  # the list's 楼栋 and 房屋 filters (searchable selects; a model tied to units)
     # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
     lookup_depends = {}
     list_template = "crm/model_list.html"
@@ -810,21 +846,48 @@ class CrmModelView(ModelView):
     def _joined_filters(self, filters):
         """The list's filters, the view's base filters and a drill-down's building, as one set."""
         joined = filters.get_joined_filters(self._base_filters)
-        building = building_argument(self.datamodel.obj)
-        if building is not None:
+        model = self.datamodel.obj
+        building, unit = building_argument(model), unit_argument(model)
+        if (building is not None or unit is not None) and not units_searchable(model, self._field_access()):
+            building = unit = None  # no narrowing by a unit this user may not search (as for any field)
+        if building is not None or unit is not None:
             joined = joined.copy()
+        if building is not None:
             joined.add_filter("id", FilterInBuilding, building)
+        if unit is not None:
+            joined.add_filter("id", FilterInUnit, unit)
         return joined
 
     def building_filter_name(self):
         """The name of the building a drill-down narrowed this list to, for the page to say so."""
         building = building_argument(self.datamodel.obj)
-        if building is None:
+        if building is None or not units_searchable(self.datamodel.obj, self._field_access()):
             return None
         from app.models import Building
 
         found = db.session.get(Building, building)
         return found.name if found else "—"
+
+    def unit_filter_choices(self):
+        """For the list page's 楼栋 and 房屋 filters: each filter this user may use, with its lookup
+        address and the chosen record (id, text) or None; None when the list has no such filters."""
+        model = self.datamodel.obj
+        if not self.unit_filters or not units_searchable(model, self._field_access()):
+            return None
+        from app.models import Building, Unit
+
+        sm = self.appbuilder.sm
+        filters = {}
+        for name, target, resource, argument in (("building", Building, RESOURCE_BUILDING, building_argument),
+                                                 ("unit", Unit, RESOURCE_UNIT, unit_argument)):
+            if not sm.has_access("can_read", resource):
+                continue  # its lookup would refuse this user
+            record_id = argument(model)
+            found = db.session.get(target, record_id) if record_id is not None else None
+            text = sm.field_access(resource).shown_as_text(found) if found is not None else "—"
+            filters[name] = {"url": url_for("LookupView.lookup", resource=target.__tablename__),
+                             "chosen": (record_id, text) if record_id is not None else None}
+        return filters or None
 
     def _shown_columns(self, access):
         """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""
@@ -1134,6 +1197,8 @@ class CrmModelApi(ModelRestApi):
         if self.quick_search:
             search_filters = dict(self.search_filters or {})
             search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))
+            if unit_path(model) is not None:  # (col:<that column>,opr:crm_building|crm_unit,value:N)
+                search_filters[self.quick_search_column] += [FilterInBuilding, FilterInUnit]
             self.search_filters = search_filters
         super().__init__()
 
@@ -1338,6 +1403,12 @@ def _schema_rule(check_name):
 # ---------------------------------------------------------------- lookups for AJAX selects
 
 
+def lookup_paths(model):
+    """What a searchable select of ``model`` matches: ``__lookup__`` (which also makes the forms' fields
+    for it searchable selects) or ``__lookup_paths__`` (a model picked by search only in list filters)."""
+    return getattr(model, "__lookup__", None) or getattr(model, "__lookup_paths__", ())
+
+
 class LookupView(BaseView):
     """Matches for the searchable selects; a user sees only what they may list."""
 
@@ -1365,8 +1436,11 @@ class LookupView(BaseView):
                 query = query.filter(getattr(model, column) == value)
         if term:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            paths = [path for path in model.__lookup__ if access.searchable(path)]
-            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in paths]) if paths else false())
+            paths = [path for path in lookup_paths(model) if access.searchable(path)]
+            clauses = [_path_clause(model, path, escaped) for path in paths]
+            if clauses:
+                clauses += _unit_key_clauses(model, term, access)
+            query = query.filter(or_(*clauses) if clauses else false())
         limit = current_app.config["CRM_LOOKUP_LIMIT"]
         rows = (
             query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
@@ -1405,6 +1479,12 @@ def saved_views_here():
     if not getattr(user, "is_authenticated", False) or not request.blueprint:
         return []
     return views_for(db.session, user.id, [role.id for role in user.roles], request.blueprint)
+
+
+def unit_filters_here():
+    """For the list template: the current list's 楼栋 and 房屋 filters, or None."""
+    view = _list_view_here()
+    return view.unit_filter_choices() if view is not None else None
 
 
 def building_filter_here():

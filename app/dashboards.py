@@ -34,6 +34,7 @@ from app.models import (
     customer_tag,
 )
 from app.types import WIDGET_SOURCES
+from app.units import in_building  # noqa: F401  (app.reports reads it from here)
 
 SOURCES = {"Ticket": Ticket, "Customer": Customer, "Unit": Unit, "Bill": Bill, "Payment": Payment,
            "Communication": Communication, "TicketRating": TicketRating}
@@ -191,30 +192,7 @@ def _scope_conditions(model_name, flt, dates=True):
 
 
 BUILDING_MODELS = (Unit, Ticket, Bill, Customer, CustomerUnit, Payment, Communication, TicketRating)
-
-
-def in_building(model, building_id):
-    """The SQL condition "this record belongs to building N", for every model that has a building.
-
-    Used by dashboard widgets and by list pages (the ``building`` argument of a drill-down link).
-    """
-    units = select(Unit.id).where(Unit.building_id == building_id)
-    if model is Unit:
-        return Unit.building_id == building_id
-    if model in (Ticket, Bill):
-        return model.unit_id.in_(units)
-    if model is Customer:
-        return Customer.id.in_(select(CustomerUnit.customer_id).where(CustomerUnit.unit_id.in_(units)))
-    if model is CustomerUnit:
-        return CustomerUnit.unit_id.in_(units)
-    if model is Payment:
-        return Payment.bill_id.in_(select(Bill.id).where(Bill.unit_id.in_(units)))
-    if model is Communication:
-        return Communication.customer_id.in_(
-            select(CustomerUnit.customer_id).where(CustomerUnit.unit_id.in_(units)))
-    if model is TicketRating:
-        return TicketRating.ticket_id.in_(select(Ticket.id).where(Ticket.unit_id.in_(units)))
-    return None  # a model not in BUILDING_MODELS
+# in_building: the records of one building, along each model's relations to its unit (app.units)
 
 
 def _where(model, flt, dates=True):

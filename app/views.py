@@ -156,6 +156,7 @@ class BillView(CrmView):
     order_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "status", "due_date"]
     base_order = ("due_date", "desc")
     quick_search = ("period", "customer.name", "customer.phone", "unit.number")
+    unit_filters = True
     related_views = [PaymentView]
 
 
@@ -355,6 +356,7 @@ class TicketView(CrmView):
                      "assignee", "deadline", "created_at"]
     base_order = ("created_at", "desc")
     quick_search = ("number", "title", "customer.name", "customer.phone", "unit.number")
+    unit_filters = True
     related_views = [TicketEventView, TicketAttachmentView, CommunicationView]
     # the number opens the ticket's work page (timeline and one-click actions)
     formatters_columns = {"number": lambda number: Markup('<a href="{}">{}</a>').format(
@@ -569,6 +571,7 @@ class UnitView(CrmView):
     order_columns = ["building", "number", "floor", "area", "layout", "use", "status"]
     base_order = ("id", "asc")
     quick_search = ("number", "building.name", "layout")
+    unit_filters = True
     related_views = [ResidenceView, TicketView, BillView]
 
 
@@ -599,6 +602,7 @@ class CustomerView(CrmView):
     base_order = ("id", "desc")
     # the user manual: customers are found by name, room number or phone from one search box
     quick_search = ("name", "phone", "units.unit.number")
+    unit_filters = True
     related_views = [ResidenceView, TicketView, CommunicationView, BillView]
 
     @action("open_timeline", _("Customer timeline"), icon="fa-stream", multiple=False, single=True)
@@ -791,11 +795,12 @@ HIDDEN_VIEWS = [TicketAttachmentView] + CARE_HIDDEN
 def register_views(appbuilder):
     from flask import current_app
 
-    from app.crud import building_filter_here, format_datetime, list_columns_here, saved_views_here
+    from app.crud import building_filter_here, format_datetime, list_columns_here, saved_views_here, unit_filters_here
 
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
     current_app.jinja_env.globals["crm_list_columns"] = list_columns_here
     current_app.jinja_env.globals["crm_building_filter"] = building_filter_here
+    current_app.jinja_env.globals["crm_unit_filters"] = unit_filters_here
     current_app.jinja_env.filters["crm_local_time"] = format_datetime
     current_app.jinja_env.filters["crm_broadcast_status"] = types.BROADCAST_STATUSES.label
     current_app.jinja_env.filters["crm_survey_status"] = types.SURVEY_STATUSES.label
@@ -812,7 +817,7 @@ def register_views(appbuilder):
         model.__tablename__: (model, view.class_permission_name)
         for model, view in [
             (models.Customer, CustomerView), (models.Unit, UnitView),
-            (models.Bill, BillView), (models.Ticket, TicketView),
+            (models.Bill, BillView), (models.Ticket, TicketView), (models.Building, BuildingView),
         ] + [(view.datamodel.obj, view) for _name, view, *_rest in CARE_MENU + FACILITY_MENU if getattr(view.datamodel.obj, "__lookup__", None)]
     }
     appbuilder.add_view_no_menu(LookupView)

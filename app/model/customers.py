@@ -74,6 +74,8 @@ class Customer(Stamped, Model):
     # shown beside the name in searchable selects (subject to field permissions); never in __str__,
     # which appears wherever a customer is referenced
     __lookup_detail__ = "phone"
+    # the units a customer belongs to are those of their residences (app.units: "1号楼-102" finds them)
+    __unit_path__ = "units.unit"
 
     def __str__(self):
         return self.name or ""

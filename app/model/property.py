@@ -28,6 +28,9 @@ class Building(Stamped, Model):
     floors = Column(Integer, CheckConstraint("floors IS NULL OR floors > 0", name="ck_building_floors"))
     notes = Column(Text)
 
+    # the 楼栋 filter of lists picks a building by search (forms keep their plain select)
+    __lookup_paths__ = ("name", "code")
+
     def __str__(self):
         return self.name or ""
 
@@ -46,6 +49,7 @@ class Unit(Stamped, Model):
     )
     __display_relations__ = ("building",)
     __lookup__ = ("number", "building.name")
+    __lookup_filters__ = ("building_id",)  # the 房屋 filter: the units of the building chosen beside it
 
     id = Column(Integer, primary_key=True)
     building_id = Column(Integer, ForeignKey("building.id", ondelete="RESTRICT"), nullable=False, index=True)

@@ -23,6 +23,17 @@ $(function () {
     });
 });
 
+// A list's 楼栋 and 房屋 filters: choosing (or clearing) one shows the list narrowed by it; another
+// building clears the unit, and an empty filter leaves the address.
+$(function () {
+    var form = $("#crm-unit-filters");
+    form.find("select").on("change", function () {
+        if (this.name === "building") { $("#crm-filter-unit").val(null); }
+        form.find("select").each(function () { this.disabled = !$(this).val(); });
+        form[0].submit();
+    });
+});
+
 // The inbox bell in the navbar: the unread count, refreshed every minute (signed-in pages only).
 $(function () {
     var nav = $(".navbar-right").first();
