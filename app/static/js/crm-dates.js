@@ -50,13 +50,25 @@
         var withTime = input.getAttribute("data-crm-date") === "datetime";
         var picker = new AirDatepicker(input, {
             locale: english ? LOCALES.en : LOCALES.zh,
-            navTitles: english ? {} : {days: "yyyy年 MMMM", months: "yyyy年", years: "yyyy1年 - yyyy2年"},
+            // (the library replaces yyyy only between punctuation or tags, hence the <i>)
+            navTitles: english ? {} : {days: "<i>yyyy</i>年 MMMM", months: "<i>yyyy</i>年",
+                                       years: "<i>yyyy1</i>年 - <i>yyyy2</i>年"},
             timepicker: withTime,
             autoClose: !withTime,
             keyboardNav: false,  // arrow keys and Enter stay with the text being typed
             isMobile: false,
             buttons: ["clear"],
             position: "bottom left",
+            onSelect: function (event) {
+                // a day clicked right after typing a time takes that time, not the slider's stale one
+                var typed = input.crmTypedTime;
+                input.crmTypedTime = null;
+                var d = event.date;
+                if (!withTime || !typed || !d || Array.isArray(d) || d.toDateString() === typed.toDateString()) { return; }
+                if (d.getHours() === typed.getHours() && d.getMinutes() === typed.getMinutes()) { return; }
+                picker.selectDate(new Date(d.getFullYear(), d.getMonth(), d.getDate(), typed.getHours(),
+                                           typed.getMinutes()), {updateTime: true});
+            },
             onShow: function (finished) {
                 if (finished) { return; }
                 // the calendar opens on the typed day (and time); it rewrites the box only where that
@@ -87,6 +99,7 @@
         var input = event.target;
         if (!input || !input.crmPicker) { return; }
         var typed = parse(input.value);
+        input.crmTypedTime = typed;
         if (typed) { input.crmPicker.setViewDate(typed); }
     });
 })();
