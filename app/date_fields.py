@@ -12,55 +12,17 @@ A typed date-time has no zone: it is the firm's local time (app.core.clock owns 
 stored as UTC, the way every UTCDateTime column keeps its values.
 """
 import datetime
-import re
 
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup
 from wtforms import Field
 from wtforms.widgets import html_params
 
-from app.core.clock import local_zone, to_local
+from app.core.clock import to_local
+from app.core.typed_dates import TypedDateError, parse_typed_date, parse_typed_datetime
 
-_SEPARATOR = r"\s*[-/.年]\s*"
-_TYPED = re.compile(
-    r"^(?P<year>\d{4})" + _SEPARATOR + r"(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
-    r"(?:(?:\s+|\s*[Tt]\s*)(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{1,2})"
-    r"(?:\s*[:：分]\s*(?P<second>\d{1,2})\s*秒?|\s*分)?)?$")
-
-
-class TypedDateError(ValueError):
-    """A typed date or time that is not one."""
-
-
-def _match(text):
-    match = _TYPED.match((text or "").strip().replace("\u3000", " "))
-    if match is None:
-        raise TypedDateError(text)
-    return match
-
-
-def parse_typed_date(text):
-    """A calendar day typed as 2026-11-26, 2026/11/26, 2026.11.26 or 2026年11月26日 (no time of day)."""
-    match = _match(text)
-    if match["hour"] is not None:
-        raise TypedDateError(text)
-    try:
-        return datetime.date(int(match["year"]), int(match["month"]), int(match["day"]))
-    except ValueError as exc:
-        raise TypedDateError(text) from exc
-
-
-def parse_typed_datetime(text, zone=None):
-    """A moment typed in the firm's zone (2026-12-01 18:00[:00], 2026/12/01 18:00, 2026-12-01T18:00,
-    or a day alone for its midnight), as an aware UTC datetime."""
-    match = _match(text)
-    parts = [int(match[name] or 0) for name in ("year", "month", "day", "hour", "minute", "second")]
-    try:
-        naive = datetime.datetime(*parts)
-    except ValueError as exc:
-        raise TypedDateError(text) from exc
-    return naive.replace(tzinfo=zone or local_zone()).astimezone(datetime.timezone.utc)
-
+__all__ = ["LocalDateField", "LocalDateTimeField", "TypedDateError", "TypedDateInput", "parse_typed_date",
+           "parse_typed_datetime", "picker_blueprint"]
 
 class TypedDateInput:
     """The one date (or date-time) box of the app: a text input the calendar script (crm-dates.js) finds

@@ -203,3 +203,40 @@ def test_a_datetime_filter_takes_a_typed_local_time(admin_client, ctx):
     late = factories.ticket(title="晚的", deadline=datetime.datetime(2026, 12, 1, 11, 0, tzinfo=UTC))  # 19:00 local
     page = admin_client.get("/ticketview/list/?_flt_1_deadline=2026-12-01T18:00").get_data(as_text=True)
     assert late.number in page and early.number not in page
+
+
+# ---- the pages with their own date boxes: dashboard and report filters, staff figures, broadcasts
+
+def test_dashboard_filters_take_typed_days(admin_client):
+    from app.dashboards import parse_filter
+
+    flt = parse_filter({"start": "2026/11/01", "end": "2026年11月20日"}, "Asia/Shanghai", datetime.date(2026, 11, 23))
+    assert (flt.start, flt.end) == (datetime.date(2026, 11, 1), datetime.date(2026, 11, 20))
+    page = admin_client.get("/reports/service/?start=2026/11/01&end=2026/11/20").get_data(as_text=True)
+    start = re.search(r'<input[^>]*name="start"[^>]*>', page).group(0)
+    assert 'value="2026-11-01"' in start and 'data-crm-date="date"' in start and 'type="date"' not in start
+
+
+def test_staff_figures_take_typed_days(login):
+    page = login("Manager").get("/performance/?start=2026/11/01&end=2026/11/20").get_data(as_text=True)
+    start = re.search(r'<input[^>]*name="start"[^>]*>', page).group(0)
+    assert 'value="2026-11-01"' in start and 'data-crm-date="date"' in start
+
+
+def test_a_broadcast_is_scheduled_at_a_typed_local_time(login, ctx):
+    from app.models import Broadcast
+
+    factories.customer(name="郑秀", email="zx@example.com")
+    desk = login("Service")
+    desk.post("/broadcastview/add", data={"title": "停水通知", "subject": "停水通知", "body": "周六停水"})
+    broadcast = db.session.query(Broadcast).one()
+    page = desk.get(f"/broadcastview/report/{broadcast.id}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*data-crm-date="datetime"[^>]*id="broadcast-at"', page)
+    refused = desk.post(f"/broadcastview/schedule/{broadcast.id}", data={"at": "2099-01-01 9点"},
+                        follow_redirects=True)
+    assert "请填写日期和时间，例如 2026-12-01 18:00。" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Broadcast, broadcast.id).scheduled_at is None
+    desk.post(f"/broadcastview/schedule/{broadcast.id}", data={"at": "2099/01/01 09:00"})
+    db.session.expire_all()
+    assert db.session.get(Broadcast, broadcast.id).scheduled_at == datetime.datetime(2099, 1, 1, 1, 0, tzinfo=UTC)
