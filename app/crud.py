@@ -54,7 +54,7 @@ from app.records import (
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
 from app.core.clock import local_now, local_zone
-from app.date_fields import LocalDateField, LocalDateTimeField
+from app.date_fields import LocalDateField, LocalDateTimeField, TypedDateError, parse_typed_date, parse_typed_datetime
 from app.core.people import person_name
 from app.security import VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
@@ -117,6 +117,10 @@ def _local_datetime(value):
         from dateutil import parser
 
         try:
+            return parse_typed_datetime(value)  # 2026-12-01 18:00, 2026/12/01 18:00, 2026年12月1日 18:00 …
+        except TypedDateError:
+            pass
+        try:
             value = parser.parse(value)
         except (ValueError, OverflowError):
             return None
@@ -135,13 +139,34 @@ def _local_time_filter(base):
     return LocalTimeFilter
 
 
+def _typed_day_filter(base):
+    class TypedDayFilter(base):
+        def apply(self, query, value):
+            if isinstance(value, str):
+                try:
+                    value = parse_typed_date(value)  # 2026年11月26日 too, which FAB's parser does not read
+                except TypedDateError:
+                    pass
+            return super().apply(query, value)
+
+    TypedDayFilter.__name__ = base.__name__
+    return TypedDayFilter
+
+
+def _typed_filters(kind, filters):
+    if kind == "is_datetime":
+        return [_local_time_filter(f) for f in filters]
+    if kind == "is_date":
+        return [_typed_day_filter(f) for f in filters]
+    return filters
+
+
 class CrmFilterConverter(SQLAFilterConverter):
     """FAB's filters, with date-times typed in the search form (no zone) taken as local time
     (FAB would pass them on naive, which a UTC column cannot compare)."""
 
-    conversion_table = tuple(
-        (kind, [_local_time_filter(f) for f in filters] if kind == "is_datetime" else filters)
-        for kind, filters in SQLAFilterConverter.conversion_table)
+    conversion_table = tuple((kind, _typed_filters(kind, filters))
+                             for kind, filters in SQLAFilterConverter.conversion_table)
 
 
 class CrmFilters(Filters):
