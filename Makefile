@@ -20,7 +20,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.lock
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	touch $(DEV_STAMP)
 
-# Front-end assets (ECharts) from the npm registry, pinned by package-lock.json; the app serves them.
+# Front-end assets (ECharts, Air Datepicker) from the npm registry, pinned by package-lock.json; the app serves them.
 ASSETS := node_modules/.installed
 $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

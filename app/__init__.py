@@ -74,6 +74,9 @@ def create_app(test_config=None):
         from app.dashboard_views import vendor_blueprint
 
         app.register_blueprint(vendor_blueprint(app))
+        from app.date_fields import picker_blueprint
+
+        app.register_blueprint(picker_blueprint(app))
 
     @app.before_request
     def _principal():

@@ -184,14 +184,15 @@ class PerformanceView(BaseView):
         import datetime
 
         from app.core.clock import local_midnight
+        from app.core.typed_dates import TypedDateError, parse_typed_date
         from app.performance import staff_performance
 
         today = local_today()
 
         def day(name, default):
             try:
-                return datetime.date.fromisoformat(request.args.get(name, ""))
-            except ValueError:
+                return parse_typed_date(request.args.get(name, ""))
+            except TypedDateError:
                 return default
 
         start, end = day("start", today - datetime.timedelta(days=30)), day("end", today)

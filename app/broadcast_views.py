@@ -1,6 +1,5 @@
 """Broadcast pages: compose with a segment, preview, schedule, and the send log; the tracked link
 and the gateways' delivery reports."""
-import datetime
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -13,7 +12,8 @@ from app.crud import CrmInterface, CrmModelView
 from app.errors import DomainError
 from app.extensions import csrf, db
 from app.security import RESOURCE_BROADCAST, VIEW_METHOD_PERMISSIONS
-from app.core.clock import local_today, local_zone
+from app.core.clock import local_today
+from app.core.typed_dates import TypedDateError, parse_typed_datetime
 from app.types import utcnow
 
 
@@ -100,9 +100,9 @@ class BroadcastView(CrmModelView):
         at = None
         if request.form.get("at"):
             try:
-                at = datetime.datetime.fromisoformat(request.form["at"]).replace(tzinfo=local_zone())
-            except ValueError:
-                flash(str(_("Enter the time as YYYY-MM-DD HH:MM.")), "danger")
+                at = parse_typed_datetime(request.form["at"])
+            except TypedDateError:
+                flash(str(_("Enter a date and time such as 2026-12-01 18:00.")), "danger")
                 return redirect(url_for(".report", pk=pk))
         try:
             broadcasts.schedule(db.session, broadcast, utcnow(), at)

@@ -27,7 +27,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
-from sqlalchemy import false, or_, select
+from sqlalchemy import Date, false, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
@@ -53,7 +53,8 @@ from app.records import (
 )
 from app.exports import record_export, write_xlsx
 from app.field_permissions import HIDDEN, MASKED, READONLY, display_field, level_record, mask
-from app.core.clock import local_now, local_zone, to_local
+from app.core.clock import local_now, local_zone
+from app.date_fields import LocalDateField, LocalDateTimeField, TypedDateError, parse_typed_date, parse_typed_datetime
 from app.core.people import person_name
 from app.security import RESOURCE_BUILDING, RESOURCE_UNIT, VIEW_METHOD_PERMISSIONS
 from app.types import UTCDateTime, utcnow
@@ -117,6 +118,10 @@ def _local_datetime(value):
         from dateutil import parser
 
         try:
+            return parse_typed_datetime(value)  # 2026-12-01 18:00, 2026/12/01 18:00, 2026年12月1日 18:00 …
+        except TypedDateError:
+            pass
+        try:
             value = parser.parse(value)
         except (ValueError, OverflowError):
             return None
@@ -135,13 +140,34 @@ def _local_time_filter(base):
     return LocalTimeFilter
 
 
+def _typed_day_filter(base):
+    class TypedDayFilter(base):
+        def apply(self, query, value):
+            if isinstance(value, str):
+                try:
+                    value = parse_typed_date(value)  # 2026年11月26日 too, which FAB's parser does not read
+                except TypedDateError:
+                    pass
+            return super().apply(query, value)
+
+    TypedDayFilter.__name__ = base.__name__
+    return TypedDayFilter
+
+
+def _typed_filters(kind, filters):
+    if kind == "is_datetime":
+        return [_local_time_filter(f) for f in filters]
+    if kind == "is_date":
+        return [_typed_day_filter(f) for f in filters]
+    return filters
+
+
 class CrmFilterConverter(SQLAFilterConverter):
     """FAB's filters, with date-times typed in the search form (no zone) taken as local time
     (FAB would pass them on naive, which a UTC column cannot compare)."""
 
-    conversion_table = tuple(
-        (kind, [_local_time_filter(f) for f in filters] if kind == "is_datetime" else filters)
-        for kind, filters in SQLAFilterConverter.conversion_table)
+    conversion_table = tuple((kind, _typed_filters(kind, filters))
+                             for kind, filters in SQLAFilterConverter.conversion_table)
 
 
 class CrmFilters(Filters):
@@ -397,51 +423,6 @@ def format_many(values):
 
 def format_money(value):
     return "" if value is None else f"{value:,.2f}"
-
-
-class LocalDateTimePickerWidget:
-    """FAB's date-time picker showing the local time (FAB's own writes the raw UTC value into the box,
-    which then fails to parse when the form is saved unchanged)."""
-
-    def __call__(self, field, **kwargs):
-        from flask_appbuilder.fieldwidgets import DateTimePickerWidget
-        from wtforms.widgets import html_params
-
-        kwargs.setdefault("id", field.id)
-        kwargs.setdefault("name", field.name)
-        return Markup(DateTimePickerWidget.data_template % {"text": html_params(type="text", value=field._value(),
-                                                                               **kwargs)})
-
-
-class LocalDateTimeField(Field):
-    """Date and time typed in the local zone, stored as UTC."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("widget", LocalDateTimePickerWidget())
-        super().__init__(label, validators, **kwargs)
-
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        if self.data:
-            return to_local(self.data).strftime("%Y-%m-%d %H:%M:%S")
-        return ""
-
-    def process_formdata(self, valuelist):
-        text = " ".join(valuelist).strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-            try:
-                naive = datetime.datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            self.data = None
-            raise ValueError(_("Enter a date and time as YYYY-MM-DD HH:MM."))
-        self.data = naive.replace(tzinfo=local_zone()).astimezone(datetime.timezone.utc)
 
 
 class AjaxSelectWidget:
@@ -754,6 +735,12 @@ class CrmModelView(ModelView):
                 add_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable),
                                                               default=now_default))
                 edit_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
+                search_extra.setdefault(name, LocalDateTimeField(label))
+            elif isinstance(column.type, Date):
+                # typed days (2026-11-26, 2026/11/26) in place of FAB's bootstrap-datepicker, which emptied them
+                add_extra.setdefault(name, LocalDateField(label, validators=rules(name, not column.nullable)))
+                edit_extra.setdefault(name, LocalDateField(label, validators=rules(name, not column.nullable)))
+                search_extra.setdefault(name, LocalDateField(label))
             elif str(column.type).startswith("NUMERIC(12"):
                 formatters[name] = format_money
             elif isinstance(column.type, FileColumn):

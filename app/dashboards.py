@@ -17,6 +17,7 @@ from sqlalchemy import Boolean as SABoolean
 from sqlalchemy.orm import RelationshipDirection
 
 from app.core.clock import local_midnight, utc_offset
+from app.core.typed_dates import TypedDateError, parse_typed_date
 
 from app.errors import DomainError
 from app.models import (
@@ -78,8 +79,8 @@ def parse_filter(args, zone, today):
         if not text:
             return default
         try:
-            return datetime.date.fromisoformat(text)
-        except ValueError:
+            return parse_typed_date(text)
+        except TypedDateError:
             raise DomainError(_("Dates must look like 2026-01-31.")) from None
 
     def number(name):
