@@ -530,6 +530,20 @@ class AttachmentField(FileUploadField):
                 raise ValidationError(str(error))
 
 
+def max_upload_bytes():
+    return int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
+
+
+def uploads_validator(form, field):
+    """A form's several files (photos on the new-ticket form): each checked as any attachment is."""
+    for upload in field.data or ():
+        if isinstance(upload, FileStorage) and upload.filename:
+            try:
+                check_upload(upload.filename, upload.stream, max_upload_bytes())
+            except DomainError as error:
+                raise ValidationError(f"{upload.filename}: {error}")
+
+
 def format_attachment(endpoint):
     def format_file(value):
         if not value:

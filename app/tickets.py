@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from app import notify
 from app.errors import DomainError, NotAllowed
 from app.core.people import person_name
-from app.models import StaffProfile, Ticket, TicketAttachment, TicketEvent
+from app.models import (
+    OPEN_STATUSES, CustomerUnit, StaffProfile, Ticket, TicketAttachment, TicketEvent, Unit,
+)
 from app.numbering import next_number
 from app.records import current_actor_id
 from app.dispatch import dispatch
@@ -286,6 +288,30 @@ def record_assignment(session, ticket, user_id, now, actor_id, reason=None, pend
     if user_id != actor_id:
         with session.no_autoflush:
             notify.notify_assignment(session, ticket, user_id, now, local_zone())
+
+
+def attach_files(ticket, stored_names):
+    """Files stored by app.attachments, saved with the ticket in its transaction (each logged in its history)."""
+    for name in stored_names:
+        ticket.attachments.append(TicketAttachment(file=name))
+
+
+def intake_context(session, customer_id, today, with_units=True, limit=10):
+    """What the desk sees on choosing a customer for a new ticket: the units they live in or own now
+    (not those they moved out of) and their open tickets, newest first. The session's row scope applies."""
+    units = []
+    if with_units:
+        units = session.execute(
+            select(Unit).join(CustomerUnit, CustomerUnit.unit_id == Unit.id)
+            .where(CustomerUnit.customer_id == customer_id,
+                   (CustomerUnit.move_out.is_(None)) | (CustomerUnit.move_out >= today))
+            .order_by(Unit.building_id, Unit.number).limit(limit * 5)
+        ).scalars().unique().all()
+    tickets = session.execute(
+        select(Ticket).where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    ).scalars().all()
+    return units, tickets
 
 
 def _rating_link_sent(ticket, message):
