@@ -523,9 +523,8 @@ class AttachmentField(FileUploadField):
 
     def pre_validate(self, form):
         if self.data and isinstance(self.data, FileStorage):
-            max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
             try:
-                check_upload(self.data.filename, self.data.stream, max_bytes, self.accepted)
+                check_upload(self.data.filename, self.data.stream, max_upload_bytes(), self.accepted)
             except DomainError as error:
                 raise ValidationError(str(error))
 

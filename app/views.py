@@ -1,7 +1,5 @@
 """Model pages: declarations of columns, search, order and related lists; no business logic."""
-import os
-
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
@@ -21,7 +19,7 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import attach_files, start_work
+from app.tickets import attach_files, intake_context, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
@@ -385,8 +383,6 @@ class TicketView(CrmView):
         uploads = g.pop("crm_intake_uploads", [])
         if uploads and not self.appbuilder.sm.has_access("can_create", RESOURCE_TICKET_ATTACHMENT):
             raise DomainError(_("You may not attach files to tickets."))
-        from flask import current_app
-
         g.crm_intake_files = []
         for upload in uploads:  # checked by the form already; stored now, removed if the ticket is not saved
             g.crm_intake_files.append(save_upload(upload, current_app.config["UPLOAD_FOLDER"],
@@ -411,8 +407,6 @@ class TicketView(CrmView):
         finally:
             stored = g.pop("crm_intake_files", None)
             if stored and not g.pop("crm_intake_saved", False):
-                from flask import current_app
-
                 remove_stored(current_app.config["UPLOAD_FOLDER"], stored)  # no ticket, no stray files
 
     @expose("/intake")
@@ -420,10 +414,6 @@ class TicketView(CrmView):
     def intake(self):
         """JSON for the new-ticket form: the chosen customer's units and open tickets, as this user may
         see them (rows by their scope, fields by their levels)."""
-        from flask import jsonify
-
-        from app.tickets import intake_context
-
         customer_id = request.args.get("customer", type=int)
         sm = self.appbuilder.sm
         if customer_id is None or not sm.has_access("can_read", RESOURCE_CUSTOMER):
@@ -577,28 +567,20 @@ class TicketWorkView(BaseView):
     @expose("/<number>/note", methods=["POST"])
     @has_access
     def note(self, number):
-        from flask import current_app
-
-        from app.attachments import check_upload, stored_name
         from app.tickets import add_note
 
         ticket = self._ticket(number)
         upload = request.files.get("file")
 
         def save():
-            path = None
+            folder, name = current_app.config["UPLOAD_FOLDER"], None
             if upload is not None and upload.filename:
-                max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
-                name = stored_name(upload.filename, check_upload(upload.filename, upload.stream, max_bytes))
-                os.makedirs(current_app.config["UPLOAD_FOLDER"], exist_ok=True)
-                path = os.path.join(current_app.config["UPLOAD_FOLDER"], name)
-                upload.save(path)
+                name = save_upload(upload, folder, max_upload_bytes())
             try:
-                add_note(db.session, ticket, request.form.get("note"), utcnow(),
-                         attachment=os.path.basename(path) if path else None)
+                add_note(db.session, ticket, request.form.get("note"), utcnow(), attachment=name)
             except Exception:
-                if path:  # a refused note leaves no stray file
-                    os.remove(path)
+                if name:  # a refused note leaves no stray file
+                    remove_stored(folder, [name])
                 raise
 
         return self._done(number, save, _("Note added."))
