@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app import notify
 from app.errors import DomainError, NotAllowed
@@ -305,6 +305,7 @@ def intake_context(session, customer_id, today, with_units=True, limit=10):
             select(Unit).join(CustomerUnit, CustomerUnit.unit_id == Unit.id)
             .where(CustomerUnit.customer_id == customer_id,
                    (CustomerUnit.move_out.is_(None)) | (CustomerUnit.move_out >= today))
+            .options(selectinload(Unit.building))  # each unit is shown with its building's name
             .order_by(Unit.building_id, Unit.number).limit(limit * 5)
         ).scalars().unique().all()
     tickets = session.execute(

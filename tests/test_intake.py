@@ -189,6 +189,21 @@ def test_the_intake_json_follows_row_scope_and_field_levels(app, ctx, login, use
     assert "外部门工单" not in body and "我的工单" not in body
 
 
+def test_the_intake_json_costs_the_same_for_a_customer_with_many_units(app, ctx, login, count_queries):
+    counts = []
+    client = login("Service")
+    for size in (1, 8):
+        customer = factories.customer(units=[factories.unit() for _ in range(size)])
+        for i in range(size):
+            factories.ticket(customer=customer, title=f"报修{i}")
+        client.get(f"/ticketview/intake?customer={customer.id}")  # warm caches
+        with count_queries() as counter:
+            data = client.get(f"/ticketview/intake?customer={customer.id}").get_json()
+        assert len(data["units"]) == size and len(data["tickets"]) == size
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+
+
 def test_the_intake_json_needs_the_right_to_create_tickets(app, ctx, login):
     customer = factories.customer()
     assert login("Technician").get(f"/ticketview/intake?customer={customer.id}").status_code in (302, 403)
