@@ -38,7 +38,9 @@ from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
 from app.api_arguments import ArgumentError, check_columns, check_order, check_q, read_body, read_q, typed_filter
-from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
+from app.attachments import (
+    DOCUMENTS, MIME_TYPES, check_upload, is_audio, is_stored_name, original_name, real_kind, stored_name,
+)
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
 from app.errors import DomainError
@@ -513,8 +515,12 @@ class AjaxMultiSelectField(AjaxSelectField):
 class AttachmentStore(FileManager):
     """FAB's file manager with our names: random, and keeping Chinese original names readable."""
 
+    def __init__(self, accepted=DOCUMENTS, **kwargs):
+        super().__init__(**kwargs)
+        self.accepted = accepted
+
     def generate_name(self, obj, file_data):
-        return stored_name(file_data.filename, sniff(file_data.stream))
+        return stored_name(file_data.filename, real_kind(file_data.filename, file_data.stream, self.accepted))
 
     def save_file(self, data, filename):
         if not is_stored_name(filename):
@@ -527,16 +533,30 @@ class AttachmentStore(FileManager):
 class AttachmentField(FileUploadField):
     """An upload checked by content and size (app.attachments), stored under a random name."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, filemanager=AttachmentStore(), **kwargs)
+    def __init__(self, label=None, validators=None, accepted=DOCUMENTS, **kwargs):
+        super().__init__(label, validators, filemanager=AttachmentStore(accepted), **kwargs)
+        self.accepted = accepted
 
     def pre_validate(self, form):
         if self.data and isinstance(self.data, FileStorage):
-            max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
             try:
-                check_upload(self.data.filename, self.data.stream, max_bytes)
+                check_upload(self.data.filename, self.data.stream, max_upload_bytes(), self.accepted)
             except DomainError as error:
                 raise ValidationError(str(error))
+
+
+def max_upload_bytes():
+    return int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
+
+
+def uploads_validator(form, field):
+    """A form's several files (photos on the new-ticket form): each checked as any attachment is."""
+    for upload in field.data or ():
+        if isinstance(upload, FileStorage) and upload.filename:
+            try:
+                check_upload(upload.filename, upload.stream, max_upload_bytes())
+            except DomainError as error:
+                raise ValidationError(f"{upload.filename}: {error}")
 
 
 def format_attachment(endpoint):
@@ -544,7 +564,10 @@ def format_attachment(endpoint):
         if not value:
             return ""
         url = url_for(f"{endpoint}.download", filename=value)
-        return Markup('<a href="{}"><i class="fa fa-paperclip"></i> {}</a>').format(url, original_name(value))
+        link = Markup('<a href="{}"><i class="fa fa-paperclip"></i> {}</a>').format(url, original_name(value))
+        if is_audio(value):  # a call recording plays on the page
+            return Markup('<audio controls preload="none" src="{}"></audio><br>').format(url) + link
+        return link
 
     return format_file
 

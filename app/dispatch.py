@@ -80,7 +80,9 @@ def choose_assignee(session, department_id, now, zone, pending=None, building_id
 
 
 def dispatch(session, ticket, now, zone, pending=None):
-    """Route a new ticket (department, then assignee); returns the chosen StaffProfile or None."""
+    """Route a new ticket (department, then assignee); returns the chosen StaffProfile or None.
+
+    ``pending`` counts tickets given to each user earlier in the same flush (kept by the caller)."""
     if ticket.department is None and ticket.department_id is None:
         ticket.department = choose_department(session, ticket)
     department_id = ticket.department.id if ticket.department is not None else ticket.department_id
@@ -90,9 +92,7 @@ def dispatch(session, ticket, now, zone, pending=None):
     profile = choose_assignee(session, department_id, now, zone, pending, building_id)
     if profile is None:
         return None
-    if pending is not None:
-        pending[profile.user_id] = pending.get(profile.user_id, 0) + 1
+    # the history line, the workload stamp and the notice follow in app.tickets.record_assignment
     ticket.assignee_id = profile.user_id
     ticket.status = "assigned"
-    profile.last_assigned_at = now
     return profile

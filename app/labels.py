@@ -199,6 +199,7 @@ COLUMN_LABELS = {
     "to_status": _("To status"),
     "note": _("Note"),
     "attachment": _("Attachment"),
+    "photos": _("Photos and files"),  # the new-ticket form's files, saved as the ticket's attachments
     "summary": _("Summary"),
     "staff": _("Staff"),
     "period": _("Period"),

@@ -9,13 +9,17 @@ born (``check_new_ticket``: it starts new, or assigned when given to someone) an
 import datetime
 
 from flask import current_app, has_app_context
+from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, selectinload
 
 from app import notify
 from app.errors import DomainError, NotAllowed
-from app.models import Ticket, TicketAttachment, TicketEvent
+from app.core.people import person_name
+from app.models import (
+    OPEN_STATUSES, CustomerUnit, StaffProfile, Ticket, TicketAttachment, TicketEvent, Unit,
+)
 from app.numbering import next_number
 from app.records import current_actor_id
 from app.dispatch import dispatch
@@ -221,13 +225,9 @@ def _log_ticket_changes(session, flush_context, instances):
             session.add(
                 TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="created", to_status=item.status or "new")
             )
-            if assigned is not None:
-                session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned",
-                                        note=str(_("Dispatched automatically to %(name)s", name=assigned))))
             assignee_id = item.assignee_id or (item.assignee.id if item.assignee is not None else None)
-            if assignee_id is not None and assignee_id != actor_id:
-                with session.no_autoflush:
-                    notify.notify_assignment(session, item, assignee_id, now, local_zone())
+            if assignee_id is not None:
+                record_assignment(session, item, assignee_id, now, actor_id, pending=pending, automatic=assigned)
     for item in list(session.dirty):
         if not isinstance(item, Ticket):
             continue
@@ -254,15 +254,65 @@ def _log_ticket_changes(session, flush_context, instances):
         assignee = _changed(item, "assignee_id") or _changed(item, "assignee")
         if assignee:
             new = assignee[1]
-            name = str(new) if new is not None and not isinstance(new, int) else new
-            reason = (getattr(item, "reassign_reason", None) or "").strip()
-            note = f"{name or '-'}\n{_('Reason')}: {reason}" if reason else str(name or "-")
-            session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned", note=note))
-            item.reassign_reason = None  # given for this change only
             new_id = getattr(new, "id", new)
-            if new_id is not None and new_id != actor_id:
-                with session.no_autoflush:
-                    notify.notify_assignment(session, item, new_id, now, local_zone())
+            reason = (getattr(item, "reassign_reason", None) or "").strip()
+            item.reassign_reason = None  # given for this change only
+            if new_id is None:
+                session.add(TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="assigned", note="-"))
+            else:
+                record_assignment(session, item, new_id, now, actor_id, reason=reason, pending=pending)
+
+
+def record_assignment(session, ticket, user_id, now, actor_id, reason=None, pending=None, automatic=None):
+    """The one assignment rule, whoever gives the ticket to someone (dispatch, a handler chosen on the
+    new-ticket form, a reassignment): a line in the ticket's history naming the handler (and the reason
+    of a reassignment), the handler's workload (their least-recently-assigned stamp, and the count of
+    tickets given in this flush that dispatch adds to their open ones), and their notice unless they
+    gave it to themselves. ``automatic`` is the StaffProfile dispatch chose, if it did."""
+    with session.no_autoflush:
+        profile = automatic or session.execute(
+            select(StaffProfile).where(StaffProfile.user_id == user_id).execution_options(crm_unscoped=True)
+        ).scalar_one_or_none()
+        name = str(profile) if profile is not None else person_name(session.get(User, user_id))
+    if automatic is not None:
+        note = str(_("Dispatched automatically to %(name)s", name=name))
+    elif reason:
+        note = f"{name or '-'}\n{_('Reason')}: {reason}"
+    else:
+        note = name or "-"
+    session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="assigned", note=note))
+    if profile is not None:
+        profile.last_assigned_at = now
+    if pending is not None:
+        pending[user_id] = pending.get(user_id, 0) + 1
+    if user_id != actor_id:
+        with session.no_autoflush:
+            notify.notify_assignment(session, ticket, user_id, now, local_zone())
+
+
+def attach_files(ticket, stored_names):
+    """Files stored by app.attachments, saved with the ticket in its transaction (each logged in its history)."""
+    for name in stored_names:
+        ticket.attachments.append(TicketAttachment(file=name))
+
+
+def intake_context(session, customer_id, today, with_units=True, limit=10):
+    """What the desk sees on choosing a customer for a new ticket: the units they live in or own now
+    (not those they moved out of) and their open tickets, newest first. The session's row scope applies."""
+    units = []
+    if with_units:
+        units = session.execute(
+            select(Unit).join(CustomerUnit, CustomerUnit.unit_id == Unit.id)
+            .where(CustomerUnit.customer_id == customer_id,
+                   (CustomerUnit.move_out.is_(None)) | (CustomerUnit.move_out >= today))
+            .options(selectinload(Unit.building))  # each unit is shown with its building's name
+            .order_by(Unit.building_id, Unit.number).limit(limit * 5)
+        ).scalars().unique().all()
+    tickets = session.execute(
+        select(Ticket).where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    ).scalars().all()
+    return units, tickets
 
 
 def _rating_link_sent(ticket, message):

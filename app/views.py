@@ -1,13 +1,11 @@
 """Model pages: declarations of columns, search, order and related lists; no business logic."""
-import os
-
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
 from flask_babel import LazyString, lazy_gettext as _
 from markupsafe import Markup
-from wtforms import TextAreaField
+from wtforms import MultipleFileField, TextAreaField
 from wtforms.validators import NumberRange
 
 from sqlalchemy import select
@@ -21,14 +19,17 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import start_work
+from app.tickets import attach_files, intake_context, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView,
 )
 from app.core.people import person_name
-from app.crud import CrmInterface, CrmView, LookupView, choice_select
+from app.attachments import ALLOWED, DOCUMENTS, remove_stored, save_upload
+from app.core.clock import local_today
+from app.crud import AttachmentField, CrmInterface, CrmView, LookupView, choice_select, max_upload_bytes, uploads_validator
+from app.field_permissions import shown_value
 from app.notify import redact_personal_links
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -98,6 +99,9 @@ class CommunicationView(CrmView):
     class_permission_name = RESOURCE_COMMUNICATION
     list_columns = ["at", "customer", "channel", "summary", "staff"]
     add_columns = edit_columns = ["customer", "at", "channel", "summary", "tickets", "attachment", "staff"]
+    # the manual asks for call recordings here: audio is accepted (by content) besides photos and documents
+    add_form_extra_fields = {"attachment": AttachmentField(COLUMN_LABELS["attachment"], accepted=ALLOWED)}
+    edit_form_extra_fields = {"attachment": AttachmentField(COLUMN_LABELS["attachment"], accepted=ALLOWED)}
     lookup_depends = {"tickets": ("customer", "customer_id")}
     show_columns = ["customer", "at", "channel", "summary", "attachment", "staff", "tickets", "created_at"]
     search_columns = ["channel", "summary", "at", "staff"]
@@ -342,7 +346,7 @@ class TicketView(CrmView):
     list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
                     "assignee", "deadline", "created_at"]
     add_columns = ["title", "type", "priority", "channel", "customer", "unit", "department", "assignee",
-                   "deadline", "description"]
+                   "deadline", "description", "photos"]
     edit_columns = ["title", "type", "priority", "status", "channel", "customer", "unit", "department",
                     "assignee", "reassign_reason", "deadline", "description", "resolution"]
     edit_form_extra_fields = {"reassign_reason": TextAreaField(_("Reason for reassignment"))}
@@ -361,6 +365,75 @@ class TicketView(CrmView):
     # the number opens the ticket's work page (timeline and one-click actions)
     formatters_columns = {"number": lambda number: Markup('<a href="{}">{}</a>').format(
         url_for("TicketWorkView.work", number=number), number) if number else ""}
+    # intake in one step: photos with the ticket, the customer's units and open tickets on choosing them
+    add_template = "crm/ticket_add.html"
+    add_form_extra_fields = {"photos": MultipleFileField(
+        _("Photos and files"), validators=[uploads_validator],
+        render_kw={"accept": ",".join("." + kind for kind in DOCUMENTS)},
+        description=_("Photos of the problem, or other files; they are saved with the ticket."))}
+    method_permission_name = dict(CrmView.method_permission_name, intake="create")
+
+    def process_form(self, form, is_created):
+        # the files are not a column of the ticket: taken off the form before it fills the record
+        if is_created and "photos" in form:
+            g.crm_intake_uploads = [f for f in form.photos.data or () if f and f.filename]
+            del form["photos"]
+        super().process_form(form, is_created)
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        uploads = g.pop("crm_intake_uploads", [])
+        if uploads and not self.appbuilder.sm.has_access("can_create", RESOURCE_TICKET_ATTACHMENT):
+            raise DomainError(_("You may not attach files to tickets."))
+        g.crm_intake_files = []
+        for upload in uploads:  # checked by the form already; stored now, removed if the ticket is not saved
+            g.crm_intake_files.append(save_upload(upload, current_app.config["UPLOAD_FOLDER"],
+                                                  max_upload_bytes(), DOCUMENTS))
+        attach_files(item, g.crm_intake_files)
+
+    def post_add(self, item):
+        super().post_add(item)
+        g.crm_intake_saved = True
+        g.crm_added_message = Markup('{} <a href="{}">{}</a>').format(
+            _("Ticket %(number)s registered.", number=item.number),
+            url_for("TicketWorkView.work", number=item.number), _("Open the ticket"))
+
+    @property
+    def add_row_message(self):
+        """After saving, the desk reads the new ticket's number and can open it."""
+        return g.pop("crm_added_message", None) or CrmView.add_row_message
+
+    def _add(self):
+        try:
+            return super()._add()
+        finally:
+            stored = g.pop("crm_intake_files", None)
+            if stored and not g.pop("crm_intake_saved", False):
+                remove_stored(current_app.config["UPLOAD_FOLDER"], stored)  # no ticket, no stray files
+
+    @expose("/intake")
+    @has_access
+    def intake(self):
+        """JSON for the new-ticket form: the chosen customer's units and open tickets, as this user may
+        see them (rows by their scope, fields by their levels)."""
+        customer_id = request.args.get("customer", type=int)
+        sm = self.appbuilder.sm
+        if customer_id is None or not sm.has_access("can_read", RESOURCE_CUSTOMER):
+            return jsonify(units=[], tickets=[])
+        units, tickets = intake_context(
+            db.session, customer_id, local_today(),
+            with_units=sm.has_access("can_read", RESOURCE_RESIDENCE) and sm.has_access("can_read", RESOURCE_UNIT))
+        unit_access = sm.field_access(RESOURCE_UNIT)
+
+        def ticket(row):
+            number, status = shown_value(row, "number"), shown_value(row, "status")
+            return {"number": number, "title": shown_value(row, "title"),
+                    "status": types.TICKET_STATUSES.label(status) if status else "",
+                    # the link carries the number: only when the number itself is shown in clear
+                    "url": url_for("TicketWorkView.work", number=row.number) if number == row.number else ""}
+
+        return jsonify(units=[{"id": unit.id, "text": unit_access.shown_as_text(unit)} for unit in units],
+                       tickets=[ticket(row) for row in tickets])
 
 
 def _current_user_id():
@@ -393,6 +466,18 @@ class MyTodoView(TicketView):
         if started:
             flash(str(_("%(count)s tickets started.", count=started)), "success")
         return redirect(url_for(".list"))
+
+
+class LoggedByMeView(TicketView):
+    """我登记的工单: the tickets I logged, newest first, to follow them up (scoped like every ticket list)."""
+
+    datamodel = CrmInterface(models.Ticket)  # its own: the list columns decide eager loading
+    list_title = _("Tickets I logged")
+    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
+                    "assignee", "created_at"]
+    base_filters = [["created_by_id", FilterEqualFunction, _current_user_id]]
+    base_order = ("created_at", "desc")
+    related_views = []
 
 
 class TicketWorkView(BaseView):
@@ -484,28 +569,20 @@ class TicketWorkView(BaseView):
     @expose("/<number>/note", methods=["POST"])
     @has_access
     def note(self, number):
-        from flask import current_app
-
-        from app.attachments import check_upload, stored_name
         from app.tickets import add_note
 
         ticket = self._ticket(number)
         upload = request.files.get("file")
 
         def save():
-            path = None
+            folder, name = current_app.config["UPLOAD_FOLDER"], None
             if upload is not None and upload.filename:
-                max_bytes = int(current_app.config["CRM_MAX_ATTACHMENT_MB"] * 1024 * 1024)
-                name = stored_name(upload.filename, check_upload(upload.filename, upload.stream, max_bytes))
-                os.makedirs(current_app.config["UPLOAD_FOLDER"], exist_ok=True)
-                path = os.path.join(current_app.config["UPLOAD_FOLDER"], name)
-                upload.save(path)
+                name = save_upload(upload, folder, max_upload_bytes())
             try:
-                add_note(db.session, ticket, request.form.get("note"), utcnow(),
-                         attachment=os.path.basename(path) if path else None)
+                add_note(db.session, ticket, request.form.get("note"), utcnow(), attachment=name)
             except Exception:
-                if path:  # a refused note leaves no stray file
-                    os.remove(path)
+                if name:  # a refused note leaves no stray file
+                    remove_stored(folder, [name])
                 raise
 
         return self._done(number, save, _("Note added."))
@@ -754,6 +831,7 @@ MENU = [
     ("Buildings", BuildingView, _("Buildings"), "fa-building", "Property", _("Property"), "fa-city"),
     ("Units", UnitView, _("Units"), "fa-door-open", "Property", _("Property"), "fa-city"),
     ("MyTodo", MyTodoView, _("My to-do"), "fa-tasks", "ServiceCenter", _("Service center"), "fa-headset"),
+    ("LoggedByMe", LoggedByMeView, _("Tickets I logged"), "fa-clipboard-list", "ServiceCenter", _("Service center"), "fa-headset"),
     ("PendingPool", PendingPoolView, _("Pending tickets"), "fa-inbox", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Tickets", TicketView, _("Tickets"), "fa-wrench", "ServiceCenter", _("Service center"), "fa-headset"),
     ("Ratings", TicketRatingView, _("Ratings"), "fa-star", "ServiceCenter", _("Service center"), "fa-headset"),

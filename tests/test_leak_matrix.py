@@ -45,6 +45,23 @@ def _views(app):
     return pages, apis
 
 
+def _narrowed_lists(app, model_name):
+    """The other list pages of a model (我的待办, 我登记的工单, 待处理诉求 …): each is a path of its own."""
+    own, _apis = _views(app)
+    return [view for view in app.appbuilder.baseviews
+            if isinstance(view, CrmModelView) and view.datamodel.obj.__name__ == model_name
+            and view is not own.get(model_name)]
+
+
+def _make_it_the_readers(model, record, user):
+    """The record is the reader's own (logged by them, given to them), so that lists narrowed to their
+    own records show it too."""
+    own = {column: user.id for column in ("created_by_id", "assignee_id") if column in model.__table__.columns}
+    if own:
+        db.session.execute(update(model).where(model.id == record.id).values(own))
+        db.session.commit()
+
+
 def _value_for(column, model):
     info = column.info
     if "choices" in info:
@@ -172,6 +189,8 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
     role_id = sm.find_role(role).id
     model = view.datamodel.obj
     record = make(model)
+    _make_it_the_readers(model, record, _user(role))
+    narrowed = _narrowed_lists(app, model_name)
     may_export = any(p.permission.name == ACTION_EXPORT and p.view_menu.name == model_name
                      for p in sm.find_role(role).permissions)
     client = login(role)
@@ -187,6 +206,8 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
                 "list": client.get(f"/{endpoint}/list/"),
                 "show": client.get(f"/{endpoint}/show/{record.id}"),
             }
+            for other in narrowed:
+                paths[f"{type(other).__name__} list"] = client.get(f"/{type(other).__name__.lower()}/list/")
             if api is not None:
                 paths["api list"] = client.get(f"/api/v1/{api.resource_name}/")
                 paths["api show"] = client.get(f"/api/v1/{api.resource_name}/{record.id}")
@@ -207,3 +228,14 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
             db.session.query(FieldPermission).delete()
             db.session.commit()
     assert leaks == [], f"{role} reads protected values of {model_name}: {leaks}"
+
+
+def test_the_narrowed_ticket_lists_show_the_readers_record(app, ctx, login):
+    """The matrix reads 我的待办 and 我登记的工单 with a record they list: their checks are not vacuous."""
+    record = make(models.Ticket)
+    _make_it_the_readers(models.Ticket, record, _user("Service"))
+    client = login("Service")
+    names = {type(view).__name__ for view in _narrowed_lists(app, "Ticket")}
+    assert {"MyTodoView", "LoggedByMeView"} <= names
+    for name in ("MyTodoView", "LoggedByMeView"):
+        assert f"/{name.lower()}/show/{record.id}" in client.get(f"/{name.lower()}/list/").get_data(as_text=True)

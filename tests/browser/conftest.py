@@ -73,12 +73,13 @@ def server(server_env):
     proc = subprocess.Popen(flask + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):  # up to a minute: on a busy 2-core machine the first start is slow
+    deadline = time.monotonic() + 120  # a busy shared machine can take a while to start the app
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            urllib.request.urlopen(base + "/login/", timeout=1)
+            urllib.request.urlopen(base + "/login/", timeout=5)
             break
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.5)
     else:
         proc.kill()
         pytest.fail("the app server did not start")
