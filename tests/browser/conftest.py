@@ -73,7 +73,7 @@ def server(server_env):
     proc = subprocess.Popen(flask + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    for _ in range(400):  # up to a minute or two: a loaded 2-core machine starts the app slowly
         try:
             urllib.request.urlopen(base + "/login/", timeout=1)
             break
