@@ -125,9 +125,9 @@ def background_exports(session, now, app):
 
 @job
 def background_tasks(session, now, app, holder="", batch=None):
-    """Do the background tasks started from pages (app.tasks.run_pending: bill runs, imports), in
+    """Do the background tasks started from pages (app.tasks.run_pending: bill runs, imports,
+    survey sends), in
     committed batches with progress; each task is claimed on its own row, so this job needs no slot claim."""
-    from app import billing, imports  # noqa: F401 — their task kinds register on import
     from app.tasks import run_pending
 
     return run_pending(session, now, holder or "", batch or app.config.get("CRM_TASK_BATCH"))

@@ -14,7 +14,8 @@ here and done by the scheduler's worker, never in the request.
 - The task runs as its actor (``acting_as``): their permissions, row scope and field levels apply,
   checked again when it runs (a permission taken away since it was queued fails the task).
 
-A kind is a ``TaskKind`` registered in KINDS by its domain module (app.billing, app.imports).
+A kind is a ``TaskKind`` registered in KINDS by its domain module (app.billing, app.imports,
+app.surveys).
 """
 import datetime
 
@@ -69,7 +70,7 @@ class TaskKind:
 
 def kinds():
     """Every kind, by name (their domain modules register them when imported)."""
-    from app import billing, imports  # noqa: F401
+    from app import billing, imports, surveys  # noqa: F401
 
     return KINDS
 

@@ -289,3 +289,32 @@ def test_the_scheduler_runs_the_tasks_every_few_seconds_without_a_ledger_row(app
     job = scheduler.get_job("background_tasks")
     assert job is not None and job.trigger.interval.total_seconds() == app.config["CRM_TASK_SECONDS"] <= 5
     assert job.args == (app, "host:1")
+
+
+def test_a_survey_send_goes_a_batch_of_customers_at_a_time_and_adds_nobody_twice(app, ctx, now):
+    from app.models import OutboxMessage, Survey, SurveyRecipient
+    from tests import factories
+    from tests.test_surveys import survey
+
+    for _ in range(5):
+        factories.customer()
+    s = survey()
+    task = tasks.enqueue(db.session, user(app, "service"), "survey_send", {"survey_id": s.id}, now)
+    with pytest.raises(DomainError, match="正在发送中"):  # a second click queues nothing more
+        tasks.enqueue(db.session, user(app, "service"), "survey_send", {"survey_id": s.id}, now)
+    tasks.run_pending(db.session, now, "", batch=2, max_batches=1)
+    db.session.refresh(task)
+    assert (task.done, task.total, db.session.query(SurveyRecipient).count()) == (2, 5, 2)
+    assert db.session.get(Survey, s.id).status == "draft"  # not sent until every batch is done
+    # the worker dies after writing a batch it never committed: its rows go, the cursor stays
+    db.session.add(SurveyRecipient(survey_id=s.id, customer_id=task.cursor["after"] + 1, sent_at=now))
+    db.session.rollback()
+    tasks.run_pending(db.session, now, "", batch=2)
+    db.session.expire_all()
+    sent = db.session.get(Survey, s.id)
+    assert (sent.status, sent.recipient_count, db.session.query(OutboxMessage).count()) == ("sent", 5, 5)
+    assert tasks.status_of(db.session.get(BackgroundTask, task.id), now)["summary"] == "已通过发件箱发送给 5 位客户。"
+    with pytest.raises(DomainError, match="已发送"):
+        tasks.enqueue(db.session, user(app, "service"), "survey_send", {"survey_id": s.id}, now)
+    with pytest.raises(DomainError, match="没有这份调查"):
+        tasks.enqueue(db.session, user(app, "service"), "survey_send", {"survey_id": "1; drop"}, now)
