@@ -387,6 +387,10 @@ class ImportTask(tasks.TaskKind):
         with open(path, "rb") as handle:
             rows = read_rows(handle.read())
         parsed, errors = check_rows(session, task.args["kind"], rows, current_principal())
+        if task.cursor is not None and errors and not task.result.get("error_count"):
+            # resumed after a crash, and the rows no longer pass (the data changed meanwhile): stop here
+            raise DomainError(_("The rows no longer pass the checks (%(count)s errors); the import stopped "
+                                "after %(done)s rows.", count=len(errors), done=task.done or 0))
         if task.cursor is None:
             task.cursor = {"next": 0}
             task.total = len(parsed)
