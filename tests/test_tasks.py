@@ -318,3 +318,30 @@ def test_a_survey_send_goes_a_batch_of_customers_at_a_time_and_adds_nobody_twice
         tasks.enqueue(db.session, user(app, "service"), "survey_send", {"survey_id": s.id}, now)
     with pytest.raises(DomainError, match="没有这份调查"):
         tasks.enqueue(db.session, user(app, "service"), "survey_send", {"survey_id": "1; drop"}, now)
+
+
+def test_an_import_resumed_after_a_crash_adds_each_row_once(admin_client, app, ctx, now, monkeypatch):
+    from app import imports
+
+    rows = [CUSTOMER_HEADER] + [[f"客户{i}", f"1381234{i:04d}"] + [None] * 10 for i in range(5)]
+    response = admin_client.post("/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")},
+                                 content_type="multipart/form-data")
+    real, calls = imports._apply, []
+
+    def apply_then_die(session, kind, parsed):
+        calls.append(len(parsed))
+        done = real(session, kind, parsed)
+        if len(calls) == 2:
+            raise Crash()  # the second batch is written but never committed
+        return done
+
+    monkeypatch.setattr(imports, "_apply", apply_then_die)
+    with pytest.raises(Crash):
+        tasks.run_pending(db.session, now, "host:1", batch=2)
+    db.session.rollback()
+    monkeypatch.setattr(imports, "_apply", real)
+    assert db.session.query(Customer).count() == 2
+    tasks.run_pending(db.session, now + LATER, "host:2", batch=2)
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "新增 5 条，更新 0 条" in page
+    assert db.session.query(Customer).count() == 5
