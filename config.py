@@ -148,6 +148,11 @@ class Config:
     CRM_EXPORT_KEEP_DAYS = int(os.environ.get("CRM_EXPORT_KEEP_DAYS", "7"))
     EXPORT_FOLDER = os.environ.get("CRM_EXPORT_FOLDER", os.path.join(INSTANCE_DIR, "exports"))
 
+    # Long work started from a page (bill runs, imports) is done by the scheduler every
+    # CRM_TASK_SECONDS, CRM_TASK_BATCH items per committed batch (progress, cancel and resume go by batch).
+    CRM_TASK_SECONDS = int(os.environ.get("CRM_TASK_SECONDS", "3"))
+    CRM_TASK_BATCH = int(os.environ.get("CRM_TASK_BATCH", "2000"))
+
     BACKUP_FOLDER = os.environ.get("CRM_BACKUP_FOLDER", os.path.join(INSTANCE_DIR, "backups"))
 
     UPLOAD_FOLDER = os.environ.get("CRM_UPLOAD_FOLDER", os.path.join(INSTANCE_DIR, "uploads"))

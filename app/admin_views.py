@@ -12,9 +12,10 @@ from app.policy.principal import as_link_holder, current_principal
 from app.errors import DomainError
 from app.extensions import db
 from app.field_permissions import LEVEL_LABELS, LEVELS, may_read_field, save_matrix
-from app.imports import SPECS, check_rows, import_rows, read_rows, template_workbook
+from app.imports import SPECS, queue_import, template_workbook, upload_folder
 from app.labels import COLUMN_LABELS, MODEL_LABELS
 from app.models import FieldPermission
+from app.types import utcnow
 from app.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, RESOURCE_PERFORMANCE, ROLE_LABELS
 
 
@@ -103,33 +104,40 @@ class ImportView(BaseView):
     @expose("/<kind>/", methods=["GET", "POST"])
     @has_access
     def page(self, kind):
+        """The upload is kept and checked (then imported) by the scheduler as a background task;
+        the page shows its progress, then the report (?task=<id>)."""
+        from flask import g
+
+        from app.tasks import task_for
+
         self._spec(kind)  # an unknown kind is a 404
-        report = None
+        report = task = None
         if request.method == "POST":
             upload = request.files.get("file")
             try:
-                rows = read_rows(upload.read() if upload else b"")
-                if request.form.get("dry_run"):
-                    parsed, errors = check_rows(db.session, kind, rows, current_principal())
-                    summary = _("%(good)s rows are ready to import; %(bad)s problems found.",
-                                good=len(parsed), bad=len(errors))
-                    report = SimpleNamespace(summary=summary, errors=errors)
-                else:
-                    parsed, errors = check_rows(db.session, kind, rows, current_principal())
-                    if errors:
-                        report = SimpleNamespace(
-                            summary=_("The file has %(count)s errors; nothing was imported.", count=len(errors)),
-                            errors=errors)
-                    else:
-                        result = import_rows(db.session, kind, rows, current_principal())
-                        flash(str(_("Imported: %(created)s added, %(updated)s updated.", **result)), "success")
-                        return redirect(url_for(".page", kind=kind))
+                task = queue_import(db.session, g.user, kind, upload.read() if upload else b"",
+                                    request.form.get("dry_run"), upload_folder(), utcnow())
+                return redirect(url_for(".page", kind=kind, task=task.id))
             except DomainError as error:
                 db.session.rollback()
                 report = SimpleNamespace(summary=str(error), errors=[])
+        elif request.args.get("task", "").isdigit():
+            task = task_for(db.session, int(request.args["task"]), g.user.id)
+            if task is not None and task.status in ("done", "failed", "cancelled"):
+                report = _import_report(task)
         kinds = [(key, SPECS[key]["title"]) for key in SPECS]
         return self.render_template("crm/import.html", title=_("Excel import"), kind=kind, kinds=kinds,
-                                    report=report)
+                                    report=report, task=task)
+
+
+def _import_report(task):
+    from app.tasks import status_of
+
+    status = status_of(task, utcnow())
+    errors = [tuple(e) for e in (task.result or {}).get("errors", [])]
+    lines = [] if errors else status["problems"]
+    return SimpleNamespace(summary=" ".join(filter(None, [status["summary"]] + lines)) or status["status_label"],
+                           errors=errors)
 
 
 class RatingView(BaseView):
@@ -305,6 +313,48 @@ class ExportDownloadView(BaseView):
         stamp = job.finished_at.strftime("%Y%m%d-%H%M") if job.finished_at else ""
         return send_file(path, as_attachment=True, download_name=f"{job.title}-{stamp}.xlsx",
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+class TaskView(BaseView):
+    """A background task's progress (JSON for the progress bar) and its cancel, for whoever started it."""
+
+    route_base = "/tasks"
+
+    def _task(self, task_id):
+        from flask import g
+
+        from app.tasks import task_for
+
+        user = getattr(g, "user", None)
+        if not getattr(user, "is_authenticated", False):
+            abort(401)
+        task = task_for(db.session, task_id, user.id)
+        if task is None:
+            abort(404)
+        return task
+
+    @expose("/<int:task_id>")
+    def status(self, task_id):
+        from flask import jsonify
+
+        from app.tasks import status_of
+
+        response = jsonify(status_of(self._task(task_id), utcnow(), url_for))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/<int:task_id>/cancel", methods=["POST"])
+    def cancel(self, task_id):
+        from flask import jsonify
+
+        from app.tasks import cancel, status_of
+
+        task = self._task(task_id)
+        try:
+            cancel(db.session, task, utcnow())
+        except DomainError as error:
+            return jsonify({"error": str(error)}), 409
+        return jsonify(status_of(task, utcnow(), url_for))
 
 
 class PasswordResetView(BaseView):

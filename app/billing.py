@@ -19,11 +19,12 @@ from app.models import (
 )
 from app.numbering import next_number
 from app.policy.principal import permits
-from app.security import ACTION_APPROVE, RESOURCE_WRITE_OFF
+from app import tasks
+from app.security import ACTION_APPROVE, ACTION_CREATE, RESOURCE_BILLING_RUN, RESOURCE_WRITE_OFF
 from app.records import current_actor_id
 from app.core.clock import local_zone
 from app.types import utcnow
-from app.validation import parse_tiers
+from app.validation import check_period, parse_tiers
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -258,30 +259,65 @@ def generate_bills(session, period, now, actor_id=None, chunk=5000):
     Idempotent: a bill already there (or created by a run at the same moment) is left alone —
     the unique (unit, period, fee type) key and INSERT … ON CONFLICT DO NOTHING make sure of it.
     Units that cannot be billed (no customer, no meter reading) are reported on the run.
+    Done in batches of ``chunk`` units (bill_units), each committed; the page's bill run is the
+    same work as a background task (BillRunTask), with progress.
     """
-    first, last = period_bounds(period)
-    run = BillingRun(period=period, status="running", started_at=now, actor_id=actor_id)
-    session.add(run)
+    run = start_bill_run(session, period, now, actor_id)
     session.commit()
     rules = session.execute(select(FeeRule)).scalars().all()
+    after = 0
+    while True:
+        after, seen, _created, _existing, _problems = bill_units(session, run, rules, after, chunk, now)
+        session.commit()
+        if seen < chunk:
+            break
+    finish_bill_run(session, run, "done")
+    session.commit()
+    return run
+
+
+def start_bill_run(session, period, now, actor_id=None):
+    """The record of one generation for ``period`` (not committed)."""
+    run = BillingRun(period=period, status="running", started_at=now, actor_id=actor_id,
+                     created=0, existing=0, problem_count=0)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_bill_run(session, run, status):
+    run.status, run.finished_at = status, utcnow()
+
+
+def bill_units(session, run, rules, after_unit_id, limit, now):
+    """Bill the next ``limit`` units after ``after_unit_id`` (by id) for the run's period, adding what
+    it did to the run (not committed). Returns (last unit id, units seen, created, existing, problems)."""
+    period = run.period
+    first, last = period_bounds(period)
     fee_types = sorted({r.fee_type for r in rules})
+    units = session.execute(
+        select(Unit.id, Unit.building_id, Unit.use, Unit.area, Building.code, Unit.number)
+        .join(Building, Building.id == Unit.building_id).where(Unit.id > after_unit_id)
+        .order_by(Unit.id).limit(limit)
+    ).all()
+    if not units:
+        return after_unit_id, 0, 0, 0, []
+    low, high = units[0][0], units[-1][0]
     residents = {}
     for unit_id, customer_id, relation in session.execute(
         select(CustomerUnit.unit_id, CustomerUnit.customer_id, CustomerUnit.relation)
-        .where(or_(CustomerUnit.move_in.is_(None), CustomerUnit.move_in <= last),
+        .where(CustomerUnit.unit_id.between(low, high),
+               or_(CustomerUnit.move_in.is_(None), CustomerUnit.move_in <= last),
                or_(CustomerUnit.move_out.is_(None), CustomerUnit.move_out >= first))
         .order_by(CustomerUnit.id)
     ):
         residents.setdefault(unit_id, {}).setdefault(relation, customer_id)
     readings = {(u, f): r - p for u, f, r, p in session.execute(
         select(MeterReading.unit_id, MeterReading.fee_type, MeterReading.reading, MeterReading.previous_reading)
-        .where(MeterReading.period == period))}
-    existing = set(session.execute(select(Bill.unit_id, Bill.fee_type).where(Bill.period == period)).all())
+        .where(MeterReading.period == period, MeterReading.unit_id.between(low, high)))}
+    existing = set(session.execute(select(Bill.unit_id, Bill.fee_type)
+                                   .where(Bill.period == period, Bill.unit_id.between(low, high))).all())
     rows, problems, skipped = [], [], 0
-    units = session.execute(
-        select(Unit.id, Unit.building_id, Unit.use, Unit.area, Building.code, Unit.number)
-        .join(Building, Building.id == Unit.building_id).order_by(Unit.id)
-    ).all()
     for unit_id, building_id, use, area, building_code, number in units:
         for fee_type in fee_types:
             rule = rule_for(rules, building_id, use, fee_type, first)
@@ -304,16 +340,14 @@ def generate_bills(session, period, now, actor_id=None, chunk=5000):
                          "amount": amount, "paid_amount": ZERO, "written_off_amount": ZERO,
                          "due_date": datetime.date(first.year, first.month, rule.due_day), "status": "unpaid",
                          "created_at": now, "updated_at": now})
-    created = 0
-    dialect = session.get_bind().dialect.name
-    for start in range(0, len(rows), chunk):
-        created += _insert_new_bills(session, dialect, rows[start:start + chunk])
-        session.commit()
-    run.status, run.finished_at = "done", utcnow()
-    run.created, run.existing = created, skipped + (len(rows) - created)
-    run.problem_count, run.problems = len(problems), "\n".join(problems) or None
-    session.commit()
-    return run
+    created = _insert_new_bills(session, session.get_bind().dialect.name, rows) if rows else 0
+    existing_count = skipped + (len(rows) - created)
+    run.created = (run.created or 0) + created
+    run.existing = (run.existing or 0) + existing_count
+    if problems:
+        run.problem_count = (run.problem_count or 0) + len(problems)
+        run.problems = "\n".join(filter(None, [run.problems] + problems))
+    return high, len(units), created, existing_count, problems
 
 
 def _insert_new_bills(session, dialect, rows):
@@ -440,3 +474,68 @@ def send_payment_reminders(session, now, today, interval_days):
 
 def _communication_channel(channel):
     return {"wechat": "wechat", "sms": "sms", "email": "email"}.get(channel, "phone")
+
+
+# ---------------------------------------------------------------- the bill run as a background task
+
+class BillRunTask(tasks.TaskKind):
+    """生成账单 from the page: the period's bills, a batch of units at a time, with progress.
+
+    The cursor is the billing run's id and the last unit billed; each batch's bills, the run's
+    counts and the cursor are committed together, so a run resumed after a crash goes on from
+    the next unit (and a bill is keyed by unit, period and fee type anyway)."""
+
+    name = "bill_run"
+    title = _("Bill generation")
+
+    def permissions(self, args):
+        return [(ACTION_CREATE, RESOURCE_BILLING_RUN)]
+
+    def check(self, session, args):
+        problem = check_period(str(args.get("period") or ""))
+        if problem:
+            raise DomainError(problem, field="period")
+
+    def prepare(self, session, task):
+        state = {"rules": session.execute(select(FeeRule)).scalars().all()}
+        if task.cursor is None:
+            run = start_bill_run(session, task.args["period"], utcnow(), task.actor_id)
+            task.cursor = {"run_id": run.id, "after": 0}
+            task.total = session.execute(select(func.count()).select_from(Unit)).scalar_one()
+            task.result = {"run_id": run.id, "period": run.period}
+        state["run"] = session.get(BillingRun, task.cursor["run_id"])
+        return state
+
+    def step(self, session, task, state, batch):
+        run = state["run"]
+        after, seen, _created, _existing, problems = bill_units(session, run, state["rules"], task.cursor["after"],
+                                                                batch, utcnow())
+        tasks.add_problems(task, problems)
+        task.cursor = {"run_id": run.id, "after": after}
+        task.done = (task.done or 0) + seen
+        task.result = {"run_id": run.id, "period": run.period, "created": run.created, "existing": run.existing,
+                       "problems": run.problem_count}
+        if seen < batch:
+            task.total = task.done  # units added or removed since the count: the bar ends at 100 %
+            return True
+        return False
+
+    def ended(self, session, task, state):
+        run = state.get("run")
+        if run is not None and run.status == "running":
+            finish_bill_run(session, run, {"done": "done", "cancelled": "cancelled"}.get(task.status, "failed"))
+
+    def summary(self, task):
+        result = task.result or {}
+        if "created" not in result:
+            return ""
+        return _("Bills for %(period)s: %(created)s created, %(existing)s already there, "
+                 "%(problems)s units could not be billed.", period=result["period"], created=result["created"],
+                 existing=result["existing"], problems=result["problems"])
+
+    def link(self, task):
+        run_id = (task.result or {}).get("run_id")
+        return ("BillingRunView.show", {"pk": run_id}) if run_id else None
+
+
+tasks.register(BillRunTask())

@@ -268,16 +268,16 @@ class SurveyView(CrmView):
         return self._send(self.datamodel.get(pk) or abort(404))
 
     def _send(self, item):
-        config = current_app.config
+        """Queued as a background task (app.surveys.SurveySendTask); the results page shows its progress."""
+        from app.tasks import enqueue
+
         try:
-            count = surveys.send(db.session, item, utcnow(), config["CRM_BASE_URL"], config["SECRET_KEY"],
-                                 responsible_user_id=g.user.id)
+            task = enqueue(db.session, g.user, "survey_send", {"survey_id": item.id}, utcnow())
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "danger")
-        else:
-            flash(str(_("Sent to %(count)s customers through the outbox.", count=count)), "success")
-        return redirect(url_for(".results", pk=item.id))
+            return redirect(url_for(".results", pk=item.id))
+        return redirect(url_for(".results", pk=item.id, task=task.id))
 
     @action("close_survey", _("Close survey"), _("Close the survey? Its links stop working."), "fa-lock",
             multiple=False, single=True)
@@ -296,8 +296,12 @@ class SurveyView(CrmView):
     @expose("/results/<int:pk>")
     @has_access
     def results(self, pk):
+        from app.tasks import task_for
+
         survey = self.datamodel.get(pk) or abort(404)
-        return self.render_template("crm/survey_results.html", survey=survey,
+        task = task_for(db.session, int(request.args["task"]), g.user.id) \
+            if request.args.get("task", "").isdigit() else None
+        return self.render_template("crm/survey_results.html", survey=survey, task=task,
                                     results=surveys.results(db.session, survey),
                                     figures=surveys.response_figures(db.session, survey),
                                     trend=surveys.trend(db.session, survey))

@@ -171,6 +171,17 @@ def deliver_command():
     click.echo(f"Outbox: sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']}.")
 
 
+@crm_cli.command("tasks")
+@click.option("--batch", type=int, default=None, help="Items per committed batch (default CRM_TASK_BATCH).")
+@with_appcontext
+def tasks_command(batch):
+    """Do the queued background tasks now (bill runs and imports started from pages; the scheduler's job, run once)."""
+    from app.jobs import background_tasks
+    from app.leader import holder_name
+
+    click.echo(f"Background tasks ended: {background_tasks(current_app._get_current_object(), holder_name(), batch)}.")
+
+
 @crm_cli.command("bills")
 @click.option("--period", default=None, help="YYYY-MM (default: this month).")
 @with_appcontext

@@ -16,8 +16,10 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.core.workbooks import new_workbook
+from app import tasks
 from app.errors import DomainError
 from app.field_permissions import field_access_for
+from app.policy.principal import current_principal
 from app.models import Building, Customer, CustomerUnit, MeterReading, Tag, Unit
 from app.validation import check_value, normalize_phone
 
@@ -284,25 +286,157 @@ def import_rows(session, kind, rows, principal):
     parsed, errors = check_rows(session, kind, rows, principal)
     if errors:
         raise DomainError(_("The file has %(count)s errors; nothing was imported.", count=len(errors)))
-    model = SPECS[kind]["model"]
-    created = updated = 0
     try:
-        for _number, values in parsed:
-            record = _existing(session, kind, _natural_key(kind, values))
-            if record is None:
-                record = model()
-                session.add(record)
-                created += 1
-            else:
-                updated += 1
-            unit = values.pop("unit", None) if kind == "customers" else None
-            for field, value in values.items():
-                setattr(record, field, value)
-            if unit is not None and all(link.unit_id != unit.id for link in record.units):
-                relation = "tenant" if record.type in ("tenant", "commercial") else "owner"
-                record.units.append(CustomerUnit(unit=unit, relation=relation))
+        created, updated = _apply(session, kind, parsed)
         session.commit()
     except Exception:
         session.rollback()
         raise
     return {"created": created, "updated": updated}
+
+
+def _apply(session, kind, parsed):
+    """Write checked rows (not committed): found by natural key and updated, else added. (created, updated)"""
+    model = SPECS[kind]["model"]
+    created = updated = 0
+    for _number, values in parsed:
+        values = dict(values)
+        record = _existing(session, kind, _natural_key(kind, values))
+        if record is None:
+            record = model()
+            session.add(record)
+            created += 1
+        else:
+            updated += 1
+        unit = values.pop("unit", None) if kind == "customers" else None
+        for field, value in values.items():
+            setattr(record, field, value)
+        if unit is not None and all(link.unit_id != unit.id for link in record.units):
+            relation = "tenant" if record.type in ("tenant", "commercial") else "owner"
+            record.units.append(CustomerUnit(unit=unit, relation=relation))
+    session.flush()
+    return created, updated
+
+
+# ---------------------------------------------------------------- the import as a background task
+
+def queue_import(session, actor, kind, data, dry_run, folder, now):
+    """Keep the uploaded file and queue its check (and, unless ``dry_run``, its import) as a
+    background task (ImportTask); the request does no more than that. Returns the task."""
+    import os
+    import secrets
+
+    if kind not in SPECS:
+        raise DomainError(_("Unknown kind of import: %(kind)s", kind=kind))
+    if not data or data[:2] != b"PK":
+        raise DomainError(_("The file is not an Excel workbook (.xlsx)."))
+    os.makedirs(folder, exist_ok=True)
+    name = f"import-{secrets.token_hex(16)}.xlsx"
+    with open(os.path.join(folder, name), "wb") as handle:
+        handle.write(data)
+    try:
+        return tasks.enqueue(session, actor, "import", {"kind": kind, "file": name, "dry_run": bool(dry_run)}, now)
+    except Exception:
+        os.remove(os.path.join(folder, name))
+        raise
+
+
+def _task_file(name):
+    import os
+
+    from flask import current_app
+
+    if not re.fullmatch(r"import-[0-9a-f]{32}\.xlsx", name or ""):
+        raise DomainError(_("The uploaded file is missing."))
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], "imports", name)
+
+
+def upload_folder():
+    import os
+
+    from flask import current_app
+
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], "imports")
+
+
+class ImportTask(tasks.TaskKind):
+    """Excel import from the page: every row is checked first (nothing is written if any is bad,
+    or on a dry run), then the rows are written a batch at a time, each batch committed with the
+    cursor (the next row); a row is found by its natural key, so none is added twice."""
+
+    name = "import"
+    title = _("Excel import")
+
+    def permissions(self, args):
+        spec = SPECS.get(args.get("kind"))
+        if spec is None:
+            return []
+        return [("can_create", spec["resource"]), ("can_edit", spec["resource"])]
+
+    def check(self, session, args):
+        if args.get("kind") not in SPECS:
+            raise DomainError(_("Unknown kind of import: %(kind)s", kind=args.get("kind")))
+        _task_file(args.get("file"))
+
+    def prepare(self, session, task):
+        import os
+
+        path = _task_file(task.args["file"])
+        if not os.path.isfile(path):
+            raise DomainError(_("The uploaded file is missing."))
+        with open(path, "rb") as handle:
+            rows = read_rows(handle.read())
+        parsed, errors = check_rows(session, task.args["kind"], rows, current_principal())
+        if task.cursor is not None and errors and not task.result.get("error_count"):
+            # resumed after a crash, and the rows no longer pass (the data changed meanwhile): stop here
+            raise DomainError(_("The rows no longer pass the checks (%(count)s errors); the import stopped "
+                                "after %(done)s rows.", count=len(errors), done=task.done or 0))
+        if task.cursor is None:
+            task.cursor = {"next": 0}
+            task.total = len(parsed)
+            task.result = {"good": len(parsed), "errors": [list(e) for e in errors[:500]],
+                           "error_count": len(errors), "dry_run": task.args.get("dry_run", False),
+                           "created": 0, "updated": 0}
+            tasks.add_problems(task, [f"{row}: {message}" for row, message in errors[:500]])
+        return {"parsed": parsed, "stop": bool(errors) or task.args.get("dry_run")}
+
+    def step(self, session, task, state, batch):
+        if state["stop"]:
+            return True
+        start = task.cursor["next"]
+        chunk = state["parsed"][start:start + batch]
+        created, updated = _apply(session, task.args["kind"], chunk)
+        result = dict(task.result)
+        result["created"] += created
+        result["updated"] += updated
+        task.result = result
+        task.cursor = {"next": start + len(chunk)}
+        task.done = start + len(chunk)
+        return task.done >= len(state["parsed"])
+
+    def ended(self, session, task, state):
+        import os
+
+        try:
+            os.remove(_task_file(task.args.get("file")))
+        except (OSError, DomainError):
+            pass
+
+    def summary(self, task):
+        result = task.result or {}
+        if "good" not in result:
+            return ""
+        if result["error_count"] and not result["dry_run"]:
+            return _("The file has %(count)s errors; nothing was imported.", count=result["error_count"])
+        if result["dry_run"]:
+            return _("%(good)s rows are ready to import; %(bad)s problems found.", good=result["good"],
+                     bad=result["error_count"])
+        return _("Imported: %(created)s added, %(updated)s updated.", created=result["created"],
+                 updated=result["updated"])
+
+    def link(self, task):
+        kind = (task.args or {}).get("kind")
+        return ("ImportView.page", {"kind": kind, "task": task.id}) if kind in SPECS else None
+
+
+tasks.register(ImportTask())

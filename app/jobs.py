@@ -124,6 +124,16 @@ def background_exports(session, now, app):
 
 
 @job
+def background_tasks(session, now, app, holder="", batch=None):
+    """Do the background tasks started from pages (app.tasks.run_pending: bill runs, imports,
+    survey sends), in
+    committed batches with progress; each task is claimed on its own row, so this job needs no slot claim."""
+    from app.tasks import run_pending
+
+    return run_pending(session, now, holder or "", batch or app.config.get("CRM_TASK_BATCH"))
+
+
+@job
 def contract_reminders(session, now, app):
     """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
     from app.contracts import daily
@@ -236,6 +246,10 @@ def register_jobs(scheduler, app, holder=None):
         scheduler.add_job(func, trigger, args=args, id=job.__name__, replace_existing=True, **trigger_args)
 
     add(background_exports, "interval", 60, minutes=1)
+    # not claimed per slot (it would add a ledger row every few seconds): each task is claimed itself
+    seconds = app.config.get("CRM_TASK_SECONDS", 3)
+    scheduler.add_job(background_tasks, "interval", args=[app, holder or ""], id=background_tasks.__name__,
+                      replace_existing=True, seconds=seconds, start_date=ANCHOR)
     add(monthly_bills, "cron", DAY_SECONDS, day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone)
     add(payment_reminders, "cron", DAY_SECONDS, hour=10, timezone=zone)
     add(queue_broadcasts, "interval", 60, minutes=1)

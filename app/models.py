@@ -16,7 +16,7 @@ from app.model.staff import Department, StaffProfile, DispatchRule, DutyShift, S
 from app.model.tickets import OPEN_STATUSES, Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
 from app.model.billing import Bill, ArrearsSummary, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.model.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
-from app.model.admin import NumberSequence, ExportLog, ExportJob, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle, LoginNameLock, JobRun, PasswordResetToken, AccountMail  # noqa: F401
+from app.model.admin import NumberSequence, ExportLog, ExportJob, BackgroundTask, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle, LoginNameLock, JobRun, PasswordResetToken, AccountMail  # noqa: F401
 from app.model.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401
 from app.model.care import (  # noqa: F401
     Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,

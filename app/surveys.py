@@ -14,10 +14,13 @@ from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import tasks
 from app.core.signing import serializer
 from app.errors import DomainError
 from app.models import Customer, OutboxMessage, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
 from app.notify import channel_order, customer_address, customer_channels, render
+from app.security import ACTION_EDIT, RESOURCE_SURVEY
+from app.types import utcnow
 
 SALT = "survey-link"
 SUBJECT = "满意度调查：{title}"
@@ -63,44 +66,125 @@ def segment_of(survey, today):
 
 
 def send(session, survey, now, base_url, secret_key, responsible_user_id=None, chunk=500):
-    """Send the survey to its segment: a recipient row and an outbox message each. Returns recipients added."""
+    """Send the survey to its segment: a recipient row and an outbox message each. Returns recipients added.
+    (From the page, the same work is a background task with progress: SurveySendTask.)"""
+    check_sendable(survey)
+    order = channel_order()
+    added, last_id = 0, 0
+    while True:
+        last_id, seen, batch_added = send_batch(session, survey, now, base_url, secret_key, responsible_user_id,
+                                                last_id, chunk, order)
+        added += batch_added
+        if seen < chunk:
+            break
+    mark_sent(session, survey, now)
+    session.commit()
+    return added
+
+
+def check_sendable(survey):
     if survey.status != "draft":
         raise DomainError(_("This survey has already been sent."))
     if not survey.questions:
         raise DomainError(_("Add at least one question before sending the survey."))
-    order = channel_order()
-    query = segment_of(survey, now.date())
-    added, last_id = 0, 0
-    while True:
-        ids = session.execute(query.where(Customer.id > last_id).limit(chunk)).scalars().all()
-        if not ids:
-            break
-        last_id = ids[-1]
-        done = set(session.execute(select(SurveyRecipient.customer_id).where(
-            SurveyRecipient.survey_id == survey.id, SurveyRecipient.customer_id.in_(ids))).scalars())
-        for customer in session.execute(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)).scalars():
-            if customer.id in done:
-                continue
-            chain = customer_channels(customer, order, responsible_user_id)
-            if not chain:
-                continue
-            recipient = SurveyRecipient(survey_id=survey.id, customer_id=customer.id, sent_at=now)
-            session.add(recipient)
-            session.flush()
-            values = {"customer_name": customer.name, "title": survey.title,
-                      "link": survey_url(base_url, secret_key, recipient)}
-            session.add(OutboxMessage(
-                dedupe_key=f"survey:{survey.id}:customer:{customer.id}", template_key=None, customer_id=customer.id,
-                user_id=responsible_user_id, channel=chain[0],
-                address=customer_address(customer, chain[0], responsible_user_id), fallback=",".join(chain[1:]),
-                subject=render(SUBJECT, values)[:200], body=render(BODY, values), status="pending", attempts=0,
-                next_attempt_at=now, created_at=now))
-            added += 1
+
+
+def send_batch(session, survey, now, base_url, secret_key, responsible_user_id, after_customer_id, limit, order):
+    """The next ``limit`` customers of the segment after ``after_customer_id``: a recipient row and an
+    outbox message each, unless already there (not committed). Returns (last id, customers seen, added)."""
+    ids = session.execute(segment_of(survey, now.date()).where(Customer.id > after_customer_id)
+                          .limit(limit)).scalars().all()
+    if not ids:
+        return after_customer_id, 0, 0
+    done = set(session.execute(select(SurveyRecipient.customer_id).where(
+        SurveyRecipient.survey_id == survey.id, SurveyRecipient.customer_id.in_(ids))).scalars())
+    added = 0
+    for customer in session.execute(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)).scalars():
+        if customer.id in done:
+            continue
+        chain = customer_channels(customer, order, responsible_user_id)
+        if not chain:
+            continue
+        recipient = SurveyRecipient(survey_id=survey.id, customer_id=customer.id, sent_at=now)
+        session.add(recipient)
+        session.flush()
+        values = {"customer_name": customer.name, "title": survey.title,
+                  "link": survey_url(base_url, secret_key, recipient)}
+        session.add(OutboxMessage(
+            dedupe_key=f"survey:{survey.id}:customer:{customer.id}", template_key=None, customer_id=customer.id,
+            user_id=responsible_user_id, channel=chain[0],
+            address=customer_address(customer, chain[0], responsible_user_id), fallback=",".join(chain[1:]),
+            subject=render(SUBJECT, values)[:200], body=render(BODY, values), status="pending", attempts=0,
+            next_attempt_at=now, created_at=now))
+        added += 1
+    session.flush()
+    return ids[-1], len(ids), added
+
+
+def mark_sent(session, survey, now):
     survey.status, survey.sent_at = "sent", now
     survey.recipient_count = session.execute(select(func.count()).select_from(SurveyRecipient)
                                              .where(SurveyRecipient.survey_id == survey.id)).scalar_one()
-    session.commit()
-    return added
+
+
+class SurveySendTask(tasks.TaskKind):
+    """发送调查 from the page: the segment a batch of customers at a time, with progress. Each batch's
+    recipients and messages are committed with the cursor (the last customer), and both are keyed
+    by survey and customer, so a resumed send adds nobody twice. The survey is marked sent at the end."""
+
+    name = "survey_send"
+    title = _("Send to customers")
+
+    def permissions(self, args):
+        return [(ACTION_EDIT, RESOURCE_SURVEY)]
+
+    def check(self, session, args):
+        from app.models import BackgroundTask
+
+        survey = session.get(Survey, args.get("survey_id")) if isinstance(args.get("survey_id"), int) else None
+        if survey is None:
+            raise DomainError(_("No such survey."))
+        check_sendable(survey)
+        busy = session.execute(select(BackgroundTask.id).where(
+            BackgroundTask.kind == self.name, BackgroundTask.status.in_(("queued", "running")))).scalars().all()
+        if any(session.get(BackgroundTask, task_id).args.get("survey_id") == survey.id for task_id in busy):
+            raise DomainError(_("This survey is being sent."))
+
+    def prepare(self, session, task):
+        from flask import current_app
+
+        survey = session.get(Survey, task.args["survey_id"])
+        if survey is None:
+            raise DomainError(_("No such survey."))
+        if task.cursor is None:
+            check_sendable(survey)
+            task.cursor = {"after": 0, "added": 0}
+            task.total = session.execute(select(func.count()).select_from(
+                segment_of(survey, utcnow().date()).subquery())).scalar_one()
+        config = current_app.config
+        return {"survey": survey, "order": channel_order(), "base_url": config["CRM_BASE_URL"],
+                "secret_key": config["SECRET_KEY"]}
+
+    def step(self, session, task, state, batch):
+        after, seen, added = send_batch(session, state["survey"], utcnow(), state["base_url"], state["secret_key"],
+                                        task.actor_id, task.cursor["after"], batch, state["order"])
+        task.cursor = {"after": after, "added": task.cursor["added"] + added}
+        task.done = (task.done or 0) + seen
+        task.result = {"added": task.cursor["added"]}
+        if seen < batch:
+            task.total = task.done
+            mark_sent(session, state["survey"], utcnow())
+            return True
+        return False
+
+    def summary(self, task):
+        return _("Sent to %(count)s customers through the outbox.", count=(task.result or {}).get("added", 0))
+
+    def link(self, task):
+        return ("SurveyView.results", {"pk": task.args.get("survey_id")})
+
+
+tasks.register(SurveySendTask())
 
 
 def close(session, survey):

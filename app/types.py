@@ -182,7 +182,8 @@ BILL_TO = Choices(("occupant", _("Tenant if any, else owner")), ("owner", _("Own
 PAYMENT_KINDS = Choices(("payment", _("Payment")), ("reversal", _("Reversal")))
 APPROVAL_STATUSES = Choices(("pending", _("Awaiting approval")), ("approved", _("Approved")),
                             ("rejected", _("Rejected")))
-BILLING_RUN_STATUSES = Choices(("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))
+BILLING_RUN_STATUSES = Choices(("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")),
+                               ("cancelled", _("Cancelled")))
 BROADCAST_STATUSES = Choices(
     ("draft", _("Draft")),
     ("scheduled", _("Scheduled")),
@@ -195,6 +196,8 @@ CHANGE_ACTIONS = Choices(
     ("logout", _("Logged out")), ("export", _("Exported")), ("job", _("Job run")),
 )
 JOB_STATUSES = Choices(("queued", _("Queued")), ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))
+# background tasks (app.tasks): the export statuses, and cancelled
+TASK_STATUSES = Choices(*JOB_STATUSES.pairs, ("cancelled", _("Cancelled")))
 
 # Dashboard widgets defined in the UI (app.dashboards): what they count, how, and how they are drawn.
 WIDGET_SOURCES = Choices(

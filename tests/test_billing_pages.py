@@ -7,11 +7,15 @@ from tests import factories
 from tests.test_billing import estate, overdue_bills  # noqa: F401 - fixtures and data shared with the rules' tests
 
 
-def test_admin_generates_a_period_from_the_page(admin_client, estate):  # noqa: F811
+def test_admin_generates_a_period_from_the_page(admin_client, estate, now):  # noqa: F811
+    from app.tasks import run_pending
+
     response = admin_client.post("/billingrunview/generate", data={"period": "2026-11"})
-    assert response.status_code == 302 and "/billingrunview/show/" in response.headers["Location"]
+    assert response.status_code == 302 and "task=" in response.headers["Location"]
+    run_pending(db.session, now)  # the scheduler's worker
     assert db.session.query(Bill).filter_by(period="2026-11").count() == 5
-    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    run = db.session.query(BillingRun).one()
+    page = admin_client.get(f"/billingrunview/show/{run.id}").get_data(as_text=True)
     assert "A1-103" in page  # the problems are listed on the run
 
 

@@ -182,9 +182,17 @@ def test_questionnaire_built_on_the_pages_and_locked_once_sent(app, ctx, login):
     client.post(f"/surveyquestionview/add?_flt_0_survey={s.id}", data={"position": "2", "text": "建议", "kind": "text"})
     assert [(q.text, q.required) for q in db.session.query(SurveyQuestion).order_by(SurveyQuestion.position)] == [
         ("总体评价", True), ("建议", False)]
-    client.post(f"/surveyview/action/send_survey/{s.id}")
+    response = client.post(f"/surveyview/action/send_survey/{s.id}")
+    assert "task=" in response.headers["Location"]  # queued: the scheduler's worker sends it
+    db.session.expire_all()
+    assert s.status == "draft" and db.session.query(SurveyRecipient).count() == 0
+    from app.tasks import run_pending
+
+    run_pending(db.session, utcnow())
     db.session.expire_all()
     assert s.status == "sent" and s.recipient_count == 1
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="crm-task"' in page
     locked = client.post(f"/surveyview/edit/{s.id}", data={"title": "改名", "link_days": "14"}, follow_redirects=True)
     assert "已发送的调查不能修改" in locked.get_data(as_text=True)
     db.session.expire_all()

@@ -1,10 +1,10 @@
 """Numbering, exports, field permissions, saved views, the change history and account security."""
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false
 
-from app.types import CHANGE_ACTIONS, JOB_STATUSES, OUTBOX_STATUSES, UTCDateTime, utcnow
+from app.types import CHANGE_ACTIONS, JOB_STATUSES, OUTBOX_STATUSES, TASK_STATUSES, UTCDateTime, utcnow
 from app.model.base import choice_column
 
 
@@ -58,6 +58,37 @@ class ExportJob(Model):
 
     def __str__(self):
         return self.title or self.view
+
+
+class BackgroundTask(Model):
+    """Long work started from a page (a bill run, an import) and done by the scheduler in committed
+    batches (app.tasks): how far it got, where to resume, and what came of it."""
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
+
+    __tablename__ = "background_task"
+    __table_args__ = (Index("ix_background_task_status", "status", "id"),)
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(40), nullable=False)
+    args = Column(JSON, nullable=False, default=dict)
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), index=True)
+    actor = relationship("User")
+    status = choice_column(TASK_STATUSES, default="queued")
+    cancel_requested = Column(Boolean, nullable=False, default=False, server_default=false())
+    done = Column(Integer, nullable=False, default=0)
+    total = Column(Integer)
+    cursor = Column(JSON)  # where the next batch starts; committed with the batch before it
+    result = Column(JSON)
+    problem_count = Column(Integer, nullable=False, default=0)
+    problems = Column(Text)  # one line each
+    holder = Column(String(120))  # host:pid of the scheduler working on it
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    started_at = Column(UTCDateTime)
+    heartbeat_at = Column(UTCDateTime)  # every batch; a running task whose heartbeat is old is taken over
+    finished_at = Column(UTCDateTime)
+
+    def __str__(self):
+        return f"{self.kind} #{self.id}"
 
 
 class FieldPermission(Model):

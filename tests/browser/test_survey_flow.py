@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.browser.conftest import ROOT, STAFF_PASSWORD
+from tests.browser.conftest import ROOT, STAFF_PASSWORD, flask_command
 from tests.browser.test_customer_journey import login
 
 pytestmark = pytest.mark.browser
@@ -46,7 +46,11 @@ def test_build_send_answer_and_see_the_chart(browser, server, server_env, page):
 
     # 2. send it to the customers: one personal link each, through the outbox
     page.click("#survey-send")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#crm-task")  # queued; the scheduler's worker sends it (its job, run once here)
+    flask_command(server_env, "crm", "tasks")
+    page.wait_for_selector("#crm-task[data-finished=done]", timeout=30000)
+    assert "已通过发件箱发送给" in page.inner_text("#crm-task-summary")
+    page.reload()
     assert page.inner_text("#survey-status") == "已发送"
     link = subprocess.run([sys.executable, "-c", LATEST_LINK], cwd=ROOT, env=server_env, check=True,
                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
