@@ -27,7 +27,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, or_
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
@@ -41,6 +41,7 @@ from app.api_arguments import ArgumentError, check_columns, check_order, check_q
 from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
+from app.search import contains
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -231,35 +232,6 @@ class CrmInterface(SQLAInterface):
 # ---------------------------------------------------------------- quick search
 
 
-def _path_clause(model, path, value, dialect=None):
-    head, _, rest = path.partition(".")
-    attr = getattr(model, head)
-    prop = attr.property
-    if hasattr(prop, "mapper"):
-        target = prop.mapper.class_
-        return _related_in(prop, target, _path_clause(target, rest, value, dialect))
-    if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case already; lower() on every row is wasted
-        return attr.like(f"%{value}%", escape="\\")
-    return attr.ilike(f"%{value}%", escape="\\")
-
-
-def _related_in(prop, target, inner):
-    """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
-    has()/any() would be a correlated EXISTS run for every row of a large table."""
-    pairs = prop.local_remote_pairs
-    if prop.secondary is None and len(pairs) == 1:
-        local, remote = pairs[0]
-        return local.in_(select(remote).where(inner).correlate(None))
-    if prop.secondary is not None and len(pairs) == 2:
-        (local, secondary_local), (target_key, secondary_target) = pairs
-        if local.table is not prop.parent.local_table:
-            (target_key, secondary_target), (local, secondary_local) = pairs
-        matching = select(target_key).where(inner).correlate(None)
-        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
-    attr = getattr(prop.parent.class_, prop.key)
-    return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
-
-
 class FilterQuickSearch(BaseFilter):
     """One search box over the view's ``quick_search`` paths (name, phone, unit number …)."""
 
@@ -271,14 +243,13 @@ class FilterQuickSearch(BaseFilter):
         value = (value or "").strip()
         if not value:
             return query
-        value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
         dialect = self.datamodel.session.get_bind().dialect.name
         access = current_app.appbuilder.sm.field_access(model.__name__)
         paths = [path for path in self.paths if access.searchable(path)]
         if not paths:  # nothing this user may search: no match, as for any value that does not exist
             return query.filter(false())
-        return query.filter(or_(*[_path_clause(model, path, value, dialect) for path in paths]))
+        return query.filter(contains(model, paths, value, dialect))  # app.search: through the text index
 
 
 def quick_search_filter(paths):
@@ -1364,9 +1335,8 @@ class LookupView(BaseView):
             if value:
                 query = query.filter(getattr(model, column) == value)
         if term:
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             paths = [path for path in model.__lookup__ if access.searchable(path)]
-            query = query.filter(or_(*[_path_clause(model, path, escaped) for path in paths]) if paths else false())
+            query = query.filter(contains(model, paths, term, db.session.get_bind().dialect.name))
         limit = current_app.config["CRM_LOOKUP_LIMIT"]
         rows = (
             query.options(*eager_options(model, getattr(model, "__display_relations__", ())))

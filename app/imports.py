@@ -19,6 +19,7 @@ from app.core.workbooks import new_workbook
 from app.errors import DomainError
 from app.field_permissions import field_access_for
 from app.models import Building, Customer, CustomerUnit, MeterReading, Tag, Unit
+from app.search import refresh_statistics
 from app.validation import check_value, normalize_phone
 
 
@@ -301,6 +302,8 @@ def import_rows(session, kind, rows, principal):
             if unit is not None and all(link.unit_id != unit.id for link in record.units):
                 relation = "tenant" if record.type in ("tenant", "commercial") else "owner"
                 record.units.append(CustomerUnit(unit=unit, relation=relation))
+        session.flush()
+        refresh_statistics(session.connection(), tables=[model.__tablename__])  # the planner sees the new rows
         session.commit()
     except Exception:
         session.rollback()
