@@ -41,7 +41,7 @@ from app.api_arguments import ArgumentError, check_columns, check_order, check_q
 from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
-from app.search import contains
+from app.search import MANY_MATCHES, ManyMatches, contains, ordered_by_index
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -209,6 +209,10 @@ class CrmInterface(SQLAInterface):
         the list shows (eager loading), in the page's order."""
         pk = getattr(self.obj, self.get_pk_name())
         count = self.query_count(self.session.query(pk), filters)
+        if count > MANY_MATCHES and ordered_by_index(self.obj, order_column):  # many matches: app.search.contains
+            filters = filters.copy()
+            filters.values = [ManyMatches(v) if isinstance(f, FilterQuickSearch) and isinstance(v, str) else v
+                              for f, v in zip(filters.filters, filters.values)]
         ids = [row[0] for row in self.apply_all(self.session.query(pk), filters, order_column, order_direction,
                                                 page, page_size)]
         if not ids:
@@ -240,6 +244,7 @@ class FilterQuickSearch(BaseFilter):
     paths = ()
 
     def apply(self, query, value):
+        many = isinstance(value, ManyMatches)  # the list page counted many matches
         value = (value or "").strip()
         if not value:
             return query
@@ -249,7 +254,7 @@ class FilterQuickSearch(BaseFilter):
         paths = [path for path in self.paths if access.searchable(path)]
         if not paths:  # nothing this user may search: no match, as for any value that does not exist
             return query.filter(false())
-        return query.filter(contains(model, paths, value, dialect))  # app.search: through the text index
+        return query.filter(contains(model, paths, value, dialect, many))  # app.search: through the text index
 
 
 def quick_search_filter(paths):

@@ -28,8 +28,9 @@ The trigram tokenizer folds case of all letters where SQLite's LIKE folds only A
 PostgreSQL: ``ILIKE '%term%'`` on the columns themselves, which the ``pg_trgm`` GIN indexes of the same
 migration answer for terms of 3 characters or more (shorter terms scan, as before).
 """
-from sqlalchemy import and_, bindparam, column, false, literal_column, or_, select, table
+from sqlalchemy import UnaryExpression, and_, bindparam, column, false, literal_column, or_, select, table
 from sqlalchemy.orm.interfaces import MANYTOONE
+from sqlalchemy.sql import operators
 
 # table -> the columns its FTS table indexes (the migration holds its own copy of this list)
 INDEXED = {
@@ -44,15 +45,44 @@ def escape_like(term):
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def contains(model, paths, term, dialect):
-    """Rows of ``model`` where any of ``paths`` contains ``term`` (a raw term: no LIKE wildcards)."""
+# more matches than this and a list page walks its order's index, keeping the matching rows
+MANY_MATCHES = 1000
+
+
+class ManyMatches(str):
+    """A search term of which a list page counted more than MANY_MATCHES matches (its filters' value)."""
+
+
+def contains(model, paths, term, dialect, many=False):
+    """Rows of ``model`` where any of ``paths`` contains ``term`` (a raw term: no LIKE wildcards).
+
+    ``many`` (a list page that counted more than MANY_MATCHES, in an order an index keeps): on SQLite the
+    clause is wrapped in a unary plus, so the planner does not fetch every matching row by its id to sort
+    them all (thousands of random reads for a page of 100) but walks the order's index and tests each
+    row against the matching ids (read once from the text index): a page's worth of index entries.
+    Few matches keep the plain clause: fetching them is cheaper than walking the index to its end."""
     groups = {}  # relation path -> its columns, so one index answers all columns of one table
     for path in paths:
         relations, _, name = path.rpartition(".")
         groups.setdefault(relations, []).append(name)
     clauses = [_through(model, relations.split(".") if relations else [], names, term, dialect)
                for relations, names in groups.items()]
-    return or_(*clauses) if clauses else false()
+    if not clauses:
+        return false()
+    clause = or_(*clauses)
+    if many and dialect == "sqlite":
+        return UnaryExpression(clause.self_group(), operator=operators.custom_op("+"))
+    return clause
+
+
+def ordered_by_index(model, order_column):
+    """Is ``order_column`` (a list's order; none: the primary key) the first column of an index of ``model``?"""
+    if not order_column:
+        return True
+    if "." in order_column or order_column not in model.__table__.c:
+        return False
+    return any(index.columns.keys()[:1] == [order_column] for index in model.__table__.indexes) or \
+        model.__table__.c[order_column].primary_key
 
 
 def _through(model, relations, names, term, dialect):

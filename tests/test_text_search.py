@@ -243,3 +243,18 @@ def test_the_pending_pool_and_a_customers_tickets_use_their_indexes(ctx, admin_c
     mine = select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(100)
     shown = plan(mine)
     assert "ix_ticket_customer_id" in shown, shown
+
+
+def test_a_search_with_many_matches_walks_the_lists_order_and_shows_the_same_page(records, admin_client, monkeypatch,
+                                                                                count_queries):
+    def listed(term):
+        page = search_page(admin_client, "TicketView", term)
+        return re.findall(r"WO\d{12}", page), page
+
+    few = {term: listed(term)[0] for term in ("漏水", "王", "厨房水管漏水")}
+    monkeypatch.setattr("app.crud.MANY_MATCHES", 1)
+    with count_queries() as counted:
+        many = {term: listed(term)[0] for term in few}
+    assert many == few and len(few["漏水"]) >= 3
+    walked = [s for s in counted.statements if "+ (" in s]
+    assert walked if dialect() == "sqlite" else not walked
