@@ -258,3 +258,13 @@ def test_a_search_with_many_matches_walks_the_lists_order_and_shows_the_same_pag
     assert many == few and len(few["漏水"]) >= 3
     walked = [s for s in counted.statements if "+ (" in s]
     assert walked if dialect() == "sqlite" else not walked
+
+
+def test_a_search_reads_the_text_index_not_the_table(ctx):
+    factories.ticket(title="厨房水管漏水")
+    refresh_statistics(db.session.connection())
+    shown = plan(select(Ticket.id).where(contains(Ticket, ("title", "description"), "水管漏", dialect())))
+    if dialect() == "sqlite":
+        assert "ticket_fts VIRTUAL TABLE" in shown and not re.search(r"SCAN ticket$", shown, re.M), shown
+    else:
+        assert "ix_ticket_title_trgm" in shown and "ix_ticket_description_trgm" in shown, shown
