@@ -40,7 +40,7 @@ TicketApi = _api(models.Ticket, "ticket",
                   "unit.id", "unit.number", "department.id", "department.name", "assignee.id", "assignee.username",
                   "deadline", "created_at"],
                  ["title", "type", "priority", "status", "channel", "customer", "unit", "department", "assignee",
-                  "deadline", "description", "resolution"], ("number", "title"))
+                  "deadline", "description", "resolution"], ("number", "title", "description"))
 TicketApi.show_columns = TicketApi.show_columns + ["response_due", "resolution_due", "responded_at", "resolved_at",
                                                    "closed_at", "escalation_level"]
 CommunicationApi = _api(models.Communication, "communication",

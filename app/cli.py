@@ -55,6 +55,11 @@ def ensure_admin(username, password, email):
 def init_command(username, password, email, reset_roles):
     """Migrate the schema, create permissions, built-in roles and the admin account."""
     setup_database(reset_roles=reset_roles)
+    from app.extensions import db
+    from app.search import refresh_statistics
+
+    refresh_statistics(db.session.connection())  # the planner's statistics for what is there already
+    db.session.commit()
     cfg = current_app.config
     username = username or cfg["CRM_ADMIN_USERNAME"]
     created = ensure_admin(username, password or cfg.get("CRM_ADMIN_PASSWORD"), email or cfg["CRM_ADMIN_EMAIL"])
@@ -128,6 +133,10 @@ def generate_command(size, seed, force, staff_password):
     handlers = staff_handlers(session)
     click.echo(f"Generating the {size} data set ({SIZES[size]['tickets']:,} tickets) …")
     counts = generate(session.connection(), size, seed=seed, now=now, log=click.echo, staff_user_ids=handlers)
+    session.commit()
+    from app.search import refresh_statistics
+
+    refresh_statistics(session.connection(), merge_indexes=True)  # the planner sees the new sizes
     session.commit()
     click.echo(", ".join(f"{name} {count:,}" for name, count in counts.items()))
     click.echo(f"Generated in {time.perf_counter() - started:.1f} s.")

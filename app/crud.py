@@ -27,7 +27,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
-from sqlalchemy import Date, false, or_, select
+from sqlalchemy import Date, false, or_
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from flask_appbuilder.models.mixins import FileColumn
@@ -43,6 +43,7 @@ from app.attachments import (
 )
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
+from app.search import MANY_MATCHES, ManyMatches, contains, ordered_by_index
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -237,6 +238,10 @@ class CrmInterface(SQLAInterface):
         the list shows (eager loading), in the page's order."""
         pk = getattr(self.obj, self.get_pk_name())
         count = self.query_count(self.session.query(pk), filters)
+        if count > MANY_MATCHES and ordered_by_index(self.obj, order_column):  # many matches: app.search.contains
+            filters = filters.copy()
+            filters.values = [ManyMatches(v) if isinstance(f, FilterQuickSearch) and isinstance(v, str) else v
+                              for f, v in zip(filters.filters, filters.values)]
         ids = [row[0] for row in self.apply_all(self.session.query(pk), filters, order_column, order_direction,
                                                 page, page_size)]
         if not ids:
@@ -260,35 +265,6 @@ class CrmInterface(SQLAInterface):
 # ---------------------------------------------------------------- quick search
 
 
-def _path_clause(model, path, value, dialect=None):
-    head, _, rest = path.partition(".")
-    attr = getattr(model, head)
-    prop = attr.property
-    if hasattr(prop, "mapper"):
-        target = prop.mapper.class_
-        return _related_in(prop, target, _path_clause(target, rest, value, dialect))
-    if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case already; lower() on every row is wasted
-        return attr.like(f"%{value}%", escape="\\")
-    return attr.ilike(f"%{value}%", escape="\\")
-
-
-def _related_in(prop, target, inner):
-    """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
-    has()/any() would be a correlated EXISTS run for every row of a large table."""
-    pairs = prop.local_remote_pairs
-    if prop.secondary is None and len(pairs) == 1:
-        local, remote = pairs[0]
-        return local.in_(select(remote).where(inner).correlate(None))
-    if prop.secondary is not None and len(pairs) == 2:
-        (local, secondary_local), (target_key, secondary_target) = pairs
-        if local.table is not prop.parent.local_table:
-            (target_key, secondary_target), (local, secondary_local) = pairs
-        matching = select(target_key).where(inner).correlate(None)
-        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
-    attr = getattr(prop.parent.class_, prop.key)
-    return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
-
-
 class FilterQuickSearch(BaseFilter):
     """One search box over the view's ``quick_search`` paths (name, phone, unit number …)."""
 
@@ -297,18 +273,18 @@ class FilterQuickSearch(BaseFilter):
     paths = ()
 
     def apply(self, query, value):
+        many = isinstance(value, ManyMatches)  # the list page counted many matches
         value = (value or "").strip()
         if not value:
             return query
         term = value  # as typed, for the unit key below
-        value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         model = self.datamodel.obj
         dialect = self.datamodel.session.get_bind().dialect.name
         access = current_app.appbuilder.sm.field_access(model.__name__)
         paths = [path for path in self.paths if access.searchable(path)]
         if not paths:  # nothing this user may search: no match, as for any value that does not exist
             return query.filter(false())
-        clauses = [_path_clause(model, path, value, dialect) for path in paths]
+        clauses = [contains(model, paths, value, dialect, many)]  # app.search: through the text index
         clauses += _unit_key_clauses(model, term, access)
         return query.filter(or_(*clauses))
 
@@ -1445,9 +1421,8 @@ class LookupView(BaseView):
             if value:
                 query = query.filter(getattr(model, column) == value)
         if term:
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             paths = [path for path in lookup_paths(model) if access.searchable(path)]
-            clauses = [_path_clause(model, path, escaped) for path in paths]
+            clauses = [contains(model, paths, term, db.session.get_bind().dialect.name)] if paths else []
             if clauses:
                 clauses += _unit_key_clauses(model, term, access)
             query = query.filter(or_(*clauses) if clauses else false())

@@ -21,6 +21,7 @@ from app.errors import DomainError
 from app.field_permissions import field_access_for
 from app.policy.principal import current_principal
 from app.models import Building, Customer, CustomerUnit, MeterReading, Tag, Unit
+from app.search import refresh_statistics
 from app.validation import check_value, normalize_phone
 
 
@@ -288,6 +289,8 @@ def import_rows(session, kind, rows, principal):
         raise DomainError(_("The file has %(count)s errors; nothing was imported.", count=len(errors)))
     try:
         created, updated = _apply(session, kind, parsed)
+        session.flush()
+        refresh_statistics(session.connection(), tables=[SPECS[kind]["model"].__tablename__])  # the planner sees the rows
         session.commit()
     except Exception:
         session.rollback()

@@ -179,6 +179,15 @@ def prune_job_runs(session, now, app):
     return forget_runs(session, now, app.config.get("CRM_JOB_RUN_KEEP_DAYS", 7))
 
 
+@job(log=False)
+def planner_statistics(session, now, app):
+    """Once a day on SQLite, ``PRAGMA optimize``: statistics of the tables that changed enough since."""
+    from app.search import refresh_statistics
+
+    refresh_statistics(session.connection(), tables=())
+    session.commit()
+
+
 def forget_runs(session, now, keep_days):
     """Delete the job_run ledger's rows older than ``keep_days``; returns how many. Commits."""
     from sqlalchemy import delete
@@ -264,4 +273,5 @@ def register_jobs(scheduler, app, holder=None):
     minutes = app.config.get("CRM_ESCALATION_SWEEP_MINUTES", 1)
     add(escalation_sweep, "interval", minutes * 60, minutes=minutes)
     add(prune_job_runs, "interval", 6 * 3600, hours=6)
+    add(planner_statistics, "cron", DAY_SECONDS, hour=3, timezone=zone)
     return scheduler

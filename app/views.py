@@ -361,7 +361,7 @@ class TicketView(CrmView):
     order_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
                      "assignee", "deadline", "created_at"]
     base_order = ("created_at", "desc")
-    quick_search = ("number", "title", "customer.name", "customer.phone", "unit.number")
+    quick_search = ("number", "title", "description", "customer.name", "customer.phone", "unit.number")
     unit_filters = True
     related_views = [TicketEventView, TicketAttachmentView, CommunicationView]
     # the number opens the ticket's work page (timeline and one-click actions)

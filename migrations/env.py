@@ -90,9 +90,16 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
+    def include_object(obj, name, type_, reflected, compare_to):
+        # the text search indexes (FTS5 tables and their shadow tables on SQLite, pg_trgm GIN indexes on
+        # PostgreSQL: migration d2a7e3d66ab6) are no model's: autogenerate leaves them
+        return not (reflected and (type_ == "table" and "_fts" in name
+                                   or type_ == "index" and (name or "").endswith("_trgm")))
+
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

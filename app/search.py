@@ -1,0 +1,174 @@
+"""Text search: "contains" over the searched text of records, answered by an index where there is one.
+
+``contains(model, paths, term, dialect)`` is the one clause every search box and lookup uses: the rows
+of ``model`` where any of ``paths`` (columns, or columns of related rows: ``customer.name``,
+``units.unit.number``) contains ``term``. The answer is always that of ``LIKE '%term%'`` (ILIKE on
+PostgreSQL); only the way to it differs.
+
+SQLite: the text of the tables in ``INDEXED`` is kept in an FTS5 table ``<table>_fts`` (trigram
+tokenizer, contentless: it stores the index, not a second copy of the text). Database triggers
+(migration "text search indexes") keep it in step on every write path: pages, API, imports, bulk
+generation, raw SQL. Each value is indexed with two padding characters (``PAD``) appended, so every
+character of the text starts a trigram:
+
+- a term of 3 characters or more is an FTS5 phrase of its trigrams: ``{title number}: "漏水管"``,
+  the column filter holding only the columns the user may search;
+- a term of 1 or 2 characters has no trigram of its own (FTS5 matches nothing for it), but each of its
+  occurrences is the start of an indexed trigram (the padding covers the end of a value). Those are
+  read from the ``<table>_fts_terms`` fts5vocab table (one row per trigram occurrence) by a range on
+  the term: ``term >= '王' AND term < '王' + 1``, again only in the allowed columns. Measured at
+  100,000 tickets this reads the index (about as fast as a long term), where LIKE on the table or
+  on the FTS table scans every row; a separate unigram/bigram index would need a tokenizer SQLite
+  does not ship (triggers cannot split text into characters) and would double the index.
+
+The trigram tokenizer folds case of all letters where SQLite's LIKE folds only ASCII: a search for
+"É" also finds "é" (PostgreSQL's ILIKE does the same). A relation is followed as ``fk IN (SELECT …)``
+(``related_in``): the related table's index answers once for the whole search.
+
+PostgreSQL: ``ILIKE '%term%'`` on the columns themselves, which the ``pg_trgm`` GIN indexes of the same
+migration answer for terms of 3 characters or more (shorter terms scan, as before).
+"""
+from sqlalchemy import UnaryExpression, and_, bindparam, column, false, literal_column, or_, select, table
+from sqlalchemy.orm.interfaces import MANYTOONE
+from sqlalchemy.sql import operators
+
+# table -> the columns its FTS table indexes (the migration holds its own copy of this list)
+INDEXED = {
+    "ticket": ("number", "title", "description"),
+    "customer": ("name", "phone"),
+    "unit": ("number",),
+}
+PAD = "\x1f\x1f"
+
+
+def escape_like(term):
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# more matches than this and a list page walks its order's index, keeping the matching rows
+MANY_MATCHES = 1000
+
+
+class ManyMatches(str):
+    """A search term of which a list page counted more than MANY_MATCHES matches (its filters' value)."""
+
+
+def contains(model, paths, term, dialect, many=False):
+    """Rows of ``model`` where any of ``paths`` contains ``term`` (a raw term: no LIKE wildcards).
+
+    ``many`` (a list page that counted more than MANY_MATCHES, in an order an index keeps): on SQLite the
+    clause is wrapped in a unary plus, so the planner does not fetch every matching row by its id to sort
+    them all (thousands of random reads for a page of 100) but walks the order's index and tests each
+    row against the matching ids (read once from the text index): a page's worth of index entries.
+    Few matches keep the plain clause: fetching them is cheaper than walking the index to its end."""
+    groups = {}  # relation path -> its columns, so one index answers all columns of one table
+    for path in paths:
+        relations, _, name = path.rpartition(".")
+        groups.setdefault(relations, []).append(name)
+    clauses = [_through(model, relations.split(".") if relations else [], names, term, dialect)
+               for relations, names in groups.items()]
+    if not clauses:
+        return false()
+    clause = or_(*clauses)
+    if many and dialect == "sqlite":
+        return UnaryExpression(clause.self_group(), operator=operators.custom_op("+"))
+    return clause
+
+
+def ordered_by_index(model, order_column):
+    """Is ``order_column`` (a list's order; none: the primary key) the first column of an index of ``model``?"""
+    if not order_column:
+        return True
+    if "." in order_column or order_column not in model.__table__.c:
+        return False
+    return any(index.columns.keys()[:1] == [order_column] for index in model.__table__.indexes) or \
+        model.__table__.c[order_column].primary_key
+
+
+def _through(model, relations, names, term, dialect):
+    if relations:
+        prop = getattr(model, relations[0]).property
+        target = prop.mapper.class_
+        return related_in(prop, target, _through(target, relations[1:], names, term, dialect))
+    indexed = INDEXED.get(model.__tablename__, ()) if dialect == "sqlite" and PAD[0] not in term else ()
+    in_index = [name for name in names if name in indexed]
+    clauses = [_like(getattr(model, name), term, dialect) for name in names if name not in in_index]
+    if in_index:
+        clauses.append(model.id.in_(matching_ids(model.__tablename__, in_index, term)))
+    return or_(*clauses)
+
+
+def _like(attr, term, dialect):
+    pattern = f"%{escape_like(term)}%"
+    if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case already; lower() on every row is wasted
+        return attr.like(pattern, escape="\\")
+    return attr.ilike(pattern, escape="\\")
+
+
+def matching_ids(table_name, columns, term):
+    """SELECT of the ids of ``table_name`` whose ``columns`` contain ``term``, from its FTS table (SQLite)."""
+    if len(term) >= 3:
+        fts = table(f"{table_name}_fts", column("rowid"))
+        query = '{%s}: "%s"' % (" ".join(columns), term.replace('"', '""'))
+        return select(fts.c.rowid).where(literal_column(f"{table_name}_fts").op("MATCH")(bindparam(None, query)))
+    terms = table(f"{table_name}_fts_terms", column("doc"), column("term"), column("col"))
+    low = term.lower()
+    return (select(terms.c.doc).distinct()
+            .where(and_(terms.c.term >= bindparam(None, low), terms.c.term < bindparam(None, _next(low)),
+                        terms.c.col.in_(list(columns)))))
+
+
+def _next(prefix):
+    """The smallest string after every string starting with ``prefix`` (UTF-8 keeps code point order)."""
+    code = ord(prefix[-1]) + 1
+    if 0xD800 <= code <= 0xDFFF:  # no surrogates in UTF-8
+        code = 0xE000
+    return prefix[:-1] + chr(min(code, 0x10FFFF))
+
+
+def related_in(prop, target, inner):
+    """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
+    has()/any() would be a correlated EXISTS run for every row of a large table."""
+    pairs = prop.local_remote_pairs
+    if prop.secondary is None and len(pairs) == 1:
+        local, remote = pairs[0]
+        return local.in_(select(remote).where(inner).correlate(None))
+    if prop.secondary is not None and len(pairs) == 2:
+        (local, secondary_local), (target_key, secondary_target) = pairs
+        if local.table is not prop.parent.local_table:
+            (target_key, secondary_target), (local, secondary_local) = pairs
+        matching = select(target_key).where(inner).correlate(None)
+        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
+    attr = getattr(prop.parent.class_, prop.key)
+    return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+
+
+# ---------------------------------------------------------------- planner statistics
+
+
+def refresh_statistics(connection, tables=None, merge_indexes=False):
+    """Planner statistics after a change in bulk.
+
+    ``tables=None`` (after ``crm init`` and ``crm generate``): ANALYZE of everything. A list of tables
+    (after an import): those tables, on SQLite sampled (``analysis_limit``) so an import of a few rows
+    into a million does not read the million. ``tables=()`` (the daily job): on SQLite only
+    ``PRAGMA optimize``, which analyzes what changed enough since; PostgreSQL's autovacuum does that.
+    ``merge_indexes`` (after a bulk load, SQLite): each FTS index's segments merged into one b-tree.
+    """
+    from sqlalchemy import text
+
+    sqlite = connection.dialect.name == "sqlite"
+    if merge_indexes and sqlite:
+        for name in INDEXED:
+            connection.execute(text(f"INSERT INTO {name}_fts({name}_fts) VALUES ('optimize')"))
+    if tables is None:
+        connection.execute(text("ANALYZE"))
+    elif tables:
+        if sqlite:
+            connection.execute(text("PRAGMA analysis_limit=1000"))
+        for name in tables:
+            connection.execute(text(f'ANALYZE "{name}"'))
+        if sqlite:
+            connection.execute(text("PRAGMA analysis_limit=0"))
+    if sqlite:
+        connection.execute(text("PRAGMA optimize"))
