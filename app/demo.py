@@ -355,20 +355,21 @@ CREATED_HOURS = {7: 3, 8: 8, 9: 12, 10: 12, 11: 10, 12: 6, 13: 7, 14: 9, 15: 9, 
 
 
 def _created_times(rng, count, now, zone):
-    """``count`` creation moments over the last HISTORY_DAYS, at the hours residents call, a little busier
-    on weekends and in recent months (the community fills up)."""
+    """About ``count`` creation moments over the last HISTORY_DAYS, day by day (a little busier on weekends
+    and in recent months, as the estate fills up), at the hours residents call."""
     local_today = now.astimezone(zone).date()
     days = [local_today - datetime.timedelta(days=back) for back in range(HISTORY_DAYS)]
     weights = [(1.25 if d.weekday() >= 5 else 1.0) * (1.3 - 0.3 * back / HISTORY_DAYS) for back, d in enumerate(days)]
+    scale = count / sum(weights)
     hours, hour_weights = list(CREATED_HOURS), list(CREATED_HOURS.values())
     times = []
-    while len(times) < count:
-        day = rng.choices(days, weights=weights)[0]
-        hour = rng.choices(hours, weights=hour_weights)[0]
-        at = datetime.datetime.combine(day, datetime.time(hour, rng.randrange(60), rng.randrange(60)), zone)
-        at = at.astimezone(UTC)
-        if at < now - 10 * 60 * datetime.timedelta(seconds=1):
-            times.append(at)
+    for day, weight in zip(days, weights):
+        for _ in range(int(weight * scale + rng.random())):
+            hour = rng.choices(hours, weights=hour_weights)[0]
+            at = datetime.datetime.combine(day, datetime.time(hour, rng.randrange(60), rng.randrange(60)), zone)
+            at = at.astimezone(UTC)
+            if at < now - 10 * 60 * datetime.timedelta(seconds=1):
+                times.append(at)
     return sorted(times)
 
 
@@ -457,17 +458,19 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
     """The tickets of the last HISTORY_DAYS, each taken through its history at the moments it happened
     (numbers by creation day, response, resolution, ratings, closing, the escalation sweep's work)."""
     from app.core.clock import local_zone
-    from app.sla import level_two_delay, policy_minutes
+    from app.sla import fallback_minutes, level_two_delay, policy_table
 
     zone = local_zone()
     level_two_after = level_two_delay(session)
+    policies, fallback = policy_table(session.connection()), fallback_minutes(session)
     count = max(len(TICKET_STATUSES.codes), int(len(customers) * TICKETS_PER_CUSTOMER))
     service = [users["service"], users["service2"]]
     assignees = {"工程部": [users["tech"], users["tech2"], users["tech"], users["tech2"], users["supervisor"]],
                  "客服部": service}
     created = _created_times(rng, count, now, zone)
     types = [_pick(rng, TICKET_TYPE_WEIGHTS) for _ in created]
-    _cover(rng, types, TICKET_TYPES.codes)
+    if len(types) >= len(TICKET_TYPES.codes):
+        _cover(rng, types, TICKET_TYPES.codes)
     # each month has its own share of late work (busy seasons, staff changes): the trend moves
     month_late = {}
     tickets, timeline = [], []
@@ -476,14 +479,15 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
         title, description = rng.choice(TICKET_TEXTS[kind])
         department = TICKET_DEPARTMENT[kind]
         desk = rng.choice(service)
+        # by ids: the ticket joins its customer's, unit's and department's lists when it is created
         ticket = Ticket(
-            title=title, description=description, type=kind, status="new", customer=customer,
-            unit=primary[id(customer)], department=departments[department],
+            title=title, description=description, type=kind, status="new", customer_id=customer.id,
+            unit_id=primary[id(customer)].id, department_id=departments[department].id,
             priority=_pick(rng, {"high": 35 if kind == "complaint" else 15, "medium": 55, "low": 25}),
             channel=_pick(rng, {"phone": 40, "wechat": 30, "walk_in": 15, "web": 10, "email": 5}),
-            created_by=desk, created_at=at, updated_at=at,
+            created_by_id=desk.id, created_at=at, updated_at=at,
         )
-        respond, resolve = policy_minutes(session, kind, ticket.priority)
+        respond, resolve = policies.get((kind, ticket.priority), fallback)
         ticket.response_due, ticket.resolution_due = at + _minutes(respond), at + _minutes(resolve)
         ticket.deadline = ticket.resolution_due
         month = at.astimezone(zone).strftime("%Y-%m")
@@ -680,7 +684,9 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     session.add_all(list(tags.values()) + buildings)
     people, links, primary, developer = _create_customers(rng, customers, units, tags, phones, today, since)
     zone = local_zone()
-    _save(session, units + people + [developer] + links + _create_meter_readings(rng, units, now, zone))
+    _save(session, units + people + [developer] + links)
+    for link_ in links:  # not needed again: a smaller session flushes faster
+        session.expunge(link_)
     # the escalation sweeps and billing runs of the history commit as they go; what the loader holds
     # stays loaded
     plain = session() if isinstance(session, scoped_session) else session
@@ -689,6 +695,7 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
         tickets = _create_tickets(session, plain, rng, people, primary, departments, users, now) if people else []
         _settle_notices(session, rng, now)
         communications = _create_communications(session, rng, people, tickets, users, now) if people else []
+        _save(session, _create_meter_readings(rng, units, now, zone))
         session.commit()
         runs = _create_bills(session, now, zone)
     finally:
