@@ -15,7 +15,7 @@ import sys
 import pytest
 import time_machine
 
-CUSTOMERS = 120  # ~240 tickets over five months: enough days to judge, quick to load
+CUSTOMERS = 200  # ~400 tickets over five months: enough a day to judge the days by
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -45,13 +45,14 @@ def _check_story(session):
     last_30 = DashboardFilter(today - datetime.timedelta(days=29), today, zone=zone.key, today=today)
     last_90 = DashboardFilter(today - datetime.timedelta(days=89), today, zone=zone.key, today=today)
 
-    # resolution: hours, not months; mostly on time, not always
+    # resolution: hours, not months; mostly on time, not always (judged over a quarter: a department
+    # resolves a few dozen requests a month in this small demo, and a good month may have no late one)
     for flt in (last_30, last_90):
         performance = department_performance(session, flt)
         medians, on_time = performance.series[0]["data"], performance.series[1]["data"]
         assert set(performance.labels) == {"工程部", "客服部"}
         assert all(2 <= hours <= 72 for hours in medians), medians
-        assert all(60 <= rate <= 98 for rate in on_time), on_time
+        assert all(60 <= rate <= (100 if flt is last_30 else 98) for rate in on_time), on_time
 
     # resolved day by day, no spike of everything stamped at load time
     for flt in (last_30, last_90):
