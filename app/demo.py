@@ -1,8 +1,14 @@
 """Realistic Simplified-Chinese demo data: staff, buildings, customers, tickets, bills.
 
 ``load_demo_data`` fills an empty database; every generated value depends only on the
-seed and ``now`` (one ``random.Random(seed)``, never the global generator). Ticket numbers,
-ticket events, receipt numbers and bill settlement are left to the app's flush listeners.
+seed and ``now`` (one ``random.Random(seed)``, never the global generator), and every date is
+relative to ``now``, so the demo reads the same whatever day it is loaded on.
+
+History is written through the app's own rules, at the moments it happened: the loader sets
+``session.info["as_of"]`` (app.records.flush_time) before each step, so ticket numbers (by creation
+day), the ticket history, response/resolution/close times, staff notices, customers' messages and the
+escalation sweep's work carry their own times. The billing runs bill the months as the billing job did.
+Old notices are then read and old messages sent, as they would have been.
 """
 import datetime
 import random
@@ -656,7 +662,8 @@ def _create_payments(session, rng, bills, users, now, zone):
 
 
 def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-2026", now=None):
-    """Fill an empty database with demo data deterministic for ``seed`` and ``now``; commit once.
+    """Fill an empty database with demo data deterministic for ``seed`` and ``now`` (the escalation sweeps
+    and billing runs of the history commit as they go).
 
     Returns a summary of what was created, e.g. ``{"buildings": 7, "units": 512, ...}``.
     """
