@@ -497,7 +497,7 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
         ticket.response_due, ticket.resolution_due = at + _minutes(respond), at + _minutes(resolve)
         ticket.deadline = ticket.resolution_due
         month = at.astimezone(zone).strftime("%Y-%m")
-        late_share = month_late.setdefault(month, rng.uniform(0.1, 0.22)) * (1.4 if kind == "complaint" else 1)
+        late_share = month_late.setdefault(month, rng.uniform(0.07, 0.16)) * (1.4 if kind == "complaint" else 1)
         steps, _late = _ticket_plan(rng, ticket, respond, resolve, late_share, rng.choice(assignees[department]), desk)
         tickets.append(ticket)
         timeline.append((at, index, "create", ticket, {"actor": desk}))
