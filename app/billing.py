@@ -21,7 +21,7 @@ from app.numbering import next_number
 from app.policy.principal import permits
 from app import tasks
 from app.security import ACTION_APPROVE, ACTION_CREATE, RESOURCE_BILLING_RUN, RESOURCE_WRITE_OFF
-from app.records import current_actor_id
+from app.records import current_actor_id, flush_time
 from app.core.clock import local_zone
 from app.types import utcnow
 from app.validation import check_period, parse_tiers
@@ -60,7 +60,7 @@ def _check_reversal(session, item):
 
 
 def _before_flush(session, flush_context, instances):
-    now = utcnow()
+    now = flush_time(session)
     for item in session.new:
         if isinstance(item, Payment):
             if not item.receipt_number:

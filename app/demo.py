@@ -1,20 +1,28 @@
 """Realistic Simplified-Chinese demo data: staff, buildings, customers, tickets, bills.
 
 ``load_demo_data`` fills an empty database; every generated value depends only on the
-seed and ``now`` (one ``random.Random(seed)``, never the global generator). Ticket numbers,
-ticket events, receipt numbers and bill settlement are left to the app's flush listeners.
+seed and ``now`` (one ``random.Random(seed)``, never the global generator), and every date is
+relative to ``now``, so the demo reads the same whatever day it is loaded on.
+
+History is written through the app's own rules, at the moments it happened: the loader sets
+``session.info["as_of"]`` (app.records.flush_time) before each step, so ticket numbers (by creation
+day), the ticket history, response/resolution/close times, staff notices, customers' messages and the
+escalation sweep's work carry their own times. The billing runs bill the months as the billing job did.
+Old notices are then read and old messages sent, as they would have been.
 """
 import datetime
 import random
 from decimal import Decimal
 
 from flask import current_app
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import scoped_session
 
-from app.core.clock import utcnow
+from app.core.clock import local_zone, utcnow
 
 from app.models import (
-    Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, FeeRule, Payment, StaffProfile, Tag,
-    Ticket, Unit,
+    Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, FeeRule, MeterReading, Notification,
+    OutboxMessage, Payment, StaffProfile, Tag, Ticket, TicketEvent, TicketRating, Unit,
 )
 from app.security import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
 from app.types import TICKET_STATUSES, TICKET_TYPES
@@ -58,6 +66,7 @@ TAGS = [
     ("有宠物", "#2CA02C", "饲养宠物，注意文明养宠提醒"), ("欠费提醒", "#FF7F0E", "存在欠费记录"),
     ("新入住", "#17BECF", "近半年内入住"), ("投诉敏感", "#E377C2", "沟通需谨慎，优先处理"),
 ]
+DEVELOPER = "上海锦绣置业有限公司"  # owner of the estate's unsold flats, shops and parking spaces
 FAMILY_NAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤"
 MALE_NAMES = ("伟 强 磊 军 勇 杰 涛 明 超 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 旭 宁 龙 阳 建国 志强 文博 "
               "子轩 浩然 宇航 俊杰 家豪 明辉 晓东 国平 德明 永康 振华 天佑 一鸣").split()
@@ -302,50 +311,257 @@ def _create_customers(rng, count, units, tags, phones, today, since):
             households.append(customer)
             if parking and rng.random() < 0.1:
                 link(customer, parking.pop(), "owner")
-    for unit in residential + shops + parking:  # occupied units nobody was linked to
-        if rng.random() < 0.7:
+    # Every unit has an owner, who pays its fees while nobody lives there (空置房): a flat bought and not
+    # (yet) moved into belongs to an owner living elsewhere in the estate; unsold flats, shops and parking
+    # spaces belong to the developer. A flat its residents moved out of was sold on.
+    developer = Customer(name=DEVELOPER, type="other", status="active", phone=_mobile(rng, phones),
+                         created_at=since, updated_at=since)
+    owners = [c for c in customers if c.type == "owner" and c.status == "active"]
+    lived_in = {id(link_.unit) for link_ in links if link_.relation != "family" and link_.move_out is None}
+    owned = {id(link_.unit) for link_ in links if link_.relation != "family"}
+    for link_ in list(links):
+        unit = link_.unit
+        if link_.move_out is not None and link_.relation != "family" and id(unit) not in lived_in and owners:
+            buyer = rng.choice(owners)
+            links.append(CustomerUnit(customer=buyer, unit=unit, relation="owner",
+                                      move_in=min(today, link_.move_out + rng.randint(3, 30) * DAY)))
+            lived_in.add(id(unit))
+            unit.status = "vacant" if unit.use == "residential" else unit.status
+    for unit in units:
+        if id(unit) in owned:
+            continue
+        if unit.status == "occupied":  # nobody lives there
             unit.status = "vacant"
-    return customers, links, primary
+        owner = rng.choice(owners) if unit.use == "residential" and owners and rng.random() < 0.7 else developer
+        links.append(CustomerUnit(customer=owner, unit=unit, relation="owner",
+                                  move_in=today - rng.randint(200, 6 * 365) * DAY))
+    return customers, links, primary, developer
 
 
-def _create_tickets(session, rng, customers, primary, departments, users, now):
-    count = max(len(TICKET_STATUSES.codes), int(len(customers) * 0.8))
+# Every demo ticket lives through its history at the moments it happened: created by the service desk,
+# assigned, started within its response time (mostly), resolved within its resolution time (mostly),
+# rated by most customers, closed by the auto-close rule a week after resolution. Steps still in the
+# future at load time have not happened yet, so recent tickets are open and old ones are finished.
+HISTORY_DAYS = 150
+TICKETS_PER_CUSTOMER = 2.0  # over HISTORY_DAYS: ~4 requests a day for 300 customers
+AUTO_CLOSE = 7 * DAY  # the auto-close rule (CRM_AUTO_CLOSE_DAYS)
+RATED_SHARE = 0.82
+STARS_ON_TIME = {5: 62, 4: 27, 3: 8, 2: 2, 1: 1}
+STARS_LATE = {5: 18, 4: 32, 3: 30, 2: 12, 1: 8}
+RATING_COMMENTS = {
+    5: ["师傅很专业，处理及时，非常满意！", "响应很快，服务态度好。", "问题解决得很彻底，点赞。", None, None],
+    4: ["处理得不错，就是上门时间稍晚。", "整体满意。", None, None],
+    3: ["问题解决了，但等待时间有点长。", "一般，希望沟通再主动一些。", None],
+    2: ["拖了好几天才处理，不太满意。", "处理结果一般，问题还会复发。"],
+    1: ["反映多次才来处理，非常不满意。", "态度差，问题没有真正解决。"],
+}
+# local hours a request comes in (residents call from morning to evening)
+CREATED_HOURS = {7: 3, 8: 8, 9: 12, 10: 12, 11: 10, 12: 6, 13: 7, 14: 9, 15: 9, 16: 8, 17: 7, 18: 6, 19: 6,
+                 20: 5, 21: 3, 22: 1}
+
+
+def _created_times(rng, count, now, zone):
+    """About ``count`` creation moments over the last HISTORY_DAYS, day by day (a little busier on weekends
+    and in recent months, as the estate fills up), at the hours residents call."""
+    local_today = now.astimezone(zone).date()
+    days = [local_today - datetime.timedelta(days=back) for back in range(HISTORY_DAYS)]
+    weights = [(1.25 if d.weekday() >= 5 else 1.0) * (1.3 - 0.3 * back / HISTORY_DAYS) for back, d in enumerate(days)]
+    scale = count / sum(weights)
+    hours, hour_weights = list(CREATED_HOURS), list(CREATED_HOURS.values())
+    times = []
+    for day, weight in zip(days, weights):
+        for _ in range(int(weight * scale + rng.random())):
+            hour = rng.choices(hours, weights=hour_weights)[0]
+            at = datetime.datetime.combine(day, datetime.time(hour, rng.randrange(60), rng.randrange(60)), zone)
+            at = at.astimezone(UTC)
+            if at < now - 10 * 60 * datetime.timedelta(seconds=1):
+                times.append(at)
+    return sorted(times)
+
+
+def _minutes(value):
+    return datetime.timedelta(minutes=value)
+
+
+def _ticket_plan(rng, ticket, respond, resolve, late_share, handler, desk):
+    """The ticket's steps after creation: [(moment, what, details)], in order, whether or not they happen
+    before the demo's now."""
+    at = ticket.created_at
+    steps = []
+    assigned = at + _minutes(rng.randint(3, min(45, max(4, respond // 2))))
+    steps.append((assigned, "status", {"status": "assigned", "assignee": handler, "actor": desk}))
+    if rng.random() < 0.04:  # withdrawn by the customer, or a duplicate
+        steps.append((assigned + _minutes(rng.randint(30, 24 * 60)), "status", {"status": "cancelled", "actor": desk}))
+        return steps, False
+    late = rng.random() < late_share
+    if rng.random() < (0.9 if not late else 0.6):
+        started = at + _minutes(max(5, int(respond * rng.uniform(0.15, 0.95))))
+    else:
+        started = at + _minutes(int(respond * rng.uniform(1.05, 2.5)))
+    started = max(started, assigned + _minutes(2))
+    steps.append((started, "status", {"status": "in_progress", "actor": handler}))
+    if late:
+        resolved = at + _minutes(int(resolve * rng.uniform(1.03, 1.6)))
+    else:
+        resolved = at + _minutes(int(resolve * rng.uniform(0.08, 0.9) ** 1.4))
+    resolved = max(resolved, started + _minutes(rng.randint(15, 90)))
+    steps.append((resolved, "status", {"status": "resolved", "actor": handler}))
+    if rng.random() < 0.04:  # the customer was not satisfied: reopened and done again
+        reopened = resolved + _minutes(rng.randint(60, 48 * 60))
+        steps.append((reopened, "status", {"status": "reopened", "actor": desk}))
+        again = reopened + _minutes(rng.randint(30, 240))
+        steps.append((again, "status", {"status": "in_progress", "actor": handler}))
+        resolved = again + _minutes(rng.randint(60, 24 * 60))
+        steps.append((resolved, "status", {"status": "resolved", "actor": handler}))
+        late = True
+    closed = resolved + AUTO_CLOSE + _minutes(rng.randint(1, 60))
+    if rng.random() < RATED_SHARE:
+        stars = int(_pick(rng, STARS_LATE if late else STARS_ON_TIME))
+        source = _pick(rng, {"link": 70, "phone": 25, "visit": 5})
+        rated = resolved + _minutes(rng.randint(20, 3 * 24 * 60))
+        steps.append((rated, "rating", {"stars": stars, "source": source, "comment": rng.choice(RATING_COMMENTS[stars]),
+                                        "recorded_by": None if source == "link" else desk}))
+    steps.append((closed, "status", {"status": "closed", "actor": None}))
+    return steps, late
+
+
+def _escalation_moments(ticket, steps, level_two_after):
+    """When the escalation sweep (run every minute) finds this ticket overdue: its due times passed
+    with the step still to do, and level 2 that long after level 1."""
+    done = {}
+    for when, what, details in steps:
+        if what == "status":
+            done.setdefault(details["status"], when)
+    moments = []
+    for due, step in ((ticket.response_due, "in_progress"), (ticket.resolution_due, "resolved")):
+        finished = done.get(step) or done.get("cancelled")
+        if finished is None or finished > due:
+            first = due + datetime.timedelta(minutes=1)
+            moments += [first, first + level_two_after + datetime.timedelta(minutes=1)]
+    return moments
+
+
+def _apply_step(session, ticket, what, details, when):
+    if what == "rating":
+        from app.ratings import check_rating
+
+        recorded_by = details["recorded_by"]
+        check_rating(session, ticket, details["stars"], details["source"], getattr(recorded_by, "id", None))
+        session.add(TicketRating(ticket=ticket, stars=details["stars"], comment=details["comment"],
+                                 source=details["source"], rated_at=when, recorded_by=recorded_by))
+        return
+    status = details["status"]
+    if "assignee" in details:
+        ticket.assignee = details["assignee"]
+    if status == "resolved":
+        ticket.resolution = RESULTS[ticket.type]
+    if ticket.status != status:
+        ticket.status = status
+    ticket.updated_at = when
+
+
+def _create_tickets(session, plain, rng, customers, primary, departments, users, now):
+    """The tickets of the last HISTORY_DAYS, each taken through its history at the moments it happened
+    (numbers by creation day, response, resolution, ratings, closing, the escalation sweep's work)."""
+    from app.core.clock import local_zone
+    from app.sla import fallback_minutes, level_two_delay, policy_table
+
+    zone = local_zone()
+    level_two_after = level_two_delay(session)
+    policies, fallback = policy_table(session.connection()), fallback_minutes(session)
+    count = max(len(TICKET_STATUSES.codes), int(len(customers) * TICKETS_PER_CUSTOMER))
     service = [users["service"], users["service2"]]
-    assignees = {"工程部": [users["supervisor"], users["tech"], users["tech2"]], "客服部": service}
-    created = sorted(now - datetime.timedelta(seconds=rng.randint(600, 120 * 86400)) for _ in range(count))
+    assignees = {"工程部": [users["tech"], users["tech2"], users["tech"], users["tech2"], users["supervisor"]],
+                 "客服部": service}
+    created = _created_times(rng, count, now, zone)
     types = [_pick(rng, TICKET_TYPE_WEIGHTS) for _ in created]
-    statuses = [_pick(rng, OLD_STATUS_WEIGHTS if now - at > 14 * DAY else RECENT_STATUS_WEIGHTS) for at in created]
-    _cover(rng, types, TICKET_TYPES.codes)
-    _cover(rng, statuses, TICKET_STATUSES.codes)
-    tickets, plans = [], []
-    for at, kind, status in zip(created, types, statuses):
+    if len(types) >= len(TICKET_TYPES.codes):
+        _cover(rng, types, TICKET_TYPES.codes)
+    # each month has its own share of late work (busy seasons, staff changes): the trend moves
+    month_late = {}
+    tickets, timeline = [], []
+    for index, (at, kind) in enumerate(zip(created, types)):
         customer = rng.choice(customers)
         title, description = rng.choice(TICKET_TEXTS[kind])
         department = TICKET_DEPARTMENT[kind]
+        desk = rng.choice(service)
+        # by ids: the ticket joins its customer's, unit's and department's lists when it is created
         ticket = Ticket(
-            title=title, description=description, type=kind, status="new", customer=customer,
-            unit=primary[id(customer)], department=departments[department], deadline=at + rng.randint(24, 72) * HOUR,
+            title=title, description=description, type=kind, status="new", customer_id=customer.id,
+            unit_id=primary[id(customer)].id, department_id=departments[department].id,
             priority=_pick(rng, {"high": 35 if kind == "complaint" else 15, "medium": 55, "low": 25}),
             channel=_pick(rng, {"phone": 40, "wechat": 30, "walk_in": 15, "web": 10, "email": 5}),
-            created_by=rng.choice(service), created_at=at, updated_at=at,
+            created_by_id=desk.id, created_at=at, updated_at=at,
         )
+        respond, resolve = policies.get((kind, ticket.priority), fallback)
+        ticket.response_due, ticket.resolution_due = at + _minutes(respond), at + _minutes(resolve)
+        ticket.deadline = ticket.resolution_due
+        month = at.astimezone(zone).strftime("%Y-%m")
+        late_share = month_late.setdefault(month, rng.uniform(0.07, 0.16)) * (1.4 if kind == "complaint" else 1)
+        steps, _late = _ticket_plan(rng, ticket, respond, resolve, late_share, rng.choice(assignees[department]), desk)
         tickets.append(ticket)
-        steps, when = [], at
-        for step in STATUS_PATHS[status][1:]:
-            when = min(now, when + rng.randint(1, 30) * HOUR)
-            steps.append((step, when))
-        plans.append((ticket, rng.choice(assignees[department]), steps))
-    _save(session, tickets)
-    for round_ in range(max(len(steps) for _, _, steps in plans)):
-        for ticket, assignee, steps in plans:
-            if round_ < len(steps):
-                ticket.status, ticket.updated_at = steps[round_]
-                if ticket.status == "assigned":
-                    ticket.assignee = assignee
-                if ticket.status == "resolved":
-                    ticket.resolution = RESULTS[ticket.type]
-        session.flush()
+        timeline.append((at, index, "create", ticket, {"actor": desk}))
+        timeline += [(when, index, what, ticket, details) for when, what, details in steps]
+        timeline += [(when, index, "sweep", None, {}) for when in _escalation_moments(ticket, steps, level_two_after)]
+    timeline.sort(key=lambda event: (event[0], event[1]))
+    # what the history writes beside the tickets (events, notices, ratings) is not needed again: letting go
+    # of it after each flush keeps the session small, and every later flush fast
+    written = []
+
+    def collect(flushed, _context):
+        written.extend(o for o in flushed.new if isinstance(o, (TicketEvent, TicketRating, Notification, OutboxMessage)))
+
+    event.listen(plain, "after_flush", collect)
+    try:
+        _replay(session, timeline, written, now, level_two_after, zone)
+    finally:
+        event.remove(plain, "after_flush", collect)
     return tickets
+
+
+def _replay(session, timeline, written, now, level_two_after, zone):
+    from app.sla import escalate_overdue
+
+    for when, _index, what, ticket, details in timeline:
+        if when > now:
+            continue
+        session.info["as_of"] = when
+        if what == "sweep":
+            escalate_overdue(session, when, level_two_after=level_two_after, zone=zone)
+            continue
+        if what == "create":
+            session.add(ticket)
+        else:
+            _apply_step(session, ticket, what, details, when)
+        session.flush()
+        for item in written:
+            if item in session:
+                session.expunge(item)
+        written.clear()
+    session.info["as_of"] = now
+    escalate_overdue(session, now, level_two_after=level_two_after, zone=zone)
+    session.info.pop("as_of", None)
+
+
+def _settle_notices(session, rng, now):
+    """The history's notices as they stand today: staff read theirs within hours (those of the last few
+    hours may still be unread), and the customers' messages went out long ago: nothing old is left for
+    the delivery job to send when the app starts."""
+    rows = []
+    for notice_id, created in session.execute(select(Notification.id, Notification.created_at)
+                                              .where(Notification.read_at.is_(None))):
+        read = created + datetime.timedelta(minutes=rng.randint(2, 240))
+        if read < now:
+            rows.append({"id": notice_id, "read_at": read})
+    if rows:
+        session.execute(update(Notification), rows)
+    rows = []
+    for message_id, created in session.execute(select(OutboxMessage.id, OutboxMessage.created_at)
+                                               .where(OutboxMessage.status == "pending")):
+        sent = min(now, created + datetime.timedelta(seconds=rng.randint(5, 120)))
+        rows.append({"id": message_id, "status": "sent", "attempts": 1, "sent_at": sent, "next_attempt_at": sent})
+    if rows:
+        session.execute(update(OutboxMessage), rows)
 
 
 def _create_communications(session, rng, customers, tickets, users, now):
@@ -373,52 +589,81 @@ def _create_communications(session, rng, customers, tickets, users, now):
     return records
 
 
-def _create_bills(rng, links, now):
-    payers = {}
-    for link in links:
-        if link.relation != "family" and link.unit.status == "occupied":
-            payers.setdefault(id(link.unit), (link.unit, link.customer))
-    prices = {}
-    bills = []
-    for back in (2, 1, 0):
-        year, month = _month(now.date(), back)
-        next_year, next_month = _month(datetime.date(year, month, 1), -1)
-        issued = datetime.datetime(year, month, 1, 1, tzinfo=UTC)
-        due = datetime.date(next_year, next_month, 15)
-        for unit, customer in payers.values():
-            price = prices.setdefault(id(unit.building), _cents(rng, 2.5, 4.8))
-            fees = [("parking", Decimal("300.00"))] if unit.use == "parking" else [
-                ("property", (unit.area * price).quantize(CENT))]
-            if unit.use == "residential" and rng.random() < 0.4:
-                fees.append(("water", (rng.randint(4, 25) * Decimal("3.45")).quantize(CENT)))
-            for fee_type, amount in fees:
-                bills.append(Bill(customer=customer, unit=unit, period=f"{year}-{month:02d}", fee_type=fee_type,
-                                  amount=amount, due_date=due, created_at=issued, updated_at=issued))
-    return bills
+BILLED_MONTHS = 3  # this month and the two before
 
 
-def _create_payments(rng, bills, users, now):
+def _billing_moment(year, month, now, zone):
+    """When the billing job ran for a month (02:00 on its 1st, local time), but not after ``now``."""
+    return min(now, datetime.datetime(year, month, 1, 2, tzinfo=zone).astimezone(UTC))
+
+
+def _create_meter_readings(rng, units, now, zone):
+    """Monthly water readings of every flat for the billed months (an empty flat uses next to nothing)."""
+    readings = []
+    today = now.astimezone(zone).date()
+    for unit in units:
+        if unit.use != "residential":
+            continue
+        reading = _cents(rng, 50, 2000).quantize(Decimal("1"))
+        for back in range(BILLED_MONTHS - 1, -1, -1):
+            year, month = _month(today, back)
+            used = Decimal(rng.randint(0, 1) if unit.status == "vacant" else rng.randint(5, 28))
+            taken = _billing_moment(year, month, now, zone) - datetime.timedelta(hours=rng.randint(12, 60))
+            readings.append(MeterReading(unit=unit, fee_type="water", period=f"{year}-{month:02d}",
+                                         previous_reading=reading, reading=reading + used,
+                                         created_at=taken, updated_at=taken))
+            reading += used
+    return readings
+
+
+def _create_bills(session, now, zone):
+    """The billed months' bills, made by the billing run itself at the moment the job ran each month."""
+    from app.billing import generate_bills
+
+    runs = []
+    today = now.astimezone(zone).date()
+    for back in range(BILLED_MONTHS - 1, -1, -1):
+        year, month = _month(today, back)
+        moment = _billing_moment(year, month, now, zone)
+        session.info["as_of"] = moment
+        runs.append(generate_bills(session, f"{year}-{month:02d}", moment))
+    session.info.pop("as_of", None)
+    return runs
+
+
+def _create_payments(session, rng, bills, users, now, zone):
+    """Most bills paid around their due date (a few in part, some not yet); receipts numbered by the day
+    they were paid."""
+    from app.numbering import next_number
+
     payments = []
     for bill in bills:
-        overdue = bill.due_date < now.date()
+        if bill.amount <= 0:
+            continue
+        overdue = bill.due_date < now.astimezone(zone).date()
         roll = rng.random()
-        if overdue and roll < 0.7 or not overdue and roll < 0.35:
+        if overdue and roll < 0.82 or not overdue and roll < 0.45:
             amount = bill.amount
-        elif overdue and roll < 0.8:
+        elif overdue and roll < 0.88:
             amount = (bill.amount / 2).quantize(CENT)
         else:
             continue
-        due = datetime.datetime.combine(bill.due_date, datetime.time(8), tzinfo=UTC)
-        paid_at = _between(rng, bill.created_at, min(now, due + 10 * DAY))
+        due = datetime.datetime.combine(bill.due_date, datetime.time(20), tzinfo=zone).astimezone(UTC)
+        end = min(now, due + (10 * DAY if rng.random() < 0.15 else datetime.timedelta(0)))
+        paid_at = _between(rng, bill.created_at, end) if end > bill.created_at else bill.created_at
         method = _pick(rng, {"wechat": 45, "alipay": 30, "bank": 15, "cash": 10})
         payments.append(Payment(bill=bill, amount=amount, method=method, paid_at=paid_at, created_at=paid_at,
                                 created_by=users["service"] if method == "cash" else None))
-        bill.updated_at = paid_at
+    payments.sort(key=lambda p: p.paid_at)
+    connection = session.connection()
+    for payment in payments:
+        payment.receipt_number = next_number(connection, "RC", payment.paid_at, zone)
     return payments
 
 
 def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-2026", now=None):
-    """Fill an empty database with demo data deterministic for ``seed`` and ``now``; commit once.
+    """Fill an empty database with demo data deterministic for ``seed`` and ``now`` (the escalation sweeps
+    and billing runs of the history commit as they go).
 
     Returns a summary of what was created, e.g. ``{"buildings": 7, "units": 512, ...}``.
     """
@@ -444,16 +689,30 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
             for name, color, description in TAGS}
     buildings, units = _create_buildings(rng, since)
     session.add_all(list(tags.values()) + buildings)
-    people, links, primary = _create_customers(rng, customers, units, tags, phones, today, since)
-    _save(session, units + people + links)
-    tickets = _create_tickets(session, rng, people, primary, departments, users, now) if people else []
-    communications = _create_communications(session, rng, people, tickets, users, now) if people else []
-    bills = _create_bills(rng, links, now)
-    _save(session, bills)
-    payments = _create_payments(rng, bills, users, now)
+    people, links, primary, developer = _create_customers(rng, customers, units, tags, phones, today, since)
+    zone = local_zone()
+    _save(session, units + people + [developer] + links)
+    for link_ in links:  # not needed again: a smaller session flushes faster
+        session.expunge(link_)
+    # the escalation sweeps and billing runs of the history commit as they go; what the loader holds
+    # stays loaded
+    plain = session() if isinstance(session, scoped_session) else session
+    expire, plain.expire_on_commit = plain.expire_on_commit, False
+    try:
+        tickets = _create_tickets(session, plain, rng, people, primary, departments, users, now) if people else []
+        _settle_notices(session, rng, now)
+        communications = _create_communications(session, rng, people, tickets, users, now) if people else []
+        _save(session, _create_meter_readings(rng, units, now, zone))
+        session.commit()
+        runs = _create_bills(session, now, zone)
+    finally:
+        plain.expire_on_commit = expire
+    bills = session.execute(select(Bill).order_by(Bill.id)).scalars().all()
+    payments = _create_payments(session, rng, bills, users, now, zone)
     _save(session, payments)
     session.commit()
     return {
         "buildings": len(buildings), "units": len(units), "customers": len(people), "tickets": len(tickets),
         "communications": len(communications), "bills": len(bills), "payments": len(payments),
+        "billing problems": sum(run.problem_count or 0 for run in runs),
     }

@@ -110,6 +110,14 @@ def check_update(session, item):
             check(session, item, current_actor_id(session))
 
 
+def flush_time(session):
+    """The moment a flush records (numbers, history, notices): now, or the moment a loader replaying
+    past events has set as ``session.info["as_of"]`` (the demo writes its months of history so)."""
+    from app.core.clock import utcnow
+
+    return session.info.get("as_of") or utcnow()
+
+
 def current_actor_id(session):
     """The acting user's id: set explicitly by jobs/CLI, or provided by the web request."""
     actor_id = session.info.get("actor_id")

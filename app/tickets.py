@@ -21,7 +21,7 @@ from app.models import (
     OPEN_STATUSES, CustomerUnit, StaffProfile, Ticket, TicketAttachment, TicketEvent, Unit,
 )
 from app.numbering import next_number
-from app.records import current_actor_id
+from app.records import current_actor_id, flush_time
 from app.dispatch import dispatch
 from app.sla import RAISED_PRIORITY, apply_sla
 from app.core.clock import local_zone
@@ -193,7 +193,7 @@ def _changed(item, attr):
 def _log_ticket_changes(session, flush_context, instances):
     """Number new tickets and append a TicketEvent for creation, status and assignee changes."""
     actor_id = current_actor_id(session)
-    now = utcnow()
+    now = flush_time(session)
     for item in list(session.deleted):
         if isinstance(item, TicketEvent):
             raise DomainError(_("The ticket history cannot be changed."))
