@@ -40,6 +40,23 @@ MODEL_LABELS = {
     "Equipment": _("Equipment"),
     "MaintenancePlan": _("Maintenance plan"),
     "MaintenanceOccurrence": _("Maintenance record"),
+    "Holiday": _("Holiday"),
+    "Renovation": _("Renovation"),
+    "AccountSecurity": _("Account security"),
+    "SystemSetting": _("System setting"),
+    "FieldPermission": _("Field permission"),
+    "Notification": _("Notification"),
+    "ExportJob": _("Export job"),
+    "ExportLog": _("Export log"),
+    "SavedListView": _("Saved list view"),
+    "JobRun": _("Background job run"),
+    "AccountMail": _("Account mail"),
+    "PasswordResetToken": _("Password reset link"),
+    "NumberSequence": _("Number sequence"),
+    "ArrearsSummary": _("Arrears summary"),
+    "LoginThrottle": _("Sign-in throttle"),
+    "LoginNameLock": _("Sign-in name lock"),
+    "SeededDefault": _("Built-in default"),
 }
 
 COLUMN_LABELS = {
