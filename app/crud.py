@@ -547,6 +547,17 @@ def choice_select(label, choices, required, default=None, extra_validators=()):
                        validators=([_required()] if required else []) + list(extra_validators))
 
 
+def label_blank_choice(form_class):
+    """FAB's empty choice of an optional relation has no text, so WTForms shows its value "__None";
+    it reads "—" like the empty choice of an optional list of choices."""
+    from wtforms.fields.core import UnboundField
+
+    for name in dir(form_class):
+        field = getattr(form_class, name, None)
+        if isinstance(field, UnboundField) and field.kwargs.get("allow_blank") and not field.kwargs.get("blank_text"):
+            field.kwargs["blank_text"] = "—"
+
+
 def format_related(value):
     if value is None:
         return ""
@@ -627,6 +638,8 @@ class CrmModelView(ModelView):
         super().__init__(**kwargs)
         if not batch_fields(model):
             self.actions.pop("batch_edit", None)
+        for form in (self.add_form, self.edit_form):
+            label_blank_choice(form)
         self.add_form = PermittedForm(self.add_form, self)
         self.edit_form = PermittedForm(self.edit_form, self)
         self.datamodel.eager_columns = tuple(self.list_columns)

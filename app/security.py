@@ -9,7 +9,9 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access, no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import AuthDBView, RoleModelView
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView, UserGroupModelView
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _
 from wtforms import BooleanField
@@ -225,8 +227,33 @@ def _client_ip():
     return (request.remote_addr or "unknown") if has_request_context() else "local"
 
 
+def _permission_choices():
+    """Every permission, in menu order, with what it needs for its label loaded at once."""
+    from flask import current_app
+    from sqlalchemy.orm import joinedload
+
+    from app.permission_labels import sorted_permissions
+
+    sm = current_app.appbuilder.sm
+    model = sm.permissionview_model
+    return sorted_permissions(sm.session.query(model).options(
+        joinedload(model.permission), joinedload(model.view_menu)).all())
+
+
+def _permissions_field():
+    from app.permission_labels import permission_label
+
+    return QuerySelectMultipleField(_("Permissions"), query_func=_permission_choices, get_pk_func=lambda pv: pv.id,
+                                    get_label=permission_label, widget=Select2ManyWidget())
+
+
 class CrmRoleModelView(RoleModelView):
-    """FAB's role page; copying a role copies its field levels too (app.field_permissions.copy_role)."""
+    """FAB's role page; copying a role copies its field levels too (app.field_permissions.copy_role).
+    Permissions read "客户管理 › 客户：新增" and come in menu order (app.permission_labels)."""
+
+    class_permission_name = "CrmRoleModelView"
+    add_form_extra_fields = {"permissions": _permissions_field()}
+    edit_form_extra_fields = {"permissions": _permissions_field()}
 
     @action("copyrole", _("Copy Role"), _("Copy the selected roles?"), icon="fa-copy", single=False)
     def copy_role(self, items):
@@ -236,6 +263,27 @@ class CrmRoleModelView(RoleModelView):
         for item in items:
             copy_role(self.datamodel.session, item)
         return redirect(self.get_redirect())
+
+
+class CrmUserDBModelView(UserDBModelView):
+    """FAB's user pages, naming a person by the one rule (app.core.people: family name first)."""
+
+    class_permission_name = "UserDBModelView"
+    list_columns = ["get_full_name", "username", "email", "active", "roles"]
+    label_columns = dict(UserDBModelView.label_columns, get_full_name=_("Full Name"))
+    show_fieldsets = [
+        (name, dict(fields, fields=["get_full_name" if f == "first_name" else f
+                                    for f in fields["fields"] if f != "last_name"]))
+        for name, fields in UserDBModelView.show_fieldsets
+    ]
+
+
+class CrmUserGroupModelView(UserGroupModelView):
+    """FAB's user groups, with its columns labelled."""
+
+    class_permission_name = "UserGroupModelView"
+    label_columns = {"name": _("Name"), "label": _("Display name"), "description": _("Description"),
+                     "users": _("Users"), "roles": _("Roles")}
 
 
 class LoginForm(LoginForm_db):
@@ -322,6 +370,16 @@ class CrmSecurityManager(SecurityManager):
     rolemodelview = CrmRoleModelView
     authdbview = CrmAuthDBView
     userstatschartview = CrmUserStatsView
+    userdbmodelview = CrmUserDBModelView
+    groupmodelview = CrmUserGroupModelView
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        from app.core.people import person_name
+        from app.permission_labels import name_security_models
+
+        name_security_models(self.user_model, self.permissionview_model, self.permission_model,
+                             self.viewmenu_model, person_name)
 
     def _user_permission_set(self):
         """The acting principal's (action, resource) set, loaded once per request; None is everything."""

@@ -87,19 +87,15 @@ class _Collector(HTMLParser):
 
 
 def english_labels(html, data_words):
-    """The labels of a page that carry an English word (data values and allowed words taken out)."""
+    """The labels of a page that carry an English word. A record's own text is not a label: an
+    option naming a record (its value is the record's number) or a text equal to a stored value."""
     collector = _Collector()
     collector.feed(html)
-    latin_data = sorted((w for w in data_words if LATIN.search(w)), key=len, reverse=True)
     found = []
     for where, text in collector.labels:
-        if not LATIN.search(text):
+        if not LATIN.search(text) or text in data_words or re.fullmatch(r"option\[\d+\]", where):
             continue
-        rest = text
-        for value in latin_data:
-            if value in rest:
-                rest = rest.replace(value, " ")
-        words = [w for w in WORD.findall(rest) if len(w) > 1 and w.strip("-_") not in ALLOWED]
+        words = [w for w in WORD.findall(text) if len(w) > 1 and w.strip("-_") not in ALLOWED]
         if words:
             found.append(f"{where}: {text!r}")
     return found
@@ -160,8 +156,8 @@ def _data_words(app):
 def _model_views(appbuilder):
     from flask_appbuilder.baseviews import BaseCRUDView
 
-    return {view.__class__.__name__.lower(): view for view in appbuilder.baseviews
-            if isinstance(view, BaseCRUDView)}
+    return {view.route_base.strip("/"): view for view in appbuilder.baseviews
+            if isinstance(view, BaseCRUDView) and view.route_base}
 
 
 def _first_pk(html, base):
