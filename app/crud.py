@@ -38,6 +38,7 @@ from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
 from app.api_arguments import ArgumentError, check_columns, check_order, check_q, read_body, read_q, typed_filter
+from app.api_labels import DescribedApi, column_labels, titles
 from app.attachments import MIME_TYPES, check_upload, is_stored_name, original_name, sniff, stored_name
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
@@ -1124,8 +1125,8 @@ class CrmView(CrmModelView):
     page_size = 25
 
 
-class CrmModelApi(ModelRestApi):
-    """A FAB ModelRestApi with the same field rules and record rules as the pages."""
+class CrmModelApi(DescribedApi, ModelRestApi):
+    """A FAB ModelRestApi with the same field rules, record rules and labels as the pages."""
 
     quick_search = ()
 
@@ -1144,6 +1145,14 @@ class CrmModelApi(ModelRestApi):
                         for column in model.__table__.columns}
         descriptions.update(self.description_columns or {})
         self.description_columns = {name: text for name, text in descriptions.items() if text}
+        page = next((view for view in current_app.appbuilder.baseviews if isinstance(view, CrmModelView)
+                     and view.datamodel.obj is model), None)
+        columns = [c.key for c in model.__table__.columns] + [
+            c for cols in (self.list_columns, self.show_columns, self.add_columns, self.edit_columns) for c in cols or ()]
+        self.label_columns = dict(column_labels(columns, dict(page.label_columns) if page else {}),
+                                  **(self.label_columns or {}))
+        for name, title in titles(model.__name__).items():
+            setattr(self, name, getattr(self, name, None) or title)
         if self.quick_search:
             search_filters = dict(self.search_filters or {})
             search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))

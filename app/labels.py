@@ -163,6 +163,7 @@ COLUMN_LABELS = {
     "read_at": _("Read at"),
     "link": _("Link"),
     "id": _("ID"),
+    "username": _("User Name"),
     "code": _("Code"),
     "name": _("Name"),
     "address": _("Address"),

@@ -286,6 +286,35 @@ class CrmUserGroupModelView(UserGroupModelView):
                      "users": _("Users"), "roles": _("Roles")}
 
 
+_SECURITY_API_LABELS = {
+    "id": _("ID"), "name": _("Name"), "label": _("Display name"), "description": _("Description"),
+    "permissions": _("Permissions"), "permission": _("Permission"), "view_menu": _("View/Menu"),
+    "permission_id": _("Permission ID"), "view_menu_id": _("View/Menu ID"),
+    "permission.name": _("Permission"), "view_menu.name": _("View/Menu"),
+    "first_name": _("First Name"), "last_name": _("Last Name"), "username": _("User Name"),
+    "email": _("Email"), "active": _("Is Active?"), "password": _("Password"), "roles": _("Role"),
+    "groups": _("User groups"), "users": _("Users"), "last_login": _("Last login"),
+    "login_count": _("Login count"), "fail_login_count": _("Failed login count"),
+    "created_on": _("Created on"), "changed_on": _("Changed on"), "created_by": _("Created by"),
+    "changed_by": _("Changed by"), "created_by.id": _("Created by"), "changed_by.id": _("Changed by"),
+    "roles.id": _("Role"), "roles.name": _("Role"), "groups.id": _("User groups"), "groups.name": _("User groups"),
+    "permissions.id": _("Permissions"), "users.id": _("Users"), "users.username": _("Users"),
+}
+
+
+def _security_api(base, entity):
+    """FAB's security API `base`, speaking the user's language (app.api_labels)."""
+    from app.api_labels import DescribedApi
+
+    attributes = {
+        "label_columns": dict(_SECURITY_API_LABELS, **{k: v for k, v in (base.label_columns or {}).items()
+                                                      if k not in _SECURITY_API_LABELS}),
+        "list_title": _("%(entity)s list", entity=entity), "show_title": _("%(entity)s details", entity=entity),
+        "add_title": _("Add %(entity)s", entity=entity), "edit_title": _("Edit %(entity)s", entity=entity),
+    }
+    return type(base.__name__, (DescribedApi, base), attributes)
+
+
 class LoginForm(LoginForm_db):
     remember = BooleanField(_("Remember me"))
 
@@ -372,6 +401,13 @@ class CrmSecurityManager(SecurityManager):
     userstatschartview = CrmUserStatsView
     userdbmodelview = CrmUserDBModelView
     groupmodelview = CrmUserGroupModelView
+    permission_api = _security_api(SecurityManager.permission_api, _("Base permissions"))
+    role_api = _security_api(SecurityManager.role_api, _("Roles"))
+    user_api = _security_api(SecurityManager.user_api, _("Users"))
+    view_menu_api = _security_api(SecurityManager.view_menu_api, _("Views and menus"))
+    permission_view_menu_api = _security_api(SecurityManager.permission_view_menu_api,
+                                             _("Permissions on views and menus"))
+    group_api = _security_api(SecurityManager.group_api, _("User groups"))
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)

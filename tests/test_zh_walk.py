@@ -22,6 +22,7 @@ ALLOWED = {
     "WeChat", "email", "Email", "E-mail",           # channel names
     "ECharts", "CRM",              # product names
     "English",                     # the language switch names each language in that language
+    "Cron", "OpenID",              # a field holding a cron expression; WeChat's own name for the id
     "SQLite", "PostgreSQL", "APScheduler",
     "AM", "PM",
 }
@@ -224,6 +225,33 @@ def test_no_page_loads_anything_from_another_host(walked):
     pages, _data = walked
     outside = {url: external_sources(html) for url, html in pages}
     assert {url: found for url, found in outside.items() if found} == {}
+
+
+def _english(text):
+    return [w for w in WORD.findall(str(text or "")) if len(w) > 1 and w.strip("-_") not in ALLOWED]
+
+
+def test_the_api_describes_its_fields_in_chinese(app, admin_client):
+    """Every model API: titles, labels and descriptions of _info and of a list answer."""
+    from flask_appbuilder.api import ModelRestApi
+
+    apis = [api for api in app.appbuilder.baseviews if isinstance(api, ModelRestApi)]
+    assert len(apis) > 10
+    problems = {}
+    for api in apis:
+        base = f"/api/v1/{api.resource_name}"
+        info, listing = admin_client.get(f"{base}/_info"), admin_client.get(f"{base}/?q=(page_size:1)")
+        assert info.status_code == listing.status_code == 200, base
+        texts = [(key, info.json.get(key)) for key in ("add_title", "edit_title")]
+        texts += [(f"{key}.{field['name']}.{part}", field.get(part)) for key in ("add_columns", "edit_columns")
+                  for field in info.json.get(key, []) for part in ("label", "description")]
+        texts += [("list_title", listing.json.get("list_title"))]
+        texts += [(f"{key}.{name}", text) for key in ("label_columns", "description_columns")
+                  for name, text in (listing.json.get(key) or {}).items()]
+        found = [f"{where}={text!r}" for where, text in texts if _english(text)]
+        if found:
+            problems[base] = found
+    assert problems == {}, "\n".join(f"{base}: {found}" for base, found in problems.items())
 
 
 def test_the_walk_finds_english_and_foreign_hosts():
