@@ -59,6 +59,30 @@ MODEL_LABELS = {
     "SeededDefault": _("Built-in default"),
 }
 
+# The scheduled jobs (app.jobs), as the change history names their runs
+JOB_LABELS = {
+    "escalation_sweep": _("Escalation sweep"),
+    "auto_close": _("Auto-close resolved tickets"),
+    "deliver_notifications": _("Deliver notifications"),
+    "queue_broadcasts": _("Queue broadcasts"),
+    "monthly_bills": _("Monthly bills"),
+    "payment_reminders": _("Payment reminders"),
+    "background_exports": _("Background exports"),
+    "contract_reminders": _("Contract reminders"),
+    "return_visit_tasks": _("Return visit tasks"),
+    "maintenance_work_orders": _("Maintenance work orders"),
+    "care_greetings": _("Care greetings"),
+    "renovation_reminders": _("Renovation reminders"),
+    "prune_job_runs": _("Prune job runs"),
+}
+
+
+def resource_label(name):
+    """What the change history calls a resource: a model's or a job's label, else its name."""
+    label = MODEL_LABELS.get(name) or JOB_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
 COLUMN_LABELS = {
     "group_by": _("Group by"),
     "bucket": _("Date bucket"),
@@ -96,7 +120,7 @@ COLUMN_LABELS = {
     "script": _("Call script"),
     "due_at": _("Due at"),
     "result": _("Result"),
-    "satisfied": _("Satisfied"),
+    "satisfied": _("Customer satisfied?"),
     "visited_at": _("Visited at"),
     "visited_by": _("Visited by"),
     "series": _("Survey series"),

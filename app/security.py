@@ -265,17 +265,21 @@ class CrmRoleModelView(RoleModelView):
         return redirect(self.get_redirect())
 
 
+def _full_name_fieldsets(fieldsets):
+    """FAB's fieldsets with the one full name in place of first and last name."""
+    return [(name, dict(fields, fields=["get_full_name" if f == "first_name" else f
+                                        for f in fields["fields"] if f != "last_name"]))
+            for name, fields in fieldsets]
+
+
 class CrmUserDBModelView(UserDBModelView):
     """FAB's user pages, naming a person by the one rule (app.core.people: family name first)."""
 
     class_permission_name = "UserDBModelView"
     list_columns = ["get_full_name", "username", "email", "active", "roles"]
     label_columns = dict(UserDBModelView.label_columns, get_full_name=_("Full Name"))
-    show_fieldsets = [
-        (name, dict(fields, fields=["get_full_name" if f == "first_name" else f
-                                    for f in fields["fields"] if f != "last_name"]))
-        for name, fields in UserDBModelView.show_fieldsets
-    ]
+    show_fieldsets = _full_name_fieldsets(UserDBModelView.show_fieldsets)
+    user_show_fieldsets = _full_name_fieldsets(UserDBModelView.user_show_fieldsets)
 
 
 class CrmUserGroupModelView(UserGroupModelView):

@@ -31,7 +31,7 @@ from app.core.people import person_name
 from app.crud import CrmInterface, CrmView, LookupView, choice_select
 from app.notify import redact_personal_links
 from app.policy.principal import current_principal
-from app.labels import COLUMN_LABELS, MODEL_LABELS
+from app.labels import COLUMN_LABELS, MODEL_LABELS, resource_label
 from app.security import (
     RESOURCE_BILL,
     RESOURCE_BUILDING,
@@ -271,7 +271,7 @@ class ChangeLogView(CrmView):
     search_columns = ["at", "actor", "action", "resource", "record_id", "summary", "ip"]
     order_columns = ["at", "resource", "record_id"]
     base_order = ("id", "desc")
-    formatters_columns = {"resource": lambda name: str(MODEL_LABELS.get(name, name))}
+    formatters_columns = {"resource": resource_label}
 
     @expose("/record/<resource>/<int:record_id>")
     @has_access
