@@ -252,6 +252,7 @@ class CrmRoleModelView(RoleModelView):
     Permissions read "客户管理 › 客户：新增" and come in menu order (app.permission_labels)."""
 
     class_permission_name = "CrmRoleModelView"
+    label_columns = dict(RoleModelView.label_columns, user=_("Users"), groups=_("User groups"))
     add_form_extra_fields = {"permissions": _permissions_field()}
     edit_form_extra_fields = {"permissions": _permissions_field()}
 

@@ -24,7 +24,7 @@ def test_the_role_form_names_permissions_in_chinese_in_menu_order(admin_client, 
 
 def test_the_permission_lists_are_chinese(admin_client):
     page = admin_client.get("/permissionviews/list/").get_data(as_text=True)
-    assert "can list on" not in page and "打开表单" in page
+    assert "UserInfoEditView" not in page and "编辑本人资料" in page and "提交表单" in page
     roles = admin_client.get("/roles/list/").get_data(as_text=True)
     assert "can read on" not in roles and "：查看" in roles
 
