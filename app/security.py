@@ -11,7 +11,13 @@ from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
-from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView, UserGroupModelView
+from flask_appbuilder.security.views import (
+    AuthDBView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserDBModelView,
+    UserGroupModelView,
+)
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _
 from wtforms import BooleanField
@@ -320,6 +326,13 @@ def _security_api(base, entity):
     return type(base.__name__, (DescribedApi, base), attributes)
 
 
+class CrmPermissionViewModelView(PermissionViewModelView):
+    """FAB's list of permissions on views and menus, with its role filter labelled."""
+
+    class_permission_name = "PermissionViewModelView"
+    label_columns = dict(PermissionViewModelView.label_columns, role=_("Role"))
+
+
 class LoginForm(LoginForm_db):
     remember = BooleanField(_("Remember me"))
 
@@ -406,6 +419,7 @@ class CrmSecurityManager(SecurityManager):
     userstatschartview = CrmUserStatsView
     userdbmodelview = CrmUserDBModelView
     groupmodelview = CrmUserGroupModelView
+    permissionviewmodelview = CrmPermissionViewModelView
     permission_api = _security_api(SecurityManager.permission_api, _("Base permissions"))
     role_api = _security_api(SecurityManager.role_api, _("Roles"))
     user_api = _security_api(SecurityManager.user_api, _("Users"))
