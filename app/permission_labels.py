@@ -122,10 +122,11 @@ def sorted_permissions(permission_views):
     return sorted(permission_views, key=_sort_key)
 
 
-def name_security_models(user_model, permission_view_model, permission_model, view_menu_model, person_name):
+def name_security_models(user_model, role_model, permission_view_model, permission_model, view_menu_model,
+                         person_name, role_labels):
     """FAB's screens (users, roles, permissions, pickers) show its security records by their
-    text: a person by the one naming rule, a permission by its Chinese label. Outside a running app
-    (logs, shell) they keep FAB's own text."""
+    text: a person by the one naming rule, a built-in role and a permission by their Chinese
+    labels. Outside a running app (logs, shell) they keep FAB's own text."""
     from flask import has_app_context
 
     def keeping(original, text):
@@ -135,6 +136,7 @@ def name_security_models(user_model, permission_view_model, permission_model, vi
         return named
 
     user_model.get_full_name = keeping(user_model.get_full_name, person_name)
+    role_model.__repr__ = keeping(role_model.__repr__, lambda r: str(role_labels.get(r.name, r.name)))
     permission_view_model.__repr__ = keeping(permission_view_model.__repr__, permission_label)
     permission_model.__repr__ = keeping(permission_model.__repr__, lambda p: action_label(p.name))
     view_menu_model.__repr__ = keeping(view_menu_model.__repr__, lambda v: resource_label(v.name))

@@ -433,8 +433,8 @@ class CrmSecurityManager(SecurityManager):
         from app.core.people import person_name
         from app.permission_labels import name_security_models
 
-        name_security_models(self.user_model, self.permissionview_model, self.permission_model,
-                             self.viewmenu_model, person_name)
+        name_security_models(self.user_model, self.role_model, self.permissionview_model, self.permission_model,
+                             self.viewmenu_model, person_name, ROLE_LABELS)
 
     def _user_permission_set(self):
         """The acting principal's (action, resource) set, loaded once per request; None is everything."""

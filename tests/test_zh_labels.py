@@ -45,6 +45,7 @@ def test_people_are_named_family_name_first_in_pickers_and_user_pages(admin_clie
     assert ">李丽娟</option>" in picker and "丽娟 李" not in picker
     users = admin_client.get("/users/list/").get_data(as_text=True)
     assert "李丽娟" in users and "丽娟 李" not in users
+    assert "客服专员" in users  # a built-in role by its Chinese name
     shown = admin_client.get(f"/users/show/{sm.find_user(username='lijuan').id}").get_data(as_text=True)
     assert "李丽娟" in shown
 
