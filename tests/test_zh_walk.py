@@ -17,14 +17,12 @@ import pytest
 
 # Words a Chinese user reads as they are; each one is a name or a format, not an English sentence.
 ALLOWED = {
-    "Excel", "xlsx", "CSV",          # file formats named on download/import buttons
+    "Excel", "xlsx", "CSV",        # file formats named on download/import buttons
     "API", "ID", "URL", "SMS", "PDF", "JSON", "IP",   # technical names used as is in Chinese software
-    "WeChat", "email", "Email", "E-mail",           # channel names
-    "ECharts", "CRM",              # product names
+    "WeChat", "email", "Email",    # channel names
+    "CRM", "ECharts",              # the product's name (物业CRM); the chart library's
     "English",                     # the language switch names each language in that language
     "Cron", "OpenID",              # a field holding a cron expression; WeChat's own name for the id
-    "SQLite", "PostgreSQL", "APScheduler",
-    "AM", "PM",
 }
 
 LABEL_TAGS = {"label", "h1", "h2", "h3", "h4", "h5", "h6", "button", "th", "option", "legend", "a",
@@ -230,8 +228,11 @@ def walked(app, admin_client):
         from app.demo import load_demo_data
         from app.extensions import db
 
+        import inspect
+
+        small = {"customers": 12} if "customers" in inspect.signature(load_demo_data).parameters else {}
         with app.app_context():
-            load_demo_data(db.session, customers=12)
+            load_demo_data(db.session, **small)
             db.session.commit()
         admin_client.get("/lang/zh")
         _walk["pages"] = list(_pages(app, admin_client))
