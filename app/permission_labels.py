@@ -19,7 +19,9 @@ ACTIONS = {
     "can_chart": _("chart"), "can_userinfo": _("own account"), "resetmypassword": _("change own password"),
     "can_this_form_get": _("open the form"), "can_this_form_post": _("submit the form"),
     "menu_access": _("menu entry"), "can_add_role_permissions": _("add permissions to roles"),
-    "can_copyrole": _("copy roles"),
+    "can_copyrole": _("copy roles"), "can_list_role_permissions": _("list a role's permissions"),
+    "can_update_role_groups": _("set a role's user groups"), "can_update_role_users": _("set a role's users"),
+    "can_revoke": _("revoke"),
 }
 
 RESOURCES = {
