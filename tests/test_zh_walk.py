@@ -86,14 +86,14 @@ class _Collector(HTMLParser):
 
 
 def english_labels(html, data_words):
-    """The labels of a page that carry an English word. A record's own text is not a label: an
-    option naming a record (its value is the record's number), a stored value, or a word of the
-    label that is a stored value (a ticket number in a heading)."""
+    """The labels of a page that carry an English word. A record's own text is not a label: a
+    stored value (an option naming a record), or a word of the label that is one (a ticket number
+    in a heading)."""
     collector = _Collector()
     collector.feed(html)
     found = []
     for where, text in collector.labels:
-        if not LATIN.search(text) or text in data_words or re.fullmatch(r"option\[\d+\]", where):
+        if not LATIN.search(text) or text in data_words:
             continue
         own = " ".join(token for token in text.split() if token not in data_words)  # "工单 WO2026…"
         words = [w for w in WORD.findall(own) if len(w) > 1 and w.strip("-_") not in ALLOWED]
