@@ -87,3 +87,16 @@ def test_an_api_field_without_description_has_an_empty_one(admin_client):
         assert not [t for t in texts if "Project-Id-Version" in t], base
     labels = admin_client.get("/api/v1/ticket/?q=(page_size:1)").json["label_columns"]
     assert labels["id"] == "ID" and labels["assignee.username"] == "处理人用户名"
+
+
+def test_the_role_form_still_saves_the_chosen_permissions(admin_client, ctx):
+    sm = admin_client.application.appbuilder.sm
+    role = sm.add_role("保洁班长")
+    db.session.commit()
+    chosen = [sm.find_permission_view_menu("can_read", "Ticket"), sm.find_permission_view_menu("can_read", "Building")]
+    response = admin_client.post(f"/roles/edit/{role.id}", data={"name": "保洁班长",
+                                                                 "permissions": [str(pv.id) for pv in chosen]})
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = sm.find_role("保洁班长")
+    assert sorted(pv.id for pv in saved.permissions) == sorted(pv.id for pv in chosen)
