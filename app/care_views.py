@@ -163,7 +163,7 @@ def _yes_no(value):
     return {"1": True, "0": False, "True": True, "False": False, True: True, False: False}.get(value)
 
 
-SATISFIED_FIELD = SelectField(_("Satisfied"), coerce=_yes_no, validators=[Optional()],
+SATISFIED_FIELD = SelectField(_("Customer satisfied?"), coerce=_yes_no, validators=[Optional()],
                               choices=[("", "—"), ("1", _("Satisfied")), ("0", _("Not satisfied"))])
 
 

@@ -38,6 +38,7 @@ from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
 from app.api_arguments import ArgumentError, check_columns, check_order, check_q, read_body, read_q, typed_filter
+from app.api_labels import DescribedApi, column_labels, titles
 from app.attachments import (
     DOCUMENTS, MIME_TYPES, check_upload, is_audio, is_stored_name, original_name, real_kind, stored_name,
 )
@@ -562,6 +563,17 @@ def choice_select(label, choices, required, default=None, extra_validators=()):
                        validators=([_required()] if required else []) + list(extra_validators))
 
 
+def label_blank_choice(form_class):
+    """FAB's empty choice of an optional relation has no text, so WTForms shows its value "__None";
+    it reads "—" like the empty choice of an optional list of choices."""
+    from wtforms.fields.core import UnboundField
+
+    for name in dir(form_class):
+        field = getattr(form_class, name, None)
+        if isinstance(field, UnboundField) and field.kwargs.get("allow_blank") and not field.kwargs.get("blank_text"):
+            field.kwargs["blank_text"] = "—"
+
+
 def format_related(value):
     if value is None:
         return ""
@@ -643,6 +655,8 @@ class CrmModelView(ModelView):
         super().__init__(**kwargs)
         if not batch_fields(model):
             self.actions.pop("batch_edit", None)
+        for form in (self.add_form, self.edit_form):
+            label_blank_choice(form)
         self.add_form = PermittedForm(self.add_form, self)
         self.edit_form = PermittedForm(self.edit_form, self)
         self.datamodel.eager_columns = tuple(self.list_columns)
@@ -1160,8 +1174,8 @@ class CrmView(CrmModelView):
     page_size = 25
 
 
-class CrmModelApi(ModelRestApi):
-    """A FAB ModelRestApi with the same field rules and record rules as the pages."""
+class CrmModelApi(DescribedApi, ModelRestApi):
+    """A FAB ModelRestApi with the same field rules, record rules and labels as the pages."""
 
     quick_search = ()
 
@@ -1180,6 +1194,14 @@ class CrmModelApi(ModelRestApi):
                         for column in model.__table__.columns}
         descriptions.update(self.description_columns or {})
         self.description_columns = {name: text for name, text in descriptions.items() if text}
+        page = next((view for view in current_app.appbuilder.baseviews if isinstance(view, CrmModelView)
+                     and view.datamodel.obj is model), None)
+        columns = [c.key for c in model.__table__.columns] + [
+            c for cols in (self.list_columns, self.show_columns, self.add_columns, self.edit_columns) for c in cols or ()]
+        self.label_columns = dict(column_labels(columns, dict(page.label_columns) if page else {}),
+                                  **(self.label_columns or {}))
+        for name, title in titles(model.__name__).items():
+            setattr(self, name, getattr(self, name, None) or title)
         if self.quick_search:
             search_filters = dict(self.search_filters or {})
             search_filters.setdefault(self.quick_search_column, []).append(quick_search_filter(self.quick_search))

@@ -40,7 +40,48 @@ MODEL_LABELS = {
     "Equipment": _("Equipment"),
     "MaintenancePlan": _("Maintenance plan"),
     "MaintenanceOccurrence": _("Maintenance record"),
+    "Holiday": _("Holiday"),
+    "Renovation": _("Renovation"),
+    "AccountSecurity": _("Account security"),
+    "SystemSetting": _("System setting"),
+    "FieldPermission": _("Field permission"),
+    "Notification": _("Notification"),
+    "ExportJob": _("Export job"),
+    "ExportLog": _("Export log"),
+    "SavedListView": _("Saved list view"),
+    "JobRun": _("Background job run"),
+    "AccountMail": _("Account mail"),
+    "PasswordResetToken": _("Password reset link"),
+    "NumberSequence": _("Number sequence"),
+    "ArrearsSummary": _("Arrears summary"),
+    "LoginThrottle": _("Sign-in throttle"),
+    "LoginNameLock": _("Sign-in name lock"),
+    "SeededDefault": _("Built-in default"),
 }
+
+# The scheduled jobs (app.jobs), as the change history names their runs
+JOB_LABELS = {
+    "escalation_sweep": _("Escalation sweep"),
+    "auto_close": _("Auto-close resolved tickets"),
+    "deliver_notifications": _("Deliver notifications"),
+    "queue_broadcasts": _("Queue broadcasts"),
+    "monthly_bills": _("Monthly bills"),
+    "payment_reminders": _("Payment reminders"),
+    "background_exports": _("Background exports"),
+    "contract_reminders": _("Contract reminders"),
+    "return_visit_tasks": _("Return visit tasks"),
+    "maintenance_work_orders": _("Maintenance work orders"),
+    "care_greetings": _("Care greetings"),
+    "renovation_reminders": _("Renovation reminders"),
+    "prune_job_runs": _("Prune job runs"),
+}
+
+
+def resource_label(name):
+    """What the change history calls a resource: a model's or a job's label, else its name."""
+    label = MODEL_LABELS.get(name) or JOB_LABELS.get(name)
+    return str(label) if label is not None else name
+
 
 COLUMN_LABELS = {
     "group_by": _("Group by"),
@@ -79,7 +120,7 @@ COLUMN_LABELS = {
     "script": _("Call script"),
     "due_at": _("Due at"),
     "result": _("Result"),
-    "satisfied": _("Satisfied"),
+    "satisfied": _("Customer satisfied?"),
     "visited_at": _("Visited at"),
     "visited_by": _("Visited by"),
     "series": _("Survey series"),
@@ -146,6 +187,7 @@ COLUMN_LABELS = {
     "read_at": _("Read at"),
     "link": _("Link"),
     "id": _("ID"),
+    "username": _("User Name"),
     "code": _("Code"),
     "name": _("Name"),
     "address": _("Address"),

@@ -10,7 +10,15 @@ from flask_appbuilder.security.decorators import has_access, no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.sqla.apis import GroupApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import AuthDBView, RoleModelView
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.security.views import (
+    AuthDBView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserDBModelView,
+    UserGroupModelView,
+)
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _
 from wtforms import BooleanField
@@ -226,8 +234,34 @@ def _client_ip():
     return (request.remote_addr or "unknown") if has_request_context() else "local"
 
 
+def _permission_choices():
+    """Every permission, in menu order, with what it needs for its label loaded at once."""
+    from flask import current_app
+    from sqlalchemy.orm import joinedload
+
+    from app.permission_labels import sorted_permissions
+
+    sm = current_app.appbuilder.sm
+    model = sm.permissionview_model
+    return sorted_permissions(sm.session.query(model).options(
+        joinedload(model.permission), joinedload(model.view_menu)).all())
+
+
+def _permissions_field():
+    from app.permission_labels import permission_label
+
+    return QuerySelectMultipleField(_("Permissions"), query_func=_permission_choices, get_pk_func=lambda pv: pv.id,
+                                    get_label=permission_label, widget=Select2ManyWidget())
+
+
 class CrmRoleModelView(RoleModelView):
-    """FAB's role page; copying a role copies its field levels too (app.field_permissions.copy_role)."""
+    """FAB's role page; copying a role copies its field levels too (app.field_permissions.copy_role).
+    Permissions read "客户管理 › 客户：新增" and come in menu order (app.permission_labels)."""
+
+    class_permission_name = "CrmRoleModelView"
+    label_columns = dict(RoleModelView.label_columns, user=_("Users"), groups=_("User groups"))
+    add_form_extra_fields = {"permissions": _permissions_field()}
+    edit_form_extra_fields = {"permissions": _permissions_field()}
 
     @action("copyrole", _("Copy Role"), _("Copy the selected roles?"), icon="fa-copy", single=False)
     def copy_role(self, items):
@@ -237,6 +271,67 @@ class CrmRoleModelView(RoleModelView):
         for item in items:
             copy_role(self.datamodel.session, item)
         return redirect(self.get_redirect())
+
+
+def _full_name_fieldsets(fieldsets):
+    """FAB's fieldsets with the one full name in place of first and last name."""
+    return [(name, dict(fields, fields=["get_full_name" if f == "first_name" else f
+                                        for f in fields["fields"] if f != "last_name"]))
+            for name, fields in fieldsets]
+
+
+class CrmUserDBModelView(UserDBModelView):
+    """FAB's user pages, naming a person by the one rule (app.core.people: family name first)."""
+
+    class_permission_name = "UserDBModelView"
+    list_columns = ["get_full_name", "username", "email", "active", "roles"]
+    label_columns = dict(UserDBModelView.label_columns, get_full_name=_("Full Name"))
+    show_fieldsets = _full_name_fieldsets(UserDBModelView.show_fieldsets)
+    user_show_fieldsets = _full_name_fieldsets(UserDBModelView.user_show_fieldsets)
+
+
+class CrmUserGroupModelView(UserGroupModelView):
+    """FAB's user groups, with its columns labelled."""
+
+    class_permission_name = "UserGroupModelView"
+    label_columns = {"name": _("Name"), "label": _("Display name"), "description": _("Description"),
+                     "users": _("Users"), "roles": _("Roles")}
+
+
+_SECURITY_API_LABELS = {
+    "id": _("ID"), "name": _("Name"), "label": _("Display name"), "description": _("Description"),
+    "permissions": _("Permissions"), "permission": _("Permission"), "view_menu": _("View/Menu"),
+    "permission_id": _("Permission ID"), "view_menu_id": _("View/Menu ID"),
+    "permission.name": _("Permission"), "view_menu.name": _("View/Menu"),
+    "first_name": _("First Name"), "last_name": _("Last Name"), "username": _("User Name"),
+    "email": _("Email"), "active": _("Is Active?"), "password": _("Password"), "roles": _("Role"),
+    "groups": _("User groups"), "users": _("Users"), "last_login": _("Last login"),
+    "login_count": _("Login count"), "fail_login_count": _("Failed login count"),
+    "created_on": _("Created on"), "changed_on": _("Changed on"), "created_by": _("Created by"),
+    "changed_by": _("Changed by"), "created_by.id": _("Created by"), "changed_by.id": _("Changed by"),
+    "roles.id": _("Role"), "roles.name": _("Role"), "groups.id": _("User groups"), "groups.name": _("User groups"),
+    "permissions.id": _("Permissions"), "users.id": _("Users"), "users.username": _("Users"),
+}
+
+
+def _security_api(base, entity):
+    """FAB's security API `base`, speaking the user's language (app.api_labels)."""
+    from app.api_labels import DescribedApi
+
+    attributes = {
+        "label_columns": dict(_SECURITY_API_LABELS, **{k: v for k, v in (base.label_columns or {}).items()
+                                                      if k not in _SECURITY_API_LABELS}),
+        "list_title": _("%(entity)s list", entity=entity), "show_title": _("%(entity)s details", entity=entity),
+        "add_title": _("Add %(entity)s", entity=entity), "edit_title": _("Edit %(entity)s", entity=entity),
+    }
+    return type(base.__name__, (DescribedApi, base), attributes)
+
+
+class CrmPermissionViewModelView(PermissionViewModelView):
+    """FAB's list of permissions on views and menus, with its role filter labelled."""
+
+    class_permission_name = "PermissionViewModelView"
+    label_columns = dict(PermissionViewModelView.label_columns, role=_("Role"))
 
 
 class LoginForm(LoginForm_db):
@@ -331,7 +426,24 @@ class CrmSecurityManager(SecurityManager):
     rolemodelview = CrmRoleModelView
     authdbview = CrmAuthDBView
     userstatschartview = CrmUserStatsView
-    group_api = CrmGroupApi
+    userdbmodelview = CrmUserDBModelView
+    groupmodelview = CrmUserGroupModelView
+    permissionviewmodelview = CrmPermissionViewModelView
+    permission_api = _security_api(SecurityManager.permission_api, _("Base permissions"))
+    role_api = _security_api(SecurityManager.role_api, _("Roles"))
+    user_api = _security_api(SecurityManager.user_api, _("Users"))
+    view_menu_api = _security_api(SecurityManager.view_menu_api, _("Views and menus"))
+    permission_view_menu_api = _security_api(SecurityManager.permission_view_menu_api,
+                                             _("Permissions on views and menus"))
+    group_api = _security_api(CrmGroupApi, _("User groups"))
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        from app.core.people import person_name
+        from app.permission_labels import name_security_models
+
+        name_security_models(self.user_model, self.role_model, self.permissionview_model, self.permission_model,
+                             self.viewmenu_model, person_name, ROLE_LABELS)
 
     def _user_permission_set(self):
         """The acting principal's (action, resource) set, loaded once per request; None is everything."""

@@ -32,7 +32,7 @@ from app.crud import AttachmentField, CrmInterface, CrmView, LookupView, choice_
 from app.field_permissions import shown_value
 from app.notify import redact_personal_links
 from app.policy.principal import current_principal
-from app.labels import COLUMN_LABELS, MODEL_LABELS
+from app.labels import COLUMN_LABELS, MODEL_LABELS, resource_label
 from app.security import (
     RESOURCE_BILL,
     RESOURCE_BUILDING,
@@ -278,7 +278,7 @@ class ChangeLogView(CrmView):
     search_columns = ["at", "actor", "action", "resource", "record_id", "summary", "ip"]
     order_columns = ["at", "resource", "record_id"]
     base_order = ("id", "desc")
-    formatters_columns = {"resource": lambda name: str(MODEL_LABELS.get(name, name))}
+    formatters_columns = {"resource": resource_label}
 
     @expose("/record/<resource>/<int:record_id>")
     @has_access

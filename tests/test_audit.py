@@ -101,7 +101,8 @@ def test_role_and_account_changes_are_logged_without_passwords(app, ctx, login, 
     db.session.commit()
     entry = db.session.query(ChangeLog).filter_by(resource="Role", record_id=role.id).order_by(
         ChangeLog.id.desc()).first()
-    assert "Bill" in json.dumps(json.loads(entry.changes), ensure_ascii=False)
+    # the permission as the role pages name it (app.permission_labels)
+    assert json.loads(entry.changes)["permissions"]["added"] == ["收费管理 › 账单：查看"]
     role.permissions.remove(permission)
     db.session.commit()
     sm.reset_password(user_id("Service"), "Another-pass-2026")

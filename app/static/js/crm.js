@@ -1,3 +1,33 @@
+// Texts FAB's and Select2's scripts would show in English, translated by the page (#crm-i18n in
+// crm/base.html). This runs before FAB's ready handlers, so the Select2 defaults apply to them too.
+(function () {
+    var texts = $("#crm-i18n").data("texts") || {};
+    if (typeof window.ab_alert === "function") {
+        window.ab_alert = (function (original) {
+            return function (text) { return original(texts[text] || text); };
+        })(window.ab_alert);
+    }
+    if (!$.fn.select2) { return; }
+    $.fn.select2.defaults.set("language", {
+        noResults: function () { return texts.noResults; },
+        searching: function () { return texts.searching; },
+        loadingMore: function () { return texts.loadingMore; },
+        errorLoading: function () { return texts.errorLoading; },
+        inputTooShort: function () { return texts.inputTooShort; },
+        removeAllItems: function () { return texts.removeAllItems; },
+        maximumSelected: function () { return texts.maximumSelected; }
+    });
+    // FAB's ab.js gives every multi-select the placeholder "Select a State"
+    var select2 = $.fn.select2;
+    $.fn.select2 = function (options) {
+        if (options && options.placeholder === "Select a State") {
+            arguments[0] = $.extend({}, options, {placeholder: texts.choose});
+        }
+        return select2.apply(this, arguments);
+    };
+    $.extend($.fn.select2, select2);
+})();
+
 // Searchable selects for large related tables: ask the server as the user types.
 $(function () {
     $("select.crm-ajax-select").each(function () {
@@ -65,3 +95,4 @@ $(function () {
 $(function () {
     $("#crm-model").on("change", function () { this.form.submit(); });
 });
+
