@@ -415,7 +415,11 @@ class ImportTask(tasks.TaskKind):
         task.result = result
         task.cursor = {"next": start + len(chunk)}
         task.done = start + len(chunk)
-        return task.done >= len(state["parsed"])
+        finished = task.done >= len(state["parsed"])
+        if finished:  # the planner sees the new rows
+            session.flush()
+            refresh_statistics(session.connection(), tables=[SPECS[task.args["kind"]]["model"].__tablename__])
+        return finished
 
     def ended(self, session, task, state):
         import os
