@@ -18,7 +18,7 @@ from flask_appbuilder.exceptions import (
     InvalidOrderByColumnFABException,
 )
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -610,7 +610,7 @@ class CrmModelView(ModelView):
     # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
     lookup_depends = {}
     list_template = "crm/model_list.html"
-    show_template = "appbuilder/general/model/show_cascade.html"
+    show_template = "crm/show.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
 
     def __init__(self, **kwargs):
@@ -657,6 +657,32 @@ class CrmModelView(ModelView):
     @_related_views.setter
     def _related_views(self, value):
         pass  # FAB's constructor resets it; the registered list above is the one kept
+
+    def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
+        """The show page renders an empty panel per related list (crm/show.html): each list is fetched
+        from ``related`` when its panel opens, so the page runs no query for them."""
+        widgets = widgets or {}
+        widgets["related_views"] = []
+        return widgets
+
+    @expose("/related/<int:pk>/<string:view>")
+    @has_access
+    def related(self, pk, view):
+        """One related list of a show page (its rows, paging and ordering), fetched when its panel opens.
+
+        The record must be one this user may read here (this view's row scope); the rows then follow the
+        related view's own scope and field levels, exactly as its list page does.
+        """
+        found = next((v for v in self._related_views if type(v).__name__ == view), None)
+        item = self.datamodel.get(pk, self._base_filters) if found is not None and pk < 2 ** 63 else None
+        if item is None:
+            abort(404)
+        order_column, order_direction = get_order_args().get(view, ("", ""))
+        widget = self._get_related_view_widget(item, found, order_column, order_direction,
+                                               page=get_page_args().get(view), page_size=get_page_size_args().get(view))
+        if widget is None:
+            abort(404)
+        return widget(pk=pk)
 
     @action("change_history", _("Change history"), icon="fa-history", multiple=False, single=True)
     def change_history(self, item):
