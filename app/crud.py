@@ -648,7 +648,8 @@ class CrmModelView(ModelView):
         """The related lists of a show page: the declared classes only, each shown to users who may
         read its model (its rows then follow their scope, its fields their levels)."""
         declared = tuple(self.related_views or ())
-        views = [v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared]
+        views = sorted((v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared),
+                       key=lambda v: declared.index(type(v)))  # in the order declared
         if not has_request_context():
             return views
         sm = self.appbuilder.sm
