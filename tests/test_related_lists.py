@@ -100,4 +100,4 @@ def test_a_related_list_asked_for_wrongly_is_not_found(admin_client, busy_custom
                  f"/customerview/related/{10 ** 30}/TicketView",
                  f"/customerview/related/{customer.id + 1000}/TicketView"):
         assert admin_client.get(path).status_code == 404, path
-    assert admin_client.get(f"/customerview/related/abc/TicketView").status_code == 404
+    assert admin_client.get("/customerview/related/abc/TicketView").status_code == 404
