@@ -139,7 +139,10 @@ def column_getter(model, column):
             except Exception:  # a missing link in the path shows nothing, as on FAB's pages
                 return ""
         return nested
-    if inspect.isfunction(inspect.getattr_static(model, column, None)):
+    declared = inspect.getattr_static(model, column, None)
+    if declared is None:  # not declared on the model: FAB's own reading
+        return lambda item: SQLAInterface._get_attr_value(item, column)
+    if inspect.isfunction(declared):
         return lambda item: getattr(item, column)()
     get = operator.attrgetter(column)
 
