@@ -728,7 +728,11 @@ class CrmModelView(ModelView):
 
     def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
         """The show page renders an empty panel per related list (crm/show.html): each list is fetched
-        from ``related`` when its panel opens, so the page runs no query for them."""
+        from ``related`` when its panel opens, so the page runs no query for them. (The edit page keeps
+        FAB's lists, rendered with the form.)"""
+        if request.endpoint != f"{self.endpoint}.show":
+            return super()._get_related_views_widgets(item, orders=orders, pages=pages, page_sizes=page_sizes,
+                                                      widgets=widgets, **args)
         widgets = widgets or {}
         widgets["related_views"] = []
         return widgets

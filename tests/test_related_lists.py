@@ -101,3 +101,11 @@ def test_a_related_list_asked_for_wrongly_is_not_found(admin_client, busy_custom
                  f"/customerview/related/{customer.id + 1000}/TicketView"):
         assert admin_client.get(path).status_code == 404, path
     assert admin_client.get("/customerview/related/abc/TicketView").status_code == 404
+
+
+def test_the_edit_page_still_lists_the_related_records_with_the_form(admin_client, busy_customer):
+    """Regression: the edit page shares the related-list hook with the show page and failed to render."""
+    customer = busy_customer("史湘云", 2)
+    response = admin_client.get(f"/customerview/edit/{customer.id}")
+    assert response.status_code == 200
+    assert "史湘云的报修1" in response.get_data(as_text=True)
