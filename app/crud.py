@@ -6,6 +6,10 @@ related tables, eager loading for list pages, relation ordering, a capped page s
 quick search, and the record rules of app.records on add, edit and delete.
 """
 import datetime
+import enum
+import functools
+import inspect
+import operator
 import os
 from decimal import Decimal
 
@@ -18,7 +22,7 @@ from flask_appbuilder.exceptions import (
     InvalidOrderByColumnFABException,
 )
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -28,8 +32,8 @@ from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy import Date, false, or_
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
+from sqlalchemy.orm import joinedload, load_only, selectinload
+from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.filemanager import FileManager
 from flask_appbuilder.upload import FileUploadField
@@ -96,7 +100,7 @@ def eager_options(model, columns):
             prop = getattr(attr, "property", None)
             if not hasattr(prop, "mapper"):
                 break
-            many_to_one = prop.direction is MANYTOONE
+            many_to_one, through = prop.direction is MANYTOONE, prop
             if loader is None:
                 loader = joinedload(attr) if many_to_one else selectinload(attr)
             else:
@@ -106,6 +110,9 @@ def eager_options(model, columns):
             continue
         options.append(loader)
         for nested in getattr(current, "__display_relations__", ()):
+            if through.direction is ONETOMANY and getattr(current, nested.split(".")[0]).property in \
+                    through._reverse_property:
+                continue  # the record we came from (a residence's customer): already loaded, no second join
             chain, cur = loader, current
             for part in nested.split("."):
                 attr = getattr(cur, part)
@@ -114,6 +121,61 @@ def eager_options(model, columns):
                 cur = prop.mapper.class_
             options.append(chain)
     return options
+
+
+def page_columns(model, columns):
+    """The table columns a list page of ``columns`` reads (its key, the listed fields; relations load
+    with eager_options), or () when a listed name is neither a column nor a relation (a method or a
+    property may read any field: the whole row is loaded then)."""
+    mapper = model.__mapper__
+    plain = {attr.key for attr in mapper.column_attrs}
+    if not all(c in plain or c.split(".")[0] in mapper.relationships for c in columns):
+        return ()
+    keys = [attr.key for attr in mapper.column_attrs if attr.columns[0].primary_key]
+    return tuple(dict.fromkeys(keys + [c for c in columns if c in plain]))
+
+
+def column_getter(model, column):
+    """item -> the value of a list column, as FAB's _get_attr_value reads it, decided once per column."""
+    parts = column.split(".")
+    if len(parts) > 1:
+        def nested(item):
+            try:
+                return functools.reduce(getattr, parts, item)
+            except Exception:  # a missing link in the path shows nothing, as on FAB's pages
+                return ""
+        return nested
+    declared = inspect.getattr_static(model, column, None)
+    if declared is None:  # not declared on the model: FAB's own reading
+        return lambda item: SQLAInterface._get_attr_value(item, column)
+    if inspect.isfunction(declared):
+        return lambda item: getattr(item, column)()
+    get = operator.attrgetter(column)
+
+    def attribute(item):
+        value = get(item)
+        return value.value if isinstance(value, enum.Enum) else value
+    return attribute
+
+
+def cell_renderer(formatter):
+    """value -> ``<td>…</td>``, formatted and escaped once per distinct value on a page (a status, a
+    building, a department repeat from row to row)."""
+    memo = {}
+
+    def cell(value):
+        return "<td>%s</td>" % escape(formatter(value) if formatter is not None else value)
+
+    def render(value):
+        try:
+            key = (value.__class__, value)
+            found = memo.get(key)
+        except TypeError:  # a list of related records
+            return cell(value)
+        if found is None:
+            found = memo[key] = cell(value)
+        return found
+    return render
 
 
 def _local_datetime(value):
@@ -211,13 +273,15 @@ class CrmInterface(SQLAInterface):
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
         self.eager_columns = ()
+        self.page_load_only = ()  # the table columns a list page reads (set by its view), when it reads no others
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
         if page_size and isinstance(self.get_pk_name(), str):
             # pages and API lists (the API's schema reads its columns from the loaded rows)
             return self._query_page(filters, order_column, order_direction, page, page_size,
-                                    select_columns or self.eager_columns)
+                                    select_columns or self.eager_columns,
+                                    () if select_columns else self.page_load_only)
         query = self.session.query(self.obj)
         # counted over the primary key alone: a count over every selected column reads every row
         pk_name = self.get_pk_name()
@@ -233,10 +297,10 @@ class CrmInterface(SQLAInterface):
             rows = [getattr(row, self.obj.__name__) for row in rows]
         return count, rows
 
-    def _query_page(self, filters, order_column, order_direction, page, page_size, columns):
+    def _query_page(self, filters, order_column, order_direction, page, page_size, columns, load_only_columns=()):
         """A list page in three constant steps: the count and the page's ids from the table and its
         indexes alone (a deep page skips index entries, not joined rows), then those rows with what
-        the list shows (eager loading), in the page's order."""
+        the list shows (eager loading; on a page, only the table columns it shows), in the page's order."""
         pk = getattr(self.obj, self.get_pk_name())
         count = self.query_count(self.session.query(pk), filters)
         if count > MANY_MATCHES and ordered_by_index(self.obj, order_column):  # many matches: app.search.contains
@@ -247,8 +311,10 @@ class CrmInterface(SQLAInterface):
                                                 page, page_size)]
         if not ids:
             return count, []
-        rows = (self.session.query(self.obj).filter(pk.in_(ids))
-                .options(*eager_options(self.obj, columns)).all())
+        options = eager_options(self.obj, columns)
+        if load_only_columns:
+            options.append(load_only(*[getattr(self.obj, name) for name in load_only_columns]))
+        rows = self.session.query(self.obj).filter(pk.in_(ids)).options(*options).all()
         position = {value: index for index, value in enumerate(ids)}
         rows.sort(key=lambda row: position[getattr(row, pk.key)])
         return count, rows
@@ -638,7 +704,7 @@ class CrmModelView(ModelView):
     # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
     lookup_depends = {}
     list_template = "crm/model_list.html"
-    show_template = "appbuilder/general/model/show_cascade.html"
+    show_template = "crm/show.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
 
     def __init__(self, **kwargs):
@@ -660,6 +726,7 @@ class CrmModelView(ModelView):
         self.add_form = PermittedForm(self.add_form, self)
         self.edit_form = PermittedForm(self.edit_form, self)
         self.datamodel.eager_columns = tuple(self.list_columns)
+        self.datamodel.page_load_only = page_columns(model, self.list_columns)
         self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search),
                                export_resource=self.class_permission_name,
                                batch_enabled=bool(batch_fields(model)))
@@ -678,7 +745,8 @@ class CrmModelView(ModelView):
         """The related lists of a show page: the declared classes only, each shown to users who may
         read its model (its rows then follow their scope, its fields their levels)."""
         declared = tuple(self.related_views or ())
-        views = [v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared]
+        views = sorted((v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared),
+                       key=lambda v: declared.index(type(v)))  # in the order declared
         if not has_request_context():
             return views
         sm = self.appbuilder.sm
@@ -687,6 +755,36 @@ class CrmModelView(ModelView):
     @_related_views.setter
     def _related_views(self, value):
         pass  # FAB's constructor resets it; the registered list above is the one kept
+
+    def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
+        """The show page renders an empty panel per related list (crm/show.html): each list is fetched
+        from ``related`` when its panel opens, so the page runs no query for them. (The edit page keeps
+        FAB's lists, rendered with the form.)"""
+        if request.endpoint != f"{self.endpoint}.show":
+            return super()._get_related_views_widgets(item, orders=orders, pages=pages, page_sizes=page_sizes,
+                                                      widgets=widgets, **args)
+        widgets = widgets or {}
+        widgets["related_views"] = []
+        return widgets
+
+    @expose("/related/<int:pk>/<string:view>")
+    @has_access
+    def related(self, pk, view):
+        """One related list of a show page (its rows, paging and ordering), fetched when its panel opens.
+
+        The record must be one this user may read here (this view's row scope); the rows then follow the
+        related view's own scope and field levels, exactly as its list page does.
+        """
+        found = next((v for v in self._related_views if type(v).__name__ == view), None)
+        item = self.datamodel.get(pk, self._base_filters) if found is not None and pk < 2 ** 63 else None
+        if item is None:
+            abort(404)
+        order_column, order_direction = get_order_args().get(view, ("", ""))
+        widget = self._get_related_view_widget(item, found, order_column, order_direction,
+                                               page=get_page_args().get(view), page_size=get_page_size_args().get(view))
+        if widget is None:
+            abort(404)
+        return widget(pk=pk)
 
     @action("change_history", _("Change history"), icon="fa-history", multiple=False, single=True)
     def change_history(self, item):
@@ -819,13 +917,12 @@ class CrmModelView(ModelView):
         count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
                                            page=page, page_size=page_size)
         pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
-        # cells formatted here in one loop (the same values the template's per-cell formatter calls gave)
+        # each row's cells as one escaped string, built here in one pass: per column a getter and a
+        # formatter (field levels applied) chosen once; the template only places the rows
         formatters = self._formatters_for(access)
-        values = list(self.datamodel.get_values(rows, columns))
-        shown = [(name, formatters[name]) for name in columns if formatters.get(name)]
-        for row in values:
-            for name, formatter in shown:
-                row[name] = formatter(row[name])
+        model = self.datamodel.obj
+        cells = [(column_getter(model, name), cell_renderer(formatters.get(name))) for name in columns]
+        values = [Markup("".join([render(get(row)) for get, render in cells])) for row in rows]
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
             include_columns=columns,

@@ -104,7 +104,7 @@ CRM_RESOURCES = [
 
 # Endpoint method -> permission action, for pages and REST APIs alike.
 VIEW_METHOD_PERMISSIONS = {
-    "list": "read", "show": "read", "download": "read",
+    "list": "read", "show": "read", "related": "read", "download": "read",
     "add": "create", "edit": "edit", "delete": "delete",
     "action": "edit", "action_post": "edit",
     "export": "export", "export_selected": "export",

@@ -13,9 +13,11 @@ Options: --repeat N (default 20), --skip-writes (no sweep/dispatch: they change 
 Requests run in-process through Flask's test client as an admin (no network, no server), at 100
 rows per page. "SQL" is the time of the very statements the page ran, replayed on the DBAPI
 cursor with their parameters and fetched (the floor no page can beat); "ratio" is page p50 / SQL
-p50. "stmts" counts the statements of one request. Prints a table; writes
-bench/results/list_bench-<backend>-<size>.json. Targets (issue 9, large size, SQLite, 2 cores):
-list and search pages p95 < 150 ms; median customer list <= 40 ms, ticket list <= 90 ms, filtered
+p50. "stmts" counts the statements of one request; "CPU" is a request's process time (p50), which a
+busy shared machine inflates less than the wall time. Prints a table; writes
+bench/results/list_bench-<backend>-<size>.json. Targets (issues 9 and 17, large size, SQLite, 2 cores):
+list and search pages p95 < 150 ms; median customer list <= 44 ms, customer show <= 30 ms (its related
+lists load with their panels, timed on their own), ticket list <= 90 ms, filtered
 ticket list <= 100 ms, ticket page 5,000 <= 150 ms; page <= 3 x SQL; statements independent of
 the page size; escalation sweep < 2 s.
 """
@@ -36,10 +38,11 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from export_bench import rss_mb  # noqa: E402
 
 PASSWORD = "Bench-admin-2026"
-TARGETS = {  # median ms, p95 ms (issue 9, at the large size)
-    "customer list": (40, 150), "ticket list": (90, 150), "ticket list filtered": (100, 150),
-    "ticket page 5,000": (150, 150), "customer search name": (None, 150), "customer search phone": (None, 150),
-    "ticket search": (None, 150), "customer deep page": (None, 150),
+TARGETS = {  # median ms, p95 ms (issues 9 and 17, at the large size)
+    "customer list": (44, 150), "ticket list": (90, 150), "ticket list filtered": (100, 150),
+    "ticket page 5,000": (150, 150), "customer search name": (None, 150), "customer search phone prefix": (None, 150),
+    "customer search full phone": (None, 150), "ticket search": (None, 150), "ticket text search": (None, 150),
+    "customer deep page": (None, 150), "customer show": (30, 150),
 }
 
 
@@ -159,7 +162,8 @@ def main():
                   for name, model in (("customers", Customer), ("tickets", Ticket))}
         sample = db.session.execute(select(Customer.name, Customer.phone, Customer.id)
                                     .order_by(Customer.id).offset(counts["customers"] // 2).limit(1)).one()
-        ticket_id = db.session.scalar(select(Ticket.id).order_by(Ticket.id).offset(counts["tickets"] // 2).limit(1))
+        ticket_id, ticket_title = db.session.execute(select(Ticket.id, Ticket.title).order_by(Ticket.id)
+                                                     .offset(counts["tickets"] // 2).limit(1)).one()
         db.session.remove()
     results.update(backend=backend, rows=counts)
     client = app.test_client()
@@ -173,16 +177,21 @@ def main():
         ("customer list", "/customerview/list/?psize_CustomerView=100"),
         ("customer list 20 rows", "/customerview/list/?psize_CustomerView=20"),
         ("customer search name", f"/customerview/list/?psize_CustomerView=100&q={sample.name}"),
-        ("customer search phone", f"/customerview/list/?psize_CustomerView=100&q={sample.phone[:7]}"),
+        ("customer search phone prefix", f"/customerview/list/?psize_CustomerView=100&q={sample.phone[:7]}"),
+        ("customer search full phone", f"/customerview/list/?psize_CustomerView=100&q={sample.phone}"),
         ("customer deep page", f"/customerview/list/?psize_CustomerView=100&page_CustomerView={customer_deep}"),
         ("ticket list", "/ticketview/list/?psize_TicketView=100"),
         ("ticket list 20 rows", "/ticketview/list/?psize_TicketView=20"),
         ("ticket list filtered", "/ticketview/list/?psize_TicketView=100&_flt_3_status=in_progress"),
         ("ticket search", f"/ticketview/list/?psize_TicketView=100&q={sample.name}"),
+        ("ticket text search", f"/ticketview/list/?psize_TicketView=100&q={ticket_title[:4]}"),
         (f"ticket page {deep + 1:,}", f"/ticketview/list/?psize_TicketView=100&page_TicketView={deep}"),
         ("customer API list", "/api/v1/customer/?q=(page_size:100)"),
         ("ticket API list", "/api/v1/ticket/?q=(page_size:100)"),
         ("customer show", f"/customerview/show/{sample.id}"),
+        # its related lists, each fetched when its panel opens
+        ("customer show: tickets panel", f"/customerview/related/{sample.id}/TicketView"),
+        ("customer show: residences panel", f"/customerview/related/{sample.id}/ResidenceView"),
         ("ticket show", f"/ticketview/show/{ticket_id}"),
         ("FAB default: customer list", "/plaincustomerview/list/?psize_PlainCustomerView=100"),
         ("FAB default: ticket list", "/plainticketview/list/?psize_PlainTicketView=100"),
@@ -194,13 +203,14 @@ def main():
     rows = []
     for label, url in cases:
         client.get(url)  # warm: templates, statement caches, the database's pages
-        times = []
+        times, cpu = [], []
         # FAB's default view takes seconds a page: a few runs show it
         for _ in range(min(args.repeat, args.fab_repeat) if label.startswith("FAB") else args.repeat):
             log.statements, log.active = [], True
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             response = client.get(url)
             times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
             log.active = False
             assert response.status_code == 200, (label, response.status_code)
         statements = list(log.statements)
@@ -212,10 +222,12 @@ def main():
         if target and args.size == "large":
             met = (target[0] is None or p50 <= target[0]) and p95 <= target[1]
         rows.append(dict(case=label, url=url, p50_ms=round(p50, 1), p95_ms=round(p95, 1),
+                         cpu_p50_ms=round(statistics.median(cpu), 1),
                          statements=len(statements), sql_ms=round(sql, 1),
                          ratio=round(p50 / sql, 1) if sql else None, target=target, met=met,
                          ratio_met=bool(sql) and p50 <= 3 * sql))
-        print(f"{label:<34} p50 {p50:7.1f}  p95 {p95:7.1f}  stmts {len(statements):3}  SQL {sql:7.1f}  "
+        print(f"{label:<34} p50 {p50:7.1f}  p95 {p95:7.1f}  cpu {statistics.median(cpu):7.1f}  "
+              f"stmts {len(statements):3}  SQL {sql:7.1f}  "
               f"ratio {p50 / sql if sql else 0:5.1f}", flush=True)
     results["pages"] = rows
     if not args.skip_writes:
@@ -286,13 +298,13 @@ def report(results):
     print()
     print(f"backend {results['backend']}, size {results['size']}, rows {results['rows']}, "
           f"repeat {results['repeat']}, peak RSS {results['peak_rss_mb']} MB")
-    print(f"{'case':<34} {'p50 ms':>8} {'p95 ms':>8} {'stmts':>6} {'SQL ms':>8} {'ratio':>6}  target")
+    print(f"{'case':<34} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8} {'stmts':>6} {'SQL ms':>8} {'ratio':>6}  target")
     for row in results["pages"]:
         target = row["target"]
         text = "" if not target else f"p50<={target[0] or '-'} p95<{target[1]}" + (
             "" if row["met"] is None else (": met" if row["met"] else ": NOT MET"))
         text += "" if row["ratio_met"] else "  (ratio > 3)"
-        print(f"{row['case']:<34} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['statements']:6} "
+        print(f"{row['case']:<34} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['cpu_p50_ms']:8.1f} {row['statements']:6} "
               f"{row['sql_ms']:8.1f} {row['ratio'] or 0:6.1f}  {text}")
 
 

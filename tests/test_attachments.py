@@ -11,6 +11,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.models import TicketAttachment, TicketEvent
 from tests import factories
+from tests.pages import show_page
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 EXE = b"MZ\x90\x00" + b"\x00" * 200
@@ -105,6 +106,6 @@ def test_the_ticket_page_links_its_attachments(app, ctx, login):
     ticket = factories.ticket()
     client = login("Service")
     upload(client, ticket, PNG, "现场.png")
-    page = client.get(f"/ticketview/show/{ticket.id}").get_data(as_text=True)
+    page = show_page(client, f"/ticketview/show/{ticket.id}").get_data(as_text=True)
     stored = db.session.query(TicketAttachment).one().file
     assert f"/ticketattachmentview/download/{quote(stored)}" in page and "现场.png" in page

@@ -24,6 +24,7 @@ from app import models
 from app.extensions import db
 from app.models import FieldPermission
 from tests import factories
+from tests.pages import show_page
 
 LEVELS = ("hidden", "masked")
 # the staff roles tried, widest reach first (a scoped role may simply not see the record)
@@ -204,7 +205,7 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
             db.session.commit()
             paths = {
                 "list": client.get(f"/{endpoint}/list/"),
-                "show": client.get(f"/{endpoint}/show/{record.id}"),
+                "show": show_page(client, f"/{endpoint}/show/{record.id}"),
             }
             for other in narrowed:
                 paths[f"{type(other).__name__} list"] = client.get(f"/{type(other).__name__.lower()}/list/")

@@ -7,6 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import Building, Customer, Tag, Unit
 from tests import factories
+from tests.pages import show_page
 
 PAGES = ["customerview", "residenceview", "communicationview", "tagview", "buildingview", "unitview",
          "ticketview", "ticketeventview", "billview", "paymentview", "departmentview", "staffprofileview",
@@ -28,7 +29,7 @@ def test_show_page_lists_a_customers_units_tickets_communications_and_bills(admi
     customer = factories.customer(name="李四", units=[unit])
     factories.ticket(customer=customer, unit=unit, title="电梯异响")
     factories.bill(customer_obj=customer, unit_obj=unit)
-    page = admin_client.get(f"/customerview/show/{customer.id}").get_data(as_text=True)
+    page = show_page(admin_client, f"/customerview/show/{customer.id}").get_data(as_text=True)
     assert "李四" in page and "1203" in page and "电梯异响" in page and "300.00" in page
 
 

@@ -96,3 +96,31 @@ $(function () {
     $("#crm-model").on("change", function () { this.form.submit(); });
 });
 
+// A show page's related lists: each panel fetches its rows when it opens; the paging, page-size and
+// ordering links inside it reload the panel in place; its delete buttons ask before posting.
+$(function () {
+    function load(box, url) {
+        box.data("loaded", true).empty().append($('<p class="text-muted"></p>').text(box.data("loading")));
+        $.get(url).done(function (html) {
+            // parsed without its inline scripts (this page's policy refuses them; the handlers below stand in)
+            box.empty().append($.parseHTML(html)).attr("data-loaded", "1");
+            if (window.AdminActions && !window.modelActions) { window.modelActions = new AdminActions(); }
+        }).fail(function () {
+            box.data("loaded", false).empty().append($('<p class="text-danger"></p>').text(box.data("error")));
+        });
+    }
+    $(".crm-related").each(function () {
+        var box = $(this);
+        $("#" + box.data("panel")).on("show.bs.collapse", function () {
+            if (!box.data("loaded")) { load(box, box.data("url")); }
+        });
+    });
+    $(document).on("click", ".crm-related a[href*='/related/']", function (event) {
+        event.preventDefault();
+        load($(this).closest(".crm-related"), this.href);
+    });
+    $(document).on("click", ".crm-related a[data-delete-url]", function (event) {
+        event.preventDefault();
+        new AdminActions().execute_single_delete($(this).data("delete-url"), $(this).data("question"));
+    });
+});
