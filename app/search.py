@@ -41,6 +41,12 @@ INDEXED = {
 PAD = "\x1f\x1f"
 
 
+def is_text_index(name, kind):
+    """The text search's own tables (FTS5 tables and their shadow and vocab tables) and indexes (pg_trgm):
+    no model's, so schema comparisons, migrations' autogenerate and backup counts leave them."""
+    return kind == "table" and "_fts" in (name or "") or kind == "index" and (name or "").endswith("_trgm")
+
+
 def escape_like(term):
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.search import is_text_index
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -91,10 +93,8 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     def include_object(obj, name, type_, reflected, compare_to):
-        # the text search indexes (FTS5 tables and their shadow tables on SQLite, pg_trgm GIN indexes on
-        # PostgreSQL: migration d2a7e3d66ab6) are no model's: autogenerate leaves them
-        return not (reflected and (type_ == "table" and "_fts" in name
-                                   or type_ == "index" and (name or "").endswith("_trgm")))
+        # the text search indexes (migration d2a7e3d66ab6) are no model's: autogenerate leaves them
+        return not (reflected and is_text_index(name, type_))
 
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:

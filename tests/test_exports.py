@@ -128,7 +128,7 @@ def test_a_large_export_is_built_by_the_scheduler_and_offered_to_its_owner_only(
         assert [c.value for c in sheet[1]] == ["姓名"] and sheet.max_row == 4
         assert login("Service").get(f"/exports/{job.id}").status_code == 404
     finally:
-        app.config.update(CRM_EXPORT_BACKGROUND_ROWS=200000)
+        app.config.update(CRM_EXPORT_BACKGROUND_ROWS=20000)
 
 
 def test_a_background_export_has_the_scope_and_field_levels_of_who_asked(app, login, ctx, tmp_path, user_id):
@@ -159,5 +159,5 @@ def test_a_background_export_has_the_scope_and_field_levels_of_who_asked(app, lo
         assert sorted(v for v in values if v.startswith(("本部门", "外部门"))) == ["本部门0", "本部门1", "本部门2"]
         assert "机密描述" not in values
     finally:
-        app.config.update(CRM_EXPORT_BACKGROUND_ROWS=200000)
+        app.config.update(CRM_EXPORT_BACKGROUND_ROWS=20000)
         sm.del_permission_role(sm.find_role("Supervisor"), export)

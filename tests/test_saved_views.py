@@ -39,14 +39,16 @@ def test_views_are_private_unless_shared_with_a_role(app, login, ctx):
 def test_shared_view_is_seen_by_the_role_but_only_the_owner_deletes_it(app, login, ctx):
     service_role = app.appbuilder.sm.find_role("Service").id
     sm = app.appbuilder.sm
-    if not sm.find_user(username="service2"):
-        sm.add_user("service2", "二", "客服", "service2@example.com", sm.find_role("Service"), "Test-password-2026")
+    # a name of its own: the demo data (loaded by other tests in this process) has a "service2" with its own password
+    if not sm.find_user(username="service_colleague"):
+        sm.add_user("service_colleague", "二", "客服", "service_colleague@example.com", sm.find_role("Service"),
+                    "Test-password-2026")
     owner = login("Service")
     owner.post("/customerview/savedview/", data={"name": "客服共享", "query": "q=李", "shared_role": service_role})
     saved = db.session.query(SavedListView).one()
     from tests.conftest import _login
 
-    colleague = _login(app, "service2")
+    colleague = _login(app, "service_colleague")
     assert "客服共享" in colleague.get("/customerview/list/").get_data(as_text=True)
     colleague.post(f"/customerview/savedview/{saved.id}/delete")
     assert db.session.query(SavedListView).count() == 1
