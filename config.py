@@ -2,6 +2,7 @@
 
 Safe defaults are for the embedded SQLite mode; secrets come from the environment.
 """
+
 import os
 import secrets
 
@@ -34,9 +35,7 @@ def instance_secret_key():
 class Config:
     # None means: use the key generated once under instance/ (see instance_secret_key).
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "crm.sqlite")
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "crm.sqlite"))
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # Seconds a SQLite writer waits for the lock before giving up.
@@ -164,4 +163,3 @@ class Config:
     CRM_ADMIN_USERNAME = os.environ.get("CRM_ADMIN_USERNAME", "admin")
     CRM_ADMIN_PASSWORD = os.environ.get("CRM_ADMIN_PASSWORD")
     CRM_ADMIN_EMAIL = os.environ.get("CRM_ADMIN_EMAIL", "admin@example.com")
-

@@ -1,4 +1,5 @@
 """Application factory: extensions, AppBuilder, security, views, API, CLI — wiring only."""
+
 import logging
 
 from flask import Flask, g, request
@@ -94,11 +95,11 @@ def create_app(test_config=None):
         # an id no database column can hold names no record (instead of an overflow error)
         for key in ("pk", "ticket_id", "job_id", "notification_id", "record_id"):
             value = (values or {}).get(key)
-            if isinstance(value, int) and not -2**63 <= value < 2**63:
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
                 from flask import abort
 
                 abort(404)
-            if isinstance(value, str) and value.lstrip("-").isdigit() and not -2**63 <= int(value) < 2**63:
+            if isinstance(value, str) and value.lstrip("-").isdigit() and not -(2**63) <= int(value) < 2**63:
                 from flask import abort
 
                 abort(404)
@@ -122,9 +123,14 @@ def create_app(test_config=None):
         api = request.path.startswith("/api/")
         if current_user.is_authenticated:
             now = timestamp()
-            if session_expired(session.get("crm_login_at"), session.get("crm_seen_at"), now,
-                               app.config["CRM_SESSION_IDLE_MINUTES"], app.config["CRM_SESSION_MAX_HOURS"],
-                               session.get("crm_remember_until")):
+            if session_expired(
+                session.get("crm_login_at"),
+                session.get("crm_seen_at"),
+                now,
+                app.config["CRM_SESSION_IDLE_MINUTES"],
+                app.config["CRM_SESSION_MAX_HOURS"],
+                session.get("crm_remember_until"),
+            ):
                 logout_user()
                 session.clear()
                 return (jsonify(message="session expired"), 401) if api else redirect(app.appbuilder.get_url_for_login)
@@ -134,12 +140,21 @@ def create_app(test_config=None):
             # no one signed in; or a token request, whose account is loaded (and a revoked token
             # refused, app.security) here so that the rule below holds for it too
             return None
-        allowed = {"ResetMyPasswordView.this_form_get", "ResetMyPasswordView.this_form_post",
-                   "AuthDBView.logout", "AuthDBView.login", "InboxView.unread"} | token_endpoints
+        allowed = {
+            "ResetMyPasswordView.this_form_get",
+            "ResetMyPasswordView.this_form_post",
+            "AuthDBView.logout",
+            "AuthDBView.login",
+            "InboxView.unread",
+        } | token_endpoints
         if g.get("crm_must_change_password") and request.endpoint not in allowed:
             if api:
-                return jsonify(message=gettext("Choose your own password first: sign in on the web pages and "
-                                               "change the password you were given.")), 403
+                return jsonify(
+                    message=gettext(
+                        "Choose your own password first: sign in on the web pages and "
+                        "change the password you were given."
+                    )
+                ), 403
             return redirect("/resetmypassword/form")
         return None
 

@@ -5,6 +5,7 @@ account has a session version, written into the session at login and into every 
 issued; logout, a password change and disabling the account bump it, and a cookie session or a
 token carrying an older version is refused.
 """
+
 import datetime
 
 from flask_babel import lazy_gettext as _
@@ -15,16 +16,74 @@ from app.models import AccountSecurity, LoginThrottle
 MIN_LENGTH = 10
 # The most used passwords (global lists and the common Chinese ones); never accepted.
 COMMON_PASSWORDS = {
-    "1234567890", "12345678910", "123456789a", "1234567890a", "0123456789", "9876543210", "1111111111",
-    "0000000000", "1234512345", "1q2w3e4r5t", "1qaz2wsx3edc", "qwertyuiop", "qwerty1234", "qwerty12345",
-    "password12", "password123", "password1234", "passw0rd123", "p@ssw0rd123", "iloveyou12", "iloveyou123",
-    "abc1234567", "abcd123456", "abcdefghij", "a123456789", "aa12345678", "woaini1314", "woaini520",
-    "woaini5201314", "5201314520", "1314520520", "wang123456", "zhang123456", "li123456789", "admin12345",
-    "admin123456", "administrator", "welcome123", "changeme123", "letmein123", "football123", "baseball123",
-    "sunshine123", "princess123", "dragon1234", "monkey1234", "shadow1234", "master1234", "superman123",
-    "zxcvbnm123", "asdfghjkl1", "asdfghjkl;", "1qazxsw23edc", "qazwsxedc123", "147258369a", "1472583690",
-    "123qweasdzxc", "qweasdzxc123", "aaaaaaaaaa", "abc123abc123", "test123456", "root123456", "huawei12345",
-    "xiaomi12345", "taobao12345", "baidu12345", "qq123456789", "wocaonima123",
+    "1234567890",
+    "12345678910",
+    "123456789a",
+    "1234567890a",
+    "0123456789",
+    "9876543210",
+    "1111111111",
+    "0000000000",
+    "1234512345",
+    "1q2w3e4r5t",
+    "1qaz2wsx3edc",
+    "qwertyuiop",
+    "qwerty1234",
+    "qwerty12345",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd123",
+    "p@ssw0rd123",
+    "iloveyou12",
+    "iloveyou123",
+    "abc1234567",
+    "abcd123456",
+    "abcdefghij",
+    "a123456789",
+    "aa12345678",
+    "woaini1314",
+    "woaini520",
+    "woaini5201314",
+    "5201314520",
+    "1314520520",
+    "wang123456",
+    "zhang123456",
+    "li123456789",
+    "admin12345",
+    "admin123456",
+    "administrator",
+    "welcome123",
+    "changeme123",
+    "letmein123",
+    "football123",
+    "baseball123",
+    "sunshine123",
+    "princess123",
+    "dragon1234",
+    "monkey1234",
+    "shadow1234",
+    "master1234",
+    "superman123",
+    "zxcvbnm123",
+    "asdfghjkl1",
+    "asdfghjkl;",
+    "1qazxsw23edc",
+    "qazwsxedc123",
+    "147258369a",
+    "1472583690",
+    "123qweasdzxc",
+    "qweasdzxc123",
+    "aaaaaaaaaa",
+    "abc123abc123",
+    "test123456",
+    "root123456",
+    "huawei12345",
+    "xiaomi12345",
+    "taobao12345",
+    "baidu12345",
+    "qq123456789",
+    "wocaonima123",
 }
 
 
@@ -75,6 +134,7 @@ def fab_password_validator(password):
 
 # ---- lockout
 
+
 def _state(session, user_id):
     state = session.get(AccountSecurity, user_id)
     if state is None:
@@ -116,9 +176,12 @@ def record_unknown_failure(session, name, now, max_failures, lock_minutes):
     from app.models import LoginNameLock
 
     key = name_hash(name)
-    session.execute(LoginNameLock.__table__.delete().where(  # housekeeping: nothing pending for a day
-        LoginNameLock.last_failure_at < now - datetime.timedelta(days=1),
-        (LoginNameLock.locked_until.is_(None)) | (LoginNameLock.locked_until < now)))
+    session.execute(
+        LoginNameLock.__table__.delete().where(  # housekeeping: nothing pending for a day
+            LoginNameLock.last_failure_at < now - datetime.timedelta(days=1),
+            (LoginNameLock.locked_until.is_(None)) | (LoginNameLock.locked_until < now),
+        )
+    )
     state = session.get(LoginNameLock, key)
     if state is None:
         state = LoginNameLock(name_hash=key, failed_logins=0)
@@ -142,8 +205,16 @@ def record_failure(session, user_id, now, max_failures, lock_minutes):
 
         state.locked_until = now + datetime.timedelta(minutes=lock_minutes)
         state.failed_logins = 0
-        record_event(session, "locked", "User", user_id, f"{max_failures} failures", actor_id=user_id,
-                     details={"locked_until": state.locked_until.isoformat()}, commit=False)
+        record_event(
+            session,
+            "locked",
+            "User",
+            user_id,
+            f"{max_failures} failures",
+            actor_id=user_id,
+            details={"locked_until": state.locked_until.isoformat()},
+            commit=False,
+        )
     session.commit()
     return state.locked_until if state.locked_until and state.locked_until > now else None
 
@@ -152,8 +223,10 @@ def locked_message(until):
     """What a refused sign-in of a locked account (or name) is told: locked, and until when, local time."""
     from app.core.clock import to_local
 
-    return _("This account is locked after too many failed sign-ins. Try again after %(time)s.",
-             time=to_local(until).strftime("%Y-%m-%d %H:%M"))
+    return _(
+        "This account is locked after too many failed sign-ins. Try again after %(time)s.",
+        time=to_local(until).strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 def record_success(session, user_id):
@@ -165,16 +238,19 @@ def record_success(session, user_id):
 
 def unlock(session, user_id):
     """An admin lifts a lock (and forgets earlier failures)."""
-    session.execute(update(AccountSecurity).where(AccountSecurity.user_id == user_id)
-                    .values(locked_until=None, failed_logins=0))
+    session.execute(
+        update(AccountSecurity).where(AccountSecurity.user_id == user_id).values(locked_until=None, failed_logins=0)
+    )
     session.commit()
 
 
 # ---- sessions
 
+
 def session_version(session, user_id):
-    return session.execute(select(AccountSecurity.session_version)
-                           .where(AccountSecurity.user_id == user_id)).scalar() or 0
+    return (
+        session.execute(select(AccountSecurity.session_version).where(AccountSecurity.user_id == user_id)).scalar() or 0
+    )
 
 
 def end_sessions(session, user_id):
@@ -219,9 +295,11 @@ def token_current(session, user_id, version):
         user_id = int(user_id)
     except (TypeError, ValueError):
         return False
-    row = session.execute(select(User.active, AccountSecurity.session_version)
-                          .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
-                          .where(User.id == user_id)).first()
+    row = session.execute(
+        select(User.active, AccountSecurity.session_version)
+        .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
+        .where(User.id == user_id)
+    ).first()
     return row is not None and bool(row[0]) and isinstance(version, int) and version == (row[1] or 0)
 
 
@@ -229,9 +307,14 @@ def login_statistics(session):
     """(username, sign-ins, failed sign-ins) of every account, the most used first (用户统计)."""
     from flask_appbuilder.security.sqla.models import User
 
-    return [(name, logins or 0, failures or 0) for name, logins, failures in session.execute(
-        select(User.username, User.login_count, User.fail_login_count)
-        .order_by(User.login_count.desc().nullslast(), User.username))]
+    return [
+        (name, logins or 0, failures or 0)
+        for name, logins, failures in session.execute(
+            select(User.username, User.login_count, User.fail_login_count).order_by(
+                User.login_count.desc().nullslast(), User.username
+            )
+        )
+    ]
 
 
 def require_password_change(session, user_id, required):
@@ -244,6 +327,7 @@ def require_password_change(session, user_id, required):
 #
 # Sign-ins count only their failures, per client address and per sign-in name: an office whose
 # colleagues all sign in from one address is not refused for succeeding.
+
 
 def _window(now, window_minutes):
     start = now.replace(second=0, microsecond=0)
@@ -258,8 +342,9 @@ def throttle_keys(ip, name):
 def too_many_failures(session, keys, now, limit, window_minutes):
     """True when any of ``keys`` has ``limit`` failed sign-ins in the current window (nothing written)."""
     start = _window(now, window_minutes)
-    counts = session.execute(select(LoginThrottle.attempts).where(LoginThrottle.ip.in_(keys),
-                                                                  LoginThrottle.window_start == start)).scalars()
+    counts = session.execute(
+        select(LoginThrottle.attempts).where(LoginThrottle.ip.in_(keys), LoginThrottle.window_start == start)
+    ).scalars()
     return any(count >= limit for count in counts)
 
 
@@ -272,8 +357,11 @@ def record_failed_attempt(session, keys, now, window_minutes):
             row = LoginThrottle(ip=key, window_start=start, attempts=0)
             session.add(row)
         row.attempts += 1
-    session.execute(LoginThrottle.__table__.delete().where(
-        LoginThrottle.window_start < start - datetime.timedelta(minutes=window_minutes)))
+    session.execute(
+        LoginThrottle.__table__.delete().where(
+            LoginThrottle.window_start < start - datetime.timedelta(minutes=window_minutes)
+        )
+    )
     session.commit()
 
 
@@ -287,13 +375,17 @@ def allow_attempt(session, ip, now, limit, window_minutes):
         session.add(row)
     row.attempts += 1
     allowed = row.attempts <= limit
-    session.execute(LoginThrottle.__table__.delete().where(
-        LoginThrottle.window_start < start - datetime.timedelta(minutes=window_minutes)))
+    session.execute(
+        LoginThrottle.__table__.delete().where(
+            LoginThrottle.window_start < start - datetime.timedelta(minutes=window_minutes)
+        )
+    )
     session.commit()
     return allowed
 
 
 # ---- session timeouts
+
 
 def session_expired(login_at, seen_at, now_ts, idle_minutes, absolute_hours, remember_until=None):
     """True when a session has been idle too long or has lived too long since the login.
@@ -324,9 +416,13 @@ def _account_changes(session, flush_context):
 
     new_users = [item.id for item in session.new if isinstance(item, User) and item.id is not None]
     if new_users and current_actor_id(session) is not None:
-        session.connection().execute(insert(AccountSecurity), [
-            {"user_id": user_id, "failed_logins": 0, "session_version": 0, "must_change_password": True}
-            for user_id in new_users])
+        session.connection().execute(
+            insert(AccountSecurity),
+            [
+                {"user_id": user_id, "failed_logins": 0, "session_version": 0, "must_change_password": True}
+                for user_id in new_users
+            ],
+        )
     ended = []
     for item in session.dirty:
         if isinstance(item, User) and item.id is not None:
@@ -338,13 +434,20 @@ def _account_changes(session, flush_context):
         return
     connection = session.connection()
     for user_id in ended:
-        bumped = connection.execute(update(AccountSecurity).where(AccountSecurity.user_id == user_id)
-                                    .values(session_version=AccountSecurity.session_version + 1)).rowcount
+        bumped = connection.execute(
+            update(AccountSecurity)
+            .where(AccountSecurity.user_id == user_id)
+            .values(session_version=AccountSecurity.session_version + 1)
+        ).rowcount
         if not bumped:
-            connection.execute(insert(AccountSecurity).values(user_id=user_id, failed_logins=0, session_version=1,
-                                                              must_change_password=False))
-    connection.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id.in_(ended),
-                                                        PasswordResetToken.used_at.is_(None)))
+            connection.execute(
+                insert(AccountSecurity).values(
+                    user_id=user_id, failed_logins=0, session_version=1, must_change_password=False
+                )
+            )
+    connection.execute(
+        delete(PasswordResetToken).where(PasswordResetToken.user_id.in_(ended), PasswordResetToken.used_at.is_(None))
+    )
 
 
 def register(session_class=None):
@@ -384,17 +487,35 @@ def request_password_reset(session, user, base_url, now, minutes):
         return None
     expires_at = now + datetime.timedelta(minutes=minutes)
     token = secrets.token_urlsafe(RESET_TOKEN_BYTES)
-    session.execute(PasswordResetToken.__table__.delete().where(  # housekeeping: dead links
-        (PasswordResetToken.expires_at < now) | PasswordResetToken.used_at.isnot(None)))
-    session.add(PasswordResetToken(user_id=user.id, token_hash=_token_hash(token), created_at=now,
-                                   expires_at=expires_at))
+    session.execute(
+        PasswordResetToken.__table__.delete().where(  # housekeeping: dead links
+            (PasswordResetToken.expires_at < now) | PasswordResetToken.used_at.isnot(None)
+        )
+    )
+    session.add(
+        PasswordResetToken(user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=expires_at)
+    )
     link = f"{base_url.rstrip('/')}/forgot/reset/{token}"
     mail = AccountMail(
-        user_id=user.id, address=user.email, subject=str(_("Reset your password")),
-        body=str(_("Someone (hopefully you) asked to reset the password of %(username)s. Open this link "
-                   "within %(minutes)s minutes to choose a new one: %(link)s\nIf it was not you, ignore "
-                   "this email.", username=user.username, minutes=minutes, link=link)),
-        status="pending", attempts=0, next_attempt_at=now, expires_at=expires_at, created_at=now)
+        user_id=user.id,
+        address=user.email,
+        subject=str(_("Reset your password")),
+        body=str(
+            _(
+                "Someone (hopefully you) asked to reset the password of %(username)s. Open this link "
+                "within %(minutes)s minutes to choose a new one: %(link)s\nIf it was not you, ignore "
+                "this email.",
+                username=user.username,
+                minutes=minutes,
+                link=link,
+            )
+        ),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        expires_at=expires_at,
+        created_at=now,
+    )
     session.add(mail)
     session.commit()
     return mail
@@ -403,8 +524,11 @@ def request_password_reset(session, user, base_url, now, minutes):
 def _usable_token(token, now):
     from app.models import PasswordResetToken
 
-    return (PasswordResetToken.token_hash == _token_hash(token), PasswordResetToken.used_at.is_(None),
-            PasswordResetToken.expires_at > now)
+    return (
+        PasswordResetToken.token_hash == _token_hash(token),
+        PasswordResetToken.used_at.is_(None),
+        PasswordResetToken.expires_at > now,
+    )
 
 
 def user_for_reset_token(session, token, now):
@@ -427,8 +551,12 @@ def redeem_reset_token(session, token, now):
     user = user_for_reset_token(session, token, now)
     if user is None:
         return None
-    spent = session.execute(update(PasswordResetToken).where(*_usable_token(token, now)).values(used_at=now)
-                            .execution_options(synchronize_session=False)).rowcount
+    spent = session.execute(
+        update(PasswordResetToken)
+        .where(*_usable_token(token, now))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     return user if spent == 1 else None
 
 
@@ -440,22 +568,36 @@ def deliver_account_mail(session, email_sender, now, max_attempts=4, backoff=ACC
     from app.models import AccountMail
 
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    session.execute(update(AccountMail)  # a worker killed while sending: send again
-                    .where(AccountMail.status == "sending", AccountMail.claimed_at < now - ACCOUNT_MAIL_STALE_CLAIM)
-                    .values(status="pending", next_attempt_at=now).execution_options(synchronize_session=False))
-    expired = session.execute(update(AccountMail)
-                              .where(AccountMail.status == "pending", AccountMail.expires_at <= now)
-                              .values(status="failed", body="", error="link expired before it was sent")
-                              .execution_options(synchronize_session=False)).rowcount
+    session.execute(
+        update(AccountMail)  # a worker killed while sending: send again
+        .where(AccountMail.status == "sending", AccountMail.claimed_at < now - ACCOUNT_MAIL_STALE_CLAIM)
+        .values(status="pending", next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    expired = session.execute(
+        update(AccountMail)
+        .where(AccountMail.status == "pending", AccountMail.expires_at <= now)
+        .values(status="failed", body="", error="link expired before it was sent")
+        .execution_options(synchronize_session=False)
+    ).rowcount
     counts["failed"] += expired
     session.commit()
-    due = session.execute(select(AccountMail.id).where(AccountMail.status == "pending",
-                                                       AccountMail.next_attempt_at <= now)
-                          .order_by(AccountMail.next_attempt_at, AccountMail.id)).scalars().all()
+    due = (
+        session.execute(
+            select(AccountMail.id)
+            .where(AccountMail.status == "pending", AccountMail.next_attempt_at <= now)
+            .order_by(AccountMail.next_attempt_at, AccountMail.id)
+        )
+        .scalars()
+        .all()
+    )
     for mail_id in due:
-        claimed = session.execute(update(AccountMail).where(AccountMail.id == mail_id, AccountMail.status == "pending")
-                                  .values(status="sending", claimed_at=now)
-                                  .execution_options(synchronize_session=False)).rowcount
+        claimed = session.execute(
+            update(AccountMail)
+            .where(AccountMail.id == mail_id, AccountMail.status == "pending")
+            .values(status="sending", claimed_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         session.commit()
         if claimed != 1:
             continue

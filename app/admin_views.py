@@ -1,4 +1,5 @@
 """Low-code administration pages: the field-permission matrix."""
+
 from types import SimpleNamespace
 
 from flask import abort, flash, redirect, request, url_for
@@ -41,8 +42,11 @@ class FieldPermissionView(BaseView):
         fields = self.resources[resource]
         roles = self._roles()
         if request.method == "POST":
-            matrix = {(role.id, field): request.form.get(f"level-{role.id}-{field}", "editable")
-                      for role in roles for field in fields}
+            matrix = {
+                (role.id, field): request.form.get(f"level-{role.id}-{field}", "editable")
+                for role in roles
+                for field in fields
+            }
             try:
                 save_matrix(db.session, resource, matrix, set(fields), {r.id for r in roles})
             except DomainError as error:
@@ -53,9 +57,7 @@ class FieldPermissionView(BaseView):
             return redirect(url_for(".matrix", model=resource))
         current = {
             (row.role_id, row.field): row.level
-            for row in db.session.execute(
-                select(FieldPermission).where(FieldPermission.resource == resource)
-            ).scalars()
+            for row in db.session.execute(select(FieldPermission).where(FieldPermission.resource == resource)).scalars()
         }
         return self.render_template(
             "crm/field_permissions.html",
@@ -94,8 +96,9 @@ class ImportView(BaseView):
         from flask import Response
 
         name = f"{spec['title']}-import-template.xlsx"
-        response = Response(template_workbook(kind),
-                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response = Response(
+            template_workbook(kind), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
         from urllib.parse import quote
 
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
@@ -115,8 +118,15 @@ class ImportView(BaseView):
         if request.method == "POST":
             upload = request.files.get("file")
             try:
-                task = queue_import(db.session, g.user, kind, upload.read() if upload else b"",
-                                    request.form.get("dry_run"), upload_folder(), utcnow())
+                task = queue_import(
+                    db.session,
+                    g.user,
+                    kind,
+                    upload.read() if upload else b"",
+                    request.form.get("dry_run"),
+                    upload_folder(),
+                    utcnow(),
+                )
                 return redirect(url_for(".page", kind=kind, task=task.id))
             except DomainError as error:
                 db.session.rollback()
@@ -126,8 +136,9 @@ class ImportView(BaseView):
             if task is not None and task.status in ("done", "failed", "cancelled"):
                 report = _import_report(task)
         kinds = [(key, SPECS[key]["title"]) for key in SPECS]
-        return self.render_template("crm/import.html", title=_("Excel import"), kind=kind, kinds=kinds,
-                                    report=report, task=task)
+        return self.render_template(
+            "crm/import.html", title=_("Excel import"), kind=kind, kinds=kinds, report=report, task=task
+        )
 
 
 def _import_report(task):
@@ -136,8 +147,9 @@ def _import_report(task):
     status = status_of(task, utcnow())
     errors = [tuple(e) for e in (task.result or {}).get("errors", [])]
     lines = [] if errors else status["problems"]
-    return SimpleNamespace(summary=" ".join(filter(None, [status["summary"]] + lines)) or status["status_label"],
-                           errors=errors)
+    return SimpleNamespace(
+        summary=" ".join(filter(None, [status["summary"]] + lines)) or status["status_label"], errors=errors
+    )
 
 
 class RatingView(BaseView):
@@ -164,8 +176,9 @@ class RatingView(BaseView):
             message, level = None, "info"
             if request.method == "POST":
                 try:
-                    record_rating(db.session, ticket, request.form.get("stars"), request.form.get("comment"),
-                                  "link", utcnow())
+                    record_rating(
+                        db.session, ticket, request.form.get("stars"), request.form.get("comment"), "link", utcnow()
+                    )
                 except DomainError as error:
                     db.session.rollback()
                     message, level = str(error), "danger"
@@ -173,8 +186,9 @@ class RatingView(BaseView):
                     ticket, message, level = None, str(_("Thank you for your rating!")), "success"
         from flask import render_template
 
-        html = render_template("crm/rate.html", ticket=ticket, message=message, level=level,
-                               app_name=self.appbuilder.app_name)
+        html = render_template(
+            "crm/rate.html", ticket=ticket, message=message, level=level, app_name=self.appbuilder.app_name
+        )
         return html, status
 
 
@@ -207,10 +221,12 @@ class PerformanceView(BaseView):
         if end < start:
             start, end = end, start
         begin, finish = local_midnight(start), local_midnight(end + datetime.timedelta(days=1))
-        people, departments = staff_performance(db.session, begin, finish,
-                                                may_read_field(current_principal(), "TicketRating", "stars"))
-        return self.render_template("crm/performance.html", people=people, departments=departments,
-                                    start=start.isoformat(), end=end.isoformat())
+        people, departments = staff_performance(
+            db.session, begin, finish, may_read_field(current_principal(), "TicketRating", "stars")
+        )
+        return self.render_template(
+            "crm/performance.html", people=people, departments=departments, start=start.isoformat(), end=end.isoformat()
+        )
 
 
 class InboxView(BaseView):
@@ -238,12 +254,22 @@ class InboxView(BaseView):
         query = select(Notification).where(Notification.user_id == user_id)
         if request.args.get("unread"):
             query = query.where(Notification.read_at.is_(None))
-        rows = db.session.execute(
-            query.order_by(Notification.created_at.desc(), Notification.id.desc())
-            .offset((page - 1) * self.page_size).limit(self.page_size + 1)
-        ).scalars().all()
-        return self.render_template("crm/inbox.html", notifications=rows[:self.page_size], page=page,
-                                    more=len(rows) > self.page_size, unread_only=bool(request.args.get("unread")))
+        rows = (
+            db.session.execute(
+                query.order_by(Notification.created_at.desc(), Notification.id.desc())
+                .offset((page - 1) * self.page_size)
+                .limit(self.page_size + 1)
+            )
+            .scalars()
+            .all()
+        )
+        return self.render_template(
+            "crm/inbox.html",
+            notifications=rows[: self.page_size],
+            page=page,
+            more=len(rows) > self.page_size,
+            unread_only=bool(request.args.get("unread")),
+        )
 
     @expose("/unread")
     def unread(self):
@@ -311,8 +337,12 @@ class ExportDownloadView(BaseView):
         if not os.path.isfile(path):
             abort(404)
         stamp = job.finished_at.strftime("%Y%m%d-%H%M") if job.finished_at else ""
-        return send_file(path, as_attachment=True, download_name=f"{job.title}-{stamp}.xlsx",
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return send_file(
+            path,
+            as_attachment=True,
+            download_name=f"{job.title}-{stamp}.xlsx",
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
 
 
 class TaskView(BaseView):
@@ -373,15 +403,23 @@ class PasswordResetView(BaseView):
         if request.method == "POST":
             now = utcnow()
             config = current_app.config
-            if accounts.allow_attempt(db.session, request.remote_addr or "unknown", now,
-                                      config["CRM_LOGIN_RATE_LIMIT"], config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+            if accounts.allow_attempt(
+                db.session,
+                request.remote_addr or "unknown",
+                now,
+                config["CRM_LOGIN_RATE_LIMIT"],
+                config["CRM_LOGIN_RATE_WINDOW_MINUTES"],
+            ):
                 name = (request.form.get("username") or "").strip()
                 sm = self.appbuilder.sm
                 user = (sm.find_user(username=name) or sm.find_user(email=name)) if name else None
-                accounts.request_password_reset(db.session, user, config["CRM_BASE_URL"], now,
-                                                config["CRM_PASSWORD_RESET_MINUTES"])
-            flash(str(_("If the account exists and has an email address, a link to reset the password is on "
-                        "its way.")), "info")
+                accounts.request_password_reset(
+                    db.session, user, config["CRM_BASE_URL"], now, config["CRM_PASSWORD_RESET_MINUTES"]
+                )
+            flash(
+                str(_("If the account exists and has an email address, a link to reset the password is on its way.")),
+                "info",
+            )
             return redirect(self.appbuilder.get_url_for_login)
         return self.render_template("crm/forgot_password.html")
 

@@ -14,6 +14,7 @@ Two steps, because the first runs before FAB checks who is asking:
   for this resource, its columns and the type of each column. Each filter value comes back as the
   column's type (a date, a Decimal, a record id), which is what the filters then compare with.
 """
+
 import datetime
 import json
 import math
@@ -64,8 +65,10 @@ ARGUMENTS = {
     "get": set(get_item_schema["properties"]) | {"select_columns"},
     "info": set(get_info_schema["properties"]),
 }
-KEYS = {name: schema["properties"]["keys"]["items"]["enum"]
-        for name, schema in (("get_list", get_list_schema), ("get", get_item_schema), ("info", get_info_schema))}
+KEYS = {
+    name: schema["properties"]["keys"]["items"]["enum"]
+    for name, schema in (("get_list", get_list_schema), ("get", get_item_schema), ("info", get_info_schema))
+}
 
 
 def read_q(text):
@@ -87,20 +90,34 @@ def read_q(text):
 
 def _whole(name, value, minimum, maximum=LARGEST_PAGE):
     if type(value) is not int or not minimum <= value <= maximum:
-        raise ArgumentError(_("%(name)s must be a whole number from %(minimum)s to %(maximum)s, not %(value)s.",
-                              name=name, minimum=minimum, maximum=maximum, value=_shown(value)))
+        raise ArgumentError(
+            _(
+                "%(name)s must be a whole number from %(minimum)s to %(maximum)s, not %(value)s.",
+                name=name,
+                minimum=minimum,
+                maximum=maximum,
+                value=_shown(value),
+            )
+        )
 
 
 def _texts(name, value):
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ArgumentError(_("%(name)s must be a list of names, e.g. !(name,phone), not %(value)s.",
-                              name=name, value=_shown(value)))
+        raise ArgumentError(
+            _("%(name)s must be a list of names, e.g. !(name,phone), not %(value)s.", name=name, value=_shown(value))
+        )
 
 
 def _one_of(name, value, choices):
     if not isinstance(value, str) or value not in choices:
-        raise ArgumentError(_("%(name)s must be one of %(choices)s, not %(value)s.",
-                              name=name, choices=", ".join(choices), value=_shown(value)))
+        raise ArgumentError(
+            _(
+                "%(name)s must be one of %(choices)s, not %(value)s.",
+                name=name,
+                choices=", ".join(choices),
+                value=_shown(value),
+            )
+        )
 
 
 def _scalar(value):
@@ -112,29 +129,55 @@ def _check_filters(value):
     if not isinstance(value, list):
         raise ArgumentError(_("filters must be a list of conditions, e.g. %(example)s.", example=example))
     for item in value:
-        if not isinstance(item, dict) or set(item) != {"col", "opr", "value"} \
-                or not isinstance(item["col"], str) or not isinstance(item["opr"], str):
-            raise ArgumentError(_("Each filter needs exactly a column name col, an operator opr and a value, "
-                                  "e.g. %(example)s, not %(value)s.", example=example, value=_shown(item)))
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"col", "opr", "value"}
+            or not isinstance(item["col"], str)
+            or not isinstance(item["opr"], str)
+        ):
+            raise ArgumentError(
+                _(
+                    "Each filter needs exactly a column name col, an operator opr and a value, "
+                    "e.g. %(example)s, not %(value)s.",
+                    example=example,
+                    value=_shown(item),
+                )
+            )
         found = item["value"]
         if not (_scalar(found) or isinstance(found, list) and all(_scalar(v) for v in found)):
-            raise ArgumentError(_("The value of the filter on %(column)s must be a text, a number, true/false or "
-                                  "a list of these, not %(value)s.", column=item["col"], value=_shown(found)))
+            raise ArgumentError(
+                _(
+                    "The value of the filter on %(column)s must be a text, a number, true/false or "
+                    "a list of these, not %(value)s.",
+                    column=item["col"],
+                    value=_shown(found),
+                )
+            )
 
 
 def _check_field_pages(name, value, columns):
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise ArgumentError(_("%(name)s must name fields with their page of choices, e.g. "
-                              "%(name)s:(customer:(page:0,page_size:20)), not %(value)s.",
-                              name=name, value=_shown(value)))
+        raise ArgumentError(
+            _(
+                "%(name)s must name fields with their page of choices, e.g. "
+                "%(name)s:(customer:(page:0,page_size:20)), not %(value)s.",
+                name=name,
+                value=_shown(value),
+            )
+        )
     unknown = sorted(str(column) for column in value if column not in columns)
     if unknown:
         raise ArgumentError(_("Unknown fields in %(name)s: %(fields)s.", name=name, fields=", ".join(unknown)))
     for column, pages in value.items():
         unknown = sorted(str(key) for key in pages if key not in ("page", "page_size"))
         if unknown:
-            raise ArgumentError(_("Unknown arguments in %(name)s: %(arguments)s; use page and page_size.",
-                                  name=f"{name}.{column}", arguments=", ".join(unknown)))
+            raise ArgumentError(
+                _(
+                    "Unknown arguments in %(name)s: %(arguments)s; use page and page_size.",
+                    name=f"{name}.{column}",
+                    arguments=", ".join(unknown),
+                )
+            )
         if "page" in pages:
             _whole(f"{name}.{column}.page", pages["page"], 0)
         if "page_size" in pages:
@@ -147,13 +190,22 @@ def check_q(endpoint, q, field_columns=None):
     ``field_columns``: for ``_info``, the fields whose choices may be paged (add_columns, edit_columns).
     """
     if not isinstance(q, dict):
-        raise ArgumentError(_("The q argument must be a set of named arguments, e.g. q=(page:0,page_size:20), "
-                              "not %(value)s.", value=_shown(q)))
+        raise ArgumentError(
+            _(
+                "The q argument must be a set of named arguments, e.g. q=(page:0,page_size:20), not %(value)s.",
+                value=_shown(q),
+            )
+        )
     allowed = ARGUMENTS[endpoint]
     unknown = sorted(str(key) for key in q if key not in allowed)
     if unknown:
-        raise ArgumentError(_("Unknown arguments in q: %(arguments)s. This endpoint reads: %(allowed)s.",
-                              arguments=", ".join(unknown), allowed=", ".join(sorted(allowed))))
+        raise ArgumentError(
+            _(
+                "Unknown arguments in q: %(arguments)s. This endpoint reads: %(allowed)s.",
+                arguments=", ".join(unknown),
+                allowed=", ".join(sorted(allowed)),
+            )
+        )
     if "keys" in q:
         _texts("keys", q["keys"])
         for key in q["keys"]:
@@ -164,8 +216,9 @@ def check_q(endpoint, q, field_columns=None):
     if q.get("columns") and q.get("select_columns"):
         raise ArgumentError(_("Ask for columns or for select_columns, not both."))
     if "order_column" in q and not isinstance(q["order_column"], str):
-        raise ArgumentError(_("order_column must be the name of a column, not %(value)s.",
-                              value=_shown(q["order_column"])))
+        raise ArgumentError(
+            _("order_column must be the name of a column, not %(value)s.", value=_shown(q["order_column"]))
+        )
     if "order_direction" in q:
         _one_of("order_direction", q["order_direction"], ("asc", "desc"))
     if "page" in q:
@@ -277,33 +330,51 @@ def typed_filter(datamodel, filters, item):
     available = filters._search_filters.get(column, [])
     found = next((f for f in available if f.arg_name == operator), None)
     if found is None:
-        raise ArgumentError(_("The operator %(operator)s is not available on %(column)s. It offers: %(operators)s.",
-                              operator=operator, column=column,
-                              operators=", ".join(f.arg_name for f in available)))
+        raise ArgumentError(
+            _(
+                "The operator %(operator)s is not available on %(column)s. It offers: %(operators)s.",
+                operator=operator,
+                column=column,
+                operators=", ".join(f.arg_name for f in available),
+            )
+        )
     cls = found if isinstance(found, type) else type(found)
     # FAB's filters compare with the column's type; those of our own (the quick search) read a text
     kind = _column_kind(datamodel, column) if issubclass(cls, _FAB_FILTERS) else "text"
     many = issubclass(cls, _LIST_FILTERS) or (kind == "relation" and not issubclass(cls, _ONE_RELATED))
     single = not issubclass(cls, _LIST_FILTERS)
     if isinstance(value, list) and not many:
-        raise ArgumentError(_("The filter %(operator)s on %(column)s takes one value, not a list.",
-                              operator=operator, column=column))
+        raise ArgumentError(
+            _("The filter %(operator)s on %(column)s takes one value, not a list.", operator=operator, column=column)
+        )
     if not isinstance(value, list) and not single:
-        raise ArgumentError(_("The filter %(operator)s on %(column)s takes a list of values, e.g. !(a,b).",
-                              operator=operator, column=column))
+        raise ArgumentError(
+            _(
+                "The filter %(operator)s on %(column)s takes a list of values, e.g. !(a,b).",
+                operator=operator,
+                column=column,
+            )
+        )
     values = []
     for one in value if isinstance(value, list) else [value]:
         try:
             values.append(_typed(kind, one))
         except ValueError:
-            raise ArgumentError(_("The filter on %(column)s needs %(expected)s, not %(value)s.", column=column,
-                                  expected=_EXPECTED[kind], value=_shown(one))) from None
+            raise ArgumentError(
+                _(
+                    "The filter on %(column)s needs %(expected)s, not %(value)s.",
+                    column=column,
+                    expected=_EXPECTED[kind],
+                    value=_shown(one),
+                )
+            ) from None
     if kind == "relation":
         model = datamodel.get_related_model(column)
         for one in values:
             if datamodel.session.get(model, one) is None:
-                raise ArgumentError(_("There is no record %(value)s to filter %(column)s on.",
-                                      value=one, column=column))
+                raise ArgumentError(
+                    _("There is no record %(value)s to filter %(column)s on.", value=one, column=column)
+                )
     return dict(item, value=values if isinstance(value, list) else values[0])
 
 
@@ -349,8 +420,12 @@ def read_body(schema):
     except Exception:  # noqa: BLE001 - not JSON, or nested too deep for the parser
         raise ArgumentError(_("The request body is not valid JSON.")) from None
     if not isinstance(payload, dict):
-        raise ArgumentError(_('The request body must be a JSON object of field values, e.g. {"name": "…"}, '
-                              'not %(value)s.', value=_shown(payload)))
+        raise ArgumentError(
+            _(
+                'The request body must be a JSON object of field values, e.g. {"name": "…"}, not %(value)s.',
+                value=_shown(payload),
+            )
+        )
     wrong = {}
     for key, value in payload.items():
         # a field the schema does not take is the schema's to refuse (a 422, as for its other rules)

@@ -3,6 +3,7 @@
 FAB's ModelRestApi makes labels from column names ("Assignee Id") and asks gettext for the
 description of a field that has none, which returns the catalogue's header ("Project-Id-Version…").
 """
+
 from flask_babel import LazyString, lazy_gettext as _
 
 from app.labels import COLUMN_LABELS, MODEL_LABELS
@@ -29,8 +30,12 @@ def column_labels(columns, known):
 def titles(model_name):
     """The list/show/add/edit titles of an API, as the pages say them."""
     entity = MODEL_LABELS.get(model_name, model_name)
-    return {"list_title": _("%(entity)s list", entity=entity), "show_title": _("%(entity)s details", entity=entity),
-            "add_title": _("Add %(entity)s", entity=entity), "edit_title": _("Edit %(entity)s", entity=entity)}
+    return {
+        "list_title": _("%(entity)s list", entity=entity),
+        "show_title": _("%(entity)s details", entity=entity),
+        "add_title": _("Add %(entity)s", entity=entity),
+        "edit_title": _("Edit %(entity)s", entity=entity),
+    }
 
 
 class DescribedApi:

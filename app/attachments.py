@@ -2,6 +2,7 @@
 stored names outside the static folder, and downloads only of files a record the user may read
 points to.
 """
+
 import io
 import os
 import re
@@ -15,18 +16,33 @@ from app.errors import DomainError
 SEPARATOR = "_sep_"  # FAB shows the part after it as the original name
 # extension -> what staff are told it is: photos and documents (ticket files, notes)
 DOCUMENTS = {
-    "jpg": "JPG", "png": "PNG", "gif": "GIF", "webp": "WebP", "heic": "HEIC", "pdf": "PDF",
-    "docx": "Word", "xlsx": "Excel", "mp4": "MP4",
+    "jpg": "JPG",
+    "png": "PNG",
+    "gif": "GIF",
+    "webp": "WebP",
+    "heic": "HEIC",
+    "pdf": "PDF",
+    "docx": "Word",
+    "xlsx": "Excel",
+    "mp4": "MP4",
 }
 # call recordings (communication records), played on the record's page
 AUDIO = {"mp3": "MP3", "m4a": "M4A", "amr": "AMR", "wav": "WAV"}
 ALLOWED = {**DOCUMENTS, **AUDIO}  # every kind a stored file may have
 MIME_TYPES = {
-    "jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "heic": "image/heic",
-    "pdf": "application/pdf", "mp4": "video/mp4",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "heic": "image/heic",
+    "pdf": "application/pdf",
+    "mp4": "video/mp4",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "mp3": "audio/mpeg", "m4a": "audio/mp4", "amr": "audio/amr", "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "amr": "audio/amr",
+    "wav": "audio/wav",
 }
 
 
@@ -112,8 +128,9 @@ def check_upload(filename, stream, max_bytes, accepted=DOCUMENTS):
         raise DomainError(_("The file is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024)))
     kind = real_kind(filename, stream, accepted)
     if kind not in accepted:
-        raise DomainError(_("This file type is not accepted. Accepted: %(types)s.",
-                            types=", ".join(dict.fromkeys(accepted.values()))))
+        raise DomainError(
+            _("This file type is not accepted. Accepted: %(types)s.", types=", ".join(dict.fromkeys(accepted.values())))
+        )
     return kind
 
 

@@ -1,6 +1,7 @@
 """The change history (操作日志): one row per created, changed or deleted record, written after
 every flush whatever the path, so no edit goes unrecorded. Loaders of historic data may turn it
 off for their session (``session.info["audit"] = False``)."""
+
 import datetime
 import decimal
 import json
@@ -12,10 +13,21 @@ from app import models
 from app.records import current_actor_id
 from app.types import utcnow
 
-SKIPPED_FIELDS = {"created_at", "updated_at", "created_by_id", "updated_by_id",
-                  # FAB's accounts: never the password hash; login bookkeeping is logged as events
-                  "password", "login_count", "fail_login_count", "last_login", "created_on", "changed_on",
-                  "created_by_fk", "changed_by_fk"}
+SKIPPED_FIELDS = {
+    "created_at",
+    "updated_at",
+    "created_by_id",
+    "updated_by_id",
+    # FAB's accounts: never the password hash; login bookkeeping is logged as events
+    "password",
+    "login_count",
+    "fail_login_count",
+    "last_login",
+    "created_on",
+    "changed_on",
+    "created_by_fk",
+    "changed_by_fk",
+}
 
 
 def _fab_audited():
@@ -54,12 +66,16 @@ def _remember_old_values(session, flush_context, instances):
             if not audited(item) or inspect(item).identity is None:
                 continue
             state = inspect(item)
-            unknown = [a for a in state.mapper.column_attrs
-                       if state.attrs[a.key].history.added and not state.attrs[a.key].history.deleted]
+            unknown = [
+                a
+                for a in state.mapper.column_attrs
+                if state.attrs[a.key].history.added and not state.attrs[a.key].history.deleted
+            ]
             if unknown:
                 table = type(item).__table__
-                row = session.execute(select(*[table.c[a.columns[0].name] for a in unknown])
-                                      .where(table.c.id == state.identity[0])).first()
+                row = session.execute(
+                    select(*[table.c[a.columns[0].name] for a in unknown]).where(table.c.id == state.identity[0])
+                ).first()
                 if row is not None:
                     remembered[(type(item), state.identity[0])] = {a.key: v for a, v in zip(unknown, row)}
 
@@ -101,17 +117,32 @@ def _record(session, flush_context):
             if not audited(item):
                 continue
             identity = inspect(item).identity
-            changes = {} if action == "delete" else _column_changes(
-                item, all_values=action == "create",
-                old_values=old_values.get((type(item), identity[0])) if identity else None)
+            changes = (
+                {}
+                if action == "delete"
+                else _column_changes(
+                    item,
+                    all_values=action == "create",
+                    old_values=old_values.get((type(item), identity[0])) if identity else None,
+                )
+            )
             if action == "update" and not changes:
                 continue
             record_id = inspect(item).identity[0] if inspect(item).identity else getattr(item, "id", None)
             if record_id is None:
                 continue
-            rows.append({"at": now, "actor_id": actor_id, "resource": type(item).__name__, "record_id": record_id,
-                         "action": action, "summary": str(item)[:200], "ip": _client_ip(),
-                         "changes": json.dumps(changes, ensure_ascii=False) if changes else None})
+            rows.append(
+                {
+                    "at": now,
+                    "actor_id": actor_id,
+                    "resource": type(item).__name__,
+                    "record_id": record_id,
+                    "action": action,
+                    "summary": str(item)[:200],
+                    "ip": _client_ip(),
+                    "changes": json.dumps(changes, ensure_ascii=False) if changes else None,
+                }
+            )
     if rows:
         session.connection().execute(insert(models.ChangeLog), rows)
 
@@ -126,9 +157,18 @@ def record_event(session, action, resource, record_id=0, summary="", actor_id=No
     """Log something that is not a record change: a login, a failed login, a lock, an export, a job run."""
     from app.models import ChangeLog
 
-    session.add(ChangeLog(at=utcnow(), actor_id=actor_id, resource=resource, record_id=record_id or 0,
-                          action=action, summary=(summary or "")[:200], ip=_client_ip(),
-                          changes=json.dumps(details, ensure_ascii=False, default=str) if details else None))
+    session.add(
+        ChangeLog(
+            at=utcnow(),
+            actor_id=actor_id,
+            resource=resource,
+            record_id=record_id or 0,
+            action=action,
+            summary=(summary or "")[:200],
+            ip=_client_ip(),
+            changes=json.dumps(details, ensure_ascii=False, default=str) if details else None,
+        )
+    )
     if commit:
         session.commit()
 
@@ -153,10 +193,16 @@ def history(session, resource, record_id, limit=200):
     """A record's change history, newest first."""
     from sqlalchemy import select
 
-    return session.execute(
-        select(models.ChangeLog).where(models.ChangeLog.resource == resource, models.ChangeLog.record_id == record_id)
-        .order_by(models.ChangeLog.id.desc()).limit(limit)
-    ).scalars().all()
+    return (
+        session.execute(
+            select(models.ChangeLog)
+            .where(models.ChangeLog.resource == resource, models.ChangeLog.record_id == record_id)
+            .order_by(models.ChangeLog.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def decoded(entry):

@@ -3,6 +3,7 @@
 SQLite is copied with its online backup API (a consistent copy while the app keeps running);
 PostgreSQL with ``pg_dump`` (one transaction, so consistent too). Restore brings both back.
 """
+
 import json
 import os
 import shutil
@@ -34,9 +35,11 @@ def _pg_env_and_url(engine):
 
 def _row_counts(engine):
     with engine.connect() as connection:
-        return {name: connection.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar()
-                for name in sorted(sa_inspect(connection).get_table_names())
-                if not is_text_index(name, "table")}  # an FTS table cannot be counted (the copy carries it whole)
+        return {
+            name: connection.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar()
+            for name in sorted(sa_inspect(connection).get_table_names())
+            if not is_text_index(name, "table")
+        }  # an FTS table cannot be counted (the copy carries it whole)
 
 
 def backup(engine, upload_folder, target_dir, now):
@@ -57,14 +60,22 @@ def backup(engine, upload_folder, target_dir, now):
         elif engine.dialect.name == "postgresql":
             database = os.path.join(work, "database.dump")
             env, url = _pg_env_and_url(engine)
-            result = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", database, url],
-                                    env=env, capture_output=True, text=True)
+            result = subprocess.run(
+                ["pg_dump", "--format=custom", "--no-owner", "--file", database, url],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if result.returncode:
                 raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
         else:
             raise BackupError(f"no backup for {engine.dialect.name}")
-        manifest = {"format": FORMAT, "created_at": now.isoformat(), "database": engine.dialect.name,
-                    "tables": _row_counts(engine)}
+        manifest = {
+            "format": FORMAT,
+            "created_at": now.isoformat(),
+            "database": engine.dialect.name,
+            "tables": _row_counts(engine),
+        }
         with open(os.path.join(work, "manifest.json"), "w") as fh:
             json.dump(manifest, fh, ensure_ascii=False, indent=1)
         with tarfile.open(path, "w:gz") as archive:
@@ -109,9 +120,21 @@ def restore(engine, upload_folder, path):
                 snapshot.close()
         else:
             env, url = _pg_env_and_url(engine)
-            result = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                                     "--dbname", url, os.path.join(work, "database.dump")],
-                                    env=env, capture_output=True, text=True)
+            result = subprocess.run(
+                [
+                    "pg_restore",
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    "--single-transaction",
+                    "--dbname",
+                    url,
+                    os.path.join(work, "database.dump"),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if result.returncode:
                 raise BackupError(f"pg_restore failed: {result.stderr.strip()}")
         uploads = os.path.join(work, "uploads")

@@ -4,6 +4,7 @@ Each record is changed through the ORM, so the rules that hold for a single edit
 too (ticket history, actor stamps, bill settlement); records are read in chunks so tens of
 thousands of rows never sit in memory at once.
 """
+
 from flask_babel import lazy_gettext as _
 from sqlalchemy.orm import selectinload
 
@@ -72,7 +73,7 @@ def apply_batch(session, query, changes, access):
     changed = 0
     try:
         for start in range(0, len(ids), CHUNK):
-            chunk = session.query(model).filter(model.id.in_(ids[start:start + CHUNK]))
+            chunk = session.query(model).filter(model.id.in_(ids[start : start + CHUNK]))
             if add_tags or remove_tags:
                 chunk = chunk.options(selectinload(model.tags))
             records = chunk.all()
@@ -101,5 +102,3 @@ def apply_batch(session, query, changes, access):
         session.rollback()
         raise
     return changed
-
-

@@ -4,6 +4,7 @@ Settlement is the one place a bill's paid amount, written-off amount and status 
 every flush that touches a payment, a write-off or a bill, they are recomputed in SQL from the
 payments (minus reversals) and the approved write-offs, and more than the bill's amount is refused.
 """
+
 import calendar
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +16,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import DomainError, NotAllowed
 from app.models import (
-    ArrearsSummary, Bill, BillingRun, Building, Communication, Customer, CustomerUnit, FeeRule, MeterReading, Payment, Unit, WriteOff,
+    ArrearsSummary,
+    Bill,
+    BillingRun,
+    Building,
+    Communication,
+    Customer,
+    CustomerUnit,
+    FeeRule,
+    MeterReading,
+    Payment,
+    Unit,
+    WriteOff,
 )
 from app.numbering import next_number
 from app.policy.principal import permits
@@ -47,6 +59,7 @@ def bill_status(amount, paid, written_off):
 
 
 # ---------------------------------------------------------------- settlement (every path)
+
 
 def _check_reversal(session, item):
     original = item.reverses or (session.get(Payment, item.reverses_id) if item.reverses_id else None)
@@ -108,14 +121,20 @@ def settle(connection, bill_ids):
     """Recompute paid, written-off and status of the bills from the database; refuse overpayment."""
     if not bill_ids:
         return {}
-    paid = dict(connection.execute(
-        select(Payment.bill_id, func.sum(case((Payment.kind == "reversal", -Payment.amount), else_=Payment.amount)))
-        .where(Payment.bill_id.in_(bill_ids)).group_by(Payment.bill_id)
-    ).all())
-    written = dict(connection.execute(
-        select(WriteOff.bill_id, func.sum(WriteOff.amount))
-        .where(WriteOff.bill_id.in_(bill_ids), WriteOff.status == "approved").group_by(WriteOff.bill_id)
-    ).all())
+    paid = dict(
+        connection.execute(
+            select(Payment.bill_id, func.sum(case((Payment.kind == "reversal", -Payment.amount), else_=Payment.amount)))
+            .where(Payment.bill_id.in_(bill_ids))
+            .group_by(Payment.bill_id)
+        ).all()
+    )
+    written = dict(
+        connection.execute(
+            select(WriteOff.bill_id, func.sum(WriteOff.amount))
+            .where(WriteOff.bill_id.in_(bill_ids), WriteOff.status == "approved")
+            .group_by(WriteOff.bill_id)
+        ).all()
+    )
     result = {}
     for bill_id, amount in connection.execute(select(Bill.id, Bill.amount).where(Bill.id.in_(bill_ids))).all():
         amount = Decimal(amount)
@@ -124,8 +143,11 @@ def settle(connection, bill_ids):
         if bill_paid + bill_written > amount:
             raise DomainError(_("The payment exceeds the amount outstanding on the bill."), field="amount")
         status = bill_status(amount, bill_paid, bill_written)
-        connection.execute(update(Bill).where(Bill.id == bill_id)
-                           .values(paid_amount=bill_paid, written_off_amount=bill_written, status=status))
+        connection.execute(
+            update(Bill)
+            .where(Bill.id == bill_id)
+            .values(paid_amount=bill_paid, written_off_amount=bill_written, status=status)
+        )
         result[bill_id] = (bill_paid, bill_written, status)
     return result
 
@@ -148,14 +170,22 @@ def register(session_class=Session):
 
 # ---------------------------------------------------------------- reversals and write-offs
 
+
 def reverse_payment(session, payment, reason, now):
     """Take a payment back in full (a reversal row with the reason); the bill is re-settled."""
     if payment.kind != "payment":
         raise DomainError(_("A reversal cannot itself be reversed."))
     if payment.reversal is not None:
         raise DomainError(_("This payment has already been reversed."))
-    reversal = Payment(bill_id=payment.bill_id, amount=payment.amount, method=payment.method, paid_at=now,
-                       kind="reversal", reverses=payment, reason=(reason or "").strip() or None)
+    reversal = Payment(
+        bill_id=payment.bill_id,
+        amount=payment.amount,
+        method=payment.method,
+        paid_at=now,
+        kind="reversal",
+        reverses=payment,
+        reason=(reason or "").strip() or None,
+    )
     session.add(reversal)
     session.commit()
     return reversal
@@ -200,11 +230,13 @@ def check_write_off_request(session, write_off):
     if not (write_off.reason or "").strip():
         raise DomainError(_("Give the reason for the write-off."), field="reason")
     if Decimal(write_off.amount or 0) > bill.outstanding:
-        raise DomainError(_("A write-off cannot exceed the outstanding amount (%(amount)s).",
-                            amount=bill.outstanding), field="amount")
+        raise DomainError(
+            _("A write-off cannot exceed the outstanding amount (%(amount)s).", amount=bill.outstanding), field="amount"
+        )
 
 
 # ---------------------------------------------------------------- fees and bill generation
+
 
 def period_bounds(period):
     year, month = int(period[:4]), int(period[5:7])
@@ -236,9 +268,15 @@ def fee_amount(rule, area, usage=None):
 
 def rule_for(rules, building_id, unit_use, fee_type, day):
     """The rule in effect on ``day`` for the unit: its building's own beats the general, then the newest."""
-    fitting = [r for r in rules if r.fee_type == fee_type and r.effective_from <= day
-               and (r.effective_to is None or r.effective_to >= day)
-               and r.building_id in (None, building_id) and r.unit_use in (None, unit_use)]
+    fitting = [
+        r
+        for r in rules
+        if r.fee_type == fee_type
+        and r.effective_from <= day
+        and (r.effective_to is None or r.effective_to >= day)
+        and r.building_id in (None, building_id)
+        and r.unit_use in (None, unit_use)
+    ]
     if not fitting:
         return None
     return max(fitting, key=lambda r: (r.building_id is not None, r.unit_use is not None, r.effective_from, r.id))
@@ -278,8 +316,9 @@ def generate_bills(session, period, now, actor_id=None, chunk=5000):
 
 def start_bill_run(session, period, now, actor_id=None):
     """The record of one generation for ``period`` (not committed)."""
-    run = BillingRun(period=period, status="running", started_at=now, actor_id=actor_id,
-                     created=0, existing=0, problem_count=0)
+    run = BillingRun(
+        period=period, status="running", started_at=now, actor_id=actor_id, created=0, existing=0, problem_count=0
+    )
     session.add(run)
     session.flush()
     return run
@@ -297,8 +336,10 @@ def bill_units(session, run, rules, after_unit_id, limit, now):
     fee_types = sorted({r.fee_type for r in rules})
     units = session.execute(
         select(Unit.id, Unit.building_id, Unit.use, Unit.area, Building.code, Unit.number)
-        .join(Building, Building.id == Unit.building_id).where(Unit.id > after_unit_id)
-        .order_by(Unit.id).limit(limit)
+        .join(Building, Building.id == Unit.building_id)
+        .where(Unit.id > after_unit_id)
+        .order_by(Unit.id)
+        .limit(limit)
     ).all()
     if not units:
         return after_unit_id, 0, 0, 0, []
@@ -306,17 +347,27 @@ def bill_units(session, run, rules, after_unit_id, limit, now):
     residents = {}
     for unit_id, customer_id, relation in session.execute(
         select(CustomerUnit.unit_id, CustomerUnit.customer_id, CustomerUnit.relation)
-        .where(CustomerUnit.unit_id.between(low, high),
-               or_(CustomerUnit.move_in.is_(None), CustomerUnit.move_in <= last),
-               or_(CustomerUnit.move_out.is_(None), CustomerUnit.move_out >= first))
+        .where(
+            CustomerUnit.unit_id.between(low, high),
+            or_(CustomerUnit.move_in.is_(None), CustomerUnit.move_in <= last),
+            or_(CustomerUnit.move_out.is_(None), CustomerUnit.move_out >= first),
+        )
         .order_by(CustomerUnit.id)
     ):
         residents.setdefault(unit_id, {}).setdefault(relation, customer_id)
-    readings = {(u, f): r - p for u, f, r, p in session.execute(
-        select(MeterReading.unit_id, MeterReading.fee_type, MeterReading.reading, MeterReading.previous_reading)
-        .where(MeterReading.period == period, MeterReading.unit_id.between(low, high)))}
-    existing = set(session.execute(select(Bill.unit_id, Bill.fee_type)
-                                   .where(Bill.period == period, Bill.unit_id.between(low, high))).all())
+    readings = {
+        (u, f): r - p
+        for u, f, r, p in session.execute(
+            select(
+                MeterReading.unit_id, MeterReading.fee_type, MeterReading.reading, MeterReading.previous_reading
+            ).where(MeterReading.period == period, MeterReading.unit_id.between(low, high))
+        )
+    }
+    existing = set(
+        session.execute(
+            select(Bill.unit_id, Bill.fee_type).where(Bill.period == period, Bill.unit_id.between(low, high))
+        ).all()
+    )
     rows, problems, skipped = [], [], 0
     for unit_id, building_id, use, area, building_code, number in units:
         for fee_type in fee_types:
@@ -336,10 +387,21 @@ def bill_units(session, run, rules, after_unit_id, limit, now):
             except (DomainError, ValueError) as error:
                 problems.append(f"{label} {rule.name}: {error}")
                 continue
-            rows.append({"customer_id": customer_id, "unit_id": unit_id, "period": period, "fee_type": fee_type,
-                         "amount": amount, "paid_amount": ZERO, "written_off_amount": ZERO,
-                         "due_date": datetime.date(first.year, first.month, rule.due_day), "status": "unpaid",
-                         "created_at": now, "updated_at": now})
+            rows.append(
+                {
+                    "customer_id": customer_id,
+                    "unit_id": unit_id,
+                    "period": period,
+                    "fee_type": fee_type,
+                    "amount": amount,
+                    "paid_amount": ZERO,
+                    "written_off_amount": ZERO,
+                    "due_date": datetime.date(first.year, first.month, rule.due_day),
+                    "status": "unpaid",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
     created = _insert_new_bills(session, session.get_bind().dialect.name, rows) if rows else 0
     existing_count = skipped + (len(rows) - created)
     run.created = (run.created or 0) + created
@@ -363,16 +425,18 @@ def _insert_new_bills(session, dialect, rows):
 
 # ---------------------------------------------------------------- arrears and reminders
 
+
 def _overdue_filter(today):
     # the status says the same as the amounts (settle() keeps it so) and lets the index find the rows
-    return and_(Bill.status.in_(("unpaid", "partial")), Bill.due_date < today,
-                Bill.outstanding > 0)
+    return and_(Bill.status.in_(("unpaid", "partial")), Bill.due_date < today, Bill.outstanding > 0)
 
 
 def aging_labels():
     """The aging buckets' names, as charts and reports show them."""
-    return [_("%(low)s–%(high)s days", low=low, high=high) if high else _("over %(days)s days", days=low - 1)
-            for low, high in AGING_BUCKETS]
+    return [
+        _("%(low)s–%(high)s days", low=low, high=high) if high else _("over %(days)s days", days=low - 1)
+        for low, high in AGING_BUCKETS
+    ]
 
 
 def aging_columns(today, due=None, outstanding=None):
@@ -400,22 +464,32 @@ def arrears_by_building(session, today, building_id=None, limit=None, customers=
     220–285 k outstanding took 350–500 ms summed from the bills, on SQLite and PostgreSQL)."""
     due, amount = ArrearsSummary.due_date, ArrearsSummary.outstanding
     buckets, total = aging_columns(today, due, amount)
-    query = (select(ArrearsSummary.building_id, Building.name, *buckets, total)
-             .join(Building, Building.id == ArrearsSummary.building_id)
-             .where(due < today).group_by(ArrearsSummary.building_id, Building.name)
-             .having(total > 0).order_by(total.desc(), Building.name))
+    query = (
+        select(ArrearsSummary.building_id, Building.name, *buckets, total)
+        .join(Building, Building.id == ArrearsSummary.building_id)
+        .where(due < today)
+        .group_by(ArrearsSummary.building_id, Building.name)
+        .having(total > 0)
+        .order_by(total.desc(), Building.name)
+    )
     if building_id:
         query = query.where(ArrearsSummary.building_id == building_id)
     if limit:
         query = query.limit(limit)
-    rows = [{"id": r[0], "name": r[1], "buckets": [money(v) for v in r[2:6]], "total": money(r[6])}
-            for r in session.execute(query)]
+    rows = [
+        {"id": r[0], "name": r[1], "buckets": [money(v) for v in r[2:6]], "total": money(r[6])}
+        for r in session.execute(query)
+    ]
     if customers and rows:
         # who owes is not in the summary: counted from the overdue bills of the buildings shown
-        counts = dict(session.execute(
-            select(Unit.building_id, func.count(func.distinct(Bill.customer_id)))
-            .join(Unit, Unit.id == Bill.unit_id).where(_overdue_filter(today), Unit.building_id.in_([r["id"] for r in rows]))
-            .group_by(Unit.building_id)).all())
+        counts = dict(
+            session.execute(
+                select(Unit.building_id, func.count(func.distinct(Bill.customer_id)))
+                .join(Unit, Unit.id == Bill.unit_id)
+                .where(_overdue_filter(today), Unit.building_id.in_([r["id"] for r in rows]))
+                .group_by(Unit.building_id)
+            ).all()
+        )
         for row in rows:
             row["customers"] = counts.get(row["id"], 0)
     return rows
@@ -423,14 +497,20 @@ def arrears_by_building(session, today, building_id=None, limit=None, customers=
 
 def arrears_by_customer(session, today, building_id=None, limit=50, offset=0):
     buckets, total = aging_columns(today)
-    query = (select(Customer.id, Customer.name, func.count(Bill.id), *buckets, total)
-             .join(Customer, Customer.id == Bill.customer_id).where(_overdue_filter(today)))
+    query = (
+        select(Customer.id, Customer.name, func.count(Bill.id), *buckets, total)
+        .join(Customer, Customer.id == Bill.customer_id)
+        .where(_overdue_filter(today))
+    )
     if building_id:
         query = query.join(Unit, Unit.id == Bill.unit_id).where(Unit.building_id == building_id)
-    rows = session.execute(query.group_by(Customer.id, Customer.name).order_by(total.desc(), Customer.id)
-                           .limit(limit).offset(offset)).all()
-    return [{"id": r[0], "name": r[1], "bills": r[2], "buckets": [money(v) for v in r[3:7]], "total": money(r[7])}
-            for r in rows]
+    rows = session.execute(
+        query.group_by(Customer.id, Customer.name).order_by(total.desc(), Customer.id).limit(limit).offset(offset)
+    ).all()
+    return [
+        {"id": r[0], "name": r[1], "bills": r[2], "buckets": [money(v) for v in r[3:7]], "total": money(r[7])}
+        for r in rows
+    ]
 
 
 def send_payment_reminders(session, now, today, interval_days):
@@ -440,33 +520,63 @@ def send_payment_reminders(session, now, today, interval_days):
 
     cutoff = now - datetime.timedelta(days=interval_days)
     due = session.execute(
-        select(Customer.id, func.count(Bill.id), func.sum(Bill.outstanding),
-               func.min(Bill.due_date))
-        .join(Bill, Bill.customer_id == Customer.id).where(_overdue_filter(today))
+        select(Customer.id, func.count(Bill.id), func.sum(Bill.outstanding), func.min(Bill.due_date))
+        .join(Bill, Bill.customer_id == Customer.id)
+        .where(_overdue_filter(today))
         .where(or_(Customer.last_reminded_at.is_(None), Customer.last_reminded_at <= cutoff))
-        .group_by(Customer.id).order_by(Customer.id)
+        .group_by(Customer.id)
+        .order_by(Customer.id)
     ).all()
     sent = 0
     for customer_id, count, total, oldest in due:
         # the claim: only one run moves last_reminded_at past the cutoff for this customer
         claimed = session.execute(
-            update(Customer).where(Customer.id == customer_id,
-                                   or_(Customer.last_reminded_at.is_(None), Customer.last_reminded_at <= cutoff))
-            .values(last_reminded_at=now).execution_options(synchronize_session=False)
+            update(Customer)
+            .where(
+                Customer.id == customer_id,
+                or_(Customer.last_reminded_at.is_(None), Customer.last_reminded_at <= cutoff),
+            )
+            .values(last_reminded_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if claimed != 1:
             session.rollback()
             continue
         customer = session.get(Customer, customer_id)
-        periods = session.execute(select(Bill.period).where(Bill.customer_id == customer_id, _overdue_filter(today))
-                                  .distinct().order_by(Bill.period)).scalars().all()
-        values = {"customer_name": customer.name, "total_outstanding": f"{money(total):,.2f}", "bill_count": count,
-                  "periods": "、".join(periods), "oldest_due_date": oldest.isoformat()}
-        message = notify_customer(session, customer, "payment_reminder", values,
-                                  f"payment_reminder:customer:{customer_id}:{now.isoformat()}", now)
+        periods = (
+            session.execute(
+                select(Bill.period)
+                .where(Bill.customer_id == customer_id, _overdue_filter(today))
+                .distinct()
+                .order_by(Bill.period)
+            )
+            .scalars()
+            .all()
+        )
+        values = {
+            "customer_name": customer.name,
+            "total_outstanding": f"{money(total):,.2f}",
+            "bill_count": count,
+            "periods": "、".join(periods),
+            "oldest_due_date": oldest.isoformat(),
+        }
+        message = notify_customer(
+            session,
+            customer,
+            "payment_reminder",
+            values,
+            f"payment_reminder:customer:{customer_id}:{now.isoformat()}",
+            now,
+        )
         if message is not None:
-            session.add(Communication(customer_id=customer_id, at=now, channel=_communication_channel(message.channel),
-                                      summary=f"{_('Payment reminder')}: {message.body}"[:500]))
+            session.add(
+                Communication(
+                    customer_id=customer_id,
+                    at=now,
+                    channel=_communication_channel(message.channel),
+                    summary=f"{_('Payment reminder')}: {message.body}"[:500],
+                )
+            )
             sent += 1
         session.commit()
     return sent
@@ -477,6 +587,7 @@ def _communication_channel(channel):
 
 
 # ---------------------------------------------------------------- the bill run as a background task
+
 
 class BillRunTask(tasks.TaskKind):
     """生成账单 from the page: the period's bills, a batch of units at a time, with progress.
@@ -508,13 +619,19 @@ class BillRunTask(tasks.TaskKind):
 
     def step(self, session, task, state, batch):
         run = state["run"]
-        after, seen, _created, _existing, problems = bill_units(session, run, state["rules"], task.cursor["after"],
-                                                                batch, utcnow())
+        after, seen, _created, _existing, problems = bill_units(
+            session, run, state["rules"], task.cursor["after"], batch, utcnow()
+        )
         tasks.add_problems(task, problems)
         task.cursor = {"run_id": run.id, "after": after}
         task.done = (task.done or 0) + seen
-        task.result = {"run_id": run.id, "period": run.period, "created": run.created, "existing": run.existing,
-                       "problems": run.problem_count}
+        task.result = {
+            "run_id": run.id,
+            "period": run.period,
+            "created": run.created,
+            "existing": run.existing,
+            "problems": run.problem_count,
+        }
         if seen < batch:
             task.total = task.done  # units added or removed since the count: the bar ends at 100 %
             return True
@@ -529,9 +646,14 @@ class BillRunTask(tasks.TaskKind):
         result = task.result or {}
         if "created" not in result:
             return ""
-        return _("Bills for %(period)s: %(created)s created, %(existing)s already there, "
-                 "%(problems)s units could not be billed.", period=result["period"], created=result["created"],
-                 existing=result["existing"], problems=result["problems"])
+        return _(
+            "Bills for %(period)s: %(created)s created, %(existing)s already there, "
+            "%(problems)s units could not be billed.",
+            period=result["period"],
+            created=result["created"],
+            existing=result["existing"],
+            problems=result["problems"],
+        )
 
     def link(self, task):
         run_id = (task.result or {}).get("run_id")

@@ -33,14 +33,37 @@ class BroadcastView(CrmModelView):
     class_permission_name = RESOURCE_BROADCAST
     method_permission_name = VIEW_METHOD_PERMISSIONS
     list_columns = ["title", "status", "scheduled_at", "recipient_count", "queued_at", "created_by"]
-    add_columns = edit_columns = ["title", "buildings", "tags", "customer_type", "min_arrears", "saved_view",
-                                  "subject", "body", "link_url"]
-    show_columns = list_columns + ["buildings", "tags", "customer_type", "min_arrears", "saved_view", "subject",
-                                   "body", "link_url"]
+    add_columns = edit_columns = [
+        "title",
+        "buildings",
+        "tags",
+        "customer_type",
+        "min_arrears",
+        "saved_view",
+        "subject",
+        "body",
+        "link_url",
+    ]
+    show_columns = list_columns + [
+        "buildings",
+        "tags",
+        "customer_type",
+        "min_arrears",
+        "saved_view",
+        "subject",
+        "body",
+        "link_url",
+    ]
     # only the saved customer lists this user may use: their own and those shared with their roles
     add_form_extra_fields = edit_form_extra_fields = {
-        "saved_view": QuerySelectField(_("Saved customer list"), query_func=_my_customer_views,
-                                       get_pk_func=lambda view: view.id, allow_blank=True, blank_text="—")}
+        "saved_view": QuerySelectField(
+            _("Saved customer list"),
+            query_func=_my_customer_views,
+            get_pk_func=lambda view: view.id,
+            allow_blank=True,
+            blank_text="—",
+        )
+    }
     search_columns = ["title", "status", "scheduled_at"]
     order_columns = ["title", "status", "scheduled_at", "queued_at"]
     base_order = ("created_at", "desc")
@@ -84,14 +107,25 @@ class BroadcastView(CrmModelView):
         count = sample_subject = sample_body = None
         if broadcast.status == "draft":
             count, sample_subject, sample_body = broadcasts.preview(
-                db.session, broadcast, local_today(), config["CRM_BASE_URL"],
-                config["SECRET_KEY"])
+                db.session, broadcast, local_today(), config["CRM_BASE_URL"], config["SECRET_KEY"]
+            )
         figures = broadcasts.stats(db.session, [broadcast.id]).get(broadcast.id)
-        failures = db.session.query(models.OutboxMessage).filter_by(broadcast_id=broadcast.id, status="failed") \
-            .order_by(models.OutboxMessage.id).limit(50).all()
-        return self.render_template("crm/broadcast_report.html", broadcast=broadcast, count=count,
-                                    sample_subject=sample_subject, sample_body=sample_body, figures=figures,
-                                    failures=failures)
+        failures = (
+            db.session.query(models.OutboxMessage)
+            .filter_by(broadcast_id=broadcast.id, status="failed")
+            .order_by(models.OutboxMessage.id)
+            .limit(50)
+            .all()
+        )
+        return self.render_template(
+            "crm/broadcast_report.html",
+            broadcast=broadcast,
+            count=count,
+            sample_subject=sample_subject,
+            sample_body=sample_body,
+            figures=figures,
+            failures=failures,
+        )
 
     @expose("/schedule/<int:pk>", methods=["POST"])
     @has_access
@@ -134,8 +168,13 @@ class BroadcastLinkView(BaseView):
             return jsonify(message="unauthorised"), 401
         data = request.get_json(silent=True) or {}
         try:
-            broadcasts.record_receipt(db.session, str(data.get("reference", "")), data.get("status") == "delivered",
-                                      utcnow(), str(data.get("detail", ""))[:200])
+            broadcasts.record_receipt(
+                db.session,
+                str(data.get("reference", "")),
+                data.get("status") == "delivered",
+                utcnow(),
+                str(data.get("detail", ""))[:200],
+            )
         except DomainError as error:
             db.session.rollback()
             return jsonify(message=str(error)), 404

@@ -5,6 +5,7 @@ chunks, skipping keys already there: a job killed half-way and run again queues 
 nobody twice. Sending is the outbox's job (claimed rows, retries, fallback channels), throttled
 by its batch size per run.
 """
+
 from flask_babel import lazy_gettext as _
 from itsdangerous import BadSignature
 from sqlalchemy import case, func, select, update
@@ -13,8 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core.signing import serializer
 from app.errors import DomainError
 from app.models import Bill, Broadcast, Customer, CustomerUnit, OutboxMessage, Unit, customer_tag
-from app.notify import (channel_order, check_template, customer_address, customer_channels, render,
-                        template_problems_log)
+from app.notify import channel_order, check_template, customer_address, customer_channels, render, template_problems_log
 
 VARIABLES = ("customer_name", "link")
 SALT = "broadcast-link"
@@ -29,20 +29,30 @@ def segment(broadcast, today):
     """SELECT of the ids of the customers the broadcast goes to (all criteria must hold)."""
     query = select(Customer.id).where(Customer.status == "active")
     if broadcast.buildings:
-        query = query.where(Customer.id.in_(
-            select(CustomerUnit.customer_id).join(Unit, Unit.id == CustomerUnit.unit_id)
-            .where(Unit.building_id.in_([b.id for b in broadcast.buildings]), CustomerUnit.move_out.is_(None))))
+        query = query.where(
+            Customer.id.in_(
+                select(CustomerUnit.customer_id)
+                .join(Unit, Unit.id == CustomerUnit.unit_id)
+                .where(Unit.building_id.in_([b.id for b in broadcast.buildings]), CustomerUnit.move_out.is_(None))
+            )
+        )
     if broadcast.tags:
-        query = query.where(Customer.id.in_(
-            select(customer_tag.c.customer_id).where(customer_tag.c.tag_id.in_([t.id for t in broadcast.tags]))))
+        query = query.where(
+            Customer.id.in_(
+                select(customer_tag.c.customer_id).where(customer_tag.c.tag_id.in_([t.id for t in broadcast.tags]))
+            )
+        )
     if broadcast.customer_type:
         query = query.where(Customer.type == broadcast.customer_type)
     if broadcast.saved_view is not None:
         query = query.where(Customer.id.in_(saved_view_customers(broadcast.saved_view)))
     if broadcast.min_arrears:
-        owed = (select(Bill.customer_id).where(Bill.due_date < today)
-                .group_by(Bill.customer_id)
-                .having(func.sum(Bill.outstanding) >= broadcast.min_arrears))
+        owed = (
+            select(Bill.customer_id)
+            .where(Bill.due_date < today)
+            .group_by(Bill.customer_id)
+            .having(func.sum(Bill.outstanding) >= broadcast.min_arrears)
+        )
         query = query.where(Customer.id.in_(owed))
     return query.order_by(Customer.id)
 
@@ -71,10 +81,11 @@ def tracked_link(base_url, secret_key, broadcast_id, customer_id):
 def message_for(broadcast, customer, base_url, secret_key, report=None):
     """(subject, body) for one recipient, by the one safe renderer (a stored text with a bad placeholder
     renders it as written, and the problem goes to ``report``)."""
-    values = {"customer_name": customer.name,
-              "link": tracked_link(base_url, secret_key, broadcast.id, customer.id) if broadcast.link_url else ""}
-    return (render(broadcast.subject, values, VARIABLES, report),
-            render(broadcast.body, values, VARIABLES, report))
+    values = {
+        "customer_name": customer.name,
+        "link": tracked_link(base_url, secret_key, broadcast.id, customer.id) if broadcast.link_url else "",
+    }
+    return (render(broadcast.subject, values, VARIABLES, report), render(broadcast.body, values, VARIABLES, report))
 
 
 def preview(session, broadcast, today, base_url, secret_key):
@@ -110,8 +121,9 @@ def queue_broadcast(session, broadcast, now, base_url, secret_key, chunk=500):
             break
         last_id = ids[-1]
         keys = {f"broadcast:{broadcast.id}:customer:{cid}": cid for cid in ids}
-        done = set(session.execute(select(OutboxMessage.dedupe_key)
-                                   .where(OutboxMessage.dedupe_key.in_(list(keys)))).scalars())
+        done = set(
+            session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(list(keys)))).scalars()
+        )
         customers = {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(ids))).scalars()}
         for key, cid in keys.items():
             if key in done:
@@ -122,12 +134,25 @@ def queue_broadcast(session, broadcast, now, base_url, secret_key, chunk=500):
                 continue
             problems = []
             subject, body = message_for(broadcast, customer, base_url, secret_key, problems)
-            session.add(OutboxMessage(
-                dedupe_key=key, template_key=None, customer_id=cid, user_id=broadcast.created_by_id,
-                broadcast_id=broadcast.id, channel=chain[0],
-                address=customer_address(customer, chain[0], broadcast.created_by_id), fallback=",".join(chain[1:]),
-                subject=subject[:200], body=body, status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                log=template_problems_log("; ".join(map(repr, problems)), now)))
+            session.add(
+                OutboxMessage(
+                    dedupe_key=key,
+                    template_key=None,
+                    customer_id=cid,
+                    user_id=broadcast.created_by_id,
+                    broadcast_id=broadcast.id,
+                    channel=chain[0],
+                    address=customer_address(customer, chain[0], broadcast.created_by_id),
+                    fallback=",".join(chain[1:]),
+                    subject=subject[:200],
+                    body=body,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    log=template_problems_log("; ".join(map(repr, problems)), now),
+                )
+            )
             added += 1
         try:
             session.commit()
@@ -138,11 +163,20 @@ def queue_broadcast(session, broadcast, now, base_url, secret_key, chunk=500):
 
 def queue_due_broadcasts(session, now, base_url, secret_key):
     """The job: queue every broadcast whose time has come (and finish any a crash left half-queued)."""
-    due = session.execute(select(Broadcast.id).where(Broadcast.status.in_(("scheduled", "sending")),
-                                                     Broadcast.scheduled_at <= now)).scalars().all()
+    due = (
+        session.execute(
+            select(Broadcast.id).where(Broadcast.status.in_(("scheduled", "sending")), Broadcast.scheduled_at <= now)
+        )
+        .scalars()
+        .all()
+    )
     for broadcast_id in due:
-        session.execute(update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status == "scheduled")
-                        .values(status="sending").execution_options(synchronize_session=False))
+        session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id, Broadcast.status == "scheduled")
+            .values(status="sending")
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
         broadcast = session.get(Broadcast, broadcast_id, populate_existing=True)
         queue_broadcast(session, broadcast, now, base_url, secret_key)
@@ -157,13 +191,17 @@ def queue_due_broadcasts(session, now, base_url, secret_key):
 def stats(session, broadcast_ids):
     """Per broadcast: recipients, waiting, sent, delivered, failed, clicked (one GROUP BY)."""
     rows = session.execute(
-        select(OutboxMessage.broadcast_id, func.count(),
-               func.sum(case((OutboxMessage.status.in_(("pending", "sending")), 1), else_=0)),
-               func.sum(case((OutboxMessage.status == "sent", 1), else_=0)),
-               func.sum(case((OutboxMessage.delivered_at.isnot(None), 1), else_=0)),
-               func.sum(case((OutboxMessage.status == "failed", 1), else_=0)),
-               func.sum(case((OutboxMessage.clicked_at.isnot(None), 1), else_=0)))
-        .where(OutboxMessage.broadcast_id.in_(broadcast_ids)).group_by(OutboxMessage.broadcast_id)
+        select(
+            OutboxMessage.broadcast_id,
+            func.count(),
+            func.sum(case((OutboxMessage.status.in_(("pending", "sending")), 1), else_=0)),
+            func.sum(case((OutboxMessage.status == "sent", 1), else_=0)),
+            func.sum(case((OutboxMessage.delivered_at.isnot(None), 1), else_=0)),
+            func.sum(case((OutboxMessage.status == "failed", 1), else_=0)),
+            func.sum(case((OutboxMessage.clicked_at.isnot(None), 1), else_=0)),
+        )
+        .where(OutboxMessage.broadcast_id.in_(broadcast_ids))
+        .group_by(OutboxMessage.broadcast_id)
         .execution_options(crm_unscoped=True)  # counts of the broadcast's own messages, not their contents
     ).all()
     keys = ("total", "waiting", "sent", "delivered", "failed", "clicked")
@@ -179,10 +217,15 @@ def record_click(session, secret_key, token, now):
     broadcast = session.get(Broadcast, broadcast_id)
     if broadcast is None or not broadcast.link_url:
         return None
-    session.execute(update(OutboxMessage)
-                    .where(OutboxMessage.dedupe_key == f"broadcast:{broadcast_id}:customer:{customer_id}",
-                           OutboxMessage.clicked_at.is_(None))
-                    .values(clicked_at=now).execution_options(synchronize_session=False))
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key == f"broadcast:{broadcast_id}:customer:{customer_id}",
+            OutboxMessage.clicked_at.is_(None),
+        )
+        .values(clicked_at=now)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     return broadcast.link_url
 

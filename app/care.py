@@ -7,6 +7,7 @@
   daily job may run any number of times; each greeting is also logged as a Communication, so it
   shows on the customer's timeline.
 """
+
 import calendar
 import datetime
 
@@ -31,8 +32,15 @@ def _born_on(day):
 
 def birthdays_on(session, day):
     """Active customers whose birthday is celebrated on ``day``, by name."""
-    return session.execute(select(Customer).where(Customer.status == "active", Customer.birthday.isnot(None),
-                                                  _born_on(day)).order_by(Customer.name, Customer.id)).scalars().all()
+    return (
+        session.execute(
+            select(Customer)
+            .where(Customer.status == "active", Customer.birthday.isnot(None), _born_on(day))
+            .order_by(Customer.name, Customer.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def upcoming_birthdays(session, today, days=7):
@@ -47,9 +55,17 @@ def upcoming_birthdays(session, today, days=7):
 
 
 def upcoming_holidays(session, today, days=14):
-    return session.execute(select(Holiday).where(Holiday.active.is_(True), Holiday.date >= today,
-                                                 Holiday.date < today + datetime.timedelta(days=days))
-                           .order_by(Holiday.date, Holiday.name)).scalars().all()
+    return (
+        session.execute(
+            select(Holiday)
+            .where(
+                Holiday.active.is_(True), Holiday.date >= today, Holiday.date < today + datetime.timedelta(days=days)
+            )
+            .order_by(Holiday.date, Holiday.name)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def check_holiday(holiday):
@@ -59,9 +75,16 @@ def check_holiday(holiday):
 
 
 def _log(session, customer, message, now):
-    session.add(Communication(customer_id=customer.id, at=now,
-                              channel=CHANNEL_TO_COMMUNICATION.get(message.channel, "phone"),
-                              summary=f"{message.subject}\n{message.body}", created_at=now, updated_at=now))
+    session.add(
+        Communication(
+            customer_id=customer.id,
+            at=now,
+            channel=CHANNEL_TO_COMMUNICATION.get(message.channel, "phone"),
+            summary=f"{message.subject}\n{message.body}",
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def _queue_custom(session, customer, key, subject, body, now, responsible_user_id):
@@ -72,10 +95,21 @@ def _queue_custom(session, customer, key, subject, body, now, responsible_user_i
     chain = customer_channels(customer, channel_order(), responsible_user_id)
     if not chain:
         return None
-    message = OutboxMessage(dedupe_key=key, template_key=None, customer_id=customer.id, user_id=responsible_user_id,
-                            channel=chain[0], address=customer_address(customer, chain[0], responsible_user_id),
-                            fallback=",".join(chain[1:]), subject=subject[:200], body=body, status="pending",
-                            attempts=0, next_attempt_at=now, created_at=now)
+    message = OutboxMessage(
+        dedupe_key=key,
+        template_key=None,
+        customer_id=customer.id,
+        user_id=responsible_user_id,
+        channel=chain[0],
+        address=customer_address(customer, chain[0], responsible_user_id),
+        fallback=",".join(chain[1:]),
+        subject=subject[:200],
+        body=body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
     session.add(message)
     return message
 
@@ -86,8 +120,15 @@ def send_greetings(session, today, now, responsible_user_id=None):
     counts = {"birthday": 0, "holiday": 0}
     if load_template(session, "birthday_greeting") is not None:
         for customer in birthdays_on(session, today):
-            message = notify_customer(session, customer, "birthday_greeting", {"customer_name": customer.name},
-                                      f"birthday:{customer.id}:{today.year}", now, responsible_user_id)
+            message = notify_customer(
+                session,
+                customer,
+                "birthday_greeting",
+                {"customer_name": customer.name},
+                f"birthday:{customer.id}:{today.year}",
+                now,
+                responsible_user_id,
+            )
             if message is not None:
                 _log(session, customer, message, now)
                 counts["birthday"] += 1
@@ -95,12 +136,19 @@ def send_greetings(session, today, now, responsible_user_id=None):
     for holiday in holidays:
         if not (holiday.greeting_body or "").strip():
             continue
-        for customer in session.execute(select(Customer).where(Customer.status == "active")
-                                        .order_by(Customer.id)).scalars():
+        for customer in session.execute(
+            select(Customer).where(Customer.status == "active").order_by(Customer.id)
+        ).scalars():
             values = {"customer_name": customer.name, "holiday": holiday.name}
-            message = _queue_custom(session, customer, f"holiday:{holiday.id}:customer:{customer.id}",
-                                    render(holiday.greeting_subject or holiday.name, values),
-                                    render(holiday.greeting_body, values), now, responsible_user_id)
+            message = _queue_custom(
+                session,
+                customer,
+                f"holiday:{holiday.id}:customer:{customer.id}",
+                render(holiday.greeting_subject or holiday.name, values),
+                render(holiday.greeting_body, values),
+                now,
+                responsible_user_id,
+            )
             if message is not None:
                 _log(session, customer, message, now)
                 counts["holiday"] += 1

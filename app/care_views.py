@@ -2,6 +2,7 @@
 
 Declarations and thin actions only; the rules are in app.contracts, app.return_visits, app.surveys.
 """
+
 import os
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
@@ -75,16 +76,71 @@ class ContractView(CrmView):
     datamodel = CrmInterface(models.Contract)
     class_permission_name = RESOURCE_CONTRACT
     label_columns = {"kind": _("Contract type")}
-    list_columns = ["number", "title", "kind", "customer", "supplier", "start_date", "end_date", "amount",
-                    "payment_cycle", "status", "responsible"]
-    add_columns = edit_columns = ["number", "title", "kind", "customer", "supplier", "units", "start_date", "end_date",
-                                  "amount", "payment_cycle", "responsible", "remind_days", "rent_remind_days",
-                                  "attachment", "notes"]
-    show_columns = ["number", "title", "kind", "status", "customer", "supplier", "units", "start_date", "end_date",
-                    "amount", "payment_cycle", "responsible", "remind_days", "rent_remind_days", "attachment",
-                    "notes", "submitted_at", "approved_by", "approved_at", "terminated_at", "created_at", "updated_at"]
-    search_columns = ["number", "title", "kind", "status", "customer", "supplier", "start_date", "end_date",
-                      "responsible"]
+    list_columns = [
+        "number",
+        "title",
+        "kind",
+        "customer",
+        "supplier",
+        "start_date",
+        "end_date",
+        "amount",
+        "payment_cycle",
+        "status",
+        "responsible",
+    ]
+    add_columns = edit_columns = [
+        "number",
+        "title",
+        "kind",
+        "customer",
+        "supplier",
+        "units",
+        "start_date",
+        "end_date",
+        "amount",
+        "payment_cycle",
+        "responsible",
+        "remind_days",
+        "rent_remind_days",
+        "attachment",
+        "notes",
+    ]
+    show_columns = [
+        "number",
+        "title",
+        "kind",
+        "status",
+        "customer",
+        "supplier",
+        "units",
+        "start_date",
+        "end_date",
+        "amount",
+        "payment_cycle",
+        "responsible",
+        "remind_days",
+        "rent_remind_days",
+        "attachment",
+        "notes",
+        "submitted_at",
+        "approved_by",
+        "approved_at",
+        "terminated_at",
+        "created_at",
+        "updated_at",
+    ]
+    search_columns = [
+        "number",
+        "title",
+        "kind",
+        "status",
+        "customer",
+        "supplier",
+        "start_date",
+        "end_date",
+        "responsible",
+    ]
     order_columns = ["number", "title", "kind", "start_date", "end_date", "amount", "status"]
     base_order = ("end_date", "asc")
     quick_search = ("number", "title", "customer.name", "supplier.name")
@@ -112,29 +168,40 @@ class ContractView(CrmView):
             flash(str(done_message % {"count": count}), "success")
         return redirect(request.referrer or url_for(".list"))
 
-    @action("submit", _("Submit for approval"), _("Submit the selected contracts for approval?"), "fa-paper-plane",
-            multiple=True, single=True)
+    @action(
+        "submit",
+        _("Submit for approval"),
+        _("Submit the selected contracts for approval?"),
+        "fa-paper-plane",
+        multiple=True,
+        single=True,
+    )
     def submit(self, items):
-        return self._each_contract(items, lambda c: contracts.submit(db.session, c, utcnow()),
-                                   _("%(count)s contracts submitted for approval."))
+        return self._each_contract(
+            items, lambda c: contracts.submit(db.session, c, utcnow()), _("%(count)s contracts submitted for approval.")
+        )
 
     @action("approve", _("Approve"), _("Approve the selected contracts?"), "fa-check", multiple=True, single=True)
     def approve(self, items):
-        return self._each_contract(items, lambda c: contracts.approve(db.session, c, g.user, utcnow(),
-                                                                      _local_today()),
-                                   _("%(count)s contracts approved."))
+        return self._each_contract(
+            items,
+            lambda c: contracts.approve(db.session, c, g.user, utcnow(), _local_today()),
+            _("%(count)s contracts approved."),
+        )
 
-    @action("reject", _("Reject"), _("Send the selected contracts back as drafts?"), "fa-times", multiple=True,
-            single=True)
+    @action(
+        "reject", _("Reject"), _("Send the selected contracts back as drafts?"), "fa-times", multiple=True, single=True
+    )
     def reject(self, items):
-        return self._each_contract(items, lambda c: contracts.reject(db.session, c, g.user),
-                                   _("%(count)s contracts sent back as drafts."))
+        return self._each_contract(
+            items, lambda c: contracts.reject(db.session, c, g.user), _("%(count)s contracts sent back as drafts.")
+        )
 
-    @action("terminate", _("Terminate"), _("Terminate the selected contracts?"), "fa-ban", multiple=True,
-            single=True)
+    @action("terminate", _("Terminate"), _("Terminate the selected contracts?"), "fa-ban", multiple=True, single=True)
     def terminate(self, items):
-        return self._each_contract(items, lambda c: contracts.terminate(db.session, c, g.user, utcnow()),
-                                   _("%(count)s contracts terminated."))
+        return self._each_contract(
+            items, lambda c: contracts.terminate(db.session, c, g.user, utcnow()), _("%(count)s contracts terminated.")
+        )
 
 
 class ReturnVisitRuleView(CrmView):
@@ -163,8 +230,12 @@ def _yes_no(value):
     return {"1": True, "0": False, "True": True, "False": False, True: True, False: False}.get(value)
 
 
-SATISFIED_FIELD = SelectField(_("Customer satisfied?"), coerce=_yes_no, validators=[Optional()],
-                              choices=[("", "—"), ("1", _("Satisfied")), ("0", _("Not satisfied"))])
+SATISFIED_FIELD = SelectField(
+    _("Customer satisfied?"),
+    coerce=_yes_no,
+    validators=[Optional()],
+    choices=[("", "—"), ("1", _("Satisfied")), ("0", _("Not satisfied"))],
+)
 
 
 class ReturnVisitView(CrmView):
@@ -175,8 +246,18 @@ class ReturnVisitView(CrmView):
     base_permissions = ["can_read", "can_edit", "can_export"]
     list_columns = ["ticket", "customer", "due_at", "status", "result", "satisfied", "visited_by", "visited_at"]
     edit_columns = ["result", "satisfied", "notes"]
-    show_columns = ["ticket", "customer", "script", "due_at", "status", "result", "satisfied", "notes",
-                    "visited_by", "visited_at"]
+    show_columns = [
+        "ticket",
+        "customer",
+        "script",
+        "due_at",
+        "status",
+        "result",
+        "satisfied",
+        "notes",
+        "visited_by",
+        "visited_at",
+    ]
     search_columns = ["status", "result", "satisfied", "due_at", "visited_at"]
     order_columns = ["due_at", "status", "visited_at"]
     base_order = ("due_at", "asc")
@@ -233,8 +314,18 @@ class SurveyView(CrmView):
     class_permission_name = RESOURCE_SURVEY
     list_columns = ["title", "series", "status", "sent_at", "recipient_count"]
     add_columns = edit_columns = ["title", "series", "intro", "buildings", "tags", "customer_type", "link_days"]
-    show_columns = ["title", "series", "intro", "status", "buildings", "tags", "customer_type", "link_days",
-                    "sent_at", "recipient_count"]
+    show_columns = [
+        "title",
+        "series",
+        "intro",
+        "status",
+        "buildings",
+        "tags",
+        "customer_type",
+        "link_days",
+        "sent_at",
+        "recipient_count",
+    ]
     search_columns = ["title", "series", "status", "sent_at"]
     order_columns = ["title", "series", "status", "sent_at"]
     base_order = ("created_at", "desc")
@@ -257,8 +348,14 @@ class SurveyView(CrmView):
         added, self._added_id = getattr(self, "_added_id", None), None
         return redirect(url_for(".show", pk=added)) if added else super().post_add_redirect()
 
-    @action("send_survey", _("Send to customers"), _("Send the survey to its customers now?"), "fa-paper-plane",
-            multiple=False, single=True)
+    @action(
+        "send_survey",
+        _("Send to customers"),
+        _("Send the survey to its customers now?"),
+        "fa-paper-plane",
+        multiple=False,
+        single=True,
+    )
     def send_survey(self, item):
         return self._send(item)
 
@@ -279,8 +376,14 @@ class SurveyView(CrmView):
             return redirect(url_for(".results", pk=item.id))
         return redirect(url_for(".results", pk=item.id, task=task.id))
 
-    @action("close_survey", _("Close survey"), _("Close the survey? Its links stop working."), "fa-lock",
-            multiple=False, single=True)
+    @action(
+        "close_survey",
+        _("Close survey"),
+        _("Close the survey? Its links stop working."),
+        "fa-lock",
+        multiple=False,
+        single=True,
+    )
     def close_survey(self, item):
         try:
             surveys.close(db.session, item)
@@ -299,12 +402,19 @@ class SurveyView(CrmView):
         from app.tasks import task_for
 
         survey = self.datamodel.get(pk) or abort(404)
-        task = task_for(db.session, int(request.args["task"]), g.user.id) \
-            if request.args.get("task", "").isdigit() else None
-        return self.render_template("crm/survey_results.html", survey=survey, task=task,
-                                    results=surveys.results(db.session, survey),
-                                    figures=surveys.response_figures(db.session, survey),
-                                    trend=surveys.trend(db.session, survey))
+        task = (
+            task_for(db.session, int(request.args["task"]), g.user.id)
+            if request.args.get("task", "").isdigit()
+            else None
+        )
+        return self.render_template(
+            "crm/survey_results.html",
+            survey=survey,
+            task=task,
+            results=surveys.results(db.session, survey),
+            figures=surveys.response_figures(db.session, survey),
+            trend=surveys.trend(db.session, survey),
+        )
 
     @expose("/export_answers/<int:pk>")
     @has_access
@@ -316,8 +426,12 @@ class SurveyView(CrmView):
         labels, rows = surveys.answer_rows(db.session, survey)
         path, count = write_xlsx(labels, labels, rows, sheet_name=str(_("Answers")), zone=local_zone())
         record_export(db.session, g.user.id, "SurveyAnswer", f"survey={survey.id}", count, utcnow())
-        response = send_file(path, as_attachment=True, download_name=f"survey-{survey.id}.xlsx",
-                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response = send_file(
+            path,
+            as_attachment=True,
+            download_name=f"survey-{survey.id}.xlsx",
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
         response.call_on_close(lambda: os.path.exists(path) and os.remove(path))
         return response
 
@@ -350,8 +464,14 @@ class SurveyAnswerPage(BaseView):
                 else:
                     recipient, message, level = None, str(_("Thank you for your answers!")), "success"
         survey = recipient.survey if recipient is not None else None
-        html = render_template("crm/survey_answer.html", survey=survey, message=message, level=level,
-                               app_name=self.appbuilder.app_name, form=request.form)
+        html = render_template(
+            "crm/survey_answer.html",
+            survey=survey,
+            message=message,
+            level=level,
+            app_name=self.appbuilder.app_name,
+            form=request.form,
+        )
         return html, status
 
 
@@ -379,8 +499,20 @@ class MaintenancePlanView(CrmView):
     class_permission_name = RESOURCE_MAINTENANCE_PLAN
     label_columns = {"unit": _("Repeat unit"), "every": _("Repeat every"), "cron": _("Cron rule")}
     list_columns = ["title", "equipment", "every", "unit", "cron", "start_date", "lead_days", "department", "active"]
-    add_columns = edit_columns = ["title", "equipment", "every", "unit", "cron", "start_date", "end_date", "lead_days",
-                                  "department", "priority", "checklist", "active"]
+    add_columns = edit_columns = [
+        "title",
+        "equipment",
+        "every",
+        "unit",
+        "cron",
+        "start_date",
+        "end_date",
+        "lead_days",
+        "department",
+        "priority",
+        "checklist",
+        "active",
+    ]
     show_columns = add_columns
     search_columns = ["title", "equipment", "department", "active"]
     order_columns = ["title", "start_date", "lead_days"]
@@ -389,8 +521,9 @@ class MaintenancePlanView(CrmView):
     add_form_extra_fields = edit_form_extra_fields = {"active": BooleanField(_("Enabled"), default=True)}
     description_columns = {
         "every": _("Every N days, weeks or months from the start date."),
-        "cron": _("Optional, instead of the above: minute hour day month weekday, e.g. 0 9 1 * * (the 1st of each "
-                  "month)."),
+        "cron": _(
+            "Optional, instead of the above: minute hour day month weekday, e.g. 0 9 1 * * (the 1st of each month)."
+        ),
         "lead_days": _("Work orders are raised this many days before the due date."),
         "checklist": _("What to inspect and read; copied into each work order."),
     }
@@ -406,8 +539,18 @@ class EquipmentView(CrmView):
     class_permission_name = RESOURCE_EQUIPMENT
     label_columns = {"kind": _("Equipment type"), "contract": _("Maintenance contract")}
     list_columns = ["code", "name", "kind", "building", "location", "supplier", "warranty_until"]
-    add_columns = edit_columns = ["code", "name", "kind", "building", "location", "supplier", "contract",
-                                  "installed_on", "warranty_until", "notes"]
+    add_columns = edit_columns = [
+        "code",
+        "name",
+        "kind",
+        "building",
+        "location",
+        "supplier",
+        "contract",
+        "installed_on",
+        "warranty_until",
+        "notes",
+    ]
     show_columns = add_columns
     search_columns = ["code", "name", "kind", "building", "supplier", "warranty_until"]
     order_columns = ["code", "name", "kind", "warranty_until"]
@@ -422,11 +565,16 @@ FACILITY_MENU = [
     ("MaintenanceRecords", MaintenanceOccurrenceView, _("Maintenance records"), "fa-clipboard-check"),
 ]
 
+
 class HolidayView(CrmView):
     datamodel = CrmInterface(models.Holiday)
     class_permission_name = RESOURCE_HOLIDAY
-    label_columns = {"name": _("Holiday"), "date": _("Date"), "greeting_subject": _("Greeting subject"),
-                     "greeting_body": _("Greeting")}
+    label_columns = {
+        "name": _("Holiday"),
+        "date": _("Date"),
+        "greeting_subject": _("Greeting subject"),
+        "greeting_body": _("Greeting"),
+    }
     list_columns = ["name", "date", "greeting_subject", "active"]
     add_columns = edit_columns = ["name", "date", "greeting_subject", "greeting_body", "active"]
     show_columns = add_columns
@@ -434,8 +582,12 @@ class HolidayView(CrmView):
     order_columns = ["name", "date"]
     base_order = ("date", "desc")
     add_form_extra_fields = edit_form_extra_fields = {"active": BooleanField(_("Enabled"), default=True)}
-    description_columns = {"greeting_body": _("Sent to every active customer on the day. Variables: {customer_name}, "
-                                              "{holiday}. Empty: the holiday is only listed for staff.")}
+    description_columns = {
+        "greeting_body": _(
+            "Sent to every active customer on the day. Variables: {customer_name}, "
+            "{holiday}. Empty: the holiday is only listed for staff."
+        )
+    }
 
     def check_record(self, item):
         care.check_holiday(item)
@@ -446,20 +598,58 @@ class RenovationView(CrmView):
 
     datamodel = CrmInterface(models.Renovation)
     class_permission_name = RESOURCE_RENOVATION
-    label_columns = {"scope": _("Scope of works"), "works_start": _("Works start"), "works_end": _("Works end"),
-                     "started_on": _("Started on"), "finished_on": _("Finished on"),
-                     "inspection_due": _("Inspection due"), "inspected_at": _("Inspected at"),
-                     "inspection_notes": _("Inspection notes"), "deposit": _("Deposit"),
-                     "deposit_received_at": _("Deposit received at"), "withheld_amount": _("Amount withheld"),
-                     "withheld_reason": _("Reason withheld"), "settled_at": _("Settled at"),
-                     "contractor": _("Contractor"), "contractor_phone": _("Contractor phone")}
+    label_columns = {
+        "scope": _("Scope of works"),
+        "works_start": _("Works start"),
+        "works_end": _("Works end"),
+        "started_on": _("Started on"),
+        "finished_on": _("Finished on"),
+        "inspection_due": _("Inspection due"),
+        "inspected_at": _("Inspected at"),
+        "inspection_notes": _("Inspection notes"),
+        "deposit": _("Deposit"),
+        "deposit_received_at": _("Deposit received at"),
+        "withheld_amount": _("Amount withheld"),
+        "withheld_reason": _("Reason withheld"),
+        "settled_at": _("Settled at"),
+        "contractor": _("Contractor"),
+        "contractor_phone": _("Contractor phone"),
+    }
     list_columns = ["unit", "customer", "contractor", "works_start", "works_end", "status", "deposit", "responsible"]
-    add_columns = edit_columns = ["unit", "customer", "contractor", "contractor_phone", "scope", "deposit",
-                                  "works_start", "works_end", "responsible"]
-    show_columns = ["unit", "customer", "contractor", "contractor_phone", "scope", "status", "deposit",
-                    "deposit_received_at", "works_start", "works_end", "started_on", "finished_on", "inspection_due",
-                    "inspected_at", "inspection_notes", "withheld_amount", "withheld_reason", "settled_at",
-                    "responsible", "approved_by", "approved_at"]
+    add_columns = edit_columns = [
+        "unit",
+        "customer",
+        "contractor",
+        "contractor_phone",
+        "scope",
+        "deposit",
+        "works_start",
+        "works_end",
+        "responsible",
+    ]
+    show_columns = [
+        "unit",
+        "customer",
+        "contractor",
+        "contractor_phone",
+        "scope",
+        "status",
+        "deposit",
+        "deposit_received_at",
+        "works_start",
+        "works_end",
+        "started_on",
+        "finished_on",
+        "inspection_due",
+        "inspected_at",
+        "inspection_notes",
+        "withheld_amount",
+        "withheld_reason",
+        "settled_at",
+        "responsible",
+        "approved_by",
+        "approved_at",
+    ]
     search_columns = ["unit", "customer", "status", "works_start", "works_end", "responsible"]
     order_columns = ["works_start", "works_end", "status"]
     base_order = ("works_start", "desc")
@@ -483,8 +673,9 @@ class RenovationView(CrmView):
     @has_access
     def progress(self, pk):
         item = self.datamodel.get(pk) or abort(404)
-        return self.render_template("crm/renovation_progress.html", renovation=item,
-                                    tickets=renovation.related_tickets(db.session, item))
+        return self.render_template(
+            "crm/renovation_progress.html", renovation=item, tickets=renovation.related_tickets(db.session, item)
+        )
 
     @expose("/step/<int:pk>", methods=["POST"])
     @has_access
@@ -511,8 +702,7 @@ class RenovationView(CrmView):
             db.session.rollback()
             flash(str(error), "danger")
         else:
-            flash(str(_("Renovation: %(status)s.", status=RENOVATION_STATUSES.label(item.status))),
-                  "success")
+            flash(str(_("Renovation: %(status)s.", status=RENOVATION_STATUSES.label(item.status))), "success")
         return redirect(url_for(".progress", pk=pk))
 
 
@@ -528,16 +718,20 @@ class CareRemindersView(BaseView):
     @has_access
     def reminders(self):
         today = _local_today()
-        return self.render_template("crm/care_reminders.html", today=today,
-                                    birthdays=care.upcoming_birthdays(db.session, today, 7),
-                                    holidays=care.upcoming_holidays(db.session, today, 14))
+        return self.render_template(
+            "crm/care_reminders.html",
+            today=today,
+            birthdays=care.upcoming_birthdays(db.session, today, 7),
+            holidays=care.upcoming_holidays(db.session, today, 14),
+        )
 
     @expose("/send", methods=["POST"])
     @has_access
     def send_greetings(self):
         counts = care.send_greetings(db.session, _local_today(), utcnow(), responsible_user_id=g.user.id)
-        flash(str(_("Greetings queued in the outbox: %(birthday)s birthday, %(holiday)s holiday.", **counts)),
-              "success")
+        flash(
+            str(_("Greetings queued in the outbox: %(birthday)s birthday, %(holiday)s holiday.", **counts)), "success"
+        )
         return redirect(url_for(".reminders"))
 
 

@@ -4,6 +4,7 @@
 ``PermanentFailure`` (address refused, 4xx): give up on this channel and fall back to the next.
 Any other exception counts as temporary.
 """
+
 import json
 import smtplib
 import urllib.error
@@ -23,8 +24,17 @@ class PermanentFailure(Exception):
 class EmailSender:
     channel = "email"
 
-    def __init__(self, host, port=25, username=None, password=None, starttls=False, sender="crm@localhost",
-                 sender_name="物业CRM", timeout=15):
+    def __init__(
+        self,
+        host,
+        port=25,
+        username=None,
+        password=None,
+        starttls=False,
+        sender="crm@localhost",
+        sender_name="物业CRM",
+        timeout=15,
+    ):
         self.host, self.port, self.timeout = host, int(port), timeout
         self.username, self.password, self.starttls = username, password, starttls
         self.sender, self.sender_name = sender, sender_name
@@ -63,14 +73,22 @@ class GatewaySender:
         self.url, self.token, self.timeout = url, token, timeout
 
     def payload(self, message):
-        return {"channel": self.channel, "to": message.address, "subject": message.subject,
-                "text": message.body, "reference": f"outbox-{message.id}"}
+        return {
+            "channel": self.channel,
+            "to": message.address,
+            "subject": message.subject,
+            "text": message.body,
+            "reference": f"outbox-{message.id}",
+        }
 
     def send(self, message):
         request = urllib.request.Request(
-            self.url, data=json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8"),
-            headers={"Content-Type": "application/json; charset=utf-8",
-                     **({"Authorization": f"Bearer {self.token}"} if self.token else {})},
+            self.url,
+            data=json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8"),
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+            },
             method="POST",
         )
         try:
@@ -93,9 +111,12 @@ class WeChatSender(GatewaySender):
         self.template_id = template_id
 
     def payload(self, message):
-        return {"touser": message.address, "template_id": self.template_id,
-                "data": {"first": {"value": message.subject}, "remark": {"value": message.body}},
-                "reference": f"outbox-{message.id}"}
+        return {
+            "touser": message.address,
+            "template_id": self.template_id,
+            "data": {"first": {"value": message.subject}, "remark": {"value": message.body}},
+            "reference": f"outbox-{message.id}",
+        }
 
 
 def senders_from_config(config):
@@ -103,13 +124,18 @@ def senders_from_config(config):
     senders = {}
     if config.get("SMTP_HOST"):
         senders["email"] = EmailSender(
-            config["SMTP_HOST"], config.get("SMTP_PORT", 25), config.get("SMTP_USERNAME"),
-            config.get("SMTP_PASSWORD"), config.get("SMTP_STARTTLS", False),
-            config.get("MAIL_FROM", "crm@localhost"), config.get("APP_NAME", "物业CRM"),
+            config["SMTP_HOST"],
+            config.get("SMTP_PORT", 25),
+            config.get("SMTP_USERNAME"),
+            config.get("SMTP_PASSWORD"),
+            config.get("SMTP_STARTTLS", False),
+            config.get("MAIL_FROM", "crm@localhost"),
+            config.get("APP_NAME", "物业CRM"),
         )
     if config.get("CRM_SMS_GATEWAY_URL"):
         senders["sms"] = GatewaySender(config["CRM_SMS_GATEWAY_URL"], config.get("CRM_GATEWAY_TOKEN"))
     if config.get("CRM_WECHAT_GATEWAY_URL"):
-        senders["wechat"] = WeChatSender(config["CRM_WECHAT_GATEWAY_URL"], config.get("CRM_GATEWAY_TOKEN"),
-                                         config.get("CRM_WECHAT_TEMPLATE_ID", ""))
+        senders["wechat"] = WeChatSender(
+            config["CRM_WECHAT_GATEWAY_URL"], config.get("CRM_GATEWAY_TOKEN"), config.get("CRM_WECHAT_TEMPLATE_ID", "")
+        )
     return senders

@@ -1,4 +1,5 @@
 """`flask --app app crm …` commands: thin wrappers over domain functions."""
+
 import os
 import secrets
 
@@ -94,9 +95,14 @@ def summary_users():
 
 
 @crm_cli.command("generate")
-@click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True,
-              help="small: 2,000 units, 10,000 tickets; medium: 20,000 units, 100,000 tickets; "
-                   "large: 1,000 buildings, 100,000 units and customers, 1,000,000 tickets, 1,200,000 bills.")
+@click.option(
+    "--size",
+    type=click.Choice(["small", "medium", "large"]),
+    default="small",
+    show_default=True,
+    help="small: 2,000 units, 10,000 tickets; medium: 20,000 units, 100,000 tickets; "
+    "large: 1,000 buildings, 100,000 units and customers, 1,000,000 tickets, 1,200,000 bills.",
+)
 @click.option("--seed", default=2026, show_default=True, type=int)
 @click.option("--force", is_flag=True, help="Add the data set even though the database already has data.")
 @click.option("--staff-password", default=None, help="Password of the staff accounts created (default: random).")
@@ -114,8 +120,9 @@ def generate_command(size, seed, force, staff_password):
 
     session = db.session
     if not force and not is_empty(session.connection()):
-        raise click.ClickException("The database already has customers, tickets or bills; "
-                                   "use --force to add a generated data set anyway.")
+        raise click.ClickException(
+            "The database already has customers, tickets or bills; use --force to add a generated data set anyway."
+        )
     started = time.perf_counter()
     session.info["dispatch"] = False
     session.info["audit"] = False
@@ -158,8 +165,13 @@ def sweep_command():
 def care_command():
     """Run the customer-care jobs once now: contracts (expiry, reminders), maintenance work orders,
     return visits, renovation reminders, birthday and holiday greetings. Each is safe to repeat."""
-    from app.jobs import (care_greetings, contract_reminders, maintenance_work_orders, renovation_reminders,
-                          return_visit_tasks)
+    from app.jobs import (
+        care_greetings,
+        contract_reminders,
+        maintenance_work_orders,
+        renovation_reminders,
+        return_visit_tasks,
+    )
 
     app = current_app._get_current_object()
     click.echo(f"Contracts: {contract_reminders(app)}")
@@ -202,8 +214,9 @@ def bills_command(period):
     if period and check_period(period):
         raise click.BadParameter(str(check_period(period)), param_hint="--period")
     run = monthly_bills(current_app._get_current_object(), period)
-    click.echo(f"Bills for {run.period}: created {run.created}, already there {run.existing}, "
-               f"problems {run.problem_count}.")
+    click.echo(
+        f"Bills for {run.period}: created {run.created}, already there {run.existing}, problems {run.problem_count}."
+    )
     for line in (run.problems or "").splitlines()[:20]:
         click.echo(f"  {line}")
 
@@ -226,8 +239,9 @@ def backup_command(target):
     from app.extensions import db
 
     try:
-        path = backup(db.engine, current_app.config["UPLOAD_FOLDER"], target or current_app.config["BACKUP_FOLDER"],
-                      now_utc())
+        path = backup(
+            db.engine, current_app.config["UPLOAD_FOLDER"], target or current_app.config["BACKUP_FOLDER"], now_utc()
+        )
     except BackupError as error:
         raise click.ClickException(str(error))
     click.echo(f"Backup written: {path}")
@@ -264,8 +278,12 @@ def run_command(host, port):
 
 
 @crm_cli.command("scheduler")
-@click.option("--retry-seconds", type=int, default=None,
-              help="How often a waiting scheduler tries to take over (default: CRM_SCHEDULER_RETRY_SECONDS, 15).")
+@click.option(
+    "--retry-seconds",
+    type=int,
+    default=None,
+    help="How often a waiting scheduler tries to take over (default: CRM_SCHEDULER_RETRY_SECONDS, 15).",
+)
 @with_appcontext
 def scheduler_command(retry_seconds):
     """Run the job scheduler (start one on every host if you like: one holds the lock and schedules,

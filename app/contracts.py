@@ -8,6 +8,7 @@ Reminders go to the responsible staff member's inbox: once when the end date is 
 away, and ``rent_remind_days`` before each rent due date. Each reminder is a ContractReminder
 row with a unique (contract, kind, due date), so the job may run any number of times a day.
 """
+
 import datetime
 
 from dateutil.relativedelta import relativedelta
@@ -59,8 +60,12 @@ def check_contract(contract):
 
 def check_editable(contract):
     if contract.id is not None and contract.status != "draft":
-        raise DomainError(_("Only a draft contract can be changed; this one is %(status)s.",
-                            status=CONTRACT_STATUSES.label(contract.status)))
+        raise DomainError(
+            _(
+                "Only a draft contract can be changed; this one is %(status)s.",
+                status=CONTRACT_STATUSES.label(contract.status),
+            )
+        )
 
 
 def _approver(actor):
@@ -71,8 +76,13 @@ def _approver(actor):
 
 def _move(contract, allowed_from, message):
     if contract.status not in allowed_from:
-        raise DomainError(_("%(action)s is not possible for a contract that is %(status)s.", action=message,
-                            status=CONTRACT_STATUSES.label(contract.status)))
+        raise DomainError(
+            _(
+                "%(action)s is not possible for a contract that is %(status)s.",
+                action=message,
+                status=CONTRACT_STATUSES.label(contract.status),
+            )
+        )
 
 
 def submit(session, contract, now):
@@ -113,8 +123,11 @@ def terminate(session, contract, actor, now):
 def expire_contracts(session, today):
     """Active contracts whose end date has passed become expired. Returns how many."""
     result = session.execute(
-        update(Contract).where(Contract.status == "active", Contract.end_date < today)
-        .values(status="expired").execution_options(synchronize_session=False))
+        update(Contract)
+        .where(Contract.status == "active", Contract.end_date < today)
+        .values(status="expired")
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     return result.rowcount
 
@@ -128,25 +141,35 @@ def _recipients(session, contract):
 
 def _claim(session, contract, kind, due, now, recipients):
     """Insert the reminder row; False when another run already did (nothing is sent twice)."""
-    exists = session.execute(select(ContractReminder.id).where(
-        ContractReminder.contract_id == contract.id, ContractReminder.kind == kind,
-        ContractReminder.due_date == due)).first()
+    exists = session.execute(
+        select(ContractReminder.id).where(
+            ContractReminder.contract_id == contract.id, ContractReminder.kind == kind, ContractReminder.due_date == due
+        )
+    ).first()
     if exists is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(ContractReminder(contract_id=contract.id, kind=kind, due_date=due, sent_at=now,
-                                         recipients=len(recipients)))
+            session.add(
+                ContractReminder(
+                    contract_id=contract.id, kind=kind, due_date=due, sent_at=now, recipients=len(recipients)
+                )
+            )
     except IntegrityError:
         return False
     return True
 
 
 def _values(contract, due):
-    return {"contract_number": contract.number, "title": contract.title,
-            "party": str(contract.customer or contract.supplier or ""), "end_date": contract.end_date.isoformat(),
-            "due_date": due.isoformat(), "amount": f"{contract.amount:,.2f}",
-            "payment_cycle": PAYMENT_CYCLES.label(contract.payment_cycle)}
+    return {
+        "contract_number": contract.number,
+        "title": contract.title,
+        "party": str(contract.customer or contract.supplier or ""),
+        "end_date": contract.end_date.isoformat(),
+        "due_date": due.isoformat(),
+        "amount": f"{contract.amount:,.2f}",
+        "payment_cycle": PAYMENT_CYCLES.label(contract.payment_cycle),
+    }
 
 
 def send_reminders(session, today, now):
@@ -155,8 +178,13 @@ def send_reminders(session, today, now):
     Returns {"expiry": n, "rent": n}: reminders sent by this run (0 when run again the same day).
     """
     counts = {"expiry": 0, "rent": 0}
-    contracts = session.execute(select(Contract).where(Contract.status == "active", Contract.end_date >= today)
-                                .order_by(Contract.id)).scalars().all()
+    contracts = (
+        session.execute(
+            select(Contract).where(Contract.status == "active", Contract.end_date >= today).order_by(Contract.id)
+        )
+        .scalars()
+        .all()
+    )
     for contract in contracts:
         recipients = _recipients(session, contract)
         link = f"/contractview/show/{contract.id}"
@@ -180,4 +208,3 @@ def daily(session, today, now):
     """The job: expire what ended, then remind. Safe to run any number of times."""
     expired = expire_contracts(session, today)
     return dict(send_reminders(session, today, now), expired=expired)
-

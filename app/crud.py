@@ -5,6 +5,7 @@ choice selects and labels, field rules (app.validation), searchable AJAX selects
 related tables, eager loading for list pages, relation ordering, a capped page size,
 quick search, and the record rules of app.records on add, edit and delete.
 """
+
 import datetime
 import enum
 import functools
@@ -44,7 +45,14 @@ from wtforms.validators import ValidationError
 from app.api_arguments import ArgumentError, check_columns, check_order, check_q, read_body, read_q, typed_filter
 from app.api_labels import DescribedApi, column_labels, titles
 from app.attachments import (
-    DOCUMENTS, MIME_TYPES, check_upload, is_audio, is_stored_name, original_name, real_kind, stored_name,
+    DOCUMENTS,
+    MIME_TYPES,
+    check_upload,
+    is_audio,
+    is_stored_name,
+    original_name,
+    real_kind,
+    stored_name,
 )
 from app.batch import apply_batch, batch_fields
 from app.saved_views import delete_view, save_view, views_for
@@ -110,8 +118,10 @@ def eager_options(model, columns):
             continue
         options.append(loader)
         for nested in getattr(current, "__display_relations__", ()):
-            if through.direction is ONETOMANY and getattr(current, nested.split(".")[0]).property in \
-                    through._reverse_property:
+            if (
+                through.direction is ONETOMANY
+                and getattr(current, nested.split(".")[0]).property in through._reverse_property
+            ):
                 continue  # the record we came from (a residence's customer): already loaded, no second join
             chain, cur = loader, current
             for part in nested.split("."):
@@ -139,11 +149,13 @@ def column_getter(model, column):
     """item -> the value of a list column, as FAB's _get_attr_value reads it, decided once per column."""
     parts = column.split(".")
     if len(parts) > 1:
+
         def nested(item):
             try:
                 return functools.reduce(getattr, parts, item)
             except Exception:  # a missing link in the path shows nothing, as on FAB's pages
                 return ""
+
         return nested
     declared = inspect.getattr_static(model, column, None)
     if declared is None:  # not declared on the model: FAB's own reading
@@ -155,6 +167,7 @@ def column_getter(model, column):
     def attribute(item):
         value = get(item)
         return value.value if isinstance(value, enum.Enum) else value
+
     return attribute
 
 
@@ -175,6 +188,7 @@ def cell_renderer(formatter):
         if found is None:
             found = memo[key] = cell(value)
         return found
+
     return render
 
 
@@ -232,8 +246,9 @@ class CrmFilterConverter(SQLAFilterConverter):
     """FAB's filters, with date-times typed in the search form (no zone) taken as local time
     (FAB would pass them on naive, which a UTC column cannot compare)."""
 
-    conversion_table = tuple((kind, _typed_filters(kind, filters))
-                             for kind, filters in SQLAFilterConverter.conversion_table)
+    conversion_table = tuple(
+        (kind, _typed_filters(kind, filters)) for kind, filters in SQLAFilterConverter.conversion_table
+    )
 
 
 class CrmFilters(Filters):
@@ -267,28 +282,44 @@ class CrmInterface(SQLAInterface):
     filter_converter_class = CrmFilterConverter
 
     def get_filters(self, search_columns=None, search_filters=None):
-        return CrmFilters(self.filter_converter_class, self, search_columns=search_columns or [],
-                          search_filters=search_filters)
+        return CrmFilters(
+            self.filter_converter_class, self, search_columns=search_columns or [], search_filters=search_filters
+        )
 
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
         self.eager_columns = ()
         self.page_load_only = ()  # the table columns a list page reads (set by its view), when it reads no others
 
-    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
-              select_columns=None, outer_default_load=False):
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
         if page_size and isinstance(self.get_pk_name(), str):
             # pages and API lists (the API's schema reads its columns from the loaded rows)
-            return self._query_page(filters, order_column, order_direction, page, page_size,
-                                    select_columns or self.eager_columns,
-                                    () if select_columns else self.page_load_only)
+            return self._query_page(
+                filters,
+                order_column,
+                order_direction,
+                page,
+                page_size,
+                select_columns or self.eager_columns,
+                () if select_columns else self.page_load_only,
+            )
         query = self.session.query(self.obj)
         # counted over the primary key alone: a count over every selected column reads every row
         pk_name = self.get_pk_name()
         counted = self.session.query(getattr(self.obj, pk_name)) if isinstance(pk_name, str) else query
         count = self.query_count(counted, filters)
-        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
-                               select_columns, outer_default_load)
+        query = self.apply_all(
+            query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+        )
         if not select_columns:
             query = query.options(*eager_options(self.obj, self.eager_columns))
         rows = query.all()
@@ -305,10 +336,14 @@ class CrmInterface(SQLAInterface):
         count = self.query_count(self.session.query(pk), filters)
         if count > MANY_MATCHES and ordered_by_index(self.obj, order_column):  # many matches: app.search.contains
             filters = filters.copy()
-            filters.values = [ManyMatches(v) if isinstance(f, FilterQuickSearch) and isinstance(v, str) else v
-                              for f, v in zip(filters.filters, filters.values)]
-        ids = [row[0] for row in self.apply_all(self.session.query(pk), filters, order_column, order_direction,
-                                                page, page_size)]
+            filters.values = [
+                ManyMatches(v) if isinstance(f, FilterQuickSearch) and isinstance(v, str) else v
+                for f, v in zip(filters.filters, filters.values)
+            ]
+        ids = [
+            row[0]
+            for row in self.apply_all(self.session.query(pk), filters, order_column, order_direction, page, page_size)
+        ]
         if not ids:
             return count, []
         options = eager_options(self.obj, columns)
@@ -319,14 +354,16 @@ class CrmInterface(SQLAInterface):
         rows.sort(key=lambda row: position[getattr(row, pk.key)])
         return count, rows
 
-    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
-                       bypass_many_to_many=False, add_pk=False):
+    def apply_order_by(
+        self, query, order_column, order_direction, aliases_mapping=None, bypass_many_to_many=False, add_pk=False
+    ):
         if order_column and "." not in order_column and self.is_relation_many_to_one(order_column):
             target = self.get_related_model(order_column)
             order_column = f"{order_column}.{display_column(target)}"
         # the primary key as tie-breaker keeps pages stable when the order column repeats
-        return super().apply_order_by(query, order_column, order_direction, aliases_mapping,
-                                      bypass_many_to_many, add_pk=True)
+        return super().apply_order_by(
+            query, order_column, order_direction, aliases_mapping, bypass_many_to_many, add_pk=True
+        )
 
 
 # ---------------------------------------------------------------- quick search
@@ -519,7 +556,9 @@ class AjaxMultiSelectWidget:
     (e.g. the tickets of the customer chosen above)."""
 
     def __call__(self, field, **kwargs):
-        options = "".join(f'<option value="{item.id}" selected>{escape(str(item))}</option>' for item in field.data or ())
+        options = "".join(
+            f'<option value="{item.id}" selected>{escape(str(item))}</option>' for item in field.data or ()
+        )
         depends = ""
         if field.depends:
             depends = f' data-depends="{escape(field.depends[0])}" data-depends-param="{escape(field.depends[1])}"'
@@ -625,8 +664,13 @@ def choice_select(label, choices, required, default=None, extra_validators=()):
     def coerce(value):
         return value or None
 
-    return SelectField(label, choices=choice_list, coerce=coerce, default=default,
-                       validators=([_required()] if required else []) + list(extra_validators))
+    return SelectField(
+        label,
+        choices=choice_list,
+        coerce=coerce,
+        default=default,
+        validators=([_required()] if required else []) + list(extra_validators),
+    )
 
 
 def label_blank_choice(form_class):
@@ -727,9 +771,12 @@ class CrmModelView(ModelView):
         self.edit_form = PermittedForm(self.edit_form, self)
         self.datamodel.eager_columns = tuple(self.list_columns)
         self.datamodel.page_load_only = page_columns(model, self.list_columns)
-        self.extra_args = dict(self.extra_args or {}, quick_search=bool(self.quick_search),
-                               export_resource=self.class_permission_name,
-                               batch_enabled=bool(batch_fields(model)))
+        self.extra_args = dict(
+            self.extra_args or {},
+            quick_search=bool(self.quick_search),
+            export_resource=self.class_permission_name,
+            batch_enabled=bool(batch_fields(model)),
+        )
         if self.quick_search:
             self._quick_filter = quick_search_filter(self.quick_search)
 
@@ -745,8 +792,10 @@ class CrmModelView(ModelView):
         """The related lists of a show page: the declared classes only, each shown to users who may
         read its model (its rows then follow their scope, its fields their levels)."""
         declared = tuple(self.related_views or ())
-        views = sorted((v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared),
-                       key=lambda v: declared.index(type(v)))  # in the order declared
+        views = sorted(
+            (v for v in self.__dict__.get("_crm_registered_related", []) if type(v) in declared),
+            key=lambda v: declared.index(type(v)),
+        )  # in the order declared
         if not has_request_context():
             return views
         sm = self.appbuilder.sm
@@ -761,8 +810,9 @@ class CrmModelView(ModelView):
         from ``related`` when its panel opens, so the page runs no query for them. (The edit page keeps
         FAB's lists, rendered with the form.)"""
         if request.endpoint != f"{self.endpoint}.show":
-            return super()._get_related_views_widgets(item, orders=orders, pages=pages, page_sizes=page_sizes,
-                                                      widgets=widgets, **args)
+            return super()._get_related_views_widgets(
+                item, orders=orders, pages=pages, page_sizes=page_sizes, widgets=widgets, **args
+            )
         widgets = widgets or {}
         widgets["related_views"] = []
         return widgets
@@ -776,12 +826,18 @@ class CrmModelView(ModelView):
         related view's own scope and field levels, exactly as its list page does.
         """
         found = next((v for v in self._related_views if type(v).__name__ == view), None)
-        item = self.datamodel.get(pk, self._base_filters) if found is not None and pk < 2 ** 63 else None
+        item = self.datamodel.get(pk, self._base_filters) if found is not None and pk < 2**63 else None
         if item is None:
             abort(404)
         order_column, order_direction = get_order_args().get(view, ("", ""))
-        widget = self._get_related_view_widget(item, found, order_column, order_direction,
-                                               page=get_page_args().get(view), page_size=get_page_size_args().get(view))
+        widget = self._get_related_view_widget(
+            item,
+            found,
+            order_column,
+            order_direction,
+            page=get_page_args().get(view),
+            page_size=get_page_size_args().get(view),
+        )
         if widget is None:
             abort(404)
         return widget(pk=pk)
@@ -805,8 +861,12 @@ class CrmModelView(ModelView):
         if query.first() is None or not os.path.isfile(path):
             abort(404)
         kind = filename.rsplit(".", 1)[-1].lower()
-        response = send_file(path, as_attachment=True, download_name=original_name(filename),
-                             mimetype=MIME_TYPES.get(kind, "application/octet-stream"))
+        response = send_file(
+            path,
+            as_attachment=True,
+            download_name=original_name(filename),
+            mimetype=MIME_TYPES.get(kind, "application/octet-stream"),
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -834,17 +894,20 @@ class CrmModelView(ModelView):
             if "choices" in info:
                 default = column.default.arg if column.default is not None else None
                 formatters[name] = info["choices"].label
-                add_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, default,
-                                                         validators.get(name, [])))
-                edit_extra.setdefault(name, choice_select(label, info["choices"], not column.nullable, None,
-                                                          validators.get(name, [])))
+                add_extra.setdefault(
+                    name, choice_select(label, info["choices"], not column.nullable, default, validators.get(name, []))
+                )
+                edit_extra.setdefault(
+                    name, choice_select(label, info["choices"], not column.nullable, None, validators.get(name, []))
+                )
                 search_extra.setdefault(name, choice_select(label, info["choices"], False))
             elif isinstance(column.type, UTCDateTime):
                 formatters[name] = format_datetime
                 # a time that defaults to "now" (payment time, contact time) is filled in on the add form
                 now_default = utcnow if column.default is not None and column.default.is_callable else None
-                add_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable),
-                                                              default=now_default))
+                add_extra.setdefault(
+                    name, LocalDateTimeField(label, validators=rules(name, not column.nullable), default=now_default)
+                )
                 edit_extra.setdefault(name, LocalDateTimeField(label, validators=rules(name, not column.nullable)))
                 search_extra.setdefault(name, LocalDateTimeField(label))
             elif isinstance(column.type, Date):
@@ -866,14 +929,17 @@ class CrmModelView(ModelView):
                 required = any(not c.nullable for c in rel.local_columns)
                 resource = target.__tablename__
                 for extra in (add_extra, edit_extra):
-                    extra.setdefault(rel.key, AjaxSelectField(label, rules(rel.key, required), model=target,
-                                                              resource=resource))
+                    extra.setdefault(
+                        rel.key, AjaxSelectField(label, rules(rel.key, required), model=target, resource=resource)
+                    )
             elif rel.direction is MANYTOMANY and getattr(target, "__lookup__", None):
                 label = self.label_columns.get(rel.key, rel.key)
                 depends = self.lookup_depends.get(rel.key)
                 for extra in (add_extra, edit_extra):
-                    extra.setdefault(rel.key, AjaxMultiSelectField(label, [], model=target,
-                                                                   resource=target.__tablename__, depends=depends))
+                    extra.setdefault(
+                        rel.key,
+                        AjaxMultiSelectField(label, [], model=target, resource=target.__tablename__, depends=depends),
+                    )
         self.validators_columns = validators
         self.formatters_columns = formatters
         self.add_form_extra_fields = add_extra
@@ -904,8 +970,17 @@ class CrmModelView(ModelView):
             filters.add_filter(paths[0].split(".")[0], quick, query_text)
         return filters, order_column, order_direction
 
-    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
-                         page=None, page_size=None, widgets=None, **kwargs):
+    def _get_list_widget(
+        self,
+        filters,
+        actions=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        widgets=None,
+        **kwargs,
+    ):
         """FAB's list widget with the page size capped and this user's field permissions applied."""
         widgets = widgets or {}
         limit = current_app.config["CRM_MAX_PAGE_SIZE"]
@@ -914,8 +989,9 @@ class CrmModelView(ModelView):
         access = self._field_access()
         columns = self._shown_columns(access)
         joined_filters = self._joined_filters(filters)
-        count, rows = self.datamodel.query(joined_filters, order_column, order_direction,
-                                           page=page, page_size=page_size)
+        count, rows = self.datamodel.query(
+            joined_filters, order_column, order_direction, page=page, page_size=page_size
+        )
         pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)]
         # each row's cells as one escaped string, built here in one pass: per column a getter and a
         # formatter (field levels applied) chosen once; the template only places the rows
@@ -975,15 +1051,19 @@ class CrmModelView(ModelView):
 
         sm = self.appbuilder.sm
         filters = {}
-        for name, target, resource, argument in (("building", Building, RESOURCE_BUILDING, building_argument),
-                                                 ("unit", Unit, RESOURCE_UNIT, unit_argument)):
+        for name, target, resource, argument in (
+            ("building", Building, RESOURCE_BUILDING, building_argument),
+            ("unit", Unit, RESOURCE_UNIT, unit_argument),
+        ):
             if not sm.has_access("can_read", resource):
                 continue  # its lookup would refuse this user
             record_id = argument(model)
             found = db.session.get(target, record_id) if record_id is not None else None
             text = sm.field_access(resource).shown_as_text(found) if found is not None else "—"
-            filters[name] = {"url": url_for("LookupView.lookup", resource=target.__tablename__),
-                             "chosen": (record_id, text) if record_id is not None else None}
+            filters[name] = {
+                "url": url_for("LookupView.lookup", resource=target.__tablename__),
+                "chosen": (record_id, text) if record_id is not None else None,
+            }
         return filters or None
 
     def _shown_columns(self, access):
@@ -1021,14 +1101,22 @@ class CrmModelView(ModelView):
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         widgets = widgets or {}
-        widgets["add"] = self.add_widget(form=form, include_cols=[c for c in self.add_columns if c in form],
-                                         exclude_cols=exclude_cols or [], fieldsets=self.add_fieldsets)
+        widgets["add"] = self.add_widget(
+            form=form,
+            include_cols=[c for c in self.add_columns if c in form],
+            exclude_cols=exclude_cols or [],
+            fieldsets=self.add_fieldsets,
+        )
         return widgets
 
     def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
         widgets = widgets or {}
-        widgets["edit"] = self.edit_widget(form=form, include_cols=[c for c in self.edit_columns if c in form],
-                                           exclude_cols=exclude_cols or [], fieldsets=self.edit_fieldsets)
+        widgets["edit"] = self.edit_widget(
+            form=form,
+            include_cols=[c for c in self.edit_columns if c in form],
+            exclude_cols=exclude_cols or [],
+            fieldsets=self.edit_fieldsets,
+        )
         return widgets
 
     # ---- field permissions: one FieldAccess per request, applied on every path of the page
@@ -1097,8 +1185,10 @@ class CrmModelView(ModelView):
         cells = [(col, formatters.get(col), access.masked(col), "." in col) for col in columns]
         value_of = self.datamodel._get_attr_value
         rows = (
-            [export_value(formatter, value_of(item, col) if dotted else getattr(item, col), masked)
-             for col, formatter, masked, dotted in cells]
+            [
+                export_value(formatter, value_of(item, col) if dotted else getattr(item, col), masked)
+                for col, formatter, masked, dotted in cells
+            ]
             for item in query
         )
         title = str(self.list_title)
@@ -1116,8 +1206,9 @@ class CrmModelView(ModelView):
         get_filter_args(self._filters)
         filters, order_column, order_direction = self._current_list(self._filters, *orders)
         joined = self._joined_filters(filters)
-        return self.datamodel.apply_all(self.datamodel.session.query(self.datamodel.obj), joined,
-                                        order_column, order_direction)
+        return self.datamodel.apply_all(
+            self.datamodel.session.query(self.datamodel.obj), joined, order_column, order_direction
+        )
 
     def _batch_query(self):
         """The records a batch targets: every row of the current filter, or the selected ids."""
@@ -1166,9 +1257,15 @@ class CrmModelView(ModelView):
                     return redirect(url_for(".list"))
         args = request.args.to_dict(flat=True)
         return self.render_template(
-            "crm/batch_edit.html", title=_("Batch edit: %(entity)s", entity=model_label(model)),
-            fields=fields, tags=tags, count=count, whole_filter=whole_filter, applied=applied,
-            action_url=url_for(".batch", **args), back_url=url_for(".list"),
+            "crm/batch_edit.html",
+            title=_("Batch edit: %(entity)s", entity=model_label(model)),
+            fields=fields,
+            tags=tags,
+            count=count,
+            whole_filter=whole_filter,
+            applied=applied,
+            action_url=url_for(".batch", **args),
+            back_url=url_for(".list"),
         )
 
     @expose("/savedview/", methods=["POST"])
@@ -1179,8 +1276,14 @@ class CrmModelView(ModelView):
         if role_id and role_id not in {role.id for role in g.user.roles}:
             role_id = None  # share only with a role one holds
         try:
-            saved = save_view(db.session, g.user.id, self.__class__.__name__, request.form.get("name"),
-                              request.form.get("query", ""), role_id)
+            saved = save_view(
+                db.session,
+                g.user.id,
+                self.__class__.__name__,
+                request.form.get("name"),
+                request.form.get("query", ""),
+                role_id,
+            )
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "danger")
@@ -1208,17 +1311,41 @@ class CrmModelView(ModelView):
         if query.order_by(None).count() > limit:
             from app.exports import queue_export
 
-            queue_export(db.session, g.user.id, self.__class__.__name__, str(self.list_title),
-                         request.query_string.decode("utf-8", "replace"), utcnow())
-            flash(str(_("More than %(limit)s rows: the file is being prepared and you will get a message "
-                        "when it is ready.", limit=f"{limit:,}")), "info")
+            queue_export(
+                db.session,
+                g.user.id,
+                self.__class__.__name__,
+                str(self.list_title),
+                request.query_string.decode("utf-8", "replace"),
+                utcnow(),
+            )
+            flash(
+                str(
+                    _(
+                        "More than %(limit)s rows: the file is being prepared and you will get a message "
+                        "when it is ready.",
+                        limit=f"{limit:,}",
+                    )
+                ),
+                "info",
+            )
             return redirect(url_for(".list", **request.args))
         path, count, title = self.export_file()
-        record_export(db.session, actor_id=getattr(g.user, "id", None), resource=self.class_permission_name,
-                      query=request.query_string.decode("utf-8", "replace"), rows=count, now=utcnow())
+        record_export(
+            db.session,
+            actor_id=getattr(g.user, "id", None),
+            resource=self.class_permission_name,
+            query=request.query_string.decode("utf-8", "replace"),
+            rows=count,
+            now=utcnow(),
+        )
         stamp = local_now().strftime("%Y%m%d-%H%M")
-        response = send_file(path, as_attachment=True, download_name=f"{title}-{stamp}.xlsx",
-                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response = send_file(
+            path,
+            as_attachment=True,
+            download_name=f"{title}-{stamp}.xlsx",
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
         response.call_on_close(lambda: os.remove(path))
         return response
 
@@ -1287,16 +1414,28 @@ class CrmModelApi(DescribedApi, ModelRestApi):
                 validators.setdefault(column.key, _schema_rule(info["check"]))
         self.validators_columns = validators
         # a field's description is the model's own, or none (FAB would ask gettext for "")
-        descriptions = {column.key: column.info.get("description") or column.doc or column.comment
-                        for column in model.__table__.columns}
+        descriptions = {
+            column.key: column.info.get("description") or column.doc or column.comment
+            for column in model.__table__.columns
+        }
         descriptions.update(self.description_columns or {})
         self.description_columns = {name: text for name, text in descriptions.items() if text}
-        page = next((view for view in current_app.appbuilder.baseviews if isinstance(view, CrmModelView)
-                     and view.datamodel.obj is model), None)
+        page = next(
+            (
+                view
+                for view in current_app.appbuilder.baseviews
+                if isinstance(view, CrmModelView) and view.datamodel.obj is model
+            ),
+            None,
+        )
         columns = [c.key for c in model.__table__.columns] + [
-            c for cols in (self.list_columns, self.show_columns, self.add_columns, self.edit_columns) for c in cols or ()]
-        self.label_columns = dict(column_labels(columns, dict(page.label_columns) if page else {}),
-                                  **(self.label_columns or {}))
+            c
+            for cols in (self.list_columns, self.show_columns, self.add_columns, self.edit_columns)
+            for c in cols or ()
+        ]
+        self.label_columns = dict(
+            column_labels(columns, dict(page.label_columns) if page else {}), **(self.label_columns or {})
+        )
         for name, title in titles(model.__name__).items():
             setattr(self, name, getattr(self, name, None) or title)
         if self.quick_search:
@@ -1324,8 +1463,9 @@ class CrmModelApi(DescribedApi, ModelRestApi):
             # data the schema let through but the database or a relation cannot take (a missing
             # required relation, a malformed related id, a clash): a clear 422, nothing saved
             db.session.rollback()
-            return self.response(422, message=str(_("The data is not valid: check the required fields and the "
-                                                    "related records.")))
+            return self.response(
+                422, message=str(_("The data is not valid: check the required fields and the related records."))
+            )
 
     def _check_record(self, item):
         check_unique_together(db.session, type(item), column_values(item), exclude_pk=item.id)
@@ -1404,8 +1544,10 @@ class CrmModelApi(DescribedApi, ModelRestApi):
         filtered.append(rison.get("order_column", ""))
         shown = [c for c in rison.get("columns", []) or [] if isinstance(c, str)]
         # a hidden or masked field is never a criterion: answering would tell its value
-        if access and (any(isinstance(c, str) and c and not access.searchable(c) for c in filtered)
-                       or any(access.hidden(c) for c in shown)):
+        if access and (
+            any(isinstance(c, str) and c and not access.searchable(c) for c in filtered)
+            or any(access.hidden(c) for c in shown)
+        ):
             return self.response_400(message=str(_("Filtering or ordering on a hidden field is not allowed.")))
         return super().get_list_headless(**kwargs)
 
@@ -1420,12 +1562,18 @@ class CrmModelApi(DescribedApi, ModelRestApi):
         return None
 
     def post_headless(self):
-        return (self._refuse_malformed_body(self.add_model_schema) or self._refuse_protected_fields()
-                or self._handle_domain_error(super().post_headless))
+        return (
+            self._refuse_malformed_body(self.add_model_schema)
+            or self._refuse_protected_fields()
+            or self._handle_domain_error(super().post_headless)
+        )
 
     def put_headless(self, pk):
-        return (self._refuse_malformed_body(self.edit_model_schema) or self._refuse_protected_fields()
-                or self._handle_domain_error(super().put_headless, pk))
+        return (
+            self._refuse_malformed_body(self.edit_model_schema)
+            or self._refuse_protected_fields()
+            or self._handle_domain_error(super().put_headless, pk)
+        )
 
     def delete_headless(self, pk):
         return self._handle_domain_error(super().delete_headless, pk)
@@ -1438,8 +1586,11 @@ class CrmModelApi(DescribedApi, ModelRestApi):
         so it looks at no record)."""
         endpoint = request.endpoint.rpartition(".")[2]
         try:
-            check_q(endpoint, read_q(request.args.get("q")),
-                    {"add_columns": self.add_columns, "edit_columns": self.edit_columns})
+            check_q(
+                endpoint,
+                read_q(request.args.get("q")),
+                {"add_columns": self.add_columns, "edit_columns": self.edit_columns},
+            )
         except ArgumentError as error:
             return self.response_400(message=error.message)
         return None
@@ -1548,8 +1699,13 @@ class LookupView(BaseView):
         limit = current_app.config["CRM_LOOKUP_LIMIT"]
         rows = (
             query.options(*eager_options(model, getattr(model, "__display_relations__", ())))
-            .order_by(*(model.lookup_order() if hasattr(model, "lookup_order")
-                        else (getattr(model, display_column(model)), model.id)))
+            .order_by(
+                *(
+                    model.lookup_order()
+                    if hasattr(model, "lookup_order")
+                    else (getattr(model, display_column(model)), model.id)
+                )
+            )
             .limit(limit)
             .all()
         )
@@ -1567,8 +1723,14 @@ class LookupView(BaseView):
 
 def _list_view_here():
     """The CRM list view serving this request, if any."""
-    return next((v for v in current_app.appbuilder.baseviews
-                 if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)), None)
+    return next(
+        (
+            v
+            for v in current_app.appbuilder.baseviews
+            if type(v).__name__ == request.blueprint and isinstance(v, CrmModelView)
+        ),
+        None,
+    )
 
 
 def list_columns_here():

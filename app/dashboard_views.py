@@ -3,6 +3,7 @@
 Pages stay thin: numbers come from app.dashboards and app.reports. Charts are drawn by ECharts
 served by this app (node_modules, installed by the set-up); nothing is loaded from another host.
 """
+
 import datetime
 import os
 
@@ -110,10 +111,14 @@ def drill_url(drill, views=None):
 def widget_json(title, data):
     views = _list_views()
     return {
-        "title": str(title), "chart": data.chart, "labels": [str(label) for label in data.labels],
+        "title": str(title),
+        "chart": data.chart,
+        "labels": [str(label) for label in data.labels],
         "unit": data.unit,
-        "series": [{"name": s["name"], "data": s["data"], "links": [drill_url(d, views) for d in s["drill"]]}
-                   for s in data.series],
+        "series": [
+            {"name": s["name"], "data": s["data"], "links": [drill_url(d, views) for d in s["drill"]]}
+            for s in data.series
+        ],
     }
 
 
@@ -122,7 +127,8 @@ def _filter_choices():
     return {
         "buildings": db.session.query(models.Building.id, models.Building.name).order_by(models.Building.name).all(),
         "departments": db.session.query(models.Department.id, models.Department.name)
-        .order_by(models.Department.name).all(),
+        .order_by(models.Department.name)
+        .all(),
     }
 
 
@@ -143,12 +149,22 @@ class DashboardView(BaseView):
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(url_for(".show"))
-        query = {k: v for k, v in (("start", flt.start.isoformat()), ("end", flt.end.isoformat()),
-                                   ("building", flt.building_id), ("department", flt.department_id)) if v}
+        query = {
+            k: v
+            for k, v in (
+                ("start", flt.start.isoformat()),
+                ("end", flt.end.isoformat()),
+                ("building", flt.building_id),
+                ("department", flt.department_id),
+            )
+            if v
+        }
         widgets = [(str(w.title), url_for(".data", key=w.key, **query), w.width, w.key) for w in BUILTIN_WIDGETS]
         role_ids = {role.id for role in g.user.roles}
-        widgets += [(w.name, url_for(".widget", widget_id=w.id, **query), w.width, f"widget-{w.id}")
-                    for w in visible_widgets(db.session, role_ids)]
+        widgets += [
+            (w.name, url_for(".widget", widget_id=w.id, **query), w.width, f"widget-{w.id}")
+            for w in visible_widgets(db.session, role_ids)
+        ]
         return self.render_template("crm/dashboard.html", widgets=widgets, flt=flt, **_filter_choices())
 
     def _answer(self, title, produce):
@@ -197,17 +213,41 @@ class DashboardWidgetView(CrmView):
 
     datamodel = CrmInterface(models.DashboardWidget)
     class_permission_name = RESOURCE_DASHBOARD_WIDGET
-    list_columns = ["name", "source", "group_by", "bucket", "measure", "measure_field", "chart", "width",
-                    "position", "active"]
-    add_columns = edit_columns = ["name", "source", "group_by", "bucket", "measure", "measure_field", "filters",
-                                  "chart", "width", "position", "active", "roles"]
+    list_columns = [
+        "name",
+        "source",
+        "group_by",
+        "bucket",
+        "measure",
+        "measure_field",
+        "chart",
+        "width",
+        "position",
+        "active",
+    ]
+    add_columns = edit_columns = [
+        "name",
+        "source",
+        "group_by",
+        "bucket",
+        "measure",
+        "measure_field",
+        "filters",
+        "chart",
+        "width",
+        "position",
+        "active",
+        "roles",
+    ]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["name", "source", "chart", "active"]
     order_columns = ["name", "source", "position"]
     base_order = ("position", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
         "group_by": SelectField(_("Group by"), choices=lambda: _field_choices("group"), validators=[Optional()]),
-        "measure_field": SelectField(_("Measure field"), choices=lambda: _field_choices("measure"), validators=[Optional()]),
+        "measure_field": SelectField(
+            _("Measure field"), choices=lambda: _field_choices("measure"), validators=[Optional()]
+        ),
     }
 
     def check_record(self, item):
@@ -242,8 +282,9 @@ class ReportView(BaseView):
             flash(str(error), "danger")
             return redirect(url_for(f".{kind}"))
         tables = self._tables(kind, flt)
-        return self.render_template("crm/report.html", kind=kind, title=self.REPORTS[kind], tables=tables, flt=flt,
-                                    **_filter_choices())
+        return self.render_template(
+            "crm/report.html", kind=kind, title=self.REPORTS[kind], tables=tables, flt=flt, **_filter_choices()
+        )
 
     @expose("/service/")
     @has_access
@@ -272,14 +313,18 @@ class ReportView(BaseView):
         content = workbook(title, flt, self._tables(kind, flt))
         record_event(db.session, "export", "Report", 0, f"{kind} {flt.start}–{flt.end}")
         name = f"{kind}-report-{flt.start.isoformat()}-{flt.end.isoformat()}.xlsx"
-        return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            content,
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
 
 def vendor_blueprint(app):
     """ECharts from node_modules (installed from package-lock.json by the set-up), served here."""
     folder = app.config.get("CRM_ECHARTS_DIR") or os.path.join(
-        os.path.dirname(app.root_path), "node_modules", "echarts", "dist")
+        os.path.dirname(app.root_path), "node_modules", "echarts", "dist"
+    )
     return Blueprint("vendor_echarts", __name__, static_folder=folder, static_url_path="/static/vendor/echarts")
 
 
@@ -288,11 +333,37 @@ DASHBOARD_MENU = ("Dashboards", _("Dashboards"), "fa-chart-pie")
 
 def register_dashboard_views(appbuilder):
     category, category_label, category_icon = DASHBOARD_MENU
-    appbuilder.add_view(DashboardView, "Dashboard", label=_("Operations dashboard"), icon="fa-tachometer-alt",
-                        category=category, category_label=category_label, category_icon=category_icon)
-    appbuilder.add_view(ReportView, "ServiceReport", href="/reports/service/", label=_("Service performance report"),
-                        icon="fa-clipboard-check", category=category, category_label=category_label)
-    appbuilder.add_link("CollectionReport", href="/reports/collection/", label=_("Fee collection report"),
-                        icon="fa-file-invoice-dollar", category=category, category_label=category_label)
-    appbuilder.add_view(DashboardWidgetView, "DashboardWidgets", label=_("Dashboard widgets"), icon="fa-puzzle-piece",
-                        category=category, category_label=category_label)
+    appbuilder.add_view(
+        DashboardView,
+        "Dashboard",
+        label=_("Operations dashboard"),
+        icon="fa-tachometer-alt",
+        category=category,
+        category_label=category_label,
+        category_icon=category_icon,
+    )
+    appbuilder.add_view(
+        ReportView,
+        "ServiceReport",
+        href="/reports/service/",
+        label=_("Service performance report"),
+        icon="fa-clipboard-check",
+        category=category,
+        category_label=category_label,
+    )
+    appbuilder.add_link(
+        "CollectionReport",
+        href="/reports/collection/",
+        label=_("Fee collection report"),
+        icon="fa-file-invoice-dollar",
+        category=category,
+        category_label=category_label,
+    )
+    appbuilder.add_view(
+        DashboardWidgetView,
+        "DashboardWidgets",
+        label=_("Dashboard widgets"),
+        icon="fa-puzzle-piece",
+        category=category,
+        category_label=category_label,
+    )

@@ -6,6 +6,7 @@ points carry a drill-down: the list (model) and the conditions that select the p
 Row scoping applies by itself (app.scoping limits every ORM select); field permissions are
 checked here, against the fields a widget groups, measures or filters by.
 """
+
 import datetime
 import zoneinfo
 from dataclasses import dataclass, field
@@ -37,11 +38,25 @@ from app.models import (
 from app.types import WIDGET_SOURCES
 from app.units import in_building  # noqa: F401  (app.reports reads it from here)
 
-SOURCES = {"Ticket": Ticket, "Customer": Customer, "Unit": Unit, "Bill": Bill, "Payment": Payment,
-           "Communication": Communication, "TicketRating": TicketRating}
+SOURCES = {
+    "Ticket": Ticket,
+    "Customer": Customer,
+    "Unit": Unit,
+    "Bill": Bill,
+    "Payment": Payment,
+    "Communication": Communication,
+    "TicketRating": TicketRating,
+}
 # the date each source's records are counted by when the dashboard's date range applies
-SOURCE_DATES = {"Ticket": "created_at", "Customer": None, "Unit": None, "Bill": "period", "Payment": "paid_at",
-                "Communication": "at", "TicketRating": "rated_at"}
+SOURCE_DATES = {
+    "Ticket": "created_at",
+    "Customer": None,
+    "Unit": None,
+    "Bill": "period",
+    "Payment": "paid_at",
+    "Communication": "at",
+    "TicketRating": "rated_at",
+}
 MAX_GROUPS = 50  # a bar or pie with more slices than this is unreadable; the largest are kept
 AGE_BANDS = ((None, 30), (30, 45), (45, 60), (60, None))  # years, [low, high)
 
@@ -74,6 +89,7 @@ class DashboardFilter:
 
 def parse_filter(args, zone, today):
     """The dashboard's filters from a request's arguments; bad values raise DomainError."""
+
     def day(name, default):
         text = (args.get(name) or "").strip()
         if not text:
@@ -152,8 +168,9 @@ class WidgetData:
     unit: str = ""
 
     def add(self, name, data, drill=None):
-        self.series.append({"name": str(name), "data": [_number(v) for v in data],
-                            "drill": drill or [None] * len(data)})
+        self.series.append(
+            {"name": str(name), "data": [_number(v) for v in data], "drill": drill or [None] * len(data)}
+        )
         return self
 
 
@@ -213,8 +230,9 @@ def _where(model, flt, dates=True):
         if hasattr(model, "department_id"):
             conditions.append(model.department_id == flt.department_id)
         elif model is TicketRating:
-            conditions.append(TicketRating.ticket_id.in_(
-                select(Ticket.id).where(Ticket.department_id == flt.department_id)))
+            conditions.append(
+                TicketRating.ticket_id.in_(select(Ticket.id).where(Ticket.department_id == flt.department_id))
+            )
     return conditions
 
 
@@ -229,7 +247,8 @@ def _count_by_choice(session, flt, model, field, chart, series):
     codes = [c for c in choices if c in rows]
     scope = _scope_conditions(model.__name__, flt)
     return WidgetData(chart, [choices.label(c) for c in codes]).add(
-        series, [rows[c] for c in codes], [Drill(model.__name__, [(field, "eq", c)] + scope) for c in codes])
+        series, [rows[c] for c in codes], [Drill(model.__name__, [(field, "eq", c)] + scope) for c in codes]
+    )
 
 
 def tickets_by_status(session, flt):
@@ -245,28 +264,36 @@ def tickets_per_day(session, flt):
     dialect = session.get_bind().dialect.name
     low, high = flt.utc_range()
     others = _where(Ticket, flt, dates=False)
-    created = select(local_bucket(dialect, Ticket.created_at, "day", flt.zone).label("day"),
-                     literal(1).label("new"), literal(0).label("done")) \
-        .where(Ticket.created_at >= low, Ticket.created_at < high, *others)
-    resolved = select(local_bucket(dialect, Ticket.resolved_at, "day", flt.zone).label("day"),
-                      literal(0).label("new"), literal(1).label("done")) \
-        .where(Ticket.resolved_at >= low, Ticket.resolved_at < high, *others)
+    created = select(
+        local_bucket(dialect, Ticket.created_at, "day", flt.zone).label("day"),
+        literal(1).label("new"),
+        literal(0).label("done"),
+    ).where(Ticket.created_at >= low, Ticket.created_at < high, *others)
+    resolved = select(
+        local_bucket(dialect, Ticket.resolved_at, "day", flt.zone).label("day"),
+        literal(0).label("new"),
+        literal(1).label("done"),
+    ).where(Ticket.resolved_at >= low, Ticket.resolved_at < high, *others)
     both = union_all(created, resolved).subquery()
-    rows = {r[0]: (r[1], r[2]) for r in session.execute(
-        select(both.c.day, func.sum(both.c.new), func.sum(both.c.done)).group_by(both.c.day))}
+    rows = {
+        r[0]: (r[1], r[2])
+        for r in session.execute(select(both.c.day, func.sum(both.c.new), func.sum(both.c.done)).group_by(both.c.day))
+    }
     days = [flt.start + datetime.timedelta(days=i) for i in range((flt.end - flt.start).days + 1)]
     labels = [d.isoformat() for d in days]
     scope = _scope_conditions("Ticket", flt, dates=False)
 
     def drill(column, label):
         start, end = bucket_range(label, "day", flt.zone)
-        return Drill("Ticket", [(column, "gt", start - datetime.timedelta(microseconds=1)),
-                                (column, "lt", end)] + scope)
+        return Drill(
+            "Ticket", [(column, "gt", start - datetime.timedelta(microseconds=1)), (column, "lt", end)] + scope
+        )
 
     data = WidgetData("line", labels)
     data.add(_("New"), [int(rows.get(d, (0, 0))[0] or 0) for d in labels], [drill("created_at", d) for d in labels])
-    data.add(_("Resolved"), [int(rows.get(d, (0, 0))[1] or 0) for d in labels],
-             [drill("resolved_at", d) for d in labels])
+    data.add(
+        _("Resolved"), [int(rows.get(d, (0, 0))[1] or 0) for d in labels], [drill("resolved_at", d) for d in labels]
+    )
     return data
 
 
@@ -278,28 +305,50 @@ def department_performance(session, flt):
     minutes = minutes_between(dialect, Ticket.resolved_at, Ticket.created_at)
     on_time = case((Ticket.resolution_due.is_(None), None), (Ticket.resolved_at <= Ticket.resolution_due, 1), else_=0)
     # the time is computed once per ticket, then ranked within its department
-    timed = (select(Ticket.department_id.label("department_id"), minutes.label("minutes"), on_time.label("on_time"))
-             .where(Ticket.resolved_at >= low, Ticket.resolved_at < high, Ticket.department_id.is_not(None),
-                    *_where(Ticket, flt, dates=False))
-             .subquery())
-    inner = (select(timed.c.department_id, timed.c.minutes, timed.c.on_time,
-                    func.row_number().over(partition_by=timed.c.department_id, order_by=timed.c.minutes).label("rn"),
-                    func.count().over(partition_by=timed.c.department_id).label("n"))
-             .subquery())
+    timed = (
+        select(Ticket.department_id.label("department_id"), minutes.label("minutes"), on_time.label("on_time"))
+        .where(
+            Ticket.resolved_at >= low,
+            Ticket.resolved_at < high,
+            Ticket.department_id.is_not(None),
+            *_where(Ticket, flt, dates=False),
+        )
+        .subquery()
+    )
+    inner = select(
+        timed.c.department_id,
+        timed.c.minutes,
+        timed.c.on_time,
+        func.row_number().over(partition_by=timed.c.department_id, order_by=timed.c.minutes).label("rn"),
+        func.count().over(partition_by=timed.c.department_id).label("n"),
+    ).subquery()
     middle = inner.c.rn.in_([(inner.c.n + 1) // 2, (inner.c.n + 2) // 2])
     rows = session.execute(
         select(Department.id, Department.name, func.avg(case((middle, inner.c.minutes))), func.avg(inner.c.on_time))
         .join(Department, Department.id == inner.c.department_id)
-        .group_by(Department.id, Department.name).order_by(Department.name)
+        .group_by(Department.id, Department.name)
+        .order_by(Department.name)
     ).all()
     scope = [c for c in _scope_conditions("Ticket", flt, dates=False) if c[0] != "department"]
     start, end = flt.utc_range()
-    drills = [Drill("Ticket", [("department", "rel", r[0]),
-                               ("resolved_at", "gt", start - datetime.timedelta(microseconds=1)),
-                               ("resolved_at", "lt", end)] + scope) for r in rows]
+    drills = [
+        Drill(
+            "Ticket",
+            [
+                ("department", "rel", r[0]),
+                ("resolved_at", "gt", start - datetime.timedelta(microseconds=1)),
+                ("resolved_at", "lt", end),
+            ]
+            + scope,
+        )
+        for r in rows
+    ]
     data = WidgetData("bar", [r[1] for r in rows])
-    data.add(_("Median resolution time (hours)"), [round(float(r[2]) / 60, 1) if r[2] is not None else None
-                                                   for r in rows], drills)
+    data.add(
+        _("Median resolution time (hours)"),
+        [round(float(r[2]) / 60, 1) if r[2] is not None else None for r in rows],
+        drills,
+    )
     data.add(_("On-time rate (%)"), [round(float(r[3]) * 100, 1) if r[3] is not None else None for r in rows], drills)
     return data
 
@@ -308,41 +357,57 @@ def satisfaction_trend(session, flt):
     dialect = session.get_bind().dialect.name
     month = local_bucket(dialect, TicketRating.rated_at, "month", flt.zone)
     rows = session.execute(
-        select(month, func.avg(TicketRating.stars), func.count()).where(*_where(TicketRating, flt))
-        .group_by(month).order_by(month)
+        select(month, func.avg(TicketRating.stars), func.count())
+        .where(*_where(TicketRating, flt))
+        .group_by(month)
+        .order_by(month)
     ).all()
     scope = _scope_conditions("TicketRating", flt, dates=False)
     drills = []
     for r in rows:
         low, high = bucket_range(r[0], "month", flt.zone)
-        drills.append(Drill("TicketRating", [("rated_at", "gt", low - datetime.timedelta(microseconds=1)),
-                                             ("rated_at", "lt", high)] + scope))
+        drills.append(
+            Drill(
+                "TicketRating",
+                [("rated_at", "gt", low - datetime.timedelta(microseconds=1)), ("rated_at", "lt", high)] + scope,
+            )
+        )
     return WidgetData("line", [r[0] for r in rows], unit="★").add(
-        _("Average rating"), [round(float(r[1]), 2) for r in rows], drills)
+        _("Average rating"), [round(float(r[1]), 2) for r in rows], drills
+    )
 
 
 def complaints_by_building(session, flt):
     rows = session.execute(
         select(Building.id, Building.name, func.count(Ticket.id))
-        .join(Unit, Unit.id == Ticket.unit_id).join(Building, Building.id == Unit.building_id)
+        .join(Unit, Unit.id == Ticket.unit_id)
+        .join(Building, Building.id == Unit.building_id)
         .where(Ticket.type == "complaint", *_where(Ticket, flt))
-        .group_by(Building.id, Building.name).order_by(func.count(Ticket.id).desc(), Building.name).limit(10)
+        .group_by(Building.id, Building.name)
+        .order_by(func.count(Ticket.id).desc(), Building.name)
+        .limit(10)
     ).all()
     scope = [c for c in _scope_conditions("Ticket", flt) if c[0] != "building"]
     return WidgetData("bar", [r[1] for r in rows]).add(
-        _("Complaints"), [r[2] for r in rows],
-        [Drill("Ticket", [("type", "eq", "complaint"), ("building", "building", r[0])] + scope) for r in rows])
+        _("Complaints"),
+        [r[2] for r in rows],
+        [Drill("Ticket", [("type", "eq", "complaint"), ("building", "building", r[0])] + scope) for r in rows],
+    )
 
 
 def collection_rate(session, flt):
     rows = session.execute(
         select(Bill.period, func.sum(Bill.amount), func.sum(Bill.paid_amount))
-        .where(*_where(Bill, flt)).group_by(Bill.period).order_by(Bill.period)
+        .where(*_where(Bill, flt))
+        .group_by(Bill.period)
+        .order_by(Bill.period)
     ).all()
     scope = _scope_conditions("Bill", flt, dates=False)
     return WidgetData("line", [r[0] for r in rows], unit="%").add(
-        _("Collection rate (%)"), [round(float(r[2]) * 100 / float(r[1]), 1) if r[1] else None for r in rows],
-        [Drill("Bill", [("period", "eq", r[0])] + scope) for r in rows])
+        _("Collection rate (%)"),
+        [round(float(r[2]) * 100 / float(r[1]), 1) if r[1] else None for r in rows],
+        [Drill("Bill", [("period", "eq", r[0])] + scope) for r in rows],
+    )
 
 
 def arrears_by_building(session, flt):
@@ -363,19 +428,27 @@ def customers_by_type(session, flt):
 
 def customers_by_tag(session, flt):
     count = func.count(customer_tag.c.customer_id)
-    query = (select(Tag.id, Tag.name, count).join(customer_tag, customer_tag.c.tag_id == Tag.id)
-             .group_by(Tag.id, Tag.name).order_by(count.desc(), Tag.name).limit(MAX_GROUPS))
+    query = (
+        select(Tag.id, Tag.name, count)
+        .join(customer_tag, customer_tag.c.tag_id == Tag.id)
+        .group_by(Tag.id, Tag.name)
+        .order_by(count.desc(), Tag.name)
+        .limit(MAX_GROUPS)
+    )
     if flt.building_id:
-        query = query.where(customer_tag.c.customer_id.in_(
-            select(Customer.id).where(in_building(Customer, flt.building_id))))
+        query = query.where(
+            customer_tag.c.customer_id.in_(select(Customer.id).where(in_building(Customer, flt.building_id)))
+        )
     rows = session.execute(query).all()
     scope = _scope_conditions("Customer", flt)
     return WidgetData("bar", [r[1] for r in rows]).add(
-        _("Customers"), [r[2] for r in rows], [Drill("Customer", [("tags", "rel", r[0])] + scope) for r in rows])
+        _("Customers"), [r[2] for r in rows], [Drill("Customer", [("tags", "rel", r[0])] + scope) for r in rows]
+    )
 
 
 def age_bands(today):
     """(label, born after, born on or before) per band: ages computed from birthdays by date bounds."""
+
     def years_ago(years):
         try:
             return today.replace(year=today.year - years)
@@ -425,15 +498,22 @@ def customers_by_age(session, flt):
 def customers_by_layout(session, flt):
     """Customers by the layout of the units they live in (a customer in two layouts counts in both)."""
     layout = func.coalesce(Unit.layout, "")
-    query = (select(layout, func.count(func.distinct(CustomerUnit.customer_id)))
-             .join(Unit, Unit.id == CustomerUnit.unit_id).group_by(layout).order_by(layout).limit(MAX_GROUPS))
+    query = (
+        select(layout, func.count(func.distinct(CustomerUnit.customer_id)))
+        .join(Unit, Unit.id == CustomerUnit.unit_id)
+        .group_by(layout)
+        .order_by(layout)
+        .limit(MAX_GROUPS)
+    )
     if flt.building_id:
         query = query.where(Unit.building_id == flt.building_id)
     rows = session.execute(query).all()
     scope = _scope_conditions("Unit", flt)
     return WidgetData("bar", [r[0] or str(_("Unknown")) for r in rows]).add(
-        _("Customers"), [r[1] for r in rows],
-        [Drill("Unit", [("layout", "eq", r[0])] + scope) if r[0] else None for r in rows])
+        _("Customers"),
+        [r[1] for r in rows],
+        [Drill("Unit", [("layout", "eq", r[0])] + scope) if r[0] else None for r in rows],
+    )
 
 
 @dataclass
@@ -448,18 +528,36 @@ class BuiltinWidget:
 BUILTIN_WIDGETS = [
     BuiltinWidget("tickets_by_status", _("Tickets by status"), tickets_by_status, (("Ticket", "status"),)),
     BuiltinWidget("tickets_by_type", _("Tickets by type"), tickets_by_type, (("Ticket", "type"),)),
-    BuiltinWidget("tickets_per_day", _("New and resolved tickets per day"), tickets_per_day,
-                  (("Ticket", "created_at"), ("Ticket", "resolved_at")), "full"),
-    BuiltinWidget("department_performance", _("Resolution time and on-time rate by department"),
-                  department_performance, (("Ticket", "resolved_at"), ("Ticket", "resolution_due"),
-                                           ("Ticket", "department"))),
+    BuiltinWidget(
+        "tickets_per_day",
+        _("New and resolved tickets per day"),
+        tickets_per_day,
+        (("Ticket", "created_at"), ("Ticket", "resolved_at")),
+        "full",
+    ),
+    BuiltinWidget(
+        "department_performance",
+        _("Resolution time and on-time rate by department"),
+        department_performance,
+        (("Ticket", "resolved_at"), ("Ticket", "resolution_due"), ("Ticket", "department")),
+    ),
     BuiltinWidget("satisfaction_trend", _("Satisfaction by month"), satisfaction_trend, (("TicketRating", "stars"),)),
-    BuiltinWidget("complaints_by_building", _("Buildings with the most complaints"), complaints_by_building,
-                  (("Ticket", "type"), ("Ticket", "unit"))),
-    BuiltinWidget("collection_rate", _("Collection rate by month"), collection_rate,
-                  (("Bill", "amount"), ("Bill", "paid_amount"))),
-    BuiltinWidget("arrears_by_building", _("Arrears by building and age"), arrears_by_building,
-                  (("Bill", "amount"), ("Bill", "paid_amount"), ("Bill", "due_date")), "full"),
+    BuiltinWidget(
+        "complaints_by_building",
+        _("Buildings with the most complaints"),
+        complaints_by_building,
+        (("Ticket", "type"), ("Ticket", "unit")),
+    ),
+    BuiltinWidget(
+        "collection_rate", _("Collection rate by month"), collection_rate, (("Bill", "amount"), ("Bill", "paid_amount"))
+    ),
+    BuiltinWidget(
+        "arrears_by_building",
+        _("Arrears by building and age"),
+        arrears_by_building,
+        (("Bill", "amount"), ("Bill", "paid_amount"), ("Bill", "due_date")),
+        "full",
+    ),
     BuiltinWidget("customers_by_type", _("Customers by type"), customers_by_type, (("Customer", "type"),)),
     BuiltinWidget("customers_by_tag", _("Customers by tag"), customers_by_tag, (("Customer", "tags"),)),
     BuiltinWidget("customers_by_age", _("Customers by age"), customers_by_age, (("Customer", "birthday"),)),
@@ -514,9 +612,13 @@ def groupable_fields(model):
 
 def measurable_fields(model):
     """Numeric fields a widget may sum or average."""
-    return [prop.key for prop in model.__mapper__.column_attrs
-            if _kind(prop.columns[0].type) == "number" and not prop.columns[0].primary_key
-            and not prop.columns[0].foreign_keys]
+    return [
+        prop.key
+        for prop in model.__mapper__.column_attrs
+        if _kind(prop.columns[0].type) == "number"
+        and not prop.columns[0].primary_key
+        and not prop.columns[0].foreign_keys
+    ]
 
 
 def _kind(sqltype):
@@ -575,8 +677,7 @@ def _coerce(model, name, kind, value):
         return datetime.date.fromisoformat(value)
     if kind == "datetime":
         try:
-            return datetime.datetime.combine(datetime.date.fromisoformat(value), datetime.time(),
-                                             datetime.timezone.utc)
+            return datetime.datetime.combine(datetime.date.fromisoformat(value), datetime.time(), datetime.timezone.utc)
         except ValueError:
             raise ValueError(_("Dates must look like 2026-01-31.")) from None
     if kind == "boolean":
@@ -595,17 +696,27 @@ def check_widget(widget):
         return {"source": str(_("Unknown data source."))}
     groupable = groupable_fields(model)
     if widget.group_by and widget.group_by not in groupable:
-        errors["group_by"] = str(_("“%(field)s” cannot be grouped by on %(source)s.", field=widget.group_by,
-                                   source=WIDGET_SOURCES.label(widget.source)))
-    elif widget.group_by and widget.bucket not in (None, "none") and groupable[widget.group_by] not in ("date", "datetime"):
+        errors["group_by"] = str(
+            _(
+                "“%(field)s” cannot be grouped by on %(source)s.",
+                field=widget.group_by,
+                source=WIDGET_SOURCES.label(widget.source),
+            )
+        )
+    elif (
+        widget.group_by
+        and widget.bucket not in (None, "none")
+        and groupable[widget.group_by] not in ("date", "datetime")
+    ):
         errors["bucket"] = str(_("Only dates can be bucketed by day, week or month."))
     elif widget.group_by and groupable[widget.group_by] in ("date", "datetime") and widget.bucket in (None, "none"):
         errors["bucket"] = str(_("Choose day, week or month for a date."))
     if not widget.group_by and widget.chart != "number":
         errors["group_by"] = str(_("Choose a field to group by, or the number card chart."))
     if widget.measure in ("sum", "avg") and widget.measure_field not in measurable_fields(model):
-        errors["measure_field"] = str(_("Sum and average need a numeric field of %(source)s.",
-                                        source=WIDGET_SOURCES.label(widget.source)))
+        errors["measure_field"] = str(
+            _("Sum and average need a numeric field of %(source)s.", source=WIDGET_SOURCES.label(widget.source))
+        )
     try:
         parse_conditions(model, widget.filters)
     except DomainError as error:
@@ -629,8 +740,13 @@ def _condition_clause(model, name, op, value):
     if hasattr(prop, "direction"):  # a relation: compare the foreign key
         attr = list(prop.local_columns)[0]
         attr = getattr(model, next(p.key for p in model.__mapper__.column_attrs if p.columns[0] is attr))
-    return {"=": attr == value, "!=": attr != value, ">=": attr >= value, "<=": attr <= value,
-            "in": attr.in_(value if isinstance(value, list) else [value])}[op]
+    return {
+        "=": attr == value,
+        "!=": attr != value,
+        ">=": attr >= value,
+        "<=": attr <= value,
+        "in": attr.in_(value if isinstance(value, list) else [value]),
+    }[op]
 
 
 def widget_query(widget, flt, dialect):
@@ -653,16 +769,26 @@ def widget_query(widget, flt, dialect):
         from app.crud import display_column
 
         label = getattr(target, display_column(target))
-        return (select(local.label("key"), label.label("label"), measure.label("value"))
-                .outerjoin(target, getattr(model, widget.group_by)).where(*conditions)
-                .group_by(local, label).order_by(measure.desc()).limit(MAX_GROUPS))
+        return (
+            select(local.label("key"), label.label("label"), measure.label("value"))
+            .outerjoin(target, getattr(model, widget.group_by))
+            .where(*conditions)
+            .group_by(local, label)
+            .order_by(measure.desc())
+            .limit(MAX_GROUPS)
+        )
     key = getattr(model, widget.group_by)
     if kind in ("date", "datetime"):
         key = local_bucket(dialect, key, widget.bucket, flt.zone)
         return select(key.label("key"), measure.label("value")).where(*conditions).group_by(key).order_by(key)
     order = measure.desc() if widget.chart in ("bar", "pie") else key
-    return select(key.label("key"), measure.label("value")).where(*conditions).group_by(key) \
-        .order_by(order).limit(MAX_GROUPS)
+    return (
+        select(key.label("key"), measure.label("value"))
+        .where(*conditions)
+        .group_by(key)
+        .order_by(order)
+        .limit(MAX_GROUPS)
+    )
 
 
 def widget_data(session, widget, flt, access):
@@ -676,8 +802,9 @@ def widget_data(session, widget, flt, access):
     kind = groupable_fields(model)[widget.group_by]
     groupable = groupable_fields(model)
     fixed = [c for c in parse_conditions(model, widget.filters) if c[1] == "="]
-    scope = [(name, "rel" if groupable.get(name) == "relation" else "eq", value)
-             for name, _op, value in fixed] + _scope_conditions(widget.source, flt)
+    scope = [
+        (name, "rel" if groupable.get(name) == "relation" else "eq", value) for name, _op, value in fixed
+    ] + _scope_conditions(widget.source, flt)
     labels, drills = [], []
     choices = getattr(getattr(model, widget.group_by).property, "columns", [None])[0]
     choices = choices.info.get("choices") if choices is not None else None
@@ -693,8 +820,9 @@ def widget_data(session, widget, flt, access):
                 continue
             low, high = bucket_range(key, widget.bucket, flt.zone, kind == "datetime")
             step = datetime.timedelta(microseconds=1) if kind == "datetime" else datetime.timedelta(days=1)
-            drills.append(Drill(widget.source, [(widget.group_by, "gt", low - step), (widget.group_by, "lt", high)]
-                                + scope))
+            drills.append(
+                Drill(widget.source, [(widget.group_by, "gt", low - step), (widget.group_by, "lt", high)] + scope)
+            )
         else:
             labels.append(choices.label(key) if choices is not None else ("" if key is None else str(key)))
             drills.append(Drill(widget.source, [(widget.group_by, "eq", key)] + scope) if key is not None else None)
@@ -705,6 +833,13 @@ def visible_widgets(session, user_role_ids):
     """The active UI-defined widgets for a user's roles (a widget with no roles is for everyone)."""
     from app.models import DashboardWidget
 
-    widgets = session.execute(select(DashboardWidget).where(DashboardWidget.active.is_(True))
-                              .order_by(DashboardWidget.position, DashboardWidget.id)).scalars().all()
+    widgets = (
+        session.execute(
+            select(DashboardWidget)
+            .where(DashboardWidget.active.is_(True))
+            .order_by(DashboardWidget.position, DashboardWidget.id)
+        )
+        .scalars()
+        .all()
+    )
     return [w for w in widgets if not w.roles or any(r.id in user_role_ids for r in w.roles)]

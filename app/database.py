@@ -7,6 +7,7 @@ for the busy timeout. Read-only requests (GET) begin deferred so readers never q
 SQLAlchemy's documented pysqlite recipe: the driver's own BEGIN is switched off and the
 "begin" event emits ours.
 """
+
 import contextvars
 
 from sqlalchemy import event

@@ -11,6 +11,7 @@ and it cannot take a pasted 2026/11/26.
 A typed date-time has no zone: it is the firm's local time (app.core.clock owns the zone) and is
 stored as UTC, the way every UTCDateTime column keeps its values.
 """
+
 import datetime
 
 from flask_babel import lazy_gettext as _
@@ -21,8 +22,16 @@ from wtforms.widgets import html_params
 from app.core.clock import to_local
 from app.core.typed_dates import TypedDateError, parse_typed_date, parse_typed_datetime
 
-__all__ = ["LocalDateField", "LocalDateTimeField", "TypedDateError", "TypedDateInput", "parse_typed_date",
-           "parse_typed_datetime", "picker_blueprint"]
+__all__ = [
+    "LocalDateField",
+    "LocalDateTimeField",
+    "TypedDateError",
+    "TypedDateInput",
+    "parse_typed_date",
+    "parse_typed_datetime",
+    "picker_blueprint",
+]
+
 
 class TypedDateInput:
     """The one date (or date-time) box of the app: a text input the calendar script (crm-dates.js) finds
@@ -35,10 +44,13 @@ class TypedDateInput:
         kwargs.setdefault("id", field.id)
         kwargs.setdefault("name", field.name)
         kwargs["class"] = ("form-control crm-date " + kwargs.pop("class", "") + " " + kwargs.pop("class_", "")).strip()
-        kwargs.setdefault("placeholder", str(_("e.g. 2026-12-01 18:00") if self.kind == "datetime"
-                                             else _("e.g. 2026-11-26")))
-        return Markup("<input %s>" % html_params(type="text", value=field._value(), autocomplete="off",
-                                                 data_crm_date=self.kind, **kwargs))
+        kwargs.setdefault(
+            "placeholder", str(_("e.g. 2026-12-01 18:00") if self.kind == "datetime" else _("e.g. 2026-11-26"))
+        )
+        return Markup(
+            "<input %s>"
+            % html_params(type="text", value=field._value(), autocomplete="off", data_crm_date=self.kind, **kwargs)
+        )
 
 
 class LocalDateField(Field):
@@ -100,6 +112,8 @@ def picker_blueprint(app):
     from flask import Blueprint
 
     folder = app.config.get("CRM_AIR_DATEPICKER_DIR") or os.path.join(
-        os.path.dirname(app.root_path), "node_modules", "air-datepicker")
-    return Blueprint("vendor_air_datepicker", __name__, static_folder=folder,
-                     static_url_path="/static/vendor/air-datepicker")
+        os.path.dirname(app.root_path), "node_modules", "air-datepicker"
+    )
+    return Blueprint(
+        "vendor_air_datepicker", __name__, static_folder=folder, static_url_path="/static/vendor/air-datepicker"
+    )

@@ -10,6 +10,7 @@ day), the ticket history, response/resolution/close times, staff notices, custom
 escalation sweep's work carry their own times. The billing runs bill the months as the billing job did.
 Old notices are then read and old messages sent, as they would have been.
 """
+
 import datetime
 import random
 from decimal import Decimal
@@ -21,8 +22,24 @@ from sqlalchemy.orm import scoped_session
 from app.core.clock import local_zone, utcnow
 
 from app.models import (
-    Bill, Building, Communication, Customer, CustomerUnit, Department, DispatchRule, FeeRule, MeterReading, Notification,
-    OutboxMessage, Payment, StaffProfile, Tag, Ticket, TicketEvent, TicketRating, Unit,
+    Bill,
+    Building,
+    Communication,
+    Customer,
+    CustomerUnit,
+    Department,
+    DispatchRule,
+    FeeRule,
+    MeterReading,
+    Notification,
+    OutboxMessage,
+    Payment,
+    StaffProfile,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketRating,
+    Unit,
 )
 from app.security import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
 from app.types import TICKET_STATUSES, TICKET_TYPES
@@ -40,15 +57,33 @@ DEPARTMENTS = [
     ("财务部", "物业费及水电费收缴、票据管理"),
 ]
 # new tickets of a type go to this department (its least-loaded person on duty)
-DISPATCH_RULES = [("repair", "工程部"), ("maintenance", "工程部"), ("complaint", "客服部"),
-                  ("suggestion", "客服部"), ("inquiry", "客服部")]
+DISPATCH_RULES = [
+    ("repair", "工程部"),
+    ("maintenance", "工程部"),
+    ("complaint", "客服部"),
+    ("suggestion", "客服部"),
+    ("inquiry", "客服部"),
+]
 FEE_RULES = [
     dict(name="住宅物业费", fee_type="property", method="per_area", price=Decimal("2.50"), unit_use="residential"),
     dict(name="商铺物业费", fee_type="property", method="per_area", price=Decimal("6.80"), unit_use="commercial"),
-    dict(name="车位管理费", fee_type="parking", method="per_unit", price=Decimal("150"), unit_use="parking",
-         bill_to="owner"),
-    dict(name="阶梯水费", fee_type="water", method="metered", price=Decimal("0"), tiers="20:3.50, 40:4.20, :5.00",
-         unit_use="residential", due_day=20),
+    dict(
+        name="车位管理费",
+        fee_type="parking",
+        method="per_unit",
+        price=Decimal("150"),
+        unit_use="parking",
+        bill_to="owner",
+    ),
+    dict(
+        name="阶梯水费",
+        fee_type="water",
+        method="metered",
+        price=Decimal("0"),
+        tiers="20:3.50, 40:4.20, :5.00",
+        unit_use="residential",
+        due_day=20,
+    ),
 ]
 DEMO_STAFF = [
     ("manager", ROLE_MANAGER, "建华", "陈", "manager@example.com", "客服部"),
@@ -61,25 +96,42 @@ DEMO_STAFF = [
     ("guard", ROLE_TECHNICIAN, "建军", "孙", "guard@example.com", "秩序维护部"),
 ]
 TAGS = [
-    ("老年客户", "#8C564B", "年长业主，上门服务优先"), ("商业租户", "#1F77B4", "商业街商铺租户"),
-    ("VIP", "#D62728", "重点客户"), ("独居老人", "#9467BD", "定期关怀回访"),
-    ("有宠物", "#2CA02C", "饲养宠物，注意文明养宠提醒"), ("欠费提醒", "#FF7F0E", "存在欠费记录"),
-    ("新入住", "#17BECF", "近半年内入住"), ("投诉敏感", "#E377C2", "沟通需谨慎，优先处理"),
+    ("老年客户", "#8C564B", "年长业主，上门服务优先"),
+    ("商业租户", "#1F77B4", "商业街商铺租户"),
+    ("VIP", "#D62728", "重点客户"),
+    ("独居老人", "#9467BD", "定期关怀回访"),
+    ("有宠物", "#2CA02C", "饲养宠物，注意文明养宠提醒"),
+    ("欠费提醒", "#FF7F0E", "存在欠费记录"),
+    ("新入住", "#17BECF", "近半年内入住"),
+    ("投诉敏感", "#E377C2", "沟通需谨慎，优先处理"),
 ]
 DEVELOPER = "上海锦绣置业有限公司"  # owner of the estate's unsold flats, shops and parking spaces
 FAMILY_NAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤"
-MALE_NAMES = ("伟 强 磊 军 勇 杰 涛 明 超 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 旭 宁 龙 阳 建国 志强 文博 "
-              "子轩 浩然 宇航 俊杰 家豪 明辉 晓东 国平 德明 永康 振华 天佑 一鸣").split()
-FEMALE_NAMES = ("芳 娜 敏 静 丽 艳 娟 霞 婷 雪 慧 琳 颖 倩 洁 秀英 桂英 玉兰 欣怡 雨桐 梓涵 晓燕 丽华 "
-                "淑珍 美玲 佳怡 思雨 海燕 红梅 雅琴 静怡 诗涵 素芬 文静").split()
-MOBILE_PREFIXES = ("130 131 132 133 135 136 137 138 139 150 151 152 155 156 157 158 159 "
-                   "176 177 178 180 181 182 185 186 187 188 189 191 199").split()
+MALE_NAMES = (
+    "伟 强 磊 军 勇 杰 涛 明 超 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 旭 宁 龙 阳 建国 志强 文博 "
+    "子轩 浩然 宇航 俊杰 家豪 明辉 晓东 国平 德明 永康 振华 天佑 一鸣"
+).split()
+FEMALE_NAMES = (
+    "芳 娜 敏 静 丽 艳 娟 霞 婷 雪 慧 琳 颖 倩 洁 秀英 桂英 玉兰 欣怡 雨桐 梓涵 晓燕 丽华 "
+    "淑珍 美玲 佳怡 思雨 海燕 红梅 雅琴 静怡 诗涵 素芬 文静"
+).split()
+MOBILE_PREFIXES = (
+    "130 131 132 133 135 136 137 138 139 150 151 152 155 156 157 158 159 "
+    "176 177 178 180 181 182 185 186 187 188 189 191 199"
+).split()
 # Shanghai districts first (residents' ID numbers), then a few other provinces' cities.
-REGION_CODES = ("310101 310104 310105 310106 310107 310109 310110 310112 310113 310115 "
-                "320102 330106 340104 420106 510107 370202").split()
+REGION_CODES = (
+    "310101 310104 310105 310106 310107 310109 310110 310112 310113 310115 320102 330106 340104 420106 510107 370202"
+).split()
 OCCUPATIONS = "教师 工程师 医生 护士 会计 公务员 销售经理 程序员 个体经营 自由职业 律师 设计师 退休 退休 退休".split()
 # (layout, min m², max m²)
-LAYOUTS = [("一室一厅", 45, 62), ("两室一厅", 65, 92), ("两室两厅", 82, 110), ("三室两厅", 108, 145), ("四室两厅", 140, 180)]
+LAYOUTS = [
+    ("一室一厅", 45, 62),
+    ("两室一厅", 65, 92),
+    ("两室两厅", 82, 110),
+    ("三室两厅", 108, 145),
+    ("四室两厅", 140, 180),
+]
 # "type title description" per line: what residents report, by ticket type.
 _TICKET_TEXTS = """
 repair 厨房水管漏水 厨房水槽下方水管接口漏水，地面有积水，请尽快安排维修。
@@ -117,7 +169,13 @@ TICKET_TEXTS = {
     kind: [(title, text) for k, title, text in map(str.split, _TICKET_TEXTS.strip().splitlines()) if k == kind]
     for kind in TICKET_TYPE_WEIGHTS
 }
-TICKET_DEPARTMENT = {"repair": "工程部", "maintenance": "工程部", "complaint": "客服部", "suggestion": "客服部", "inquiry": "客服部"}
+TICKET_DEPARTMENT = {
+    "repair": "工程部",
+    "maintenance": "工程部",
+    "complaint": "客服部",
+    "suggestion": "客服部",
+    "inquiry": "客服部",
+}
 # The status changes a ticket goes through to reach each status (each change is logged).
 # the handler's result note written when a ticket is resolved
 RESULTS = {
@@ -132,9 +190,23 @@ STATUS_PATHS = {status: _PATH[: _PATH.index(status) + 1] for status in _PATH}
 STATUS_PATHS.update(closed=_PATH + ["closed"], reopened=_PATH + ["reopened"], cancelled=_PATH[:2] + ["cancelled"])
 # Tickets older than two weeks are mostly closed; recent ones are still being worked on.
 OLD_STATUS_WEIGHTS = {
-    "closed": 62, "resolved": 14, "cancelled": 8, "reopened": 3, "in_progress": 7, "assigned": 4, "new": 2}
+    "closed": 62,
+    "resolved": 14,
+    "cancelled": 8,
+    "reopened": 3,
+    "in_progress": 7,
+    "assigned": 4,
+    "new": 2,
+}
 RECENT_STATUS_WEIGHTS = {
-    "new": 20, "assigned": 20, "in_progress": 25, "resolved": 20, "closed": 8, "cancelled": 4, "reopened": 3}
+    "new": 20,
+    "assigned": 20,
+    "in_progress": 25,
+    "resolved": 20,
+    "closed": 8,
+    "cancelled": 4,
+    "reopened": 3,
+}
 COMMUNICATION_SUMMARIES = """电话回访维修满意度，客户表示满意 提醒客户缴纳本季度物业费，客户表示本周内缴纳
     上门走访了解居住情况，客户反映楼道照明偏暗 通过微信告知小区停水时间安排，客户已知悉 短信通知电梯年检时间
     客户来电咨询装修申请所需材料，已详细说明 邮件发送本月账单明细 节日慰问独居老人，身体状况良好
@@ -160,7 +232,7 @@ def _between(rng, start, end):
 def _mobile(rng, seen):
     """A mobile number not in ``seen`` (and added to it)."""
     while True:
-        phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
+        phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
         if phone not in seen:
             seen.add(phone)
             return phone
@@ -206,10 +278,17 @@ def _create_staff(session, rng, departments, password, phones, since):
                 raise RuntimeError(f"Could not create the demo user {username}.")
         users[username] = user
         if session.query(StaffProfile.id).filter_by(user_id=user.id).first() is None:
-            session.add(StaffProfile(
-                user=user, department=departments[department], phone=_mobile(rng, phones), on_duty=True,
-                max_open_tickets=rng.randint(8, 15), created_at=since, updated_at=since,
-            ))
+            session.add(
+                StaffProfile(
+                    user=user,
+                    department=departments[department],
+                    phone=_mobile(rng, phones),
+                    on_duty=True,
+                    max_open_tickets=rng.randint(8, 15),
+                    created_at=since,
+                    updated_at=since,
+                )
+            )
     return users
 
 
@@ -223,8 +302,12 @@ def _create_buildings(rng, since):
         per_floor = rng.randint(6, 10) if commercial else rng.randint(2, 4)
         floors = rng.randint(2, 3) if commercial else max(6, min(33, per_building // per_floor + rng.randint(-3, 3)))
         building = Building(
-            code=f"B{index:02d}", name="商业街A座" if commercial else f"{index}号楼",
-            address=f"上海市浦东新区锦绣路1288弄{index}号", floors=floors, created_at=since, updated_at=since,
+            code=f"B{index:02d}",
+            name="商业街A座" if commercial else f"{index}号楼",
+            address=f"上海市浦东新区锦绣路1288弄{index}号",
+            floors=floors,
+            created_at=since,
+            updated_at=since,
         )
         buildings.append(building)
         stacks = [rng.choice(LAYOUTS) for _ in range(per_floor)]
@@ -232,19 +315,33 @@ def _create_buildings(rng, since):
         for floor in range(1, floors + 1):
             for n in range(1, per_floor + 1):
                 status = _pick(rng, {"occupied": 80, "renovating": 7, "vacant": 13})
-                units.append(Unit(
-                    building=building, floor=floor, status=status, created_at=since, updated_at=since,
-                    number=f"S{floor}{n:02d}" if commercial else str(floor * 100 + n),
-                    use="commercial" if commercial else "residential",
-                    layout=None if commercial else stacks[n - 1][0],
-                    area=_cents(rng, 45, 180) if commercial else stack_areas[n - 1],
-                ))
+                units.append(
+                    Unit(
+                        building=building,
+                        floor=floor,
+                        status=status,
+                        created_at=since,
+                        updated_at=since,
+                        number=f"S{floor}{n:02d}" if commercial else str(floor * 100 + n),
+                        use="commercial" if commercial else "residential",
+                        layout=None if commercial else stacks[n - 1][0],
+                        area=_cents(rng, 45, 180) if commercial else stack_areas[n - 1],
+                    )
+                )
     garage = buildings[rng.randrange(residential)]
     for n in range(1, rng.randint(30, 45)):
-        units.append(Unit(
-            building=garage, number=f"P-{n:03d}", floor=-1, use="parking", area=_cents(rng, 12, 15),
-            status="occupied" if rng.random() < 0.6 else "vacant", created_at=since, updated_at=since,
-        ))
+        units.append(
+            Unit(
+                building=garage,
+                number=f"P-{n:03d}",
+                floor=-1,
+                use="parking",
+                area=_cents(rng, 12, 15),
+                status="occupied" if rng.random() < 0.6 else "vacant",
+                created_at=since,
+                updated_at=since,
+            )
+        )
     return buildings, units
 
 
@@ -261,17 +358,31 @@ def _new_customer(rng, phones, emails, tags, kind, since):
             email = f"user{rng.randint(1000, 99999)}@example.com"
         emails.add(email)
     customer = Customer(
-        name=family + given, gender=gender, birthday=birthday, phone=_mobile(rng, phones), email=email,
+        name=family + given,
+        gender=gender,
+        birthday=birthday,
+        phone=_mobile(rng, phones),
+        email=email,
         id_number=_id_number(rng, birthday, gender) if birthday and rng.random() < 0.3 else None,
-        occupation=rng.choice(OCCUPATIONS) if rng.random() < 0.6 else None, type=kind,
+        occupation=rng.choice(OCCUPATIONS) if rng.random() < 0.6 else None,
+        type=kind,
         status=_pick(rng, {"active": 92, "moved_out": 4, "inactive": 4}),
         created_at=_between(rng, since, since + 200 * DAY),
     )
     customer.updated_at = customer.created_at
-    wanted = [name for name, chance in (
-        ("商业租户", kind == "commercial"), ("老年客户", bool(birthday and birthday.year <= 1958)),
-        ("VIP", rng.random() < 0.06), ("有宠物", rng.random() < 0.15), ("独居老人", rng.random() < 0.05),
-        ("投诉敏感", rng.random() < 0.05), ("欠费提醒", rng.random() < 0.05)) if chance]
+    wanted = [
+        name
+        for name, chance in (
+            ("商业租户", kind == "commercial"),
+            ("老年客户", bool(birthday and birthday.year <= 1958)),
+            ("VIP", rng.random() < 0.06),
+            ("有宠物", rng.random() < 0.15),
+            ("独居老人", rng.random() < 0.05),
+            ("投诉敏感", rng.random() < 0.05),
+            ("欠费提醒", rng.random() < 0.05),
+        )
+        if chance
+    ]
     customer.tags = [tags[name] for name in wanted[: rng.randint(0, 3)]]
     return customer
 
@@ -314,8 +425,9 @@ def _create_customers(rng, count, units, tags, phones, today, since):
     # Every unit has an owner, who pays its fees while nobody lives there (空置房): a flat bought and not
     # (yet) moved into belongs to an owner living elsewhere in the estate; unsold flats, shops and parking
     # spaces belong to the developer. A flat its residents moved out of was sold on.
-    developer = Customer(name=DEVELOPER, type="other", status="active", phone=_mobile(rng, phones),
-                         created_at=since, updated_at=since)
+    developer = Customer(
+        name=DEVELOPER, type="other", status="active", phone=_mobile(rng, phones), created_at=since, updated_at=since
+    )
     owners = [c for c in customers if c.type == "owner" and c.status == "active"]
     lived_in = {id(link_.unit) for link_ in links if link_.relation != "family" and link_.move_out is None}
     owned = {id(link_.unit) for link_ in links if link_.relation != "family"}
@@ -323,8 +435,14 @@ def _create_customers(rng, count, units, tags, phones, today, since):
         unit = link_.unit
         if link_.move_out is not None and link_.relation != "family" and id(unit) not in lived_in and owners:
             buyer = rng.choice(owners)
-            links.append(CustomerUnit(customer=buyer, unit=unit, relation="owner",
-                                      move_in=min(today, link_.move_out + rng.randint(3, 30) * DAY)))
+            links.append(
+                CustomerUnit(
+                    customer=buyer,
+                    unit=unit,
+                    relation="owner",
+                    move_in=min(today, link_.move_out + rng.randint(3, 30) * DAY),
+                )
+            )
             lived_in.add(id(unit))
             unit.status = "vacant" if unit.use == "residential" else unit.status
     for unit in units:
@@ -333,8 +451,9 @@ def _create_customers(rng, count, units, tags, phones, today, since):
         if unit.status == "occupied":  # nobody lives there
             unit.status = "vacant"
         owner = rng.choice(owners) if unit.use == "residential" and owners and rng.random() < 0.7 else developer
-        links.append(CustomerUnit(customer=owner, unit=unit, relation="owner",
-                                  move_in=today - rng.randint(200, 6 * 365) * DAY))
+        links.append(
+            CustomerUnit(customer=owner, unit=unit, relation="owner", move_in=today - rng.randint(200, 6 * 365) * DAY)
+        )
     return customers, links, primary, developer
 
 
@@ -356,8 +475,24 @@ RATING_COMMENTS = {
     1: ["反映多次才来处理，非常不满意。", "态度差，问题没有真正解决。"],
 }
 # local hours a request comes in (residents call from morning to evening)
-CREATED_HOURS = {7: 3, 8: 8, 9: 12, 10: 12, 11: 10, 12: 6, 13: 7, 14: 9, 15: 9, 16: 8, 17: 7, 18: 6, 19: 6,
-                 20: 5, 21: 3, 22: 1}
+CREATED_HOURS = {
+    7: 3,
+    8: 8,
+    9: 12,
+    10: 12,
+    11: 10,
+    12: 6,
+    13: 7,
+    14: 9,
+    15: 9,
+    16: 8,
+    17: 7,
+    18: 6,
+    19: 6,
+    20: 5,
+    21: 3,
+    22: 1,
+}
 
 
 def _created_times(rng, count, now, zone):
@@ -419,8 +554,18 @@ def _ticket_plan(rng, ticket, respond, resolve, late_share, handler, desk):
         stars = int(_pick(rng, STARS_LATE if late else STARS_ON_TIME))
         source = _pick(rng, {"link": 70, "phone": 25, "visit": 5})
         rated = resolved + _minutes(rng.randint(20, 3 * 24 * 60))
-        steps.append((rated, "rating", {"stars": stars, "source": source, "comment": rng.choice(RATING_COMMENTS[stars]),
-                                        "recorded_by": None if source == "link" else desk}))
+        steps.append(
+            (
+                rated,
+                "rating",
+                {
+                    "stars": stars,
+                    "source": source,
+                    "comment": rng.choice(RATING_COMMENTS[stars]),
+                    "recorded_by": None if source == "link" else desk,
+                },
+            )
+        )
     steps.append((closed, "status", {"status": "closed", "actor": None}))
     return steps, late
 
@@ -447,8 +592,16 @@ def _apply_step(session, ticket, what, details, when):
 
         recorded_by = details["recorded_by"]
         check_rating(session, ticket, details["stars"], details["source"], getattr(recorded_by, "id", None))
-        session.add(TicketRating(ticket=ticket, stars=details["stars"], comment=details["comment"],
-                                 source=details["source"], rated_at=when, recorded_by=recorded_by))
+        session.add(
+            TicketRating(
+                ticket=ticket,
+                stars=details["stars"],
+                comment=details["comment"],
+                source=details["source"],
+                rated_at=when,
+                recorded_by=recorded_by,
+            )
+        )
         return
     status = details["status"]
     if "assignee" in details:
@@ -471,8 +624,10 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
     policies, fallback = policy_table(session.connection()), fallback_minutes(session)
     count = max(len(TICKET_STATUSES.codes), int(len(customers) * TICKETS_PER_CUSTOMER))
     service = [users["service"], users["service2"]]
-    assignees = {"工程部": [users["tech"], users["tech2"], users["tech"], users["tech2"], users["supervisor"]],
-                 "客服部": service}
+    assignees = {
+        "工程部": [users["tech"], users["tech2"], users["tech"], users["tech2"], users["supervisor"]],
+        "客服部": service,
+    }
     created = _created_times(rng, count, now, zone)
     types = [_pick(rng, TICKET_TYPE_WEIGHTS) for _ in created]
     if len(types) >= len(TICKET_TYPES.codes):
@@ -487,11 +642,18 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
         desk = rng.choice(service)
         # by ids: the ticket joins its customer's, unit's and department's lists when it is created
         ticket = Ticket(
-            title=title, description=description, type=kind, status="new", customer_id=customer.id,
-            unit_id=primary[id(customer)].id, department_id=departments[department].id,
+            title=title,
+            description=description,
+            type=kind,
+            status="new",
+            customer_id=customer.id,
+            unit_id=primary[id(customer)].id,
+            department_id=departments[department].id,
             priority=_pick(rng, {"high": 35 if kind == "complaint" else 15, "medium": 55, "low": 25}),
             channel=_pick(rng, {"phone": 40, "wechat": 30, "walk_in": 15, "web": 10, "email": 5}),
-            created_by_id=desk.id, created_at=at, updated_at=at,
+            created_by_id=desk.id,
+            created_at=at,
+            updated_at=at,
         )
         respond, resolve = policies.get((kind, ticket.priority), fallback)
         ticket.response_due, ticket.resolution_due = at + _minutes(respond), at + _minutes(resolve)
@@ -509,7 +671,9 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
     written = []
 
     def collect(flushed, _context):
-        written.extend(o for o in flushed.new if isinstance(o, (TicketEvent, TicketRating, Notification, OutboxMessage)))
+        written.extend(
+            o for o in flushed.new if isinstance(o, (TicketEvent, TicketRating, Notification, OutboxMessage))
+        )
 
     event.listen(plain, "after_flush", collect)
     try:
@@ -548,16 +712,18 @@ def _settle_notices(session, rng, now):
     hours may still be unread), and the customers' messages went out long ago: nothing old is left for
     the delivery job to send when the app starts."""
     rows = []
-    for notice_id, created in session.execute(select(Notification.id, Notification.created_at)
-                                              .where(Notification.read_at.is_(None))):
+    for notice_id, created in session.execute(
+        select(Notification.id, Notification.created_at).where(Notification.read_at.is_(None))
+    ):
         read = created + datetime.timedelta(minutes=rng.randint(2, 240))
         if read < now:
             rows.append({"id": notice_id, "read_at": read})
     if rows:
         session.execute(update(Notification), rows)
     rows = []
-    for message_id, created in session.execute(select(OutboxMessage.id, OutboxMessage.created_at)
-                                               .where(OutboxMessage.status == "pending")):
+    for message_id, created in session.execute(
+        select(OutboxMessage.id, OutboxMessage.created_at).where(OutboxMessage.status == "pending")
+    ):
         sent = min(now, created + datetime.timedelta(seconds=rng.randint(5, 120)))
         rows.append({"id": message_id, "status": "sent", "attempts": 1, "sent_at": sent, "next_attempt_at": sent})
     if rows:
@@ -573,8 +739,11 @@ def _create_communications(session, rng, customers, tickets, users, now):
     for _ in customers:
         customer = rng.choice(customers)
         own = by_customer.get(id(customer))
-        record = Communication(customer=customer, staff=rng.choices(staff, weights=[45, 45, 10])[0],
-                               channel=_pick(rng, {"phone": 45, "wechat": 25, "visit": 15, "sms": 10, "email": 5}))
+        record = Communication(
+            customer=customer,
+            staff=rng.choices(staff, weights=[45, 45, 10])[0],
+            channel=_pick(rng, {"phone": 45, "wechat": 25, "visit": 15, "sms": 10, "email": 5}),
+        )
         if own and rng.random() < 0.5:
             ticket = rng.choice(own)
             record.tickets = [ticket]
@@ -609,9 +778,17 @@ def _create_meter_readings(rng, units, now, zone):
             year, month = _month(today, back)
             used = Decimal(rng.randint(0, 1) if unit.status == "vacant" else rng.randint(5, 28))
             taken = _billing_moment(year, month, now, zone) - datetime.timedelta(hours=rng.randint(12, 60))
-            readings.append(MeterReading(unit=unit, fee_type="water", period=f"{year}-{month:02d}",
-                                         previous_reading=reading, reading=reading + used,
-                                         created_at=taken, updated_at=taken))
+            readings.append(
+                MeterReading(
+                    unit=unit,
+                    fee_type="water",
+                    period=f"{year}-{month:02d}",
+                    previous_reading=reading,
+                    reading=reading + used,
+                    created_at=taken,
+                    updated_at=taken,
+                )
+            )
             reading += used
     return readings
 
@@ -652,8 +829,16 @@ def _create_payments(session, rng, bills, users, now, zone):
         end = min(now, due + (10 * DAY if rng.random() < 0.15 else datetime.timedelta(0)))
         paid_at = _between(rng, bill.created_at, end) if end > bill.created_at else bill.created_at
         method = _pick(rng, {"wechat": 45, "alipay": 30, "bank": 15, "cash": 10})
-        payments.append(Payment(bill=bill, amount=amount, method=method, paid_at=paid_at, created_at=paid_at,
-                                created_by=users["service"] if method == "cash" else None))
+        payments.append(
+            Payment(
+                bill=bill,
+                amount=amount,
+                method=method,
+                paid_at=paid_at,
+                created_at=paid_at,
+                created_by=users["service"] if method == "cash" else None,
+            )
+        )
     payments.sort(key=lambda p: p.paid_at)
     connection = session.connection()
     for payment in payments:
@@ -675,18 +860,29 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     today, since = now.date(), now - 400 * DAY
     phones = set()
     departments = {
-        name: Department(name=name, phone=f"021-5888{rng.randint(0, 9999):04d}", description=description,
-                         created_at=since, updated_at=since)
+        name: Department(
+            name=name,
+            phone=f"021-5888{rng.randint(0, 9999):04d}",
+            description=description,
+            created_at=since,
+            updated_at=since,
+        )
         for name, description in DEPARTMENTS
     }
     session.add_all(departments.values())
     users = _create_staff(session, rng, departments, staff_password, phones, since)
-    session.add_all(DispatchRule(ticket_type=ticket_type, department=departments[name], created_at=since,
-                                 updated_at=since) for ticket_type, name in DISPATCH_RULES)
-    session.add_all(FeeRule(**rule, effective_from=since.date().replace(month=1, day=1), created_at=since,
-                            updated_at=since) for rule in FEE_RULES)
-    tags = {name: Tag(name=name, color=color, description=description, created_at=since, updated_at=since)
-            for name, color, description in TAGS}
+    session.add_all(
+        DispatchRule(ticket_type=ticket_type, department=departments[name], created_at=since, updated_at=since)
+        for ticket_type, name in DISPATCH_RULES
+    )
+    session.add_all(
+        FeeRule(**rule, effective_from=since.date().replace(month=1, day=1), created_at=since, updated_at=since)
+        for rule in FEE_RULES
+    )
+    tags = {
+        name: Tag(name=name, color=color, description=description, created_at=since, updated_at=since)
+        for name, color, description in TAGS
+    }
     buildings, units = _create_buildings(rng, since)
     session.add_all(list(tags.values()) + buildings)
     people, links, primary, developer = _create_customers(rng, customers, units, tags, phones, today, since)
@@ -712,7 +908,12 @@ def load_demo_data(session, seed=2026, customers=300, staff_password="demo-pass-
     _save(session, payments)
     session.commit()
     return {
-        "buildings": len(buildings), "units": len(units), "customers": len(people), "tickets": len(tickets),
-        "communications": len(communications), "bills": len(bills), "payments": len(payments),
+        "buildings": len(buildings),
+        "units": len(units),
+        "customers": len(people),
+        "tickets": len(tickets),
+        "communications": len(communications),
+        "bills": len(bills),
+        "payments": len(payments),
         "billing problems": sum(run.problem_count or 0 for run in runs),
     }

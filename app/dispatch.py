@@ -9,6 +9,7 @@ recently. No rule, or nobody free: the ticket waits in the (department's) pendin
 The department's staff rows are locked while choosing, so two tickets created at once cannot
 both take the last free place of one person.
 """
+
 import datetime
 
 from sqlalchemy import func, select
@@ -57,20 +58,26 @@ def choose_assignee(session, department_id, now, zone, pending=None, building_id
 
     ``pending`` counts tickets assigned in this flush but not yet written, per user id.
     """
-    query = (select(StaffProfile).where(StaffProfile.department_id == department_id)
-             .options(selectinload(StaffProfile.buildings), selectinload(StaffProfile.shifts))
-             .order_by(StaffProfile.id))
+    query = (
+        select(StaffProfile)
+        .where(StaffProfile.department_id == department_id)
+        .options(selectinload(StaffProfile.buildings), selectinload(StaffProfile.shifts))
+        .order_by(StaffProfile.id)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=StaffProfile)
-    profiles = [p for p in session.execute(query).scalars().all()
-                if is_on_duty(p, now, zone) and covers(p, building_id)]
+    profiles = [
+        p for p in session.execute(query).scalars().all() if is_on_duty(p, now, zone) and covers(p, building_id)
+    ]
     if not profiles:
         return None
-    loads = dict(session.execute(
-        select(Ticket.assignee_id, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.assignee_id.in_([p.user_id for p in profiles]))
-        .group_by(Ticket.assignee_id)
-    ).all())
+    loads = dict(
+        session.execute(
+            select(Ticket.assignee_id, func.count())
+            .where(Ticket.status.in_(OPEN_STATUSES), Ticket.assignee_id.in_([p.user_id for p in profiles]))
+            .group_by(Ticket.assignee_id)
+        ).all()
+    )
     for user_id, count in (pending or {}).items():
         loads[user_id] = loads.get(user_id, 0) + count
     free = [p for p in profiles if loads.get(p.user_id, 0) < p.max_open_tickets]

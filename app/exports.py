@@ -7,6 +7,7 @@ Rules:
   written as a text cell, so a customer named =HYPERLINK(...) stays a name;
 - headers are the localized labels, frozen, with an auto-filter; dates and money are formatted.
 """
+
 import datetime
 import os
 import tempfile
@@ -78,8 +79,16 @@ def record_export(session, actor_id, resource, query, rows, now):
     from app.audit import record_event
 
     session.add(ExportLog(at=now, user_id=actor_id, resource=resource, query=query[:2000], rows=rows))
-    record_event(session, "export", resource, 0, f"{rows} rows", actor_id=actor_id,
-                 details={"query": query[:2000], "rows": rows}, commit=False)
+    record_event(
+        session,
+        "export",
+        resource,
+        0,
+        f"{rows} rows",
+        actor_id=actor_id,
+        details={"query": query[:2000], "rows": rows},
+        commit=False,
+    )
     session.commit()
 
 
@@ -87,8 +96,7 @@ def queue_export(session, user_id, view, title, query, now):
     """Hand an export too large for a request to the scheduler (run_export_jobs)."""
     from app.models import ExportJob
 
-    job = ExportJob(user_id=user_id, view=view, title=title[:100], query=query[:4000], status="queued",
-                    created_at=now)
+    job = ExportJob(user_id=user_id, view=view, title=title[:100], query=query[:4000], status="queued", created_at=now)
     session.add(job)
     session.commit()
     return job
@@ -109,10 +117,15 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
     from app.models import ExportJob, Notification
 
     done = 0
-    for job_id in session.execute(select(ExportJob.id).where(ExportJob.status == "queued")
-                                  .order_by(ExportJob.id)).scalars().all():
-        claimed = session.execute(update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == "queued")
-                                  .values(status="running").execution_options(synchronize_session=False)).rowcount
+    for job_id in (
+        session.execute(select(ExportJob.id).where(ExportJob.status == "queued").order_by(ExportJob.id)).scalars().all()
+    ):
+        claimed = session.execute(
+            update(ExportJob)
+            .where(ExportJob.id == job_id, ExportJob.status == "queued")
+            .values(status="running")
+            .execution_options(synchronize_session=False)
+        ).rowcount
         session.commit()
         if claimed != 1:
             continue  # another scheduler took it
@@ -129,8 +142,9 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
             job.file_name = f"{secrets.token_hex(16)}.xlsx"
             shutil.move(path, os.path.join(folder, job.file_name))
             job.status, job.rows, job.finished_at = "done", count, now
-            session.add(Notification(user_id=job.user_id, title=message[:200], link=f"/exports/{job.id}",
-                                     created_at=now))
+            session.add(
+                Notification(user_id=job.user_id, title=message[:200], link=f"/exports/{job.id}", created_at=now)
+            )
             record_export(session, job.user_id, view.class_permission_name, job.query, count, now)
             done += 1
         except Exception as error:  # noqa: BLE001 — recorded on the job for the owner and admins
@@ -151,9 +165,15 @@ def _remove_old_files(session, folder, now, keep_days):
 
     from app.models import ExportJob
 
-    old = session.execute(select(ExportJob).where(ExportJob.status == "done",
-                                                  ExportJob.finished_at < now - datetime.timedelta(days=keep_days))
-                          ).scalars().all()
+    old = (
+        session.execute(
+            select(ExportJob).where(
+                ExportJob.status == "done", ExportJob.finished_at < now - datetime.timedelta(days=keep_days)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for job in old:
         if job.file_name and os.path.exists(os.path.join(folder, job.file_name)):
             os.remove(os.path.join(folder, job.file_name))

@@ -1,4 +1,5 @@
 """Extensions created once, unbound; create_app() binds them."""
+
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla import Model
 from flask_appbuilder.models.sqla.base import SQLA

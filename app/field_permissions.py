@@ -5,6 +5,7 @@ with several roles gets the most permissive level any of them has; Admin always 
 Every path that shows or writes a field (list, show, forms, search, export, API, batch
 edit) asks ``levels_for`` and applies ``mask``; nothing else decides.
 """
+
 import functools
 
 from flask_babel import lazy_gettext as _
@@ -155,8 +156,13 @@ def field_access_for(principal, resource):
         from app.extensions import db
 
         levels = principal.cache["field_levels"] = load_all_levels(db.session, list(principal.role_ids))
-    return FieldAccess(levels.get(resource, {}), resource, levels,
-                       readable=lambda target: principal.may(ACTION_READ, target), guarded=frozenset(CRM_RESOURCES))
+    return FieldAccess(
+        levels.get(resource, {}),
+        resource,
+        levels,
+        readable=lambda target: principal.may(ACTION_READ, target),
+        guarded=frozenset(CRM_RESOURCES),
+    )
 
 
 def level_record(access, record, prefix=""):
@@ -183,8 +189,9 @@ def load_all_levels(session, role_ids):
     if not role_ids:
         return {}
     rows = session.execute(
-        select(FieldPermission.resource, FieldPermission.role_id, FieldPermission.field, FieldPermission.level)
-        .where(FieldPermission.role_id.in_(role_ids))
+        select(FieldPermission.resource, FieldPermission.role_id, FieldPermission.field, FieldPermission.level).where(
+            FieldPermission.role_id.in_(role_ids)
+        )
     ).all()
     levels, roles_with_row = {}, {}
     for resource, role_id, field, level in rows:

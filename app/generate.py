@@ -14,6 +14,7 @@ in bulk instead, so the data obeys the same rules as data entered through the ap
 
 Values depend only on the seed and ``now``.
 """
+
 import datetime
 import random
 import time
@@ -24,13 +25,41 @@ from sqlalchemy import func, select, text
 from app.billing import bill_status
 from app.core.clock import utcnow
 from app.demo import (
-    DEPARTMENTS, DISPATCH_RULES, FAMILY_NAMES, FEE_RULES, FEMALE_NAMES, LAYOUTS, MALE_NAMES, MOBILE_PREFIXES,
-    OCCUPATIONS, OLD_STATUS_WEIGHTS, RECENT_STATUS_WEIGHTS, RESULTS, STATUS_PATHS, TAGS, TICKET_DEPARTMENT,
-    TICKET_TEXTS, TICKET_TYPE_WEIGHTS,
+    DEPARTMENTS,
+    DISPATCH_RULES,
+    FAMILY_NAMES,
+    FEE_RULES,
+    FEMALE_NAMES,
+    LAYOUTS,
+    MALE_NAMES,
+    MOBILE_PREFIXES,
+    OCCUPATIONS,
+    OLD_STATUS_WEIGHTS,
+    RECENT_STATUS_WEIGHTS,
+    RESULTS,
+    STATUS_PATHS,
+    TAGS,
+    TICKET_DEPARTMENT,
+    TICKET_TEXTS,
+    TICKET_TYPE_WEIGHTS,
 )
 from app.models import (
-    OPEN_STATUSES, Bill, Building, Customer, CustomerUnit, Department, DispatchRule, FeeRule, NumberSequence, Payment,
-    StaffProfile, Tag, Ticket, TicketEvent, Unit, customer_tag,
+    OPEN_STATUSES,
+    Bill,
+    Building,
+    Customer,
+    CustomerUnit,
+    Department,
+    DispatchRule,
+    FeeRule,
+    NumberSequence,
+    Payment,
+    StaffProfile,
+    Tag,
+    Ticket,
+    TicketEvent,
+    Unit,
+    customer_tag,
 )
 from app.sla import FALLBACK, LEVEL_TWO_AFTER, RAISED_PRIORITY, policy_table
 
@@ -46,10 +75,14 @@ SIZES = {
     "large": dict(buildings=1_000, units_per_building=100, tickets=1_000_000, months=12),
 }
 MORE_TAGS = [
-    ("业委会成员", "#BCBD22", "业主委员会委员"), ("车位业主", "#7F7F7F", "名下有产权车位"),
-    ("长期在外", "#AEC7E8", "常年不在本地居住"), ("多孩家庭", "#FFBB78", "家中有两个及以上孩子"),
-    ("装修中", "#98DF8A", "正在装修，注意噪音与垃圾清运"), ("高层住户", "#FF9896", "20层以上住户"),
-    ("残障人士", "#C5B0D5", "出行需协助"), ("志愿者", "#C49C94", "社区志愿服务骨干"),
+    ("业委会成员", "#BCBD22", "业主委员会委员"),
+    ("车位业主", "#7F7F7F", "名下有产权车位"),
+    ("长期在外", "#AEC7E8", "常年不在本地居住"),
+    ("多孩家庭", "#FFBB78", "家中有两个及以上孩子"),
+    ("装修中", "#98DF8A", "正在装修，注意噪音与垃圾清运"),
+    ("高层住户", "#FF9896", "20层以上住户"),
+    ("残障人士", "#C5B0D5", "出行需协助"),
+    ("志愿者", "#C49C94", "社区志愿服务骨干"),
 ]
 ESTATES = "锦绣 翠湖 金桂 春江 绿洲 阳光 华庭 紫荆 御景 碧水 云杉 枫林 海棠 香樟 明珠 世纪".split()
 ROADS = "锦绣路 张杨路 世纪大道 浦建路 龙阳路 芳甸路 杨高南路 东方路 成山路 高科西路".split()
@@ -96,7 +129,7 @@ class Writer:
             sql = sql.replace("?", "%s")
         cursor = self.connection.connection.driver_connection.cursor()
         for start in range(0, len(rows), CHUNK):
-            cursor.executemany(sql, [tuple(map(_sqlite_value, row)) for row in rows[start:start + CHUNK]])
+            cursor.executemany(sql, [tuple(map(_sqlite_value, row)) for row in rows[start : start + CHUNK]])
 
 
 def _pick(rng, weights):
@@ -133,23 +166,42 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     for name, description in DEPARTMENTS:
         if name not in departments:
             departments[name] = connection.execute(
-                Department.__table__.insert().values(name=name, description=description, created_at=since,
-                                                     updated_at=since).returning(Department.id)).scalar_one()
+                Department.__table__.insert()
+                .values(name=name, description=description, created_at=since, updated_at=since)
+                .returning(Department.id)
+            ).scalar_one()
     if connection.execute(select(DispatchRule.id).limit(1)).first() is None:
-        connection.execute(DispatchRule.__table__.insert(), [
-            dict(ticket_type=kind, department_id=departments[name], created_at=since, updated_at=since)
-            for kind, name in DISPATCH_RULES])
+        connection.execute(
+            DispatchRule.__table__.insert(),
+            [
+                dict(ticket_type=kind, department_id=departments[name], created_at=since, updated_at=since)
+                for kind, name in DISPATCH_RULES
+            ],
+        )
     if connection.execute(select(FeeRule.id).limit(1)).first() is None:
-        connection.execute(FeeRule.__table__.insert(), [
-            {"bill_to": "occupant", "due_day": 15, "tiers": None, **rule,
-             "effective_from": since.date().replace(month=1, day=1), "created_at": since, "updated_at": since}
-            for rule in FEE_RULES])
+        connection.execute(
+            FeeRule.__table__.insert(),
+            [
+                {
+                    "bill_to": "occupant",
+                    "due_day": 15,
+                    "tiers": None,
+                    **rule,
+                    "effective_from": since.date().replace(month=1, day=1),
+                    "created_at": since,
+                    "updated_at": since,
+                }
+                for rule in FEE_RULES
+            ],
+        )
     tags = dict(connection.execute(select(Tag.name, Tag.id)).all())
     for name, color, description in TAGS + MORE_TAGS:
         if name not in tags:
-            tags[name] = connection.execute(Tag.__table__.insert().values(
-                name=name, color=color, description=description, created_at=since, updated_at=since
-            ).returning(Tag.id)).scalar_one()
+            tags[name] = connection.execute(
+                Tag.__table__.insert()
+                .values(name=name, color=color, description=description, created_at=since, updated_at=since)
+                .returning(Tag.id)
+            ).scalar_one()
     tag_ids = list(tags.values())
     handlers = staff_user_ids or {}
     stage("reference")
@@ -168,8 +220,17 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
             code = f"G{building_id:06d}"
             name = f"{name}（{code}）"
         floors = rng.randint(6, 33)
-        buildings.append((building_id, code, name, f"上海市浦东新区{rng.choice(ROADS)}{rng.randint(1, 3000)}弄",
-                          floors, since, since))
+        buildings.append(
+            (
+                building_id,
+                code,
+                name,
+                f"上海市浦东新区{rng.choice(ROADS)}{rng.randint(1, 3000)}弄",
+                floors,
+                since,
+                since,
+            )
+        )
         per_floor = max(1, -(-per_building // floors))
         layout = [rng.choice(LAYOUTS) for _ in range(per_floor)]
         for n in range(per_building):
@@ -177,15 +238,30 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
             kind, low, high = layout[stack]
             use = "parking" if n == per_building - 1 else ("commercial" if n == per_building - 2 else "residential")
             area = Decimal(rng.randint(low * 100, high * 100)).scaleb(-2) if use != "parking" else Decimal("13.50")
-            units.append((unit_id, building_id, f"{floor + 1}{stack + 1:02d}" if use == "residential"
-                          else ("P-001" if use == "parking" else "S101"), floor + 1, area,
-                          kind if use == "residential" else None, use,
-                          _pick(rng, {"occupied": 86, "renovating": 4, "vacant": 10}), since, since))
+            units.append(
+                (
+                    unit_id,
+                    building_id,
+                    f"{floor + 1}{stack + 1:02d}"
+                    if use == "residential"
+                    else ("P-001" if use == "parking" else "S101"),
+                    floor + 1,
+                    area,
+                    kind if use == "residential" else None,
+                    use,
+                    _pick(rng, {"occupied": 86, "renovating": 4, "vacant": 10}),
+                    since,
+                    since,
+                )
+            )
             unit_id += 1
         building_id += 1
     out.write(Building.__table__, ["id", "code", "name", "address", "floors", "created_at", "updated_at"], buildings)
-    out.write(Unit.__table__, ["id", "building_id", "number", "floor", "area", "layout", "use", "status",
-                               "created_at", "updated_at"], units)
+    out.write(
+        Unit.__table__,
+        ["id", "building_id", "number", "floor", "area", "layout", "use", "status", "created_at", "updated_at"],
+        units,
+    )
     stage("units")
 
     # customers: one household head per unit, tags, the tie to the unit
@@ -196,26 +272,61 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     for unit in units:
         gender = rng.choice(("male", "female"))
         name = rng.choices(FAMILY_NAMES, weights=family_weights)[0] + rng.choice(
-            MALE_NAMES if gender == "male" else FEMALE_NAMES)
-        phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
+            MALE_NAMES if gender == "male" else FEMALE_NAMES
+        )
+        phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
         while phone in phones:
-            phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
+            phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
         phones.add(phone)
         kind = "commercial" if unit[6] == "commercial" else ("tenant" if rng.random() < 0.15 else "owner")
         birthday = datetime.date(rng.randint(1940, 2003), rng.randint(1, 12), rng.randint(1, 28))
         created = since + datetime.timedelta(seconds=rng.randint(0, 200 * 86400))
-        customers.append((customer_id, name, gender, birthday, phone,
-                          f"u{customer_id}@example.com" if rng.random() < 0.4 else None,
-                          rng.choice(OCCUPATIONS) if rng.random() < 0.6 else None, kind,
-                          _pick(rng, {"active": 92, "moved_out": 4, "inactive": 4}), "sms", created, created))
-        links.append((customer_id, unit[0], "tenant" if kind != "owner" else "owner",
-                      (created - rng.randint(0, 3000) * DAY).date()))
+        customers.append(
+            (
+                customer_id,
+                name,
+                gender,
+                birthday,
+                phone,
+                f"u{customer_id}@example.com" if rng.random() < 0.4 else None,
+                rng.choice(OCCUPATIONS) if rng.random() < 0.6 else None,
+                kind,
+                _pick(rng, {"active": 92, "moved_out": 4, "inactive": 4}),
+                "sms",
+                created,
+                created,
+            )
+        )
+        links.append(
+            (
+                customer_id,
+                unit[0],
+                "tenant" if kind != "owner" else "owner",
+                (created - rng.randint(0, 3000) * DAY).date(),
+            )
+        )
         for tag_id in rng.sample(tag_ids, _pick(rng, {0: 35, 1: 35, 2: 20, 3: 10})):
             tagged.append((customer_id, tag_id))
         payer[unit[0]] = customer_id
         customer_id += 1
-    out.write(Customer.__table__, ["id", "name", "gender", "birthday", "phone", "email", "occupation", "type",
-                                   "status", "preferred_channel", "created_at", "updated_at"], customers)
+    out.write(
+        Customer.__table__,
+        [
+            "id",
+            "name",
+            "gender",
+            "birthday",
+            "phone",
+            "email",
+            "occupation",
+            "type",
+            "status",
+            "preferred_channel",
+            "created_at",
+            "updated_at",
+        ],
+        customers,
+    )
     out.write(CustomerUnit.__table__, ["customer_id", "unit_id", "relation", "move_in"], links)
     out.write(customer_tag, ["customer_id", "tag_id"], tagged)
     stage("customers")
@@ -236,10 +347,33 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     sequences.update(existing)
     department_users = {name: handlers.get(name) or [None] for name in departments}
     creators = handlers.get("客服部") or [None]
-    ticket_columns = ["id", "number", "title", "type", "priority", "status", "channel", "customer_id", "unit_id",
-                      "department_id", "assignee_id", "deadline", "description", "resolution", "response_due",
-                      "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
-                      "escalated_at", "created_by_id", "updated_by_id", "created_at", "updated_at"]
+    ticket_columns = [
+        "id",
+        "number",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "channel",
+        "customer_id",
+        "unit_id",
+        "department_id",
+        "assignee_id",
+        "deadline",
+        "description",
+        "resolution",
+        "response_due",
+        "resolution_due",
+        "responded_at",
+        "resolved_at",
+        "closed_at",
+        "escalation_level",
+        "escalated_at",
+        "created_by_id",
+        "updated_by_id",
+        "created_at",
+        "updated_at",
+    ]
     event_columns = ["ticket_id", "at", "actor_id", "kind", "from_status", "to_status", "note"]
     ticket_id = _next_id(connection, Ticket)
     total = spec["tickets"]
@@ -279,8 +413,9 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
                 events.append((ticket_id, when, assignee or creator, "status", previous, step, None))
                 previous = step
             level, escalated = 0, None
-            if status in OPEN_STATUSES and (response_due < now and responded is None or resolution_due < now
-                                   and resolved is None):
+            if status in OPEN_STATUSES and (
+                response_due < now and responded is None or resolution_due < now and resolved is None
+            ):
                 escalated = max(response_due if responded is None else resolution_due, created)
                 level = 2 if escalated < now - LEVEL_TWO_AFTER else 1
                 events.append((ticket_id, escalated, None, "escalated", None, None, f"Overdue: level {level}"))
@@ -288,19 +423,55 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
                     escalated = escalated + LEVEL_TWO_AFTER
                     events.append((ticket_id, escalated, None, "escalated", None, None, "Overdue: level 2"))
                 priority = RAISED_PRIORITY[priority]
-            tickets.append((ticket_id, number("WO", created), title, kind, priority, status,
-                            _pick(rng, {"phone": 40, "wechat": 30, "walk_in": 15, "web": 10, "email": 5}),
-                            payer[unit[0]], unit[0], departments[department], assignee, resolution_due, description,
-                            resolution, response_due, resolution_due, responded, resolved, closed, level, escalated,
-                            creator, None, created, max(when, escalated or when)))
+            tickets.append(
+                (
+                    ticket_id,
+                    number("WO", created),
+                    title,
+                    kind,
+                    priority,
+                    status,
+                    _pick(rng, {"phone": 40, "wechat": 30, "walk_in": 15, "web": 10, "email": 5}),
+                    payer[unit[0]],
+                    unit[0],
+                    departments[department],
+                    assignee,
+                    resolution_due,
+                    description,
+                    resolution,
+                    response_due,
+                    resolution_due,
+                    responded,
+                    resolved,
+                    closed,
+                    level,
+                    escalated,
+                    creator,
+                    None,
+                    created,
+                    max(when, escalated or when),
+                )
+            )
             ticket_id += 1
         out.write(Ticket.__table__, ticket_columns, tickets)
         out.write(TicketEvent.__table__, event_columns, events)
     stage("tickets")
 
     # bills: a property fee per unit and month, most paid in full, some in part, some not at all
-    bill_columns = ["id", "customer_id", "unit_id", "period", "fee_type", "amount", "paid_amount",
-                    "written_off_amount", "due_date", "status", "created_at", "updated_at"]
+    bill_columns = [
+        "id",
+        "customer_id",
+        "unit_id",
+        "period",
+        "fee_type",
+        "amount",
+        "paid_amount",
+        "written_off_amount",
+        "due_date",
+        "status",
+        "created_at",
+        "updated_at",
+    ]
     payment_columns = ["bill_id", "amount", "method", "paid_at", "receipt_number", "kind", "created_at"]
     bill_id = _next_id(connection, Bill)
     prices = {}
@@ -328,11 +499,34 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
                 deadline = datetime.datetime.combine(due, datetime.time(8), tzinfo=UTC) + 10 * DAY
                 window = max(60, int((min(now, deadline) - issued).total_seconds()))
                 paid_at = issued + datetime.timedelta(seconds=rng.randrange(window))
-                payments.append((bill_id, paid, _pick(rng, {"wechat": 45, "alipay": 30, "bank": 15, "cash": 10}),
-                                 paid_at, None, "payment", paid_at))
+                payments.append(
+                    (
+                        bill_id,
+                        paid,
+                        _pick(rng, {"wechat": 45, "alipay": 30, "bank": 15, "cash": 10}),
+                        paid_at,
+                        None,
+                        "payment",
+                        paid_at,
+                    )
+                )
                 updated = paid_at
-            bills.append((bill_id, payer[unit[0]], unit[0], period, "property", amount, paid, Decimal("0.00"), due,
-                          bill_status(amount, paid, Decimal("0.00")), issued, updated))
+            bills.append(
+                (
+                    bill_id,
+                    payer[unit[0]],
+                    unit[0],
+                    period,
+                    "property",
+                    amount,
+                    paid,
+                    Decimal("0.00"),
+                    due,
+                    bill_status(amount, paid, Decimal("0.00")),
+                    issued,
+                    updated,
+                )
+            )
             bill_id += 1
         # receipt numbers by payment day, in the order of payment
         payments.sort(key=lambda row: row[3])
@@ -350,10 +544,24 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
             connection.execute(NumberSequence.__table__.update().where(NumberSequence.key == key).values(value=value))
     out.write(NumberSequence.__table__, ["key", "value"], sorted(new_keys.items()))
     if out.postgresql:  # explicit ids: move each id sequence past them
-        for table in ("building", "unit", "customer", "customer_unit", "ticket", "ticket_event", "bill", "payment",
-                      "tag", "department"):
-            connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                    f"(SELECT COALESCE(MAX(id), 1) FROM \"{table}\"))"))
+        for table in (
+            "building",
+            "unit",
+            "customer",
+            "customer_unit",
+            "ticket",
+            "ticket_event",
+            "bill",
+            "payment",
+            "tag",
+            "department",
+        ):
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f'(SELECT COALESCE(MAX(id), 1) FROM "{table}"))'
+                )
+            )
         for table in ("ticket", "ticket_event", "bill", "payment", "customer", "customer_tag", "customer_unit"):
             connection.execute(text(f'ANALYZE "{table}"'))
     stage("done")
@@ -369,9 +577,11 @@ def rate_tickets(connection):
 
     bucket = (Ticket.id // 10) % 10
     stars = case((bucket == 0, 2), (bucket == 1, 3), (bucket < 5, 4), else_=5)
-    rated = (select(Ticket.id, stars, literal("link"), Ticket.resolved_at)
-             .where(Ticket.status.in_(("resolved", "closed")), Ticket.resolved_at.is_not(None), Ticket.id % 10 < 6)
-             .where(~select(TicketRating.id).where(TicketRating.ticket_id == Ticket.id).exists()))
+    rated = (
+        select(Ticket.id, stars, literal("link"), Ticket.resolved_at)
+        .where(Ticket.status.in_(("resolved", "closed")), Ticket.resolved_at.is_not(None), Ticket.id % 10 < 6)
+        .where(~select(TicketRating.id).where(TicketRating.ticket_id == Ticket.id).exists())
+    )
     count = select(func.count()).select_from(TicketRating)
     before = connection.scalar(count)  # (the driver's row count of an INSERT … SELECT is not reliable)
     connection.execute(insert(TicketRating).from_select(["ticket_id", "stars", "source", "rated_at"], rated))
@@ -382,8 +592,9 @@ def rate_tickets(connection):
 
 def staff_handlers(session):
     """User ids of the staff of each department (who gets a generated ticket)."""
-    rows = session.execute(select(Department.name, StaffProfile.user_id)
-                           .join(StaffProfile, StaffProfile.department_id == Department.id)).all()
+    rows = session.execute(
+        select(Department.name, StaffProfile.user_id).join(StaffProfile, StaffProfile.department_id == Department.id)
+    ).all()
     handlers = {}
     for name, user_id in rows:
         handlers.setdefault(name, []).append(user_id)

@@ -6,6 +6,7 @@ row is good. Re-importing a file updates rows found by their natural key (a cust
 phone, a unit's building + number, a tag's name, a reading's unit + fee type + period) instead of
 adding duplicates.
 """
+
 import datetime
 import io
 import re
@@ -32,43 +33,59 @@ class Column:
 
 SPECS = {
     "tags": {
-        "model": Tag, "resource": "Tag", "title": _("Tags"),
-        "columns": [Column("name", _("Name"), True, example="老年客户"),
-                    Column("color", _("Colour"), example="#cc3333"),
-                    Column("description", _("Description"))],
+        "model": Tag,
+        "resource": "Tag",
+        "title": _("Tags"),
+        "columns": [
+            Column("name", _("Name"), True, example="老年客户"),
+            Column("color", _("Colour"), example="#cc3333"),
+            Column("description", _("Description")),
+        ],
     },
     "units": {
-        "model": Unit, "resource": "Unit", "title": _("Units"),
-        "columns": [Column("building", _("Building"), True, "building", "1号楼"),
-                    Column("number", _("Unit number"), True, example="1203"),
-                    Column("floor", _("Floor"), kind="int", example="12"),
-                    Column("area", _("Area (m²)"), kind="decimal", example="89.50"),
-                    Column("layout", _("Layout"), example="三室两厅"),
-                    Column("use", _("Use"), kind="choice", example="住宅"),
-                    Column("status", _("Status"), kind="choice", example="已入住")],
+        "model": Unit,
+        "resource": "Unit",
+        "title": _("Units"),
+        "columns": [
+            Column("building", _("Building"), True, "building", "1号楼"),
+            Column("number", _("Unit number"), True, example="1203"),
+            Column("floor", _("Floor"), kind="int", example="12"),
+            Column("area", _("Area (m²)"), kind="decimal", example="89.50"),
+            Column("layout", _("Layout"), example="三室两厅"),
+            Column("use", _("Use"), kind="choice", example="住宅"),
+            Column("status", _("Status"), kind="choice", example="已入住"),
+        ],
     },
     "meter_readings": {
-        "model": MeterReading, "resource": "MeterReading", "title": _("Meter readings"),
-        "columns": [Column("unit", _("Unit"), True, "unit", "1号楼-1203"),
-                    Column("fee_type", _("Fee type"), True, "choice", "水费"),
-                    Column("period", _("Period"), True, example="2026-11"),
-                    Column("previous_reading", _("Previous reading"), kind="decimal", example="1024.50"),
-                    Column("reading", _("Reading"), True, "decimal", "1036.00")],
+        "model": MeterReading,
+        "resource": "MeterReading",
+        "title": _("Meter readings"),
+        "columns": [
+            Column("unit", _("Unit"), True, "unit", "1号楼-1203"),
+            Column("fee_type", _("Fee type"), True, "choice", "水费"),
+            Column("period", _("Period"), True, example="2026-11"),
+            Column("previous_reading", _("Previous reading"), kind="decimal", example="1024.50"),
+            Column("reading", _("Reading"), True, "decimal", "1036.00"),
+        ],
     },
     "customers": {
-        "model": Customer, "resource": "Customer", "title": _("Customers"),
-        "columns": [Column("name", _("Full name"), True, example="王芳"),
-                    Column("phone", _("Phone"), True, example="13812345678"),
-                    Column("gender", _("Gender"), kind="choice", example="女"),
-                    Column("birthday", _("Birthday"), kind="date", example="1965-03-08"),
-                    Column("email", _("Email")),
-                    Column("id_number", _("ID number")),
-                    Column("occupation", _("Occupation")),
-                    Column("type", _("Type"), kind="choice", example="业主"),
-                    Column("status", _("Status"), kind="choice", example="正常"),
-                    Column("tags", _("Tags"), kind="tags", example="老年客户、VIP"),
-                    Column("unit", _("Unit"), kind="unit", example="1号楼-1203"),
-                    Column("notes", _("Notes"))],
+        "model": Customer,
+        "resource": "Customer",
+        "title": _("Customers"),
+        "columns": [
+            Column("name", _("Full name"), True, example="王芳"),
+            Column("phone", _("Phone"), True, example="13812345678"),
+            Column("gender", _("Gender"), kind="choice", example="女"),
+            Column("birthday", _("Birthday"), kind="date", example="1965-03-08"),
+            Column("email", _("Email")),
+            Column("id_number", _("ID number")),
+            Column("occupation", _("Occupation")),
+            Column("type", _("Type"), kind="choice", example="业主"),
+            Column("status", _("Status"), kind="choice", example="正常"),
+            Column("tags", _("Tags"), kind="tags", example="老年客户、VIP"),
+            Column("unit", _("Unit"), kind="unit", example="1号楼-1203"),
+            Column("notes", _("Notes")),
+        ],
     },
 }
 
@@ -141,8 +158,7 @@ class _Lookups:
         building = self.buildings.get(building_name)
         if not sep or building is None:
             raise ValueError(str(_("Unknown unit: %(value)s (write building-number, e.g. 1号楼-1203)", value=text)))
-        unit = self.session.execute(
-            select(Unit).where(Unit.building_id == building.id, Unit.number == number)).scalar()
+        unit = self.session.execute(select(Unit).where(Unit.building_id == building.id, Unit.number == number)).scalar()
         if unit is None:
             raise ValueError(str(_("Unknown unit: %(value)s (write building-number, e.g. 1号楼-1203)", value=text)))
         return unit
@@ -190,8 +206,11 @@ def _natural_key(kind, values):
 
 def _existing(session, kind, key):
     if kind == "meter_readings":
-        return session.execute(select(MeterReading).where(
-            MeterReading.unit_id == key[0], MeterReading.fee_type == key[1], MeterReading.period == key[2])).scalar()
+        return session.execute(
+            select(MeterReading).where(
+                MeterReading.unit_id == key[0], MeterReading.fee_type == key[1], MeterReading.period == key[2]
+            )
+        ).scalar()
     if kind == "customers":
         return session.execute(select(Customer).where(Customer.phone == key)).scalar()
     if kind == "units":
@@ -242,11 +261,17 @@ def check_rows(session, kind, rows, principal):
                 value = _convert(model, column, text, lookups)
             except (ValueError, InvalidOperation, ArithmeticError) as error:
                 message = str(error) if str(error) and not str(error).startswith(("invalid", "Invalid")) else ""
-                row_errors.append(f"{column.header}: {message}" if message
-                                  else str(_("%(column)s: not a valid value", column=column.header)))
+                row_errors.append(
+                    f"{column.header}: {message}"
+                    if message
+                    else str(_("%(column)s: not a valid value", column=column.header))
+                )
                 continue
-            check = model.__table__.columns[column.field].info.get("check") \
-                if column.field in model.__table__.columns else None
+            check = (
+                model.__table__.columns[column.field].info.get("check")
+                if column.field in model.__table__.columns
+                else None
+            )
             problem = check_value(check, value) if check else None
             if problem:
                 row_errors.append(f"{column.header}: {problem}")
@@ -271,14 +296,26 @@ def _check_reading(session, values):
     """The previous reading defaults to the unit's last one before the period; a meter never runs back."""
     if values.get("previous_reading") is None:
         last = session.execute(
-            select(MeterReading.reading).where(MeterReading.unit_id == values["unit"].id,
-                                               MeterReading.fee_type == values["fee_type"],
-                                               MeterReading.period < values["period"])
-            .order_by(MeterReading.period.desc()).limit(1)).scalar()
+            select(MeterReading.reading)
+            .where(
+                MeterReading.unit_id == values["unit"].id,
+                MeterReading.fee_type == values["fee_type"],
+                MeterReading.period < values["period"],
+            )
+            .order_by(MeterReading.period.desc())
+            .limit(1)
+        ).scalar()
         values["previous_reading"] = last if last is not None else Decimal("0.00")
     if values["reading"] < values["previous_reading"]:
-        return [str(_("The reading %(reading)s is below the previous one (%(previous)s).",
-                      reading=values["reading"], previous=values["previous_reading"]))]
+        return [
+            str(
+                _(
+                    "The reading %(reading)s is below the previous one (%(previous)s).",
+                    reading=values["reading"],
+                    previous=values["previous_reading"],
+                )
+            )
+        ]
     return []
 
 
@@ -290,7 +327,9 @@ def import_rows(session, kind, rows, principal):
     try:
         created, updated = _apply(session, kind, parsed)
         session.flush()
-        refresh_statistics(session.connection(), tables=[SPECS[kind]["model"].__tablename__])  # the planner sees the rows
+        refresh_statistics(
+            session.connection(), tables=[SPECS[kind]["model"].__tablename__]
+        )  # the planner sees the rows
         session.commit()
     except Exception:
         session.rollback()
@@ -322,6 +361,7 @@ def _apply(session, kind, parsed):
 
 
 # ---------------------------------------------------------------- the import as a background task
+
 
 def queue_import(session, actor, kind, data, dry_run, folder, now):
     """Keep the uploaded file and queue its check (and, unless ``dry_run``, its import) as a
@@ -392,14 +432,24 @@ class ImportTask(tasks.TaskKind):
         parsed, errors = check_rows(session, task.args["kind"], rows, current_principal())
         if task.cursor is not None and errors and not task.result.get("error_count"):
             # resumed after a crash, and the rows no longer pass (the data changed meanwhile): stop here
-            raise DomainError(_("The rows no longer pass the checks (%(count)s errors); the import stopped "
-                                "after %(done)s rows.", count=len(errors), done=task.done or 0))
+            raise DomainError(
+                _(
+                    "The rows no longer pass the checks (%(count)s errors); the import stopped after %(done)s rows.",
+                    count=len(errors),
+                    done=task.done or 0,
+                )
+            )
         if task.cursor is None:
             task.cursor = {"next": 0}
             task.total = len(parsed)
-            task.result = {"good": len(parsed), "errors": [list(e) for e in errors[:500]],
-                           "error_count": len(errors), "dry_run": task.args.get("dry_run", False),
-                           "created": 0, "updated": 0}
+            task.result = {
+                "good": len(parsed),
+                "errors": [list(e) for e in errors[:500]],
+                "error_count": len(errors),
+                "dry_run": task.args.get("dry_run", False),
+                "created": 0,
+                "updated": 0,
+            }
             tasks.add_problems(task, [f"{row}: {message}" for row, message in errors[:500]])
         return {"parsed": parsed, "stop": bool(errors) or task.args.get("dry_run")}
 
@@ -407,7 +457,7 @@ class ImportTask(tasks.TaskKind):
         if state["stop"]:
             return True
         start = task.cursor["next"]
-        chunk = state["parsed"][start:start + batch]
+        chunk = state["parsed"][start : start + batch]
         created, updated = _apply(session, task.args["kind"], chunk)
         result = dict(task.result)
         result["created"] += created
@@ -436,10 +486,14 @@ class ImportTask(tasks.TaskKind):
         if result["error_count"] and not result["dry_run"]:
             return _("The file has %(count)s errors; nothing was imported.", count=result["error_count"])
         if result["dry_run"]:
-            return _("%(good)s rows are ready to import; %(bad)s problems found.", good=result["good"],
-                     bad=result["error_count"])
-        return _("Imported: %(created)s added, %(updated)s updated.", created=result["created"],
-                 updated=result["updated"])
+            return _(
+                "%(good)s rows are ready to import; %(bad)s problems found.",
+                good=result["good"],
+                bad=result["error_count"],
+            )
+        return _(
+            "Imported: %(created)s added, %(updated)s updated.", created=result["created"], updated=result["updated"]
+        )
 
     def link(self, task):
         kind = (task.args or {}).get("kind")

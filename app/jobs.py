@@ -10,6 +10,7 @@ claimed in job_run under a unique (job, slot) key before it starts (run_claimed)
 once even if two schedulers were ever active together. Interval jobs fire on a fixed phase
 (ANCHOR), so every scheduler computes the same slots.
 """
+
 import datetime
 import functools
 
@@ -26,6 +27,7 @@ DAY_SECONDS = 24 * 3600
 
 def logged(job):
     """Each run of a job that did something is written to the change history with what it returned."""
+
     @functools.wraps(job)
     def run(app, *args):
         result = job(app, *args)
@@ -84,10 +86,12 @@ def deliver_notifications(session, now, app):
     from app.notify import deliver_outbox
 
     senders = senders_from_config(app.config)
-    account = deliver_account_mail(session, senders.get("email"), now,
-                                   max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
-    counts = deliver_outbox(session, senders, now, batch=app.config["CRM_OUTBOX_BATCH"],
-                            max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"])
+    account = deliver_account_mail(
+        session, senders.get("email"), now, max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"]
+    )
+    counts = deliver_outbox(
+        session, senders, now, batch=app.config["CRM_OUTBOX_BATCH"], max_attempts=app.config["CRM_OUTBOX_MAX_ATTEMPTS"]
+    )
     return {key: counts[key] + account.get(key, 0) for key in counts}
 
 
@@ -194,7 +198,9 @@ def forget_runs(session, now, keep_days):
 
     from app.models import JobRun
 
-    removed = session.execute(delete(JobRun).where(JobRun.started_at < now - datetime.timedelta(days=keep_days))).rowcount
+    removed = session.execute(
+        delete(JobRun).where(JobRun.started_at < now - datetime.timedelta(days=keep_days))
+    ).rowcount
     session.commit()
     return removed
 
@@ -212,8 +218,9 @@ def run_claimed(job, period_seconds, app, holder, *args):
     with app.app_context():
         now = utcnow()
         host, _, pid = holder.rpartition(":")
-        claim = JobRun(job=job.__name__, slot=slot_of(now, period_seconds), host=host[:100], pid=int(pid),
-                       started_at=now)
+        claim = JobRun(
+            job=job.__name__, slot=slot_of(now, period_seconds), host=host[:100], pid=int(pid), started_at=now
+        )
         db.session.add(claim)
         try:
             db.session.commit()
@@ -234,8 +241,9 @@ def run_claimed(job, period_seconds, app, holder, *args):
         with app.app_context():
             from sqlalchemy import update
 
-            db.session.execute(update(JobRun).where(JobRun.id == claim_id)
-                               .values(finished_at=utcnow(), outcome=outcome[:200]))
+            db.session.execute(
+                update(JobRun).where(JobRun.id == claim_id).values(finished_at=utcnow(), outcome=outcome[:200])
+            )
             db.session.commit()
             db.session.remove()
 
@@ -257,8 +265,15 @@ def register_jobs(scheduler, app, holder=None):
     add(background_exports, "interval", 60, minutes=1)
     # not claimed per slot (it would add a ledger row every few seconds): each task is claimed itself
     seconds = app.config.get("CRM_TASK_SECONDS", 3)
-    scheduler.add_job(background_tasks, "interval", args=[app, holder or ""], id=background_tasks.__name__,
-                      replace_existing=True, seconds=seconds, start_date=ANCHOR)
+    scheduler.add_job(
+        background_tasks,
+        "interval",
+        args=[app, holder or ""],
+        id=background_tasks.__name__,
+        replace_existing=True,
+        seconds=seconds,
+        start_date=ANCHOR,
+    )
     add(monthly_bills, "cron", DAY_SECONDS, day=app.config.get("CRM_BILLING_DAY", 1), hour=2, timezone=zone)
     add(payment_reminders, "cron", DAY_SECONDS, hour=10, timezone=zone)
     add(queue_broadcasts, "interval", 60, minutes=1)

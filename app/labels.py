@@ -1,4 +1,5 @@
 """Display names of models and columns, in one catalogue for pages, API and exports."""
+
 from flask_babel import lazy_gettext as _
 
 MODEL_LABELS = {

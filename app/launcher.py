@@ -4,6 +4,7 @@ side (so notices, escalations and scheduled broadcasts happen), both stopped tog
 Each runs as its own process (the scheduler's lock and signal handling stay as in production);
 when one of them ends, the other is stopped too, so nothing is left running half the product.
 """
+
 import signal
 import subprocess
 import sys
@@ -13,8 +14,7 @@ import time
 def commands(host, port):
     """The two processes `flask crm run` starts: (name, argv)."""
     flask = [sys.executable, "-m", "flask"]
-    return [("scheduler", flask + ["crm", "scheduler"]),
-            ("web", flask + ["run", "--host", host, "--port", str(port)])]
+    return [("scheduler", flask + ["crm", "scheduler"]), ("web", flask + ["run", "--host", host, "--port", str(port)])]
 
 
 def stop(processes, grace_seconds=10):

@@ -10,6 +10,7 @@ as soon as it is lost, since the lock went with it.
 SQLite (one host by nature): an exclusive flock on a file beside the database, released by the
 operating system when the process dies.
 """
+
 import os
 import socket
 
@@ -23,9 +24,18 @@ LOCK_KEY = 0x43524D5343484544  # "CRMSCHED"
 class PostgresLock:
     def __init__(self, url, key=LOCK_KEY):
         # keepalives: a host that vanishes is noticed by the server (and by us) within ~30 s
-        self.engine = create_engine(url, poolclass=NullPool, connect_args={
-            "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
-            "tcp_user_timeout": 30000, "application_name": "crm-scheduler"})
+        self.engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+                "tcp_user_timeout": 30000,
+                "application_name": "crm-scheduler",
+            },
+        )
         self.key = key
         self.connection = None
 
@@ -33,9 +43,13 @@ class PostgresLock:
         try:
             if self.connection is None:
                 self.connection = self.engine.connect()
-                for setting in ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5",
-                                "tcp_keepalives_count = 3", "idle_session_timeout = 0",
-                                "idle_in_transaction_session_timeout = 0"):
+                for setting in (
+                    "tcp_keepalives_idle = 10",
+                    "tcp_keepalives_interval = 5",
+                    "tcp_keepalives_count = 3",
+                    "idle_session_timeout = 0",
+                    "idle_in_transaction_session_timeout = 0",
+                ):
                     self.connection.execute(text(f"SET {setting}"))
             got = self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
             self.connection.commit()  # no transaction left open on the lock's connection

@@ -9,6 +9,7 @@
   of the occurrence's day, so an overdue maintenance is escalated by the SLA sweep like any ticket.
 - The inspection result and readings are recorded on the occurrence and written on the ticket's timeline.
 """
+
 import datetime
 
 from dateutil.relativedelta import relativedelta
@@ -30,8 +31,9 @@ def _cron_trigger(expression, zone):
     try:
         return CronTrigger.from_crontab(expression.strip(), timezone=zone)
     except (ValueError, TypeError) as error:
-        raise DomainError(_("Not a valid cron rule (minute hour day month weekday): %(error)s", error=error),
-                          field="cron")
+        raise DomainError(
+            _("Not a valid cron rule (minute hour day month weekday): %(error)s", error=error), field="cron"
+        )
 
 
 def check_plan(plan, zone=None):
@@ -89,9 +91,17 @@ def _work_order(plan, due, zone):
     where = " ".join(x for x in (str(equipment.building or ""), equipment.location or "") if x)
     label = str(_("Equipment"))
     description = "\n".join(x for x in (f"{label}: {equipment} {where}".strip(), plan.checklist or "") if x)
-    return Ticket(title=f"{plan.title}（{due.isoformat()}）"[:200], type="maintenance", priority=plan.priority,
-                  channel="web", department_id=plan.department_id, description=description,
-                  response_due=start, resolution_due=end, deadline=end)
+    return Ticket(
+        title=f"{plan.title}（{due.isoformat()}）"[:200],
+        type="maintenance",
+        priority=plan.priority,
+        channel="web",
+        department_id=plan.department_id,
+        description=description,
+        response_due=start,
+        resolution_due=end,
+        deadline=end,
+    )
 
 
 def generate_work_orders(session, today, zone):
@@ -100,15 +110,23 @@ def generate_work_orders(session, today, zone):
     Returns how many were raised by this run.
     """
     raised = 0
-    plans = session.execute(select(MaintenancePlan).where(MaintenancePlan.active.is_(True))
-                            .order_by(MaintenancePlan.id)).scalars().all()
+    plans = (
+        session.execute(select(MaintenancePlan).where(MaintenancePlan.active.is_(True)).order_by(MaintenancePlan.id))
+        .scalars()
+        .all()
+    )
     for plan in plans:
         try:
             dates = occurrences(plan, today, today + datetime.timedelta(days=plan.lead_days), zone)
         except DomainError:
             continue  # a rule made invalid outside the pages; the plan page shows why
-        done = set(session.execute(select(MaintenanceOccurrence.due_date).where(
-            MaintenanceOccurrence.plan_id == plan.id, MaintenanceOccurrence.due_date.in_(dates or [today]))).scalars())
+        done = set(
+            session.execute(
+                select(MaintenanceOccurrence.due_date).where(
+                    MaintenanceOccurrence.plan_id == plan.id, MaintenanceOccurrence.due_date.in_(dates or [today])
+                )
+            ).scalars()
+        )
         for due in dates:
             if due in done:
                 continue

@@ -4,6 +4,7 @@ Column ``info`` carries what the generated UI derives from the model:
 ``choices`` (a Choices set), ``check`` (a rule in app.validation).
 ``__display_relations__`` names the relations ``__str__`` reads, so list pages eager-load them.
 """
+
 # The tables are declared in app/model/, one module per domain (property, customers, staff,
 # tickets, billing, notices, admin, dashboards, care, facilities); this module is where the rest
 # of the app imports them from.
@@ -12,14 +13,57 @@ from flask_appbuilder.models.sqla import Model  # noqa: F401
 from app.model.base import Money, Stamped, choice_column  # noqa: F401
 from app.model.property import Building, Unit  # noqa: F401
 from app.model.customers import Tag, Customer, CustomerUnit, customer_tag  # noqa: F401
-from app.model.staff import Department, StaffProfile, DispatchRule, DutyShift, SlaPolicy, SystemSetting, SeededDefault, staff_building  # noqa: F401
-from app.model.tickets import OPEN_STATUSES, Ticket, TicketAttachment, TicketEvent, Communication, TicketRating, communication_ticket  # noqa: F401
+from app.model.staff import (
+    Department,
+    StaffProfile,
+    DispatchRule,
+    DutyShift,
+    SlaPolicy,
+    SystemSetting,
+    SeededDefault,
+    staff_building,
+)  # noqa: F401
+from app.model.tickets import (
+    OPEN_STATUSES,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    Communication,
+    TicketRating,
+    communication_ticket,
+)  # noqa: F401
 from app.model.billing import Bill, ArrearsSummary, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
 from app.model.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
-from app.model.admin import NumberSequence, ExportLog, ExportJob, BackgroundTask, FieldPermission, SavedListView, ChangeLog, AccountSecurity, LoginThrottle, LoginNameLock, JobRun, PasswordResetToken, AccountMail  # noqa: F401
+from app.model.admin import (
+    NumberSequence,
+    ExportLog,
+    ExportJob,
+    BackgroundTask,
+    FieldPermission,
+    SavedListView,
+    ChangeLog,
+    AccountSecurity,
+    LoginThrottle,
+    LoginNameLock,
+    JobRun,
+    PasswordResetToken,
+    AccountMail,
+)  # noqa: F401
 from app.model.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401
 from app.model.care import (  # noqa: F401
-    Supplier, Contract, ContractReminder, contract_unit, ReturnVisitRule, ReturnVisit, Survey, SurveyQuestion,
-    SurveyRecipient, SurveyAnswer, survey_building, survey_tag, Holiday, Renovation,
+    Supplier,
+    Contract,
+    ContractReminder,
+    contract_unit,
+    ReturnVisitRule,
+    ReturnVisit,
+    Survey,
+    SurveyQuestion,
+    SurveyRecipient,
+    SurveyAnswer,
+    survey_building,
+    survey_tag,
+    Holiday,
+    Renovation,
 )
 from app.model.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401

@@ -11,6 +11,7 @@
   the same row; failures are retried with back-off, then the next channel is tried, and every
   failure is written to the row's log.
 """
+
 import re
 import datetime
 
@@ -34,17 +35,48 @@ BACKOFF = datetime.timedelta(minutes=1)  # doubled after each failed attempt
 STALE_CLAIM = datetime.timedelta(minutes=15)
 
 VARIABLES = {
-    "assignment_notice": ("ticket_number", "title", "ticket_type", "priority", "address", "customer_name",
-                          "response_due", "resolution_due"),
-    "escalation_notice": ("ticket_number", "title", "ticket_type", "priority", "level", "assignee",
-                          "department", "resolution_due"),
-    "completion_notice": ("customer_name", "ticket_number", "title", "ticket_type", "resolution",
-                          "rating_link"),
+    "assignment_notice": (
+        "ticket_number",
+        "title",
+        "ticket_type",
+        "priority",
+        "address",
+        "customer_name",
+        "response_due",
+        "resolution_due",
+    ),
+    "escalation_notice": (
+        "ticket_number",
+        "title",
+        "ticket_type",
+        "priority",
+        "level",
+        "assignee",
+        "department",
+        "resolution_due",
+    ),
+    "completion_notice": ("customer_name", "ticket_number", "title", "ticket_type", "resolution", "rating_link"),
     "payment_reminder": ("customer_name", "total_outstanding", "bill_count", "periods", "oldest_due_date"),
-    "contract_expiry": ("contract_number", "title", "party", "end_date", "due_date", "amount", "payment_cycle",
-                        "days_left"),
-    "contract_rent_due": ("contract_number", "title", "party", "end_date", "due_date", "amount", "payment_cycle",
-                          "days_left"),
+    "contract_expiry": (
+        "contract_number",
+        "title",
+        "party",
+        "end_date",
+        "due_date",
+        "amount",
+        "payment_cycle",
+        "days_left",
+    ),
+    "contract_rent_due": (
+        "contract_number",
+        "title",
+        "party",
+        "end_date",
+        "due_date",
+        "amount",
+        "payment_cycle",
+        "days_left",
+    ),
     "return_visit_unsatisfied": ("ticket_number", "title", "customer_name", "result", "notes", "visited_by"),
     "birthday_greeting": ("customer_name",),
     "renovation_inspection_due": ("unit", "customer_name", "contractor", "works_end", "inspection_due"),
@@ -101,6 +133,7 @@ DEFAULT_TEMPLATES = {
 
 # ---- templates
 
+
 def check_template(key, subject, body, allowed=None):
     """Refuse a text (notice template, broadcast, greeting) with a placeholder the notice does not
     provide, or one that is more than a plain ``{name}`` (app.placeholders), or too long."""
@@ -117,9 +150,12 @@ def check_template(key, subject, body, allowed=None):
         elif problem.kind == "length":
             message = _("The text is too long: at most %(count)s characters.", count=placeholders.MAX_TEXT_CHARS)
         else:
-            message = _("%(placeholder)s is not allowed: write a variable as a plain {name}, with no format, "
-                        "conversion, attribute or index. Available: %(names)s",
-                        placeholder=problem.placeholder, names=names)
+            message = _(
+                "%(placeholder)s is not allowed: write a variable as a plain {name}, with no format, "
+                "conversion, attribute or index. Available: %(names)s",
+                placeholder=problem.placeholder,
+                names=names,
+            )
         raise DomainError(message, field=field)
 
 
@@ -162,8 +198,9 @@ def register(session_class=Session):
 
 def variables_help():
     """The variables each notice offers, for the template form."""
-    return "; ".join(f"{TEMPLATE_KEYS.label(key)}: " + " ".join("{%s}" % n for n in names)
-                     for key, names in VARIABLES.items())
+    return "; ".join(
+        f"{TEMPLATE_KEYS.label(key)}: " + " ".join("{%s}" % n for n in names) for key, names in VARIABLES.items()
+    )
 
 
 def load_template(session, key):
@@ -193,6 +230,7 @@ def template_problems_log(problems, now):
 
 # ---- staff inbox
 
+
 def notify_staff(session, user_ids, key, values, link, now):
     """Put the notice in each user's inbox (in the caller's transaction)."""
     template = load_template(session, key)
@@ -210,7 +248,8 @@ def unread_count(session, user_id):
     from sqlalchemy import func
 
     return session.execute(
-        select(func.count()).select_from(Notification)
+        select(func.count())
+        .select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
     ).scalar_one()
 
@@ -226,6 +265,7 @@ def mark_read(session, user_id, now, notification_id=None):
 
 
 # ---- customers: the outbox
+
 
 def channel_order():
     if has_app_context():
@@ -268,16 +308,27 @@ def notify_customer(session, customer, key, values, dedupe_key, now, responsible
         return None
     subject, body, problems = render_message(template, values, VARIABLES.get(key, ()))
     message = OutboxMessage(
-        dedupe_key=dedupe_key, template_key=key, customer=customer, user_id=responsible_user_id,
-        channel=chain[0], address=customer_address(customer, chain[0], responsible_user_id),
-        fallback=",".join(chain[1:]), subject=subject[:200], body=body, status="pending", attempts=0,
-        next_attempt_at=now, created_at=now, log=template_problems_log(problems, now),
+        dedupe_key=dedupe_key,
+        template_key=key,
+        customer=customer,
+        user_id=responsible_user_id,
+        channel=chain[0],
+        address=customer_address(customer, chain[0], responsible_user_id),
+        fallback=",".join(chain[1:]),
+        subject=subject[:200],
+        body=body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        log=template_problems_log(problems, now),
     )
     session.add(message)
     return message
 
 
 # ---- delivery (the job)
+
 
 def _next_channel(session, message):
     """Move ``message`` to the next fallback channel that has an address; False when none is left."""
@@ -300,11 +351,15 @@ def _next_channel(session, message):
 
 def _send(session, message, senders, now):
     if message.channel == "inapp":
-        session.add(Notification(
-            user_id=int(message.address), created_at=now, link=None,
-            title=str(_("Please pass on to customer: %(subject)s", subject=message.subject))[:200],
-            body=_customer_line(session, message) + message.body,
-        ))
+        session.add(
+            Notification(
+                user_id=int(message.address),
+                created_at=now,
+                link=None,
+                title=str(_("Please pass on to customer: %(subject)s", subject=message.subject))[:200],
+                body=_customer_line(session, message) + message.body,
+            )
+        )
         return
     sender = senders.get(message.channel)
     if sender is None:
@@ -323,13 +378,18 @@ def recover_stale(session, now, stale_after=STALE_CLAIM):
     If the kill came after the channel accepted the message, the second attempt carries the same
     Message-ID / gateway reference (``outbox-<id>``), by which the receiving side drops a duplicate.
     """
-    stale = session.execute(
-        select(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - stale_after)
-    ).scalars().all()
+    stale = (
+        session.execute(
+            select(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - stale_after)
+        )
+        .scalars()
+        .all()
+    )
     for message in stale:
         message.status, message.next_attempt_at = "pending", now
-        message.log = (message.log or "") + f"{now.isoformat()} {message.channel}: interrupted while sending; " \
-                                            "sent again with the same reference\n"
+        message.log = (
+            message.log or ""
+        ) + f"{now.isoformat()} {message.channel}: interrupted while sending; sent again with the same reference\n"
     session.commit()
     return len(stale)
 
@@ -338,11 +398,16 @@ def deliver_outbox(session, senders, now, batch=100, max_attempts=MAX_ATTEMPTS, 
     """Send due outbox rows once each. Returns {"sent": n, "retry": n, "failed": n}."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     recover_stale(session, now)
-    due = session.execute(
-        select(OutboxMessage.id)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(batch)
-    ).scalars().all()
+    due = (
+        session.execute(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(batch)
+        )
+        .scalars()
+        .all()
+    )
     for message_id in due:
         claimed = session.execute(
             update(OutboxMessage)
@@ -394,6 +459,7 @@ def retry_failed(session, message_ids, now):
 
 # ---- what tickets send
 
+
 def _local(value, zone):
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
@@ -401,11 +467,14 @@ def _local(value, zone):
 def ticket_values(ticket, zone):
     unit = ticket.unit
     return {
-        "ticket_number": ticket.number, "title": ticket.title,
-        "ticket_type": TICKET_TYPES.label(ticket.type), "priority": PRIORITIES.label(ticket.priority),
+        "ticket_number": ticket.number,
+        "title": ticket.title,
+        "ticket_type": TICKET_TYPES.label(ticket.type),
+        "priority": PRIORITIES.label(ticket.priority),
         "address": str(unit) if unit is not None else "",
         "customer_name": ticket.customer.name if ticket.customer is not None else "",
-        "response_due": _local(ticket.response_due, zone), "resolution_due": _local(ticket.resolution_due, zone),
+        "response_due": _local(ticket.response_due, zone),
+        "resolution_due": _local(ticket.resolution_due, zone),
         "assignee": person_name(ticket.assignee) if ticket.assignee is not None else "",
         "department": str(ticket.department) if ticket.department is not None else "",
         "resolution": ticket.resolution or "",
@@ -413,8 +482,9 @@ def ticket_values(ticket, zone):
 
 
 def notify_assignment(session, ticket, user_id, now, zone):
-    return notify_staff(session, [user_id], "assignment_notice", ticket_values(ticket, zone),
-                        f"/ticketwork/{ticket.number}", now)
+    return notify_staff(
+        session, [user_id], "assignment_notice", ticket_values(ticket, zone), f"/ticketwork/{ticket.number}", now
+    )
 
 
 def escalation_recipients(session, ticket, level):
@@ -422,11 +492,16 @@ def escalation_recipients(session, ticket, level):
     action = ACTION_ESCALATION_LEVEL_1 if level == 1 else ACTION_ESCALATION_LEVEL_2
     users = users_with_permission(session, action, RESOURCE_ESCALATION)
     if level == 1 and ticket.department_id is not None and users:
-        in_department = session.execute(
-            select(StaffProfile.user_id).where(StaffProfile.department_id == ticket.department_id,
-                                               StaffProfile.user_id.in_(users))
-            .order_by(StaffProfile.user_id).execution_options(crm_unscoped=True)
-        ).scalars().all()
+        in_department = (
+            session.execute(
+                select(StaffProfile.user_id)
+                .where(StaffProfile.department_id == ticket.department_id, StaffProfile.user_id.in_(users))
+                .order_by(StaffProfile.user_id)
+                .execution_options(crm_unscoped=True)
+            )
+            .scalars()
+            .all()
+        )
         if in_department:
             return in_department
     return list(users)
@@ -434,8 +509,14 @@ def escalation_recipients(session, ticket, level):
 
 def notify_escalation(session, ticket, level, now, zone):
     values = dict(ticket_values(ticket, zone), level=level)
-    return notify_staff(session, escalation_recipients(session, ticket, level), "escalation_notice", values,
-                        f"/ticketwork/{ticket.number}", now)
+    return notify_staff(
+        session,
+        escalation_recipients(session, ticket, level),
+        "escalation_notice",
+        values,
+        f"/ticketwork/{ticket.number}",
+        now,
+    )
 
 
 def notify_completion(session, ticket, rating_link, now, zone):
@@ -450,8 +531,7 @@ def notify_completion(session, ticket, rating_link, now, zone):
     values = dict(ticket_values(ticket, zone), rating_link=rating_link)
     key = f"completion_notice:ticket:{ticket.id}:{ticket.resolved_at.isoformat() if ticket.resolved_at else ''}"
     desk = ticket.created_by_id if ticket.created_by_id != ticket.assignee_id else None
-    return notify_customer(session, ticket.customer, "completion_notice", values, key, now,
-                           responsible_user_id=desk)
+    return notify_customer(session, ticket.customer, "completion_notice", values, key, now, responsible_user_id=desk)
 
 
 _PERSONAL_LINK = re.compile(r"(/(?:rate|survey|b)/)[A-Za-z0-9_\-.]+")

@@ -3,6 +3,7 @@
 One upsert bumps the day's counter row, so concurrent writers serialize on that row
 (PostgreSQL row lock, SQLite write lock) instead of racing on MAX(number)+1.
 """
+
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models import NumberSequence
@@ -16,9 +17,7 @@ def next_number(connection, prefix, now, tz):
     insert = _UPSERT[connection.dialect.name](NumberSequence.__table__)
     stmt = (
         insert.values(key=key, value=1)
-        .on_conflict_do_update(
-            index_elements=["key"], set_={"value": NumberSequence.__table__.c.value + 1}
-        )
+        .on_conflict_do_update(index_elements=["key"], set_={"value": NumberSequence.__table__.c.value + 1})
         .returning(NumberSequence.__table__.c.value)
     )
     value = connection.execute(stmt).scalar_one()

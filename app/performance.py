@@ -1,4 +1,5 @@
 """Staff performance: tickets handled, median response and resolution time, on-time rate, rating."""
+
 import statistics
 from collections import defaultdict
 
@@ -21,7 +22,9 @@ def _summary(rows, ratings=True):
         "handled": len(rows),
         "median_response_minutes": round(statistics.median(response)) if response else None,
         "median_resolution_minutes": round(statistics.median(resolution)) if resolution else None,
-        "on_time_rate": (sum(r.resolved_at <= r.resolution_due for r in with_due) / len(with_due)) if with_due else None,
+        "on_time_rate": (sum(r.resolved_at <= r.resolution_due for r in with_due) / len(with_due))
+        if with_due
+        else None,
         "average_rating": round(statistics.mean(stars), 2) if stars else None,
         "ratings": len(stars),
     }
@@ -34,8 +37,15 @@ def staff_performance(session, start, end, ratings=True):
     Returns (people, departments): lists of dicts with a name and the figures of _summary.
     """
     rows = session.execute(
-        select(Ticket.assignee_id, Ticket.department_id, Ticket.created_at, Ticket.responded_at,
-               Ticket.resolved_at, Ticket.resolution_due, TicketRating.stars)
+        select(
+            Ticket.assignee_id,
+            Ticket.department_id,
+            Ticket.created_at,
+            Ticket.responded_at,
+            Ticket.resolved_at,
+            Ticket.resolution_due,
+            TicketRating.stars,
+        )
         .outerjoin(TicketRating, TicketRating.ticket_id == Ticket.id)
         .where(Ticket.resolved_at >= start, Ticket.resolved_at < end)
     ).all()
@@ -44,8 +54,10 @@ def staff_performance(session, start, end, ratings=True):
         by_person[row.assignee_id].append(row)
         by_department[row.department_id].append(row)
     users = {u.id: u for u in session.execute(select(User).where(User.id.in_([k for k in by_person if k]))).scalars()}
-    departments = {d.id: d.name for d in session.execute(
-        select(Department).where(Department.id.in_([k for k in by_department if k]))).scalars()}
+    departments = {
+        d.id: d.name
+        for d in session.execute(select(Department).where(Department.id.in_([k for k in by_department if k]))).scalars()
+    }
     people = [dict(name=_person(users.get(key)), **_summary(value, ratings)) for key, value in by_person.items()]
     teams = [dict(name=departments.get(key, "—"), **_summary(value, ratings)) for key, value in by_department.items()]
     people.sort(key=lambda p: (-p["handled"], p["name"]))

@@ -4,43 +4,88 @@ A resource is named by its menu entry (category › item), else by its model's l
 names below (FAB's own pages and the resources that are only permissions); an action by ACTIONS.
 Permissions sort in menu order, then by action, so a role's permissions read like the menu.
 """
+
 from flask_babel import lazy_gettext as _
 
 from app.labels import MODEL_LABELS
 
 ACTIONS = {
-    "can_read": _("view"), "can_list": _("list"), "can_show": _("details"), "can_get": _("read (API)"),
-    "can_info": _("field description (API)"), "can_create": _("add"), "can_add": _("add"),
-    "can_post": _("add (API)"), "can_edit": _("edit"), "can_put": _("edit (API)"), "can_delete": _("delete"),
-    "can_export": _("export"), "can_import": _("import"), "can_download": _("download"),
-    "can_approve": _("approve"), "can_reverse": _("reverse"), "can_manage": _("work any ticket"),
-    "can_see_all": _("see all records"), "can_see_department": _("see the department's records"),
-    "can_receive_level_1": _("receive level-1 escalations"), "can_receive_level_2": _("receive level-2 escalations"),
-    "can_chart": _("chart"), "can_userinfo": _("own account"), "resetmypassword": _("change own password"),
-    "can_this_form_get": _("open the form"), "can_this_form_post": _("submit the form"),
-    "menu_access": _("menu entry"), "can_add_role_permissions": _("add permissions to roles"),
-    "can_copyrole": _("copy roles"), "can_list_role_permissions": _("list a role's permissions"),
-    "can_update_role_groups": _("set a role's user groups"), "can_update_role_users": _("set a role's users"),
+    "can_read": _("view"),
+    "can_list": _("list"),
+    "can_show": _("details"),
+    "can_get": _("read (API)"),
+    "can_info": _("field description (API)"),
+    "can_create": _("add"),
+    "can_add": _("add"),
+    "can_post": _("add (API)"),
+    "can_edit": _("edit"),
+    "can_put": _("edit (API)"),
+    "can_delete": _("delete"),
+    "can_export": _("export"),
+    "can_import": _("import"),
+    "can_download": _("download"),
+    "can_approve": _("approve"),
+    "can_reverse": _("reverse"),
+    "can_manage": _("work any ticket"),
+    "can_see_all": _("see all records"),
+    "can_see_department": _("see the department's records"),
+    "can_receive_level_1": _("receive level-1 escalations"),
+    "can_receive_level_2": _("receive level-2 escalations"),
+    "can_chart": _("chart"),
+    "can_userinfo": _("own account"),
+    "resetmypassword": _("change own password"),
+    "can_this_form_get": _("open the form"),
+    "can_this_form_post": _("submit the form"),
+    "menu_access": _("menu entry"),
+    "can_add_role_permissions": _("add permissions to roles"),
+    "can_copyrole": _("copy roles"),
+    "can_list_role_permissions": _("list a role's permissions"),
+    "can_update_role_groups": _("set a role's user groups"),
+    "can_update_role_users": _("set a role's users"),
     "can_revoke": _("revoke"),
 }
 
 RESOURCES = {
-    "UserDBModelView": _("Users"), "CrmRoleModelView": _("Roles"), "RoleModelView": _("Roles"),
-    "UserGroupModelView": _("User groups"), "UserStatsChartView": _("User Statistics"),
-    "PermissionModelView": _("Base permissions"), "ViewMenuModelView": _("Views and menus"),
-    "PermissionViewModelView": _("Permissions on views and menus"), "UserInfoEditView": _("Edit own details"),
-    "ResetPasswordView": _("Reset a password"), "ResetMyPasswordView": _("Change own password"),
-    "CrmAuthDBView": _("Sign-in"), "AuthDBView": _("Sign-in"), "LocaleView": _("Language"),
-    "MenuApi": _("Menu (API)"), "OpenApi": _("API description"), "SwaggerView": _("API documentation"),
-    "SecurityApi": _("Sign-in (API)"), "UtilView": _("Utilities"), "HomeView": _("Home"),
-    "Escalation": _("Escalation notices"), "Lookup": _("Searchable selects"), "InboxView": _("Inbox"),
-    "ExportDownloadView": _("Export downloads"), "PasswordResetView": _("Password reset"),
-    "RatingView": _("Customer rating page"), "BroadcastLinkView": _("Broadcast links"),
-    "SurveyAnswerPage": _("Survey answer page"), "Report": _("Reports"), "Dashboard": _("Dashboard"),
-    "Property": _("Property"), "ServiceReport": _("Service performance report"),
-    "CollectionReport": _("Collection report"), "Import": _("Excel import"),
-    "Group": _("User groups"), "Role": _("Roles"), "User": _("Users"), "Permission": _("Base permissions"),
-    "ViewMenu": _("Views and menus"), "PermissionViewMenu": _("Permissions on views and menus"),
+    "UserDBModelView": _("Users"),
+    "CrmRoleModelView": _("Roles"),
+    "RoleModelView": _("Roles"),
+    "UserGroupModelView": _("User groups"),
+    "UserStatsChartView": _("User Statistics"),
+    "PermissionModelView": _("Base permissions"),
+    "ViewMenuModelView": _("Views and menus"),
+    "PermissionViewModelView": _("Permissions on views and menus"),
+    "UserInfoEditView": _("Edit own details"),
+    "ResetPasswordView": _("Reset a password"),
+    "ResetMyPasswordView": _("Change own password"),
+    "CrmAuthDBView": _("Sign-in"),
+    "AuthDBView": _("Sign-in"),
+    "LocaleView": _("Language"),
+    "MenuApi": _("Menu (API)"),
+    "OpenApi": _("API description"),
+    "SwaggerView": _("API documentation"),
+    "SecurityApi": _("Sign-in (API)"),
+    "UtilView": _("Utilities"),
+    "HomeView": _("Home"),
+    "Escalation": _("Escalation notices"),
+    "Lookup": _("Searchable selects"),
+    "InboxView": _("Inbox"),
+    "ExportDownloadView": _("Export downloads"),
+    "PasswordResetView": _("Password reset"),
+    "RatingView": _("Customer rating page"),
+    "BroadcastLinkView": _("Broadcast links"),
+    "SurveyAnswerPage": _("Survey answer page"),
+    "Report": _("Reports"),
+    "Dashboard": _("Dashboard"),
+    "Property": _("Property"),
+    "ServiceReport": _("Service performance report"),
+    "CollectionReport": _("Collection report"),
+    "Import": _("Excel import"),
+    "Group": _("User groups"),
+    "Role": _("Roles"),
+    "User": _("Users"),
+    "Permission": _("Base permissions"),
+    "ViewMenu": _("Views and menus"),
+    "PermissionViewMenu": _("Permissions on views and menus"),
 }
 
 
@@ -124,8 +169,9 @@ def sorted_permissions(permission_views):
     return sorted(permission_views, key=_sort_key)
 
 
-def name_security_models(user_model, role_model, permission_view_model, permission_model, view_menu_model,
-                         person_name, role_labels):
+def name_security_models(
+    user_model, role_model, permission_view_model, permission_model, view_menu_model, person_name, role_labels
+):
     """FAB's screens (users, roles, permissions, pickers) show its security records by their
     text: a person by the one naming rule, a built-in role and a permission by their Chinese
     labels. Outside a running app (logs, shell) they keep FAB's own text."""

@@ -8,6 +8,7 @@ the renderer do more than copy text. A text is checked when it is saved (``first
 bad placeholder); rendering never expands anything but declared names, caps the result, and reports
 what it had to leave out instead of failing (a stored text may predate a rule).
 """
+
 import logging
 import re
 
@@ -55,7 +56,7 @@ def _tokens(text):
                 yield "bad", "{", "unbalanced"
                 i += 1
             else:
-                raw = text[i:end + 1]
+                raw = text[i : end + 1]
                 inner = raw[1:-1]
                 if _NAME.match(inner):
                     yield "name", inner, raw
@@ -106,7 +107,7 @@ def render(text, values, allowed=None, report=None, limit=MAX_RENDERED_CHARS):
         else:
             piece = token[1]
         if size + len(piece) > limit:
-            parts.append(piece[:limit - size])
+            parts.append(piece[: limit - size])
             found.append(Problem("cut"))
             cut = True
             break
@@ -118,4 +119,4 @@ def render(text, values, allowed=None, report=None, limit=MAX_RENDERED_CHARS):
         if report is not None:
             report.extend(found)
     rendered = "".join(parts)
-    return rendered[:limit - 1] + "…" if cut else rendered
+    return rendered[: limit - 1] + "…" if cut else rendered

@@ -3,6 +3,7 @@
 The token carries only the ticket id, signed with the app's secret; "single use" is the unique
 rating per ticket, so a reused link finds the rating already there and changes nothing.
 """
+
 import datetime
 
 from flask_babel import lazy_gettext as _
@@ -79,19 +80,33 @@ def check_rating(session, ticket, stars, source, recorded_by_id):
     if source not in RATING_SOURCES:
         raise DomainError(_("Not a valid choice: %(value)s", value=source), field="source")
     if source == "link" and recorded_by_id is not None:
-        raise DomainError(_("A rating taken by staff is recorded as by phone or in person; only the customer's "
-                            "own link gives a link rating."), field="source")
+        raise DomainError(
+            _(
+                "A rating taken by staff is recorded as by phone or in person; only the customer's "
+                "own link gives a link rating."
+            ),
+            field="source",
+        )
     if source in STAFF_SOURCES and recorded_by_id is None:
-        raise DomainError(_("A rating taken by phone or in person needs the staff member who recorded it."),
-                          field="source")
+        raise DomainError(
+            _("A rating taken by phone or in person needs the staff member who recorded it."), field="source"
+        )
     return stars
 
 
 def record_rating(session, ticket, stars, comment, source, now, recorded_by_id=None):
     """Save one rating for a finished ticket (check_rating); a second one is refused."""
     stars = check_rating(session, ticket, stars, source, recorded_by_id)
-    session.add(TicketRating(ticket=ticket, stars=stars, comment=(comment or "").strip()[:2000] or None,
-                             source=source, rated_at=now, recorded_by_id=recorded_by_id))
+    session.add(
+        TicketRating(
+            ticket=ticket,
+            stars=stars,
+            comment=(comment or "").strip()[:2000] or None,
+            source=source,
+            rated_at=now,
+            recorded_by_id=recorded_by_id,
+        )
+    )
     session.commit()
 
 
@@ -100,8 +115,12 @@ def close_resolved(session, now, after_days):
     cutoff = now - datetime.timedelta(days=after_days)
     # SKIP LOCKED (PostgreSQL): a concurrent run leaves the rows this one holds alone, so a ticket is
     # closed, logged and its customer told once; SQLite serialises writing transactions anyway
-    tickets = (session.query(Ticket).filter(Ticket.status == "resolved", Ticket.resolved_at < cutoff)
-               .with_for_update(skip_locked=True, of=Ticket).all())
+    tickets = (
+        session.query(Ticket)
+        .filter(Ticket.status == "resolved", Ticket.resolved_at < cutoff)
+        .with_for_update(skip_locked=True, of=Ticket)
+        .all()
+    )
     for ticket in tickets:
         ticket.status = "closed"
     session.commit()

@@ -5,6 +5,7 @@
 - deletes that would lose data (a building with units, a customer with tickets or bills)
   are refused, as declared by each model's ``__delete_guards__``.
 """
+
 from flask_babel import lazy_gettext as _
 from sqlalchemy import UniqueConstraint, and_, event, select, func
 from sqlalchemy.orm import Session, with_parent
@@ -22,7 +23,10 @@ DELETE_GUARDS = {
     models.Customer: [
         ("tickets", _("This customer has tickets; set the status to inactive instead of deleting.")),
         ("bills", _("This customer has bills; set the status to inactive instead of deleting.")),
-        ("communications", _("This customer has communication records; set the status to inactive instead of deleting.")),
+        (
+            "communications",
+            _("This customer has communication records; set the status to inactive instead of deleting."),
+        ),
     ],
     models.Department: [
         ("staff", _("This department still has staff; move them first.")),
@@ -34,8 +38,9 @@ DELETE_GUARDS = {
     models.TicketEvent: [(None, _("The ticket history cannot be changed."))],
     models.Supplier: [("contracts", _("This supplier has contracts; it cannot be deleted."))],
     models.Equipment: [("plans", _("This equipment has maintenance plans; delete or move them first."))],
-    models.MaintenancePlan: [("occurrences", _("This plan has maintenance records; switch it off instead of "
-                                               "deleting."))],
+    models.MaintenancePlan: [
+        ("occurrences", _("This plan has maintenance records; switch it off instead of deleting."))
+    ],
     models.Survey: [("recipients", _("This survey has been sent; close it instead of deleting."))],
 }
 DELETE_GUARDS[models.Customer] += [

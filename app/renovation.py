@@ -8,6 +8,7 @@ Status moves (each one function, each commits once):
 The reminder job tells the responsible staff (or the supervisors) of inspections due and works past
 their planned end, at most once a day per renovation (a conditional UPDATE claims the day).
 """
+
 import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -27,8 +28,9 @@ DONE = ("refunded", "withheld", "rejected")
 
 def _need(renovation, *statuses):
     if renovation.status not in statuses:
-        raise DomainError(_("Not possible while the renovation is %(status)s.",
-                            status=RENOVATION_STATUSES.label(renovation.status)))
+        raise DomainError(
+            _("Not possible while the renovation is %(status)s.", status=RENOVATION_STATUSES.label(renovation.status))
+        )
 
 
 def _approver(actor):
@@ -43,8 +45,12 @@ def check_renovation(renovation):
     if renovation.works_start and renovation.works_end and renovation.works_end < renovation.works_start:
         raise DomainError(_("The end date cannot be before the start date."), field="works_end")
     if renovation.id is not None and renovation.status not in ("applied", "approved"):
-        raise DomainError(_("The application can no longer be changed; this renovation is %(status)s.",
-                            status=RENOVATION_STATUSES.label(renovation.status)))
+        raise DomainError(
+            _(
+                "The application can no longer be changed; this renovation is %(status)s.",
+                status=RENOVATION_STATUSES.label(renovation.status),
+            )
+        )
 
 
 def _unit_status(renovation, status):
@@ -115,8 +121,9 @@ def withhold(session, renovation, amount, reason, now):
     except (InvalidOperation, ValueError):
         raise DomainError(_("Enter the amount withheld."), field="withheld_amount")
     if not Decimal("0") < amount <= (renovation.deposit or Decimal("0")):
-        raise DomainError(_("The amount withheld must be more than 0 and at most the deposit."),
-                          field="withheld_amount")
+        raise DomainError(
+            _("The amount withheld must be more than 0 and at most the deposit."), field="withheld_amount"
+        )
     if not (reason or "").strip():
         raise DomainError(_("Give the reason for withholding the deposit."), field="withheld_reason")
     renovation.status, renovation.settled_at = "withheld", now
@@ -145,26 +152,46 @@ def _recipients(session, renovation):
 def send_reminders(session, today, now):
     """Remind of inspections due (by today) and works past their end. Returns {"inspection": n, "overrun": n}."""
     counts = {"inspection": 0, "overrun": 0}
-    due = session.execute(select(Renovation).where(or_(
-        (Renovation.status == "inspection") & (Renovation.inspection_due <= today),
-        (Renovation.status == "works") & (Renovation.works_end < today)))
-        .where(or_(Renovation.last_reminded_on.is_(None), Renovation.last_reminded_on < today))
-        .order_by(Renovation.id)).scalars().all()
+    due = (
+        session.execute(
+            select(Renovation)
+            .where(
+                or_(
+                    (Renovation.status == "inspection") & (Renovation.inspection_due <= today),
+                    (Renovation.status == "works") & (Renovation.works_end < today),
+                )
+            )
+            .where(or_(Renovation.last_reminded_on.is_(None), Renovation.last_reminded_on < today))
+            .order_by(Renovation.id)
+        )
+        .scalars()
+        .all()
+    )
     for renovation in due:
         claimed = session.execute(
-            update(Renovation).where(Renovation.id == renovation.id,
-                                     or_(Renovation.last_reminded_on.is_(None), Renovation.last_reminded_on < today))
-            .values(last_reminded_on=today).execution_options(synchronize_session=False)).rowcount
+            update(Renovation)
+            .where(
+                Renovation.id == renovation.id,
+                or_(Renovation.last_reminded_on.is_(None), Renovation.last_reminded_on < today),
+            )
+            .values(last_reminded_on=today)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if claimed != 1:
             continue
-        values = {"unit": str(renovation.unit), "customer_name": renovation.customer.name if renovation.customer else "",
-                  "contractor": renovation.contractor or "", "works_end": renovation.works_end.isoformat(),
-                  "inspection_due": renovation.inspection_due.isoformat() if renovation.inspection_due else "",
-                  "days_over": (today - renovation.works_end).days}
+        values = {
+            "unit": str(renovation.unit),
+            "customer_name": renovation.customer.name if renovation.customer else "",
+            "contractor": renovation.contractor or "",
+            "works_end": renovation.works_end.isoformat(),
+            "inspection_due": renovation.inspection_due.isoformat() if renovation.inspection_due else "",
+            "days_over": (today - renovation.works_end).days,
+        }
         kind = "inspection" if renovation.status == "inspection" else "overrun"
         key = "renovation_inspection_due" if kind == "inspection" else "renovation_overrun"
-        notify_staff(session, _recipients(session, renovation), key, values,
-                     f"/renovationview/show/{renovation.id}", now)
+        notify_staff(
+            session, _recipients(session, renovation), key, values, f"/renovationview/show/{renovation.id}", now
+        )
         counts[kind] += 1
     session.commit()
     return counts

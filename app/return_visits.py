@@ -8,6 +8,7 @@
 - The result: reached or not; when reached and the customer is not satisfied, a ticket still
   resolved is reopened, and a closed one is escalated (level up, its supervisors told).
 """
+
 import datetime
 import hashlib
 
@@ -38,19 +39,37 @@ def create_visits(session, now):
     rules = session.execute(select(ReturnVisitRule).where(ReturnVisitRule.active.is_(True))).scalars().all()
     for rule in rules:
         cutoff = now - datetime.timedelta(hours=rule.delay_hours)
-        tickets = session.execute(
-            select(Ticket).where(Ticket.type == rule.ticket_type, Ticket.status.in_(FINISHED),
-                                 Ticket.resolved_at <= cutoff, Ticket.resolved_at > now - LOOKBACK,
-                                 ~Ticket.id.in_(select(ReturnVisit.ticket_id)))
-            .order_by(Ticket.id)).scalars().all()
+        tickets = (
+            session.execute(
+                select(Ticket)
+                .where(
+                    Ticket.type == rule.ticket_type,
+                    Ticket.status.in_(FINISHED),
+                    Ticket.resolved_at <= cutoff,
+                    Ticket.resolved_at > now - LOOKBACK,
+                    ~Ticket.id.in_(select(ReturnVisit.ticket_id)),
+                )
+                .order_by(Ticket.id)
+            )
+            .scalars()
+            .all()
+        )
         for ticket in tickets:
             if not in_sample(ticket.number, rule.every_nth):
                 continue
             try:
                 with session.begin_nested():
-                    session.add(ReturnVisit(ticket_id=ticket.id, customer_id=ticket.customer_id, script=rule.script,
-                                            due_at=ticket.resolved_at + datetime.timedelta(hours=rule.delay_hours),
-                                            status="pending", created_at=now, updated_at=now))
+                    session.add(
+                        ReturnVisit(
+                            ticket_id=ticket.id,
+                            customer_id=ticket.customer_id,
+                            script=rule.script,
+                            due_at=ticket.resolved_at + datetime.timedelta(hours=rule.delay_hours),
+                            status="pending",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
             except IntegrityError:  # another run created it a moment ago
                 continue
             created += 1
@@ -92,13 +111,23 @@ def apply_result(session, visit, actor_id, now):
     from flask_appbuilder.security.sqla.models import User
 
     visitor = session.get(User, actor_id) if actor_id else None
-    values = {"ticket_number": ticket.number, "title": ticket.title,
-              "customer_name": ticket.customer.name if ticket.customer else "",
-              "result": VISIT_RESULTS.label(visit.result), "notes": visit.notes or "",
-              "visited_by": person_name(visitor) if visitor else ""}
+    values = {
+        "ticket_number": ticket.number,
+        "title": ticket.title,
+        "customer_name": ticket.customer.name if ticket.customer else "",
+        "result": VISIT_RESULTS.label(visit.result),
+        "notes": visit.notes or "",
+        "visited_by": person_name(visitor) if visitor else "",
+    }
     level = 2 if outcome == "escalated" and ticket.escalation_level >= 2 else 1
-    notify_staff(session, escalation_recipients(session, ticket, level), "return_visit_unsatisfied", values,
-                 f"/ticketwork/{ticket.number}", now)
+    notify_staff(
+        session,
+        escalation_recipients(session, ticket, level),
+        "return_visit_unsatisfied",
+        values,
+        f"/ticketwork/{ticket.number}",
+        now,
+    )
     return outcome
 
 

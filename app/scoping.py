@@ -16,11 +16,21 @@ StaffProfile) without (can_see_all, StaffProfile); outbox messages to those addr
 (can_see_all, OutboxMessage); a ticket's change history follows the ticket. Anyone else signed in may see every profile their
 permissions open (assignees' names on tickets), nobody signed in sees none.
 """
+
 from sqlalchemy import and_, event, false, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
-from app.models import (ChangeLog, MaintenanceOccurrence, OutboxMessage, ReturnVisit, StaffProfile, Ticket,
-                        TicketAttachment, TicketEvent, TicketRating)
+from app.models import (
+    ChangeLog,
+    MaintenanceOccurrence,
+    OutboxMessage,
+    ReturnVisit,
+    StaffProfile,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    TicketRating,
+)
 from app.policy.principal import SCOPE_ALL, SCOPE_DEPARTMENT, SCOPE_NONE, SCOPE_OWN, current_principal
 from app.security import RESOURCE_OUTBOX, RESOURCE_STAFF, RESOURCE_TICKET
 
@@ -34,14 +44,16 @@ def ticket_criterion(principal):
     if scope == SCOPE_NONE:
         return lambda cls: false()
     if scope == SCOPE_OWN:
-        return lambda cls: or_(cls.assignee_id == user_id,
-                               and_(cls.assignee_id.is_(None), cls.department_id.in_(departments)))
+        return lambda cls: or_(
+            cls.assignee_id == user_id, and_(cls.assignee_id.is_(None), cls.department_id.in_(departments))
+        )
     return lambda cls: or_(cls.department_id.in_(departments), cls.assignee_id == user_id)
 
 
 def _follow_ticket(model, visible):
-    return with_loader_criteria(model, lambda cls: cls.ticket_id.in_(visible), include_aliases=True,
-                                track_closure_variables=True)
+    return with_loader_criteria(
+        model, lambda cls: cls.ticket_id.in_(visible), include_aliases=True, track_closure_variables=True
+    )
 
 
 def options_for(principal):
@@ -51,27 +63,42 @@ def options_for(principal):
     if tickets is not None:
         visible = select(Ticket.id).where(tickets(Ticket))
         options.append(with_loader_criteria(Ticket, tickets, include_aliases=True, track_closure_variables=True))
-        options += [_follow_ticket(model, visible) for model in
-                    (TicketEvent, TicketAttachment, TicketRating, ReturnVisit, MaintenanceOccurrence)]
+        options += [
+            _follow_ticket(model, visible)
+            for model in (TicketEvent, TicketAttachment, TicketRating, ReturnVisit, MaintenanceOccurrence)
+        ]
         # the change history of a ticket is the ticket's too
-        options.append(with_loader_criteria(
-            ChangeLog, lambda cls: or_(cls.resource != "Ticket", cls.record_id.in_(visible)),
-            include_aliases=True, track_closure_variables=True))
+        options.append(
+            with_loader_criteria(
+                ChangeLog,
+                lambda cls: or_(cls.resource != "Ticket", cls.record_id.in_(visible)),
+                include_aliases=True,
+                track_closure_variables=True,
+            )
+        )
     outbox = principal.scope(RESOURCE_OUTBOX)
     if outbox == SCOPE_NONE:
         options.append(with_loader_criteria(OutboxMessage, lambda cls: false(), include_aliases=True))
     elif outbox != SCOPE_ALL:  # without (can_see_all, OutboxMessage): only the messages addressed to them
         user_id = principal.user_id
-        options.append(with_loader_criteria(OutboxMessage, lambda cls: cls.user_id == user_id,
-                                            include_aliases=True, track_closure_variables=True))
+        options.append(
+            with_loader_criteria(
+                OutboxMessage, lambda cls: cls.user_id == user_id, include_aliases=True, track_closure_variables=True
+            )
+        )
     staff = principal.scope(RESOURCE_STAFF)
     if staff == SCOPE_NONE:
         options.append(with_loader_criteria(StaffProfile, lambda cls: false(), include_aliases=True))
     elif staff == SCOPE_DEPARTMENT:
         user_id, departments = principal.user_id, principal.departments
-        options.append(with_loader_criteria(
-            StaffProfile, lambda cls: or_(cls.department_id.in_(departments), cls.user_id == user_id),
-            include_aliases=True, track_closure_variables=True))
+        options.append(
+            with_loader_criteria(
+                StaffProfile,
+                lambda cls: or_(cls.department_id.in_(departments), cls.user_id == user_id),
+                include_aliases=True,
+                track_closure_variables=True,
+            )
+        )
     return options
 
 

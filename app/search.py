@@ -28,6 +28,7 @@ The trigram tokenizer folds case of all letters where SQLite's LIKE folds only A
 PostgreSQL: ``ILIKE '%term%'`` on the columns themselves, which the ``pg_trgm`` GIN indexes of the same
 migration answer for terms of 3 characters or more (shorter terms scan, as before).
 """
+
 from sqlalchemy import UnaryExpression, and_, bindparam, column, false, literal_column, or_, select, table
 from sqlalchemy.orm.interfaces import MANYTOONE
 from sqlalchemy.sql import operators
@@ -71,8 +72,10 @@ def contains(model, paths, term, dialect, many=False):
     for path in paths:
         relations, _, name = path.rpartition(".")
         groups.setdefault(relations, []).append(name)
-    clauses = [_through(model, relations.split(".") if relations else [], names, term, dialect)
-               for relations, names in groups.items()]
+    clauses = [
+        _through(model, relations.split(".") if relations else [], names, term, dialect)
+        for relations, names in groups.items()
+    ]
     if not clauses:
         return false()
     clause = or_(*clauses)
@@ -87,8 +90,10 @@ def ordered_by_index(model, order_column):
         return True
     if "." in order_column or order_column not in model.__table__.c:
         return False
-    return any(index.columns.keys()[:1] == [order_column] for index in model.__table__.indexes) or \
-        model.__table__.c[order_column].primary_key
+    return (
+        any(index.columns.keys()[:1] == [order_column] for index in model.__table__.indexes)
+        or model.__table__.c[order_column].primary_key
+    )
 
 
 def _through(model, relations, names, term, dialect):
@@ -119,9 +124,17 @@ def matching_ids(table_name, columns, term):
         return select(fts.c.rowid).where(literal_column(f"{table_name}_fts").op("MATCH")(bindparam(None, query)))
     terms = table(f"{table_name}_fts_terms", column("doc"), column("term"), column("col"))
     low = term.lower()
-    return (select(terms.c.doc).distinct()
-            .where(and_(terms.c.term >= bindparam(None, low), terms.c.term < bindparam(None, _next(low)),
-                        terms.c.col.in_(list(columns)))))
+    return (
+        select(terms.c.doc)
+        .distinct()
+        .where(
+            and_(
+                terms.c.term >= bindparam(None, low),
+                terms.c.term < bindparam(None, _next(low)),
+                terms.c.col.in_(list(columns)),
+            )
+        )
+    )
 
 
 def _next(prefix):

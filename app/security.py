@@ -3,6 +3,7 @@
 Pages and REST resources of a model share one permission resource (its model name), so a
 role that may edit customers on the page may edit them through the API, and no other way.
 """
+
 from flask import flash, redirect
 from flask_appbuilder import BaseView
 from flask_appbuilder.actions import action
@@ -90,39 +91,96 @@ ACTION_ESCALATION_LEVEL_1 = "can_receive_level_1"
 ACTION_ESCALATION_LEVEL_2 = "can_receive_level_2"
 
 CRM_RESOURCES = [
-    RESOURCE_BUILDING, RESOURCE_UNIT, RESOURCE_CUSTOMER, RESOURCE_RESIDENCE, RESOURCE_TAG,
-    RESOURCE_DEPARTMENT, RESOURCE_STAFF, RESOURCE_TICKET, RESOURCE_TICKET_ATTACHMENT,
-    RESOURCE_TICKET_EVENT, RESOURCE_COMMUNICATION, RESOURCE_BILL, RESOURCE_PAYMENT,
-    RESOURCE_DISPATCH_RULE, RESOURCE_DUTY_SHIFT, RESOURCE_SLA_POLICY, RESOURCE_TICKET_RATING,
-    RESOURCE_MESSAGE_TEMPLATE, RESOURCE_OUTBOX, RESOURCE_FEE_RULE, RESOURCE_METER_READING, RESOURCE_BILLING_RUN,
-    RESOURCE_WRITE_OFF, RESOURCE_BROADCAST,
-    RESOURCE_SUPPLIER, RESOURCE_CONTRACT, RESOURCE_CONTRACT_REMINDER, RESOURCE_RETURN_VISIT_RULE,
-    RESOURCE_RETURN_VISIT, RESOURCE_SURVEY, RESOURCE_SURVEY_QUESTION, RESOURCE_SURVEY_RECIPIENT,
-    RESOURCE_EQUIPMENT, RESOURCE_MAINTENANCE_PLAN, RESOURCE_MAINTENANCE_OCCURRENCE, RESOURCE_HOLIDAY,
+    RESOURCE_BUILDING,
+    RESOURCE_UNIT,
+    RESOURCE_CUSTOMER,
+    RESOURCE_RESIDENCE,
+    RESOURCE_TAG,
+    RESOURCE_DEPARTMENT,
+    RESOURCE_STAFF,
+    RESOURCE_TICKET,
+    RESOURCE_TICKET_ATTACHMENT,
+    RESOURCE_TICKET_EVENT,
+    RESOURCE_COMMUNICATION,
+    RESOURCE_BILL,
+    RESOURCE_PAYMENT,
+    RESOURCE_DISPATCH_RULE,
+    RESOURCE_DUTY_SHIFT,
+    RESOURCE_SLA_POLICY,
+    RESOURCE_TICKET_RATING,
+    RESOURCE_MESSAGE_TEMPLATE,
+    RESOURCE_OUTBOX,
+    RESOURCE_FEE_RULE,
+    RESOURCE_METER_READING,
+    RESOURCE_BILLING_RUN,
+    RESOURCE_WRITE_OFF,
+    RESOURCE_BROADCAST,
+    RESOURCE_SUPPLIER,
+    RESOURCE_CONTRACT,
+    RESOURCE_CONTRACT_REMINDER,
+    RESOURCE_RETURN_VISIT_RULE,
+    RESOURCE_RETURN_VISIT,
+    RESOURCE_SURVEY,
+    RESOURCE_SURVEY_QUESTION,
+    RESOURCE_SURVEY_RECIPIENT,
+    RESOURCE_EQUIPMENT,
+    RESOURCE_MAINTENANCE_PLAN,
+    RESOURCE_MAINTENANCE_OCCURRENCE,
+    RESOURCE_HOLIDAY,
     RESOURCE_RENOVATION,
 ]
 
 # Endpoint method -> permission action, for pages and REST APIs alike.
 VIEW_METHOD_PERMISSIONS = {
-    "list": "read", "show": "read", "related": "read", "download": "read",
-    "add": "create", "edit": "edit", "delete": "delete",
-    "action": "edit", "action_post": "edit",
-    "export": "export", "export_selected": "export",
-    "batch": "edit", "batch_edit": "edit",
-    "save_view": "read", "delete_saved_view": "read",
-    "start": "edit", "resend": "edit",
-    "approve": "approve", "reject": "approve", "unlock": "edit",
-    "reverse": "reverse", "reverse_action": "reverse",
+    "list": "read",
+    "show": "read",
+    "related": "read",
+    "download": "read",
+    "add": "create",
+    "edit": "edit",
+    "delete": "delete",
+    "action": "edit",
+    "action_post": "edit",
+    "export": "export",
+    "export_selected": "export",
+    "batch": "edit",
+    "batch_edit": "edit",
+    "save_view": "read",
+    "delete_saved_view": "read",
+    "start": "edit",
+    "resend": "edit",
+    "approve": "approve",
+    "reject": "approve",
+    "unlock": "edit",
+    "reverse": "reverse",
+    "reverse_action": "reverse",
     "generate": "create",
-    "report": "read", "open_report": "read", "schedule": "edit",
-    "timeline": "read", "open_timeline": "read", "record": "read", "change_history": "read",
-    "submit": "edit", "terminate": "approve",
-    "send_survey": "edit", "send": "edit", "close_survey": "edit", "results": "read", "open_results": "read",
-    "export_answers": "export", "progress": "read", "open_progress": "read", "step": "edit",
+    "report": "read",
+    "open_report": "read",
+    "schedule": "edit",
+    "timeline": "read",
+    "open_timeline": "read",
+    "record": "read",
+    "change_history": "read",
+    "submit": "edit",
+    "terminate": "approve",
+    "send_survey": "edit",
+    "send": "edit",
+    "close_survey": "edit",
+    "results": "read",
+    "open_results": "read",
+    "export_answers": "export",
+    "progress": "read",
+    "open_progress": "read",
+    "step": "edit",
 }
 API_METHOD_PERMISSIONS = {
-    "get": "read", "get_list": "read", "info": "read",
-    "post": "create", "put": "edit", "delete": "delete",
+    "get": "read",
+    "get_list": "read",
+    "info": "read",
+    "post": "create",
+    "put": "edit",
+    "delete": "delete",
 }
 
 READ = (ACTION_READ,)
@@ -153,49 +211,99 @@ def _grant(actions_by_resource):
 # a role sees a menu entry when it may read the entry's resource.
 ROLE_CONFIGS = {
     ROLE_MANAGER: _grant({resource: (ACTION_READ, ACTION_EXPORT) for resource in CRM_RESOURCES}),
-    ROLE_SUPERVISOR: _grant({
-        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
-        RESOURCE_RESIDENCE: READ, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,
-        RESOURCE_STAFF: (ACTION_READ, ACTION_EDIT),
-        RESOURCE_TICKET: READ_WRITE, RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
-        RESOURCE_TICKET_EVENT: READ, RESOURCE_COMMUNICATION: READ_CREATE,
-        RESOURCE_BILL: READ, RESOURCE_PAYMENT: READ,
-        RESOURCE_DUTY_SHIFT: FULL, RESOURCE_DISPATCH_RULE: READ, RESOURCE_SLA_POLICY: READ,
-        RESOURCE_TICKET_RATING: READ_CREATE, RESOURCE_OUTBOX: (ACTION_READ, ACTION_EDIT),
-        RESOURCE_WRITE_OFF: (ACTION_READ, ACTION_CREATE, ACTION_APPROVE),
-        RESOURCE_FEE_RULE: READ, RESOURCE_METER_READING: READ, RESOURCE_BILLING_RUN: READ,
-        RESOURCE_BROADCAST: READ,
-        RESOURCE_SUPPLIER: READ_WRITE, RESOURCE_CONTRACT: (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_APPROVE),
-        RESOURCE_CONTRACT_REMINDER: READ, RESOURCE_RETURN_VISIT_RULE: FULL,
-        RESOURCE_RETURN_VISIT: (ACTION_READ, ACTION_EDIT, ACTION_EXPORT), RESOURCE_SURVEY: (ACTION_READ, ACTION_EXPORT),
-        RESOURCE_SURVEY_QUESTION: READ, RESOURCE_SURVEY_RECIPIENT: READ,
-        RESOURCE_EQUIPMENT: READ_WRITE, RESOURCE_MAINTENANCE_PLAN: FULL,
-        RESOURCE_MAINTENANCE_OCCURRENCE: (ACTION_READ, ACTION_EDIT),
-        RESOURCE_HOLIDAY: FULL, RESOURCE_CARE_REMINDERS: (ACTION_READ, ACTION_EDIT), RESOURCE_RENOVATION: READ_WRITE,
-    }),
-    ROLE_SERVICE: _grant({
-        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ_WRITE, RESOURCE_CUSTOMER: READ_WRITE,
-        RESOURCE_RESIDENCE: FULL, RESOURCE_TAG: READ, RESOURCE_DEPARTMENT: READ,
-        RESOURCE_TICKET: READ_WRITE, RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
-        RESOURCE_TICKET_EVENT: READ, RESOURCE_COMMUNICATION: READ_WRITE,
-        RESOURCE_BILL: READ, RESOURCE_PAYMENT: READ_CREATE, RESOURCE_TICKET_RATING: READ_CREATE,
-        RESOURCE_OUTBOX: READ, RESOURCE_WRITE_OFF: READ_CREATE, RESOURCE_METER_READING: READ_WRITE,
-        RESOURCE_FEE_RULE: READ, RESOURCE_BILLING_RUN: READ, RESOURCE_BROADCAST: READ_WRITE,
-        RESOURCE_SUPPLIER: READ_WRITE, RESOURCE_CONTRACT: READ_WRITE, RESOURCE_CONTRACT_REMINDER: READ,
-        RESOURCE_RETURN_VISIT_RULE: READ, RESOURCE_RETURN_VISIT: (ACTION_READ, ACTION_EDIT),
-        RESOURCE_SURVEY: (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_EXPORT), RESOURCE_SURVEY_QUESTION: FULL,
-        RESOURCE_SURVEY_RECIPIENT: READ,
-        RESOURCE_EQUIPMENT: READ, RESOURCE_MAINTENANCE_PLAN: READ, RESOURCE_MAINTENANCE_OCCURRENCE: READ,
-        RESOURCE_HOLIDAY: READ_WRITE, RESOURCE_CARE_REMINDERS: (ACTION_READ, ACTION_EDIT),
-        RESOURCE_RENOVATION: READ_WRITE,
-    }),
-    ROLE_TECHNICIAN: _grant({
-        RESOURCE_BUILDING: READ, RESOURCE_UNIT: READ, RESOURCE_CUSTOMER: READ,
-        RESOURCE_DEPARTMENT: READ, RESOURCE_TICKET: (ACTION_READ, ACTION_EDIT),
-        RESOURCE_TICKET_ATTACHMENT: READ_CREATE, RESOURCE_TICKET_EVENT: READ,
-        RESOURCE_EQUIPMENT: READ, RESOURCE_MAINTENANCE_PLAN: READ,
-        RESOURCE_MAINTENANCE_OCCURRENCE: (ACTION_READ, ACTION_EDIT), RESOURCE_RENOVATION: READ,
-    }),
+    ROLE_SUPERVISOR: _grant(
+        {
+            RESOURCE_BUILDING: READ,
+            RESOURCE_UNIT: READ,
+            RESOURCE_CUSTOMER: READ,
+            RESOURCE_RESIDENCE: READ,
+            RESOURCE_TAG: READ,
+            RESOURCE_DEPARTMENT: READ,
+            RESOURCE_STAFF: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_TICKET: READ_WRITE,
+            RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+            RESOURCE_TICKET_EVENT: READ,
+            RESOURCE_COMMUNICATION: READ_CREATE,
+            RESOURCE_BILL: READ,
+            RESOURCE_PAYMENT: READ,
+            RESOURCE_DUTY_SHIFT: FULL,
+            RESOURCE_DISPATCH_RULE: READ,
+            RESOURCE_SLA_POLICY: READ,
+            RESOURCE_TICKET_RATING: READ_CREATE,
+            RESOURCE_OUTBOX: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_WRITE_OFF: (ACTION_READ, ACTION_CREATE, ACTION_APPROVE),
+            RESOURCE_FEE_RULE: READ,
+            RESOURCE_METER_READING: READ,
+            RESOURCE_BILLING_RUN: READ,
+            RESOURCE_BROADCAST: READ,
+            RESOURCE_SUPPLIER: READ_WRITE,
+            RESOURCE_CONTRACT: (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_APPROVE),
+            RESOURCE_CONTRACT_REMINDER: READ,
+            RESOURCE_RETURN_VISIT_RULE: FULL,
+            RESOURCE_RETURN_VISIT: (ACTION_READ, ACTION_EDIT, ACTION_EXPORT),
+            RESOURCE_SURVEY: (ACTION_READ, ACTION_EXPORT),
+            RESOURCE_SURVEY_QUESTION: READ,
+            RESOURCE_SURVEY_RECIPIENT: READ,
+            RESOURCE_EQUIPMENT: READ_WRITE,
+            RESOURCE_MAINTENANCE_PLAN: FULL,
+            RESOURCE_MAINTENANCE_OCCURRENCE: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_HOLIDAY: FULL,
+            RESOURCE_CARE_REMINDERS: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_RENOVATION: READ_WRITE,
+        }
+    ),
+    ROLE_SERVICE: _grant(
+        {
+            RESOURCE_BUILDING: READ,
+            RESOURCE_UNIT: READ_WRITE,
+            RESOURCE_CUSTOMER: READ_WRITE,
+            RESOURCE_RESIDENCE: FULL,
+            RESOURCE_TAG: READ,
+            RESOURCE_DEPARTMENT: READ,
+            RESOURCE_TICKET: READ_WRITE,
+            RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+            RESOURCE_TICKET_EVENT: READ,
+            RESOURCE_COMMUNICATION: READ_WRITE,
+            RESOURCE_BILL: READ,
+            RESOURCE_PAYMENT: READ_CREATE,
+            RESOURCE_TICKET_RATING: READ_CREATE,
+            RESOURCE_OUTBOX: READ,
+            RESOURCE_WRITE_OFF: READ_CREATE,
+            RESOURCE_METER_READING: READ_WRITE,
+            RESOURCE_FEE_RULE: READ,
+            RESOURCE_BILLING_RUN: READ,
+            RESOURCE_BROADCAST: READ_WRITE,
+            RESOURCE_SUPPLIER: READ_WRITE,
+            RESOURCE_CONTRACT: READ_WRITE,
+            RESOURCE_CONTRACT_REMINDER: READ,
+            RESOURCE_RETURN_VISIT_RULE: READ,
+            RESOURCE_RETURN_VISIT: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_SURVEY: (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_EXPORT),
+            RESOURCE_SURVEY_QUESTION: FULL,
+            RESOURCE_SURVEY_RECIPIENT: READ,
+            RESOURCE_EQUIPMENT: READ,
+            RESOURCE_MAINTENANCE_PLAN: READ,
+            RESOURCE_MAINTENANCE_OCCURRENCE: READ,
+            RESOURCE_HOLIDAY: READ_WRITE,
+            RESOURCE_CARE_REMINDERS: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_RENOVATION: READ_WRITE,
+        }
+    ),
+    ROLE_TECHNICIAN: _grant(
+        {
+            RESOURCE_BUILDING: READ,
+            RESOURCE_UNIT: READ,
+            RESOURCE_CUSTOMER: READ,
+            RESOURCE_DEPARTMENT: READ,
+            RESOURCE_TICKET: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_TICKET_ATTACHMENT: READ_CREATE,
+            RESOURCE_TICKET_EVENT: READ,
+            RESOURCE_EQUIPMENT: READ,
+            RESOURCE_MAINTENANCE_PLAN: READ,
+            RESOURCE_MAINTENANCE_OCCURRENCE: (ACTION_READ, ACTION_EDIT),
+            RESOURCE_RENOVATION: READ,
+        }
+    ),
 }
 ROLE_CONFIGS[ROLE_SERVICE].append((ACTION_IMPORT, RESOURCE_IMPORT))
 ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_READ, RESOURCE_PERFORMANCE))
@@ -208,21 +316,33 @@ for _role in (ROLE_MANAGER, ROLE_SUPERVISOR):  # supervisors see their departmen
     ROLE_CONFIGS[_role] += [(ACTION_READ, RESOURCE_DASHBOARD), (ACTION_READ, RESOURCE_REPORT)]
 ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_EXPORT, RESOURCE_REPORT))
 # Row scope and approvals are permissions too (app.policy.principal): a copied role keeps them.
-ROLE_CONFIGS[ROLE_MANAGER] += [(ACTION_SEE_ALL, RESOURCE_TICKET), (ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION),
-                               (ACTION_SEE_ALL, RESOURCE_OUTBOX)]
-ROLE_CONFIGS[ROLE_SERVICE] += [(ACTION_SEE_ALL, RESOURCE_TICKET), (ACTION_MANAGE, RESOURCE_TICKET),
-                               (ACTION_SEE_ALL, RESOURCE_OUTBOX)]
+ROLE_CONFIGS[ROLE_MANAGER] += [
+    (ACTION_SEE_ALL, RESOURCE_TICKET),
+    (ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION),
+    (ACTION_SEE_ALL, RESOURCE_OUTBOX),
+]
+ROLE_CONFIGS[ROLE_SERVICE] += [
+    (ACTION_SEE_ALL, RESOURCE_TICKET),
+    (ACTION_MANAGE, RESOURCE_TICKET),
+    (ACTION_SEE_ALL, RESOURCE_OUTBOX),
+]
 ROLE_CONFIGS[ROLE_SUPERVISOR] += [
-    (ACTION_SEE_DEPARTMENT, RESOURCE_TICKET), (ACTION_SEE_DEPARTMENT, RESOURCE_STAFF), (ACTION_MANAGE, RESOURCE_TICKET),
-    (ACTION_APPROVE, RESOURCE_RENOVATION), (ACTION_ESCALATION_LEVEL_1, RESOURCE_ESCALATION),
+    (ACTION_SEE_DEPARTMENT, RESOURCE_TICKET),
+    (ACTION_SEE_DEPARTMENT, RESOURCE_STAFF),
+    (ACTION_MANAGE, RESOURCE_TICKET),
+    (ACTION_APPROVE, RESOURCE_RENOVATION),
+    (ACTION_ESCALATION_LEVEL_1, RESOURCE_ESCALATION),
 ]
 # Everyone signed in may use the searchable selects (each lookup checks the listed resource),
 # read the API description (built per user: hidden fields are left out), see their own account
 # and change their own password. Added to existing roles by every `crm init`.
 EVERYONE = [
-    (ACTION_READ, RESOURCE_LOOKUP), ("can_get", "OpenApi"),
-    ("can_this_form_get", "ResetMyPasswordView"), ("can_this_form_post", "ResetMyPasswordView"),
-    ("can_userinfo", "UserDBModelView"), ("resetmypassword", "UserDBModelView"),
+    (ACTION_READ, RESOURCE_LOOKUP),
+    ("can_get", "OpenApi"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
 ]
 for _permissions in ROLE_CONFIGS.values():
     _permissions.extend(EVERYONE)
@@ -243,15 +363,21 @@ def _permission_choices():
 
     sm = current_app.appbuilder.sm
     model = sm.permissionview_model
-    return sorted_permissions(sm.session.query(model).options(
-        joinedload(model.permission), joinedload(model.view_menu)).all())
+    return sorted_permissions(
+        sm.session.query(model).options(joinedload(model.permission), joinedload(model.view_menu)).all()
+    )
 
 
 def _permissions_field():
     from app.permission_labels import permission_label
 
-    return QuerySelectMultipleField(_("Permissions"), query_func=_permission_choices, get_pk_func=lambda pv: pv.id,
-                                    get_label=permission_label, widget=Select2ManyWidget())
+    return QuerySelectMultipleField(
+        _("Permissions"),
+        query_func=_permission_choices,
+        get_pk_func=lambda pv: pv.id,
+        get_label=permission_label,
+        widget=Select2ManyWidget(),
+    )
 
 
 class CrmRoleModelView(RoleModelView):
@@ -275,9 +401,16 @@ class CrmRoleModelView(RoleModelView):
 
 def _full_name_fieldsets(fieldsets):
     """FAB's fieldsets with the one full name in place of first and last name."""
-    return [(name, dict(fields, fields=["get_full_name" if f == "first_name" else f
-                                        for f in fields["fields"] if f != "last_name"]))
-            for name, fields in fieldsets]
+    return [
+        (
+            name,
+            dict(
+                fields,
+                fields=["get_full_name" if f == "first_name" else f for f in fields["fields"] if f != "last_name"],
+            ),
+        )
+        for name, fields in fieldsets
+    ]
 
 
 class CrmUserDBModelView(UserDBModelView):
@@ -294,23 +427,52 @@ class CrmUserGroupModelView(UserGroupModelView):
     """FAB's user groups, with its columns labelled."""
 
     class_permission_name = "UserGroupModelView"
-    label_columns = {"name": _("Name"), "label": _("Display name"), "description": _("Description"),
-                     "users": _("Users"), "roles": _("Roles")}
+    label_columns = {
+        "name": _("Name"),
+        "label": _("Display name"),
+        "description": _("Description"),
+        "users": _("Users"),
+        "roles": _("Roles"),
+    }
 
 
 _SECURITY_API_LABELS = {
-    "id": _("ID"), "name": _("Name"), "label": _("Display name"), "description": _("Description"),
-    "permissions": _("Permissions"), "permission": _("Permission"), "view_menu": _("View/Menu"),
-    "permission_id": _("Permission ID"), "view_menu_id": _("View/Menu ID"),
-    "permission.name": _("Permission"), "view_menu.name": _("View/Menu"),
-    "first_name": _("First Name"), "last_name": _("Last Name"), "username": _("User Name"),
-    "email": _("Email"), "active": _("Is Active?"), "password": _("Password"), "roles": _("Role"),
-    "groups": _("User groups"), "users": _("Users"), "last_login": _("Last login"),
-    "login_count": _("Login count"), "fail_login_count": _("Failed login count"),
-    "created_on": _("Created on"), "changed_on": _("Changed on"), "created_by": _("Created by"),
-    "changed_by": _("Changed by"), "created_by.id": _("Created by"), "changed_by.id": _("Changed by"),
-    "roles.id": _("Role"), "roles.name": _("Role"), "groups.id": _("User groups"), "groups.name": _("User groups"),
-    "permissions.id": _("Permissions"), "users.id": _("Users"), "users.username": _("Users"),
+    "id": _("ID"),
+    "name": _("Name"),
+    "label": _("Display name"),
+    "description": _("Description"),
+    "permissions": _("Permissions"),
+    "permission": _("Permission"),
+    "view_menu": _("View/Menu"),
+    "permission_id": _("Permission ID"),
+    "view_menu_id": _("View/Menu ID"),
+    "permission.name": _("Permission"),
+    "view_menu.name": _("View/Menu"),
+    "first_name": _("First Name"),
+    "last_name": _("Last Name"),
+    "username": _("User Name"),
+    "email": _("Email"),
+    "active": _("Is Active?"),
+    "password": _("Password"),
+    "roles": _("Role"),
+    "groups": _("User groups"),
+    "users": _("Users"),
+    "last_login": _("Last login"),
+    "login_count": _("Login count"),
+    "fail_login_count": _("Failed login count"),
+    "created_on": _("Created on"),
+    "changed_on": _("Changed on"),
+    "created_by": _("Created by"),
+    "changed_by": _("Changed by"),
+    "created_by.id": _("Created by"),
+    "changed_by.id": _("Changed by"),
+    "roles.id": _("Role"),
+    "roles.name": _("Role"),
+    "groups.id": _("User groups"),
+    "groups.name": _("User groups"),
+    "permissions.id": _("Permissions"),
+    "users.id": _("Users"),
+    "users.username": _("Users"),
 }
 
 
@@ -319,10 +481,14 @@ def _security_api(base, entity):
     from app.api_labels import DescribedApi
 
     attributes = {
-        "label_columns": dict(_SECURITY_API_LABELS, **{k: v for k, v in (base.label_columns or {}).items()
-                                                      if k not in _SECURITY_API_LABELS}),
-        "list_title": _("%(entity)s list", entity=entity), "show_title": _("%(entity)s details", entity=entity),
-        "add_title": _("Add %(entity)s", entity=entity), "edit_title": _("Edit %(entity)s", entity=entity),
+        "label_columns": dict(
+            _SECURITY_API_LABELS,
+            **{k: v for k, v in (base.label_columns or {}).items() if k not in _SECURITY_API_LABELS},
+        ),
+        "list_title": _("%(entity)s list", entity=entity),
+        "show_title": _("%(entity)s details", entity=entity),
+        "add_title": _("Add %(entity)s", entity=entity),
+        "edit_title": _("Edit %(entity)s", entity=entity),
     }
     return type(base.__name__, (DescribedApi, base), attributes)
 
@@ -376,9 +542,14 @@ class CrmAuthDBView(AuthDBView):
                 response.set_cookie(
                     accounts.REMEMBER_COOKIE,
                     accounts.remember_token(current_app.config["SECRET_KEY"], user.id, session["crm_sv"], until),
-                    max_age=days * 86400, httponly=True, samesite="Lax",
-                    secure=bool(current_app.config.get("REMEMBER_COOKIE_SECURE")
-                                or current_app.config.get("SESSION_COOKIE_SECURE")))
+                    max_age=days * 86400,
+                    httponly=True,
+                    samesite="Lax",
+                    secure=bool(
+                        current_app.config.get("REMEMBER_COOKIE_SECURE")
+                        or current_app.config.get("SESSION_COOKIE_SECURE")
+                    ),
+                )
             else:
                 session.pop("crm_remember_until", None)
             return response
@@ -401,11 +572,17 @@ class CrmUserStatsView(BaseView):
 
         rows = login_statistics(self.appbuilder.sm.session)
         headers = [str(_("User Name")), str(_("Login count")), str(_("Failed login count"))]
-        chart = {"chart": "bar", "labels": [row[0] for row in rows],
-                 "series": [{"name": headers[1], "data": [row[1] for row in rows]},
-                            {"name": headers[2], "data": [row[2] for row in rows]}]}
-        return self.render_template("crm/user_stats.html", title=_("User Statistics"), headers=headers,
-                                    rows=rows, chart=chart)
+        chart = {
+            "chart": "bar",
+            "labels": [row[0] for row in rows],
+            "series": [
+                {"name": headers[1], "data": [row[1] for row in rows]},
+                {"name": headers[2], "data": [row[2] for row in rows]},
+            ],
+        }
+        return self.render_template(
+            "crm/user_stats.html", title=_("User Statistics"), headers=headers, rows=rows, chart=chart
+        )
 
 
 class CrmGroupApi(GroupApi):
@@ -433,8 +610,9 @@ class CrmSecurityManager(SecurityManager):
     role_api = _security_api(SecurityManager.role_api, _("Roles"))
     user_api = _security_api(SecurityManager.user_api, _("Users"))
     view_menu_api = _security_api(SecurityManager.view_menu_api, _("Views and menus"))
-    permission_view_menu_api = _security_api(SecurityManager.permission_view_menu_api,
-                                             _("Permissions on views and menus"))
+    permission_view_menu_api = _security_api(
+        SecurityManager.permission_view_menu_api, _("Permissions on views and menus")
+    )
     group_api = _security_api(CrmGroupApi, _("User groups"))
 
     def __init__(self, appbuilder):
@@ -442,8 +620,15 @@ class CrmSecurityManager(SecurityManager):
         from app.core.people import person_name
         from app.permission_labels import name_security_models
 
-        name_security_models(self.user_model, self.role_model, self.permissionview_model, self.permission_model,
-                             self.viewmenu_model, person_name, ROLE_LABELS)
+        name_security_models(
+            self.user_model,
+            self.role_model,
+            self.permissionview_model,
+            self.permission_model,
+            self.viewmenu_model,
+            person_name,
+            ROLE_LABELS,
+        )
 
     def _user_permission_set(self):
         """The acting principal's (action, resource) set, loaded once per request; None is everything."""
@@ -486,11 +671,16 @@ class CrmSecurityManager(SecurityManager):
             return None
 
         refuse(None)
-        if accounts.too_many_failures(self.session, keys, now, config["CRM_LOGIN_RATE_LIMIT"],
-                                      config["CRM_LOGIN_RATE_WINDOW_MINUTES"]):
+        if accounts.too_many_failures(
+            self.session, keys, now, config["CRM_LOGIN_RATE_LIMIT"], config["CRM_LOGIN_RATE_WINDOW_MINUTES"]
+        ):
             check_password_hash(config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
-            return refuse(_("Too many failed sign-ins from here. Try again in %(minutes)s minutes.",
-                            minutes=config["CRM_LOGIN_RATE_WINDOW_MINUTES"]))
+            return refuse(
+                _(
+                    "Too many failed sign-ins from here. Try again in %(minutes)s minutes.",
+                    minutes=config["CRM_LOGIN_RATE_WINDOW_MINUTES"],
+                )
+            )
         until = accounts.locked_until(self.session, user_id, username, now)
         if until is not None:
             check_password_hash(config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
@@ -506,14 +696,16 @@ class CrmSecurityManager(SecurityManager):
             return result
         accounts.record_failed_attempt(self.session, keys, now, config["CRM_LOGIN_RATE_WINDOW_MINUTES"])
         if user is not None:
-            until = accounts.record_failure(self.session, user.id, now, config["CRM_LOGIN_MAX_FAILURES"],
-                                            config["CRM_LOGIN_LOCK_MINUTES"])
+            until = accounts.record_failure(
+                self.session, user.id, now, config["CRM_LOGIN_MAX_FAILURES"], config["CRM_LOGIN_LOCK_MINUTES"]
+            )
         elif username:
             # an unknown name is logged too (someone is guessing), which also costs what a known
             # user's failure costs, so the reply does not tell whether the account exists
             self._log_unknown_failure(username)
-            until = accounts.record_unknown_failure(self.session, username, now, config["CRM_LOGIN_MAX_FAILURES"],
-                                                    config["CRM_LOGIN_LOCK_MINUTES"])
+            until = accounts.record_unknown_failure(
+                self.session, username, now, config["CRM_LOGIN_MAX_FAILURES"], config["CRM_LOGIN_LOCK_MINUTES"]
+            )
         return refuse(accounts.locked_message(until)) if until is not None else None
 
     def _log_unknown_failure(self, username):
@@ -554,7 +746,8 @@ class CrmSecurityManager(SecurityManager):
 
         row = self.session.execute(
             select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
-            .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id).where(User.id == int(pk))
+            .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
+            .where(User.id == int(pk))
         ).first()
         if row is None or not row[0].is_active:
             return None
@@ -577,8 +770,9 @@ class CrmSecurityManager(SecurityManager):
             return None
         if session.get("crm_sv") != account[1]:
             now = timestamp()
-            until = accounts.remembered_until(current_app.config["SECRET_KEY"],
-                                              request.cookies.get(accounts.REMEMBER_COOKIE), pk, account[1], now)
+            until = accounts.remembered_until(
+                current_app.config["SECRET_KEY"], request.cookies.get(accounts.REMEMBER_COOKIE), pk, account[1], now
+            )
             if until is None:
                 return None
             session["crm_sv"], session["crm_remember_until"] = account[1], until
@@ -639,7 +833,6 @@ class CrmSecurityManager(SecurityManager):
         # set by someone else (an admin): the owner must choose their own at the next login
         require_password_change(self.session, userid, not own and user is not None)
 
-
     def has_access(self, permission_name, view_name):
         permissions = self._user_permission_set()
         return permissions is None or (permission_name, view_name) in permissions
@@ -676,8 +869,9 @@ class CrmSecurityManager(SecurityManager):
             if role is not None and not reset:
                 added = [(a, r) for a, r in wanted if r in new_resources or (a, r) in new_resources] + list(EVERYONE)
                 for action, resource in added:  # new everyone-permissions reach existing roles too
-                    pvm = self.find_permission_view_menu(action, resource) or \
-                        self.add_permission_view_menu(action, resource)
+                    pvm = self.find_permission_view_menu(action, resource) or self.add_permission_view_menu(
+                        action, resource
+                    )
                     if pvm not in role.permissions:
                         role.permissions.append(pvm)
                 continue

@@ -2,10 +2,15 @@
 from the built-in values, then read from their rows. An admin's change or deletion is never
 undone by a later `crm init` (each seed is recorded in SeededDefault).
 """
+
 from sqlalchemy import insert, select
 
-from app.model.staff import (BUILT_IN_SETTINGS as BUILT_IN, ESCALATION_LEVEL_TWO, SLA_FALLBACK_RESOLUTION,  # noqa: F401
-                             SLA_FALLBACK_RESPONSE)
+from app.model.staff import (
+    BUILT_IN_SETTINGS as BUILT_IN,
+    ESCALATION_LEVEL_TWO,  # noqa: F401 (the setting names are read from here)
+    SLA_FALLBACK_RESOLUTION,  # noqa: F401
+    SLA_FALLBACK_RESPONSE,  # noqa: F401
+)
 from app.models import SeededDefault, SlaPolicy, SystemSetting
 
 SLA_POLICIES_SEED = "sla_policies"
@@ -30,8 +35,11 @@ def seed_defaults(session, now):
     seeded = []
     if SLA_POLICIES_SEED not in done:
         existing = set(session.execute(select(SlaPolicy.ticket_type, SlaPolicy.priority)).tuples())
-        rows = [{"ticket_type": t, "priority": p, "response_minutes": r, "resolution_minutes": s}
-                for (t, p), (r, s) in DEFAULT_POLICIES.items() if (t, p) not in existing]
+        rows = [
+            {"ticket_type": t, "priority": p, "response_minutes": r, "resolution_minutes": s}
+            for (t, p), (r, s) in DEFAULT_POLICIES.items()
+            if (t, p) not in existing
+        ]
         if rows:
             session.execute(insert(SlaPolicy), rows)
         seeded.append(SLA_POLICIES_SEED)

@@ -4,6 +4,7 @@ Due times are stored on the ticket; the sweep only compares them with ``now``, s
 again, late, or twice at once is harmless: each level is claimed by one conditional UPDATE
 (``WHERE escalation_level = n``), which only one sweep can win.
 """
+
 import datetime
 
 from flask_babel import lazy_gettext as _
@@ -51,8 +52,9 @@ def level_two_delay(session):
 
 def policy_minutes(session, ticket_type, priority):
     row = session.execute(
-        select(SlaPolicy.response_minutes, SlaPolicy.resolution_minutes)
-        .where(SlaPolicy.ticket_type == ticket_type, SlaPolicy.priority == priority)
+        select(SlaPolicy.response_minutes, SlaPolicy.resolution_minutes).where(
+            SlaPolicy.ticket_type == ticket_type, SlaPolicy.priority == priority
+        )
     ).first()
     if row is not None:
         return tuple(row)
@@ -63,8 +65,16 @@ def policy_table(connection):
     """Every (type, priority) with a service level → (response, resolution) minutes, as
     policy_minutes answers them, read in one query (for bulk work; others: fallback_minutes)."""
     table = {}
-    table.update({(t, p): (r, s) for t, p, r, s in connection.execute(
-        select(SlaPolicy.ticket_type, SlaPolicy.priority, SlaPolicy.response_minutes, SlaPolicy.resolution_minutes))})
+    table.update(
+        {
+            (t, p): (r, s)
+            for t, p, r, s in connection.execute(
+                select(
+                    SlaPolicy.ticket_type, SlaPolicy.priority, SlaPolicy.response_minutes, SlaPolicy.resolution_minutes
+                )
+            )
+        }
+    )
     return table
 
 
@@ -127,13 +137,24 @@ def escalate_overdue(session, now, level_two_after=None, zone=None):
     zone = zone or local_zone()
     if level_two_after is None:
         level_two_after = level_two_delay(session)
-    first = session.execute(
-        select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level == 0, _overdue(now))
-    ).scalars().all()
-    second = session.execute(
-        select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level == 1,
-                                Ticket.escalated_at < now - level_two_after)
-    ).scalars().all()
+    first = (
+        session.execute(
+            select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level == 0, _overdue(now))
+        )
+        .scalars()
+        .all()
+    )
+    second = (
+        session.execute(
+            select(Ticket.id).where(
+                Ticket.status.in_(OPEN_STATUSES),
+                Ticket.escalation_level == 1,
+                Ticket.escalated_at < now - level_two_after,
+            )
+        )
+        .scalars()
+        .all()
+    )
     counts = {"level1": 0, "level2": 0}
     # what the notices show (customer, unit, building, department, assignee), loaded for all of them in
     # one query: held here, the per-ticket loads below find them in the session instead of the database
@@ -157,11 +178,20 @@ def _with_related(session, ids):
 
     rows = []
     for start in range(0, len(ids), 500):
-        rows += session.execute(
-            select(Ticket).where(Ticket.id.in_(ids[start:start + 500]))
-            .options(joinedload(Ticket.customer), joinedload(Ticket.unit).joinedload(Unit.building),
-                     joinedload(Ticket.department), joinedload(Ticket.assignee))
-        ).scalars().all()
+        rows += (
+            session.execute(
+                select(Ticket)
+                .where(Ticket.id.in_(ids[start : start + 500]))
+                .options(
+                    joinedload(Ticket.customer),
+                    joinedload(Ticket.unit).joinedload(Unit.building),
+                    joinedload(Ticket.department),
+                    joinedload(Ticket.assignee),
+                )
+            )
+            .scalars()
+            .all()
+        )
     return rows
 
 

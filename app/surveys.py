@@ -7,6 +7,7 @@
 - Answering claims the recipient with a conditional UPDATE (answered_at IS NULL), so answers are
   taken once per recipient even from two tabs at the same moment.
 """
+
 import types as pytypes
 
 from flask_babel import lazy_gettext as _
@@ -60,8 +61,13 @@ def check_survey(survey):
 def segment_of(survey, today):
     from app.broadcasts import segment
 
-    criteria = pytypes.SimpleNamespace(buildings=survey.buildings, tags=survey.tags,
-                                       customer_type=survey.customer_type, saved_view=None, min_arrears=None)
+    criteria = pytypes.SimpleNamespace(
+        buildings=survey.buildings,
+        tags=survey.tags,
+        customer_type=survey.customer_type,
+        saved_view=None,
+        min_arrears=None,
+    )
     return segment(criteria, today)
 
 
@@ -72,8 +78,9 @@ def send(session, survey, now, base_url, secret_key, responsible_user_id=None, c
     order = channel_order()
     added, last_id = 0, 0
     while True:
-        last_id, seen, batch_added = send_batch(session, survey, now, base_url, secret_key, responsible_user_id,
-                                                last_id, chunk, order)
+        last_id, seen, batch_added = send_batch(
+            session, survey, now, base_url, secret_key, responsible_user_id, last_id, chunk, order
+        )
         added += batch_added
         if seen < chunk:
             break
@@ -92,12 +99,20 @@ def check_sendable(survey):
 def send_batch(session, survey, now, base_url, secret_key, responsible_user_id, after_customer_id, limit, order):
     """The next ``limit`` customers of the segment after ``after_customer_id``: a recipient row and an
     outbox message each, unless already there (not committed). Returns (last id, customers seen, added)."""
-    ids = session.execute(segment_of(survey, now.date()).where(Customer.id > after_customer_id)
-                          .limit(limit)).scalars().all()
+    ids = (
+        session.execute(segment_of(survey, now.date()).where(Customer.id > after_customer_id).limit(limit))
+        .scalars()
+        .all()
+    )
     if not ids:
         return after_customer_id, 0, 0
-    done = set(session.execute(select(SurveyRecipient.customer_id).where(
-        SurveyRecipient.survey_id == survey.id, SurveyRecipient.customer_id.in_(ids))).scalars())
+    done = set(
+        session.execute(
+            select(SurveyRecipient.customer_id).where(
+                SurveyRecipient.survey_id == survey.id, SurveyRecipient.customer_id.in_(ids)
+            )
+        ).scalars()
+    )
     added = 0
     for customer in session.execute(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)).scalars():
         if customer.id in done:
@@ -108,14 +123,28 @@ def send_batch(session, survey, now, base_url, secret_key, responsible_user_id, 
         recipient = SurveyRecipient(survey_id=survey.id, customer_id=customer.id, sent_at=now)
         session.add(recipient)
         session.flush()
-        values = {"customer_name": customer.name, "title": survey.title,
-                  "link": survey_url(base_url, secret_key, recipient)}
-        session.add(OutboxMessage(
-            dedupe_key=f"survey:{survey.id}:customer:{customer.id}", template_key=None, customer_id=customer.id,
-            user_id=responsible_user_id, channel=chain[0],
-            address=customer_address(customer, chain[0], responsible_user_id), fallback=",".join(chain[1:]),
-            subject=render(SUBJECT, values)[:200], body=render(BODY, values), status="pending", attempts=0,
-            next_attempt_at=now, created_at=now))
+        values = {
+            "customer_name": customer.name,
+            "title": survey.title,
+            "link": survey_url(base_url, secret_key, recipient),
+        }
+        session.add(
+            OutboxMessage(
+                dedupe_key=f"survey:{survey.id}:customer:{customer.id}",
+                template_key=None,
+                customer_id=customer.id,
+                user_id=responsible_user_id,
+                channel=chain[0],
+                address=customer_address(customer, chain[0], responsible_user_id),
+                fallback=",".join(chain[1:]),
+                subject=render(SUBJECT, values)[:200],
+                body=render(BODY, values),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
         added += 1
     session.flush()
     return ids[-1], len(ids), added
@@ -123,8 +152,9 @@ def send_batch(session, survey, now, base_url, secret_key, responsible_user_id, 
 
 def mark_sent(session, survey, now):
     survey.status, survey.sent_at = "sent", now
-    survey.recipient_count = session.execute(select(func.count()).select_from(SurveyRecipient)
-                                             .where(SurveyRecipient.survey_id == survey.id)).scalar_one()
+    survey.recipient_count = session.execute(
+        select(func.count()).select_from(SurveyRecipient).where(SurveyRecipient.survey_id == survey.id)
+    ).scalar_one()
 
 
 class SurveySendTask(tasks.TaskKind):
@@ -145,8 +175,15 @@ class SurveySendTask(tasks.TaskKind):
         if survey is None:
             raise DomainError(_("No such survey."))
         check_sendable(survey)
-        busy = session.execute(select(BackgroundTask.id).where(
-            BackgroundTask.kind == self.name, BackgroundTask.status.in_(("queued", "running")))).scalars().all()
+        busy = (
+            session.execute(
+                select(BackgroundTask.id).where(
+                    BackgroundTask.kind == self.name, BackgroundTask.status.in_(("queued", "running"))
+                )
+            )
+            .scalars()
+            .all()
+        )
         if any(session.get(BackgroundTask, task_id).args.get("survey_id") == survey.id for task_id in busy):
             raise DomainError(_("This survey is being sent."))
 
@@ -159,15 +196,29 @@ class SurveySendTask(tasks.TaskKind):
         if task.cursor is None:
             check_sendable(survey)
             task.cursor = {"after": 0, "added": 0}
-            task.total = session.execute(select(func.count()).select_from(
-                segment_of(survey, utcnow().date()).subquery())).scalar_one()
+            task.total = session.execute(
+                select(func.count()).select_from(segment_of(survey, utcnow().date()).subquery())
+            ).scalar_one()
         config = current_app.config
-        return {"survey": survey, "order": channel_order(), "base_url": config["CRM_BASE_URL"],
-                "secret_key": config["SECRET_KEY"]}
+        return {
+            "survey": survey,
+            "order": channel_order(),
+            "base_url": config["CRM_BASE_URL"],
+            "secret_key": config["SECRET_KEY"],
+        }
 
     def step(self, session, task, state, batch):
-        after, seen, added = send_batch(session, state["survey"], utcnow(), state["base_url"], state["secret_key"],
-                                        task.actor_id, task.cursor["after"], batch, state["order"])
+        after, seen, added = send_batch(
+            session,
+            state["survey"],
+            utcnow(),
+            state["base_url"],
+            state["secret_key"],
+            task.actor_id,
+            task.cursor["after"],
+            batch,
+            state["order"],
+        )
         task.cursor = {"after": after, "added": task.cursor["added"] + added}
         task.done = (task.done or 0) + seen
         task.result = {"added": task.cursor["added"]}
@@ -242,8 +293,9 @@ def parse_answers(questions, form):
         elif question.kind in ("single", "multiple"):
             options = question.option_list
             if any(v not in options for v in values) or (question.kind == "single" and len(values) > 1):
-                raise DomainError(_("Choose from the options given for question %(n)s.", n=question.position),
-                                  field=key)
+                raise DomainError(
+                    _("Choose from the options given for question %(n)s.", n=question.position), field=key
+                )
             answers[question.id] = {"choices": "\n".join(dict.fromkeys(values))}
         else:
             answers[question.id] = {"text": values[0][:2000]}
@@ -254,8 +306,11 @@ def submit_answers(session, recipient, form, now):
     """Record one recipient's answers, once. Checks first; nothing is saved when anything is wrong."""
     answers = parse_answers(recipient.survey.questions, form)
     claimed = session.execute(
-        update(SurveyRecipient).where(SurveyRecipient.id == recipient.id, SurveyRecipient.answered_at.is_(None))
-        .values(answered_at=now).execution_options(synchronize_session=False)).rowcount
+        update(SurveyRecipient)
+        .where(SurveyRecipient.id == recipient.id, SurveyRecipient.answered_at.is_(None))
+        .values(answered_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if claimed != 1:
         session.rollback()
         raise SurveyLinkError(_("Thank you — you have already answered this survey."))
@@ -271,8 +326,11 @@ def submit_answers(session, recipient, form, now):
 
 def results(session, survey):
     """Per question: how many answered, the bars to draw (label, count), the average rating, the texts."""
-    answers = session.execute(select(SurveyAnswer).join(SurveyQuestion)
-                              .where(SurveyQuestion.survey_id == survey.id)).scalars().all()
+    answers = (
+        session.execute(select(SurveyAnswer).join(SurveyQuestion).where(SurveyQuestion.survey_id == survey.id))
+        .scalars()
+        .all()
+    )
     by_question = {}
     for answer in answers:
         by_question.setdefault(answer.question_id, []).append(answer)
@@ -300,8 +358,11 @@ def results(session, survey):
 
 def response_figures(session, survey):
     sent = survey.recipient_count or 0
-    answered = session.execute(select(func.count()).select_from(SurveyRecipient).where(
-        SurveyRecipient.survey_id == survey.id, SurveyRecipient.answered_at.isnot(None))).scalar_one()
+    answered = session.execute(
+        select(func.count())
+        .select_from(SurveyRecipient)
+        .where(SurveyRecipient.survey_id == survey.id, SurveyRecipient.answered_at.isnot(None))
+    ).scalar_one()
     return {"sent": sent, "answered": answered, "rate": round(100 * answered / sent, 1) if sent else None}
 
 
@@ -310,15 +371,29 @@ def trend(session, survey):
     if not survey.series:
         rounds = [survey] if survey.status != "draft" else []
     else:
-        rounds = session.execute(select(Survey).where(Survey.series == survey.series, Survey.status != "draft")
-                                 .order_by(Survey.sent_at, Survey.id)).scalars().all()
+        rounds = (
+            session.execute(
+                select(Survey)
+                .where(Survey.series == survey.series, Survey.status != "draft")
+                .order_by(Survey.sent_at, Survey.id)
+            )
+            .scalars()
+            .all()
+        )
     out = []
     for item in rounds:
         average = session.execute(
-            select(func.avg(SurveyAnswer.rating)).join(SurveyQuestion)
-            .where(SurveyQuestion.survey_id == item.id, SurveyAnswer.rating.isnot(None))).scalar_one()
-        out.append({"survey": item, "average": round(float(average), 2) if average is not None else None,
-                    **response_figures(session, item)})
+            select(func.avg(SurveyAnswer.rating))
+            .join(SurveyQuestion)
+            .where(SurveyQuestion.survey_id == item.id, SurveyAnswer.rating.isnot(None))
+        ).scalar_one()
+        out.append(
+            {
+                "survey": item,
+                "average": round(float(average), 2) if average is not None else None,
+                **response_figures(session, item),
+            }
+        )
     return out
 
 
@@ -326,12 +401,19 @@ def answer_rows(session, survey):
     """(labels, rows) for the Excel export: one row per recipient who answered, one column per question."""
     questions = list(survey.questions)
     labels = [str(_("Customer")), str(_("Answered at"))] + [f"{q.position}. {q.text}" for q in questions]
-    recipients = session.execute(select(SurveyRecipient).where(SurveyRecipient.survey_id == survey.id,
-                                                               SurveyRecipient.answered_at.isnot(None))
-                                 .order_by(SurveyRecipient.answered_at, SurveyRecipient.id)).scalars().all()
+    recipients = (
+        session.execute(
+            select(SurveyRecipient)
+            .where(SurveyRecipient.survey_id == survey.id, SurveyRecipient.answered_at.isnot(None))
+            .order_by(SurveyRecipient.answered_at, SurveyRecipient.id)
+        )
+        .scalars()
+        .all()
+    )
     answers = {}
-    for answer in session.execute(select(SurveyAnswer).where(
-            SurveyAnswer.recipient_id.in_([r.id for r in recipients] or [0]))).scalars():
+    for answer in session.execute(
+        select(SurveyAnswer).where(SurveyAnswer.recipient_id.in_([r.id for r in recipients] or [0]))
+    ).scalars():
         answers[(answer.recipient_id, answer.question_id)] = answer
     rows = []
     for recipient in recipients:

@@ -17,6 +17,7 @@ here and done by the scheduler's worker, never in the request.
 A kind is a ``TaskKind`` registered in KINDS by its domain module (app.billing, app.imports,
 app.surveys).
 """
+
 import datetime
 
 from flask_babel import lazy_gettext as _
@@ -118,15 +119,22 @@ def cancel(session, task, now):
     if task.status in FINISHED:
         raise DomainError(_("This work has already ended."))
     if task.status == "queued":
-        claimed = session.execute(update(type(task)).where(type(task).id == task.id, type(task).status == "queued")
-                                  .values(status="cancelled", cancel_requested=True, finished_at=now)
-                                  .execution_options(synchronize_session=False)).rowcount
+        claimed = session.execute(
+            update(type(task))
+            .where(type(task).id == task.id, type(task).status == "queued")
+            .values(status="cancelled", cancel_requested=True, finished_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         session.commit()
         if claimed:
             session.refresh(task)
             return task
-    session.execute(update(type(task)).where(type(task).id == task.id)
-                    .values(cancel_requested=True).execution_options(synchronize_session=False))
+    session.execute(
+        update(type(task))
+        .where(type(task).id == task.id)
+        .values(cancel_requested=True)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     session.refresh(task)
     return task
@@ -137,11 +145,17 @@ def _claim(session, task_id, now, holder):
 
     stale = now - datetime.timedelta(seconds=STALE_SECONDS)
     claimed = session.execute(
-        update(Task).where(Task.id == task_id, or_(
-            Task.status == "queued",
-            (Task.status == "running") & (or_(Task.heartbeat_at.is_(None), Task.heartbeat_at < stale))))
+        update(Task)
+        .where(
+            Task.id == task_id,
+            or_(
+                Task.status == "queued",
+                (Task.status == "running") & (or_(Task.heartbeat_at.is_(None), Task.heartbeat_at < stale)),
+            ),
+        )
         .values(status="running", holder=holder[:120], heartbeat_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     session.commit()
     return claimed == 1
 
@@ -151,11 +165,20 @@ def claimable(session, now):
     from app.models import BackgroundTask as Task
 
     stale = now - datetime.timedelta(seconds=STALE_SECONDS)
-    return session.execute(
-        select(Task.id).where(or_(Task.status == "queued",
-                                  (Task.status == "running") & (or_(Task.heartbeat_at.is_(None),
-                                                                    Task.heartbeat_at < stale))))
-        .order_by(Task.id)).scalars().all()
+    return (
+        session.execute(
+            select(Task.id)
+            .where(
+                or_(
+                    Task.status == "queued",
+                    (Task.status == "running") & (or_(Task.heartbeat_at.is_(None), Task.heartbeat_at < stale)),
+                )
+            )
+            .order_by(Task.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def run_pending(session, now, holder="", batch=None, max_batches=None):
@@ -206,8 +229,9 @@ def _run(session, task_id, batch, budget):
     task = session.get(Task, task_id, populate_existing=True)
     handler = kinds().get(task.kind)
     if handler is None:
-        return _finish(session, task, TaskKind(), {}, "failed", str(_("Unknown kind of background task: %(kind)s",
-                                                                      kind=task.kind)))
+        return _finish(
+            session, task, TaskKind(), {}, "failed", str(_("Unknown kind of background task: %(kind)s", kind=task.kind))
+        )
     actor = session.get(User, task.actor_id) if task.actor_id else None
     try:
         principal = _require(session, actor, handler, task.args or {})
@@ -278,17 +302,36 @@ def status_of(task, now, url_for=None):
     else:
         percent = 0
     left = seconds_left(task, now)
-    data = {"id": task.id, "kind": task.kind, "title": str(handler.title), "status": task.status,
-            "status_label": TASK_STATUSES.label(task.status), "done": task.done or 0, "total": total,
-            "percent": percent, "seconds_left": left, "time_left": duration_label(left),
-            "cancel_requested": bool(task.cancel_requested), "finished": task.status in FINISHED,
-            "summary": "", "problems": [], "problem_count": task.problem_count or 0, "url": None}
+    data = {
+        "id": task.id,
+        "kind": task.kind,
+        "title": str(handler.title),
+        "status": task.status,
+        "status_label": TASK_STATUSES.label(task.status),
+        "done": task.done or 0,
+        "total": total,
+        "percent": percent,
+        "seconds_left": left,
+        "time_left": duration_label(left),
+        "cancel_requested": bool(task.cancel_requested),
+        "finished": task.status in FINISHED,
+        "summary": "",
+        "problems": [],
+        "problem_count": task.problem_count or 0,
+        "url": None,
+    }
     if task.status in FINISHED:
         data["summary"] = str(handler.summary(task) or "")
         if task.status == "cancelled":
-            data["summary"] = " ".join(filter(None, [str(_("Cancelled after %(done)s of %(total)s.",
-                                                             done=task.done or 0, total=total or 0)),
-                                                     data["summary"]]))
+            data["summary"] = " ".join(
+                filter(
+                    None,
+                    [
+                        str(_("Cancelled after %(done)s of %(total)s.", done=task.done or 0, total=total or 0)),
+                        data["summary"],
+                    ],
+                )
+            )
         data["problems"] = (task.problems or "").splitlines()[:MAX_PROBLEMS_SHOWN]
         link = handler.link(task)
         if link and url_for is not None:

@@ -6,6 +6,7 @@ message) and the flush listener (the final guard). The same listener is the one 
 born (``check_new_ticket``: it starts new, or assigned when given to someone) and
 ``check_still_changeable`` is the one rule that a closed or cancelled ticket is final.
 """
+
 import datetime
 
 from flask import current_app, has_app_context
@@ -18,7 +19,13 @@ from app import notify
 from app.errors import DomainError, NotAllowed
 from app.core.people import person_name
 from app.models import (
-    OPEN_STATUSES, CustomerUnit, StaffProfile, Ticket, TicketAttachment, TicketEvent, Unit,
+    OPEN_STATUSES,
+    CustomerUnit,
+    StaffProfile,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    Unit,
 )
 from app.numbering import next_number
 from app.records import current_actor_id, flush_time
@@ -64,10 +71,16 @@ def check_new_ticket(ticket):
     status = ticket.status or "new"
     if status in BIRTH_STATUSES and (status == "new" or _has_handler(ticket)):
         return
-    raise DomainError(_("A new ticket starts as %(new)s (or %(assigned)s when a handler is chosen); it cannot be "
-                        "created as %(status)s.", new=TICKET_STATUSES.label("new"),
-                        assigned=TICKET_STATUSES.label("assigned"), status=TICKET_STATUSES.label(status)),
-                      field="status")
+    raise DomainError(
+        _(
+            "A new ticket starts as %(new)s (or %(assigned)s when a handler is chosen); it cannot be "
+            "created as %(status)s.",
+            new=TICKET_STATUSES.label("new"),
+            assigned=TICKET_STATUSES.label("assigned"),
+            status=TICKET_STATUSES.label(status),
+        ),
+        field="status",
+    )
 
 
 def assign_if_handled(ticket):
@@ -107,12 +120,13 @@ def check_still_changeable(ticket, changes, status=None):
     status = ticket.status if status is None else status
     if status not in FINAL_STATUSES:
         return
-    changes = {k: v for k, v in changes.items()
-               if k not in _STAMPS and k not in FINAL_CHANGEABLE and _differs(*v)}
+    changes = {k: v for k, v in changes.items() if k not in _STAMPS and k not in FINAL_CHANGEABLE and _differs(*v)}
     if not changes or _is_escalation(changes):
         return
-    raise DomainError(_("Ticket %(number)s is closed or cancelled; it can no longer be changed.",
-                        number=ticket.number), field=next(iter(changes)))
+    raise DomainError(
+        _("Ticket %(number)s is closed or cancelled; it can no longer be changed.", number=ticket.number),
+        field=next(iter(changes)),
+    )
 
 
 def pending_changes(ticket):
@@ -124,8 +138,10 @@ def pending_changes(ticket):
     for key in keys:
         history = state.attrs[key].history
         if history.has_changes():
-            changes[key] = (history.deleted[0] if history.deleted else None,
-                            history.added[0] if history.added else None)
+            changes[key] = (
+                history.deleted[0] if history.deleted else None,
+                history.added[0] if history.added else None,
+            )
     return changes
 
 
@@ -166,8 +182,14 @@ def check_ticket_change(session, ticket, actor_id, now=None):
     if status:
         old, new = status
         if not can_move(old, new):
-            raise DomainError(_("A ticket cannot go from %(old)s to %(new)s.",
-                                old=TICKET_STATUSES.label(old), new=TICKET_STATUSES.label(new)), field="status")
+            raise DomainError(
+                _(
+                    "A ticket cannot go from %(old)s to %(new)s.",
+                    old=TICKET_STATUSES.label(old),
+                    new=TICKET_STATUSES.label(new),
+                ),
+                field="status",
+            )
         now = now or utcnow()
         if new == "resolved":
             if not (ticket.resolution or "").strip():
@@ -206,8 +228,15 @@ def _log_ticket_changes(session, flush_context, instances):
             from app.attachments import original_name
 
             owner = {"ticket": item.ticket} if item.ticket is not None else {"ticket_id": item.ticket_id}
-            session.add(TicketEvent(**owner, at=now, actor_id=actor_id, kind="note",
-                                    note=f"{_('Attachment added')}: {original_name(item.file)}"))
+            session.add(
+                TicketEvent(
+                    **owner,
+                    at=now,
+                    actor_id=actor_id,
+                    kind="note",
+                    note=f"{_('Attachment added')}: {original_name(item.file)}",
+                )
+            )
         if isinstance(item, Ticket):
             check_new_ticket(item)
             if not item.number:
@@ -248,8 +277,15 @@ def _log_ticket_changes(session, flush_context, instances):
                     sent = _rating_link_sent(item, message)
                     note = f"{note}\n{sent}" if sent else note
             session.add(
-                TicketEvent(ticket=item, at=now, actor_id=actor_id, kind="status", from_status=status[0],
-                            to_status=status[1], note=note)
+                TicketEvent(
+                    ticket=item,
+                    at=now,
+                    actor_id=actor_id,
+                    kind="status",
+                    from_status=status[0],
+                    to_status=status[1],
+                    note=note,
+                )
             )
         assignee = _changed(item, "assignee_id") or _changed(item, "assignee")
         if assignee:
@@ -270,9 +306,12 @@ def record_assignment(session, ticket, user_id, now, actor_id, reason=None, pend
     tickets given in this flush that dispatch adds to their open ones), and their notice unless they
     gave it to themselves. ``automatic`` is the StaffProfile dispatch chose, if it did."""
     with session.no_autoflush:
-        profile = automatic or session.execute(
-            select(StaffProfile).where(StaffProfile.user_id == user_id).execution_options(crm_unscoped=True)
-        ).scalar_one_or_none()
+        profile = (
+            automatic
+            or session.execute(
+                select(StaffProfile).where(StaffProfile.user_id == user_id).execution_options(crm_unscoped=True)
+            ).scalar_one_or_none()
+        )
         name = str(profile) if profile is not None else person_name(session.get(User, user_id))
     if automatic is not None:
         note = str(_("Dispatched automatically to %(name)s", name=name))
@@ -301,25 +340,44 @@ def intake_context(session, customer_id, today, with_units=True, limit=10):
     (not those they moved out of) and their open tickets, newest first. The session's row scope applies."""
     units = []
     if with_units:
-        units = session.execute(
-            select(Unit).join(CustomerUnit, CustomerUnit.unit_id == Unit.id)
-            .where(CustomerUnit.customer_id == customer_id,
-                   (CustomerUnit.move_out.is_(None)) | (CustomerUnit.move_out >= today))
-            .options(selectinload(Unit.building))  # each unit is shown with its building's name
-            .order_by(Unit.building_id, Unit.number).limit(limit * 5)
-        ).scalars().unique().all()
-    tickets = session.execute(
-        select(Ticket).where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
-    ).scalars().all()
+        units = (
+            session.execute(
+                select(Unit)
+                .join(CustomerUnit, CustomerUnit.unit_id == Unit.id)
+                .where(
+                    CustomerUnit.customer_id == customer_id,
+                    (CustomerUnit.move_out.is_(None)) | (CustomerUnit.move_out >= today),
+                )
+                .options(selectinload(Unit.building))  # each unit is shown with its building's name
+                .order_by(Unit.building_id, Unit.number)
+                .limit(limit * 5)
+            )
+            .scalars()
+            .unique()
+            .all()
+        )
+    tickets = (
+        session.execute(
+            select(Ticket)
+            .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     return units, tickets
 
 
 def _rating_link_sent(ticket, message):
     """The history's line about the rating link: the channel it went by, never the link."""
     if message is not None:
-        return str(_("The rating link was sent to the customer by %(channel)s.",
-                     channel=NOTIFY_CHANNELS.label(message.channel)))
+        return str(
+            _(
+                "The rating link was sent to the customer by %(channel)s.",
+                channel=NOTIFY_CHANNELS.label(message.channel),
+            )
+        )
     if ticket.customer is not None:
         return str(_("No rating link could be sent to the customer; take the rating by phone."))
     return None
@@ -383,6 +441,7 @@ def add_note(session, ticket, text, now, attachment=None):
     if not text and not attachment:
         raise DomainError(_("Write a note or attach a file."), field="note")
     check_note_allowed(session, ticket, actor_id)
-    session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None,
-                            attachment=attachment))
+    session.add(
+        TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None, attachment=attachment)
+    )
     session.commit()

@@ -3,6 +3,7 @@
 It shows what the principal may read: a source whose model they may not read is left out, the
 rows follow their scope, and every field printed follows their field levels.
 """
+
 from dataclasses import dataclass
 import datetime
 
@@ -12,8 +13,14 @@ from app.field_permissions import HIDDEN, MASKED, field_access_for, mask
 from app.models import Bill, Communication, OutboxMessage, Payment, Ticket
 from app.security import ACTION_READ
 from app.types import (
-    BILL_STATUSES, COMMUNICATION_CHANNELS, FEE_TYPES, NOTIFY_CHANNELS, OUTBOX_STATUSES, PAYMENT_KINDS,
-    TICKET_STATUSES, TICKET_TYPES,
+    BILL_STATUSES,
+    COMMUNICATION_CHANNELS,
+    FEE_TYPES,
+    NOTIFY_CHANNELS,
+    OUTBOX_STATUSES,
+    PAYMENT_KINDS,
+    TICKET_STATUSES,
+    TICKET_TYPES,
 )
 
 
@@ -50,41 +57,87 @@ def customer_timeline(session, customer_id, principal, limit=100):
 
     if readable(Ticket):
         shown = _Fields(principal, Ticket)
-        for t in session.execute(select(Ticket).where(Ticket.customer_id == customer_id)
-                                 .order_by(Ticket.created_at.desc()).limit(limit)).scalars():
+        for t in session.execute(
+            select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(limit)
+        ).scalars():
             number = shown(t, "number")  # the work page's address is the number: no link when it is hidden
-            entries.append(Entry(t.created_at, "ticket", f"{number} {shown(t, 'title')}",
-                                 f"{TICKET_TYPES.label(t.type)} · {TICKET_STATUSES.label(t.status)}",
-                                 f"/ticketwork/{t.number}" if number == t.number else ""))
+            entries.append(
+                Entry(
+                    t.created_at,
+                    "ticket",
+                    f"{number} {shown(t, 'title')}",
+                    f"{TICKET_TYPES.label(t.type)} · {TICKET_STATUSES.label(t.status)}",
+                    f"/ticketwork/{t.number}" if number == t.number else "",
+                )
+            )
     if readable(Communication):
         shown = _Fields(principal, Communication)
-        for c in session.execute(select(Communication).where(Communication.customer_id == customer_id)
-                                 .order_by(Communication.at.desc()).limit(limit)).scalars():
-            entries.append(Entry(c.at, "communication", COMMUNICATION_CHANNELS.label(c.channel),
-                                 shown(c, "summary"), f"/communicationview/show/{c.id}"))
+        for c in session.execute(
+            select(Communication)
+            .where(Communication.customer_id == customer_id)
+            .order_by(Communication.at.desc())
+            .limit(limit)
+        ).scalars():
+            entries.append(
+                Entry(
+                    c.at,
+                    "communication",
+                    COMMUNICATION_CHANNELS.label(c.channel),
+                    shown(c, "summary"),
+                    f"/communicationview/show/{c.id}",
+                )
+            )
     if readable(Bill):
         shown = _Fields(principal, Bill)
-        for b in session.execute(select(Bill).where(Bill.customer_id == customer_id)
-                                 .order_by(Bill.created_at.desc()).limit(limit)).scalars():
+        for b in session.execute(
+            select(Bill).where(Bill.customer_id == customer_id).order_by(Bill.created_at.desc()).limit(limit)
+        ).scalars():
             amount = shown(b, "amount", f"{b.amount:,.2f}")
-            entries.append(Entry(b.created_at, "bill", f"{shown(b, 'period')} {FEE_TYPES.label(b.fee_type)} {amount}",
-                                 BILL_STATUSES.label(b.status), f"/billview/show/{b.id}"))
+            entries.append(
+                Entry(
+                    b.created_at,
+                    "bill",
+                    f"{shown(b, 'period')} {FEE_TYPES.label(b.fee_type)} {amount}",
+                    BILL_STATUSES.label(b.status),
+                    f"/billview/show/{b.id}",
+                )
+            )
     if readable(Payment):
         shown = _Fields(principal, Payment)
-        for p in session.execute(select(Payment).join(Bill, Bill.id == Payment.bill_id)
-                                 .where(Bill.customer_id == customer_id)
-                                 .order_by(Payment.paid_at.desc()).limit(limit)).scalars():
+        for p in session.execute(
+            select(Payment)
+            .join(Bill, Bill.id == Payment.bill_id)
+            .where(Bill.customer_id == customer_id)
+            .order_by(Payment.paid_at.desc())
+            .limit(limit)
+        ).scalars():
             sign = "−" if p.kind == "reversal" else ""
             amount = shown(p, "amount", f"{sign}{p.amount:,.2f}")
-            entries.append(Entry(p.paid_at, "payment", f"{PAYMENT_KINDS.label(p.kind)} {amount}",
-                                 f"{shown(p, 'receipt_number')} {shown(p, 'reason')}".strip(),
-                                 f"/paymentview/show/{p.id}"))
+            entries.append(
+                Entry(
+                    p.paid_at,
+                    "payment",
+                    f"{PAYMENT_KINDS.label(p.kind)} {amount}",
+                    f"{shown(p, 'receipt_number')} {shown(p, 'reason')}".strip(),
+                    f"/paymentview/show/{p.id}",
+                )
+            )
     if readable(OutboxMessage):
         shown = _Fields(principal, OutboxMessage)
-        for m in session.execute(select(OutboxMessage).where(OutboxMessage.customer_id == customer_id)
-                                 .order_by(OutboxMessage.created_at.desc()).limit(limit)).scalars():
-            entries.append(Entry(m.sent_at or m.created_at, "message", shown(m, "subject"),
-                                 f"{NOTIFY_CHANNELS.label(m.channel)} · {OUTBOX_STATUSES.label(m.status)}",
-                                 f"/outboxview/show/{m.id}"))
+        for m in session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.customer_id == customer_id)
+            .order_by(OutboxMessage.created_at.desc())
+            .limit(limit)
+        ).scalars():
+            entries.append(
+                Entry(
+                    m.sent_at or m.created_at,
+                    "message",
+                    shown(m, "subject"),
+                    f"{NOTIFY_CHANNELS.label(m.channel)} · {OUTBOX_STATUSES.label(m.status)}",
+                    f"/outboxview/show/{m.id}",
+                )
+            )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]

@@ -76,18 +76,10 @@ CUSTOMER_TYPES = Choices(
     ("commercial", _("Commercial tenant")),
     ("other", _("Other")),
 )
-CUSTOMER_STATUSES = Choices(
-    ("active", _("Active")), ("moved_out", _("Moved out")), ("inactive", _("Inactive"))
-)
-UNIT_USES = Choices(
-    ("residential", _("Residential")), ("commercial", _("Commercial")), ("parking", _("Parking"))
-)
-UNIT_STATUSES = Choices(
-    ("occupied", _("Occupied")), ("renovating", _("Renovating")), ("vacant", _("Vacant"))
-)
-RESIDENT_RELATIONS = Choices(
-    ("owner", _("Owner")), ("tenant", _("Tenant")), ("family", _("Family member"))
-)
+CUSTOMER_STATUSES = Choices(("active", _("Active")), ("moved_out", _("Moved out")), ("inactive", _("Inactive")))
+UNIT_USES = Choices(("residential", _("Residential")), ("commercial", _("Commercial")), ("parking", _("Parking")))
+UNIT_STATUSES = Choices(("occupied", _("Occupied")), ("renovating", _("Renovating")), ("vacant", _("Vacant")))
+RESIDENT_RELATIONS = Choices(("owner", _("Owner")), ("tenant", _("Tenant")), ("family", _("Family member")))
 TICKET_TYPES = Choices(
     ("repair", _("Repair")),
     ("complaint", _("Complaint")),
@@ -180,10 +172,12 @@ FEE_METHODS = Choices(
 )
 BILL_TO = Choices(("occupant", _("Tenant if any, else owner")), ("owner", _("Owner")), ("tenant", _("Tenant")))
 PAYMENT_KINDS = Choices(("payment", _("Payment")), ("reversal", _("Reversal")))
-APPROVAL_STATUSES = Choices(("pending", _("Awaiting approval")), ("approved", _("Approved")),
-                            ("rejected", _("Rejected")))
-BILLING_RUN_STATUSES = Choices(("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")),
-                               ("cancelled", _("Cancelled")))
+APPROVAL_STATUSES = Choices(
+    ("pending", _("Awaiting approval")), ("approved", _("Approved")), ("rejected", _("Rejected"))
+)
+BILLING_RUN_STATUSES = Choices(
+    ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")), ("cancelled", _("Cancelled"))
+)
 BROADCAST_STATUSES = Choices(
     ("draft", _("Draft")),
     ("scheduled", _("Scheduled")),
@@ -191,9 +185,15 @@ BROADCAST_STATUSES = Choices(
     ("queued", _("Queued")),
 )
 CHANGE_ACTIONS = Choices(
-    ("create", _("Created")), ("update", _("Changed")), ("delete", _("Deleted")),
-    ("login", _("Logged in")), ("login_failed", _("Failed login")), ("locked", _("Account locked")),
-    ("logout", _("Logged out")), ("export", _("Exported")), ("job", _("Job run")),
+    ("create", _("Created")),
+    ("update", _("Changed")),
+    ("delete", _("Deleted")),
+    ("login", _("Logged in")),
+    ("login_failed", _("Failed login")),
+    ("locked", _("Account locked")),
+    ("logout", _("Logged out")),
+    ("export", _("Exported")),
+    ("job", _("Job run")),
 )
 JOB_STATUSES = Choices(("queued", _("Queued")), ("running", _("Running")), ("done", _("Done")), ("failed", _("Failed")))
 # background tasks (app.tasks): the export statuses, and cancelled
@@ -232,8 +232,9 @@ WIDGET_WIDTHS = Choices(
 )
 
 # ---- customer care: contracts, return visits, surveys, greetings
-CONTRACT_KINDS = Choices(("lease", _("Lease contract")), ("service", _("Service contract")),
-                         ("supplier", _("Supplier contract")))
+CONTRACT_KINDS = Choices(
+    ("lease", _("Lease contract")), ("service", _("Service contract")), ("supplier", _("Supplier contract"))
+)
 CONTRACT_STATUSES = Choices(
     ("draft", _("Draft")),
     ("pending", _("Awaiting approval")),
@@ -241,17 +242,33 @@ CONTRACT_STATUSES = Choices(
     ("expired", _("Expired")),
     ("terminated", _("Terminated")),
 )
-PAYMENT_CYCLES = Choices(("monthly", _("Monthly")), ("quarterly", _("Quarterly")),
-                         ("half_yearly", _("Every six months")), ("yearly", _("Yearly")), ("once", _("Once")))
+PAYMENT_CYCLES = Choices(
+    ("monthly", _("Monthly")),
+    ("quarterly", _("Quarterly")),
+    ("half_yearly", _("Every six months")),
+    ("yearly", _("Yearly")),
+    ("once", _("Once")),
+)
 CONTRACT_REMINDER_KINDS = Choices(("expiry", _("Expiry")), ("rent", _("Rent due")))
 VISIT_STATUSES = Choices(("pending", _("To visit")), ("done", _("Visited")))
 VISIT_RESULTS = Choices(("reached", _("Reached")), ("not_reached", _("Not reached")))
 SURVEY_STATUSES = Choices(("draft", _("Draft")), ("sent", _("Sent")), ("closed", _("Closed")))
-QUESTION_KINDS = Choices(("rating", _("Rating (1–5)")), ("single", _("Single choice")),
-                         ("multiple", _("Multiple choice")), ("text", _("Text")))
-EQUIPMENT_KINDS = Choices(("lift", _("Lift")), ("water_pump", _("Water pump")), ("fire", _("Fire system")),
-                          ("cctv", _("CCTV")), ("power", _("Power supply")), ("hvac", _("Air conditioning")),
-                          ("access", _("Access control")), ("other", _("Other")))
+QUESTION_KINDS = Choices(
+    ("rating", _("Rating (1–5)")),
+    ("single", _("Single choice")),
+    ("multiple", _("Multiple choice")),
+    ("text", _("Text")),
+)
+EQUIPMENT_KINDS = Choices(
+    ("lift", _("Lift")),
+    ("water_pump", _("Water pump")),
+    ("fire", _("Fire system")),
+    ("cctv", _("CCTV")),
+    ("power", _("Power supply")),
+    ("hvac", _("Air conditioning")),
+    ("access", _("Access control")),
+    ("other", _("Other")),
+)
 RECURRENCE_UNITS = Choices(("days", _("Days")), ("weeks", _("Weeks")), ("months", _("Months")))
 INSPECTION_RESULTS = Choices(("normal", _("Normal")), ("attention", _("Needs attention")), ("fault", _("Fault")))
 RENOVATION_STATUSES = Choices(

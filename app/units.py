@@ -7,6 +7,7 @@ such a term into the matching units; ``rows_of_units`` finds the records of any 
 those units (a customer through their residences, a ticket or bill through its unit, a payment
 through its bill …), following the model's relations (``unit_path``).
 """
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -65,8 +66,7 @@ def _name_ends_with(name):
     escaped = _escape_like(name)
     clause = Building.name.like(f"%{escaped}", escape="\\")
     if name[:1].isdigit():
-        clause = and_(clause, ~or_(*[Building.name.like(f"%{digit}{escaped}", escape="\\")
-                                     for digit in "0123456789"]))
+        clause = and_(clause, ~or_(*[Building.name.like(f"%{digit}{escaped}", escape="\\") for digit in "0123456789"]))
     return or_(Building.name == name, clause)
 
 
@@ -88,9 +88,11 @@ def unit_key_units(term):
     if key is None:
         return None
     rooms = sorted({key.room, key.room.upper(), key.room.lower()})
-    return (select(Unit.id)
-            .where(Unit.number.in_(rooms), Unit.building_id.in_(select(Building.id).where(building_clause(key.building))))
-            .correlate(None))
+    return (
+        select(Unit.id)
+        .where(Unit.number.in_(rooms), Unit.building_id.in_(select(Building.id).where(building_clause(key.building))))
+        .correlate(None)
+    )
 
 
 # ---------------------------------------------------------------- the records of a unit

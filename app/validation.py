@@ -3,6 +3,7 @@
 Models name the rule in a column's ``info["check"]``; the form validators and the REST API
 validators are both built from that one declaration (see app.crud).
 """
+
 import re
 from decimal import Decimal, InvalidOperation
 

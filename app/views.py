@@ -1,4 +1,5 @@
 """Model pages: declarations of columns, search, order and related lists; no business logic."""
+
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
@@ -23,12 +24,27 @@ from app.tickets import attach_files, intake_context, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
-    ExportDownloadView, FieldPermissionView, ImportView, InboxView, PasswordResetView, PerformanceView, RatingView, TaskView,
+    ExportDownloadView,
+    FieldPermissionView,
+    ImportView,
+    InboxView,
+    PasswordResetView,
+    PerformanceView,
+    RatingView,
+    TaskView,
 )
 from app.core.people import person_name
 from app.attachments import ALLOWED, DOCUMENTS, remove_stored, save_upload
 from app.core.clock import local_today
-from app.crud import AttachmentField, CrmInterface, CrmView, LookupView, choice_select, max_upload_bytes, uploads_validator
+from app.crud import (
+    AttachmentField,
+    CrmInterface,
+    CrmView,
+    LookupView,
+    choice_select,
+    max_upload_bytes,
+    uploads_validator,
+)
 from app.field_permissions import shown_value
 from app.notify import redact_personal_links
 from app.policy.principal import current_principal
@@ -117,8 +133,19 @@ class PaymentView(CrmView):
     base_permissions = ["can_read", "can_create", "can_reverse", "can_export"]  # never edited or deleted
     list_columns = ["receipt_number", "kind", "bill", "amount", "method", "paid_at"]
     add_columns = ["bill", "amount", "method", "paid_at", "notes"]
-    show_columns = ["receipt_number", "kind", "bill", "amount", "method", "paid_at", "notes", "reverses", "reason",
-                    "created_by", "created_at"]
+    show_columns = [
+        "receipt_number",
+        "kind",
+        "bill",
+        "amount",
+        "method",
+        "paid_at",
+        "notes",
+        "reverses",
+        "reason",
+        "created_by",
+        "created_at",
+    ]
     search_columns = ["receipt_number", "kind", "method", "paid_at"]
     order_columns = ["receipt_number", "amount", "paid_at", "method"]
     base_order = ("paid_at", "desc")
@@ -143,8 +170,16 @@ class PaymentView(CrmView):
                 db.session.rollback()
                 flash(str(error), "danger")
             else:
-                flash(str(_("Payment %(receipt)s reversed by %(reversal)s.", receipt=payment.receipt_number,
-                            reversal=reversal.receipt_number)), "success")
+                flash(
+                    str(
+                        _(
+                            "Payment %(receipt)s reversed by %(reversal)s.",
+                            receipt=payment.receipt_number,
+                            reversal=reversal.receipt_number,
+                        )
+                    ),
+                    "success",
+                )
                 return redirect(url_for(".show", pk=reversal.id))
         return self.render_template("crm/reverse_payment.html", payment=payment)
 
@@ -154,8 +189,19 @@ class BillView(CrmView):
     class_permission_name = RESOURCE_BILL
     list_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "status", "due_date"]
     add_columns = edit_columns = ["customer", "unit", "period", "fee_type", "amount", "due_date", "notes"]
-    show_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "outstanding",
-                    "status", "due_date", "notes", "created_at"]
+    show_columns = [
+        "period",
+        "customer",
+        "unit",
+        "fee_type",
+        "amount",
+        "paid_amount",
+        "outstanding",
+        "status",
+        "due_date",
+        "notes",
+        "created_at",
+    ]
     search_columns = ["period", "fee_type", "status", "due_date", "amount"]
     order_columns = ["period", "customer", "unit", "fee_type", "amount", "paid_amount", "status", "due_date"]
     base_order = ("due_date", "desc")
@@ -168,8 +214,19 @@ class FeeRuleView(CrmView):
     datamodel = CrmInterface(models.FeeRule)
     class_permission_name = RESOURCE_FEE_RULE
     label_columns = {"method": _("Calculation"), "name": _("Name")}
-    list_columns = ["name", "fee_type", "method", "price", "tiers", "building", "unit_use", "bill_to",
-                    "effective_from", "effective_to", "due_day"]
+    list_columns = [
+        "name",
+        "fee_type",
+        "method",
+        "price",
+        "tiers",
+        "building",
+        "unit_use",
+        "bill_to",
+        "effective_from",
+        "effective_to",
+        "due_day",
+    ]
     add_columns = edit_columns = show_columns = list_columns
     search_columns = ["name", "fee_type", "method", "building", "unit_use", "effective_from"]
     order_columns = ["name", "fee_type", "method", "price", "effective_from", "due_day"]
@@ -286,10 +343,17 @@ class ChangeLogView(CrmView):
         from app.audit import decoded, describe, history
 
         entries = [(entry, decoded(entry)) for entry in history(db.session, resource, record_id)]
-        return self.render_template("crm/change_history.html", entries=entries, resource=resource,
-                                    record_id=record_id, model_label=MODEL_LABELS.get(resource, resource),
-                                    labels=COLUMN_LABELS, choices=types.CHANGE_ACTIONS, person=person_name,
-                                    describe=describe)
+        return self.render_template(
+            "crm/change_history.html",
+            entries=entries,
+            resource=resource,
+            record_id=record_id,
+            model_label=MODEL_LABELS.get(resource, resource),
+            labels=COLUMN_LABELS,
+            choices=types.CHANGE_ACTIONS,
+            person=person_name,
+            describe=describe,
+        )
 
 
 class AccountSecurityView(CrmView):
@@ -334,45 +398,138 @@ class ArrearsView(BaseView):
         building_id = request.args.get("building", type=int)
         page = max(request.args.get("page", 1, type=int) or 1, 1)
         buildings = arrears_by_building(db.session, today, customers=True)
-        customers = arrears_by_customer(db.session, today, building_id, self.page_size + 1,
-                                        (page - 1) * self.page_size)
+        customers = arrears_by_customer(db.session, today, building_id, self.page_size + 1, (page - 1) * self.page_size)
         buckets = [f"{low}–{high}" if high else f"{low - 1}+" for low, high in AGING_BUCKETS]
-        return self.render_template("crm/arrears.html", buildings=buildings, customers=customers[:self.page_size],
-                                    more=len(customers) > self.page_size, page=page, building_id=building_id,
-                                    buckets=buckets, today=today)
+        return self.render_template(
+            "crm/arrears.html",
+            buildings=buildings,
+            customers=customers[: self.page_size],
+            more=len(customers) > self.page_size,
+            page=page,
+            building_id=building_id,
+            buckets=buckets,
+            today=today,
+        )
 
 
 class TicketView(CrmView):
     datamodel = CrmInterface(models.Ticket)
     class_permission_name = RESOURCE_TICKET
-    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
-                    "assignee", "deadline", "created_at"]
-    add_columns = ["title", "type", "priority", "channel", "customer", "unit", "department", "assignee",
-                   "deadline", "description", "photos"]
-    edit_columns = ["title", "type", "priority", "status", "channel", "customer", "unit", "department",
-                    "assignee", "reassign_reason", "deadline", "description", "resolution"]
+    list_columns = [
+        "number",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "customer",
+        "unit",
+        "department",
+        "assignee",
+        "deadline",
+        "created_at",
+    ]
+    add_columns = [
+        "title",
+        "type",
+        "priority",
+        "channel",
+        "customer",
+        "unit",
+        "department",
+        "assignee",
+        "deadline",
+        "description",
+        "photos",
+    ]
+    edit_columns = [
+        "title",
+        "type",
+        "priority",
+        "status",
+        "channel",
+        "customer",
+        "unit",
+        "department",
+        "assignee",
+        "reassign_reason",
+        "deadline",
+        "description",
+        "resolution",
+    ]
     edit_form_extra_fields = {"reassign_reason": TextAreaField(_("Reason for reassignment"))}
-    show_columns = ["number", "title", "type", "priority", "status", "channel", "customer", "unit",
-                    "department", "assignee", "deadline", "description", "resolution", "response_due",
-                    "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
-                    "created_by", "created_at", "updated_by", "updated_at"]
-    search_columns = ["number", "title", "type", "priority", "status", "channel", "department",
-                      "assignee", "deadline", "created_at", "resolved_at"]
-    order_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
-                     "assignee", "deadline", "created_at"]
+    show_columns = [
+        "number",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "channel",
+        "customer",
+        "unit",
+        "department",
+        "assignee",
+        "deadline",
+        "description",
+        "resolution",
+        "response_due",
+        "resolution_due",
+        "responded_at",
+        "resolved_at",
+        "closed_at",
+        "escalation_level",
+        "created_by",
+        "created_at",
+        "updated_by",
+        "updated_at",
+    ]
+    search_columns = [
+        "number",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "channel",
+        "department",
+        "assignee",
+        "deadline",
+        "created_at",
+        "resolved_at",
+    ]
+    order_columns = [
+        "number",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "customer",
+        "unit",
+        "department",
+        "assignee",
+        "deadline",
+        "created_at",
+    ]
     base_order = ("created_at", "desc")
     quick_search = ("number", "title", "description", "customer.name", "customer.phone", "unit.number")
     unit_filters = True
     related_views = [TicketEventView, TicketAttachmentView, CommunicationView]
     # the number opens the ticket's work page (timeline and one-click actions)
-    formatters_columns = {"number": lambda number: Markup('<a href="{}">{}</a>').format(
-        url_for("TicketWorkView.work", number=number), number) if number else ""}
+    formatters_columns = {
+        "number": lambda number: (
+            Markup('<a href="{}">{}</a>').format(url_for("TicketWorkView.work", number=number), number)
+            if number
+            else ""
+        )
+    }
     # intake in one step: photos with the ticket, the customer's units and open tickets on choosing them
     add_template = "crm/ticket_add.html"
-    add_form_extra_fields = {"photos": MultipleFileField(
-        _("Photos and files"), validators=[uploads_validator],
-        render_kw={"accept": ",".join("." + kind for kind in DOCUMENTS)},
-        description=_("Photos of the problem, or other files; they are saved with the ticket."))}
+    add_form_extra_fields = {
+        "photos": MultipleFileField(
+            _("Photos and files"),
+            validators=[uploads_validator],
+            render_kw={"accept": ",".join("." + kind for kind in DOCUMENTS)},
+            description=_("Photos of the problem, or other files; they are saved with the ticket."),
+        )
+    }
     method_permission_name = dict(CrmView.method_permission_name, intake="create")
 
     def process_form(self, form, is_created):
@@ -389,8 +546,9 @@ class TicketView(CrmView):
             raise DomainError(_("You may not attach files to tickets."))
         g.crm_intake_files = []
         for upload in uploads:  # checked by the form already; stored now, removed if the ticket is not saved
-            g.crm_intake_files.append(save_upload(upload, current_app.config["UPLOAD_FOLDER"],
-                                                  max_upload_bytes(), DOCUMENTS))
+            g.crm_intake_files.append(
+                save_upload(upload, current_app.config["UPLOAD_FOLDER"], max_upload_bytes(), DOCUMENTS)
+            )
         attach_files(item, g.crm_intake_files)
 
     def post_add(self, item):
@@ -398,7 +556,9 @@ class TicketView(CrmView):
         g.crm_intake_saved = True
         g.crm_added_message = Markup('{} <a href="{}">{}</a>').format(
             _("Ticket %(number)s registered.", number=item.number),
-            url_for("TicketWorkView.work", number=item.number), _("Open the ticket"))
+            url_for("TicketWorkView.work", number=item.number),
+            _("Open the ticket"),
+        )
 
     @property
     def add_row_message(self):
@@ -423,19 +583,27 @@ class TicketView(CrmView):
         if customer_id is None or not sm.has_access("can_read", RESOURCE_CUSTOMER):
             return jsonify(units=[], tickets=[])
         units, tickets = intake_context(
-            db.session, customer_id, local_today(),
-            with_units=sm.has_access("can_read", RESOURCE_RESIDENCE) and sm.has_access("can_read", RESOURCE_UNIT))
+            db.session,
+            customer_id,
+            local_today(),
+            with_units=sm.has_access("can_read", RESOURCE_RESIDENCE) and sm.has_access("can_read", RESOURCE_UNIT),
+        )
         unit_access = sm.field_access(RESOURCE_UNIT)
 
         def ticket(row):
             number, status = shown_value(row, "number"), shown_value(row, "status")
-            return {"number": number, "title": shown_value(row, "title"),
-                    "status": types.TICKET_STATUSES.label(status) if status else "",
-                    # the link carries the number: only when the number itself is shown in clear
-                    "url": url_for("TicketWorkView.work", number=row.number) if number == row.number else ""}
+            return {
+                "number": number,
+                "title": shown_value(row, "title"),
+                "status": types.TICKET_STATUSES.label(status) if status else "",
+                # the link carries the number: only when the number itself is shown in clear
+                "url": url_for("TicketWorkView.work", number=row.number) if number == row.number else "",
+            }
 
-        return jsonify(units=[{"id": unit.id, "text": unit_access.shown_as_text(unit)} for unit in units],
-                       tickets=[ticket(row) for row in tickets])
+        return jsonify(
+            units=[{"id": unit.id, "text": unit_access.shown_as_text(unit)} for unit in units],
+            tickets=[ticket(row) for row in tickets],
+        )
 
 
 def _current_user_id():
@@ -447,10 +615,11 @@ class MyTodoView(TicketView):
 
     datamodel = CrmInterface(models.Ticket)  # its own: the list columns decide eager loading
     list_title = _("My to-do")
-    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline",
-                    "escalation_level"]
-    base_filters = [["assignee_id", FilterEqualFunction, _current_user_id],
-                    ["status", FilterInFunction, lambda: models.OPEN_STATUSES]]
+    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline", "escalation_level"]
+    base_filters = [
+        ["assignee_id", FilterEqualFunction, _current_user_id],
+        ["status", FilterInFunction, lambda: models.OPEN_STATUSES],
+    ]
     base_order = ("deadline", "asc")
     related_views = []
 
@@ -475,8 +644,18 @@ class LoggedByMeView(TicketView):
 
     datamodel = CrmInterface(models.Ticket)  # its own: the list columns decide eager loading
     list_title = _("Tickets I logged")
-    list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "department",
-                    "assignee", "created_at"]
+    list_columns = [
+        "number",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "customer",
+        "unit",
+        "department",
+        "assignee",
+        "created_at",
+    ]
     base_filters = [["created_by_id", FilterEqualFunction, _current_user_id]]
     base_order = ("created_at", "desc")
     related_views = []
@@ -489,8 +668,14 @@ class TicketWorkView(BaseView):
     route_base = "/ticketwork"
     default_view = "work"
     class_permission_name = RESOURCE_TICKET
-    method_permission_name = {"work": "read", "start": "edit", "note": "edit", "resolve": "edit",
-                              "reassign": "edit", "inspection": "edit"}
+    method_permission_name = {
+        "work": "read",
+        "start": "edit",
+        "note": "edit",
+        "resolve": "edit",
+        "reassign": "edit",
+        "inspection": "edit",
+    }
 
     def _ticket(self, number):
         ticket = db.session.execute(select(models.Ticket).where(models.Ticket.number == number)).scalar_one_or_none()
@@ -518,28 +703,46 @@ class TicketWorkView(BaseView):
         sm = self.appbuilder.sm
         events = []
         if sm.has_access("can_read", "TicketEvent"):  # the history is a model of its own, granted apart
-            events = db.session.execute(
-                select(models.TicketEvent).options(joinedload(models.TicketEvent.actor))
-                .where(models.TicketEvent.ticket_id == ticket.id).order_by(models.TicketEvent.id)
-            ).scalars().all()
+            events = (
+                db.session.execute(
+                    select(models.TicketEvent)
+                    .options(joinedload(models.TicketEvent.actor))
+                    .where(models.TicketEvent.ticket_id == ticket.id)
+                    .order_by(models.TicketEvent.id)
+                )
+                .scalars()
+                .all()
+            )
         attachments = ticket.attachments if sm.has_access("can_read", "TicketAttachment") else []
         manages = manages_tickets(db.session, g.user.id)
         mine = ticket.assignee_id == g.user.id
         staff = []
         if manages and ticket.status in models.OPEN_STATUSES:
-            staff = db.session.execute(
-                select(models.StaffProfile).options(joinedload(models.StaffProfile.user),
-                                                    joinedload(models.StaffProfile.department))
-                .order_by(models.StaffProfile.department_id, models.StaffProfile.id)
-            ).scalars().all()
+            staff = (
+                db.session.execute(
+                    select(models.StaffProfile)
+                    .options(joinedload(models.StaffProfile.user), joinedload(models.StaffProfile.department))
+                    .order_by(models.StaffProfile.department_id, models.StaffProfile.id)
+                )
+                .scalars()
+                .all()
+            )
         can_edit = self.appbuilder.sm.has_access("can_edit", RESOURCE_TICKET) and (manages or mine)
         return self.render_template(
-            "crm/ticket_work.html", ticket=ticket, events=events, attachments=attachments, staff=staff, now=utcnow(),
+            "crm/ticket_work.html",
+            ticket=ticket,
+            events=events,
+            attachments=attachments,
+            staff=staff,
+            now=utcnow(),
             can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
             can_resolve=can_edit and ticket.status == "in_progress",
             can_note=can_edit and ticket.status not in ("closed", "cancelled"),
             can_reassign=can_edit and manages and ticket.status in models.OPEN_STATUSES,
-            original_name=original_name, choices=types, remaining=remaining_text, person=person_name,
+            original_name=original_name,
+            choices=types,
+            remaining=remaining_text,
+            person=person_name,
             maintenance=ticket.maintenance[0] if ticket.maintenance else None,
         )
 
@@ -555,8 +758,11 @@ class TicketWorkView(BaseView):
         from app.tickets import resolve
 
         ticket = self._ticket(number)
-        return self._done(number, lambda: resolve(db.session, ticket, request.form.get("resolution")),
-                          _("Resolved; the customer will be notified."))
+        return self._done(
+            number,
+            lambda: resolve(db.session, ticket, request.form.get("resolution")),
+            _("Resolved; the customer will be notified."),
+        )
 
     @expose("/<number>/reassign", methods=["POST"])
     @has_access
@@ -565,8 +771,9 @@ class TicketWorkView(BaseView):
 
         ticket = self._ticket(number)
         assignee = request.form.get("assignee", type=int)
-        return self._done(number, lambda: reassign(db.session, ticket, assignee, request.form.get("reason")),
-                          _("Reassigned."))
+        return self._done(
+            number, lambda: reassign(db.session, ticket, assignee, request.form.get("reason")), _("Reassigned.")
+        )
 
     @expose("/<number>/note", methods=["POST"])
     @has_access
@@ -598,9 +805,18 @@ class TicketWorkView(BaseView):
         ticket = self._ticket(number)
         if not ticket.maintenance:
             abort(404)
-        return self._done(number, lambda: record_inspection(
-            db.session, ticket.maintenance[0], request.form.get("result"), request.form.get("readings"), g.user.id,
-            utcnow()), _("Inspection recorded."))
+        return self._done(
+            number,
+            lambda: record_inspection(
+                db.session,
+                ticket.maintenance[0],
+                request.form.get("result"),
+                request.form.get("readings"),
+                g.user.id,
+                utcnow(),
+            ),
+            _("Inspection recorded."),
+        )
 
 
 class PendingPoolView(TicketView):
@@ -608,8 +824,7 @@ class PendingPoolView(TicketView):
 
     datamodel = CrmInterface(models.Ticket)
     list_title = _("Pending tickets")
-    list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline",
-                    "created_at"]
+    list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline", "created_at"]
     base_filters = [["status", FilterEqual, "new"], ["assignee_id", FilterEqual, None]]
     base_order = ("created_at", "asc")
     related_views = []
@@ -672,10 +887,38 @@ class CustomerView(CrmView):
     class_permission_name = RESOURCE_CUSTOMER
     label_columns = {"name": _("Full name")}
     list_columns = ["name", "phone", "type", "status", "tags", "units", "created_at"]
-    add_columns = edit_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation",
-                                  "type", "status", "tags", "preferred_channel", "wechat_openid", "notes"]
-    show_columns = ["name", "gender", "birthday", "phone", "email", "id_number", "occupation", "type",
-                    "status", "tags", "preferred_channel", "wechat_openid", "notes", "created_at", "updated_at"]
+    add_columns = edit_columns = [
+        "name",
+        "gender",
+        "birthday",
+        "phone",
+        "email",
+        "id_number",
+        "occupation",
+        "type",
+        "status",
+        "tags",
+        "preferred_channel",
+        "wechat_openid",
+        "notes",
+    ]
+    show_columns = [
+        "name",
+        "gender",
+        "birthday",
+        "phone",
+        "email",
+        "id_number",
+        "occupation",
+        "type",
+        "status",
+        "tags",
+        "preferred_channel",
+        "wechat_openid",
+        "notes",
+        "created_at",
+        "updated_at",
+    ]
     search_columns = ["name", "phone", "type", "status", "tags", "gender", "birthday", "email", "created_at"]
     order_columns = ["name", "phone", "type", "status", "created_at"]
     base_order = ("id", "desc")
@@ -695,8 +938,11 @@ class CustomerView(CrmView):
         from app.timeline import customer_timeline
 
         customer = db.session.get(models.Customer, pk) or abort(404)
-        return self.render_template("crm/customer_timeline.html", customer=customer,
-                                    entries=customer_timeline(db.session, customer.id, current_principal()))
+        return self.render_template(
+            "crm/customer_timeline.html",
+            customer=customer,
+            entries=customer_timeline(db.session, customer.id, current_principal()),
+        )
 
 
 class TagView(CrmView):
@@ -800,63 +1046,197 @@ class OutboxView(CrmView):
     class_permission_name = RESOURCE_OUTBOX
     label_columns = {"address": _("Recipient"), "user": _("Staff member")}
     base_permissions = ["can_read", "can_edit"]
-    list_columns = ["created_at", "customer", "template_key", "channel", "address", "status", "attempts",
-                    "next_attempt_at", "sent_at"]
-    show_columns = ["created_at", "customer", "user", "template_key", "channel", "address", "fallback",
-                    "subject", "body", "status", "attempts", "next_attempt_at", "sent_at", "log"]
+    list_columns = [
+        "created_at",
+        "customer",
+        "template_key",
+        "channel",
+        "address",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    show_columns = [
+        "created_at",
+        "customer",
+        "user",
+        "template_key",
+        "channel",
+        "address",
+        "fallback",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "log",
+    ]
     search_columns = ["status", "channel", "template_key", "created_at", "sent_at"]
     order_columns = ["created_at", "status", "channel", "sent_at", "next_attempt_at"]
     base_order = ("created_at", "desc")
     quick_search = ("subject", "address", "customer.name")
     formatters_columns = {"body": redact_personal_links}
 
-    @action("resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo",
-            multiple=True, single=True)
+    @action(
+        "resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo", multiple=True, single=True
+    )
     def resend(self, items):
         from app.notify import retry_failed
         from app.types import utcnow
 
         items = items if isinstance(items, list) else [items]
         count = retry_failed(db.session, [item.id for item in items], utcnow())
-        flash(str(_("%(count)s messages queued again; messages already sent are never resent.", count=count)),
-              "success")
+        flash(
+            str(_("%(count)s messages queued again; messages already sent are never resent.", count=count)), "success"
+        )
         return redirect(url_for(".list"))
 
 
 # (menu name, view, label, icon, category, category label, category icon); the menu staff know
-MENU = [
-    ("Customers", CustomerView, _("Customer list"), "fa-address-card", "CustomerManagement", _("Customer management"), "fa-users"),
-    ("Residences", ResidenceView, _("Residences"), "fa-home", "CustomerManagement", _("Customer management"), "fa-users"),
-    ("Communications", CommunicationView, _("Communication records"), "fa-comments", "CustomerManagement", _("Customer management"), "fa-users"),
-    ("Tags", TagView, _("Customer tags"), "fa-tags", "CustomerManagement", _("Customer management"), "fa-users"),
-    ("Broadcasts", BroadcastView, _("Broadcasts"), "fa-bullhorn", "CustomerManagement", _("Customer management"), "fa-users"),
-    ("Buildings", BuildingView, _("Buildings"), "fa-building", "Property", _("Property"), "fa-city"),
-    ("Units", UnitView, _("Units"), "fa-door-open", "Property", _("Property"), "fa-city"),
-    ("MyTodo", MyTodoView, _("My to-do"), "fa-tasks", "ServiceCenter", _("Service center"), "fa-headset"),
-    ("LoggedByMe", LoggedByMeView, _("Tickets I logged"), "fa-clipboard-list", "ServiceCenter", _("Service center"), "fa-headset"),
-    ("PendingPool", PendingPoolView, _("Pending tickets"), "fa-inbox", "ServiceCenter", _("Service center"), "fa-headset"),
-    ("Tickets", TicketView, _("Tickets"), "fa-wrench", "ServiceCenter", _("Service center"), "fa-headset"),
-    ("Ratings", TicketRatingView, _("Ratings"), "fa-star", "ServiceCenter", _("Service center"), "fa-headset"),
-    ("TicketEvents", TicketEventView, _("Ticket history"), "fa-history", "ServiceCenter", _("Service center"), "fa-headset"),
-    ("Bills", BillView, _("Bills"), "fa-file-invoice", "Billing", _("Billing"), "fa-yen-sign"),
-    ("Payments", PaymentView, _("Payments"), "fa-money-bill", "Billing", _("Billing"), "fa-yen-sign"),
-    ("WriteOffs", WriteOffView, _("Write-offs"), "fa-stamp", "Billing", _("Billing"), "fa-yen-sign"),
-    ("BillingRuns", BillingRunView, _("Bill generation"), "fa-cogs", "Billing", _("Billing"), "fa-yen-sign"),
-    ("MeterReadings", MeterReadingView, _("Meter readings"), "fa-tachometer-alt", "Billing", _("Billing"), "fa-yen-sign"),
-    ("FeeRules", FeeRuleView, _("Fee rules"), "fa-calculator", "Billing", _("Billing"), "fa-yen-sign"),
-    ("Departments", DepartmentView, _("Departments"), "fa-sitemap", "Settings", _("System settings"), "fa-cogs"),
-    ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
-    ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
-    ("DispatchRules", DispatchRuleView, _("Dispatch rules"), "fa-random", "Settings", _("System settings"), "fa-cogs"),
-    ("AccountSecurity", AccountSecurityView, _("Account security"), "fa-user-shield", "Settings", _("System settings"), "fa-cogs"),
-    ("ChangeLog", ChangeLogView, _("Change history"), "fa-history", "Settings", _("System settings"), "fa-cogs"),
-    ("SlaPolicies", SlaPolicyView, _("Service levels"), "fa-stopwatch", "Settings", _("System settings"), "fa-cogs"),
-    ("SystemSettings", SystemSettingView, _("System parameters"), "fa-sliders-h", "Settings", _("System settings"), "fa-cogs"),
-    ("MessageTemplates", MessageTemplateView, _("Message templates"), "fa-envelope-open-text", "Settings", _("System settings"), "fa-cogs"),
-    ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
-] + [(name, view, label, icon, "Property", _("Property"), "fa-city") for name, view, label, icon in FACILITY_MENU] + [
-    (name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
-    for name, view, label, icon in CARE_MENU]
+MENU = (
+    [
+        (
+            "Customers",
+            CustomerView,
+            _("Customer list"),
+            "fa-address-card",
+            "CustomerManagement",
+            _("Customer management"),
+            "fa-users",
+        ),
+        (
+            "Residences",
+            ResidenceView,
+            _("Residences"),
+            "fa-home",
+            "CustomerManagement",
+            _("Customer management"),
+            "fa-users",
+        ),
+        (
+            "Communications",
+            CommunicationView,
+            _("Communication records"),
+            "fa-comments",
+            "CustomerManagement",
+            _("Customer management"),
+            "fa-users",
+        ),
+        ("Tags", TagView, _("Customer tags"), "fa-tags", "CustomerManagement", _("Customer management"), "fa-users"),
+        (
+            "Broadcasts",
+            BroadcastView,
+            _("Broadcasts"),
+            "fa-bullhorn",
+            "CustomerManagement",
+            _("Customer management"),
+            "fa-users",
+        ),
+        ("Buildings", BuildingView, _("Buildings"), "fa-building", "Property", _("Property"), "fa-city"),
+        ("Units", UnitView, _("Units"), "fa-door-open", "Property", _("Property"), "fa-city"),
+        ("MyTodo", MyTodoView, _("My to-do"), "fa-tasks", "ServiceCenter", _("Service center"), "fa-headset"),
+        (
+            "LoggedByMe",
+            LoggedByMeView,
+            _("Tickets I logged"),
+            "fa-clipboard-list",
+            "ServiceCenter",
+            _("Service center"),
+            "fa-headset",
+        ),
+        (
+            "PendingPool",
+            PendingPoolView,
+            _("Pending tickets"),
+            "fa-inbox",
+            "ServiceCenter",
+            _("Service center"),
+            "fa-headset",
+        ),
+        ("Tickets", TicketView, _("Tickets"), "fa-wrench", "ServiceCenter", _("Service center"), "fa-headset"),
+        ("Ratings", TicketRatingView, _("Ratings"), "fa-star", "ServiceCenter", _("Service center"), "fa-headset"),
+        (
+            "TicketEvents",
+            TicketEventView,
+            _("Ticket history"),
+            "fa-history",
+            "ServiceCenter",
+            _("Service center"),
+            "fa-headset",
+        ),
+        ("Bills", BillView, _("Bills"), "fa-file-invoice", "Billing", _("Billing"), "fa-yen-sign"),
+        ("Payments", PaymentView, _("Payments"), "fa-money-bill", "Billing", _("Billing"), "fa-yen-sign"),
+        ("WriteOffs", WriteOffView, _("Write-offs"), "fa-stamp", "Billing", _("Billing"), "fa-yen-sign"),
+        ("BillingRuns", BillingRunView, _("Bill generation"), "fa-cogs", "Billing", _("Billing"), "fa-yen-sign"),
+        (
+            "MeterReadings",
+            MeterReadingView,
+            _("Meter readings"),
+            "fa-tachometer-alt",
+            "Billing",
+            _("Billing"),
+            "fa-yen-sign",
+        ),
+        ("FeeRules", FeeRuleView, _("Fee rules"), "fa-calculator", "Billing", _("Billing"), "fa-yen-sign"),
+        ("Departments", DepartmentView, _("Departments"), "fa-sitemap", "Settings", _("System settings"), "fa-cogs"),
+        ("Staff", StaffProfileView, _("Staff profiles"), "fa-id-badge", "Settings", _("System settings"), "fa-cogs"),
+        ("DutyRoster", DutyShiftView, _("Duty roster"), "fa-calendar-alt", "Settings", _("System settings"), "fa-cogs"),
+        (
+            "DispatchRules",
+            DispatchRuleView,
+            _("Dispatch rules"),
+            "fa-random",
+            "Settings",
+            _("System settings"),
+            "fa-cogs",
+        ),
+        (
+            "AccountSecurity",
+            AccountSecurityView,
+            _("Account security"),
+            "fa-user-shield",
+            "Settings",
+            _("System settings"),
+            "fa-cogs",
+        ),
+        ("ChangeLog", ChangeLogView, _("Change history"), "fa-history", "Settings", _("System settings"), "fa-cogs"),
+        (
+            "SlaPolicies",
+            SlaPolicyView,
+            _("Service levels"),
+            "fa-stopwatch",
+            "Settings",
+            _("System settings"),
+            "fa-cogs",
+        ),
+        (
+            "SystemSettings",
+            SystemSettingView,
+            _("System parameters"),
+            "fa-sliders-h",
+            "Settings",
+            _("System settings"),
+            "fa-cogs",
+        ),
+        (
+            "MessageTemplates",
+            MessageTemplateView,
+            _("Message templates"),
+            "fa-envelope-open-text",
+            "Settings",
+            _("System settings"),
+            "fa-cogs",
+        ),
+        ("Outbox", OutboxView, _("Outbox"), "fa-paper-plane", "ServiceCenter", _("Service center"), "fa-headset"),
+    ]
+    + [(name, view, label, icon, "Property", _("Property"), "fa-city") for name, view, label, icon in FACILITY_MENU]
+    + [
+        (name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
+        for name, view, label, icon in CARE_MENU
+    ]
+)
 
 # menu name -> resource whose read permission shows it (None: shown to every role)
 MENU_RESOURCES = {name: view.class_permission_name for name, view, *_ in MENU}
@@ -866,8 +1246,15 @@ MENU_RESOURCES["Performance"] = "Performance"
 MENU_RESOURCES["CareReminders"] = "CareReminders"
 MENU_RESOURCES["Arrears"] = RESOURCE_ARREARS
 MENU_RESOURCES["GenerateBills"] = RESOURCE_BILLING_RUN
-MENU_RESOURCES.update({"Dashboards": None, "Dashboard": "Dashboard", "ServiceReport": "Report",
-                       "CollectionReport": "Report", "DashboardWidgets": "DashboardWidget"})
+MENU_RESOURCES.update(
+    {
+        "Dashboards": None,
+        "Dashboard": "Dashboard",
+        "ServiceReport": "Report",
+        "CollectionReport": "Report",
+        "DashboardWidgets": "DashboardWidget",
+    }
+)
 
 HIDDEN_VIEWS = [TicketAttachmentView] + CARE_HIDDEN
 
@@ -889,16 +1276,31 @@ def register_views(appbuilder):
     current_app.jinja_env.filters["crm_ticket_type"] = types.TICKET_TYPES.label
     current_app.jinja_env.filters["crm_ticket_status"] = types.TICKET_STATUSES.label
     for name, view, label, icon, category, category_label, category_icon in MENU:
-        appbuilder.add_view(view, name, label=label, icon=icon, category=category,
-                            category_label=category_label, category_icon=category_icon)
+        appbuilder.add_view(
+            view,
+            name,
+            label=label,
+            icon=icon,
+            category=category,
+            category_label=category_label,
+            category_icon=category_icon,
+        )
     for view in HIDDEN_VIEWS:
         appbuilder.add_view_no_menu(view)
     LookupView.resources = {
         model.__tablename__: (model, view.class_permission_name)
         for model, view in [
-            (models.Customer, CustomerView), (models.Unit, UnitView),
-            (models.Bill, BillView), (models.Ticket, TicketView), (models.Building, BuildingView),
-        ] + [(view.datamodel.obj, view) for _name, view, *_rest in CARE_MENU + FACILITY_MENU if getattr(view.datamodel.obj, "__lookup__", None)]
+            (models.Customer, CustomerView),
+            (models.Unit, UnitView),
+            (models.Bill, BillView),
+            (models.Ticket, TicketView),
+            (models.Building, BuildingView),
+        ]
+        + [
+            (view.datamodel.obj, view)
+            for _name, view, *_rest in CARE_MENU + FACILITY_MENU
+            if getattr(view.datamodel.obj, "__lookup__", None)
+        ]
     }
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(RatingView)
@@ -915,18 +1317,60 @@ def register_views(appbuilder):
         for cols in (view.list_columns, view.show_columns, view.add_columns, view.edit_columns):
             columns.update(dict.fromkeys(c.split(".")[0] for c in cols or ()))
     FieldPermissionView.resources = {resource: list(columns) for resource, columns in fields.items()}
-    appbuilder.add_view(ImportView, "Import", href="/import/customers/", label=_("Excel import"), icon="fa-file-import",
-                        category="CustomerManagement", category_label=_("Customer management"), category_icon="fa-users")
-    appbuilder.add_view(CareRemindersView, "CareReminders", label=_("Care reminders"), icon="fa-birthday-cake",
-                        category="CustomerCare", category_label=_("Customer care"), category_icon="fa-hand-holding-heart")
-    appbuilder.add_view(PerformanceView, "Performance", label=_("Staff performance"), icon="fa-chart-line",
-                        category="ServiceCenter", category_label=_("Service center"), category_icon="fa-headset")
-    appbuilder.add_link("GenerateBills", href="/billingrunview/generate", label=_("Generate bills"),
-                        icon="fa-file-invoice-dollar", category="Billing", category_label=_("Billing"))
-    appbuilder.add_view(ArrearsView, "Arrears", label=_("Arrears"), icon="fa-exclamation-triangle",
-                        category="Billing", category_label=_("Billing"), category_icon="fa-yen-sign")
+    appbuilder.add_view(
+        ImportView,
+        "Import",
+        href="/import/customers/",
+        label=_("Excel import"),
+        icon="fa-file-import",
+        category="CustomerManagement",
+        category_label=_("Customer management"),
+        category_icon="fa-users",
+    )
+    appbuilder.add_view(
+        CareRemindersView,
+        "CareReminders",
+        label=_("Care reminders"),
+        icon="fa-birthday-cake",
+        category="CustomerCare",
+        category_label=_("Customer care"),
+        category_icon="fa-hand-holding-heart",
+    )
+    appbuilder.add_view(
+        PerformanceView,
+        "Performance",
+        label=_("Staff performance"),
+        icon="fa-chart-line",
+        category="ServiceCenter",
+        category_label=_("Service center"),
+        category_icon="fa-headset",
+    )
+    appbuilder.add_link(
+        "GenerateBills",
+        href="/billingrunview/generate",
+        label=_("Generate bills"),
+        icon="fa-file-invoice-dollar",
+        category="Billing",
+        category_label=_("Billing"),
+    )
+    appbuilder.add_view(
+        ArrearsView,
+        "Arrears",
+        label=_("Arrears"),
+        icon="fa-exclamation-triangle",
+        category="Billing",
+        category_label=_("Billing"),
+        category_icon="fa-yen-sign",
+    )
     from app.dashboard_views import register_dashboard_views
 
     register_dashboard_views(appbuilder)
-    appbuilder.add_view(FieldPermissionView, "FieldPermissions", label=_("Field permissions"), icon="fa-user-lock",
-                        category="Settings", category_label=_("System settings"), category_icon="fa-cogs")
+    appbuilder.add_view(
+        FieldPermissionView,
+        "FieldPermissions",
+        label=_("Field permissions"),
+        icon="fa-user-lock",
+        category="Settings",
+        category_label=_("System settings"),
+        category_icon="fa-cogs",
+    )

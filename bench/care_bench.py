@@ -4,6 +4,7 @@ second run of the maintenance job (which must create nothing).
 
 Run:  .venv/bin/python bench/care_bench.py [--customers 5000] [--plans 200]
 """
+
 import argparse
 import datetime
 import os
@@ -36,12 +37,28 @@ def main():
     with app.app_context():
         setup_database()
         db.session.info["actor_id"] = None
-        db.session.execute(insert(Customer), [{"name": f"客户{i}", "phone": f"139{i:08d}", "type": "owner",
-                                                "status": "active", "gender": "unknown", "preferred_channel": "sms",
-                                                "created_at": utcnow(), "updated_at": utcnow()}
-                                               for i in range(args.customers)])
-        survey = Survey(title="基准调查", link_days=14, status="draft",
-                        questions=[SurveyQuestion(position=1, text="总体评价", kind="rating", required=True)])
+        db.session.execute(
+            insert(Customer),
+            [
+                {
+                    "name": f"客户{i}",
+                    "phone": f"139{i:08d}",
+                    "type": "owner",
+                    "status": "active",
+                    "gender": "unknown",
+                    "preferred_channel": "sms",
+                    "created_at": utcnow(),
+                    "updated_at": utcnow(),
+                }
+                for i in range(args.customers)
+            ],
+        )
+        survey = Survey(
+            title="基准调查",
+            link_days=14,
+            status="draft",
+            questions=[SurveyQuestion(position=1, text="总体评价", kind="rating", required=True)],
+        )
         db.session.add(survey)
         db.session.commit()
         started = time.perf_counter()
@@ -52,8 +69,16 @@ def main():
         db.session.add(building)
         for i in range(args.plans):
             equipment = Equipment(code=f"E{i}", name=f"设备{i}", kind="water_pump", building=building)
-            db.session.add(MaintenancePlan(title=f"保养{i}", equipment=equipment, every=1, unit="weeks",
-                                           start_date=datetime.date(2026, 1, 5), lead_days=90))
+            db.session.add(
+                MaintenancePlan(
+                    title=f"保养{i}",
+                    equipment=equipment,
+                    every=1,
+                    unit="weeks",
+                    start_date=datetime.date(2026, 1, 5),
+                    lead_days=90,
+                )
+            )
         db.session.commit()
         zone = zoneinfo.ZoneInfo("Asia/Shanghai")
         for run in (1, 2):

@@ -9,6 +9,7 @@ it is empty), --repeat N (default 5), --days N (the date range, default 30; 365 
 Prints a table and writes bench/results/dashboard-<database>-<size>.json.
 Target (issue): every widget under 300 ms on SQLite and PostgreSQL at 1,000,000 tickets.
 """
+
 import argparse
 import datetime
 import json
@@ -33,15 +34,22 @@ def main():
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="crm-bench-")
     url = args.database_url or f"sqlite:///{tmp}/bench.sqlite"
-    env = dict(os.environ, CRM_INSTANCE_DIR=tmp, SECRET_KEY="bench", DATABASE_URL=url, FLASK_APP="app",
-               CRM_ADMIN_PASSWORD="Bench-admin-2026")
+    env = dict(
+        os.environ,
+        CRM_INSTANCE_DIR=tmp,
+        SECRET_KEY="bench",
+        DATABASE_URL=url,
+        FLASK_APP="app",
+        CRM_ADMIN_PASSWORD="Bench-admin-2026",
+    )
     os.environ.update(env)
     flask = [sys.executable, "-m", "flask"]
     subprocess.run(flask + ["crm", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
     if args.size:
         started = time.perf_counter()
-        done = subprocess.run(flask + ["crm", "generate", "--size", args.size], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            flask + ["crm", "generate", "--size", args.size], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         if done.returncode and "already has" not in done.stderr:
             sys.exit(done.stderr)
         print(f"data set ready in {time.perf_counter() - started:.0f} s")
@@ -81,21 +89,40 @@ def main():
                 response = client.get(f"/dashboard/data/{widget.key}?start={start}&end={end}")
                 page.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200, (widget.key, response.status_code)
-            rows.append({"widget": widget.key, "query_ms_median": round(statistics.median(bare), 1),
-                         "endpoint_ms_median": round(statistics.median(page), 1),
-                         "endpoint_ms_max": round(max(page), 1),
-                         "met": max(page) < TARGET_MS})
-    print(f"\ndashboard widgets on {dialect}: {tickets:,} tickets, {customers:,} customers, "
-          f"range {start} – {end} ({args.days} days), {args.repeat} runs each")
+            rows.append(
+                {
+                    "widget": widget.key,
+                    "query_ms_median": round(statistics.median(bare), 1),
+                    "endpoint_ms_median": round(statistics.median(page), 1),
+                    "endpoint_ms_max": round(max(page), 1),
+                    "met": max(page) < TARGET_MS,
+                }
+            )
+    print(
+        f"\ndashboard widgets on {dialect}: {tickets:,} tickets, {customers:,} customers, "
+        f"range {start} – {end} ({args.days} days), {args.repeat} runs each"
+    )
     print(f"{'widget':28} {'query ms':>9} {'endpoint ms':>12} {'max ms':>8}  < {TARGET_MS} ms")
     for row in rows:
-        print(f"{row['widget']:28} {row['query_ms_median']:9.1f} {row['endpoint_ms_median']:12.1f} "
-              f"{row['endpoint_ms_max']:8.1f}  {'yes' if row['met'] else 'NO'}")
+        print(
+            f"{row['widget']:28} {row['query_ms_median']:9.1f} {row['endpoint_ms_median']:12.1f} "
+            f"{row['endpoint_ms_max']:8.1f}  {'yes' if row['met'] else 'NO'}"
+        )
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     name = f"dashboard-{dialect}-{args.size or 'given'}-{args.days}d.json"
     with open(os.path.join(ROOT, "bench", "results", name), "w") as fh:
-        json.dump({"database": dialect, "tickets": tickets, "customers": customers, "days": args.days,
-                   "target_ms": TARGET_MS, "widgets": rows}, fh, indent=2)
+        json.dump(
+            {
+                "database": dialect,
+                "tickets": tickets,
+                "customers": customers,
+                "days": args.days,
+                "target_ms": TARGET_MS,
+                "widgets": rows,
+            },
+            fh,
+            indent=2,
+        )
     return 0  # a benchmark reports; the figures, not the exit code, say whether targets are met
 
 

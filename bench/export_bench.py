@@ -5,6 +5,7 @@ Builds a temporary SQLite database with the rows (bulk insert), then exports the
 through the real page (/customerview/export/) as an admin, and prints wall time, peak RSS of the
 process, and the size of the file. Target (issue): under 150 MB RSS and under 10 s.
 """
+
 import argparse
 import json
 import os
@@ -52,14 +53,25 @@ def main():
         setup_database()
         ensure_admin("admin", "Bench-admin-2026", "admin@example.com")
         now = utcnow()
-        db.session.execute(insert(Tag), [{"name": f"标签{i}", "color": "#336699", "created_at": now,
-                                          "updated_at": now} for i in range(8)])
+        db.session.execute(
+            insert(Tag),
+            [{"name": f"标签{i}", "color": "#336699", "created_at": now, "updated_at": now} for i in range(8)],
+        )
         families = "王李张刘陈杨黄赵吴周"
         batch = []
         for i in range(args.rows):
-            batch.append({"name": f"{families[i % 10]}客户{i}", "phone": f"13{i:09d}", "gender": "unknown",
-                          "type": "owner", "status": "active", "created_at": now, "updated_at": now,
-                          "notes": "=HYPERLINK(\"x\")" if i % 1000 == 0 else None})
+            batch.append(
+                {
+                    "name": f"{families[i % 10]}客户{i}",
+                    "phone": f"13{i:09d}",
+                    "gender": "unknown",
+                    "type": "owner",
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                    "notes": '=HYPERLINK("x")' if i % 1000 == 0 else None,
+                }
+            )
             if len(batch) == 10_000:
                 db.session.execute(insert(Customer), batch)
                 batch = []
@@ -96,8 +108,10 @@ def export(args):
         "file_mb": round(len(body) / 1e6, 2),
     }
     print(f"{'rows':>8} {'status':>6} {'seconds':>8} {'peak RSS MB':>12} {'RSS at start':>12} {'file MB':>8}")
-    print(f"{result['rows']:>8} {result['status']:>6} {result['seconds']:>8} {result['peak_rss_mb']:>12} "
-          f"{result['rss_after_start_mb']:>12} {result['file_mb']:>8}")
+    print(
+        f"{result['rows']:>8} {result['status']:>6} {result['seconds']:>8} {result['peak_rss_mb']:>12} "
+        f"{result['rss_after_start_mb']:>12} {result['file_mb']:>8}"
+    )
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "export.json"), "w") as fh:
         json.dump(result, fh, indent=2)

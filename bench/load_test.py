@@ -13,6 +13,7 @@ throughput, p50/p95 per action, every 5xx, and afterwards looks up every ticket 
 unique title, in the database when --database-url is given, else through the API): none may be
 missing. Prints a table; writes bench/results/load_test.json. Exit status 1 on any 5xx or lost write.
 """
+
 import argparse
 import json
 import os
@@ -42,8 +43,7 @@ class Staff(threading.Thread):
     def call(self, action, method, path, **kwargs):
         started = time.perf_counter()
         try:
-            response = self.http.request(method, self.args.base_url + path, timeout=60, allow_redirects=False,
-                                         **kwargs)
+            response = self.http.request(method, self.args.base_url + path, timeout=60, allow_redirects=False, **kwargs)
             status = response.status_code
         except requests.RequestException as error:
             response, status = None, f"error {type(error).__name__}"
@@ -56,9 +56,12 @@ class Staff(threading.Thread):
     def login(self):
         page = self.http.get(self.args.base_url + "/login/", timeout=60).text
         token = CSRF.search(page).group(1)
-        response = self.http.post(self.args.base_url + "/login/", allow_redirects=False, timeout=60,
-                                  data={"username": self.args.username, "password": self.args.password,
-                                        "csrf_token": token})
+        response = self.http.post(
+            self.args.base_url + "/login/",
+            allow_redirects=False,
+            timeout=60,
+            data={"username": self.args.username, "password": self.args.password, "csrf_token": token},
+        )
         if response.status_code != 302 or "/login" in response.headers.get("Location", ""):
             raise RuntimeError(f"login failed: {response.status_code} {response.headers.get('Location')}")
         page = self.http.get(self.args.base_url + "/ticketview/add", timeout=60).text
@@ -70,8 +73,15 @@ class Staff(threading.Thread):
         except Exception as error:  # noqa: BLE001 — counted as a failure of this user
             self.errors.append(("login", "/login/", None, str(error)))
             return
-        actions = [(self.list_tickets, 30), (self.search_customers, 20), (self.filter_tickets, 10),
-                   (self.show_ticket, 15), (self.create_ticket, 15), (self.deep_page, 5), (self.export, 5)]
+        actions = [
+            (self.list_tickets, 30),
+            (self.search_customers, 20),
+            (self.filter_tickets, 10),
+            (self.show_ticket, 15),
+            (self.create_ticket, 15),
+            (self.deep_page, 5),
+            (self.export, 5),
+        ]
         functions, weights = zip(*actions)
         while time.monotonic() < self.deadline:
             self.rng.choices(functions, weights)[0]()
@@ -97,9 +107,20 @@ class Staff(threading.Thread):
     def create_ticket(self):
         title = f"压测{uuid.uuid4().hex[:12]}"
         customer_id, unit_id = self.rng.choice(self.customers)
-        response = self.call("create ticket", "POST", "/api/v1/ticket/", json={
-            "title": title, "type": "repair", "priority": "medium", "channel": "phone",
-            "customer": customer_id, "unit": unit_id, "description": "卫生间马桶堵塞，自行疏通无效。"})
+        response = self.call(
+            "create ticket",
+            "POST",
+            "/api/v1/ticket/",
+            json={
+                "title": title,
+                "type": "repair",
+                "priority": "medium",
+                "channel": "phone",
+                "customer": customer_id,
+                "unit": unit_id,
+                "description": "卫生间马桶堵塞，自行疏通无效。",
+            },
+        )
         if response is not None and response.status_code == 201:
             self.created.append(title)
 
@@ -127,7 +148,7 @@ def find_created(args, titles):
     with engine.connect() as connection:
         query = text("SELECT title FROM ticket WHERE title IN :titles").bindparams(bindparam("titles", expanding=True))
         for start in range(0, len(titles), 500):
-            found.update(connection.execute(query, {"titles": titles[start:start + 500]}).scalars())
+            found.update(connection.execute(query, {"titles": titles[start : start + 500]}).scalars())
     engine.dispose()
     return found
 
@@ -137,8 +158,12 @@ def main():
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--think-seconds", type=float, default=0,
-                        help="mean pause between one user's requests (0: as fast as the server answers)")
+    parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=0,
+        help="mean pause between one user's requests (0: as fast as the server answers)",
+    )
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", default=os.environ.get("CRM_ADMIN_PASSWORD"))
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), required=False)
@@ -164,23 +189,42 @@ def main():
     rows = []
     for action, times in sorted(by_action.items()):
         ordered = sorted(times)
-        rows.append(dict(action=action, requests=len(times), p50_ms=round(statistics.median(times), 1),
-                         p95_ms=round(ordered[int(0.95 * (len(ordered) - 1))], 1)))
+        rows.append(
+            dict(
+                action=action,
+                requests=len(times),
+                p50_ms=round(statistics.median(times), 1),
+                p95_ms=round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+            )
+        )
     all_times = sorted(ms for _, ms, _ in samples)
     server_errors = [e for e in errors if e[0] != "login" and not (isinstance(e[2], int) and e[2] < 500)]
-    result = dict(users=args.users, think_seconds=args.think_seconds, seconds=round(elapsed, 1), requests=len(samples),
-                  throughput_rps=round(len(samples) / elapsed, 1),
-                  p50_ms=round(statistics.median(all_times), 1) if all_times else None,
-                  p95_ms=round(all_times[int(0.95 * (len(all_times) - 1))], 1) if all_times else None,
-                  errors_5xx=len(server_errors), other_errors=len(errors) - len(server_errors),
-                  tickets_created=len(created), tickets_lost=len(lost), actions=rows, first_errors=errors[:10])
-    print(f"{args.users} users (think {args.think_seconds} s) for {elapsed:.0f} s: {len(samples)} requests, {result['throughput_rps']} req/s, "
-          f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms")
+    result = dict(
+        users=args.users,
+        think_seconds=args.think_seconds,
+        seconds=round(elapsed, 1),
+        requests=len(samples),
+        throughput_rps=round(len(samples) / elapsed, 1),
+        p50_ms=round(statistics.median(all_times), 1) if all_times else None,
+        p95_ms=round(all_times[int(0.95 * (len(all_times) - 1))], 1) if all_times else None,
+        errors_5xx=len(server_errors),
+        other_errors=len(errors) - len(server_errors),
+        tickets_created=len(created),
+        tickets_lost=len(lost),
+        actions=rows,
+        first_errors=errors[:10],
+    )
+    print(
+        f"{args.users} users (think {args.think_seconds} s) for {elapsed:.0f} s: {len(samples)} requests, {result['throughput_rps']} req/s, "
+        f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms"
+    )
     print(f"{'action':<24} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8}")
     for row in rows:
         print(f"{row['action']:<24} {row['requests']:9} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f}")
-    print(f"5xx/connection errors: {len(server_errors)}; other failures: {len(errors) - len(server_errors)}; "
-          f"tickets created {len(created)}, found afterwards {len(created) - len(lost)}, lost {len(lost)}")
+    print(
+        f"5xx/connection errors: {len(server_errors)}; other failures: {len(errors) - len(server_errors)}; "
+        f"tickets created {len(created)}, found afterwards {len(created) - len(lost)}, lost {len(lost)}"
+    )
     for error in errors[:10]:
         print("  ", error)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

@@ -5,6 +5,7 @@ A temporary SQLite database, the real login page in-process; lockout and the per
 raised so that every attempt takes the ordinary failure path. Prints the medians and their ratio
 (target: the same time, so the reply does not tell whether an account exists).
 """
+
 import argparse
 import json
 import os
@@ -42,7 +43,7 @@ def main():
     ratio = medians["unknown name"] / medians["existing account"]
     print(f"failed login, median of {args.attempts} attempts each (ms)")
     for label, value in medians.items():
-        print(f"  {label:18} {value:7.1f}   p95 {sorted(times[label])[int(len(times[label]) * .95) - 1]:7.1f}")
+        print(f"  {label:18} {value:7.1f}   p95 {sorted(times[label])[int(len(times[label]) * 0.95) - 1]:7.1f}")
     print(f"  unknown / existing {ratio:7.2f}")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "login_timing.json"), "w") as fh:

@@ -5,6 +5,7 @@ Run on a database `flask crm generate` filled (the admin password of `crm init` 
   .venv/bin/python bench/search_bench.py --database-url sqlite:////tmp/x.sqlite
 ``--root DIR`` times the app of another checkout on the same database (before/after).
 """
+
 import argparse
 import os
 import statistics
@@ -38,16 +39,20 @@ def main():
         ensure_admin("searchbench", PASSWORD, "searchbench@example.com")
         db.session.commit()
         count = db.session.scalar(select(func.count()).select_from(Customer))
-        sample = db.session.execute(select(Customer.name, Customer.phone).order_by(Customer.id)
-                                    .offset(count // 2).limit(1)).one()
+        sample = db.session.execute(
+            select(Customer.name, Customer.phone).order_by(Customer.id).offset(count // 2).limit(1)
+        ).one()
         db.session.remove()
     statements = []
     from sqlalchemy import event
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, params, context, many: statements.append((statement, params)))
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, params, context, many: statements.append((statement, params)),
+    )
     client = app.test_client()
     assert client.post("/login/", data={"username": "searchbench", "password": PASSWORD}).status_code == 302
     customers, tickets = "/customerview/list/?psize_CustomerView=100&q=", "/ticketview/list/?psize_TicketView=100&q="

@@ -7,6 +7,7 @@ Time: the whole run starts at a fixed moment (``--clock``, default 2026-11-23 10
 ticks on from there, so no test depends on the day it runs; CI runs the suite a second time with the
 clock years ahead. Tests take dates from the ``now``/``today`` fixtures, never from a calendar.
 """
+
 import datetime
 import os
 import tempfile
@@ -42,8 +43,7 @@ def _worker_database(url):
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-DATABASE_URL = (_worker_database(os.environ.get("TEST_DATABASE_URL"))
-                or "sqlite:///" + os.path.join(_tmp, "test.sqlite"))
+DATABASE_URL = _worker_database(os.environ.get("TEST_DATABASE_URL")) or "sqlite:///" + os.path.join(_tmp, "test.sqlite")
 os.environ["DATABASE_URL"] = DATABASE_URL
 
 PASSWORD = "Test-password-2026"
@@ -61,8 +61,11 @@ _clock = None
 
 
 def pytest_addoption(parser):
-    parser.addoption("--clock", default=os.environ.get("CRM_TEST_CLOCK", DEFAULT_CLOCK),
-                     help="the moment the test run starts at (ISO 8601 with offset); time ticks on from it")
+    parser.addoption(
+        "--clock",
+        default=os.environ.get("CRM_TEST_CLOCK", DEFAULT_CLOCK),
+        help="the moment the test run starts at (ISO 8601 with offset); time ticks on from it",
+    )
 
 
 def pytest_configure(config):
@@ -103,8 +106,16 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         if has_app_context():
-            for key in ("_login_user", "user", "_crm_permissions", "_crm_field_levels", "_flask_babel",
-                        "_crm_principal", "_crm_anonymous", "crm_choice_labels"):
+            for key in (
+                "_login_user",
+                "user",
+                "_crm_permissions",
+                "_crm_field_levels",
+                "_flask_babel",
+                "_crm_principal",
+                "_crm_anonymous",
+                "crm_choice_labels",
+            ):
                 g.pop(key, None)
         return super().open(*args, **kwargs)
 
@@ -114,13 +125,15 @@ def app():
     from app import create_app
     from app.cli import setup_database
 
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
-        "WTF_CSRF_ENABLED": False,
-        "UPLOAD_FOLDER": os.path.join(_tmp, "uploads"),
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
+            "WTF_CSRF_ENABLED": False,
+            "UPLOAD_FOLDER": os.path.join(_tmp, "uploads"),
+        }
+    )
     app.jinja_env.undefined = StrictUndefined
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -246,14 +259,15 @@ def two_departments(ctx, user_id):
     from tests import factories
 
     ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
-    db.session.add_all([
-        StaffProfile(user_id=user_id("Technician"), department_id=ours.id, max_open_tickets=0),
-        StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0),
-    ])
+    db.session.add_all(
+        [
+            StaffProfile(user_id=user_id("Technician"), department_id=ours.id, max_open_tickets=0),
+            StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0),
+        ]
+    )
     db.session.commit()
     mine = factories.ticket(title="我的工单", department=ours, assignee_id=user_id("Technician"), status="assigned")
     pool = factories.ticket(title="本部门待派", department=ours)
-    colleague = factories.ticket(title="同事的工单", department=ours, assignee_id=user_id("Service"),
-                                 status="assigned")
+    colleague = factories.ticket(title="同事的工单", department=ours, assignee_id=user_id("Service"), status="assigned")
     other = factories.ticket(title="外部门工单", department=theirs)
     return mine, pool, colleague, other

@@ -1,4 +1,5 @@
 """Small factories for domain objects; each commits so pages and API see the rows."""
+
 import datetime
 import itertools
 from decimal import Decimal
@@ -20,8 +21,12 @@ def building(**kw):
 
 
 def unit(building_obj=None, **kw):
-    obj = Unit(building=building_obj or building(), number=kw.pop("number", f"{next(_seq):04d}"),
-               area=kw.pop("area", Decimal("89.50")), **kw)
+    obj = Unit(
+        building=building_obj or building(),
+        number=kw.pop("number", f"{next(_seq):04d}"),
+        area=kw.pop("area", Decimal("89.50")),
+        **kw,
+    )
     db.session.add(obj)
     db.session.commit()
     return obj
@@ -62,8 +67,12 @@ def ticket(**kw):
     put in that status directly in the database, as older data would be."""
     status = kw.pop("status", None)
     later = status not in (None, "new", "assigned")
-    obj = Ticket(title=kw.pop("title", "厨房水管漏水"), type=kw.pop("type", "repair"),
-                 **({} if later else {"status": status}), **kw)
+    obj = Ticket(
+        title=kw.pop("title", "厨房水管漏水"),
+        type=kw.pop("type", "repair"),
+        **({} if later else {"status": status}),
+        **kw,
+    )
     db.session.add(obj)
     db.session.commit()
     if later:
@@ -74,10 +83,15 @@ def ticket(**kw):
 
 def bill(customer_obj=None, unit_obj=None, **kw):
     unit_obj = unit_obj or unit()
-    obj = Bill(customer=customer_obj or customer(units=[unit_obj]), unit=unit_obj,
-               period=kw.pop("period", "2026-10"), fee_type=kw.pop("fee_type", "property"),
-               amount=kw.pop("amount", Decimal("300.00")),
-               due_date=kw.pop("due_date", datetime.date(2026, 11, 15)), **kw)
+    obj = Bill(
+        customer=customer_obj or customer(units=[unit_obj]),
+        unit=unit_obj,
+        period=kw.pop("period", "2026-10"),
+        fee_type=kw.pop("fee_type", "property"),
+        amount=kw.pop("amount", Decimal("300.00")),
+        due_date=kw.pop("due_date", datetime.date(2026, 11, 15)),
+        **kw,
+    )
     db.session.add(obj)
     db.session.commit()
     return obj

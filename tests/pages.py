@@ -1,4 +1,5 @@
 """A show page as the browser assembles it: the page, then each related list its panels fetch when opened."""
+
 import re
 from html import unescape
 

@@ -3,6 +3,7 @@ and the client address behind a proxy.
 
 Reset mail goes to a real SMTP server on loopback (aiosmtpd) through the scheduler's delivery job.
 """
+
 import base64
 import datetime
 import email
@@ -25,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ---- helpers
+
 
 def deliver(app, smtp):  # noqa: F811
     """Run the scheduler's delivery job against the loopback SMTP server."""
@@ -63,14 +65,19 @@ def everything_stored(app):
     from sqlalchemy import text
 
     with app.app_context(), db.engine.connect() as conn:
-        return "\n".join(repr(tuple(row)) for table in db.metadata.sorted_tables
-                         for row in conn.execute(text(f'SELECT * FROM "{table.name}"')))
+        return "\n".join(
+            repr(tuple(row))
+            for table in db.metadata.sorted_tables
+            for row in conn.execute(text(f'SELECT * FROM "{table.name}"'))
+        )
 
 
 def api_login(app, role_or_name, password=PASSWORD, refresh=False):
     username = ROLE_USERS.get(role_or_name, role_or_name)
-    response = app.test_client().post("/api/v1/security/login", json={
-        "username": username, "password": password, "provider": "db", "refresh": refresh})
+    response = app.test_client().post(
+        "/api/v1/security/login",
+        json={"username": username, "password": password, "provider": "db", "refresh": refresh},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -86,6 +93,7 @@ def set_password(app, username, password):
 
 
 # ---- password-reset links
+
 
 @pytest.mark.parametrize("role", ["Service", "Supervisor", "Manager", "Admin"])
 def test_no_one_reads_a_reset_link_in_the_outbox(app, login, smtp, role):  # noqa: F811
@@ -201,6 +209,7 @@ def test_the_forgot_page_answers_the_same_for_any_name(app, smtp):  # noqa: F811
 
 # ---- API tokens
 
+
 def test_a_web_logout_ends_earlier_tokens_and_fresh_ones_work(app, login):
     """Regression: after the account's first web logout every token, even a fresh one, got
     "401 Error loading the user" (the cookie session-version check was applied to tokens)."""
@@ -210,12 +219,14 @@ def test_a_web_logout_ends_earlier_tokens_and_fresh_ones_work(app, login):
     assert api_get(app, old).status_code == 401
     tokens = api_login(app, "Manager", refresh=True)
     assert api_get(app, tokens["access_token"]).status_code == 200
-    refreshed = app.test_client().post("/api/v1/security/refresh",
-                                       headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    refreshed = app.test_client().post(
+        "/api/v1/security/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
     assert refreshed.status_code == 200 and api_get(app, refreshed.get_json()["access_token"]).status_code == 200
     login("Manager").get("/logout/")
-    stale = app.test_client().post("/api/v1/security/refresh",
-                                   headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    stale = app.test_client().post(
+        "/api/v1/security/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
     assert stale.status_code == 401  # a refresh token is ended the same way
 
 
@@ -260,24 +271,35 @@ def test_an_account_disabled_through_the_user_api_loses_its_tokens(app):
         user_id, role_id = user.id, user.roles[0].id
     admin = {"Authorization": f"Bearer {api_login(app, 'Admin')['access_token']}"}
     old = api_login(app, "Service")["access_token"]
-    response = app.test_client().put(f"/api/v1/security/users/{user_id}", headers=admin,
-                                     json={"active": False, "roles": [role_id]})
+    response = app.test_client().put(
+        f"/api/v1/security/users/{user_id}", headers=admin, json={"active": False, "roles": [role_id]}
+    )
     assert response.status_code == 200, response.get_json()
     try:
         assert api_get(app, old).status_code == 401
     finally:
-        app.test_client().put(f"/api/v1/security/users/{user_id}", headers=admin,
-                              json={"active": True, "roles": [role_id]})
+        app.test_client().put(
+            f"/api/v1/security/users/{user_id}", headers=admin, json={"active": True, "roles": [role_id]}
+        )
     assert api_get(app, old).status_code == 401
     assert api_get(app, api_login(app, "Service")["access_token"]).status_code == 200
 
 
 def _new_account(app, admin_client, username):
     role = app.appbuilder.sm.find_role("Service")
-    admin_client.post("/users/add", data={"first_name": "新", "last_name": "同事", "username": username,
-                                          "email": f"{username}@example.com", "active": "y",
-                                          "password": "Initial-pass-2026", "conf_password": "Initial-pass-2026",
-                                          "roles": [str(role.id)]})
+    admin_client.post(
+        "/users/add",
+        data={
+            "first_name": "新",
+            "last_name": "同事",
+            "username": username,
+            "email": f"{username}@example.com",
+            "active": "y",
+            "password": "Initial-pass-2026",
+            "conf_password": "Initial-pass-2026",
+            "roles": [str(role.id)],
+        },
+    )
     assert app.appbuilder.sm.find_user(username=username) is not None
 
 
@@ -288,16 +310,21 @@ def test_a_new_account_must_change_its_password_before_using_the_api(app, ctx, a
     refused = api_get(app, tokens["access_token"])
     assert refused.status_code == 403 and "密码" in refused.get_json()["message"]
     assert api_get(app, tokens["access_token"], "/api/v1/ticket/1").status_code == 403
-    refreshed = app.test_client().post("/api/v1/security/refresh",
-                                       headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    refreshed = app.test_client().post(
+        "/api/v1/security/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
     assert refreshed.status_code == 200  # and so does the refresh
     assert api_get(app, refreshed.get_json()["access_token"]).status_code == 403
     web = app.test_client()
     web.post("/login/", data={"username": "tokendesk", "password": "Initial-pass-2026"})
     cookie = web.get("/api/v1/customer/")
     assert cookie.status_code == 403 and "密码" in cookie.get_json()["message"]
-    assert web.post("/api/v1/security/login", json={"username": "tokendesk", "password": "Initial-pass-2026",
-                                                    "provider": "db"}).status_code == 200
+    assert (
+        web.post(
+            "/api/v1/security/login", json={"username": "tokendesk", "password": "Initial-pass-2026", "provider": "db"}
+        ).status_code
+        == 200
+    )
 
 
 def test_an_admin_made_account_keeps_api_access_after_its_forced_password_change(app, ctx, admin_client):
@@ -312,6 +339,7 @@ def test_an_admin_made_account_keeps_api_access_after_its_forced_password_change
 
 
 # ---- the client address behind a proxy
+
 
 def _attempts_by_address(limit, addresses):
     """Each (address, password) in turn on a fresh client: was it signed in?"""
@@ -334,10 +362,19 @@ def _attempts_by_address(limit, addresses):
 def test_behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own(app):
     """Regression: behind the load balancer every user shared the balancer's address."""
     tries = [("203.0.113.7", "nobody", "wrong-password-0")] * 3 + [
-        ("203.0.113.7", ROLE_USERS["Manager"], PASSWORD), ("198.51.100.9", ROLE_USERS["Manager"], PASSWORD)]
+        ("203.0.113.7", ROLE_USERS["Manager"], PASSWORD),
+        ("198.51.100.9", ROLE_USERS["Manager"], PASSWORD),
+    ]
     env = dict(os.environ, CRM_TRUSTED_PROXIES="1")
-    result = subprocess.run([sys.executable, "-c", _attempts_by_address(3, tries)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", _attempts_by_address(3, tries)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[false, false, false, false, true]"
 
@@ -346,11 +383,17 @@ def test_without_trusted_proxies_a_forwarded_address_is_ignored(app, ctx):
     app.config["CRM_LOGIN_RATE_LIMIT"] = 3
     try:
         for _ in range(3):
-            app.test_client().post("/login/", data={"username": "nobody", "password": "wrong-password-0"},
-                                   headers={"X-Forwarded-For": "203.0.113.7"})
+            app.test_client().post(
+                "/login/",
+                data={"username": "nobody", "password": "wrong-password-0"},
+                headers={"X-Forwarded-For": "203.0.113.7"},
+            )
         client = app.test_client()
-        client.post("/login/", data={"username": ROLE_USERS["Manager"], "password": PASSWORD},
-                    headers={"X-Forwarded-For": "198.51.100.9"})
+        client.post(
+            "/login/",
+            data={"username": ROLE_USERS["Manager"], "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.9"},
+        )
         assert client.get("/customerview/list/").status_code == 302  # one address: the 4th is refused
     finally:
         app.config["CRM_LOGIN_RATE_LIMIT"] = 20

@@ -1,4 +1,5 @@
 """Login protection: lockout, the password policy on every path that sets one, sessions that end."""
+
 import datetime
 import re
 
@@ -43,8 +44,9 @@ def test_five_failures_lock_the_account_and_say_until_when(app, ctx, login):
     assert "无效的用户名或密码" in unknown[3] and "已锁定" not in unknown[3]
     assert locked in unknown[4]  # the same words and time (the failures came within the minute)
     assert locked in attempt(app, "nobody-here", "wrong-password-0")[1].get_data(as_text=True)
-    api = app.test_client().post("/api/v1/security/login", json={"username": username, "password": PASSWORD,
-                                                                 "provider": "db"})
+    api = app.test_client().post(
+        "/api/v1/security/login", json={"username": username, "password": PASSWORD, "provider": "db"}
+    )
     assert api.status_code == 401  # the API login obeys the lock too
     # an admin unlocks it
     login("Admin").post("/accountsecurityview/action_post", data={"action": "unlock", "rowid": [state.user_id]})
@@ -77,26 +79,51 @@ def test_a_success_forgets_earlier_failures(app, ctx):
     assert logged_in(attempt(app, username, PASSWORD)[0])
 
 
-@pytest.mark.parametrize("password,names,refused", [
-    ("short-1", [], True), ("qwertyuiop", [], True), ("Password123", [], True), ("aaaaaaaaaaaa", [], True),
-    ("zhangsan2026", ["zhangsan2026"], True), ("Zhang.San@Wy2026", ["zhangsan"], False),
-    ("物业管理员的密码2026", [], False),
-])
+@pytest.mark.parametrize(
+    "password,names,refused",
+    [
+        ("short-1", [], True),
+        ("qwertyuiop", [], True),
+        ("Password123", [], True),
+        ("aaaaaaaaaaaa", [], True),
+        ("zhangsan2026", ["zhangsan2026"], True),
+        ("Zhang.San@Wy2026", ["zhangsan"], False),
+        ("物业管理员的密码2026", [], False),
+    ],
+)
 def test_password_policy(password, names, refused):
     assert (password_problem(password, names) is not None) == refused
 
 
 def test_weak_passwords_are_refused_on_fab_forms_and_api(app, ctx, login):
     admin = login("Admin")
-    page = admin.post("/users/add", data={"first_name": "新", "last_name": "员工", "username": "newstaff",
-                                          "email": "newstaff@example.com", "active": "y",
-                                          "password": "newstaff", "conf_password": "newstaff",
-                                          "roles": [str(app.appbuilder.sm.find_role("Service").id)]})
+    page = admin.post(
+        "/users/add",
+        data={
+            "first_name": "新",
+            "last_name": "员工",
+            "username": "newstaff",
+            "email": "newstaff@example.com",
+            "active": "y",
+            "password": "newstaff",
+            "conf_password": "newstaff",
+            "roles": [str(app.appbuilder.sm.find_role("Service").id)],
+        },
+    )
     assert app.appbuilder.sm.find_user(username="newstaff") is None
     assert "10" in page.get_data(as_text=True)
-    api = admin.post("/api/v1/security/users/", json={
-        "first_name": "新", "last_name": "员工", "username": "apistaff", "email": "apistaff@example.com",
-        "active": True, "password": "1234567890", "roles": [app.appbuilder.sm.find_role("Service").id]})
+    api = admin.post(
+        "/api/v1/security/users/",
+        json={
+            "first_name": "新",
+            "last_name": "员工",
+            "username": "apistaff",
+            "email": "apistaff@example.com",
+            "active": True,
+            "password": "1234567890",
+            "roles": [app.appbuilder.sm.find_role("Service").id],
+        },
+    )
     assert api.status_code == 400 and app.appbuilder.sm.find_user(username="apistaff") is None
     own = login("Service")
     own.post("/resetmypassword/form", data={"password": "short", "conf_password": "short"})
@@ -153,8 +180,9 @@ def test_too_many_attempts_from_one_address_are_refused(app, ctx):
             attempt(app, "nobody", "wrong-password-0")
         client, _response = attempt(app, ROLE_USERS["Manager"], PASSWORD)  # right, but the 4th from this address
         assert not logged_in(client)
-        api = app.test_client().post("/api/v1/security/login", json={
-            "username": ROLE_USERS["Manager"], "password": PASSWORD, "provider": "db"})
+        api = app.test_client().post(
+            "/api/v1/security/login", json={"username": ROLE_USERS["Manager"], "password": PASSWORD, "provider": "db"}
+        )
         assert api.status_code == 401
     finally:
         app.config["CRM_LOGIN_RATE_LIMIT"] = 20
@@ -181,9 +209,19 @@ def test_idle_and_absolute_session_timeouts(app, ctx, login):
 def test_an_account_made_by_an_admin_must_choose_its_own_password_first(app, ctx, login):
     admin = login("Admin")
     role = app.appbuilder.sm.find_role("Service")
-    admin.post("/users/add", data={"first_name": "新", "last_name": "同事", "username": "newdesk",
-                                   "email": "newdesk@example.com", "active": "y", "password": "Initial-pass-2026",
-                                   "conf_password": "Initial-pass-2026", "roles": [str(role.id)]})
+    admin.post(
+        "/users/add",
+        data={
+            "first_name": "新",
+            "last_name": "同事",
+            "username": "newdesk",
+            "email": "newdesk@example.com",
+            "active": "y",
+            "password": "Initial-pass-2026",
+            "conf_password": "Initial-pass-2026",
+            "roles": [str(role.id)],
+        },
+    )
     assert app.appbuilder.sm.find_user(username="newdesk") is not None
     client, _response = attempt(app, "newdesk", "Initial-pass-2026")
     response = client.get("/customerview/list/")
@@ -219,8 +257,9 @@ def test_a_forgotten_password_is_reset_through_an_emailed_single_use_link(app, c
 
     body = email.message_from_string(content).get_payload(decode=True).decode("utf-8")
     link = re.search(r"https?://\S+(/forgot/reset/\S+)", body).group(1)
-    assert "至少" in client.post(link, data={"password": "short", "conf_password": "short"},
-                                 follow_redirects=True).get_data(as_text=True)
+    assert "至少" in client.post(
+        link, data={"password": "short", "conf_password": "short"}, follow_redirects=True
+    ).get_data(as_text=True)
     client.post(link, data={"password": "Brand-new-pass-2026", "conf_password": "Brand-new-pass-2026"})
     assert logged_in(attempt(app, ROLE_USERS["Service"], "Brand-new-pass-2026")[0])
     again = client.post(link, data={"password": "Another-pass-2026", "conf_password": "Another-pass-2026"})
@@ -244,8 +283,9 @@ def test_a_failed_login_costs_the_same_whether_or_not_the_account_exists(app, ct
     replies, writes = [], []
     for name in ("manager", "nobody-at-all"):
         with count_queries() as counter:
-            response = client.post("/login/", data={"username": name, "password": "Wrong-password-2026"},
-                                   follow_redirects=True)
+            response = client.post(
+                "/login/", data={"username": name, "password": "Wrong-password-2026"}, follow_redirects=True
+            )
         replies.append(response.get_data(as_text=True).count("无效的用户名或密码"))
         writes.append(sum(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in counter.statements))
     assert replies[0] == replies[1] == 1
@@ -268,9 +308,13 @@ def test_account_security_rows_name_their_account_and_open_their_history(app, ct
     assert state.id == user_id and str(state) == str(state.user)
     throttle = LoginThrottle(ip="10.0.0.1", window_start=dt.datetime.now(dt.timezone.utc), attempts=3)
     assert str(throttle) == "10.0.0.1 3" and not hasattr(throttle, "user_id")
-    response = login("Admin").post("/accountsecurityview/action_post",
-                                   data={"action": "change_history", "rowid": [user_id]})
-    assert response.status_code == 302 and f"/changelogview/record/AccountSecurity/{user_id}" in response.headers["Location"]
+    response = login("Admin").post(
+        "/accountsecurityview/action_post", data={"action": "change_history", "rowid": [user_id]}
+    )
+    assert (
+        response.status_code == 302
+        and f"/changelogview/record/AccountSecurity/{user_id}" in response.headers["Location"]
+    )
 
 
 def _clear_throttle():
@@ -297,15 +341,25 @@ def test_failures_are_counted_per_sign_in_name_too(app, ctx):
     app.config["CRM_LOGIN_RATE_LIMIT"] = 3
     try:
         for number in range(3):
-            app.test_client().post("/login/", data={"username": "ghost", "password": "wrong-password-0"},
-                                   environ_base={"REMOTE_ADDR": f"10.0.0.{number + 1}"})
-        reply = app.test_client().post("/login/", data={"username": "ghost", "password": "wrong-password-0"},
-                                       environ_base={"REMOTE_ADDR": "10.0.0.9"}, follow_redirects=True)
+            app.test_client().post(
+                "/login/",
+                data={"username": "ghost", "password": "wrong-password-0"},
+                environ_base={"REMOTE_ADDR": f"10.0.0.{number + 1}"},
+            )
+        reply = app.test_client().post(
+            "/login/",
+            data={"username": "ghost", "password": "wrong-password-0"},
+            environ_base={"REMOTE_ADDR": "10.0.0.9"},
+            follow_redirects=True,
+        )
         assert "此处登录失败次数过多" in reply.get_data(as_text=True)
         # another name from another address is not affected
         client = app.test_client()
-        client.post("/login/", data={"username": ROLE_USERS["Manager"], "password": PASSWORD},
-                    environ_base={"REMOTE_ADDR": "10.0.0.8"})
+        client.post(
+            "/login/",
+            data={"username": ROLE_USERS["Manager"], "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": "10.0.0.8"},
+        )
         assert client.get("/customerview/list/", environ_base={"REMOTE_ADDR": "10.0.0.8"}).status_code == 200
     finally:
         app.config["CRM_LOGIN_RATE_LIMIT"] = 20
@@ -348,8 +402,7 @@ def test_a_remembered_session_outlives_the_idle_timeout_but_not_its_days(app, ct
     start = utcnow()
     with time_machine.travel(start + datetime.timedelta(hours=13), tick=False):
         assert logged_in(client)  # past idle (2 h) and absolute (12 h) timeouts of a plain session
-    with time_machine.travel(start + datetime.timedelta(days=app.config["CRM_REMEMBER_DAYS"], hours=1),
-                             tick=False):
+    with time_machine.travel(start + datetime.timedelta(days=app.config["CRM_REMEMBER_DAYS"], hours=1), tick=False):
         assert not logged_in(client)
         assert not logged_in(browser_restarted(client))
 

@@ -1,4 +1,5 @@
 """REST API: every resource, the same validation and record rules as the pages."""
+
 import pytest
 
 from app.extensions import db
@@ -60,9 +61,17 @@ def test_duplicate_unit_number_in_a_building_is_refused(admin_client, ctx):
 def test_negative_amount_is_refused(admin_client, ctx):
     unit = factories.unit()
     customer = factories.customer(units=[unit])
-    response = admin_client.post("/api/v1/bill/", json={
-        "customer": customer.id, "unit": unit.id, "period": "2026-11", "fee_type": "property",
-        "amount": "-1.00", "due_date": "2026-12-15"})
+    response = admin_client.post(
+        "/api/v1/bill/",
+        json={
+            "customer": customer.id,
+            "unit": unit.id,
+            "period": "2026-11",
+            "fee_type": "property",
+            "amount": "-1.00",
+            "due_date": "2026-12-15",
+        },
+    )
     assert response.status_code == 422
 
 

@@ -1,6 +1,7 @@
 """REST API input: a malformed argument or body answers 400 with a message that says what was wrong,
 and changes nothing; a well-formed request still works and filters by the value's real type.
 ``_info`` describes a field in the model's own words, or not at all."""
+
 import datetime
 import json
 from decimal import Decimal
@@ -14,63 +15,136 @@ from tests import factories
 # a malformed q on any list: rison/JSON that does not parse or is not an object, arguments of the
 # wrong type or range, unknown arguments, columns, orders and filter operators
 ANY_LIST = [
-    "(((", "!", "(a:", "1e", "'abc'", "!(1,2)", "5", "(a:b", '{"page": -1', "(nope:1)",
-    "(page:a)", "(page:-1)", "(page:1.5)", "(page:!t)", "(page:!n)", "(page:99999999999999999999)",
-    "(page_size:a)", "(page_size:-5)", "(page_size:0)", "(page_size:1.5)", '{"page_size": NaN}',
-    "(order_column:nope)", "(order_column:5)", "(order_column:id,order_direction:up)", "(order_direction:5)",
-    "(columns:nope)", "(columns:!(5))", "(columns:!(nope))", "(select_columns:!(nope))",
-    "(columns:!(id),select_columns:!(id))", "(keys:nope)", "(keys:!(nope))", "(keys:!(5))",
-    "(filters:a)", "(filters:!(a))", "(filters:(col:id,opr:eq,value:1))", "(filters:!((col:5,opr:eq,value:1)))",
-    "(filters:!((col:id,opr:5,value:1)))", "(filters:!((col:nope,opr:eq,value:1)))",
-    "(filters:!((col:id,opr:zz,value:1)))", "(filters:!((col:id,opr:eq)))", "(filters:!((opr:eq,value:1)))",
-    "(filters:!((col:id,opr:eq,value:1,extra:1)))", "(filters:!((col:id,opr:eq,value:!n)))",
-    "(filters:!((col:id,opr:eq,value:(a:1))))", "(filters:!((col:id,opr:eq,value:!((a:1)))))",
-    "(filters:!((col:id,opr:eq,value:!(!(1)))))", "(filters:!((col:id,opr:eq,value:1)))",
+    "(((",
+    "!",
+    "(a:",
+    "1e",
+    "'abc'",
+    "!(1,2)",
+    "5",
+    "(a:b",
+    '{"page": -1',
+    "(nope:1)",
+    "(page:a)",
+    "(page:-1)",
+    "(page:1.5)",
+    "(page:!t)",
+    "(page:!n)",
+    "(page:99999999999999999999)",
+    "(page_size:a)",
+    "(page_size:-5)",
+    "(page_size:0)",
+    "(page_size:1.5)",
+    '{"page_size": NaN}',
+    "(order_column:nope)",
+    "(order_column:5)",
+    "(order_column:id,order_direction:up)",
+    "(order_direction:5)",
+    "(columns:nope)",
+    "(columns:!(5))",
+    "(columns:!(nope))",
+    "(select_columns:!(nope))",
+    "(columns:!(id),select_columns:!(id))",
+    "(keys:nope)",
+    "(keys:!(nope))",
+    "(keys:!(5))",
+    "(filters:a)",
+    "(filters:!(a))",
+    "(filters:(col:id,opr:eq,value:1))",
+    "(filters:!((col:5,opr:eq,value:1)))",
+    "(filters:!((col:id,opr:5,value:1)))",
+    "(filters:!((col:nope,opr:eq,value:1)))",
+    "(filters:!((col:id,opr:zz,value:1)))",
+    "(filters:!((col:id,opr:eq)))",
+    "(filters:!((opr:eq,value:1)))",
+    "(filters:!((col:id,opr:eq,value:1,extra:1)))",
+    "(filters:!((col:id,opr:eq,value:!n)))",
+    "(filters:!((col:id,opr:eq,value:(a:1))))",
+    "(filters:!((col:id,opr:eq,value:!((a:1)))))",
+    "(filters:!((col:id,opr:eq,value:!(!(1)))))",
+    "(filters:!((col:id,opr:eq,value:1)))",
 ]
 LIST = {
-    "customer": ANY_LIST + [
-        "(filters:!((col:name,opr:ct,value:!(a,b))))", "(filters:!((col:name,opr:eq,value:!t)))",
-        "(filters:!((col:name,opr:ct,value:'a\x00b')))", "(filters:!((col:name,opr:in,value:abc)))",
-        "(filters:!((col:name,opr:crm_q,value:!(a))))", "(filters:!((col:birthday,opr:gt,value:abc)))",
-        "(filters:!((col:birthday,opr:eq,value:5)))", "(filters:!((col:birthday,opr:lt,value:'2026-02-30')))",
-        "(filters:!((col:tags,opr:rel_m_m,value:abc)))", "(filters:!((col:tags,opr:rel_m_m,value:!(abc))))",
-        "(filters:!((col:tags,opr:rel_m_m,value:999999)))", "(filters:!((col:tags,opr:ct,value:a)))",
+    "customer": ANY_LIST
+    + [
+        "(filters:!((col:name,opr:ct,value:!(a,b))))",
+        "(filters:!((col:name,opr:eq,value:!t)))",
+        "(filters:!((col:name,opr:ct,value:'a\x00b')))",
+        "(filters:!((col:name,opr:in,value:abc)))",
+        "(filters:!((col:name,opr:crm_q,value:!(a))))",
+        "(filters:!((col:birthday,opr:gt,value:abc)))",
+        "(filters:!((col:birthday,opr:eq,value:5)))",
+        "(filters:!((col:birthday,opr:lt,value:'2026-02-30')))",
+        "(filters:!((col:tags,opr:rel_m_m,value:abc)))",
+        "(filters:!((col:tags,opr:rel_m_m,value:!(abc))))",
+        "(filters:!((col:tags,opr:rel_m_m,value:999999)))",
+        "(filters:!((col:tags,opr:ct,value:a)))",
         "(order_column:birthday)",
     ],
-    "ticket": ANY_LIST + [
-        "(filters:!((col:customer,opr:rel_o_m,value:abc)))", "(filters:!((col:customer,opr:rel_o_m,value:!(1,2))))",
+    "ticket": ANY_LIST
+    + [
+        "(filters:!((col:customer,opr:rel_o_m,value:abc)))",
+        "(filters:!((col:customer,opr:rel_o_m,value:!(1,2))))",
         "(filters:!((col:customer,opr:rel_o_m,value:1.5)))",
         "(filters:!((col:customer,opr:rel_o_m,value:99999999999999999999999)))",
         "(filters:!((col:customer,opr:nrel_o_m,value:999999)))",
-        "(filters:!((col:deadline,opr:gt,value:abc)))", "(filters:!((col:created_at,opr:gt,value:abc)))",
+        "(filters:!((col:deadline,opr:gt,value:abc)))",
+        "(filters:!((col:created_at,opr:gt,value:abc)))",
         "(filters:!((col:created_at,opr:lt,value:'2026-13-01T00:00')))",
         "(filters:!((col:created_at,opr:gt,value:'0001-01-01T00:00')))",
         "(filters:!((col:deadline,opr:lt,value:'9999-12-31T23:59-10:00')))",
-        "(filters:!((col:escalation_level,opr:eq,value:abc)))", "(filters:!((col:escalation_level,opr:gt,value:abc)))",
+        "(filters:!((col:escalation_level,opr:eq,value:abc)))",
+        "(filters:!((col:escalation_level,opr:gt,value:abc)))",
         "(filters:!((col:escalation_level,opr:in,value:!(a,b))))",
-        "(filters:!((col:escalation_level,opr:eq,value:1.5)))", "(filters:!((col:escalation_level,opr:eq,value:!t)))",
+        "(filters:!((col:escalation_level,opr:eq,value:1.5)))",
+        "(filters:!((col:escalation_level,opr:eq,value:!t)))",
         "(filters:!((col:escalation_level,opr:eq,value:99999999999999999999)))",
         "(filters:!((col:escalation_level,opr:eq,value:!(1,2))))",
         "(filters:!((col:escalation_level,opr:in,value:1)))",
         "(filters:!((col:escalation_level,opr:in,value:!(1,abc))))",
         "(filters:!((col:escalation_level,opr:in,value:!(!(1)))))",
     ],
-    "bill": ANY_LIST + [
-        "(filters:!((col:amount,opr:gt,value:abc)))", "(filters:!((col:amount,opr:eq,value:abc)))",
-        "(filters:!((col:amount,opr:eq,value:!t)))", "(filters:!((col:amount,opr:gt,value:'NaN')))",
-        "(filters:!((col:amount,opr:gt,value:'Infinity')))", "(filters:!((col:amount,opr:in,value:!(1,x))))",
-        "(filters:!((col:amount,opr:gt,value:'1e-100000')))", "(filters:!((col:amount,opr:gt,value:1e30)))",
-        "(filters:!((col:due_date,opr:lt,value:abc)))", "(filters:!((col:due_date,opr:lt,value:5)))",
+    "bill": ANY_LIST
+    + [
+        "(filters:!((col:amount,opr:gt,value:abc)))",
+        "(filters:!((col:amount,opr:eq,value:abc)))",
+        "(filters:!((col:amount,opr:eq,value:!t)))",
+        "(filters:!((col:amount,opr:gt,value:'NaN')))",
+        "(filters:!((col:amount,opr:gt,value:'Infinity')))",
+        "(filters:!((col:amount,opr:in,value:!(1,x))))",
+        "(filters:!((col:amount,opr:gt,value:'1e-100000')))",
+        "(filters:!((col:amount,opr:gt,value:1e30)))",
+        "(filters:!((col:due_date,opr:lt,value:abc)))",
+        "(filters:!((col:due_date,opr:lt,value:5)))",
         "(filters:!((col:unit,opr:rel_o_m,value:'1 or 1')))",
     ],
 }
-SHOW = ["(((", "5", "(columns:nope)", "(columns:!(5))", "(columns:!(nope))", "(keys:!(nope))", "(keys:nope)",
-        "(page:1)", "(columns:!(id),select_columns:!(id))"]
+SHOW = [
+    "(((",
+    "5",
+    "(columns:nope)",
+    "(columns:!(5))",
+    "(columns:!(nope))",
+    "(keys:!(nope))",
+    "(keys:nope)",
+    "(page:1)",
+    "(columns:!(id),select_columns:!(id))",
+]
 INFO = {
-    "customer": ["(((", "5", "(keys:!(nope))", "(add_columns:5)", "(add_columns:(tags:5))",
-                 "(add_columns:(tags:(page:-1)))", "(add_columns:(tags:(page:a)))",
-                 "(add_columns:(tags:(page_size:-1)))", "(add_columns:(tags:(nope:1)))",
-                 "(add_columns:(nope:(page:1)))", "(edit_columns:(tags:(page:99999999999999999999)))", "(page:1)"],
+    "customer": [
+        "(((",
+        "5",
+        "(keys:!(nope))",
+        "(add_columns:5)",
+        "(add_columns:(tags:5))",
+        "(add_columns:(tags:(page:-1)))",
+        "(add_columns:(tags:(page:a)))",
+        "(add_columns:(tags:(page_size:-1)))",
+        "(add_columns:(tags:(nope:1)))",
+        "(add_columns:(nope:(page:1)))",
+        "(edit_columns:(tags:(page:99999999999999999999)))",
+        "(page:1)",
+    ],
     "ticket": ["(add_columns:(customer:(page:-1)))", "(edit_columns:(assignee:(page_size:0)))"],
     "bill": ["(edit_columns:(unit:(page:!t)))"],
 }
@@ -133,12 +207,28 @@ BODIES = [  # not JSON, or JSON but not an object of field values
     {"data": "null", "content_type": "application/json"},
 ]
 FIELDS = {
-    "customer": [{"name": 5}, {"name": ["x"]}, {"phone": {}}, {"birthday": "abc"}, {"birthday": 5},
-                 {"tags": "a"}, {"tags": ["a"]}, {"tags": [{"id": 1}]}, {"tags": [True]}],
-    "ticket": [{"customer": "abc"}, {"customer": 1.5}, {"customer": True}, {"customer": [1]},
-               {"customer": 99999999999999999999}, {"deadline": "abc"}, {"deadline": 5}, {"title": 7}],
-    "bill": [{"amount": "abc"}, {"amount": True}, {"amount": [1]}, {"due_date": "2026-02-30"},
-             {"unit": {"id": "x"}}],
+    "customer": [
+        {"name": 5},
+        {"name": ["x"]},
+        {"phone": {}},
+        {"birthday": "abc"},
+        {"birthday": 5},
+        {"tags": "a"},
+        {"tags": ["a"]},
+        {"tags": [{"id": 1}]},
+        {"tags": [True]},
+    ],
+    "ticket": [
+        {"customer": "abc"},
+        {"customer": 1.5},
+        {"customer": True},
+        {"customer": [1]},
+        {"customer": 99999999999999999999},
+        {"deadline": "abc"},
+        {"deadline": 5},
+        {"title": 7},
+    ],
+    "bill": [{"amount": "abc"}, {"amount": True}, {"amount": [1]}, {"due_date": "2026-02-30"}, {"unit": {"id": "x"}}],
 }
 
 
@@ -165,7 +255,7 @@ def test_bodies_of_the_wrong_shape_or_type_answer_400(admin_client, records, res
 
 
 def test_messages_are_in_the_staff_language(admin_client, ctx):
-    response = admin_client.get("/api/v1/customer/", query_string={"q": "(((" })
+    response = admin_client.get("/api/v1/customer/", query_string={"q": "((("})
     assert response.status_code == 400
     assert "rison" in response.json["message"].lower() and "参数" in response.json["message"]
     response = admin_client.get("/api/v1/customer/", query_string={"q": "(filters:!((col:birthday,opr:gt,value:abc)))"})
@@ -202,8 +292,10 @@ def test_well_formed_arguments_still_work_and_filter_by_the_real_type(admin_clie
     assert _ids(admin_client, "customer", "(filters:!((col:birthday,opr:gt,value:'1989-12-31')))") == [ann.id]
     assert _ids(admin_client, "customer", f"(filters:!((col:tags,opr:rel_m_m,value:{tag.id})))") == [ann.id]
     assert _ids(admin_client, "customer", f"(filters:!((col:tags,opr:rel_m_m,value:!({tag.id}))))") == [ann.id]
-    assert _ids(admin_client, "customer", "(order_column:name,order_direction:desc,page:0,page_size:1)") \
-        in ([ann.id], [bob.id])
+    assert _ids(admin_client, "customer", "(order_column:name,order_direction:desc,page:0,page_size:1)") in (
+        [ann.id],
+        [bob.id],
+    )
     assert _ids(admin_client, "customer", '{"filters": [{"col": "name", "opr": "eq", "value": "鲍勃"}]}') == [bob.id]
 
     assert _ids(admin_client, "ticket", f"(filters:!((col:customer,opr:rel_o_m,value:{bob.id})))") == [late.id]
@@ -236,19 +328,22 @@ def test_a_boolean_filter_matches_true_and_false(admin_client, ctx, today):
     off = MaintenancePlan(title="停用", equipment=equipment, every=1, unit="months", start_date=today, active=False)
     db.session.add_all([equipment, on, off])
     db.session.commit()
-    response = admin_client.get("/api/v1/maintenance_plan/",
-                                query_string={"q": "(filters:!((col:active,opr:eq,value:abc)))"})
+    response = admin_client.get(
+        "/api/v1/maintenance_plan/", query_string={"q": "(filters:!((col:active,opr:eq,value:abc)))"}
+    )
     assert response.status_code == 400 and "active" in response.json["message"]
     for value, expected in (("!t", on), ("!f", off), ("y", on), ("n", off), ("'false'", off)):
-        assert _ids(admin_client, "maintenance_plan", f"(filters:!((col:active,opr:eq,value:{value})))") \
-            == [expected.id], value
+        assert _ids(admin_client, "maintenance_plan", f"(filters:!((col:active,opr:eq,value:{value})))") == [
+            expected.id
+        ], value
     assert _ids(admin_client, "maintenance_plan", "(filters:!((col:active,opr:neq,value:!t)))") == [off.id]
 
 
 def test_well_formed_bodies_still_save(admin_client, ctx):
     tag = factories.tag()
-    response = admin_client.post("/api/v1/customer/", json={"name": "王五", "phone": "13812345678",
-                                                           "birthday": "1990-01-31", "tags": [tag.id]})
+    response = admin_client.post(
+        "/api/v1/customer/", json={"name": "王五", "phone": "13812345678", "birthday": "1990-01-31", "tags": [tag.id]}
+    )
     assert response.status_code == 201, response.json
     pk = response.json["id"]
     assert admin_client.put(f"/api/v1/customer/{pk}", json={"birthday": None}).status_code == 200

@@ -1,4 +1,5 @@
 """Attachments: type checked by content, size limit, random names outside static, permission-checked download."""
+
 import io
 import os
 from urllib.parse import quote
@@ -23,11 +24,19 @@ def xlsx_bytes():
     return stream.getvalue()
 
 
-@pytest.mark.parametrize("content,kind", [
-    (PNG, "png"), (b"\xff\xd8\xff\xe0" + b"\x00" * 20, "jpg"), (b"%PDF-1.7\n", "pdf"),
-    (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 20, "mp4"), (b"GIF89a" + b"\x00" * 10, "gif"),
-    (EXE, None), (b"<script>alert(1)</script>", None), (b"PK\x03\x04not a zip", None),
-])
+@pytest.mark.parametrize(
+    "content,kind",
+    [
+        (PNG, "png"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 20, "jpg"),
+        (b"%PDF-1.7\n", "pdf"),
+        (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 20, "mp4"),
+        (b"GIF89a" + b"\x00" * 10, "gif"),
+        (EXE, None),
+        (b"<script>alert(1)</script>", None),
+        (b"PK\x03\x04not a zip", None),
+    ],
+)
 def test_the_type_is_read_from_the_content(content, kind):
     assert sniff(io.BytesIO(content)) == kind
 
@@ -44,8 +53,11 @@ def test_size_and_type_refusals_have_clear_messages(ctx):
 
 
 def upload(client, ticket, content, name, description="现场照片"):
-    return client.post("/ticketattachmentview/add", content_type="multipart/form-data", data={
-        "ticket": str(ticket.id), "description": description, "file": (io.BytesIO(content), name)})
+    return client.post(
+        "/ticketattachmentview/add",
+        content_type="multipart/form-data",
+        data={"ticket": str(ticket.id), "description": description, "file": (io.BytesIO(content), name)},
+    )
 
 
 def test_an_upload_is_stored_under_a_random_name_outside_static_and_logged(app, ctx, login):

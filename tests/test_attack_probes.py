@@ -1,4 +1,5 @@
 """Probes: paths by which a scoped user or a hidden/masked field still leaks."""
+
 from app.extensions import db
 from app.models import FieldPermission, TicketEvent
 from tests import factories
@@ -9,8 +10,9 @@ PHONE = "13812341234"
 
 
 def configure(app, role, resource, field, level):
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role(role).id, resource=resource, field=field,
-                                   level=level))
+    db.session.add(
+        FieldPermission(role_id=app.appbuilder.sm.find_role(role).id, resource=resource, field=field, level=level)
+    )
     db.session.commit()
 
 
@@ -57,11 +59,15 @@ def _rated_tickets(now, department):
 
     tickets = []
     for stars in (2, 5):
-        ticket = factories.ticket(department=department, status="resolved",
-                                  created_at=now - datetime.timedelta(days=3),
-                                  resolved_at=now - datetime.timedelta(days=1))
-        db.session.add(TicketRating(ticket_id=ticket.id, stars=stars, source="phone",
-                                    rated_at=now - datetime.timedelta(hours=20)))
+        ticket = factories.ticket(
+            department=department,
+            status="resolved",
+            created_at=now - datetime.timedelta(days=3),
+            resolved_at=now - datetime.timedelta(days=1),
+        )
+        db.session.add(
+            TicketRating(ticket_id=ticket.id, stars=stars, source="phone", rated_at=now - datetime.timedelta(hours=20))
+        )
         tickets.append(ticket)
     db.session.commit()
     return tickets
@@ -108,8 +114,7 @@ def test_a_role_without_bills_gets_no_bill_figures_from_the_dashboard(app, ctx, 
 # Shows: a department-scoped supervisor cannot open another department's ticket, yet reads its title,
 # resolution and customer rating link in the completion notice on the outbox pages (and the list's quick
 # search by subject confirms it).
-def test_a_supervisor_cannot_read_another_departments_ticket_through_the_outbox(app, ctx, login, two_departments,
-                                                                                 now):
+def test_a_supervisor_cannot_read_another_departments_ticket_through_the_outbox(app, ctx, login, two_departments, now):
     import zoneinfo
 
     from app.notify import ensure_templates, notify_completion
@@ -119,8 +124,9 @@ def test_a_supervisor_cannot_read_another_departments_ticket_through_the_outbox(
     other.resolution = "外部门处理结果"
     db.session.commit()
     ensure_templates(db.session)
-    message = notify_completion(db.session, other, "https://crm.example/rate/SIGNED", now,
-                                zoneinfo.ZoneInfo(app.config["TIMEZONE"]))
+    message = notify_completion(
+        db.session, other, "https://crm.example/rate/SIGNED", now, zoneinfo.ZoneInfo(app.config["TIMEZONE"])
+    )
     db.session.commit()
     message_id = message.id if hasattr(message, "id") else message
     client = login("Supervisor")
@@ -183,8 +189,9 @@ def test_hidden_ticket_fields_are_not_printed_on_the_ticket_work_page(app, ctx, 
 
     configure(app, "Technician", "Ticket", "department", "hidden")
     configure(app, "Technician", "TicketAttachment", "description", "hidden")
-    ticket = factories.ticket(department=factories.department(name="保密部门"), assignee_id=user_id("Technician"),
-                              status="assigned")
+    ticket = factories.ticket(
+        department=factories.department(name="保密部门"), assignee_id=user_id("Technician"), status="assigned"
+    )
     db.session.add(TicketAttachment(ticket_id=ticket.id, file="a.jpg", description="附件说明SECRET"))
     db.session.commit()
     page = body(login("Technician").get(f"/ticketwork/{ticket.number}"))
@@ -219,8 +226,9 @@ def test_the_customer_pages_do_not_show_tags_or_residences_the_role_may_not_read
 
 # Shows: a role given the change history (can_read ChangeLog, e.g. for auditing its own department) reads
 # the history of another department's ticket, values included: the log does not follow the ticket's scope.
-def test_a_supervisor_with_change_history_cannot_read_another_departments_ticket_history(app, ctx, login,
-                                                                                         two_departments):
+def test_a_supervisor_with_change_history_cannot_read_another_departments_ticket_history(
+    app, ctx, login, two_departments
+):
     sm = app.appbuilder.sm
     role = sm.find_role("Supervisor")
     role.permissions.append(sm.add_permission_view_menu("can_read", "ChangeLog"))

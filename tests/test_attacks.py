@@ -1,5 +1,6 @@
 """Attack tests: injection strings stored as text and shown escaped, tampered cookies, forged CSRF,
 many writers at once on SQLite."""
+
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from tests import factories
 PAYLOADS = [
     "<script>alert('x')</script>",
     "'; DROP TABLE customer; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "<img src=x onerror=alert(1)>",
     "{{7*7}}",
     "%(name)s ${jndi:ldap://x}",
@@ -26,8 +27,12 @@ def test_text_fields_store_injections_as_text_and_show_them_escaped(admin_client
         ("/api/v1/building/", {"code": "X1", "name": payload[:50], "address": payload}, Building, "address"),
         ("/api/v1/customer/", {"name": payload[:50], "phone": "13911112222", "notes": payload}, Customer, "notes"),
         ("/api/v1/ticket/", {"title": payload, "description": payload, "customer": customer.id}, Ticket, "title"),
-        ("/api/v1/communication/", {"customer": customer.id, "channel": "phone", "summary": payload},
-         Communication, "summary"),
+        (
+            "/api/v1/communication/",
+            {"customer": customer.id, "channel": "phone", "summary": payload},
+            Communication,
+            "summary",
+        ),
     ]
     for url, body, model, field in writes:
         response = admin_client.post(url, json=body)
@@ -35,8 +40,13 @@ def test_text_fields_store_injections_as_text_and_show_them_escaped(admin_client
         record = db.session.get(model, response.get_json()["id"])
         assert getattr(record, field) == body[field]  # stored exactly, as text
     assert db.session.query(Customer).count() == 2  # the tables are all still there
-    for page in ("/tagview/list/", "/buildingview/list/", "/customerview/list/", "/ticketview/list/",
-                 "/communicationview/list/"):
+    for page in (
+        "/tagview/list/",
+        "/buildingview/list/",
+        "/customerview/list/",
+        "/ticketview/list/",
+        "/communicationview/list/",
+    ):
         html = admin_client.get(page).get_data(as_text=True)
         assert "<script>alert('x')</script>" not in html and "<img src=x onerror" not in html
         assert ">49<" not in html  # no template was evaluated
@@ -61,8 +71,14 @@ def test_forged_or_missing_csrf_tokens_change_nothing(app, admin_client, ctx):
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         for token in (None, "forged-token"):
-            data = {"name": "被篡改", "phone": customer.phone, "gender": "unknown", "type": "owner",
-                    "status": "active", "preferred_channel": "sms"}
+            data = {
+                "name": "被篡改",
+                "phone": customer.phone,
+                "gender": "unknown",
+                "type": "owner",
+                "status": "active",
+                "preferred_channel": "sms",
+            }
             if token:
                 data["csrf_token"] = token
             assert admin_client.post(f"/customerview/edit/{customer.id}", data=data).status_code == 400
@@ -99,12 +115,14 @@ def test_twenty_writers_at_once_on_sqlite_all_succeed(app):
 
 def test_what_the_api_fuzz_found_gets_a_clear_answer(admin_client, ctx):
     """Regressions found by the fuzz run: each of these was a 500."""
-    for url, body in [("/api/v1/unit/", {"building": None, "number": ""}),
-                      ("/api/v1/communication/", {"customer": None, "summary": ""}),
-                      ("/api/v1/payment/", {"amount": "5", "bill": {"id": 1}})]:
+    for url, body in [
+        ("/api/v1/unit/", {"building": None, "number": ""}),
+        ("/api/v1/communication/", {"customer": None, "summary": ""}),
+        ("/api/v1/payment/", {"amount": "5", "bill": {"id": 1}}),
+    ]:
         response = admin_client.post(url, json=body)
         assert response.status_code in (400, 422), (url, response.status_code)
-    huge = 10 ** 30
+    huge = 10**30
     assert admin_client.get(f"/api/v1/customer/{huge}").status_code == 404
     assert admin_client.delete(f"/api/v1/unit/{huge}").status_code == 404
     assert admin_client.get(f"/customerview/show/{huge}").status_code == 404

@@ -1,4 +1,5 @@
 """The change history: every create, change and delete on every path, with who did it."""
+
 import json
 import re
 
@@ -13,9 +14,17 @@ def entries(resource, record_id):
 
 def test_a_page_edit_records_old_and_new_values_and_who(login, ctx, user_id):
     customer = factories.customer(name="原名字")
-    login("Service").post(f"/customerview/edit/{customer.id}", data={
-        "name": "新名字", "phone": customer.phone, "gender": "unknown", "type": "owner", "status": "active",
-        "preferred_channel": "sms"})
+    login("Service").post(
+        f"/customerview/edit/{customer.id}",
+        data={
+            "name": "新名字",
+            "phone": customer.phone,
+            "gender": "unknown",
+            "type": "owner",
+            "status": "active",
+            "preferred_channel": "sms",
+        },
+    )
     [created, changed] = entries("Customer", customer.id)
     assert created.action == "create" and created.actor_id is None  # made by the test's factory
     assert (changed.action, changed.actor_id) == ("update", user_id("Service"))
@@ -27,15 +36,19 @@ def test_api_creates_and_deletes_are_recorded(admin_client, ctx, user_id):
     tag_id = response.get_json()["id"]
     admin_client.delete(f"/api/v1/tag/{tag_id}")
     assert [(e.action, e.actor_id) for e in entries("Tag", tag_id)] == [
-        ("create", user_id("Admin")), ("delete", user_id("Admin"))]
+        ("create", user_id("Admin")),
+        ("delete", user_id("Admin")),
+    ]
     assert json.loads(entries("Tag", tag_id)[0].changes)["name"] == [None, "独居老人"]
 
 
 def test_tags_added_and_removed_are_recorded(admin_client, ctx):
     old, new = factories.tag(name="旧标签"), factories.tag(name="VIP")
     customer = factories.customer(tags=[old])
-    admin_client.post(f"/customerview/batch/?ids={customer.id}", data={
-        "apply_add_tags": "1", "add_tags": [str(new.id)], "apply_remove_tags": "1", "remove_tags": [str(old.id)]})
+    admin_client.post(
+        f"/customerview/batch/?ids={customer.id}",
+        data={"apply_add_tags": "1", "add_tags": [str(new.id)], "apply_remove_tags": "1", "remove_tags": [str(old.id)]},
+    )
     last = entries("Customer", customer.id)[-1]
     assert json.loads(last.changes)["tags"] == {"added": ["VIP"], "removed": ["旧标签"]}
 
@@ -47,7 +60,10 @@ def test_a_batch_edit_is_recorded_per_record(admin_client, ctx, user_id):
     for customer in customers:
         last = entries("Customer", customer.id)[-1]
         assert (last.action, last.actor_id, json.loads(last.changes)) == (
-            "update", user_id("Admin"), {"status": ["active", "moved_out"]})
+            "update",
+            user_id("Admin"),
+            {"status": ["active", "moved_out"]},
+        )
 
 
 def test_logs_and_notices_are_not_themselves_logged(ctx, user_id):
@@ -86,8 +102,11 @@ def test_logins_failures_locks_exports_and_jobs_are_logged(app, ctx, login):
     factories.ticket(status="cancelled")
     assert auto_close(app) == 0  # nothing to do: not worth a line
     assert db.session.query(ChangeLog).filter_by(action="job").count() == 0
-    factories.ticket(status="resolved", resolution="已修复",
-                     resolved_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30))
+    factories.ticket(
+        status="resolved",
+        resolution="已修复",
+        resolved_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30),
+    )
     assert auto_close(app) == 1
     assert db.session.query(ChangeLog).filter_by(action="job", resource="auto_close").one().summary == "1"
 
@@ -99,8 +118,9 @@ def test_role_and_account_changes_are_logged_without_passwords(app, ctx, login, 
     client = login("Admin")
     role.permissions.append(permission)
     db.session.commit()
-    entry = db.session.query(ChangeLog).filter_by(resource="Role", record_id=role.id).order_by(
-        ChangeLog.id.desc()).first()
+    entry = (
+        db.session.query(ChangeLog).filter_by(resource="Role", record_id=role.id).order_by(ChangeLog.id.desc()).first()
+    )
     # the permission as the role pages name it (app.permission_labels)
     assert json.loads(entry.changes)["permissions"]["added"] == ["收费管理 › 账单：查看"]
     role.permissions.remove(permission)

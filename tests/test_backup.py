@@ -1,4 +1,5 @@
 """Backup and restore: a snapshot taken while the app runs brings back data and uploaded files."""
+
 import os
 
 import pytest

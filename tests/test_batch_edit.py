@@ -16,8 +16,9 @@ def test_selected_rows_go_from_the_list_action_to_the_batch_form(admin_client, c
 
 def test_batch_sets_status_on_the_selected_customers_only(admin_client, ctx):
     a, b, c = factories.customer(), factories.customer(), factories.customer()
-    response = admin_client.post(f"/customerview/batch/?ids={a.id},{b.id}",
-                                 data={"apply_status": "1", "status": "moved_out", "type": "tenant"})
+    response = admin_client.post(
+        f"/customerview/batch/?ids={a.id},{b.id}", data={"apply_status": "1", "status": "moved_out", "type": "tenant"}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert [db.session.get(Customer, x.id).status for x in (a, b, c)] == ["moved_out", "moved_out", "active"]
@@ -28,8 +29,10 @@ def test_batch_adds_and_removes_tags(admin_client, ctx):
     old, new = factories.tag(name="欠费提醒"), factories.tag(name="VIP")
     a = factories.customer(tags=[old])
     b = factories.customer()
-    admin_client.post(f"/customerview/batch/?ids={a.id},{b.id}", data={
-        "apply_add_tags": "1", "add_tags": [str(new.id)], "apply_remove_tags": "1", "remove_tags": [str(old.id)]})
+    admin_client.post(
+        f"/customerview/batch/?ids={a.id},{b.id}",
+        data={"apply_add_tags": "1", "add_tags": [str(new.id)], "apply_remove_tags": "1", "remove_tags": [str(old.id)]},
+    )
     db.session.expire_all()
     assert [t.name for t in db.session.get(Customer, a.id).tags] == ["VIP"]
     assert [t.name for t in db.session.get(Customer, b.id).tags] == ["VIP"]
@@ -58,8 +61,9 @@ def test_one_invalid_row_changes_nothing_even_across_chunks(admin_client, ctx, m
     db.session.execute(update(Ticket).where(Ticket.id == tickets[4].id).values(status="closed"))
     db.session.commit()
     ids = ",".join(str(t.id) for t in tickets)
-    page = admin_client.post(f"/ticketview/batch/?ids={ids}", data={"apply_priority": "1", "priority": "high"},
-                             follow_redirects=True).get_data(as_text=True)
+    page = admin_client.post(
+        f"/ticketview/batch/?ids={ids}", data={"apply_priority": "1", "priority": "high"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "已关闭或已取消，不能再修改" in page
     db.session.expire_all()
     assert [db.session.get(Ticket, t.id).priority for t in tickets] == ["low"] * 5
@@ -67,8 +71,10 @@ def test_one_invalid_row_changes_nothing_even_across_chunks(admin_client, ctx, m
 
 def test_batch_status_change_is_logged_per_ticket(admin_client, ctx, user_id):
     tickets = [factories.ticket() for _ in range(3)]
-    admin_client.post(f"/ticketview/batch/?ids={','.join(str(t.id) for t in tickets)}",
-                      data={"apply_status": "1", "status": "assigned"})
+    admin_client.post(
+        f"/ticketview/batch/?ids={','.join(str(t.id) for t in tickets)}",
+        data={"apply_status": "1", "status": "assigned"},
+    )
     db.session.expire_all()
     for ticket in tickets:
         events = db.session.get(Ticket, ticket.id).events
@@ -84,14 +90,21 @@ def test_invalid_value_is_refused(admin_client, ctx):
 
 def test_batch_respects_field_permissions_and_role_permissions(app, login, ctx):
     a = factories.customer()
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role("Service").id, resource="Customer",
-                                   field="status", level="readonly"))
+    db.session.add(
+        FieldPermission(
+            role_id=app.appbuilder.sm.find_role("Service").id, resource="Customer", field="status", level="readonly"
+        )
+    )
     db.session.commit()
     client = login("Service")
     assert 'name="status"' not in client.get(f"/customerview/batch/?ids={a.id}").get_data(as_text=True)
     client.post(f"/customerview/batch/?ids={a.id}", data={"apply_status": "1", "status": "inactive"})
-    assert login("Technician").post(f"/customerview/batch/?ids={a.id}",
-                                    data={"apply_status": "1", "status": "inactive"}).status_code == 403
+    assert (
+        login("Technician")
+        .post(f"/customerview/batch/?ids={a.id}", data={"apply_status": "1", "status": "inactive"})
+        .status_code
+        == 403
+    )
     db.session.expire_all()
     assert db.session.get(Customer, a.id).status == "active"
 

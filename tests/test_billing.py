@@ -1,4 +1,5 @@
 """Billing: fee rules, idempotent generation, payments/reversals/write-offs, aging, reminders."""
+
 import datetime
 import threading
 from decimal import Decimal
@@ -7,8 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 from app.billing import (
-    arrears_by_building, arrears_by_customer, decide_write_off, fee_amount, generate_bills, reverse_payment,
-    rule_for, send_payment_reminders,
+    arrears_by_building,
+    arrears_by_customer,
+    decide_write_off,
+    fee_amount,
+    generate_bills,
+    reverse_payment,
+    rule_for,
+    send_payment_reminders,
 )
 from app.errors import DomainError
 from app.extensions import db
@@ -23,21 +30,36 @@ JAN_1 = datetime.date(2026, 1, 1)
 
 
 def rule(**kw):
-    values = dict(name="规则", fee_type="property", method="per_area", price=D("2.50"), tiers=None, building_id=None,
-                  unit_use=None, bill_to="occupant", effective_from=JAN_1, effective_to=None, due_day=15, id=1)
+    values = dict(
+        name="规则",
+        fee_type="property",
+        method="per_area",
+        price=D("2.50"),
+        tiers=None,
+        building_id=None,
+        unit_use=None,
+        bill_to="occupant",
+        effective_from=JAN_1,
+        effective_to=None,
+        due_day=15,
+        id=1,
+    )
     values.update(kw)
     return SimpleNamespace(**values)
 
 
-@pytest.mark.parametrize("kw,area,usage,expected", [
-    ({"method": "per_area", "price": D("2.50")}, D("89.50"), None, D("223.75")),
-    ({"method": "per_area", "price": D("1.85")}, D("123.45"), None, D("228.38")),  # half up to the cent
-    ({"method": "per_unit", "price": D("300")}, D("12"), None, D("300.00")),
-    ({"method": "metered", "price": D("3.50")}, None, D("12.5"), D("43.75")),
-    ({"method": "metered", "price": D("0"), "tiers": "20:3.50, 40:4.20, :5.00"}, None, D("45"), D("179.00")),
-    ({"method": "metered", "price": D("0"), "tiers": "20:3.50, 40:4.20, :5.00"}, None, D("20"), D("70.00")),
-    ({"method": "metered", "price": D("0"), "tiers": "20:3.50，:5.00"}, None, D("10"), D("35.00")),
-])
+@pytest.mark.parametrize(
+    "kw,area,usage,expected",
+    [
+        ({"method": "per_area", "price": D("2.50")}, D("89.50"), None, D("223.75")),
+        ({"method": "per_area", "price": D("1.85")}, D("123.45"), None, D("228.38")),  # half up to the cent
+        ({"method": "per_unit", "price": D("300")}, D("12"), None, D("300.00")),
+        ({"method": "metered", "price": D("3.50")}, None, D("12.5"), D("43.75")),
+        ({"method": "metered", "price": D("0"), "tiers": "20:3.50, 40:4.20, :5.00"}, None, D("45"), D("179.00")),
+        ({"method": "metered", "price": D("0"), "tiers": "20:3.50, 40:4.20, :5.00"}, None, D("20"), D("70.00")),
+        ({"method": "metered", "price": D("0"), "tiers": "20:3.50，:5.00"}, None, D("10"), D("35.00")),
+    ],
+)
 def test_fee_per_rule_type(kw, area, usage, expected):
     assert fee_amount(rule(**kw), area, usage) == expected
 
@@ -79,19 +101,42 @@ def estate(ctx):
     landlord = factories.customer(name="房东乙", units=[let])
     tenant = factories.customer(name="租户丙")
     db.session.add(CustomerUnit(customer=tenant, unit=let, relation="tenant"))
-    db.session.add_all([
-        FeeRule(name="住宅物业费", fee_type="property", method="per_area", price=D("2.50"), unit_use="residential",
-                effective_from=JAN_1),
-        FeeRule(name="车位管理费", fee_type="parking", method="per_unit", price=D("150"), unit_use="parking",
-                effective_from=JAN_1, bill_to="owner"),
-        FeeRule(name="水费", fee_type="water", method="metered", price=D("3.50"), unit_use="residential",
-                effective_from=JAN_1, due_day=20),
-        MeterReading(unit=flat, fee_type="water", period="2026-11", previous_reading=D("100"), reading=D("112.5")),
-        MeterReading(unit=let, fee_type="water", period="2026-11", previous_reading=D("40"), reading=D("48")),
-    ])
+    db.session.add_all(
+        [
+            FeeRule(
+                name="住宅物业费",
+                fee_type="property",
+                method="per_area",
+                price=D("2.50"),
+                unit_use="residential",
+                effective_from=JAN_1,
+            ),
+            FeeRule(
+                name="车位管理费",
+                fee_type="parking",
+                method="per_unit",
+                price=D("150"),
+                unit_use="parking",
+                effective_from=JAN_1,
+                bill_to="owner",
+            ),
+            FeeRule(
+                name="水费",
+                fee_type="water",
+                method="metered",
+                price=D("3.50"),
+                unit_use="residential",
+                effective_from=JAN_1,
+                due_day=20,
+            ),
+            MeterReading(unit=flat, fee_type="water", period="2026-11", previous_reading=D("100"), reading=D("112.5")),
+            MeterReading(unit=let, fee_type="water", period="2026-11", previous_reading=D("40"), reading=D("48")),
+        ]
+    )
     db.session.commit()
-    return SimpleNamespace(flat=flat, let=let, empty=empty, parking=parking, owner=owner, landlord=landlord,
-                           tenant=tenant)
+    return SimpleNamespace(
+        flat=flat, let=let, empty=empty, parking=parking, owner=owner, landlord=landlord, tenant=tenant
+    )
 
 
 def test_generation_bills_each_unit_as_its_rule_says_and_reports_what_it_could_not(estate):
@@ -140,6 +185,7 @@ def test_two_runs_at_once_create_each_bill_once(app, estate):
 
 
 # ---- payments, reversals, write-offs
+
 
 @pytest.fixture
 def bill(ctx):
@@ -221,11 +267,20 @@ def overdue_bills():
     customer = factories.customer(name="欠费户")
     unit = factories.unit()
     for days, amount in ((10, "100"), (60, "200"), (120, "300"), (400, "400"), (-5, "999")):
-        factories.bill(customer_obj=customer, unit_obj=unit, amount=D(amount),
-                       due_date=TODAY - datetime.timedelta(days=days),
-                       period=(TODAY - datetime.timedelta(days=days + 20)).strftime("%Y-%m"))
-    paid = factories.bill(customer_obj=customer, unit_obj=unit, amount=D("50"), period="2020-01",
-                          due_date=TODAY - datetime.timedelta(days=700))
+        factories.bill(
+            customer_obj=customer,
+            unit_obj=unit,
+            amount=D(amount),
+            due_date=TODAY - datetime.timedelta(days=days),
+            period=(TODAY - datetime.timedelta(days=days + 20)).strftime("%Y-%m"),
+        )
+    paid = factories.bill(
+        customer_obj=customer,
+        unit_obj=unit,
+        amount=D("50"),
+        period="2020-01",
+        due_date=TODAY - datetime.timedelta(days=700),
+    )
     db.session.add(Payment(bill=paid, amount=D("50"), method="cash"))
     db.session.commit()
     return customer, unit
@@ -235,7 +290,11 @@ def test_aging_buckets(ctx):
     customer, unit = overdue_bills()
     [row] = arrears_by_customer(db.session, TODAY)
     assert (row["name"], row["bills"], row["buckets"], row["total"]) == (
-        "欠费户", 4, [D("100.00"), D("200.00"), D("300.00"), D("400.00")], D("1000.00"))
+        "欠费户",
+        4,
+        [D("100.00"), D("200.00"), D("300.00"), D("400.00")],
+        D("1000.00"),
+    )
     [building] = arrears_by_building(db.session, TODAY, customers=True)
     assert (building["id"], building["customers"], building["total"]) == (unit.building_id, 1, D("1000.00"))
 
@@ -243,8 +302,13 @@ def test_aging_buckets(ctx):
 def test_bucket_edges(ctx):
     customer, unit = factories.customer(), factories.unit()
     for index, days in enumerate((30, 31, 90, 91, 180, 181)):
-        factories.bill(customer_obj=customer, unit_obj=unit, amount=D("1"), period=f"2020-{index + 1:02d}",
-                       due_date=TODAY - datetime.timedelta(days=days))
+        factories.bill(
+            customer_obj=customer,
+            unit_obj=unit,
+            amount=D("1"),
+            period=f"2020-{index + 1:02d}",
+            due_date=TODAY - datetime.timedelta(days=days),
+        )
     [row] = arrears_by_customer(db.session, TODAY)
     assert row["buckets"] == [D("1.00"), D("2.00"), D("2.00"), D("1.00")]
 
@@ -255,7 +319,9 @@ def test_reminders_are_throttled_per_customer_and_logged_on_the_timeline(ctx):
     now = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=datetime.timezone.utc)
     assert send_payment_reminders(db.session, now, TODAY, interval_days=7) == 1
     message = db.session.query(OutboxMessage).one()
-    assert message.customer_id == customer.id and "1,000.00" in message.body and message.template_key == "payment_reminder"
+    assert (
+        message.customer_id == customer.id and "1,000.00" in message.body and message.template_key == "payment_reminder"
+    )
     log = db.session.query(Communication).filter_by(customer_id=customer.id).one()
     assert "1,000.00" in log.summary
     assert send_payment_reminders(db.session, now + datetime.timedelta(days=3), TODAY, interval_days=7) == 0
@@ -273,26 +339,36 @@ def test_the_arrears_summary_follows_every_change_to_bills(ctx, user_id):
     def live():
         rows = db.session.execute(
             select(Unit.building_id, Bill.due_date, func.sum(Bill.amount - Bill.paid_amount - Bill.written_off_amount))
-            .join(Unit, Unit.id == Bill.unit_id).where(Bill.status.in_(("unpaid", "partial")))
-            .group_by(Unit.building_id, Bill.due_date)).all()
+            .join(Unit, Unit.id == Bill.unit_id)
+            .where(Bill.status.in_(("unpaid", "partial")))
+            .group_by(Unit.building_id, Bill.due_date)
+        ).all()
         return {(b, d): Decimal(v).quantize(Decimal("0.01")) for b, d, v in rows if v}
 
     def summary():
         db.session.expire_all()
-        return {(r.building_id, r.due_date): Decimal(r.outstanding).quantize(Decimal("0.01"))
-                for r in db.session.query(ArrearsSummary) if r.outstanding}
+        return {
+            (r.building_id, r.due_date): Decimal(r.outstanding).quantize(Decimal("0.01"))
+            for r in db.session.query(ArrearsSummary)
+            if r.outstanding
+        }
 
     a, b = factories.building(name="甲栋"), factories.building(name="乙栋")
     ua, ub = factories.unit(a, number="101"), factories.unit(b, number="201")
-    first = factories.bill(unit_obj=ua, period="2026-09", amount=Decimal("300.00"),
-                           due_date=datetime.date(2026, 9, 15))
-    second = factories.bill(unit_obj=ub, period="2026-09", amount=Decimal("120.50"),
-                            due_date=datetime.date(2026, 9, 15))
-    third = factories.bill(unit_obj=ua, period="2026-10", amount=Decimal("80.00"),
-                           due_date=datetime.date(2026, 10, 15))
-    assert summary() == live() == {(a.id, datetime.date(2026, 9, 15)): Decimal("300.00"),
-                                   (b.id, datetime.date(2026, 9, 15)): Decimal("120.50"),
-                                   (a.id, datetime.date(2026, 10, 15)): Decimal("80.00")}
+    first = factories.bill(unit_obj=ua, period="2026-09", amount=Decimal("300.00"), due_date=datetime.date(2026, 9, 15))
+    second = factories.bill(
+        unit_obj=ub, period="2026-09", amount=Decimal("120.50"), due_date=datetime.date(2026, 9, 15)
+    )
+    third = factories.bill(unit_obj=ua, period="2026-10", amount=Decimal("80.00"), due_date=datetime.date(2026, 10, 15))
+    assert (
+        summary()
+        == live()
+        == {
+            (a.id, datetime.date(2026, 9, 15)): Decimal("300.00"),
+            (b.id, datetime.date(2026, 9, 15)): Decimal("120.50"),
+            (a.id, datetime.date(2026, 10, 15)): Decimal("80.00"),
+        }
+    )
     payment = Payment(bill=first, amount=Decimal("100.00"), method="cash")  # partial
     db.session.add(payment)
     db.session.commit()
@@ -318,7 +394,9 @@ def test_outstanding_is_one_rule_in_python_and_in_sql(app, ctx):
 
     bill = factories.bill(amount=D("300.10"))
     # as settlement writes them (paid and written-off amounts are kept by app.billing, not by hand)
-    db.session.execute(update(Bill).where(Bill.id == bill.id).values(paid_amount=D("100.05"), written_off_amount=D("0.05")))
+    db.session.execute(
+        update(Bill).where(Bill.id == bill.id).values(paid_amount=D("100.05"), written_off_amount=D("0.05"))
+    )
     db.session.commit()
     db.session.refresh(bill)
     assert bill.outstanding == D("200.00")

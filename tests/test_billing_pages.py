@@ -1,4 +1,5 @@
 """Billing pages and API: generation, reversal, write-off approval, arrears, fee rule checks."""
+
 from decimal import Decimal
 
 from app.extensions import db
@@ -29,7 +30,10 @@ def test_a_supervisor_reverses_a_payment_with_a_reason(login, ctx):
     payment = Payment(bill=bill, amount=Decimal("120"), method="cash")
     db.session.add(payment)
     db.session.commit()
-    assert login("Service").post(f"/paymentview/reverse/{payment.id}", data={"reason": "错收"}).status_code in (302, 403)
+    assert login("Service").post(f"/paymentview/reverse/{payment.id}", data={"reason": "错收"}).status_code in (
+        302,
+        403,
+    )
     assert db.session.query(Payment).count() == 1
     supervisor = login("Supervisor")
     page = supervisor.post(f"/paymentview/reverse/{payment.id}", data={"reason": ""}).get_data(as_text=True)
@@ -76,7 +80,17 @@ def test_arrears_page_shows_buildings_and_customers_with_buckets(login, ctx):
 
 
 def test_fee_rule_tiers_are_checked_on_the_form(admin_client, ctx):
-    page = admin_client.post("/feeruleview/add", data={
-        "name": "阶梯水价", "fee_type": "water", "method": "metered", "price": "0", "tiers": "40:4, 20:3",
-        "bill_to": "occupant", "effective_from": "2026-01-01", "due_day": "20"}).get_data(as_text=True)
+    page = admin_client.post(
+        "/feeruleview/add",
+        data={
+            "name": "阶梯水价",
+            "fee_type": "water",
+            "method": "metered",
+            "price": "0",
+            "tiers": "40:4, 20:3",
+            "bill_to": "occupant",
+            "effective_from": "2026-01-01",
+            "due_day": "20",
+        },
+    ).get_data(as_text=True)
     assert "20:3.50" in page and db.session.query(FeeRule).count() == 0

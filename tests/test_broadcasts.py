@@ -1,5 +1,6 @@
 """Broadcasts: segment selection, preview, queuing by the job (resumable), sending through the real
 SMTP stand-in (kill mid-send, resume: everyone exactly once), tracked links and delivery reports."""
+
 import datetime
 import html
 from decimal import Decimal
@@ -23,13 +24,26 @@ def estate(ctx):
     east, west = factories.building(name="东苑"), factories.building(name="西苑")
     vip = factories.tag(name="VIP")
     people = {}
-    for name, building, kind, tags in (("东一", east, "owner", [vip]), ("东二", east, "tenant", []),
-                                       ("西一", west, "owner", [vip]), ("西二", west, "commercial", [])):
-        people[name] = factories.customer(name=name, type=kind, tags=tags, units=[factories.unit(building_obj=building)],
-                                          email=f"{len(people)}@example.com", preferred_channel="email")
+    for name, building, kind, tags in (
+        ("东一", east, "owner", [vip]),
+        ("东二", east, "tenant", []),
+        ("西一", west, "owner", [vip]),
+        ("西二", west, "commercial", []),
+    ):
+        people[name] = factories.customer(
+            name=name,
+            type=kind,
+            tags=tags,
+            units=[factories.unit(building_obj=building)],
+            email=f"{len(people)}@example.com",
+            preferred_channel="email",
+        )
     moved = factories.customer(name="已搬走", email="gone@example.com", preferred_channel="email")
-    db.session.add(CustomerUnit(customer=moved, unit=factories.unit(building_obj=east), relation="owner",
-                                move_out=datetime.date(2025, 1, 1)))
+    db.session.add(
+        CustomerUnit(
+            customer=moved, unit=factories.unit(building_obj=east), relation="owner", move_out=datetime.date(2025, 1, 1)
+        )
+    )
     db.session.commit()
     return east, west, vip, people
 
@@ -47,15 +61,23 @@ def test_segments_combine_buildings_tags_type_and_arrears(estate):
     assert names(Broadcast(tags=[vip])) == ["东一", "西一"]
     assert names(Broadcast(buildings=[east], tags=[vip])) == ["东一"]
     assert names(Broadcast(customer_type="commercial")) == ["西二"]
-    factories.bill(customer_obj=people["西二"], unit_obj=factories.unit(building_obj=west), amount=Decimal("800"),
-                   due_date=TODAY - datetime.timedelta(days=40))
+    factories.bill(
+        customer_obj=people["西二"],
+        unit_obj=factories.unit(building_obj=west),
+        amount=Decimal("800"),
+        due_date=TODAY - datetime.timedelta(days=40),
+    )
     assert names(Broadcast(min_arrears=Decimal("500"))) == ["西二"]
     assert names(Broadcast(min_arrears=Decimal("900"))) == []
 
 
 def compose(client, **data):
-    values = {"title": "停水通知", "subject": "停水通知", "body": "{customer_name}您好：周六9点至12点停水。详情 {link}",
-              "link_url": "https://wy.example.com/notice/1"}
+    values = {
+        "title": "停水通知",
+        "subject": "停水通知",
+        "body": "{customer_name}您好：周六9点至12点停水。详情 {link}",
+        "link_url": "https://wy.example.com/notice/1",
+    }
     values.update(data)
     return client.post("/broadcastview/add", data=values)
 
@@ -77,8 +99,9 @@ def test_compose_preview_schedule_and_queue(app, login, estate):
     broadcast = db.session.get(Broadcast, broadcast.id)
     assert (broadcast.status, broadcast.recipient_count) == ("queued", 2)
     assert sorted(m.address for m in db.session.query(OutboxMessage)) == ["0@example.com", "1@example.com"]
-    refused = desk.post("/broadcastview/add", data={"title": "x", "subject": "x", "body": "{unknown}"},
-                        follow_redirects=True)
+    refused = desk.post(
+        "/broadcastview/add", data={"title": "x", "subject": "x", "body": "{unknown}"}, follow_redirects=True
+    )
     assert "{unknown}" in refused.get_data(as_text=True)  # the message names it; nothing saved
     db.session.expire_all()
     assert db.session.query(Broadcast).count() == 1
@@ -98,11 +121,21 @@ def test_a_later_time_waits_for_the_scheduler(app, login, estate):
 def make_broadcast(people_count, created_by=None):
     building = factories.building()
     for i in range(people_count):
-        factories.customer(name=f"住户{i}", email=f"r{i}@example.com", preferred_channel="email",
-                           units=[factories.unit(building_obj=building)])
-    broadcast = Broadcast(title="t", subject="通知", body="{customer_name}：电梯检修", buildings=[building],
-                          status="scheduled", scheduled_at=utcnow() - datetime.timedelta(minutes=1),
-                          created_by_id=created_by)
+        factories.customer(
+            name=f"住户{i}",
+            email=f"r{i}@example.com",
+            preferred_channel="email",
+            units=[factories.unit(building_obj=building)],
+        )
+    broadcast = Broadcast(
+        title="t",
+        subject="通知",
+        body="{customer_name}：电梯检修",
+        buildings=[building],
+        status="scheduled",
+        scheduled_at=utcnow() - datetime.timedelta(minutes=1),
+        created_by_id=created_by,
+    )
     db.session.add(broadcast)
     db.session.commit()
     return broadcast
@@ -221,12 +254,16 @@ def test_a_saved_customer_list_is_a_segment(app, login, estate, user_id):
 HUGE = "{customer_name:>3000000}"
 
 
-@pytest.mark.parametrize("placeholder", [HUGE, "{customer_name!r}", "{customer_name.__class__}", "{customer_name[0]}",
-                                         "{0}", "{}"])
+@pytest.mark.parametrize(
+    "placeholder", [HUGE, "{customer_name!r}", "{customer_name.__class__}", "{customer_name[0]}", "{0}", "{}"]
+)
 def test_a_broadcast_with_a_format_spec_or_other_placeholder_tricks_is_refused_on_the_form(login, estate, placeholder):
     desk = login("Service")
-    page = desk.post("/broadcastview/add", data={"title": "停水通知", "subject": "停水通知", "body": f"您好{placeholder}"},
-                     follow_redirects=True).get_data(as_text=True)
+    page = desk.post(
+        "/broadcastview/add",
+        data={"title": "停水通知", "subject": "停水通知", "body": f"您好{placeholder}"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert html.escape(placeholder, quote=False) in page
     assert db.session.query(Broadcast).count() == 0
 

@@ -1,4 +1,5 @@
 """Care reminders: birthdays (across month and year ends, 29 February), holidays, greetings once, on the timeline."""
+
 import datetime
 
 import pytest
@@ -48,11 +49,15 @@ def test_the_coming_week_crosses_month_and_year_ends(ctx):
     born(1972, 1, 31, name="一月底")
     born(1973, 2, 1, name="二月初")
     week = care.upcoming_birthdays(db.session, datetime.date(2026, 12, 28), 7)
-    assert [(day, names(cs)) for day, cs in week] == [(datetime.date(2026, 12, 30), ["年末"]),
-                                                      (datetime.date(2027, 1, 2), ["新年"])]
+    assert [(day, names(cs)) for day, cs in week] == [
+        (datetime.date(2026, 12, 30), ["年末"]),
+        (datetime.date(2027, 1, 2), ["新年"]),
+    ]
     month_end = care.upcoming_birthdays(db.session, datetime.date(2027, 1, 30), 3)
-    assert [(day, names(cs)) for day, cs in month_end] == [(datetime.date(2027, 1, 31), ["一月底"]),
-                                                           (datetime.date(2027, 2, 1), ["二月初"])]
+    assert [(day, names(cs)) for day, cs in month_end] == [
+        (datetime.date(2027, 1, 31), ["一月底"]),
+        (datetime.date(2027, 2, 1), ["二月初"]),
+    ]
     # 2027 has no 29 February: a leap-day birthday comes up on the 28th
     leap = born(2000, 2, 29, name="闰日")
     days = care.upcoming_birthdays(db.session, datetime.date(2027, 2, 27), 3)
@@ -65,7 +70,10 @@ def test_birthday_greetings_go_out_once_and_land_on_the_timeline(app, ctx):
     assert care.send_greetings(db.session, datetime.date(2026, 11, 23), NOW) == {"birthday": 0, "holiday": 0}
     message = db.session.query(OutboxMessage).one()
     assert (message.customer_id, message.template_key, message.dedupe_key) == (
-        customer.id, "birthday_greeting", f"birthday:{customer.id}:2026")
+        customer.id,
+        "birthday_greeting",
+        f"birthday:{customer.id}:2026",
+    )
     assert "王芳" in message.body and "生日快乐" in message.body
     communication = db.session.query(Communication).one()
     assert communication.customer_id == customer.id and "生日快乐" in communication.summary
@@ -86,8 +94,15 @@ def test_an_admin_can_switch_birthday_greetings_off(app, ctx):
 def test_holiday_greetings_to_every_active_customer_on_the_day(app, ctx):
     first, second = factories.customer(name="甲"), factories.customer(name="乙")
     factories.customer(name="丙", status="moved_out")
-    db.session.add(Holiday(name="元旦", date=datetime.date(2027, 1, 1), greeting_subject="新年快乐",
-                           greeting_body="{customer_name}您好，物业服务中心祝您{holiday}快乐！", active=True))
+    db.session.add(
+        Holiday(
+            name="元旦",
+            date=datetime.date(2027, 1, 1),
+            greeting_subject="新年快乐",
+            greeting_body="{customer_name}您好，物业服务中心祝您{holiday}快乐！",
+            active=True,
+        )
+    )
     db.session.add(Holiday(name="腊八", date=datetime.date(2027, 1, 1), active=True))  # listed only
     db.session.commit()
     assert care.send_greetings(db.session, datetime.date(2026, 12, 31), NOW)["holiday"] == 0
@@ -111,8 +126,10 @@ def test_reminders_page_and_sending_from_it(app, ctx, login):
     from app.tickets import local_zone
 
     today = utcnow().astimezone(local_zone()).date()
-    customer = factories.customer(name="寿星", birthday=today.replace(year=1990) if (today.month, today.day) != (2, 29)
-                                  else datetime.date(1992, 2, 29))
+    customer = factories.customer(
+        name="寿星",
+        birthday=today.replace(year=1990) if (today.month, today.day) != (2, 29) else datetime.date(1992, 2, 29),
+    )
     client = login("Service")
     page = client.get("/care/").get_data(as_text=True)
     assert "寿星" in page and "今天" in page

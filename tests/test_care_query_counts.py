@@ -1,12 +1,24 @@
 """The customer-care list pages cost the same number of SQL statements at any page size."""
+
 import datetime
 from decimal import Decimal
 
 import pytest
 
 from app.extensions import db
-from app.models import (Building, Contract, Customer, Equipment, MaintenanceOccurrence, MaintenancePlan, Renovation,
-                        ReturnVisit, Supplier, Ticket, Unit)
+from app.models import (
+    Building,
+    Contract,
+    Customer,
+    Equipment,
+    MaintenanceOccurrence,
+    MaintenancePlan,
+    Renovation,
+    ReturnVisit,
+    Supplier,
+    Ticket,
+    Unit,
+)
 
 TODAY = datetime.date(2026, 11, 23)
 
@@ -23,21 +35,47 @@ def care_rows(ctx, user_id):
         ticket = Ticket(title=f"投诉{i}", type="complaint", customer=customer, unit=unit)
         equipment = Equipment(code=f"E{i}", name=f"水泵{i}", kind="water_pump", building=building, supplier=supplier)
         plan = MaintenancePlan(title=f"保养{i}", equipment=equipment, every=1, unit="months", start_date=TODAY)
-        db.session.add_all([
-            unit, customer, ticket, equipment, plan,
-            Contract(number=f"HT{i}", title=f"合同{i}", kind="lease", customer=customer, start_date=TODAY,
-                     end_date=TODAY + datetime.timedelta(days=365), amount=Decimal("100"),
-                     responsible_id=user_id("Service")),
-            ReturnVisit(ticket=ticket, customer=customer, due_at=now, status="pending"),
-            MaintenanceOccurrence(plan=plan, due_date=TODAY),
-            Renovation(unit=unit, customer=customer, works_start=TODAY, works_end=TODAY, deposit=Decimal("1000"),
-                       responsible_id=user_id("Service")),
-        ])
+        db.session.add_all(
+            [
+                unit,
+                customer,
+                ticket,
+                equipment,
+                plan,
+                Contract(
+                    number=f"HT{i}",
+                    title=f"合同{i}",
+                    kind="lease",
+                    customer=customer,
+                    start_date=TODAY,
+                    end_date=TODAY + datetime.timedelta(days=365),
+                    amount=Decimal("100"),
+                    responsible_id=user_id("Service"),
+                ),
+                ReturnVisit(ticket=ticket, customer=customer, due_at=now, status="pending"),
+                MaintenanceOccurrence(plan=plan, due_date=TODAY),
+                Renovation(
+                    unit=unit,
+                    customer=customer,
+                    works_start=TODAY,
+                    works_end=TODAY,
+                    deposit=Decimal("1000"),
+                    responsible_id=user_id("Service"),
+                ),
+            ]
+        )
     db.session.commit()
 
 
-VIEWS = ["ContractView", "ReturnVisitView", "EquipmentView", "MaintenancePlanView", "MaintenanceOccurrenceView",
-         "RenovationView", "SupplierView"]
+VIEWS = [
+    "ContractView",
+    "ReturnVisitView",
+    "EquipmentView",
+    "MaintenancePlanView",
+    "MaintenanceOccurrenceView",
+    "RenovationView",
+    "SupplierView",
+]
 
 
 @pytest.mark.parametrize("name", VIEWS)

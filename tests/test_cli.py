@@ -1,4 +1,5 @@
 """The documented commands on a fresh database: init (twice) and demo data."""
+
 import os
 import subprocess
 import sys
@@ -7,10 +8,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _flask(tmp_path, *args):
-    env = dict(os.environ, CRM_INSTANCE_DIR=str(tmp_path), SECRET_KEY="cli-test", FLASK_APP="app",
-               DATABASE_URL=f"sqlite:///{tmp_path}/cli.sqlite", CRM_ADMIN_PASSWORD="Cli-admin-2026")
-    return subprocess.run([sys.executable, "-m", "flask", "crm", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = dict(
+        os.environ,
+        CRM_INSTANCE_DIR=str(tmp_path),
+        SECRET_KEY="cli-test",
+        FLASK_APP="app",
+        DATABASE_URL=f"sqlite:///{tmp_path}/cli.sqlite",
+        CRM_ADMIN_PASSWORD="Cli-admin-2026",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "crm", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_init_is_idempotent_and_demo_loads_once(tmp_path):
@@ -29,11 +37,22 @@ def test_init_is_idempotent_and_demo_loads_once(tmp_path):
 def test_init_without_admin_password_explains_itself(tmp_path):
     env_password = os.environ.pop("CRM_ADMIN_PASSWORD", None)
     try:
-        env = dict(os.environ, CRM_INSTANCE_DIR=str(tmp_path), SECRET_KEY="cli-test", FLASK_APP="app",
-                   DATABASE_URL=f"sqlite:///{tmp_path}/cli.sqlite")
+        env = dict(
+            os.environ,
+            CRM_INSTANCE_DIR=str(tmp_path),
+            SECRET_KEY="cli-test",
+            FLASK_APP="app",
+            DATABASE_URL=f"sqlite:///{tmp_path}/cli.sqlite",
+        )
         env.pop("CRM_ADMIN_PASSWORD", None)
-        result = subprocess.run([sys.executable, "-m", "flask", "crm", "init"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "crm", "init"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         if env_password is not None:
             os.environ["CRM_ADMIN_PASSWORD"] = env_password

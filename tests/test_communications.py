@@ -1,4 +1,5 @@
 """Communication records link the customer's tickets; the customer page has one timeline of everything."""
+
 import datetime
 from decimal import Decimal
 
@@ -25,8 +26,12 @@ def test_a_communication_links_tickets_and_refuses_unknown_ones(login, ctx):
     customer = factories.customer()
     ticket = factories.ticket(customer=customer)
     client = login("Service")
-    data = {"customer": str(customer.id), "at": "2026-11-20 10:00", "channel": "phone",
-            "summary": "回访维修情况，客户满意"}
+    data = {
+        "customer": str(customer.id),
+        "at": "2026-11-20 10:00",
+        "channel": "phone",
+        "summary": "回访维修情况，客户满意",
+    }
     assert client.post("/communicationview/add", data=dict(data, tickets=["999999"])).status_code == 200
     assert db.session.query(Communication).count() == 0
     assert client.post("/communicationview/add", data=dict(data, tickets=[str(ticket.id)])).status_code == 302
@@ -40,8 +45,18 @@ def test_the_timeline_has_everything_newest_first(login, ctx):
     db.session.add(Communication(customer=customer, at=T0 + H, channel="phone", summary="电话沟通补卡"))
     bill = factories.bill(customer_obj=customer, unit_obj=unit, amount=Decimal("200"), created_at=T0 + 2 * H)
     db.session.add(Payment(bill=bill, amount=Decimal("50"), method="cash", paid_at=T0 + 3 * H))
-    db.session.add(OutboxMessage(dedupe_key="x", customer_id=customer.id, channel="sms", address=customer.phone,
-                                 subject="缴费提醒", body="…", created_at=T0 + 4 * H, next_attempt_at=T0 + 4 * H))
+    db.session.add(
+        OutboxMessage(
+            dedupe_key="x",
+            customer_id=customer.id,
+            channel="sms",
+            address=customer.phone,
+            subject="缴费提醒",
+            body="…",
+            created_at=T0 + 4 * H,
+            next_attempt_at=T0 + 4 * H,
+        )
+    )
     db.session.commit()
     kinds = [e.kind for e in customer_timeline(db.session, customer.id, SYSTEM)]
     assert kinds == ["message", "payment", "bill", "communication", "ticket"]

@@ -1,4 +1,5 @@
 """Contracts: drafts, approval by a supervisor, expiry by itself, and reminders with a frozen clock."""
+
 import datetime
 from decimal import Decimal
 
@@ -15,9 +16,15 @@ NOW = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def contract(**kw):
-    values = dict(number=kw.pop("number", f"HT-{next(factories._seq)}"), title="商铺租赁合同",
-                  kind="lease", start_date=datetime.date(2026, 1, 1), end_date=datetime.date(2026, 12, 31),
-                  amount=Decimal("12000.00"), payment_cycle="quarterly")
+    values = dict(
+        number=kw.pop("number", f"HT-{next(factories._seq)}"),
+        title="商铺租赁合同",
+        kind="lease",
+        start_date=datetime.date(2026, 1, 1),
+        end_date=datetime.date(2026, 12, 31),
+        amount=Decimal("12000.00"),
+        payment_cycle="quarterly",
+    )
     values.update(kw)
     if values["kind"] != "supplier" and "customer" not in values and "customer_id" not in values:
         values["customer"] = factories.customer()
@@ -39,13 +46,20 @@ def test_rent_due_dates_follow_the_cycle_and_month_ends():
     assert dates[:3] == [datetime.date(2026, 1, 31), datetime.date(2026, 2, 28), datetime.date(2026, 3, 31)]
     assert len(dates) == 12
     c.payment_cycle = "quarterly"
-    assert contracts.rent_due_dates(c) == [datetime.date(2026, 1, 31), datetime.date(2026, 4, 30),
-                                           datetime.date(2026, 7, 31), datetime.date(2026, 10, 31)]
+    assert contracts.rent_due_dates(c) == [
+        datetime.date(2026, 1, 31),
+        datetime.date(2026, 4, 30),
+        datetime.date(2026, 7, 31),
+        datetime.date(2026, 10, 31),
+    ]
     c.payment_cycle = "once"
     assert contracts.rent_due_dates(c) == [datetime.date(2026, 1, 31)]
     c.payment_cycle, c.start_date, c.end_date = "monthly", datetime.date(2027, 12, 31), datetime.date(2028, 3, 1)
-    assert contracts.rent_due_dates(c) == [datetime.date(2027, 12, 31), datetime.date(2028, 1, 31),
-                                           datetime.date(2028, 2, 29)]  # a leap year's February
+    assert contracts.rent_due_dates(c) == [
+        datetime.date(2027, 12, 31),
+        datetime.date(2028, 1, 31),
+        datetime.date(2028, 2, 29),
+    ]  # a leap year's February
 
 
 def test_submit_approve_and_terminate(app, ctx):
@@ -89,8 +103,14 @@ def test_parties_are_required_by_kind(ctx):
     with pytest.raises(DomainError, match="客户"):
         contracts.check_contract(Contract(kind="lease", start_date=NOW.date(), end_date=NOW.date()))
     with pytest.raises(DomainError, match="结束日期"):
-        contracts.check_contract(Contract(kind="supplier", supplier=Supplier(name="x"),
-                                          start_date=NOW.date(), end_date=NOW.date() - datetime.timedelta(days=1)))
+        contracts.check_contract(
+            Contract(
+                kind="supplier",
+                supplier=Supplier(name="x"),
+                start_date=NOW.date(),
+                end_date=NOW.date() - datetime.timedelta(days=1),
+            )
+        )
 
 
 def active(app, **kw):
@@ -110,8 +130,13 @@ def test_expired_contracts_change_status_by_themselves(app, ctx):
 
 
 def test_expiry_reminder_reaches_the_responsible_staff_once(app, ctx, user_id):
-    c = active(app, end_date=datetime.date(2026, 12, 20), remind_days=30, payment_cycle="once",
-               responsible_id=user_id("Service"))
+    c = active(
+        app,
+        end_date=datetime.date(2026, 12, 20),
+        remind_days=30,
+        payment_cycle="once",
+        responsible_id=user_id("Service"),
+    )
     # 31 days before: not yet
     assert contracts.send_reminders(db.session, datetime.date(2026, 11, 19), NOW) == {"expiry": 0, "rent": 0}
     assert contracts.send_reminders(db.session, datetime.date(2026, 11, 20), NOW) == {"expiry": 1, "rent": 0}
@@ -125,8 +150,15 @@ def test_expiry_reminder_reaches_the_responsible_staff_once(app, ctx, user_id):
 
 
 def test_rent_reminders_before_each_due_date(app, ctx, user_id):
-    c = active(app, start_date=datetime.date(2026, 1, 15), end_date=datetime.date(2027, 1, 14),
-               payment_cycle="quarterly", rent_remind_days=7, remind_days=0, responsible_id=user_id("Service"))
+    c = active(
+        app,
+        start_date=datetime.date(2026, 1, 15),
+        end_date=datetime.date(2027, 1, 14),
+        payment_cycle="quarterly",
+        rent_remind_days=7,
+        remind_days=0,
+        responsible_id=user_id("Service"),
+    )
     sent = {}
     day = datetime.date(2026, 1, 1)
     while day <= datetime.date(2027, 1, 14):
@@ -137,12 +169,24 @@ def test_rent_reminders_before_each_due_date(app, ctx, user_id):
                 sent[day] += result["rent"]
         day += datetime.timedelta(days=1)
     # started in January before the job ran: the first due date is reminded on the first run
-    assert sent == {datetime.date(2026, 1, 8): 1, datetime.date(2026, 4, 8): 1, datetime.date(2026, 7, 8): 1,
-                    datetime.date(2026, 10, 8): 1}
-    reminders = db.session.query(ContractReminder).filter_by(contract_id=c.id, kind="rent").order_by(
-        ContractReminder.due_date).all()
-    assert [r.due_date for r in reminders] == [datetime.date(2026, 1, 15), datetime.date(2026, 4, 15),
-                                               datetime.date(2026, 7, 15), datetime.date(2026, 10, 15)]
+    assert sent == {
+        datetime.date(2026, 1, 8): 1,
+        datetime.date(2026, 4, 8): 1,
+        datetime.date(2026, 7, 8): 1,
+        datetime.date(2026, 10, 8): 1,
+    }
+    reminders = (
+        db.session.query(ContractReminder)
+        .filter_by(contract_id=c.id, kind="rent")
+        .order_by(ContractReminder.due_date)
+        .all()
+    )
+    assert [r.due_date for r in reminders] == [
+        datetime.date(2026, 1, 15),
+        datetime.date(2026, 4, 15),
+        datetime.date(2026, 7, 15),
+        datetime.date(2026, 10, 15),
+    ]
     assert db.session.query(Notification).filter(Notification.title.contains("租金")).count() == 4
 
 
@@ -172,9 +216,18 @@ def test_pages_add_submit_and_approve(app, login, ctx, user_id, today):
     customer = factories.customer()
     service = login("Service")
     start, end = today - datetime.timedelta(days=300), today + datetime.timedelta(days=60)
-    form = {"number": "HT-2026-001", "title": "写字楼租赁", "kind": "lease", "customer": str(customer.id),
-            "start_date": start.isoformat(), "end_date": end.isoformat(), "amount": "5000", "payment_cycle": "monthly",
-            "remind_days": "30", "rent_remind_days": "7"}
+    form = {
+        "number": "HT-2026-001",
+        "title": "写字楼租赁",
+        "kind": "lease",
+        "customer": str(customer.id),
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "amount": "5000",
+        "payment_cycle": "monthly",
+        "remind_days": "30",
+        "rent_remind_days": "7",
+    }
     assert service.post("/contractview/add", data=form).status_code == 302
     c = db.session.query(Contract).one()
     assert (c.status, c.customer_id) == ("draft", customer.id)
@@ -194,8 +247,9 @@ def test_pages_add_submit_and_approve(app, login, ctx, user_id, today):
     db.session.expire_all()
     assert c.status == "active"
     # an active contract is no longer edited
-    page = login("Supervisor").post(f"/contractview/edit/{c.id}", data=dict(form, title="改过的"),
-                                   follow_redirects=True)
+    page = login("Supervisor").post(
+        f"/contractview/edit/{c.id}", data=dict(form, title="改过的"), follow_redirects=True
+    )
     assert "只有草稿合同可以修改" in page.get_data(as_text=True)
     db.session.expire_all()
     assert c.title == "写字楼租赁"
@@ -206,9 +260,18 @@ def test_pages_add_submit_and_approve(app, login, ctx, user_id, today):
 def test_the_api_adds_drafts_and_refuses_to_change_approved_contracts(app, login, ctx):
     customer = factories.customer()
     client = login("Service")
-    payload = {"number": "HT-API-1", "title": "服务合同", "kind": "service", "customer": customer.id,
-               "start_date": "2026-01-01", "end_date": "2026-12-31", "amount": "800.00", "payment_cycle": "monthly",
-               "remind_days": 30, "rent_remind_days": 7}
+    payload = {
+        "number": "HT-API-1",
+        "title": "服务合同",
+        "kind": "service",
+        "customer": customer.id,
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "amount": "800.00",
+        "payment_cycle": "monthly",
+        "remind_days": 30,
+        "rent_remind_days": 7,
+    }
     created = client.post("/api/v1/contract/", json=payload)
     assert created.status_code == 201, created.get_json()
     c = db.session.get(Contract, created.get_json()["id"])

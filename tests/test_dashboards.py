@@ -1,6 +1,7 @@
 """Dashboard widgets: every built-in widget's numbers against a hand-computed fixture, the drill-down
 links (each opens a list showing exactly the counted records), the widget builder's queries and
 checks, field permissions and row scoping on widget data, and one SQL statement per widget."""
+
 import datetime
 import re
 from decimal import Decimal
@@ -34,8 +35,9 @@ def at(day, hour, month=11):
     return datetime.datetime(2026, month, day, hour, 0, tzinfo=UTC)
 
 
-FLT = DashboardFilter(datetime.date(2026, 10, 25), datetime.date(2026, 11, 10), zone="Asia/Shanghai",
-                      today=datetime.date(2026, 11, 10))
+FLT = DashboardFilter(
+    datetime.date(2026, 10, 25), datetime.date(2026, 11, 10), zone="Asia/Shanghai", today=datetime.date(2026, 11, 10)
+)
 
 
 def everyone(resource):
@@ -63,9 +65,17 @@ def data(ctx):
 
     def ticket(title, kind, status, dept, unit, created, resolved=None, due=None):
         t = factories.ticket(title=title, type=kind, department=dept, unit=unit)
-        db.session.execute(update(Ticket).where(Ticket.id == t.id).values(
-            status=status, created_at=created, resolved_at=resolved, resolution_due=due,
-            resolution="ok" if resolved else None))
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == t.id)
+            .values(
+                status=status,
+                created_at=created,
+                resolved_at=resolved,
+                resolution_due=due,
+                resolution="ok" if resolved else None,
+            )
+        )
         return t
 
     t = {
@@ -76,12 +86,14 @@ def data(ctx):
         "t5": ticket("五号", "suggestion", "new", d2, ua, at(20, 0, month=10)),  # before the period
         "t6": ticket("六号", "complaint", "assigned", d1, ub, at(9, 3)),
     }
-    db.session.add_all([
-        TicketRating(ticket_id=t["t2"].id, stars=5, source="phone", rated_at=at(4, 2)),
-        TicketRating(ticket_id=t["t3"].id, stars=2, source="phone", rated_at=at(9, 10)),
-        TicketRating(ticket_id=t["t4"].id, stars=4, source="phone", rated_at=at(31, 18, month=10)),  # 1 Nov local
-        TicketRating(ticket_id=t["t5"].id, stars=1, source="phone", rated_at=at(15, 0, month=10)),  # before
-    ])
+    db.session.add_all(
+        [
+            TicketRating(ticket_id=t["t2"].id, stars=5, source="phone", rated_at=at(4, 2)),
+            TicketRating(ticket_id=t["t3"].id, stars=2, source="phone", rated_at=at(9, 10)),
+            TicketRating(ticket_id=t["t4"].id, stars=4, source="phone", rated_at=at(31, 18, month=10)),  # 1 Nov local
+            TicketRating(ticket_id=t["t5"].id, stars=1, source="phone", rated_at=at(15, 0, month=10)),  # before
+        ]
+    )
     db.session.commit()
     bills = {
         "b1": factories.bill(c1, ua, period="2026-10", amount=Decimal("300"), due_date=datetime.date(2026, 10, 20)),
@@ -90,7 +102,9 @@ def data(ctx):
         "b4": factories.bill(c1, ua, period="2026-09", amount=Decimal("100"), due_date=datetime.date(2026, 8, 1)),
     }
     for key, paid, status in (("b1", "300", "paid"), ("b2", "50", "partial"), ("b3", "100", "partial")):
-        db.session.execute(update(Bill).where(Bill.id == bills[key].id).values(paid_amount=Decimal(paid), status=status))
+        db.session.execute(
+            update(Bill).where(Bill.id == bills[key].id).values(paid_amount=Decimal(paid), status=status)
+        )
     db.session.commit()
     return dict(a=a, b=b, d1=d1, d2=d2, vip=vip, old=old, **t, **bills)
 
@@ -105,16 +119,25 @@ def run(key, flt=FLT):
 
 def test_ticket_widgets_match_the_fixture(data):
     label = TICKET_STATUSES.label
-    assert points(run("tickets_by_status")) == {label("new"): 1, label("assigned"): 1, label("resolved"): 2,
-                                                label("closed"): 1}
+    assert points(run("tickets_by_status")) == {
+        label("new"): 1,
+        label("assigned"): 1,
+        label("resolved"): 2,
+        label("closed"): 1,
+    }
     statuses = run("tickets_by_status")
     assert statuses.series[0]["data"] == [1, 1, 2, 1]  # in the lifecycle's order: new, assigned, resolved, closed
     assert sorted(run("tickets_by_type").series[0]["data"]) == [2, 3]  # repair t1 t4; complaint t2 t3 t6
     per_day = run("tickets_per_day")
     new, done = points(per_day, 0), points(per_day, 1)
     assert len(per_day.labels) == 17 and per_day.labels[0] == "2026-10-25"
-    assert {d: n for d, n in new.items() if n} == {"2026-11-02": 1, "2026-11-03": 1, "2026-11-06": 1,
-                                                   "2026-11-08": 1, "2026-11-09": 1}
+    assert {d: n for d, n in new.items() if n} == {
+        "2026-11-02": 1,
+        "2026-11-03": 1,
+        "2026-11-06": 1,
+        "2026-11-08": 1,
+        "2026-11-09": 1,
+    }
     assert {d: n for d, n in done.items() if n} == {"2026-11-04": 1, "2026-11-06": 1, "2026-11-09": 1}
     speed = run("department_performance")
     assert points(speed, 0) == {"工程部": 18.0, "客服部": 4.0}  # median of 26 h and 10 h; 4 h
@@ -166,8 +189,12 @@ def test_birthdays_on_29_february_and_age_edges():
 
 def test_bad_dashboard_filters_are_refused_with_a_message():
     today = datetime.date(2026, 11, 10)
-    for args in ({"start": "2026-13-01"}, {"start": "2026-11-10", "end": "2026-11-01"}, {"building": "x"},
-                 {"department": "99999999999999"}):
+    for args in (
+        {"start": "2026-13-01"},
+        {"start": "2026-11-10", "end": "2026-11-01"},
+        {"building": "x"},
+        {"department": "99999999999999"},
+    ):
         with pytest.raises(DomainError):
             parse_filter(args, "Asia/Shanghai", today)
     flt = parse_filter({}, "Asia/Shanghai", today)
@@ -189,8 +216,13 @@ def test_every_drill_down_link_lists_exactly_the_counted_records(data, login):
         body = response.get_json()
         for series in body["series"]:
             for label, value, link in zip(body["labels"], series["data"], series["links"]):
-                if key in ("department_performance", "satisfaction_trend", "collection_rate",
-                           "arrears_by_building", "customers_by_layout"):
+                if key in (
+                    "department_performance",
+                    "satisfaction_trend",
+                    "collection_rate",
+                    "arrears_by_building",
+                    "customers_by_layout",
+                ):
                     continue  # rates, times and sums: their links are checked below
                 if label == "未知":  # customers without a birthday: no list filter selects them
                     continue
@@ -273,8 +305,17 @@ def test_hidden_fields_refuse_the_widget(data, login, user_id):
 
 
 def widget(**kw):
-    defaults = dict(name="测试组件", source="Ticket", group_by="status", bucket="none", measure="count",
-                    chart="bar", width="half", position=1, active=True)
+    defaults = dict(
+        name="测试组件",
+        source="Ticket",
+        group_by="status",
+        bucket="none",
+        measure="count",
+        chart="bar",
+        width="half",
+        position=1,
+        active=True,
+    )
     defaults.update(kw)
     return DashboardWidget(**defaults)
 
@@ -286,22 +327,30 @@ def test_builder_groups_by_a_date_bucket(data):
     result = widget_data(db.session, weekly, FLT, everyone)
     assert points(result) == {"2026-11-02": 4, "2026-11-09": 1}  # t3 on Sunday 8 Nov local, t6 on Monday 9 Nov
     daily = widget_data(db.session, widget(group_by="resolved_at", bucket="day", chart="line"), FLT, everyone)
-    assert points(daily) == {str(_("Not set")): 2, "2026-11-04": 1, "2026-11-06": 1, "2026-11-09": 1}  # t1, t6 unresolved
+    assert points(daily) == {
+        str(_("Not set")): 2,
+        "2026-11-04": 1,
+        "2026-11-06": 1,
+        "2026-11-09": 1,
+    }  # t1, t6 unresolved
     monthly = widget_data(db.session, widget(source="Customer", group_by="birthday", bucket="month"), FLT, everyone)
     assert points(monthly)["1990-05"] == 1
 
 
 def test_builder_measures_relations_and_fixed_filters(data):
-    sums = widget_data(db.session, widget(source="Bill", group_by="status", measure="sum", measure_field="amount"),
-                       FLT, everyone)
+    sums = widget_data(
+        db.session, widget(source="Bill", group_by="status", measure="sum", measure_field="amount"), FLT, everyone
+    )
     assert points(sums) == {BILL_STATUSES.label("paid"): 300.0, BILL_STATUSES.label("partial"): 700.0}
     complaints = widget_data(db.session, widget(group_by="department", filters="type = complaint"), FLT, everyone)
     assert points(complaints) == {"工程部": 2, "客服部": 1}
-    several = widget_data(db.session, widget(group_by="type", filters="status in new, assigned\ntype != suggestion"),
-                          FLT, everyone)
+    several = widget_data(
+        db.session, widget(group_by="type", filters="status in new, assigned\ntype != suggestion"), FLT, everyone
+    )
     assert sorted(several.series[0]["data"]) == [1, 1]
-    card = widget_data(db.session, widget(source="Customer", group_by=None, chart="number", filters="type = owner"),
-                       FLT, everyone)
+    card = widget_data(
+        db.session, widget(source="Customer", group_by=None, chart="number", filters="type = owner"), FLT, everyone
+    )
     assert card.chart == "number" and card.series[0]["data"] == [2]
 
 
@@ -330,15 +379,41 @@ def test_builder_refuses_a_permission_hidden_group_by(data):
 def test_builder_pages_and_roles(data, admin_client, login):
     from flask import current_app
 
-    response = admin_client.post("/dashboardwidgetview/add", data={
-        "name": "每周投诉", "source": "Ticket", "group_by": "created_at", "bucket": "week", "measure": "count",
-        "measure_field": "", "filters": "type = complaint", "chart": "line", "width": "half", "position": "5",
-        "active": "y", "roles": [current_app.appbuilder.sm.find_role("Manager").id]}, follow_redirects=True)
+    response = admin_client.post(
+        "/dashboardwidgetview/add",
+        data={
+            "name": "每周投诉",
+            "source": "Ticket",
+            "group_by": "created_at",
+            "bucket": "week",
+            "measure": "count",
+            "measure_field": "",
+            "filters": "type = complaint",
+            "chart": "line",
+            "width": "half",
+            "position": "5",
+            "active": "y",
+            "roles": [current_app.appbuilder.sm.find_role("Manager").id],
+        },
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     saved = db.session.query(DashboardWidget).filter_by(name="每周投诉").one()
-    bad = admin_client.post("/dashboardwidgetview/add", data={
-        "name": "错误组件", "source": "Ticket", "group_by": "status", "bucket": "month", "measure": "count",
-        "chart": "bar", "width": "half", "position": "1", "active": "y"}, follow_redirects=True)
+    bad = admin_client.post(
+        "/dashboardwidgetview/add",
+        data={
+            "name": "错误组件",
+            "source": "Ticket",
+            "group_by": "status",
+            "bucket": "month",
+            "measure": "count",
+            "chart": "bar",
+            "width": "half",
+            "position": "1",
+            "active": "y",
+        },
+        follow_redirects=True,
+    )
     assert bad.status_code == 200 and db.session.query(DashboardWidget).filter_by(name="错误组件").count() == 0
     manager = login("Manager")
     assert "每周投诉" in manager.get("/dashboard/").get_data(as_text=True)
@@ -386,8 +461,9 @@ def test_service_and_collection_reports(data, login):
 def test_date_time_filters_typed_without_a_zone_are_local_time(data, admin_client):
     """Regression: FAB's search form sends '2026-11-08 23:00:00' without a zone, which was a 500."""
     # t3 was created at 15:00 UTC on 8 Nov, 23:00 in Shanghai
-    page = admin_client.get("/ticketview/list/?_flt_1_created_at=2026-11-08 22:59:00"
-                            "&_flt_2_created_at=2026-11-08 23:01:00")
+    page = admin_client.get(
+        "/ticketview/list/?_flt_1_created_at=2026-11-08 22:59:00&_flt_2_created_at=2026-11-08 23:01:00"
+    )
     assert page.status_code == 200
     assert _record_count(page.get_data(as_text=True)) == 1 and "三号" in page.get_data(as_text=True)
     api = admin_client.get("/api/v1/ticket/?q=(filters:!((col:created_at,opr:gt,value:'2026-11-09 10:00:00')))")

@@ -1,4 +1,5 @@
 """Dates and times typed the way the staff write them: one text box everywhere, read by the server."""
+
 import datetime
 import re
 import zoneinfo
@@ -24,8 +25,10 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 # ---- the parsers
 
-@pytest.mark.parametrize("text", ["2026-11-26", "2026/11/26", "2026.11.26", "2026年11月26日", " 2026-11-26 ",
-                                  "2026 / 11 / 26"])
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-26", "2026/11/26", "2026.11.26", "2026年11月26日", " 2026-11-26 ", "2026 / 11 / 26"]
+)
 def test_a_typed_day_in_every_usual_spelling(text):
     assert parse_typed_date(text) == datetime.date(2026, 11, 26)
 
@@ -34,24 +37,40 @@ def test_a_day_with_one_digit_month_and_day():
     assert parse_typed_date("2026/1/5") == datetime.date(2026, 1, 5)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "26-11-2026", "11/26/2026", "2026-13-01", "2026-02-30", "2026-11",
-                                  "2026-11-26 18:00", "20261126x", "2026-11-26; drop table"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "26-11-2026",
+        "11/26/2026",
+        "2026-13-01",
+        "2026-02-30",
+        "2026-11",
+        "2026-11-26 18:00",
+        "20261126x",
+        "2026-11-26; drop table",
+    ],
+)
 def test_a_day_that_is_not_one_is_refused(text):
     with pytest.raises(TypedDateError):
         parse_typed_date(text)
 
 
-@pytest.mark.parametrize("text, local", [
-    ("2026-12-01 18:00", (18, 0, 0)),
-    ("2026-12-01 18:00:00", (18, 0, 0)),
-    ("2026/12/01 18:00", (18, 0, 0)),
-    ("2026-12-01T18:00", (18, 0, 0)),      # what <input type=datetime-local> and ISO tools send
-    ("2026-12-01T18:00:30", (18, 0, 30)),
-    ("2026/12/1 8:05", (8, 5, 0)),
-    ("2026年12月1日 18:00", (18, 0, 0)),
-    ("2026-12-01 18：00", (18, 0, 0)),     # a full-width colon from a Chinese input method
-    ("2026-12-01", (0, 0, 0)),             # a day alone is its midnight
-])
+@pytest.mark.parametrize(
+    "text, local",
+    [
+        ("2026-12-01 18:00", (18, 0, 0)),
+        ("2026-12-01 18:00:00", (18, 0, 0)),
+        ("2026/12/01 18:00", (18, 0, 0)),
+        ("2026-12-01T18:00", (18, 0, 0)),  # what <input type=datetime-local> and ISO tools send
+        ("2026-12-01T18:00:30", (18, 0, 30)),
+        ("2026/12/1 8:05", (8, 5, 0)),
+        ("2026年12月1日 18:00", (18, 0, 0)),
+        ("2026-12-01 18：00", (18, 0, 0)),  # a full-width colon from a Chinese input method
+        ("2026-12-01", (0, 0, 0)),  # a day alone is its midnight
+    ],
+)
 def test_a_typed_moment_keeps_its_time_of_day_in_the_firms_zone(text, local):
     value = parse_typed_datetime(text, SHANGHAI)
     assert value.utcoffset() == datetime.timedelta(0)  # stored as UTC, like every UTCDateTime column
@@ -65,14 +84,25 @@ def test_the_zone_is_the_firms(app):
     assert parse_typed_datetime("2026-12-01 18:00", new_york) == datetime.datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["abc", "2026-12-01 25:00", "2026-12-01 18:60", "2026-12-01 18", "18:00",
-                                  "2026-02-30 10:00", "2026-12-01 18:00+08:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "abc",
+        "2026-12-01 25:00",
+        "2026-12-01 18:60",
+        "2026-12-01 18",
+        "18:00",
+        "2026-02-30 10:00",
+        "2026-12-01 18:00+08:00",
+    ],
+)
 def test_a_moment_that_is_not_one_is_refused(text):
     with pytest.raises(TypedDateError):
         parse_typed_datetime(text, SHANGHAI)
 
 
 # ---- the form fields
+
 
 class DatesForm(Form):
     day = LocalDateField("day")
@@ -88,8 +118,9 @@ def test_fields_read_typed_text_and_show_it_back(app):
         html = str(form.day) + str(form.at)
         assert 'type="text"' in html and 'data-crm-date="date"' in html and 'data-crm-date="datetime"' in html
         assert "appbuilder_date" not in html  # FAB's bootstrap-datepicker never attaches
-        shown = DatesForm(data={"day": datetime.date(2026, 11, 26),
-                                "at": datetime.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)})
+        shown = DatesForm(
+            data={"day": datetime.date(2026, 11, 26), "at": datetime.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)}
+        )
         assert 'value="2026-11-26"' in str(shown.day)
         assert 'value="2026-12-01 18:00:00"' in str(shown.at)  # local time, not the stored UTC
 
@@ -106,10 +137,20 @@ def test_fields_refuse_bad_text_with_a_chinese_message(app):
 
 # ---- the pages
 
+
 def _contract_form(customer, **changes):
-    form = {"number": "HT-2026-101", "title": "商铺租赁", "kind": "lease", "customer": str(customer.id),
-            "start_date": "2026-11-26", "end_date": "2027/11/25", "amount": "5000", "payment_cycle": "monthly",
-            "remind_days": "30", "rent_remind_days": "7"}
+    form = {
+        "number": "HT-2026-101",
+        "title": "商铺租赁",
+        "kind": "lease",
+        "customer": str(customer.id),
+        "start_date": "2026-11-26",
+        "end_date": "2027/11/25",
+        "amount": "5000",
+        "payment_cycle": "monthly",
+        "remind_days": "30",
+        "rent_remind_days": "7",
+    }
     form.update(changes)
     return form
 
@@ -124,8 +165,11 @@ def test_a_contract_saves_with_typed_dates(login, ctx):
 
 def test_a_contract_with_a_bad_date_is_refused_with_the_reason(login, ctx):
     customer = factories.customer()
-    page = login("Service").post("/contractview/add", data=_contract_form(customer, start_date="2026-11-31"),
-                                 follow_redirects=True).get_data(as_text=True)
+    page = (
+        login("Service")
+        .post("/contractview/add", data=_contract_form(customer, start_date="2026-11-31"), follow_redirects=True)
+        .get_data(as_text=True)
+    )
     assert "请按“年-月-日”填写日期，例如 2026-11-26。" in page
     assert 'value="2026-11-31"' in page
     assert db.session.query(Contract).count() == 0
@@ -146,16 +190,26 @@ def test_the_calendar_is_served_by_the_app(admin_client):
 
 @pytest.mark.parametrize("typed", ["2026-12-01 18:00:00", "2026-12-01 18:00", "2026/12/01 18:00", "2026-12-01T18:00"])
 def test_a_ticket_deadline_keeps_its_time(admin_client, ctx, typed):
-    response = admin_client.post("/ticketview/add", data={"title": "电梯异响", "type": "repair", "priority": "high",
-                                                          "channel": "phone", "deadline": typed})
+    response = admin_client.post(
+        "/ticketview/add",
+        data={"title": "电梯异响", "type": "repair", "priority": "high", "channel": "phone", "deadline": typed},
+    )
     assert response.status_code == 302
     deadline = db.session.query(Ticket).one().deadline
     assert deadline == datetime.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai
 
 
 def test_a_ticket_with_a_bad_deadline_is_refused(admin_client, ctx):
-    page = admin_client.post("/ticketview/add", data={"title": "电梯异响", "type": "repair", "priority": "high",
-                                                      "channel": "phone", "deadline": "2026-12-01 18:99"})
+    page = admin_client.post(
+        "/ticketview/add",
+        data={
+            "title": "电梯异响",
+            "type": "repair",
+            "priority": "high",
+            "channel": "phone",
+            "deadline": "2026-12-01 18:99",
+        },
+    )
     assert "请填写日期和时间，例如 2026-12-01 18:00。" in page.get_data(as_text=True)
     assert db.session.query(Ticket).count() == 0
 
@@ -173,12 +227,15 @@ def test_payment_and_contact_times_start_at_now_not_midnight(admin_client, now, 
 
 def test_a_payment_and_a_communication_keep_the_typed_time(admin_client, ctx):
     bill = factories.bill()
-    admin_client.post("/paymentview/add", data={"bill": str(bill.id), "amount": "30", "method": "cash",
-                                                 "paid_at": "2026/11/20 15:42"})
+    admin_client.post(
+        "/paymentview/add", data={"bill": str(bill.id), "amount": "30", "method": "cash", "paid_at": "2026/11/20 15:42"}
+    )
     assert db.session.query(Payment).one().paid_at == datetime.datetime(2026, 11, 20, 7, 42, tzinfo=UTC)
     customer = factories.customer()
-    admin_client.post("/communicationview/add", data={"customer": str(customer.id), "at": "2026-11-20T09:15",
-                                                       "channel": "phone", "summary": "电话回访"})
+    admin_client.post(
+        "/communicationview/add",
+        data={"customer": str(customer.id), "at": "2026-11-20T09:15", "channel": "phone", "summary": "电话回访"},
+    )
     assert db.session.query(Communication).one().at == datetime.datetime(2026, 11, 20, 1, 15, tzinfo=UTC)
 
 
@@ -209,6 +266,7 @@ def test_a_datetime_filter_takes_a_typed_local_time(admin_client, ctx):
 
 # ---- the pages with their own date boxes: dashboard and report filters, staff figures, broadcasts
 
+
 def test_dashboard_filters_take_typed_days(admin_client):
     from app.dashboards import parse_filter
 
@@ -234,8 +292,7 @@ def test_a_broadcast_is_scheduled_at_a_typed_local_time(login, ctx):
     broadcast = db.session.query(Broadcast).one()
     page = desk.get(f"/broadcastview/report/{broadcast.id}").get_data(as_text=True)
     assert re.search(r'<input[^>]*data-crm-date="datetime"[^>]*id="broadcast-at"', page)
-    refused = desk.post(f"/broadcastview/schedule/{broadcast.id}", data={"at": "2099-01-01 9点"},
-                        follow_redirects=True)
+    refused = desk.post(f"/broadcastview/schedule/{broadcast.id}", data={"at": "2099-01-01 9点"}, follow_redirects=True)
     assert "请填写日期和时间，例如 2026-12-01 18:00。" in refused.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Broadcast, broadcast.id).scheduled_at is None

@@ -6,6 +6,7 @@ desk, no day on which everything was resolved at once, monthly satisfaction, tic
 by their creation day, a first escalation sweep with (almost) nothing left to do, read notices,
 nothing old waiting in the outbox, and billing runs that only report real problems.
 """
+
 import datetime
 import os
 import re
@@ -62,8 +63,9 @@ def _check_story(session):
         assert max(resolved) <= 3 * mean, (max(resolved), mean)
 
     # satisfaction for each of the last months, not perfect and not terrible
-    trend = satisfaction_trend(session, DashboardFilter(today - datetime.timedelta(days=120), today,
-                                                       zone=zone.key, today=today))
+    trend = satisfaction_trend(
+        session, DashboardFilter(today - datetime.timedelta(days=120), today, zone=zone.key, today=today)
+    )
     months = [_month(today, back) for back in range(4, -1, -1)]
     assert set(months[:-1]) <= set(trend.labels), trend.labels
     assert all(3.6 <= stars <= 4.8 for stars in trend.series[0]["data"]), trend.series[0]["data"]
@@ -85,8 +87,7 @@ def _check_story(session):
     # the first escalation sweep after loading finds little to do; the bell shows recent notices only
     unread = session.scalar(select(func.count()).select_from(Notification).where(Notification.read_at.is_(None)))
     assert unread <= 10
-    assert session.scalar(select(func.count()).select_from(OutboxMessage)
-                          .where(OutboxMessage.status != "sent")) == 0
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")) == 0
     counts = escalate_overdue(session, utcnow() + datetime.timedelta(minutes=1))
     assert counts["level1"] + counts["level2"] <= 5, counts
 
@@ -110,10 +111,16 @@ def test_demo_data_is_believable_on_any_day(session):
 
 @pytest.mark.parametrize("command", [["crm", "--help"]])
 def test_cli_commands_do_not_warn_about_filters(command, tmp_path):
-    env = dict(os.environ, CRM_INSTANCE_DIR=str(tmp_path), SECRET_KEY="cli-test", FLASK_APP="app",
-               DATABASE_URL=f"sqlite:///{tmp_path}/cli.sqlite")
-    result = subprocess.run([sys.executable, "-m", "flask", *command], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    env = dict(
+        os.environ,
+        CRM_INSTANCE_DIR=str(tmp_path),
+        SECRET_KEY="cli-test",
+        FLASK_APP="app",
+        DATABASE_URL=f"sqlite:///{tmp_path}/cli.sqlite",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
     assert not re.search("Filter type not supported", result.stdout + result.stderr)

@@ -1,4 +1,5 @@
 """Automatic dispatch: rules to a department, least-loaded person on duty, ties, maximum load, pool."""
+
 import datetime
 import threading
 
@@ -16,9 +17,11 @@ def staff(app, ctx):
     """Three engineers (technician accounts) in one department, one rule repair → that department."""
     sm = app.appbuilder.sm
     department = factories.department(name="工程部")
-    users = [sm.find_user(username=name) or sm.add_user(name, name, "工程", f"{name}@example.com",
-                                                        sm.find_role("Technician"), "Test-password-2026")
-             for name in ("eng1", "eng2", "eng3")]
+    users = [
+        sm.find_user(username=name)
+        or sm.add_user(name, name, "工程", f"{name}@example.com", sm.find_role("Technician"), "Test-password-2026")
+        for name in ("eng1", "eng2", "eng3")
+    ]
     profiles = [StaffProfile(user_id=user.id, department_id=department.id, max_open_tickets=2) for user in users]
     db.session.add_all(profiles)
     db.session.add(DispatchRule(ticket_type="repair", department=department))

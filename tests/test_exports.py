@@ -1,4 +1,5 @@
 """Excel export: what the list shows, formatted, formula-safe, permission-checked and logged."""
+
 import datetime
 import io
 from decimal import Decimal
@@ -19,7 +20,9 @@ def workbook(response):
 
 def test_export_carries_the_filtered_list_with_chinese_headers(admin_client, ctx):
     unit = factories.unit(number="1801")
-    factories.customer(name="钱多多", phone="13800001111", type="tenant", tags=[factories.tag(name="VIP")], units=[unit])
+    factories.customer(
+        name="钱多多", phone="13800001111", type="tenant", tags=[factories.tag(name="VIP")], units=[unit]
+    )
     factories.customer(name="孙少少", phone="13800002222")
     sheet = workbook(admin_client.get("/customerview/export/?q=钱"))
     rows = list(sheet.iter_rows(values_only=True))
@@ -138,8 +141,11 @@ def test_a_background_export_has_the_scope_and_field_levels_of_who_asked(app, lo
 
     ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
     db.session.add(StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0))
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role("Supervisor").id, resource="Ticket",
-                                   field="description", level="hidden"))
+    db.session.add(
+        FieldPermission(
+            role_id=app.appbuilder.sm.find_role("Supervisor").id, resource="Ticket", field="description", level="hidden"
+        )
+    )
     db.session.commit()
     for i in range(3):
         factories.ticket(title=f"本部门{i}", department=ours, description="机密描述")

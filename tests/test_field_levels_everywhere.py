@@ -1,5 +1,6 @@
 """Field levels apply wherever a model's values leave the server, at any depth, and a hidden or masked
 value can never be confirmed by searching for it."""
+
 import pytest
 
 from app.extensions import db
@@ -11,8 +12,9 @@ PHONE, ID_NUMBER, EMAIL = "13812341234", "11010519491231002X", "daiyu@example.co
 
 
 def configure(app, role, resource, field, level):
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role(role).id, resource=resource, field=field,
-                                   level=level))
+    db.session.add(
+        FieldPermission(role_id=app.appbuilder.sm.find_role(role).id, resource=resource, field=field, level=level)
+    )
     db.session.commit()
 
 
@@ -60,15 +62,18 @@ def test_searching_a_protected_phone_answers_as_for_a_wrong_one(app, login, cust
         api = client.get(f"/api/v1/customer/?q=(filters:!((col:name,opr:crm_q,value:'{term}')))")
         lookup = client.get(f"/lookup/customer?q={term}")
         page = client.get(f"/customerview/list/?q={term}")
-        return (api.status_code, api.get_json().get("count"), [r["id"] for r in lookup.get_json()["results"]],
-                "林黛玉" in page.get_data(as_text=True))
+        return (
+            api.status_code,
+            api.get_json().get("count"),
+            [r["id"] for r in lookup.get_json()["results"]],
+            "林黛玉" in page.get_data(as_text=True),
+        )
 
     assert answers(PHONE) == answers("13999999999")
     assert answers("林黛玉")[1:] == (1, [customer.id], True)  # the name is still searched
 
 
-@pytest.mark.parametrize("column,true_value,wrong_value", [("email", "daiyu", "nobody"),
-                                                            ("id_number", "1101", "9999")])
+@pytest.mark.parametrize("column,true_value,wrong_value", [("email", "daiyu", "nobody"), ("id_number", "1101", "9999")])
 def test_a_masked_field_takes_no_filter(app, login, customer, column, true_value, wrong_value):
     configure(app, "Service", "Customer", column, "masked")
     client = login("Service")
@@ -101,12 +106,19 @@ def test_technicians_see_no_bill_payment_or_communication_on_customer_pages(app,
 
     unit = factories.unit()
     bill = factories.bill(customer_obj=customer, unit_obj=unit, amount=Decimal("4321.00"))
-    db.session.add_all([Payment(bill=bill, amount=Decimal("1234.00"), method="cash"),
-                        Communication(customer=customer, channel="phone", summary="业主反映邻居噪音扰民")])
+    db.session.add_all(
+        [
+            Payment(bill=bill, amount=Decimal("1234.00"), method="cash"),
+            Communication(customer=customer, channel="phone", summary="业主反映邻居噪音扰民"),
+        ]
+    )
     db.session.commit()
     client = login("Technician")
-    for path in (f"/customerview/show/{customer.id}", f"/customerview/timeline/{customer.id}",
-                 f"/unitview/show/{unit.id}"):
+    for path in (
+        f"/customerview/show/{customer.id}",
+        f"/customerview/timeline/{customer.id}",
+        f"/unitview/show/{unit.id}",
+    ):
         page = show_page(client, path).get_data(as_text=True)
         assert "4,321.00" not in page and "4321" not in page, path
         assert "1,234.00" not in page and "噪音扰民" not in page, path
@@ -116,8 +128,9 @@ def test_technicians_see_no_bill_payment_or_communication_on_customer_pages(app,
 
 
 def test_the_care_reminders_print_phones_through_the_field_levels(app, login, ctx, today):
-    birthday = today.replace(year=1960) if not (today.month == 2 and today.day == 29) else today.replace(
-        year=1960, day=28)
+    birthday = (
+        today.replace(year=1960) if not (today.month == 2 and today.day == 29) else today.replace(year=1960, day=28)
+    )
     factories.customer(name="寿星", phone=PHONE, birthday=birthday)
     configure(app, "Service", "Customer", "phone", "hidden")
     page = login("Service").get("/care/").get_data(as_text=True)

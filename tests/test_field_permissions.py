@@ -1,4 +1,5 @@
 """Field permissions: one rule, enforced on lists, show pages, forms, search, export and the API."""
+
 import io
 
 import openpyxl
@@ -30,11 +31,13 @@ def test_masks_show_part_of_a_value():
 def test_the_most_permissive_role_wins_and_missing_rows_mean_editable(app, ctx):
     sm = app.appbuilder.sm
     service, tech = sm.find_role("Service").id, sm.find_role("Technician").id
-    db.session.add_all([
-        FieldPermission(role_id=service, resource="Customer", field="phone", level="hidden"),
-        FieldPermission(role_id=tech, resource="Customer", field="phone", level="masked"),
-        FieldPermission(role_id=tech, resource="Customer", field="email", level="hidden"),
-    ])
+    db.session.add_all(
+        [
+            FieldPermission(role_id=service, resource="Customer", field="phone", level="hidden"),
+            FieldPermission(role_id=tech, resource="Customer", field="phone", level="masked"),
+            FieldPermission(role_id=tech, resource="Customer", field="email", level="hidden"),
+        ]
+    )
     db.session.commit()
     assert load_all_levels(db.session, [service, tech]) == {"Customer": {"phone": "masked"}}
     assert load_all_levels(db.session, [tech]) == {"Customer": {"phone": "masked", "email": "hidden"}}
@@ -43,8 +46,12 @@ def test_the_most_permissive_role_wins_and_missing_rows_mean_editable(app, ctx):
 def test_hidden_field_is_gone_from_list_show_forms_and_search(app, login, customer):
     configure(app, "Service", "Customer", "id_number", "hidden")
     client = login("Service")
-    for url in ["/customerview/list/", f"/customerview/show/{customer.id}", "/customerview/add",
-                f"/customerview/edit/{customer.id}"]:
+    for url in [
+        "/customerview/list/",
+        f"/customerview/show/{customer.id}",
+        "/customerview/add",
+        f"/customerview/edit/{customer.id}",
+    ]:
         page = client.get(url).get_data(as_text=True)
         assert "11010519491231002X" not in page and 'name="id_number"' not in page, url
         assert "身份证号" not in page, url
@@ -59,9 +66,18 @@ def test_crafted_post_of_a_hidden_or_read_only_field_changes_nothing(app, login,
     configure(app, "Service", "Customer", "id_number", "hidden")
     configure(app, "Service", "Customer", "status", "readonly")
     client = login("Service")
-    response = client.post(f"/customerview/edit/{customer.id}", data={
-        "name": "林黛玉", "phone": customer.phone, "gender": "female", "type": "owner",
-        "status": "inactive", "id_number": "110101199003077777", "preferred_channel": "sms"})
+    response = client.post(
+        f"/customerview/edit/{customer.id}",
+        data={
+            "name": "林黛玉",
+            "phone": customer.phone,
+            "gender": "female",
+            "type": "owner",
+            "status": "inactive",
+            "id_number": "110101199003077777",
+            "preferred_channel": "sms",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     saved = db.session.get(Customer, customer.id)
@@ -113,8 +129,12 @@ def test_api_hides_fields_in_responses_info_and_refuses_writes(app, login, custo
     assert "status" not in [c["name"] for c in info["edit_columns"]]
     assert client.put(f"/api/v1/customer/{customer.id}", json={"status": "inactive"}).status_code == 403
     assert client.put(f"/api/v1/customer/{customer.id}", json={"id_number": "110101199003077777"}).status_code == 403
-    assert client.post("/api/v1/customer/", json={"name": "新", "phone": "13900001111",
-                                                  "id_number": "11010519491231002X"}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/customer/", json={"name": "新", "phone": "13900001111", "id_number": "11010519491231002X"}
+        ).status_code
+        == 403
+    )
     rison = "(filters:!((col:id_number,opr:sw,value:'1101')))"
     assert client.get(f"/api/v1/customer/?q={rison}").status_code == 400
     db.session.expire_all()
@@ -128,8 +148,10 @@ def test_matrix_page_saves_in_one_go_and_takes_effect_on_the_next_request(app, l
     tech = app.appbuilder.sm.find_role("Technician").id
     page = admin_client.get("/fieldpermissions/?model=Customer").get_data(as_text=True)
     assert f'name="level-{service}-id_number"' in page
-    response = admin_client.post("/fieldpermissions/?model=Customer", data={
-        "model": "Customer", f"level-{service}-id_number": "hidden", f"level-{tech}-phone": "masked"})
+    response = admin_client.post(
+        "/fieldpermissions/?model=Customer",
+        data={"model": "Customer", f"level-{service}-id_number": "hidden", f"level-{tech}-phone": "masked"},
+    )
     assert response.status_code == 302
     rows = {(r.role_id, r.field, r.level) for r in db.session.query(FieldPermission)}
     assert rows == {(service, "id_number", "hidden"), (tech, "phone", "masked")}
@@ -141,11 +163,17 @@ def test_matrix_page_saves_in_one_go_and_takes_effect_on_the_next_request(app, l
 
 def test_matrix_rejects_unknown_levels_and_is_for_admins_only(app, login, admin_client, ctx):
     service = app.appbuilder.sm.find_role("Service").id
-    admin_client.post("/fieldpermissions/?model=Customer", data={"model": "Customer", f"level-{service}-phone": "bogus"})
+    admin_client.post(
+        "/fieldpermissions/?model=Customer", data={"model": "Customer", f"level-{service}-phone": "bogus"}
+    )
     assert db.session.query(FieldPermission).count() == 0
     assert login("Manager").get("/fieldpermissions/?model=Customer").status_code == 403
-    assert login("Service").post("/fieldpermissions/?model=Customer",
-                                 data={"model": "Customer", f"level-{service}-phone": "hidden"}).status_code == 403
+    assert (
+        login("Service")
+        .post("/fieldpermissions/?model=Customer", data={"model": "Customer", f"level-{service}-phone": "hidden"})
+        .status_code
+        == 403
+    )
     assert db.session.query(FieldPermission).count() == 0
 
 
@@ -171,8 +199,11 @@ def test_openapi_leaves_out_hidden_fields_for_that_user(app, login, ctx):
 
     def customer_properties(client):
         schemas = client.get("/api/v1/_openapi").json["components"]["schemas"]
-        return {name: set(schema.get("properties", {})) for name, schema in schemas.items()
-                if name.startswith("CustomerApi.")}
+        return {
+            name: set(schema.get("properties", {}))
+            for name, schema in schemas.items()
+            if name.startswith("CustomerApi.")
+        }
 
     service = customer_properties(login("Service"))
     admin = customer_properties(login("Admin"))
@@ -194,4 +225,7 @@ def test_a_related_field_hidden_on_its_own_model_is_hidden_on_other_models_pages
     assert "查看关联" in client.get("/ticketview/list/?q=查看关联").get_data(as_text=True)
     access = FieldAccess({}, "Ticket", {"Customer": {"phone": "masked", "id_number": "hidden"}})
     assert (access.level("customer.phone"), access.level("customer.id_number"), access.level("customer.name")) == (
-        "masked", "hidden", "editable")
+        "masked",
+        "hidden",
+        "editable",
+    )

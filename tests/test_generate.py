@@ -1,4 +1,5 @@
 """The bulk data generator writes data the app itself would accept: histories, numbers, settled bills."""
+
 import datetime
 from decimal import Decimal
 
@@ -15,8 +16,9 @@ NOW = datetime.datetime(2026, 11, 20, 8, 0, tzinfo=datetime.timezone.utc)
 
 
 def _generate():
-    counts = generate(db.session.connection(), TINY, seed=7, now=NOW, log=lambda *_: None,
-                      staff_user_ids=staff_handlers(db.session))
+    counts = generate(
+        db.session.connection(), TINY, seed=7, now=NOW, log=lambda *_: None, staff_user_ids=staff_handlers(db.session)
+    )
     db.session.commit()
     return counts
 
@@ -33,9 +35,13 @@ def test_generates_the_requested_size_in_bulk(ctx):
 
 def test_every_ticket_has_its_history_ending_in_its_status(ctx):
     _generate()
-    last_status = dict(db.session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.to_status).where(TicketEvent.kind.in_(("created", "status")))
-        .order_by(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.id)).all())
+    last_status = dict(
+        db.session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.to_status)
+            .where(TicketEvent.kind.in_(("created", "status")))
+            .order_by(TicketEvent.ticket_id, TicketEvent.at, TicketEvent.id)
+        ).all()
+    )
     tickets = db.session.execute(select(Ticket.id, Ticket.status, Ticket.number)).all()
     assert len(last_status) == len(tickets)
     assert all(last_status[ticket_id] == status for ticket_id, status, _ in tickets)
@@ -45,8 +51,9 @@ def test_every_ticket_has_its_history_ending_in_its_status(ctx):
     per_day = {}
     for number in numbers:
         per_day[number[:10]] = max(per_day.get(number[:10], 0), int(number[10:]))
-    counters = dict(db.session.execute(select(NumberSequence.key, NumberSequence.value)
-                                       .where(NumberSequence.key.like("WO%"))).all())
+    counters = dict(
+        db.session.execute(select(NumberSequence.key, NumberSequence.value).where(NumberSequence.key.like("WO%"))).all()
+    )
     assert counters == per_day
 
 
@@ -87,9 +94,14 @@ def test_finished_tickets_are_rated_when_resolved(ctx):
     from app.models import TicketRating
 
     counts = _generate()
-    finished = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status.in_(("resolved", "closed"))))
-    rows = db.session.execute(select(TicketRating.stars, TicketRating.rated_at, Ticket.resolved_at, Ticket.status)
-                              .join(Ticket, Ticket.id == TicketRating.ticket_id)).all()
+    finished = db.session.scalar(
+        select(func.count()).select_from(Ticket).where(Ticket.status.in_(("resolved", "closed")))
+    )
+    rows = db.session.execute(
+        select(TicketRating.stars, TicketRating.rated_at, Ticket.resolved_at, Ticket.status).join(
+            Ticket, Ticket.id == TicketRating.ticket_id
+        )
+    ).all()
     assert counts["ticket_rating"] == len(rows) and 0.5 * finished < len(rows) < 0.7 * finished
     assert {stars for stars, *_ in rows} == {2, 3, 4, 5}
     assert all(rated == resolved and status in ("resolved", "closed") for _s, rated, resolved, status in rows)

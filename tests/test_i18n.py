@@ -1,4 +1,5 @@
 """The UI speaks Simplified Chinese by default and English on request."""
+
 from babel.messages.pofile import read_po
 
 
@@ -26,6 +27,9 @@ def test_every_message_has_a_chinese_translation():
         template = read_po(fh)
     with open("app/translations/zh/LC_MESSAGES/messages.po", "rb") as fh:
         catalog = read_po(fh)
-    missing = [m.id for m in template if m.id and (not catalog.get(m.id) or not catalog.get(m.id).string
-                                                  or catalog.get(m.id).fuzzy)]
+    missing = [
+        m.id
+        for m in template
+        if m.id and (not catalog.get(m.id) or not catalog.get(m.id).string or catalog.get(m.id).fuzzy)
+    ]
     assert missing == []

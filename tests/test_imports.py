@@ -1,4 +1,5 @@
 """Excel import: template, dry run with row errors, all or nothing, re-import updates by natural key."""
+
 import io
 
 import openpyxl
@@ -37,7 +38,20 @@ def upload(client, kind, rows, dry_run):
     return client.get(response.headers["Location"])
 
 
-CUSTOMER_HEADER = ["姓名", "电话", "性别", "出生日期", "电子邮件", "身份证号", "职业", "类型", "状态", "标签", "房屋", "备注"]
+CUSTOMER_HEADER = [
+    "姓名",
+    "电话",
+    "性别",
+    "出生日期",
+    "电子邮件",
+    "身份证号",
+    "职业",
+    "类型",
+    "状态",
+    "标签",
+    "房屋",
+    "备注",
+]
 
 
 def test_templates_download_with_headers(admin_client):
@@ -53,13 +67,15 @@ def test_dry_run_reports_every_bad_row_and_changes_nothing(admin_client, ctx):
     building = factories.building(name="1号楼")
     factories.unit(building, number="1203")
     factories.customer(phone="13800000001")
-    rows = [CUSTOMER_HEADER,
-            ["王芳", "13812345678", "女", "1965-03-08", None, None, None, "业主", "正常", "VIP", "1号楼-1203", None],
-            ["李雷", "12345", None, None, None, None, None, None, None, None, None, None],
-            ["韩梅梅", "13812345679", None, None, None, None, None, "租户", None, "不存在的标签", None, None],
-            ["张伟", "13812345680", None, None, None, None, None, None, None, None, "9号楼-0101", None],
-            ["", "13812345681", None, None, None, None, None, "大客户", None, None, None, None],
-            ["王芳二", "138 1234 5678", None, None, None, None, None, None, None, None, None, None]]
+    rows = [
+        CUSTOMER_HEADER,
+        ["王芳", "13812345678", "女", "1965-03-08", None, None, None, "业主", "正常", "VIP", "1号楼-1203", None],
+        ["李雷", "12345", None, None, None, None, None, None, None, None, None, None],
+        ["韩梅梅", "13812345679", None, None, None, None, None, "租户", None, "不存在的标签", None, None],
+        ["张伟", "13812345680", None, None, None, None, None, None, None, None, "9号楼-0101", None],
+        ["", "13812345681", None, None, None, None, None, "大客户", None, None, None, None],
+        ["王芳二", "138 1234 5678", None, None, None, None, None, None, None, None, None, None],
+    ]
     page = upload(admin_client, "customers", rows, dry_run=True).get_data(as_text=True)
     assert "1 行可以导入" in page
     for row, word in [(3, "电话"), (4, "不存在的标签"), (5, "9号楼-0101"), (6, "姓名"), (6, "大客户"), (7, "第 2 行")]:
@@ -68,9 +84,7 @@ def test_dry_run_reports_every_bad_row_and_changes_nothing(admin_client, ctx):
 
 
 def test_import_is_all_or_nothing(admin_client, ctx):
-    rows = [CUSTOMER_HEADER,
-            ["王芳", "13812345678"] + [None] * 10,
-            ["李雷", "bad-phone"] + [None] * 10]
+    rows = [CUSTOMER_HEADER, ["王芳", "13812345678"] + [None] * 10, ["李雷", "bad-phone"] + [None] * 10]
     page = upload(admin_client, "customers", rows, dry_run=False).get_data(as_text=True)
     assert "没有导入任何数据" in page
     assert db.session.query(Customer).count() == 0
@@ -80,8 +94,10 @@ def test_reimport_updates_by_natural_key_instead_of_duplicating(admin_client, ct
     factories.tag(name="VIP")
     building = factories.building(name="1号楼")
     factories.unit(building, number="1203")
-    rows = [CUSTOMER_HEADER,
-            ["王芳", "13812345678", "女", "1965-03-08", None, None, None, "业主", "正常", "VIP", "1号楼-1203", None]]
+    rows = [
+        CUSTOMER_HEADER,
+        ["王芳", "13812345678", "女", "1965-03-08", None, None, None, "业主", "正常", "VIP", "1号楼-1203", None],
+    ]
     page = upload(admin_client, "customers", rows, dry_run=False).get_data(as_text=True)
     assert "新增 1 条" in page
     rows[1][0] = "王芳芳"
@@ -96,9 +112,11 @@ def test_units_and_tags_import(admin_client, ctx):
     factories.building(name="2号楼", code="B02")
     upload(admin_client, "tags", [["名称", "颜色"], ["独居老人", "#aa0000"], ["有宠物", None]], dry_run=False)
     assert {t.name for t in db.session.query(Tag)} == {"独居老人", "有宠物"}
-    unit_rows = [["楼栋", "房号", "楼层", "面积", "户型", "用途", "状态"],
-                 ["2号楼", "0501", 5, 88.5, "两室一厅", "住宅", "已入住"],
-                 ["B02", "0502", 5, "-3", None, None, None]]
+    unit_rows = [
+        ["楼栋", "房号", "楼层", "面积", "户型", "用途", "状态"],
+        ["2号楼", "0501", 5, 88.5, "两室一厅", "住宅", "已入住"],
+        ["B02", "0502", 5, "-3", None, None, None],
+    ]
     page = upload(admin_client, "units", unit_rows, dry_run=True).get_data(as_text=True)
     assert "<td>3</td>" in page and "面积" in page
     unit_rows[2][3] = "90"
@@ -108,8 +126,9 @@ def test_units_and_tags_import(admin_client, ctx):
 
 
 def test_not_an_excel_file_gets_a_clear_message(admin_client, ctx):
-    response = admin_client.post("/import/customers/", data={"file": (io.BytesIO(b"name,phone\n"), "x.csv")},
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        "/import/customers/", data={"file": (io.BytesIO(b"name,phone\n"), "x.csv")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 200
     assert "不是 Excel" in response.get_data(as_text=True)
 
@@ -133,8 +152,11 @@ def test_meter_readings_import_takes_the_previous_reading_and_refuses_a_meter_ru
 
     building = factories.building(name="5号楼")
     unit = factories.unit(building_obj=building, number="0801")
-    db.session.add(MeterReading(unit=unit, fee_type="water", period="2026-10", previous_reading=Decimal("90"),
-                                reading=Decimal("100")))
+    db.session.add(
+        MeterReading(
+            unit=unit, fee_type="water", period="2026-10", previous_reading=Decimal("90"), reading=Decimal("100")
+        )
+    )
     db.session.commit()
     header = ["房屋", "费用类型", "账期", "上期读数", "本期读数"]
     client = login("Service")
@@ -142,7 +164,11 @@ def test_meter_readings_import_takes_the_previous_reading_and_refuses_a_meter_ru
     assert "低于" in bad.get_data(as_text=True) and db.session.query(MeterReading).count() == 1
     upload(client, "meter_readings", [header, ["5号楼-0801", "水费", "2026-11", None, "112.5"]], dry_run=False)
     reading = db.session.query(MeterReading).filter_by(period="2026-11").one()
-    assert (reading.previous_reading, reading.reading, reading.usage) == (Decimal("100"), Decimal("112.5"), Decimal("12.5"))
+    assert (reading.previous_reading, reading.reading, reading.usage) == (
+        Decimal("100"),
+        Decimal("112.5"),
+        Decimal("12.5"),
+    )
     upload(client, "meter_readings", [header, ["5号楼-0801", "水费", "2026-11", None, "113"]], dry_run=False)
     db.session.expire_all()
     assert db.session.query(MeterReading).filter_by(period="2026-11").one().reading == Decimal("113")  # updated
@@ -162,8 +188,9 @@ def test_import_refuses_fields_the_importer_may_not_write_and_reveals_nothing(ap
     id_column = header.index("身份证号")
     known, unknown = ["林黛玉", "13812341234"] + [None] * 10, ["无名氏", "13900000000"] + [None] * 10
     known[id_column] = "110101199003070011"
-    answers = [upload(client, "customers", [header, row], dry_run=True).get_data(as_text=True)
-               for row in (known, unknown)]
+    answers = [
+        upload(client, "customers", [header, row], dry_run=True).get_data(as_text=True) for row in (known, unknown)
+    ]
     assert "您无权修改此字段" in answers[0]
     # the same answer whether that hidden phone exists or not: no row is looked up
     assert answers[0].count("您无权修改此字段") == 2 and answers[1].count("您无权修改此字段") == 1

@@ -1,6 +1,7 @@
 """Intake in one step: the desk logs a request with its photos and its handler on one form, reads the
 new number at once, sees the customer's units and open tickets while typing, and follows up the tickets
 they logged; call recordings go on communication records."""
+
 import io
 import os
 from urllib.parse import quote
@@ -8,8 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from app.extensions import db
-from app.models import (Communication, FieldPermission, Notification, StaffProfile, Ticket, TicketAttachment,
-                        TicketEvent)
+from app.models import Communication, FieldPermission, Notification, StaffProfile, Ticket, TicketAttachment, TicketEvent
 from tests import factories
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -29,8 +29,13 @@ def files_in(app):
 
 
 def form(**extra):
-    data = {"title": "卫生间漏水", "type": "repair", "priority": "high", "channel": "phone",
-            "description": "楼下天花板渗水"}
+    data = {
+        "title": "卫生间漏水",
+        "type": "repair",
+        "priority": "high",
+        "channel": "phone",
+        "description": "楼下天花板渗水",
+    }
     data.update(extra)
     return data
 
@@ -160,8 +165,9 @@ def test_the_intake_json_lists_the_customers_units_and_open_tickets(app, ctx, lo
     customer = factories.customer(units=[here])
     from app.models import CustomerUnit
 
-    db.session.add(CustomerUnit(customer=customer, unit=moved_out, relation="tenant",
-                                move_out=today - datetime.timedelta(days=30)))
+    db.session.add(
+        CustomerUnit(customer=customer, unit=moved_out, relation="tenant", move_out=today - datetime.timedelta(days=30))
+    )
     db.session.commit()
     open_ = factories.ticket(customer=customer, title="门锁坏了")
     factories.ticket(customer=customer, title="早已关闭", status="closed")
@@ -217,17 +223,32 @@ def test_the_new_ticket_form_offers_photos_and_loads_its_script(app, ctx, login)
 
 # ---- call recordings on communication records
 
+
 def post_communication(client, customer, content, name):
-    return client.post("/communicationview/add", content_type="multipart/form-data", data={
-        "customer": str(customer.id), "at": "2026-11-20 10:00", "channel": "phone", "summary": "来电报修录音",
-        "attachment": (io.BytesIO(content), name)})
+    return client.post(
+        "/communicationview/add",
+        content_type="multipart/form-data",
+        data={
+            "customer": str(customer.id),
+            "at": "2026-11-20 10:00",
+            "channel": "phone",
+            "summary": "来电报修录音",
+            "attachment": (io.BytesIO(content), name),
+        },
+    )
 
 
-@pytest.mark.parametrize("content,name,kind", [
-    (MP3_ID3, "来电录音.mp3", "mp3"), (MP3_FRAME, "录音2.mp3", "mp3"), (M4A, "语音备忘.m4a", "m4a"),
-    (AMR, "通话.amr", "amr"), (WAV, "录音.wav", "wav"),
-    (b"\x00\x00\x00\x1cftypisom" + b"\x00" * 200, "安卓录音.m4a", "m4a"),
-])
+@pytest.mark.parametrize(
+    "content,name,kind",
+    [
+        (MP3_ID3, "来电录音.mp3", "mp3"),
+        (MP3_FRAME, "录音2.mp3", "mp3"),
+        (M4A, "语音备忘.m4a", "m4a"),
+        (AMR, "通话.amr", "amr"),
+        (WAV, "录音.wav", "wav"),
+        (b"\x00\x00\x00\x1cftypisom" + b"\x00" * 200, "安卓录音.m4a", "m4a"),
+    ],
+)
 def test_a_call_recording_is_accepted_and_played_on_the_record(app, ctx, login, content, name, kind):
     customer = factories.customer()
     client = login("Service")
@@ -242,10 +263,16 @@ def test_a_call_recording_is_accepted_and_played_on_the_record(app, ctx, login, 
     assert download.mimetype.startswith("audio/")
 
 
-@pytest.mark.parametrize("content,name", [
-    (EXE, "录音.mp3"), (b"<script>x</script>" * 20, "录音.wav"), (b"RIFF\x24\x00\x00\x00AVI LIST" * 20, "录音.wav"),
-    (b"#!AM" + b"\x00" * 200, "通话.amr"), (b"\xff\xff\xff\xff" * 50, "录音.mp3"),
-])
+@pytest.mark.parametrize(
+    "content,name",
+    [
+        (EXE, "录音.mp3"),
+        (b"<script>x</script>" * 20, "录音.wav"),
+        (b"RIFF\x24\x00\x00\x00AVI LIST" * 20, "录音.wav"),
+        (b"#!AM" + b"\x00" * 200, "通话.amr"),
+        (b"\xff\xff\xff\xff" * 50, "录音.mp3"),
+    ],
+)
 def test_a_forged_recording_is_refused(app, ctx, login, content, name):
     before = files_in(app)
     customer = factories.customer()

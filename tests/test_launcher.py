@@ -1,4 +1,5 @@
 """`flask crm run` (make run): the web server and the scheduler start together and stop together."""
+
 import os
 import signal
 import subprocess
@@ -10,8 +11,10 @@ import pytest
 from app.launcher import commands, run_together
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WAIT_THEN_FAIL = ("import os, sys, time\nwhile not (os.path.exists(sys.argv[1]) and open(sys.argv[1]).read()): "
-                  "time.sleep(0.05)\nsys.exit(3)")
+WAIT_THEN_FAIL = (
+    "import os, sys, time\nwhile not (os.path.exists(sys.argv[1]) and open(sys.argv[1]).read()): "
+    "time.sleep(0.05)\nsys.exit(3)"
+)
 CHILD = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
 
 
@@ -45,9 +48,11 @@ def test_the_launcher_starts_the_web_server_and_the_scheduler():
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_both(tmp_path, stop_with):
     files = [str(tmp_path / "web.pid"), str(tmp_path / "scheduler.pid")]
-    script = ("import sys; from app.launcher import run_together; "
-              f"sys.exit(run_together([(f, [sys.executable, '-c', {CHILD!r}, f]) for f in {files!r}], "
-              "poll_seconds=0.1))")
+    script = (
+        "import sys; from app.launcher import run_together; "
+        f"sys.exit(run_together([(f, [sys.executable, '-c', {CHILD!r}, f]) for f in {files!r}], "
+        "poll_seconds=0.1))"
+    )
     launcher = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
         pids = [_wait_for(path) for path in files]
@@ -66,8 +71,10 @@ def test_ctrl_c_stops_both(tmp_path, stop_with):
 def test_when_one_ends_the_other_is_stopped(tmp_path):
     path = str(tmp_path / "long.pid")
     started = time.monotonic()
-    code = run_together([("long", [sys.executable, "-c", CHILD, path]),
-                         ("short", [sys.executable, "-c", WAIT_THEN_FAIL, path])],
-                        log=lambda line: None, poll_seconds=0.1)
+    code = run_together(
+        [("long", [sys.executable, "-c", CHILD, path]), ("short", [sys.executable, "-c", WAIT_THEN_FAIL, path])],
+        log=lambda line: None,
+        poll_seconds=0.1,
+    )
     assert code == 3 and time.monotonic() - started < 30
     assert not _alive(_wait_for(path))

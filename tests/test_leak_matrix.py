@@ -10,6 +10,7 @@ A new model with a page joins by declaration: it is built by the generic maker b
 columns filled from their types and declared choices, required relations made the same way), or by
 an entry in MAKERS when its rules need more.
 """
+
 import datetime
 import io
 import itertools
@@ -49,9 +50,13 @@ def _views(app):
 def _narrowed_lists(app, model_name):
     """The other list pages of a model (我的待办, 我登记的工单, 待处理诉求 …): each is a path of its own."""
     own, _apis = _views(app)
-    return [view for view in app.appbuilder.baseviews
-            if isinstance(view, CrmModelView) and view.datamodel.obj.__name__ == model_name
-            and view is not own.get(model_name)]
+    return [
+        view
+        for view in app.appbuilder.baseviews
+        if isinstance(view, CrmModelView)
+        and view.datamodel.obj.__name__ == model_name
+        and view is not own.get(model_name)
+    ]
 
 
 def _make_it_the_readers(model, record, user):
@@ -164,8 +169,11 @@ def _secret(column):
 def _model_names():
     from app import models
 
-    return sorted(name for name, obj in vars(models).items()
-                  if isinstance(obj, type) and hasattr(obj, "__table__") and obj.__module__.startswith("app."))
+    return sorted(
+        name
+        for name, obj in vars(models).items()
+        if isinstance(obj, type) and hasattr(obj, "__table__") and obj.__module__.startswith("app.")
+    )
 
 
 def _contains(response, value):
@@ -182,8 +190,11 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
         assert model_name in NOT_PERSONAL or view is None
         return  # no page shows this model's records to staff
     sm = app.appbuilder.sm
-    readers = [r for r in READERS if any(p.permission.name == ACTION_READ and p.view_menu.name == model_name
-                                         for p in sm.find_role(r).permissions)]
+    readers = [
+        r
+        for r in READERS
+        if any(p.permission.name == ACTION_READ and p.view_menu.name == model_name for p in sm.find_role(r).permissions)
+    ]
     if not readers:
         return  # only administrators read it, and they see every field
     role = readers[0]
@@ -192,8 +203,9 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
     record = make(model)
     _make_it_the_readers(model, record, _user(role))
     narrowed = _narrowed_lists(app, model_name)
-    may_export = any(p.permission.name == ACTION_EXPORT and p.view_menu.name == model_name
-                     for p in sm.find_role(role).permissions)
+    may_export = any(
+        p.permission.name == ACTION_EXPORT and p.view_menu.name == model_name for p in sm.find_role(role).permissions
+    )
     client = login(role)
     endpoint = type(view).__name__.lower()
     leaks = []
@@ -214,8 +226,15 @@ def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_na
                 paths["api show"] = client.get(f"/api/v1/{api.resource_name}/{record.id}")
             if may_export:
                 download = client.get(f"/{endpoint}/export/")
-                cells = [str(c.value) for row in openpyxl.load_workbook(io.BytesIO(download.data)).active.iter_rows()
-                         for c in row] if download.status_code == 200 else []
+                cells = (
+                    [
+                        str(c.value)
+                        for row in openpyxl.load_workbook(io.BytesIO(download.data)).active.iter_rows()
+                        for c in row
+                    ]
+                    if download.status_code == 200
+                    else []
+                )
                 if secret in cells:
                     leaks.append((field, level, "export"))
             for name, response in paths.items():

@@ -1,4 +1,5 @@
 """Choosing a list's columns: ?cols narrows and orders them, the export follows, saved views keep it."""
+
 import io
 from urllib.parse import parse_qs
 
@@ -13,7 +14,7 @@ def test_cols_narrow_the_list_and_the_export(login, ctx):
     factories.customer(name="列选择", phone="13700001111")
     client = login("Manager")
     page = client.get("/customerview/list/?cols=phone,name").get_data(as_text=True)
-    table = page[page.index("<table"):]
+    table = page[page.index("<table") :]
     assert table.index("13700001111") < table.index("列选择")  # the asked order
     assert "<th" in table and "类型" not in table.split("</thead>")[0]
     sheet = openpyxl.load_workbook(io.BytesIO(client.get("/customerview/export/?cols=phone,name").data)).active

@@ -1,5 +1,6 @@
 """Planned maintenance: recurrences, exactly one work order per occurrence however often the job runs,
 dispatch like any ticket, escalation when overdue, inspection results on the ticket."""
+
 import datetime
 import zoneinfo
 
@@ -8,8 +9,15 @@ import pytest
 from app import maintenance
 from app.errors import DomainError
 from app.extensions import db
-from app.models import (DispatchRule, Equipment, MaintenanceOccurrence, MaintenancePlan, StaffProfile, Ticket,
-                        TicketEvent)
+from app.models import (
+    DispatchRule,
+    Equipment,
+    MaintenanceOccurrence,
+    MaintenancePlan,
+    StaffProfile,
+    Ticket,
+    TicketEvent,
+)
 from app.sla import escalate_overdue
 from app.types import UTC
 from tests import factories
@@ -19,10 +27,18 @@ ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 def plan(**kw):
     building = factories.building()
-    equipment = Equipment(code=f"DT-{next(factories._seq)}", name="1号客梯", kind="lift", building=building,
-                          location="1单元电梯厅")
-    values = dict(title="电梯月度保养", equipment=equipment, every=1, unit="months",
-                  start_date=datetime.date(2026, 1, 31), lead_days=3, checklist="检查曳引机、门机，记录运行电流")
+    equipment = Equipment(
+        code=f"DT-{next(factories._seq)}", name="1号客梯", kind="lift", building=building, location="1单元电梯厅"
+    )
+    values = dict(
+        title="电梯月度保养",
+        equipment=equipment,
+        every=1,
+        unit="months",
+        start_date=datetime.date(2026, 1, 31),
+        lead_days=3,
+        checklist="检查曳引机、门机，记录运行电流",
+    )
     values.update(kw)
     obj = MaintenancePlan(**values)
     db.session.add(obj)
@@ -33,24 +49,40 @@ def plan(**kw):
 def test_recurrences_every_n_days_weeks_months_and_cron(ctx):
     p = MaintenancePlan(start_date=datetime.date(2026, 1, 31), every=1, unit="months")
     jan_to_apr = maintenance.occurrences(p, datetime.date(2026, 1, 1), datetime.date(2026, 4, 30), ZONE)
-    assert jan_to_apr == [datetime.date(2026, 1, 31), datetime.date(2026, 2, 28), datetime.date(2026, 3, 31),
-                          datetime.date(2026, 4, 30)]
+    assert jan_to_apr == [
+        datetime.date(2026, 1, 31),
+        datetime.date(2026, 2, 28),
+        datetime.date(2026, 3, 31),
+        datetime.date(2026, 4, 30),
+    ]
     p.unit, p.every = "weeks", 2
     assert maintenance.occurrences(p, datetime.date(2026, 2, 1), datetime.date(2026, 3, 1), ZONE) == [
-        datetime.date(2026, 2, 14), datetime.date(2026, 2, 28)]
+        datetime.date(2026, 2, 14),
+        datetime.date(2026, 2, 28),
+    ]
     p.unit, p.every = "days", 10
     assert maintenance.occurrences(p, datetime.date(2026, 1, 1), datetime.date(2026, 2, 20), ZONE) == [
-        datetime.date(2026, 1, 31), datetime.date(2026, 2, 10), datetime.date(2026, 2, 20)]
+        datetime.date(2026, 1, 31),
+        datetime.date(2026, 2, 10),
+        datetime.date(2026, 2, 20),
+    ]
     p.end_date = datetime.date(2026, 2, 15)
-    assert maintenance.occurrences(p, datetime.date(2026, 1, 1), datetime.date(2026, 2, 20), ZONE)[-1] == \
-        datetime.date(2026, 2, 10)
+    assert maintenance.occurrences(p, datetime.date(2026, 1, 1), datetime.date(2026, 2, 20), ZONE)[-1] == datetime.date(
+        2026, 2, 10
+    )
     # cron: 09:00 on the 1st and 15th of each month, and on Mondays ("mon" in the weekday field)
     p = MaintenancePlan(start_date=datetime.date(2026, 1, 1), every=1, unit="months", cron="0 9 1,15 * *")
     assert maintenance.occurrences(p, datetime.date(2026, 2, 1), datetime.date(2026, 3, 10), ZONE) == [
-        datetime.date(2026, 2, 1), datetime.date(2026, 2, 15), datetime.date(2026, 3, 1)]
+        datetime.date(2026, 2, 1),
+        datetime.date(2026, 2, 15),
+        datetime.date(2026, 3, 1),
+    ]
     p.cron = "30 8 * * mon"
     assert maintenance.occurrences(p, datetime.date(2026, 11, 23), datetime.date(2026, 12, 7), ZONE) == [
-        datetime.date(2026, 11, 23), datetime.date(2026, 11, 30), datetime.date(2026, 12, 7)]
+        datetime.date(2026, 11, 23),
+        datetime.date(2026, 11, 30),
+        datetime.date(2026, 12, 7),
+    ]
 
 
 def test_bad_rules_are_refused_with_a_clear_message(ctx):
@@ -59,8 +91,11 @@ def test_bad_rules_are_refused_with_a_clear_message(ctx):
     with pytest.raises(DomainError, match="至少"):
         maintenance.check_plan(MaintenancePlan(start_date=datetime.date(2026, 1, 1), every=0, unit="days"))
     with pytest.raises(DomainError, match="结束日期"):
-        maintenance.check_plan(MaintenancePlan(start_date=datetime.date(2026, 1, 1), every=1, unit="days",
-                                               end_date=datetime.date(2025, 1, 1)))
+        maintenance.check_plan(
+            MaintenancePlan(
+                start_date=datetime.date(2026, 1, 1), every=1, unit="days", end_date=datetime.date(2025, 1, 1)
+            )
+        )
 
 
 def test_one_work_order_per_occurrence_even_when_the_job_runs_twice(app, ctx):
@@ -72,8 +107,11 @@ def test_one_work_order_per_occurrence_even_when_the_job_runs_twice(app, ctx):
     assert maintenance.generate_work_orders(db.session, today + datetime.timedelta(days=4), ZONE) == 1
     assert maintenance.generate_work_orders(db.session, today + datetime.timedelta(days=4), ZONE) == 0
     occurrences = db.session.query(MaintenanceOccurrence).order_by(MaintenanceOccurrence.due_date).all()
-    assert [o.due_date for o in occurrences] == [datetime.date(2026, 11, 23), datetime.date(2026, 11, 30),
-                                                 datetime.date(2026, 12, 7)]
+    assert [o.due_date for o in occurrences] == [
+        datetime.date(2026, 11, 23),
+        datetime.date(2026, 11, 30),
+        datetime.date(2026, 12, 7),
+    ]
     tickets = db.session.query(Ticket).order_by(Ticket.id).all()
     assert len(tickets) == 3 and {t.type for t in tickets} == {"maintenance"}
     assert [o.ticket_id for o in occurrences] == [t.id for t in tickets]
@@ -92,14 +130,18 @@ def test_inactive_plans_raise_nothing(app, ctx):
 def test_work_orders_are_dispatched_by_the_rules_and_escalate_when_overdue(app, ctx, user_id):
     department = factories.department(name="工程部")
     db.session.add(DispatchRule(ticket_type="maintenance", department=department))
-    db.session.add(StaffProfile(user_id=user_id("Technician"), department=department, on_duty=True,
-                                max_open_tickets=10))
+    db.session.add(
+        StaffProfile(user_id=user_id("Technician"), department=department, on_duty=True, max_open_tickets=10)
+    )
     db.session.commit()
     plan(unit="days", every=30, start_date=datetime.date(2026, 11, 23), lead_days=0)
     maintenance.generate_work_orders(db.session, datetime.date(2026, 11, 23), ZONE)
     ticket = db.session.query(Ticket).one()
-    assert (ticket.department_id, ticket.assignee_id, ticket.status) == (department.id, user_id("Technician"),
-                                                                         "assigned")
+    assert (ticket.department_id, ticket.assignee_id, ticket.status) == (
+        department.id,
+        user_id("Technician"),
+        "assigned",
+    )
     after = datetime.datetime(2026, 11, 24, 1, 0, tzinfo=ZONE)
     assert escalate_overdue(db.session, after.astimezone(UTC))["level1"] == 1
     db.session.expire_all()
@@ -114,11 +156,14 @@ def test_the_inspection_is_recorded_on_the_ticket(app, ctx, user_id, login):
     occurrence.ticket.status = "assigned"
     db.session.commit()
     client = login("Technician")
-    bad = client.post(f"/maintenanceoccurrenceview/edit/{occurrence.id}", data={"result": "", "readings": "x"},
-                      follow_redirects=True)
+    bad = client.post(
+        f"/maintenanceoccurrenceview/edit/{occurrence.id}", data={"result": "", "readings": "x"}, follow_redirects=True
+    )
     assert "请选择检查结果" in bad.get_data(as_text=True) or "必填" in bad.get_data(as_text=True)
-    client.post(f"/maintenanceoccurrenceview/edit/{occurrence.id}",
-                data={"result": "attention", "readings": "运行电流 12.5A；制动间隙 0.6mm"})
+    client.post(
+        f"/maintenanceoccurrenceview/edit/{occurrence.id}",
+        data={"result": "attention", "readings": "运行电流 12.5A；制动间隙 0.6mm"},
+    )
     db.session.expire_all()
     assert (occurrence.result, occurrence.readings) == ("attention", "运行电流 12.5A；制动间隙 0.6mm")
     notes = [e.note for e in db.session.query(TicketEvent).filter_by(ticket_id=occurrence.ticket_id, kind="note")]
@@ -130,8 +175,16 @@ def test_plan_pages(app, ctx, login):
     client = login("Supervisor")
     page = client.get("/maintenanceplanview/list/").get_data(as_text=True)
     assert "电梯月度保养" in page
-    form = {"title": "水泵季度保养", "equipment": str(p.equipment_id), "every": "1", "unit": "months",
-            "cron": "not a rule", "start_date": "2026-12-01", "lead_days": "3", "priority": "medium"}
+    form = {
+        "title": "水泵季度保养",
+        "equipment": str(p.equipment_id),
+        "every": "1",
+        "unit": "months",
+        "cron": "not a rule",
+        "start_date": "2026-12-01",
+        "lead_days": "3",
+        "priority": "medium",
+    }
     refused = client.post("/maintenanceplanview/add", data=form, follow_redirects=True)
     assert "Cron 规则无效" in refused.get_data(as_text=True)
     assert db.session.query(MaintenancePlan).count() == 1
@@ -196,7 +249,13 @@ def test_no_inspection_is_written_on_a_finished_work_order(app, ctx, user_id):
     occurrence.ticket.status = "cancelled"
     db.session.commit()
     with pytest.raises(DomainError):
-        maintenance.record_inspection(db.session, occurrence, "normal", "电流 11A", user_id("Supervisor"),
-                                      datetime.datetime(2026, 11, 23, 8, tzinfo=datetime.timezone.utc))
+        maintenance.record_inspection(
+            db.session,
+            occurrence,
+            "normal",
+            "电流 11A",
+            user_id("Supervisor"),
+            datetime.datetime(2026, 11, 23, 8, tzinfo=datetime.timezone.utc),
+        )
     db.session.rollback()
     assert db.session.query(TicketEvent).filter_by(ticket_id=occurrence.ticket_id, kind="note").count() == 0

@@ -2,6 +2,7 @@
 
 Email goes to a real SMTP server on loopback (aiosmtpd); SMS and WeChat to a local HTTP gateway.
 """
+
 import datetime
 import json
 import re
@@ -93,8 +94,9 @@ def email_sender(smtp):
 def resolved_ticket(app, customer, user_id):
     db.session.info["actor_id"] = user_id("Service")  # the desk logs the request
     try:
-        ticket = factories.ticket(customer=customer, title="卫生间漏水", assignee_id=user_id("Technician"),
-                                  status="assigned")
+        ticket = factories.ticket(
+            customer=customer, title="卫生间漏水", assignee_id=user_id("Technician"), status="assigned"
+        )
     finally:
         db.session.info["actor_id"] = None
     ticket.status = "in_progress"
@@ -113,8 +115,11 @@ def test_resolving_queues_the_completion_notice_and_only_the_job_sends_it(app, c
     assert "/rate/" in message.body and "更换了角阀" in message.body and ticket.number in message.body
     assert smtp.messages == []  # nothing is sent inside the request
 
-    assert deliver_outbox(db.session, {"email": email_sender(smtp)}, NOW + MINUTE) == \
-        {"sent": 1, "retry": 0, "failed": 0}
+    assert deliver_outbox(db.session, {"email": email_sender(smtp)}, NOW + MINUTE) == {
+        "sent": 1,
+        "retry": 0,
+        "failed": 0,
+    }
     assert len(smtp.messages) == 1
     recipients, content = smtp.messages[0]
     assert recipients == ["lina@example.com"]
@@ -150,8 +155,9 @@ def test_two_workers_delivering_at_once_send_each_message_once(app, smtp, user_i
     with app.app_context():
         customers = [factories.customer(email=f"c{i}@example.com", preferred_channel="email") for i in range(12)]
         for customer in customers:
-            notify_customer(db.session, customer, "completion_notice", {"customer_name": customer.name},
-                            f"test:{customer.id}", NOW)
+            notify_customer(
+                db.session, customer, "completion_notice", {"customer_name": customer.name}, f"test:{customer.id}", NOW
+            )
         db.session.commit()
     barrier = threading.Barrier(2)
     errors = []
@@ -180,8 +186,10 @@ def test_a_refused_channel_falls_back_to_the_next_in_order(app, ctx, gateway, us
     customer = factories.customer(wechat_openid="oX9-openid", preferred_channel="wechat")
     resolved_ticket(app, customer, user_id)
     gateway.replies.append(400)  # WeChat refuses (e.g. the customer unfollowed the account)
-    senders = {"wechat": WeChatSender(gateway.url + "/wechat", token="t0k", template_id="TPL1"),
-               "sms": GatewaySender(gateway.url + "/sms", token="t0k")}
+    senders = {
+        "wechat": WeChatSender(gateway.url + "/wechat", token="t0k", template_id="TPL1"),
+        "sms": GatewaySender(gateway.url + "/sms", token="t0k"),
+    }
     assert deliver_outbox(db.session, senders, NOW)["retry"] == 1  # moved to SMS at once
     assert deliver_outbox(db.session, senders, NOW)["sent"] == 1
     [(path, auth, body)] = gateway.received
@@ -215,11 +223,16 @@ def test_when_no_channel_can_deliver_a_staff_member_is_asked_to_pass_it_on(app, 
     message = db.session.query(OutboxMessage).one()
     assert (message.channel, message.status) == ("inapp", "sent")
     # the desk member who logged it passes the rating link on, never the handler being rated
-    note = db.session.query(Notification).filter_by(user_id=user_id("Service")).filter(
-        Notification.title.contains("客户")).one()
+    note = (
+        db.session.query(Notification)
+        .filter_by(user_id=user_id("Service"))
+        .filter(Notification.title.contains("客户"))
+        .one()
+    )
     assert "周杰" in note.body and customer.phone in note.body and "/rate/" in note.body
-    assert not [n for n in db.session.query(Notification).filter_by(user_id=user_id("Technician"))
-                if "/rate/" in (n.body or "")]
+    assert not [
+        n for n in db.session.query(Notification).filter_by(user_id=user_id("Technician")) if "/rate/" in (n.body or "")
+    ]
 
 
 def test_a_handler_who_logged_the_request_is_not_asked_to_pass_on_their_own_rating_link(app, ctx, user_id):
@@ -289,6 +302,7 @@ def test_the_delivery_job_uses_the_configured_smtp_server(app, ctx, smtp, user_i
 
 # ---- templates
 
+
 def test_templates_refuse_unknown_variables(ctx):
     check_template("completion_notice", "您的诉求已处理", "{customer_name}：{rating_link}")
     with pytest.raises(DomainError, match="ticket_id"):
@@ -309,13 +323,18 @@ def test_admins_edit_a_template_and_the_next_notice_uses_it(app, ctx, login, use
     client = login("Admin")
     page = client.get(f"/messagetemplateview/edit/{template.id}").get_data(as_text=True)
     assert "{rating_link}" in page  # the variables are listed on the form
-    bad = client.post(f"/messagetemplateview/edit/{template.id}",
-                      data={"subject": "完成", "body": "{nonsense}", "active": "y"}, follow_redirects=True)
+    bad = client.post(
+        f"/messagetemplateview/edit/{template.id}",
+        data={"subject": "完成", "body": "{nonsense}", "active": "y"},
+        follow_redirects=True,
+    )
     assert "nonsense" in bad.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(MessageTemplate, template.id).body != "{nonsense}"
-    client.post(f"/messagetemplateview/edit/{template.id}",
-                data={"subject": "【阳光物业】已完成", "body": "{customer_name}您好，评价请点 {rating_link}", "active": "y"})
+    client.post(
+        f"/messagetemplateview/edit/{template.id}",
+        data={"subject": "【阳光物业】已完成", "body": "{customer_name}您好，评价请点 {rating_link}", "active": "y"},
+    )
     assert login("Technician").get(f"/messagetemplateview/edit/{template.id}").status_code in (302, 403)
     resolved_ticket(app, factories.customer(name="陈晨"), user_id)
     message = db.session.query(OutboxMessage).one()
@@ -324,17 +343,20 @@ def test_admins_edit_a_template_and_the_next_notice_uses_it(app, ctx, login, use
 
 # ---- staff inbox
 
+
 @pytest.fixture
 def engineering(app, ctx, user_id):
     from app.models import DispatchRule
 
     technician, supervisor = user_id("Technician"), user_id("Supervisor")
     department = factories.department(name="工程部")
-    db.session.add_all([
-        StaffProfile(user_id=technician, department=department, max_open_tickets=5),
-        StaffProfile(user_id=supervisor, department=department, max_open_tickets=0),
-        DispatchRule(ticket_type="repair", department=department),
-    ])
+    db.session.add_all(
+        [
+            StaffProfile(user_id=technician, department=department, max_open_tickets=5),
+            StaffProfile(user_id=supervisor, department=department, max_open_tickets=0),
+            DispatchRule(ticket_type="repair", department=department),
+        ]
+    )
     db.session.commit()
     return department
 
@@ -395,8 +417,14 @@ def test_an_outbox_message_reads_as_its_channel_and_subject(ctx):
 
 
 def test_templates_refuse_format_specs_conversions_attributes_and_indexes(ctx):
-    for placeholder in ("{customer_name:>3000000}", "{customer_name!r}", "{customer_name.__class__}",
-                        "{customer_name[0]}", "{0}", "{ customer_name }"):
+    for placeholder in (
+        "{customer_name:>3000000}",
+        "{customer_name!r}",
+        "{customer_name.__class__}",
+        "{customer_name[0]}",
+        "{0}",
+        "{ customer_name }",
+    ):
         with pytest.raises(DomainError, match=re.escape(placeholder)) as refused:
             check_template("completion_notice", "完成", f"您好{placeholder}")
         assert refused.value.field == "body"
@@ -411,8 +439,11 @@ def test_a_template_with_a_format_spec_is_refused_on_the_form_and_every_other_sa
 
     ensure_templates(db.session)
     template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
-    page = login("Admin").post(f"/messagetemplateview/edit/{template.id}", data={
-        "subject": "完成", "body": "{customer_name:>3000000}", "active": "y"}, follow_redirects=True)
+    page = login("Admin").post(
+        f"/messagetemplateview/edit/{template.id}",
+        data={"subject": "完成", "body": "{customer_name:>3000000}", "active": "y"},
+        follow_redirects=True,
+    )
     assert "{customer_name:&gt;3000000}" in page.get_data(as_text=True)
     db.session.expire_all()
     template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
@@ -431,8 +462,11 @@ def test_a_stored_bad_template_renders_nothing_harmful_and_the_problem_is_report
     from app.notify import ensure_templates
 
     ensure_templates(db.session)
-    db.session.execute(update(MessageTemplate).where(MessageTemplate.key == "completion_notice")
-                       .values(body="{customer_name:>3000000}{rating_link!s}{resolution}"))
+    db.session.execute(
+        update(MessageTemplate)
+        .where(MessageTemplate.key == "completion_notice")
+        .values(body="{customer_name:>3000000}{rating_link!s}{resolution}")
+    )
     db.session.commit()
     resolved_ticket(app, factories.customer(name="孙丽", email="sl@example.com", preferred_channel="email"), user_id)
     message = db.session.query(OutboxMessage).one()

@@ -1,4 +1,5 @@
 """Generated pages: every model has list/add/show pages; bad input changes nothing."""
+
 import re
 from decimal import Decimal
 
@@ -9,9 +10,25 @@ from app.models import Building, Customer, Tag, Unit
 from tests import factories
 from tests.pages import show_page
 
-PAGES = ["customerview", "residenceview", "communicationview", "tagview", "buildingview", "unitview",
-         "ticketview", "ticketeventview", "billview", "paymentview", "departmentview", "staffprofileview",
-         "dispatchruleview", "dutyshiftview", "slapolicyview", "mytodoview", "pendingpoolview"]
+PAGES = [
+    "customerview",
+    "residenceview",
+    "communicationview",
+    "tagview",
+    "buildingview",
+    "unitview",
+    "ticketview",
+    "ticketeventview",
+    "billview",
+    "paymentview",
+    "departmentview",
+    "staffprofileview",
+    "dispatchruleview",
+    "dutyshiftview",
+    "slapolicyview",
+    "mytodoview",
+    "pendingpoolview",
+]
 
 
 @pytest.mark.parametrize("view", PAGES)
@@ -35,19 +52,35 @@ def test_show_page_lists_a_customers_units_tickets_communications_and_bills(admi
 
 def test_adding_a_customer_with_a_tag(admin_client, ctx):
     tag = factories.tag(name="老年客户")
-    response = admin_client.post("/customerview/add", data={
-        "name": "王五", "phone": "13812345678", "gender": "male", "type": "owner", "status": "active",
-        "preferred_channel": "sms", "tags": [str(tag.id)],
-    })
+    response = admin_client.post(
+        "/customerview/add",
+        data={
+            "name": "王五",
+            "phone": "13812345678",
+            "gender": "male",
+            "type": "owner",
+            "status": "active",
+            "preferred_channel": "sms",
+            "tags": [str(tag.id)],
+        },
+    )
     assert response.status_code == 302
     customer = db.session.query(Customer).filter_by(phone="13812345678").one()
     assert customer.name == "王五" and [t.name for t in customer.tags] == ["老年客户"]
 
 
-@pytest.mark.parametrize("field,value", [("phone", "12345"), ("email", "not-an-email"), ("id_number", "110101199001011234")])
+@pytest.mark.parametrize(
+    "field,value", [("phone", "12345"), ("email", "not-an-email"), ("id_number", "110101199001011234")]
+)
 def test_invalid_customer_field_is_refused_and_nothing_saved(admin_client, ctx, field, value):
-    data = {"name": "赵六", "phone": "13812345679", "gender": "male", "type": "owner", "status": "active",
-            "preferred_channel": "sms"}
+    data = {
+        "name": "赵六",
+        "phone": "13812345679",
+        "gender": "male",
+        "type": "owner",
+        "status": "active",
+        "preferred_channel": "sms",
+    }
     data[field] = value
     response = admin_client.post("/customerview/add", data=data)
     assert response.status_code == 200  # the form again, with the error
@@ -58,21 +91,27 @@ def test_invalid_customer_field_is_refused_and_nothing_saved(admin_client, ctx, 
 def test_duplicate_unit_number_in_one_building_is_a_field_error(admin_client, ctx):
     building = factories.building()
     factories.unit(building, number="0801")
-    response = admin_client.post("/unitview/add", data={
-        "building": str(building.id), "number": "0801", "area": "80", "use": "residential", "status": "vacant"})
+    response = admin_client.post(
+        "/unitview/add",
+        data={"building": str(building.id), "number": "0801", "area": "80", "use": "residential", "status": "vacant"},
+    )
     assert response.status_code == 200
     assert db.session.query(Unit).count() == 1
     other = factories.building()
-    response = admin_client.post("/unitview/add", data={
-        "building": str(other.id), "number": "0801", "area": "80", "use": "residential", "status": "vacant"})
+    response = admin_client.post(
+        "/unitview/add",
+        data={"building": str(other.id), "number": "0801", "area": "80", "use": "residential", "status": "vacant"},
+    )
     assert response.status_code == 302
     assert db.session.query(Unit).count() == 2
 
 
 def test_negative_area_is_refused(admin_client, ctx):
     building = factories.building()
-    response = admin_client.post("/unitview/add", data={
-        "building": str(building.id), "number": "0101", "area": "-5", "use": "residential", "status": "vacant"})
+    response = admin_client.post(
+        "/unitview/add",
+        data={"building": str(building.id), "number": "0101", "area": "-5", "use": "residential", "status": "vacant"},
+    )
     assert response.status_code == 200
     assert db.session.query(Unit).count() == 0
 
@@ -119,7 +158,7 @@ def test_page_size_is_capped(admin_client, ctx):
         db.session.add(Tag(name=f"t{i:03d}", color="#000000"))
     db.session.commit()
     page = admin_client.get("/tagview/list/?psize_TagView=20000").get_data(as_text=True)
-    assert len(set(re.findall(r'/tagview/show/(\d+)', page))) == 100
+    assert len(set(re.findall(r"/tagview/show/(\d+)", page))) == 100
 
 
 @pytest.mark.parametrize("column", ["building", "number", "area", "status"])
@@ -187,8 +226,9 @@ def test_choice_selects_preselect_the_default_and_offer_no_blank_for_required_co
 def test_ticket_added_with_defaults_from_the_form(admin_client, ctx):
     from app.models import Ticket
 
-    response = admin_client.post("/ticketview/add", data={"title": "电梯困人", "type": "repair", "priority": "high",
-                                                          "channel": "phone"})
+    response = admin_client.post(
+        "/ticketview/add", data={"title": "电梯困人", "type": "repair", "priority": "high", "channel": "phone"}
+    )
     assert response.status_code == 302
     ticket = db.session.query(Ticket).one()
     assert (ticket.title, ticket.status, ticket.priority) == ("电梯困人", "new", "high")
@@ -206,12 +246,16 @@ def test_service_levels_are_edited_in_the_ui_and_used_for_new_tickets(admin_clie
     db.session.query(SlaPolicy).filter_by(ticket_type="inquiry", priority="low").delete()  # seeded by init
     db.session.commit()
     count = db.session.query(SlaPolicy).count()
-    response = admin_client.post("/slapolicyview/add", data={
-        "ticket_type": "inquiry", "priority": "low", "response_minutes": "30", "resolution_minutes": "120"})
+    response = admin_client.post(
+        "/slapolicyview/add",
+        data={"ticket_type": "inquiry", "priority": "low", "response_minutes": "30", "resolution_minutes": "120"},
+    )
     assert response.status_code == 302
     assert db.session.query(SlaPolicy).filter_by(ticket_type="inquiry", priority="low").one().resolution_minutes == 120
-    duplicate = admin_client.post("/slapolicyview/add", data={
-        "ticket_type": "inquiry", "priority": "low", "response_minutes": "10", "resolution_minutes": "20"})
+    duplicate = admin_client.post(
+        "/slapolicyview/add",
+        data={"ticket_type": "inquiry", "priority": "low", "response_minutes": "10", "resolution_minutes": "20"},
+    )
     assert duplicate.status_code == 200 and db.session.query(SlaPolicy).count() == count + 1
     ticket = factories.ticket(type="inquiry", priority="low")
     assert (ticket.resolution_due - ticket.created_at).total_seconds() == 120 * 60
@@ -221,12 +265,19 @@ def test_duplicate_bill_for_unit_period_and_fee_is_a_field_error(admin_client, c
     from app.models import Bill
 
     bill = factories.bill(period="2026-10", fee_type="property")
-    response = admin_client.post("/billview/add", data={
-        "customer": str(bill.customer_id), "unit": str(bill.unit_id), "period": "2026-10", "fee_type": "property",
-        "amount": "10", "due_date": "2026-11-15"})
+    response = admin_client.post(
+        "/billview/add",
+        data={
+            "customer": str(bill.customer_id),
+            "unit": str(bill.unit_id),
+            "period": "2026-10",
+            "fee_type": "property",
+            "amount": "10",
+            "due_date": "2026-11-15",
+        },
+    )
     assert response.status_code == 200
-    assert "该房屋在此账期已有同一费用类型的账单" in \
-        response.get_data(as_text=True)
+    assert "该房屋在此账期已有同一费用类型的账单" in response.get_data(as_text=True)
     assert db.session.query(Bill).count() == 1
 
 

@@ -1,4 +1,5 @@
 """One rule for a person's name, wherever it shows."""
+
 from types import SimpleNamespace
 
 from app.core.people import person_name

@@ -1,4 +1,5 @@
 """Staff performance: handled, median times, on-time rate and rating per person and department."""
+
 import datetime
 
 from sqlalchemy import update
@@ -14,9 +15,19 @@ M = datetime.timedelta(minutes=1)
 
 def handled(assignee_id, department, respond, resolve, due, stars=None):
     ticket = factories.ticket(department=department)
-    db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
-        status="resolved", resolution="ok", assignee_id=assignee_id, created_at=T0, responded_at=T0 + respond * M,
-        resolved_at=T0 + resolve * M, resolution_due=T0 + due * M))
+    db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id)
+        .values(
+            status="resolved",
+            resolution="ok",
+            assignee_id=assignee_id,
+            created_at=T0,
+            responded_at=T0 + respond * M,
+            resolved_at=T0 + resolve * M,
+            resolution_due=T0 + due * M,
+        )
+    )
     if stars:
         db.session.add(TicketRating(ticket_id=ticket.id, stars=stars, source="phone"))
     db.session.commit()
@@ -33,8 +44,17 @@ def test_figures_per_person_and_department(ctx, user_id):
     tech_row = next(p for p in people if p["handled"] == 3)
     assert (tech_row["median_response_minutes"], tech_row["median_resolution_minutes"]) == (20, 100)
     assert round(tech_row["on_time_rate"], 3) == round(2 / 3, 3) and tech_row["average_rating"] == 4.0
-    assert departments == [dict(name="工程部", handled=4, median_response_minutes=15, median_resolution_minutes=80,
-                                on_time_rate=0.75, average_rating=4.0, ratings=3)]
+    assert departments == [
+        dict(
+            name="工程部",
+            handled=4,
+            median_response_minutes=15,
+            median_resolution_minutes=80,
+            on_time_rate=0.75,
+            average_rating=4.0,
+            ratings=3,
+        )
+    ]
 
 
 def test_the_period_is_respected(ctx, user_id):

@@ -4,6 +4,7 @@ Row scope through a session cookie and a bearer token alike; a role an admin cop
 behaves exactly like the original; nobody signed in reaches no scoped row; jobs acting for a user
 get that user's scope.
 """
+
 import datetime
 from decimal import Decimal
 
@@ -36,8 +37,9 @@ def remove_extra_accounts(app):
 
 
 def bearer(app, username):
-    response = app.test_client().post("/api/v1/security/login", json={
-        "username": username, "password": PASSWORD, "provider": "db"})
+    response = app.test_client().post(
+        "/api/v1/security/login", json={"username": username, "password": PASSWORD, "provider": "db"}
+    )
     assert response.status_code == 200, response.get_json()
     return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
 
@@ -99,8 +101,9 @@ def copy_role(admin_client, app, original):
     copy = sm.find_role(f"{original} copy")
     assert copy is not None and {p.id for p in copy.permissions} == {p.id for p in role.permissions}
     levels = {(f.resource, f.field, f.level) for f in db.session.query(FieldPermission).filter_by(role_id=role.id)}
-    assert {(f.resource, f.field, f.level) for f in db.session.query(FieldPermission).filter_by(role_id=copy.id)
-            } == levels
+    assert {
+        (f.resource, f.field, f.level) for f in db.session.query(FieldPermission).filter_by(role_id=copy.id)
+    } == levels
     return copy
 
 
@@ -110,8 +113,9 @@ def user_with_role(app, username, role):
 
 
 @pytest.mark.parametrize("original", ["Technician", "Supervisor", "Service", "Manager"])
-def test_a_copied_role_sees_the_same_tickets_as_the_original(app, admin_client, login, two_departments,
-                                                             user_id, original):
+def test_a_copied_role_sees_the_same_tickets_as_the_original(
+    app, admin_client, login, two_departments, user_id, original
+):
     copy = copy_role(admin_client, app, original)
     username = f"copy-{original.lower()}"
     new_user = user_with_role(app, username, copy)
@@ -121,6 +125,7 @@ def test_a_copied_role_sees_the_same_tickets_as_the_original(app, admin_client, 
     if profile is not None:
         db.session.add(StaffProfile(user_id=new_user.id, department_id=profile.department_id, max_open_tickets=0))
     db.session.commit()
+
     # tickets assigned to the original are assigned to the copy too, so "own" means the same rows
     def reassign(old, new):  # as data, beside the ticket rules: only who "own" means changes
         db.session.execute(update(Ticket).where(Ticket.assignee_id == old).values(assignee_id=new))
@@ -137,9 +142,16 @@ def test_a_copied_supervisor_role_approves_like_a_supervisor(app, admin_client, 
     approver = user_with_role(app, "copy-approver", copy)
     clerk = app.appbuilder.sm.find_user(username=ROLE_USERS["Service"])
     db.session.commit()
-    contract = Contract(number="HT-C-1", title="租赁", kind="lease", customer=factories.customer(),
-                        start_date=today, end_date=today + datetime.timedelta(days=365), amount=Decimal("5000"),
-                        status="pending")
+    contract = Contract(
+        number="HT-C-1",
+        title="租赁",
+        kind="lease",
+        customer=factories.customer(),
+        start_date=today,
+        end_date=today + datetime.timedelta(days=365),
+        amount=Decimal("5000"),
+        status="pending",
+    )
     db.session.add(contract)
     db.session.commit()
     with pytest.raises(NotAllowed):
@@ -161,8 +173,7 @@ def test_a_copied_role_keeps_the_field_levels_of_the_original(app, admin_client,
     assert response.status_code == 200 and "13812341234" not in response.get_data(as_text=True)
 
 
-def test_a_role_without_the_scope_permission_sees_only_its_own_tickets(app, admin_client, two_departments,
-                                                                      user_id):
+def test_a_role_without_the_scope_permission_sees_only_its_own_tickets(app, admin_client, two_departments, user_id):
     """A new role given read on tickets but no scope: unknown means the narrowest scope, not everything."""
     sm = app.appbuilder.sm
     role = sm.add_role("只读工单")

@@ -1,4 +1,5 @@
 """List pages and API lists cost the same number of SQL statements at any page size."""
+
 import pytest
 
 from app.extensions import db
@@ -18,14 +19,30 @@ def many_rows(ctx):
         customer.units.append(CustomerUnit(unit=unit, relation="owner"))
         db.session.add_all([unit, customer])
         db.session.add(Ticket(title=f"报修{i}", customer=customer, unit=unit, department=dept))
-        db.session.add(Bill(customer=customer, unit=unit, period="2026-10", amount=100, due_date=__import__("datetime").date(2026, 11, 1)))
+        db.session.add(
+            Bill(
+                customer=customer,
+                unit=unit,
+                period="2026-10",
+                amount=100,
+                due_date=__import__("datetime").date(2026, 11, 1),
+            )
+        )
     db.session.commit()
 
 
-@pytest.mark.parametrize("view", ["customerview", "ticketview", "unitview", "billview", "residenceview", "ticketeventview"])
+@pytest.mark.parametrize(
+    "view", ["customerview", "ticketview", "unitview", "billview", "residenceview", "ticketeventview"]
+)
 def test_list_page_statements_do_not_grow_with_page_size(admin_client, count_queries, many_rows, view):
-    name = {"customerview": "CustomerView", "ticketview": "TicketView", "unitview": "UnitView",
-            "billview": "BillView", "residenceview": "ResidenceView", "ticketeventview": "TicketEventView"}[view]
+    name = {
+        "customerview": "CustomerView",
+        "ticketview": "TicketView",
+        "unitview": "UnitView",
+        "billview": "BillView",
+        "residenceview": "ResidenceView",
+        "ticketeventview": "TicketEventView",
+    }[view]
     counts = []
     for size in (20, 100):
         admin_client.get(f"/{view}/list/?psize_{name}={size}")  # warm caches
@@ -60,8 +77,9 @@ def test_pages_keep_the_list_order_and_a_deep_page_holds_the_right_rows(admin_cl
     from sqlalchemy import select
 
     ordered = db.session.scalars(select(Customer.name).order_by(Customer.name.desc(), Customer.id.desc())).all()
-    page = admin_client.get("/customerview/list/?psize_CustomerView=20&page_CustomerView=2"
-                            "&_oc_CustomerView=name&_od_CustomerView=desc").get_data(as_text=True)
+    page = admin_client.get(
+        "/customerview/list/?psize_CustomerView=20&page_CustomerView=2&_oc_CustomerView=name&_od_CustomerView=desc"
+    ).get_data(as_text=True)
     shown = [name for name in ordered if f">{name}<" in page]
     assert shown == ordered[40:60]
     positions = [page.index(f">{name}<") for name in shown]
@@ -73,9 +91,11 @@ def test_pages_keep_the_list_order_and_a_deep_page_holds_the_right_rows(admin_cl
     assert response.json["ids"] == numbers[75:100]
 
     # ordered by a related column (the customer's name) on the page: joins only in the ids query
-    expected = db.session.scalars(select(Ticket.number).join(Ticket.customer)
-                                  .order_by(Customer.name.asc(), Ticket.id.asc())).all()[20:40]
-    page = admin_client.get("/ticketview/list/?psize_TicketView=20&page_TicketView=1"
-                            "&_oc_TicketView=customer&_od_TicketView=asc").get_data(as_text=True)
+    expected = db.session.scalars(
+        select(Ticket.number).join(Ticket.customer).order_by(Customer.name.asc(), Ticket.id.asc())
+    ).all()[20:40]
+    page = admin_client.get(
+        "/ticketview/list/?psize_TicketView=20&page_TicketView=1&_oc_TicketView=customer&_od_TicketView=asc"
+    ).get_data(as_text=True)
     positions = [page.index(f">{number}<") for number in expected]
     assert positions == sorted(positions)

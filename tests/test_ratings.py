@@ -1,4 +1,5 @@
 """Ratings: a personal link that is signed, expires and works once; ratings by phone; auto-close."""
+
 import datetime
 import re
 
@@ -101,8 +102,11 @@ def login_page(app, role, url):
 
 def test_staff_cannot_record_a_rating_as_the_customers_own(login, ctx):
     ticket = finished_ticket()
-    page = login("Service").post("/ticketratingview/add", data={
-        "ticket": str(ticket.id), "stars": "5", "comment": "很好", "source": "link"}, follow_redirects=True)
+    page = login("Service").post(
+        "/ticketratingview/add",
+        data={"ticket": str(ticket.id), "stars": "5", "comment": "很好", "source": "link"},
+        follow_redirects=True,
+    )
     assert db.session.query(TicketRating).count() == 0
     assert "电话回访" in login("Service").get("/ticketratingview/add").get_data(as_text=True)
     assert 'value="link"' not in login("Service").get("/ticketratingview/add").get_data(as_text=True)
@@ -113,8 +117,9 @@ def test_a_second_rating_by_staff_gets_a_clear_message(login, ctx, user_id):
     ticket = finished_ticket()
     client = login("Service")
     client.post("/ticketratingview/add", data={"ticket": str(ticket.id), "stars": "3", "source": "phone"})
-    page = client.post("/ticketratingview/add", data={"ticket": str(ticket.id), "stars": "1", "source": "visit"},
-                       follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        "/ticketratingview/add", data={"ticket": str(ticket.id), "stars": "1", "source": "visit"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "已经评价" in page
     assert [(r.stars, r.source) for r in db.session.query(TicketRating)] == [(3, "phone")]
 
@@ -135,8 +140,9 @@ def test_a_rating_recorded_in_code_keeps_link_and_staff_sources_apart(ctx, now, 
 
 def test_staff_record_a_rating_taken_by_phone(login, ctx, user_id):
     ticket = finished_ticket()
-    response = login("Service").post("/ticketratingview/add", data={
-        "ticket": str(ticket.id), "stars": "3", "comment": "电话回访", "source": "phone"})
+    response = login("Service").post(
+        "/ticketratingview/add", data={"ticket": str(ticket.id), "stars": "3", "comment": "电话回访", "source": "phone"}
+    )
     assert response.status_code == 302
     rating = db.session.query(TicketRating).one()
     assert (rating.stars, rating.source, rating.recorded_by_id) == (3, "phone", user_id("Service"))
@@ -147,7 +153,9 @@ def test_resolved_tickets_close_by_themselves_after_the_configured_days(ctx):
     old = finished_ticket()
     recent = finished_ticket()
     db.session.execute(update(Ticket).where(Ticket.id == old.id).values(resolved_at=now - datetime.timedelta(days=8)))
-    db.session.execute(update(Ticket).where(Ticket.id == recent.id).values(resolved_at=now - datetime.timedelta(days=2)))
+    db.session.execute(
+        update(Ticket).where(Ticket.id == recent.id).values(resolved_at=now - datetime.timedelta(days=2))
+    )
     db.session.commit()
     assert close_resolved(db.session, now, 7) == 1
     assert close_resolved(db.session, now, 7) == 0
@@ -182,7 +190,11 @@ def test_two_auto_close_runs_at_once_close_each_ticket_once(app, ctx):
         thread.join(60)
     assert sum(closed) == len(ids)
     db.session.expire_all()
-    per_ticket = dict(db.session.execute(
-        select(TicketEvent.ticket_id, func.count()).where(TicketEvent.to_status == "closed")
-        .group_by(TicketEvent.ticket_id)).all())
+    per_ticket = dict(
+        db.session.execute(
+            select(TicketEvent.ticket_id, func.count())
+            .where(TicketEvent.to_status == "closed")
+            .group_by(TicketEvent.ticket_id)
+        ).all()
+    )
     assert per_ticket == {ticket_id: 1 for ticket_id in ids}

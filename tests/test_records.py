@@ -1,4 +1,5 @@
 """Rules that hold on every write path: ticket numbers and history, bill totals from payments."""
+
 import re
 from decimal import Decimal
 
@@ -65,8 +66,9 @@ def test_overpayment_is_refused_through_the_api_and_nothing_saved(admin_client, 
 
 def test_payment_page_records_a_partial_payment(admin_client, ctx):
     bill = factories.bill(amount=Decimal("80.00"))
-    response = admin_client.post("/paymentview/add", data={
-        "bill": str(bill.id), "amount": "30", "method": "cash", "paid_at": "2026-11-20 10:00"})
+    response = admin_client.post(
+        "/paymentview/add", data={"bill": str(bill.id), "amount": "30", "method": "cash", "paid_at": "2026-11-20 10:00"}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     bill = db.session.get(type(bill), bill.id)
@@ -75,8 +77,9 @@ def test_payment_page_records_a_partial_payment(admin_client, ctx):
 
 def test_form_times_are_local_and_stored_as_utc(admin_client, ctx):
     bill = factories.bill(amount=Decimal("80.00"))
-    admin_client.post("/paymentview/add", data={
-        "bill": str(bill.id), "amount": "30", "method": "cash", "paid_at": "2026-11-20 10:00"})
+    admin_client.post(
+        "/paymentview/add", data={"bill": str(bill.id), "amount": "30", "method": "cash", "paid_at": "2026-11-20 10:00"}
+    )
     payment = db.session.query(Payment).one()
     assert payment.paid_at.utcoffset().total_seconds() == 0
     assert payment.paid_at.hour == 2  # 10:00 in Shanghai
@@ -97,9 +100,17 @@ def test_an_edit_form_shows_local_time_and_saves_unchanged(admin_client, ctx):
     page = admin_client.get(f"/ticketview/edit/{ticket.id}").get_data(as_text=True)
     field = re.search(r'<input[^>]*name="deadline"[^>]*>', page).group(0)
     assert 'value="2026-11-30 10:00:00"' in field  # 10:00 in Shanghai
-    response = admin_client.post(f"/ticketview/edit/{ticket.id}", data={
-        "title": "门锁坏了（已联系）", "type": "repair", "priority": "medium", "status": ticket.status,
-        "channel": "phone", "deadline": "2026-11-30 10:00:00"})
+    response = admin_client.post(
+        f"/ticketview/edit/{ticket.id}",
+        data={
+            "title": "门锁坏了（已联系）",
+            "type": "repair",
+            "priority": "medium",
+            "status": ticket.status,
+            "channel": "phone",
+            "deadline": "2026-11-30 10:00:00",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(type(ticket), ticket.id).deadline == dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.timezone.utc)

@@ -1,4 +1,5 @@
 """Renovation: the state changes with the unit's status following, the tickets on it, reminders once a day."""
+
 import datetime
 from decimal import Decimal
 
@@ -18,8 +19,12 @@ TODAY = datetime.date(2026, 11, 23)
 def application(**kw):
     unit = kw.pop("unit", None) or factories.unit(status="occupied")
     customer = kw.pop("customer", None) or factories.customer(units=[unit])
-    values = dict(contractor="美家装饰", deposit=Decimal("3000.00"), works_start=datetime.date(2026, 11, 1),
-                  works_end=datetime.date(2026, 12, 31))
+    values = dict(
+        contractor="美家装饰",
+        deposit=Decimal("3000.00"),
+        works_start=datetime.date(2026, 11, 1),
+        works_end=datetime.date(2026, 12, 31),
+    )
     values.update(kw)
     obj = Renovation(unit=unit, customer=customer, **values)
     db.session.add(obj)
@@ -73,8 +78,12 @@ def test_withholding_needs_an_amount_within_the_deposit_and_a_reason(app, ctx):
     r = application()
     to_inspection(app, r)
     rules.inspect(db.session, r, True, "", NOW)
-    for amount, reason, message in (("0", "损坏公共墙面", "大于 0"), ("3000.01", "损坏公共墙面", "不超过押金"),
-                                    ("abc", "x", "扣留金额"), ("500", " ", "原因")):
+    for amount, reason, message in (
+        ("0", "损坏公共墙面", "大于 0"),
+        ("3000.01", "损坏公共墙面", "不超过押金"),
+        ("abc", "x", "扣留金额"),
+        ("500", " ", "原因"),
+    ):
         with pytest.raises(DomainError, match=message):
             rules.withhold(db.session, r, amount, reason, NOW)
         db.session.rollback()
@@ -83,7 +92,11 @@ def test_withholding_needs_an_amount_within_the_deposit_and_a_reason(app, ctx):
     rules.withhold(db.session, r, "500", "损坏公共墙面", NOW)
     db.session.expire_all()
     assert (r.status, r.withheld_amount, r.withheld_reason, r.unit.status) == (
-        "withheld", Decimal("500.00"), "损坏公共墙面", "occupied")
+        "withheld",
+        Decimal("500.00"),
+        "损坏公共墙面",
+        "occupied",
+    )
 
 
 def test_a_rejected_application_leaves_the_unit_alone(app, ctx):

@@ -1,5 +1,6 @@
 """Return visits: sampled per ticket type, created after the delay once, and an unhappy customer reopens or
 escalates the request."""
+
 import datetime
 
 import pytest
@@ -16,8 +17,13 @@ NOW = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def rule(ticket_type="complaint", every_nth=1, delay_hours=24):
-    obj = ReturnVisitRule(ticket_type=ticket_type, every_nth=every_nth, delay_hours=delay_hours,
-                          script="您好，这里是物业服务中心，想了解一下您对上次处理结果是否满意？", active=True)
+    obj = ReturnVisitRule(
+        ticket_type=ticket_type,
+        every_nth=every_nth,
+        delay_hours=delay_hours,
+        script="您好，这里是物业服务中心，想了解一下您对上次处理结果是否满意？",
+        active=True,
+    )
     db.session.add(obj)
     db.session.commit()
     return obj
@@ -25,8 +31,9 @@ def rule(ticket_type="complaint", every_nth=1, delay_hours=24):
 
 def finished(type="complaint", status="resolved", resolved_at=NOW - datetime.timedelta(hours=30), **kw):
     ticket = factories.ticket(type=type, customer=kw.pop("customer", None) or factories.customer(), **kw)
-    db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
-        status=status, resolution="已处理", resolved_at=resolved_at))
+    db.session.execute(
+        update(Ticket).where(Ticket.id == ticket.id).values(status=status, resolution="已处理", resolved_at=resolved_at)
+    )
     db.session.commit()
     db.session.expire_all()
     return db.session.get(Ticket, ticket.id)
@@ -134,8 +141,9 @@ def test_the_service_desk_records_a_visit_on_the_page(app, ctx, login):
     client = login("Service")
     listing = client.get("/returnvisitview/list/").get_data(as_text=True)
     assert ticket.number in listing and "待回访" in listing
-    bad = client.post(f"/returnvisitview/edit/{visit.id}", data={"result": "reached", "notes": "x"},
-                      follow_redirects=True)
+    bad = client.post(
+        f"/returnvisitview/edit/{visit.id}", data={"result": "reached", "notes": "x"}, follow_redirects=True
+    )
     assert "请选择客户是否满意" in bad.get_data(as_text=True)
     db.session.expire_all()
     assert visit.status == "pending" and ticket.status == "resolved"
@@ -144,8 +152,9 @@ def test_the_service_desk_records_a_visit_on_the_page(app, ctx, login):
     client.post(f"/returnvisitview/edit/{visit.id}", data={"result": "reached", "satisfied": "0", "notes": "仍漏水"})
     db.session.expire_all()
     assert (visit.status, visit.satisfied, ticket.status) == ("done", False, "reopened")
-    again = client.post(f"/returnvisitview/edit/{visit.id}", data={"result": "reached", "satisfied": "1"},
-                        follow_redirects=True)
+    again = client.post(
+        f"/returnvisitview/edit/{visit.id}", data={"result": "reached", "satisfied": "1"}, follow_redirects=True
+    )
     assert "该回访结果已登记" in again.get_data(as_text=True)
     db.session.expire_all()
     assert visit.satisfied is False

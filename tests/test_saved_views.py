@@ -1,4 +1,5 @@
 """Saved list views: save the current filters/search/order, pick them, share them with a role."""
+
 from app.extensions import db
 from app.models import SavedListView
 from app.saved_views import clean_query
@@ -6,8 +7,10 @@ from tests import factories
 
 
 def test_only_view_describing_parameters_are_kept():
-    assert clean_query("q=%E5%BC%A0&page_CustomerView=3&_oc_CustomerView=name&_od_CustomerView=asc&x=1") == \
-        "q=%E5%BC%A0&_oc_CustomerView=name&_od_CustomerView=asc"
+    assert (
+        clean_query("q=%E5%BC%A0&page_CustomerView=3&_oc_CustomerView=name&_od_CustomerView=asc&x=1")
+        == "q=%E5%BC%A0&_oc_CustomerView=name&_od_CustomerView=asc"
+    )
 
 
 def test_save_and_pick_a_view(login, ctx, user_id):
@@ -20,7 +23,7 @@ def test_save_and_pick_a_view(login, ctx, user_id):
     assert (saved.name, saved.view, saved.owner_id) == ("已入住房屋", "UnitView", user_id("Service"))
     assert "page_" not in saved.query
     page = client.get("/unitview/list/").get_data(as_text=True)
-    assert "已入住房屋" in page and f'/unitview/list/?{saved.query.replace("&", "&amp;")}' in page
+    assert "已入住房屋" in page and f"/unitview/list/?{saved.query.replace('&', '&amp;')}" in page
 
 
 def test_views_are_private_unless_shared_with_a_role(app, login, ctx):
@@ -41,8 +44,14 @@ def test_shared_view_is_seen_by_the_role_but_only_the_owner_deletes_it(app, logi
     sm = app.appbuilder.sm
     # a name of its own: the demo data (loaded by other tests in this process) has a "service2" with its own password
     if not sm.find_user(username="service_colleague"):
-        sm.add_user("service_colleague", "二", "客服", "service_colleague@example.com", sm.find_role("Service"),
-                    "Test-password-2026")
+        sm.add_user(
+            "service_colleague",
+            "二",
+            "客服",
+            "service_colleague@example.com",
+            sm.find_role("Service"),
+            "Test-password-2026",
+        )
     owner = login("Service")
     owner.post("/customerview/savedview/", data={"name": "客服共享", "query": "q=李", "shared_role": service_role})
     saved = db.session.query(SavedListView).one()

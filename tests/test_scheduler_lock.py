@@ -4,6 +4,7 @@ the other waits, takes over when the first is killed, and no scheduled run happe
 Runs against the suite's database: PostgreSQL (advisory lock) in CI's PostgreSQL pass,
 SQLite (file lock) otherwise.
 """
+
 import datetime
 import os
 import queue
@@ -24,11 +25,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 class SchedulerProcess:
     def __init__(self, app, tmp_path, name):
-        env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="test-secret",
-                   CRM_INSTANCE_DIR=str(tmp_path / name), CRM_OUTBOX_SECONDS="1", PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+            SECRET_KEY="test-secret",
+            CRM_INSTANCE_DIR=str(tmp_path / name),
+            CRM_OUTBOX_SECONDS="1",
+            PYTHONUNBUFFERED="1",
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "crm", "scheduler", "--retry-seconds", "1"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines = queue.Queue()
         self.output = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -97,8 +109,9 @@ def test_two_scheduler_processes_run_each_job_once_and_the_second_takes_over(app
         slots = [slot for _, slot in runs]
         assert len(set(slots)) == len(slots)
         # every job that ran at all ran once per slot
-        duplicates = db.session.execute(select(JobRun.job, JobRun.slot).group_by(JobRun.job, JobRun.slot)
-                                        .having(func.count() > 1)).all()
+        duplicates = db.session.execute(
+            select(JobRun.job, JobRun.slot).group_by(JobRun.job, JobRun.slot).having(func.count() > 1)
+        ).all()
         db.session.rollback()
         assert duplicates == []
     finally:

@@ -1,4 +1,5 @@
 """The schema comes from the migrations, and the migrations match the models exactly."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -10,19 +11,40 @@ from app.search import is_text_index
 def test_migrations_produce_exactly_the_models(ctx):
     with db.engine.connect() as conn:
         # the text search's FTS tables and trigram indexes belong to no model (as in migrations/env.py)
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_object": lambda obj, name, kind, reflected, _other: not (reflected and is_text_index(name, kind)),
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_object": lambda obj, name, kind, reflected, _other: (
+                    not (reflected and is_text_index(name, kind))
+                ),
+            },
+        )
         diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 
 def test_every_model_has_its_table(ctx):
     tables = set(inspect(db.engine).get_table_names())
-    for name in ["building", "unit", "customer", "customer_unit", "customer_tag", "tag", "department",
-                 "staff_profile", "ticket", "ticket_event", "ticket_attachment", "communication",
-                 "communication_ticket", "bill", "payment", "ab_user", "ab_role"]:
+    for name in [
+        "building",
+        "unit",
+        "customer",
+        "customer_unit",
+        "customer_tag",
+        "tag",
+        "department",
+        "staff_profile",
+        "ticket",
+        "ticket_event",
+        "ticket_attachment",
+        "communication",
+        "communication_ticket",
+        "bill",
+        "payment",
+        "ab_user",
+        "ab_role",
+    ]:
         assert name in tables
 
 
@@ -46,8 +68,9 @@ def test_migrations_upgrade_a_database_that_holds_data(tmp_path):
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="x", CRM_INSTANCE_DIR=str(tmp_path), FLASK_APP="app")
 
     def flask(*args):
-        result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=root, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         return result
 

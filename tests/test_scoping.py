@@ -16,10 +16,11 @@ def test_technicians_see_their_tickets_and_their_departments_pool(login, two_dep
         assert client.get(f"/api/v1/ticket/{hidden.id}").status_code == 404
         assert client.get(f"/ticketwork/{hidden.number}").status_code == 404
         assert client.put(f"/api/v1/ticket/{hidden.id}", json={"title": "改"}).status_code == 404
-        assert client.post("/ticketview/action_post", data={"action": "batch_edit", "rowid": [hidden.id]}
-                           ).status_code == 404
-        assert client.post("/mytodoview/action_post", data={"action": "start", "rowid": [hidden.id]}
-                           ).status_code == 404
+        assert (
+            client.post("/ticketview/action_post", data={"action": "batch_edit", "rowid": [hidden.id]}).status_code
+            == 404
+        )
+        assert client.post("/mytodoview/action_post", data={"action": "start", "rowid": [hidden.id]}).status_code == 404
     listed = client.get("/api/v1/ticket/").get_json()["result"]
     assert sorted(r["title"] for r in listed) == ["我的工单", "本部门待派"]
     lookup = client.get("/lookup/ticket?q=工单").get_json()["results"]

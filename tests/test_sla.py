@@ -1,4 +1,5 @@
 """SLA due times and the escalation sweep: correct maths, once per level, even when sweeps race."""
+
 import datetime
 import threading
 
@@ -19,8 +20,10 @@ def test_due_times_come_from_the_policy_or_the_defaults(ctx):
     repair = factories.ticket(type="repair", priority="high", created_at=NOW)
     complaint = factories.ticket(type="complaint", priority="low", created_at=NOW)
     assert (repair.response_due, repair.resolution_due, repair.deadline) == (NOW + H, NOW + 24 * H, NOW + 24 * H)
-    assert (complaint.response_due, complaint.resolution_due) == (NOW + 30 * datetime.timedelta(minutes=1),
-                                                                  NOW + 90 * datetime.timedelta(minutes=1))
+    assert (complaint.response_due, complaint.resolution_due) == (
+        NOW + 30 * datetime.timedelta(minutes=1),
+        NOW + 90 * datetime.timedelta(minutes=1),
+    )
 
 
 def test_a_given_deadline_is_kept(ctx):
@@ -112,8 +115,10 @@ def test_the_built_in_service_levels_and_delays_are_rows_seeded_once(app, ctx, a
     high = factories.ticket(type="repair", priority="high", created_at=NOW)
     uncovered = factories.ticket(type="inquiry", priority="low", created_at=NOW)
     assert high.resolution_due == NOW + 10 * H
-    assert (uncovered.response_due, uncovered.resolution_due) == (NOW + 15 * datetime.timedelta(minutes=1),
-                                                                  NOW + 45 * datetime.timedelta(minutes=1))
+    assert (uncovered.response_due, uncovered.resolution_due) == (
+        NOW + 15 * datetime.timedelta(minutes=1),
+        NOW + 45 * datetime.timedelta(minutes=1),
+    )
 
 
 def test_the_level_two_delay_is_read_from_its_setting(ctx):
@@ -133,8 +138,9 @@ def test_a_setting_refuses_a_value_that_is_not_positive(ctx, admin_client):
     from app.models import SystemSetting
     from app.settings import ESCALATION_LEVEL_TWO
 
-    page = admin_client.post(f"/systemsettingview/edit/{ESCALATION_LEVEL_TWO}", data={"value": "0"},
-                             follow_redirects=True)
+    page = admin_client.post(
+        f"/systemsettingview/edit/{ESCALATION_LEVEL_TWO}", data={"value": "0"}, follow_redirects=True
+    )
     assert "请输入整数分钟数，至少为 1。" in page.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(SystemSetting, ESCALATION_LEVEL_TWO).value == 240

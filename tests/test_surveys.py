@@ -1,4 +1,5 @@
 """Satisfaction surveys: personal signed links, answers taken once, results per question, trend, Excel."""
+
 import datetime
 import io
 
@@ -120,8 +121,11 @@ def test_bad_answers_get_a_clear_message_and_save_nothing(app, ctx):
     s = sent(app, customers=1)
     token = link_token(db.session.query(OutboxMessage).one())
     client = app.test_client()
-    for form, message in ((form_for(s, rating="9"), "1 到 5"), (form_for(s, choices=("游泳池",)), "给出的选项"),
-                          ({}, "请回答第 1 题")):
+    for form, message in (
+        (form_for(s, rating="9"), "1 到 5"),
+        (form_for(s, choices=("游泳池",)), "给出的选项"),
+        ({}, "请回答第 1 题"),
+    ):
         response = client.post(f"/survey/{token}", data=form)
         assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert db.session.query(SurveyAnswer).count() == 0
@@ -148,7 +152,9 @@ def test_results_per_question_and_the_trend_across_rounds(app, ctx):
     assert text["texts"] == ["电梯需要更勤保养"] * 3
     trend = surveys.trend(db.session, second)
     assert [(t["survey"].title, t["average"], t["answered"], t["sent"]) for t in trend] == [
-        ("第一轮", 4.0, 3, 3), ("第二轮", 5.0, 2, 3)]
+        ("第一轮", 4.0, 3, 3),
+        ("第二轮", 5.0, 2, 3),
+    ]
 
 
 def test_results_page_draws_the_chart_and_exports_answers(app, ctx, login):
@@ -173,15 +179,22 @@ def test_questionnaire_built_on_the_pages_and_locked_once_sent(app, ctx, login):
     client = login("Service")
     assert client.post("/surveyview/add", data={"title": "入住满意度", "link_days": "14"}).status_code == 302
     s = db.session.query(Survey).one()
-    bad = client.post("/surveyquestionview/add", data={"survey": str(s.id), "position": "1", "text": "最喜欢哪项",
-                                                       "kind": "single", "options": "只有一个"}, follow_redirects=True)
+    bad = client.post(
+        "/surveyquestionview/add",
+        data={"survey": str(s.id), "position": "1", "text": "最喜欢哪项", "kind": "single", "options": "只有一个"},
+        follow_redirects=True,
+    )
     assert "至少需要两个选项" in bad.get_data(as_text=True)
-    client.post("/surveyquestionview/add", data={"survey": str(s.id), "position": "1", "text": "总体评价",
-                                                 "kind": "rating", "required": "y"})
+    client.post(
+        "/surveyquestionview/add",
+        data={"survey": str(s.id), "position": "1", "text": "总体评价", "kind": "rating", "required": "y"},
+    )
     # from the survey's page: the "add" of its questions list knows the survey
     client.post(f"/surveyquestionview/add?_flt_0_survey={s.id}", data={"position": "2", "text": "建议", "kind": "text"})
     assert [(q.text, q.required) for q in db.session.query(SurveyQuestion).order_by(SurveyQuestion.position)] == [
-        ("总体评价", True), ("建议", False)]
+        ("总体评价", True),
+        ("建议", False),
+    ]
     response = client.post(f"/surveyview/action/send_survey/{s.id}")
     assert "task=" in response.headers["Location"]  # queued: the scheduler's worker sends it
     db.session.expire_all()

@@ -1,6 +1,7 @@
 """Background tasks (app.tasks): long work started from a page runs in the scheduler's worker, in
 committed batches with progress, resumes after a crash without doing anything twice, stops between
 batches when cancelled, and runs with its actor's permissions."""
+
 import datetime
 import io
 import time
@@ -183,13 +184,16 @@ def test_without_the_permission_nothing_is_queued_and_a_permission_lost_fails_th
     assert db.session.query(Bill).count() == 0 and db.session.query(BillingRun).count() == 0
 
 
-@pytest.mark.parametrize("kind,args,message", [
-    ("bill_run", {"period": "2026-13"}, "YYYY-MM"),
-    ("bill_run", {}, "YYYY-MM"),
-    ("no_such_kind", {}, "未知的后台任务类型"),
-    ("import", {"kind": "planets", "file": "x"}, "未知的导入类型"),
-    ("import", {"kind": "tags", "file": "../../etc/passwd"}, "上传的文件已不存在"),
-])
+@pytest.mark.parametrize(
+    "kind,args,message",
+    [
+        ("bill_run", {"period": "2026-13"}, "YYYY-MM"),
+        ("bill_run", {}, "YYYY-MM"),
+        ("no_such_kind", {}, "未知的后台任务类型"),
+        ("import", {"kind": "planets", "file": "x"}, "未知的导入类型"),
+        ("import", {"kind": "tags", "file": "../../etc/passwd"}, "上传的文件已不存在"),
+    ],
+)
 def test_bad_arguments_are_refused_with_a_clear_message(app, ctx, now, kind, args, message):
     with pytest.raises(DomainError, match=message):
         tasks.enqueue(db.session, admin(app), kind, args, now)
@@ -247,8 +251,9 @@ def test_a_bad_period_on_the_page_queues_nothing(admin_client, ctx):
 
 def test_an_import_is_checked_and_written_by_the_worker_in_batches(admin_client, app, ctx, now):
     rows = [CUSTOMER_HEADER] + [[f"客户{i}", f"1381234{i:04d}"] + [None] * 10 for i in range(7)]
-    response = admin_client.post("/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")},
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        "/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 302 and "task=" in response.headers["Location"]
     assert db.session.query(Customer).count() == 0  # nothing read or written in the request
     task = db.session.query(BackgroundTask).one()
@@ -266,13 +271,15 @@ def test_an_import_is_checked_and_written_by_the_worker_in_batches(admin_client,
     actors = {log.actor_id for log in db.session.query(ChangeLog).filter_by(resource="Customer")}
     assert actors == {admin(app).id}  # the change history names who started the import
     import os
+
     assert os.listdir(os.path.join(app.config["UPLOAD_FOLDER"], "imports")) == []  # the upload is removed
 
 
 def test_an_import_with_a_bad_row_writes_nothing(admin_client, ctx, now):
     rows = [CUSTOMER_HEADER, ["王芳", "13812345678"] + [None] * 10, ["李雷", "bad-phone"] + [None] * 10]
-    response = admin_client.post("/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")},
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        "/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")}, content_type="multipart/form-data"
+    )
     tasks.run_pending(db.session, now, "")
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "没有导入任何数据" in page and "<td>3</td>" in page
@@ -324,8 +331,9 @@ def test_an_import_resumed_after_a_crash_adds_each_row_once(admin_client, app, c
     from app import imports
 
     rows = [CUSTOMER_HEADER] + [[f"客户{i}", f"1381234{i:04d}"] + [None] * 10 for i in range(5)]
-    response = admin_client.post("/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")},
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        "/import/customers/", data={"file": (io.BytesIO(xlsx(rows)), "c.xlsx")}, content_type="multipart/form-data"
+    )
     real, calls = imports._apply, []
 
     def apply_then_die(session, kind, parsed):

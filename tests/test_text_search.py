@@ -1,6 +1,7 @@
 """Text search through the index (app.search): the answer of LIKE '%term%' for every term, the index in
 step on every write path, field permissions deciding which columns a search may read, and the planner's
 statistics leading the pending pool and a customer's tickets to their indexes."""
+
 import importlib.util
 import io
 import os
@@ -23,9 +24,37 @@ TICKET_PATHS = ("number", "title", "description", "customer.name", "customer.pho
 CUSTOMER_PATHS = ("name", "phone", "units.unit.number")
 
 TERMS = [
-    "王", "水", "漏", "漏水", "水管漏水", "厨房水管漏水", "小明", "欧阳娜娜", "王府", "1", "01", "2301", "13800",
-    "13800138000", "%", "_", "100%", "%满", "abc", "ABC", "c空调", '"引号"', '"', "空 调", "x", "不存在的词", "严重",
-    "重", "明", "\\", "a_b",
+    "王",
+    "水",
+    "漏",
+    "漏水",
+    "水管漏水",
+    "厨房水管漏水",
+    "小明",
+    "欧阳娜娜",
+    "王府",
+    "1",
+    "01",
+    "2301",
+    "13800",
+    "13800138000",
+    "%",
+    "_",
+    "100%",
+    "%满",
+    "abc",
+    "ABC",
+    "c空调",
+    '"引号"',
+    '"',
+    "空 调",
+    "x",
+    "不存在的词",
+    "严重",
+    "重",
+    "明",
+    "\\",
+    "a_b",
 ]
 
 
@@ -39,6 +68,7 @@ def found(model, paths, term):
 
 def reference(model, paths, term):
     """The rows whose values contain ``term``, by Python over every row (the LIKE semantics)."""
+
     def values(record, path):
         head, _, rest = path.partition(".")
         value = getattr(record, head)
@@ -47,23 +77,42 @@ def reference(model, paths, term):
         related = value if isinstance(value, list) else [value]
         return [v for r in related if r is not None for v in values(r, rest)]
 
-    return {record.id for record in db.session.scalars(select(model))
-            if any(v is not None and term.lower() in str(v).lower() for p in paths for v in values(record, p))}
+    return {
+        record.id
+        for record in db.session.scalars(select(model))
+        if any(v is not None and term.lower() in str(v).lower() for p in paths for v in values(record, p))
+    }
 
 
 @pytest.fixture
 def records(ctx):
     building = factories.building(name="王府花园")
     units = [factories.unit(building, number=n) for n in ("1-101", "2-2301", "王府1", "B-01")]
-    people = [("王小明", "13800138000", units[0]), ("李王", "13912340101", units[1]),
-              ("欧阳娜娜", "13500001111", None), ("Alice王", "13600002301", units[2]), ("张明", "13700000000", None)]
+    people = [
+        ("王小明", "13800138000", units[0]),
+        ("李王", "13912340101", units[1]),
+        ("欧阳娜娜", "13500001111", None),
+        ("Alice王", "13600002301", units[2]),
+        ("张明", "13700000000", None),
+    ]
     customers = [factories.customer(name=n, phone=p, units=[u] if u else []) for n, p, u in people]
-    texts = [("厨房水管漏水", "水槽下方接口漏水"), ("漏水", None), ("卫生间漏水严重", "楼上渗水"), ("水", "水"),
-             ("门禁卡失灵", "100%满意_测试"), ("ABC空调不制冷", "空 调 外机 a_b 异响"), ('含"引号"的标题', "反斜杠\\在此"),
-             ("电梯异响", "严重")]
+    texts = [
+        ("厨房水管漏水", "水槽下方接口漏水"),
+        ("漏水", None),
+        ("卫生间漏水严重", "楼上渗水"),
+        ("水", "水"),
+        ("门禁卡失灵", "100%满意_测试"),
+        ("ABC空调不制冷", "空 调 外机 a_b 异响"),
+        ('含"引号"的标题', "反斜杠\\在此"),
+        ("电梯异响", "严重"),
+    ]
     for i, (title, description) in enumerate(texts):
-        factories.ticket(title=title, description=description, customer=customers[i % len(customers)],
-                         unit=units[i % len(units)] if i % 3 else None)
+        factories.ticket(
+            title=title,
+            description=description,
+            customer=customers[i % len(customers)],
+            unit=units[i % len(units)] if i % 3 else None,
+        )
     return customers
 
 
@@ -96,9 +145,17 @@ def search_page(client, view, term):
 def test_every_write_path_keeps_the_index_in_step(records, admin_client, login):
     customer = records[2]  # 欧阳娜娜, with the tickets 卫生间漏水严重 and 电梯异响
     # a page edit: the customer renamed is found by the new name, on its page and through its tickets
-    login("Service").post(f"/customerview/edit/{customer.id}", data={
-        "name": "司马懿", "phone": customer.phone, "gender": "unknown", "type": "owner", "status": "active",
-        "preferred_channel": "sms"})
+    login("Service").post(
+        f"/customerview/edit/{customer.id}",
+        data={
+            "name": "司马懿",
+            "phone": customer.phone,
+            "gender": "unknown",
+            "type": "owner",
+            "status": "active",
+            "preferred_channel": "sms",
+        },
+    )
     db.session.expire_all()
     assert found(Customer, ("name",), "司马懿") == {customer.id} and not found(Customer, ("name",), "欧阳")
     tickets = {t.id for t in db.session.scalars(select(Ticket).where(Ticket.customer_id == customer.id))}
@@ -127,8 +184,12 @@ def test_every_write_path_keeps_the_index_in_step(records, admin_client, login):
 
     # raw SQL, as a script or a bulk job would
     db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(description="化粪池满溢"))
-    db.session.execute(text("INSERT INTO unit (building_id, number, area, status, use, created_at, updated_at) "
-                            "SELECT building_id, '7-707', 90, status, use, created_at, updated_at FROM unit LIMIT 1"))
+    db.session.execute(
+        text(
+            "INSERT INTO unit (building_id, number, area, status, use, created_at, updated_at) "
+            "SELECT building_id, '7-707', 90, status, use, created_at, updated_at FROM unit LIMIT 1"
+        )
+    )
     db.session.commit()
     assert found(Ticket, ("description",), "粪池") == {ticket.id} and found(Ticket, ("description",), "溢")
     assert len(found(Unit, ("number",), "7-707")) == 1
@@ -144,23 +205,37 @@ def test_an_import_is_searchable_at_once(admin_client, ctx):
         for c, value in enumerate(row):
             sheet.write(r, c, value)
     workbook.close()
-    queued = admin_client.post("/import/customers/", data={"file": (io.BytesIO(buffer.getvalue()), "c.xlsx")},
-                               content_type="multipart/form-data")
+    queued = admin_client.post(
+        "/import/customers/",
+        data={"file": (io.BytesIO(buffer.getvalue()), "c.xlsx")},
+        content_type="multipart/form-data",
+    )
     run_pending(db.session, utcnow())  # the scheduler's worker does the import (app.tasks)
     page = admin_client.get(queued.headers["Location"]).get_data(as_text=True)
     assert db.session.query(Customer).count() == 2, page
-    for term, names in (("婉", {"上官婉儿"}), ("慕容", {"慕容复"}), ("1381234567", {"上官婉儿", "慕容复"}),
-                        ("5679", {"慕容复"})):
-        assert {c.name for c in db.session.scalars(select(Customer).where(
-            Customer.id.in_(found(Customer, CUSTOMER_PATHS, term))))} == names, term
+    for term, names in (
+        ("婉", {"上官婉儿"}),
+        ("慕容", {"慕容复"}),
+        ("1381234567", {"上官婉儿", "慕容复"}),
+        ("5679", {"慕容复"}),
+    ):
+        assert {
+            c.name
+            for c in db.session.scalars(select(Customer).where(Customer.id.in_(found(Customer, CUSTOMER_PATHS, term))))
+        } == names, term
     assert "慕容复" in search_page(admin_client, "CustomerView", "容")
 
 
 def test_a_bulk_generated_data_set_is_searchable(ctx):
     from app.generate import generate, staff_handlers
 
-    generate(db.session.connection(), dict(buildings=2, units_per_building=10, tickets=150, months=2), seed=3,
-             log=lambda *_: None, staff_user_ids=staff_handlers(db.session))
+    generate(
+        db.session.connection(),
+        dict(buildings=2, units_per_building=10, tickets=150, months=2),
+        seed=3,
+        log=lambda *_: None,
+        staff_user_ids=staff_handlers(db.session),
+    )
     refresh_statistics(db.session.connection(), merge_indexes=True)
     db.session.commit()
     name = db.session.scalar(select(Customer.name).order_by(Customer.id.desc()))
@@ -171,8 +246,9 @@ def test_a_bulk_generated_data_set_is_searchable(ctx):
 
 
 def configure(app, role, resource, field, level):
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role(role).id, resource=resource, field=field,
-                                   level=level))
+    db.session.add(
+        FieldPermission(role_id=app.appbuilder.sm.find_role(role).id, resource=resource, field=field, level=level)
+    )
     db.session.commit()
 
 
@@ -197,8 +273,9 @@ def test_a_field_the_user_may_not_see_is_not_searched(app, ctx, login, admin_cli
 
 def test_the_migration_indexes_the_rows_already_there(records):
     """Upgrading a database that has data: its rows are found at once (the migration fills the index)."""
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations", "versions",
-                        "d2a7e3d66ab6_text_search_indexes.py")
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(__file__)), "migrations", "versions", "d2a7e3d66ab6_text_search_indexes.py"
+    )
     spec = importlib.util.spec_from_file_location("text_search_migration", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
@@ -228,17 +305,28 @@ def plan(query):
 def test_the_pending_pool_and_a_customers_tickets_use_their_indexes(ctx, admin_client, count_queries):
     from app.generate import generate, staff_handlers
 
-    generate(db.session.connection(), dict(buildings=2, units_per_building=10, tickets=300, months=2), seed=5,
-             log=lambda *_: None, staff_user_ids=staff_handlers(db.session))
+    generate(
+        db.session.connection(),
+        dict(buildings=2, units_per_building=10, tickets=300, months=2),
+        seed=5,
+        log=lambda *_: None,
+        staff_user_ids=staff_handlers(db.session),
+    )
     refresh_statistics(db.session.connection())
     db.session.commit()
     with count_queries() as counted:
         assert admin_client.get("/pendingpoolview/list/").status_code == 200
     # the page's ids query: new, unassigned, oldest first (the query planned below)
-    assert any("ticket.assignee_id IS NULL" in s and re.search(r"ORDER BY ticket\.created_at ASC", s)
-               for s in counted.statements), counted.statements
-    pool = (select(Ticket.id).where(Ticket.status == "new", Ticket.assignee_id.is_(None))
-            .order_by(Ticket.created_at, Ticket.id).limit(100))
+    assert any(
+        "ticket.assignee_id IS NULL" in s and re.search(r"ORDER BY ticket\.created_at ASC", s)
+        for s in counted.statements
+    ), counted.statements
+    pool = (
+        select(Ticket.id)
+        .where(Ticket.status == "new", Ticket.assignee_id.is_(None))
+        .order_by(Ticket.created_at, Ticket.id)
+        .limit(100)
+    )
     shown = plan(pool)
     assert re.search(r"ix_ticket_status_created_at|ix_ticket_assignee_status", shown), shown
     assert not re.search(r"SCAN ticket$|Seq Scan on ticket", shown, re.M), shown
@@ -249,8 +337,9 @@ def test_the_pending_pool_and_a_customers_tickets_use_their_indexes(ctx, admin_c
     assert "ix_ticket_customer_id" in shown, shown
 
 
-def test_a_search_with_many_matches_walks_the_lists_order_and_shows_the_same_page(records, admin_client, monkeypatch,
-                                                                                count_queries):
+def test_a_search_with_many_matches_walks_the_lists_order_and_shows_the_same_page(
+    records, admin_client, monkeypatch, count_queries
+):
     def listed(term):
         page = search_page(admin_client, "TicketView", term)
         return re.findall(r"WO\d{12}", page), page

@@ -1,4 +1,5 @@
 """The ticket lifecycle: every legal and illegal move, through pages and API alike."""
+
 import pytest
 from sqlalchemy import update
 
@@ -38,9 +39,11 @@ def test_transition_table(ctx, old, new):
 
 def test_closing_a_new_ticket_is_refused_on_the_page_with_a_message(admin_client, ctx):
     ticket = factories.ticket(title="新工单")
-    page = admin_client.post(f"/ticketview/edit/{ticket.id}", data={
-        "title": "新工单", "type": "repair", "priority": "medium", "status": "closed", "channel": "phone"},
-        follow_redirects=True).get_data(as_text=True)
+    page = admin_client.post(
+        f"/ticketview/edit/{ticket.id}",
+        data={"title": "新工单", "type": "repair", "priority": "medium", "status": "closed", "channel": "phone"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "不能从" in page and "已关闭" in page
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).status == "new"
@@ -84,9 +87,11 @@ def test_a_technician_cannot_change_someone_elses_ticket(login, ctx, user_id):
     client = login("Technician")
     assert client.put(f"/api/v1/ticket/{mine.id}", json={"status": "in_progress"}).status_code == 200
     assert client.put(f"/api/v1/ticket/{pool.id}", json={"status": "in_progress"}).status_code == 403
-    page = client.post(f"/ticketview/edit/{pool.id}", data={
-        "title": pool.title, "type": "repair", "priority": "medium", "status": "in_progress", "channel": "phone"},
-        follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/ticketview/edit/{pool.id}",
+        data={"title": pool.title, "type": "repair", "priority": "medium", "status": "in_progress", "channel": "phone"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "只能修改分配给您的工单" in page
     # someone else's ticket is out of their scope altogether
     assert client.put(f"/api/v1/ticket/{theirs.id}", json={"status": "in_progress"}).status_code == 404
@@ -105,21 +110,32 @@ def test_a_technician_cannot_hand_a_ticket_to_someone_else(login, ctx, user_id):
 
 def test_every_move_is_in_the_history(admin_client, ctx, user_id):
     ticket = factories.ticket()
-    for body in ({"status": "assigned", "assignee": user_id("Technician")}, {"status": "in_progress"},
-                 {"status": "resolved", "resolution": "已处理"}, {"status": "closed"}):
+    for body in (
+        {"status": "assigned", "assignee": user_id("Technician")},
+        {"status": "in_progress"},
+        {"status": "resolved", "resolution": "已处理"},
+        {"status": "closed"},
+    ):
         assert admin_client.put(f"/api/v1/ticket/{ticket.id}", json=body).status_code == 200
     events = db.session.query(TicketEvent).filter_by(ticket_id=ticket.id).order_by(TicketEvent.id).all()
     assert [(e.kind, e.to_status) for e in events if e.kind == "status"] == [
-        ("status", "assigned"), ("status", "in_progress"), ("status", "resolved"), ("status", "closed")]
+        ("status", "assigned"),
+        ("status", "in_progress"),
+        ("status", "resolved"),
+        ("status", "closed"),
+    ]
 
 
 # ---- a ticket is born by the transition table, on every create path
 
+
 @pytest.mark.parametrize("status", ["closed", "resolved", "in_progress", "cancelled", "reopened"])
 def test_the_api_cannot_create_a_ticket_in_a_later_status(admin_client, ctx, status):
     customer = factories.customer()
-    response = admin_client.post("/api/v1/ticket/", json={"title": "直接关闭", "type": "repair", "status": status,
-                                                         "customer": customer.id, "resolution": "已处理"})
+    response = admin_client.post(
+        "/api/v1/ticket/",
+        json={"title": "直接关闭", "type": "repair", "status": status, "customer": customer.id, "resolution": "已处理"},
+    )
     assert response.status_code in (400, 422), response.json
     assert "新建" in str(response.json["message"]["status"])
     assert db.session.query(Ticket).count() == 0 and db.session.query(TicketEvent).count() == 0
@@ -128,8 +144,9 @@ def test_the_api_cannot_create_a_ticket_in_a_later_status(admin_client, ctx, sta
 def test_the_api_creates_a_new_ticket_and_a_chosen_handler_makes_it_assigned(admin_client, ctx, user_id):
     plain = admin_client.post("/api/v1/ticket/", json={"title": "楼道灯不亮", "type": "repair", "status": "new"})
     assert plain.status_code == 201, plain.json
-    handled = admin_client.post("/api/v1/ticket/", json={"title": "水管漏水", "type": "repair",
-                                                        "assignee": user_id("Technician")})
+    handled = admin_client.post(
+        "/api/v1/ticket/", json={"title": "水管漏水", "type": "repair", "assignee": user_id("Technician")}
+    )
     assert handled.status_code == 201, handled.json
     ticket = db.session.get(Ticket, handled.json["id"])
     assert (ticket.status, ticket.assignee_id) == ("assigned", user_id("Technician"))
@@ -153,14 +170,17 @@ def test_no_create_path_can_skip_the_lifecycle(ctx, user_id):
 
 
 def test_the_add_form_starts_every_ticket_new(admin_client, ctx):
-    response = admin_client.post("/ticketview/add", data={"title": "电梯异响", "type": "repair", "priority": "high",
-                                                          "channel": "phone", "status": "closed"})
+    response = admin_client.post(
+        "/ticketview/add",
+        data={"title": "电梯异响", "type": "repair", "priority": "high", "channel": "phone", "status": "closed"},
+    )
     assert response.status_code == 302
     ticket = db.session.query(Ticket).one()
     assert ticket.status == "new" and ticket.closed_at is None
 
 
 # ---- closed and cancelled are final, on every path
+
 
 @pytest.mark.parametrize("final", ["closed", "cancelled"])
 def test_a_finished_ticket_cannot_be_changed_through_the_api(admin_client, ctx, final):
@@ -178,9 +198,11 @@ def test_a_finished_ticket_cannot_be_changed_through_the_api(admin_client, ctx, 
 @pytest.mark.parametrize("final", ["closed", "cancelled"])
 def test_a_finished_ticket_cannot_be_changed_on_the_page_or_through_the_orm(admin_client, ctx, final):
     ticket = ticket_in(final, priority="low")
-    page = admin_client.post(f"/ticketview/edit/{ticket.id}", data={
-        "title": ticket.title, "type": "repair", "priority": "high", "status": final, "channel": "phone"},
-        follow_redirects=True).get_data(as_text=True)
+    page = admin_client.post(
+        f"/ticketview/edit/{ticket.id}",
+        data={"title": ticket.title, "type": "repair", "priority": "high", "status": final, "channel": "phone"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "不能再修改" in page
     db.session.expire_all()
     ticket = db.session.get(Ticket, ticket.id)
@@ -198,8 +220,9 @@ def test_a_finished_ticket_saved_unchanged_on_the_page_is_no_error(admin_client,
 
     ticket = ticket_in("closed", priority="low")
     form = admin_client.get(f"/ticketview/edit/{ticket.id}").get_data(as_text=True)
-    data = {name: html.unescape(value) for name, value in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"',
-                                                                      form)}
+    data = {
+        name: html.unescape(value) for name, value in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form)
+    }
     data.update({"type": "repair", "priority": "low", "status": "closed", "channel": "phone"})
     page = admin_client.post(f"/ticketview/edit/{ticket.id}", data=data, follow_redirects=True).get_data(as_text=True)
     assert "不能再修改" not in page
@@ -218,4 +241,7 @@ def test_only_an_escalation_still_touches_a_closed_ticket(ctx, now):
     ticket.priority, ticket.escalated_at = {"low": "medium"}[ticket.priority], now
     db.session.commit()
     db.session.expire_all()
-    assert (db.session.get(Ticket, ticket.id).priority, db.session.get(Ticket, ticket.id).status) == ("medium", "closed")
+    assert (db.session.get(Ticket, ticket.id).priority, db.session.get(Ticket, ticket.id).status) == (
+        "medium",
+        "closed",
+    )

@@ -1,4 +1,5 @@
 """The ticket work page: timeline with files, one-click start / note / resolve, reassignment with a reason."""
+
 import datetime
 import io
 import os
@@ -17,12 +18,17 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 def mine(ctx, user_id):
     """A technician's ticket in the department the supervisor (and the service desk) belong to."""
     department = factories.department(name="工程部")
-    db.session.add_all([StaffProfile(user_id=user_id(role), department_id=department.id, max_open_tickets=0)
-                        for role in ("Technician", "Supervisor", "Service")])
+    db.session.add_all(
+        [
+            StaffProfile(user_id=user_id(role), department_id=department.id, max_open_tickets=0)
+            for role in ("Technician", "Supervisor", "Service")
+        ]
+    )
     db.session.commit()
     customer = factories.customer(name="吴芳")
-    return factories.ticket(title="阳台漏水", customer=customer, assignee_id=user_id("Technician"),
-                            status="assigned", department=department)
+    return factories.ticket(
+        title="阳台漏水", customer=customer, assignee_id=user_id("Technician"), status="assigned", department=department
+    )
 
 
 def reload(ticket):
@@ -37,8 +43,11 @@ def test_the_handler_starts_notes_and_resolves_from_the_work_page(app, login, mi
     client.post(f"/ticketwork/{mine.number}/start")
     assert reload(mine).status == "in_progress"
 
-    client.post(f"/ticketwork/{mine.number}/note", content_type="multipart/form-data",
-                data={"note": "已关闭总阀，等待配件", "file": (io.BytesIO(PNG), "现场.png")})
+    client.post(
+        f"/ticketwork/{mine.number}/note",
+        content_type="multipart/form-data",
+        data={"note": "已关闭总阀，等待配件", "file": (io.BytesIO(PNG), "现场.png")},
+    )
     event = db.session.query(TicketEvent).filter_by(ticket_id=mine.id, kind="note").one()
     assert event.note == "已关闭总阀，等待配件" and event.attachment.endswith("_sep_现场.png")
     assert client.get(f"/ticketeventview/download/{event.attachment}").data == PNG
@@ -58,9 +67,12 @@ def test_the_handler_starts_notes_and_resolves_from_the_work_page(app, login, mi
 def test_a_refused_file_adds_no_note_and_leaves_no_file(app, login, mine):
     folder = app.config["UPLOAD_FOLDER"]
     before = set(os.listdir(folder)) if os.path.isdir(folder) else set()
-    response = login("Technician").post(f"/ticketwork/{mine.number}/note", content_type="multipart/form-data",
-                                        data={"note": "见附件", "file": (io.BytesIO(b"MZ\x90\x00" * 10), "a.jpg")},
-                                        follow_redirects=True)
+    response = login("Technician").post(
+        f"/ticketwork/{mine.number}/note",
+        content_type="multipart/form-data",
+        data={"note": "见附件", "file": (io.BytesIO(b"MZ\x90\x00" * 10), "a.jpg")},
+        follow_redirects=True,
+    )
     assert "JPG" in response.get_data(as_text=True)
     assert db.session.query(TicketEvent).filter_by(kind="note").count() == 0
     assert (set(os.listdir(folder)) if os.path.isdir(folder) else set()) == before
@@ -80,21 +92,35 @@ def test_a_technician_cannot_work_someone_elses_ticket(app, login, ctx, user_id)
 def test_reassignment_needs_a_reason_which_is_logged_and_the_new_assignee_told(app, login, mine, user_id):
     client = login("Supervisor")
     assert 'id="ticket-reassign"' in client.get(f"/ticketwork/{mine.number}").get_data(as_text=True)
-    refused = client.post(f"/ticketwork/{mine.number}/reassign", data={"assignee": user_id("Service"), "reason": ""},
-                          follow_redirects=True)
+    refused = client.post(
+        f"/ticketwork/{mine.number}/reassign",
+        data={"assignee": user_id("Service"), "reason": ""},
+        follow_redirects=True,
+    )
     assert "原因" in refused.get_data(as_text=True) and reload(mine).assignee_id == user_id("Technician")
     client.post(f"/ticketwork/{mine.number}/reassign", data={"assignee": user_id("Service"), "reason": "技术员休假"})
     assert reload(mine).assignee_id == user_id("Service")
-    event = db.session.query(TicketEvent).filter_by(ticket_id=mine.id, kind="assigned").order_by(
-        TicketEvent.id.desc()).first()
+    event = (
+        db.session.query(TicketEvent)
+        .filter_by(ticket_id=mine.id, kind="assigned")
+        .order_by(TicketEvent.id.desc())
+        .first()
+    )
     assert "技术员休假" in event.note and event.actor_id == user_id("Supervisor")
     assert db.session.query(Notification).filter_by(user_id=user_id("Service")).count() == 1
 
 
 def test_the_edit_form_and_the_api_also_ask_for_the_reason(app, login, mine, user_id):
     client = login("Supervisor")
-    data = {"title": mine.title, "type": "repair", "priority": "medium", "status": "assigned", "channel": "phone",
-            "assignee": str(user_id("Service")), "department": str(mine.department_id)}
+    data = {
+        "title": mine.title,
+        "type": "repair",
+        "priority": "medium",
+        "status": "assigned",
+        "channel": "phone",
+        "assignee": str(user_id("Service")),
+        "department": str(mine.department_id),
+    }
     client.post(f"/ticketview/edit/{mine.id}", data=data)
     assert reload(mine).assignee_id == user_id("Technician")
     client.post(f"/ticketview/edit/{mine.id}", data=dict(data, reassign_reason="客服跟进"))

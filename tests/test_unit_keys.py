@@ -1,5 +1,6 @@
 """楼栋+房号 as one key: "1号楼-102" as the lists print a unit finds that unit's records (search box,
 API quick search, searchable selects), and lists narrow by a building or a unit (楼栋 / 房屋 filters)."""
+
 import pytest
 
 from app.extensions import db
@@ -10,31 +11,53 @@ from tests import factories
 # ---------------------------------------------------------------- the parser
 
 
-@pytest.mark.parametrize("term, key", [
-    ("1号楼-102", UnitKey("1号楼", "102")),  # as the lists print a unit (demo data: 1号楼 … 7号楼)
-    ("1-102", UnitKey("1", "102")),
-    ("1号楼 102", UnitKey("1号楼", "102")),
-    ("1号楼102", UnitKey("1号楼", "102")),
-    ("1号楼－102", UnitKey("1号楼", "102")),  # a full-width dash from a Chinese input method
-    ("１号楼-１０２", UnitKey("1号楼", "102")),  # full-width digits
-    ("1#102", UnitKey("1", "102")),
-    ("1栋102室", UnitKey("1栋", "102")),
-    ("  1号楼 - 102 ", UnitKey("1号楼", "102")),
-    ("B01-102", UnitKey("B01", "102")),  # the building's code (demo: B01…, generated: G0001…)
-    ("G0001-305", UnitKey("G0001", "305")),
-    ("锦绣苑1号楼-102", UnitKey("锦绣苑1号楼", "102")),  # a generated estate's building
-    ("商业街A座-S101", UnitKey("商业街A座", "S101")),  # the demo's shops
-    ("商业街A座S101", UnitKey("商业街A座", "S101")),
-    ("1号楼-P-001", UnitKey("1号楼", "P-001")),  # a parking space
-])
+@pytest.mark.parametrize(
+    "term, key",
+    [
+        ("1号楼-102", UnitKey("1号楼", "102")),  # as the lists print a unit (demo data: 1号楼 … 7号楼)
+        ("1-102", UnitKey("1", "102")),
+        ("1号楼 102", UnitKey("1号楼", "102")),
+        ("1号楼102", UnitKey("1号楼", "102")),
+        ("1号楼－102", UnitKey("1号楼", "102")),  # a full-width dash from a Chinese input method
+        ("１号楼-１０２", UnitKey("1号楼", "102")),  # full-width digits
+        ("1#102", UnitKey("1", "102")),
+        ("1栋102室", UnitKey("1栋", "102")),
+        ("  1号楼 - 102 ", UnitKey("1号楼", "102")),
+        ("B01-102", UnitKey("B01", "102")),  # the building's code (demo: B01…, generated: G0001…)
+        ("G0001-305", UnitKey("G0001", "305")),
+        ("锦绣苑1号楼-102", UnitKey("锦绣苑1号楼", "102")),  # a generated estate's building
+        ("商业街A座-S101", UnitKey("商业街A座", "S101")),  # the demo's shops
+        ("商业街A座S101", UnitKey("商业街A座", "S101")),
+        ("1号楼-P-001", UnitKey("1号楼", "P-001")),  # a parking space
+    ],
+)
 def test_a_unit_key_is_read_in_each_way_staff_type_it(term, key):
     assert parse_unit_key(term) == key
 
 
-@pytest.mark.parametrize("term", [
-    "王", "王小明", "138", "13812345678", "102", "1号楼", "", "   ", None, "2026-11", "2026-11-23",
-    "P-001", "王 138", "WO20261123-0001", "厨房水管漏水", "1号楼-", "-102", "x" * 80,
-])
+@pytest.mark.parametrize(
+    "term",
+    [
+        "王",
+        "王小明",
+        "138",
+        "13812345678",
+        "102",
+        "1号楼",
+        "",
+        "   ",
+        None,
+        "2026-11",
+        "2026-11-23",
+        "P-001",
+        "王 138",
+        "WO20261123-0001",
+        "厨房水管漏水",
+        "1号楼-",
+        "-102",
+        "x" * 80,
+    ],
+)
 def test_a_term_that_names_no_unit_is_not_a_unit_key(term):
     assert parse_unit_key(term) is None
     assert unit_key_units(term) is None
@@ -133,15 +156,19 @@ def test_the_export_follows_a_unit_key_search(admin_client, estate):
     assert names == ["赵一零二"]
 
 
-@pytest.mark.parametrize("resource, field, expected", [
-    ("customer", "name", ["赵一零二"]),
-    ("unit", "number", ["102"]),
-    ("ticket", "title", ["赵一零二的报修"]),
-    ("bill", "customer.name", ["赵一零二"]),
-])
+@pytest.mark.parametrize(
+    "resource, field, expected",
+    [
+        ("customer", "name", ["赵一零二"]),
+        ("unit", "number", ["102"]),
+        ("ticket", "title", ["赵一零二的报修"]),
+        ("bill", "customer.name", ["赵一零二"]),
+    ],
+)
 def test_the_api_quick_search_finds_a_unit_key(admin_client, estate, resource, field, expected):
-    column = {"customer": "name", "unit": "number", "ticket": "number", "bill": "period",
-              "communication": "summary"}[resource]
+    column = {"customer": "name", "unit": "number", "ticket": "number", "bill": "period", "communication": "summary"}[
+        resource
+    ]
     response = admin_client.get(f"/api/v1/{resource}/?q=(filters:!((col:{column},opr:crm_q,value:'1号楼-102')))")
     assert response.status_code == 200, response.json
     result = response.json["result"]
@@ -152,8 +179,12 @@ def test_the_api_quick_search_finds_a_unit_key(admin_client, estate, resource, f
 def test_a_communication_of_a_resident_is_found_by_the_unit_key(admin_client, estate):
     from app.models import Communication
 
-    db.session.add_all([Communication(customer=estate["customers"]["1号楼-102"], channel="phone", summary="来电咨询"),
-                        Communication(customer=estate["customers"]["2号楼-102"], channel="phone", summary="来电投诉")])
+    db.session.add_all(
+        [
+            Communication(customer=estate["customers"]["1号楼-102"], channel="phone", summary="来电咨询"),
+            Communication(customer=estate["customers"]["2号楼-102"], channel="phone", summary="来电投诉"),
+        ]
+    )
     db.session.commit()
     response = admin_client.get("/api/v1/communication/?q=(filters:!((col:summary,opr:crm_q,value:'1号楼-102')))")
     assert [row["summary"] for row in response.json["result"]] == ["来电咨询"]
@@ -161,8 +192,11 @@ def test_a_communication_of_a_resident_is_found_by_the_unit_key(admin_client, es
 
 def test_a_hidden_unit_is_not_searched_by_its_key(app, login, estate):
     """A role that may not see a ticket's unit cannot find out which tickets belong to 1号楼-102."""
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role("Service").id, resource="Ticket",
-                                   field="unit", level="hidden"))
+    db.session.add(
+        FieldPermission(
+            role_id=app.appbuilder.sm.find_role("Service").id, resource="Ticket", field="unit", level="hidden"
+        )
+    )
     db.session.commit()
     client = login("Service")
     page = client.get("/ticketview/list/?q=1号楼-102").get_data(as_text=True)
@@ -266,8 +300,11 @@ def test_the_api_narrows_by_building_and_by_unit(admin_client, estate):
 
 
 def test_the_api_does_not_narrow_by_a_hidden_unit(app, login, estate):
-    db.session.add(FieldPermission(role_id=app.appbuilder.sm.find_role("Service").id, resource="Ticket",
-                                   field="unit", level="hidden"))
+    db.session.add(
+        FieldPermission(
+            role_id=app.appbuilder.sm.find_role("Service").id, resource="Ticket", field="unit", level="hidden"
+        )
+    )
     db.session.commit()
     unit = estate["units"]["1号楼-103"]
     assert _api_values(login("Service"), "ticket", "number", "crm_unit", unit.id, "title") == []

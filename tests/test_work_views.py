@@ -1,4 +1,5 @@
 """My to-do and the pending pool."""
+
 import datetime
 
 from app.extensions import db

@@ -1,4 +1,5 @@
 """Chinese where FAB would show English or internal names: permissions, pickers, dialogs, jobs, the API."""
+
 import html
 import json
 import re
@@ -18,7 +19,7 @@ def test_the_role_form_names_permissions_in_chinese_in_menu_order(admin_client, 
     assert customers[:3] == ["客户管理 › 客户列表：查看", "客户管理 › 客户列表：新增", "客户管理 › 客户列表：编辑"]
     # grouped: one menu entry's permissions come together
     first = options.index(customers[0])
-    assert options[first:first + len(customers)] == customers
+    assert options[first : first + len(customers)] == customers
 
 
 def test_the_permission_lists_are_chinese(admin_client):
@@ -71,8 +72,7 @@ def test_the_return_visit_answer_reads_satisfied_not_the_question(admin_client, 
     ticket = factories.ticket(title="漏水", status="closed")
     from app.models import ReturnVisit
 
-    visit = ReturnVisit(ticket_id=ticket.id, customer_id=ticket.customer_id, due_at=ticket.created_at,
-                        status="pending")
+    visit = ReturnVisit(ticket_id=ticket.id, customer_id=ticket.customer_id, due_at=ticket.created_at, status="pending")
     db.session.add(visit)
     db.session.commit()
     page = admin_client.get(f"/returnvisitview/edit/{visit.id}").get_data(as_text=True)
@@ -94,8 +94,9 @@ def test_the_role_form_still_saves_the_chosen_permissions(admin_client, ctx):
     role = sm.add_role("保洁班长")
     db.session.commit()
     chosen = [sm.find_permission_view_menu("can_read", "Ticket"), sm.find_permission_view_menu("can_read", "Building")]
-    response = admin_client.post(f"/roles/edit/{role.id}", data={"name": "保洁班长",
-                                                                 "permissions": [str(pv.id) for pv in chosen]})
+    response = admin_client.post(
+        f"/roles/edit/{role.id}", data={"name": "保洁班长", "permissions": [str(pv.id) for pv in chosen]}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     saved = sm.find_role("保洁班长")

@@ -9,6 +9,7 @@ and menu entries, and the placeholder/title/aria-label attributes of any element
 values) are not labels. A label "speaks English" when it has Latin letters and no Chinese
 character, once the words of ``ALLOWED`` and the values stored in the database are taken out.
 """
+
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -17,20 +18,58 @@ import pytest
 
 # Words a Chinese user reads as they are; each one is a name or a format, not an English sentence.
 ALLOWED = {
-    "Excel", "xlsx", "CSV",        # file formats named on download/import buttons
-    "API", "ID", "URL", "SMS", "PDF", "JSON", "IP",   # technical names used as is in Chinese software
-    "WeChat", "email", "Email",    # channel names
-    "CRM", "ECharts",              # the product's name (物业CRM); the chart library's
-    "English",                     # the language switch names each language in that language
-    "Cron", "OpenID",              # a field holding a cron expression; WeChat's own name for the id
+    "Excel",
+    "xlsx",
+    "CSV",  # file formats named on download/import buttons
+    "API",
+    "ID",
+    "URL",
+    "SMS",
+    "PDF",
+    "JSON",
+    "IP",  # technical names used as is in Chinese software
+    "WeChat",
+    "email",
+    "Email",  # channel names
+    "CRM",
+    "ECharts",  # the product's name (物业CRM); the chart library's
+    "English",  # the language switch names each language in that language
+    "Cron",
+    "OpenID",  # a field holding a cron expression; WeChat's own name for the id
 }
 
-LABEL_TAGS = {"label", "h1", "h2", "h3", "h4", "h5", "h6", "button", "th", "option", "legend", "a",
-              "caption", "dt", "summary", "title", "optgroup"}
+LABEL_TAGS = {
+    "label",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "button",
+    "th",
+    "option",
+    "legend",
+    "a",
+    "caption",
+    "dt",
+    "summary",
+    "title",
+    "optgroup",
+}
 DATA_TAGS = {"td", "dd", "pre", "code", "textarea", "script", "style", "noscript"}
 LABEL_ATTRIBUTES = ("placeholder", "title", "aria-label", "data-original-title", "alt")
-SRC_ATTRIBUTES = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"), ("source", "src"),
-                  ("audio", "src"), ("video", "src"), ("embed", "src"), ("object", "data")}
+SRC_ATTRIBUTES = {
+    ("script", "src"),
+    ("link", "href"),
+    ("img", "src"),
+    ("iframe", "src"),
+    ("source", "src"),
+    ("audio", "src"),
+    ("video", "src"),
+    ("embed", "src"),
+    ("object", "data"),
+}
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 LATIN = re.compile(r"[A-Za-z]")
 WORD = re.compile(r"[A-Za-z][A-Za-z_\-]*")
@@ -58,8 +97,22 @@ class _Collector(HTMLParser):
             self.sources = [s for s in self.sources if s != attrs.get("href")]
         if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
             self.labels.append(("input[value]", attrs["value"]))
-        if tag in ("br", "img", "input", "meta", "link", "hr", "source", "area", "base", "col", "embed",
-                   "param", "track", "wbr"):
+        if tag in (
+            "br",
+            "img",
+            "input",
+            "meta",
+            "link",
+            "hr",
+            "source",
+            "area",
+            "base",
+            "col",
+            "embed",
+            "param",
+            "track",
+            "wbr",
+        ):
             return
         self.stack.append((tag, attrs))
 
@@ -76,8 +129,9 @@ class _Collector(HTMLParser):
         text = " ".join(data.split())
         if not text or self._in_data():
             return
-        label = next((tag for tag, _ in reversed(self.stack) if tag in LABEL_TAGS),
-                     self.stack[-1][0] if self.stack else "text")
+        label = next(
+            (tag for tag, _ in reversed(self.stack) if tag in LABEL_TAGS), self.stack[-1][0] if self.stack else "text"
+        )
         if label == "option":
             attrs = next(a for t, a in reversed(self.stack) if t == "option")
             self.labels.append((f"option[{attrs.get('value', '')}]", text))
@@ -113,8 +167,10 @@ def external_sources(html, host="localhost"):
         elif address.strip().startswith("//"):
             outside.append(address)
     # a script may still build an address of another host (a chart loader, a font)
-    outside += re.findall(r"https?://(?!localhost\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}[^\s\"'<>)]*",
-                          " ".join(re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S)))
+    outside += re.findall(
+        r"https?://(?!localhost\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}[^\s\"'<>)]*",
+        " ".join(re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S)),
+    )
     return outside
 
 
@@ -163,8 +219,11 @@ def _data_words(app):
 def _model_views(appbuilder):
     from flask_appbuilder.baseviews import BaseCRUDView
 
-    return {view.route_base.strip("/"): view for view in appbuilder.baseviews
-            if isinstance(view, BaseCRUDView) and view.route_base}
+    return {
+        view.route_base.strip("/"): view
+        for view in appbuilder.baseviews
+        if isinstance(view, BaseCRUDView) and view.route_base
+    }
 
 
 def _first_pk(html, base):
@@ -173,8 +232,10 @@ def _first_pk(html, base):
 
 
 # links a walk never follows: they change something, leave the page or are not pages
-SKIP = re.compile(r"/(delete|action|logout|lang|export|download|api|static|batch|reverse|approve|reject|unlock|"
-                  r"send|start|resend|close|terminate|step|generate|swagger)(/|$|_)")
+SKIP = re.compile(
+    r"/(delete|action|logout|lang|export|download|api|static|batch|reverse|approve|reject|unlock|"
+    r"send|start|resend|close|terminate|step|generate|swagger)(/|$|_)"
+)
 
 
 def _pages(app, client):
@@ -270,11 +331,18 @@ def test_the_api_describes_its_fields_in_chinese(app, admin_client):
         info, listing = admin_client.get(f"{base}/_info"), admin_client.get(f"{base}/?q=(page_size:1)")
         assert info.status_code == listing.status_code == 200, base
         texts = [(key, info.json.get(key)) for key in ("add_title", "edit_title")]
-        texts += [(f"{key}.{field['name']}.{part}", field.get(part)) for key in ("add_columns", "edit_columns")
-                  for field in info.json.get(key, []) for part in ("label", "description")]
+        texts += [
+            (f"{key}.{field['name']}.{part}", field.get(part))
+            for key in ("add_columns", "edit_columns")
+            for field in info.json.get(key, [])
+            for part in ("label", "description")
+        ]
         texts += [("list_title", listing.json.get("list_title"))]
-        texts += [(f"{key}.{name}", text) for key in ("label_columns", "description_columns")
-                  for name, text in (listing.json.get(key) or {}).items()]
+        texts += [
+            (f"{key}.{name}", text)
+            for key in ("label_columns", "description_columns")
+            for name, text in (listing.json.get(key) or {}).items()
+        ]
         found = [f"{where}={text!r}" for where, text in texts if _english(text)]
         if found:
             problems[base] = found
@@ -283,9 +351,14 @@ def test_the_api_describes_its_fields_in_chinese(app, admin_client):
 
 def test_the_walk_finds_english_and_foreign_hosts():
     """The checks themselves: an English label and a CDN script are found; data cells are not labels."""
-    page = ('<h3>Add Renovation</h3><button>保存</button><td>Smith</td><option value="">请选择</option>'
-            '<input placeholder="Search"><th>Excel</th><a title="Export to Excel">导出</a>'
-            '<script src="https://www.gstatic.com/charts/loader.js"></script><script src="/static/x.js"></script>')
-    assert english_labels(page, {"Smith"}) == ["h3: 'Add Renovation'", "input[placeholder]: 'Search'",
-                                               "a[title]: 'Export to Excel'"]
+    page = (
+        '<h3>Add Renovation</h3><button>保存</button><td>Smith</td><option value="">请选择</option>'
+        '<input placeholder="Search"><th>Excel</th><a title="Export to Excel">导出</a>'
+        '<script src="https://www.gstatic.com/charts/loader.js"></script><script src="/static/x.js"></script>'
+    )
+    assert english_labels(page, {"Smith"}) == [
+        "h3: 'Add Renovation'",
+        "input[placeholder]: 'Search'",
+        "a[title]: 'Export to Excel'",
+    ]
     assert external_sources(page) == ["https://www.gstatic.com/charts/loader.js"]

@@ -4,6 +4,7 @@ Everything that needs "now" calls these functions (or takes `now` from a caller 
 tests move time with time-machine and jobs, pages and exports all agree on the moment.
 Stored times are timezone-aware UTC; the firm's zone (config TIMEZONE) is for what people see.
 """
+
 import datetime
 import time
 import zoneinfo

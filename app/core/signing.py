@@ -1,6 +1,7 @@
 """Signed links sent to customers (rating, survey and broadcast tracked links): one way to set
 up their serializers, each kind of link under its own salt so a token of one kind never opens
 another."""
+
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 

@@ -3,6 +3,7 @@
 
 A typed time has no zone: it is the firm's local time, returned as aware UTC (how times are stored).
 """
+
 import datetime
 import re
 
@@ -12,7 +13,8 @@ _SEPARATOR = r"\s*[-/.年]\s*"
 _TYPED = re.compile(
     r"^(?P<year>\d{4})" + _SEPARATOR + r"(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
     r"(?:(?:\s+|\s*[Tt]\s*)(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{1,2})"
-    r"(?:\s*[:：分]\s*(?P<second>\d{1,2})\s*秒?|\s*分)?)?$")
+    r"(?:\s*[:：分]\s*(?P<second>\d{1,2})\s*秒?|\s*分)?)?$"
+)
 
 
 class TypedDateError(ValueError):

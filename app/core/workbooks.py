@@ -1,4 +1,5 @@
 """The one way an .xlsx is set up (list exports, report downloads, import templates)."""
+
 import xlsxwriter
 
 # text is written as text: a cell starting with "=" (a customer's input, say) never becomes a

@@ -1,4 +1,5 @@
 """Numbering, exports, field permissions, saved views, the change history and account security."""
+
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
@@ -10,6 +11,7 @@ from app.model.base import choice_column
 
 class NumberSequence(Model):
     """Daily counters behind ticket and receipt numbers (WO202611220001)."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "number_sequence"
@@ -20,6 +22,7 @@ class NumberSequence(Model):
 
 class ExportLog(Model):
     """One row per Excel export: who exported which list, with which filters, how many rows."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "export_log"
@@ -39,6 +42,7 @@ class ExportLog(Model):
 
 class ExportJob(Model):
     """An export too large for a request: built by the scheduler, then offered to its owner only."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "export_job"
@@ -63,6 +67,7 @@ class ExportJob(Model):
 class BackgroundTask(Model):
     """Long work started from a page (a bill run, an import) and done by the scheduler in committed
     batches (app.tasks): how far it got, where to resume, and what came of it."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "background_task"
@@ -93,6 +98,7 @@ class BackgroundTask(Model):
 
 class FieldPermission(Model):
     """A role's access to one field of one model; no row means editable."""
+
     __audited__ = True
 
     __tablename__ = "field_permission"
@@ -111,6 +117,7 @@ class FieldPermission(Model):
 
 class SavedListView(Model):
     """A named list view (filters, search, order) a user saved, optionally shared with a role."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "saved_list_view"
@@ -135,6 +142,7 @@ class ChangeLog(Model):
 
     Written by app.audit after every flush, for every path (pages, API, batch edit, import, jobs).
     """
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "change_log"
@@ -159,6 +167,7 @@ class ChangeLog(Model):
 class AccountSecurity(Model):
     """Per account: consecutive failed logins, a lock, and the session version (bumped on logout,
     password change or disabling, which ends every session issued before)."""
+
     __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "account_security"
@@ -184,6 +193,7 @@ class AccountSecurity(Model):
 class PasswordResetToken(Model):
     """A forgotten-password link: only the SHA-256 of its random token is kept. It works until
     ``expires_at``, once (``used_at``); any password change of the account deletes the unused ones."""
+
     __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "password_reset_token"
@@ -206,6 +216,7 @@ class AccountMail(Model):
     The delivery job sends it by email; the body (the secret) is erased once it is sent, has
     failed or its link has expired.
     """
+
     __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "account_mail"
@@ -231,6 +242,7 @@ class AccountMail(Model):
 
 class LoginThrottle(Model):
     """Login attempts per client address and time window, shared by every worker process."""
+
     __audited__ = False  # secrets and sign-in bookkeeping are never copied into the change history
 
     __tablename__ = "login_throttle"
@@ -263,6 +275,7 @@ class JobRun(Model):
     The unique (job, slot) key is taken before the work starts: a second scheduler reaching the
     same slot finds it taken and skips. ``slot`` is the scheduled time floored to the job's period.
     """
+
     __audited__ = True
 
     __tablename__ = "job_run"

@@ -1,4 +1,5 @@
 """Shared pieces of the data model: column helpers and the created/updated stamps."""
+
 from flask_appbuilder.models.mixins import FileColumn
 from sqlalchemy import Column, Numeric, String
 
@@ -10,9 +11,7 @@ FileColumn.cache_ok = True
 
 
 def choice_column(choices, default=None, nullable=False, length=20):
-    return Column(
-        String(length), nullable=nullable, default=default, info={"choices": choices}
-    )
+    return Column(String(length), nullable=nullable, default=default, info={"choices": choices})
 
 
 class Stamped:

@@ -1,4 +1,5 @@
 """Bills, payments, fee rules, meter readings, bill generation runs and write-offs."""
+
 from decimal import Decimal
 
 from flask_appbuilder.models.sqla import Model
@@ -48,8 +49,7 @@ class Bill(Stamped, Model):
         CheckConstraint("amount >= 0", name="ck_bill_amount"),
         CheckConstraint("paid_amount >= 0", name="ck_bill_paid_amount"),
         # outstanding bills by status and due date, with what arrears figures add up (index-only reads)
-        Index("ix_bill_outstanding", "status", "due_date", "unit_id", "amount", "paid_amount",
-              "written_off_amount"),
+        Index("ix_bill_outstanding", "status", "due_date", "unit_id", "amount", "paid_amount", "written_off_amount"),
         Index("ix_bill_period", "period"),  # collection figures per month
         Index("ix_bill_due_date", "due_date", "id"),  # the bill list's order
     )
@@ -76,8 +76,11 @@ class Bill(Stamped, Model):
     # what is still owed: the one rule, on a bill in Python and in SQL (sums, filters, reminders, arrears)
     @hybrid_property
     def outstanding(self):
-        return ((self.amount or Decimal("0")) - (self.paid_amount or Decimal("0"))
-                - (self.written_off_amount or Decimal("0")))
+        return (
+            (self.amount or Decimal("0"))
+            - (self.paid_amount or Decimal("0"))
+            - (self.written_off_amount or Decimal("0"))
+        )
 
     @outstanding.inplace.expression
     @classmethod
@@ -85,7 +88,7 @@ class Bill(Stamped, Model):
         # the three columns are NOT NULL: no COALESCE, so the bill indexes still cover the sums
         return cls.amount - cls.paid_amount - cls.written_off_amount
 
-    __str_fields__ = ('period', 'amount', 'customer')  # what __str__ prints: a relation shows them
+    __str_fields__ = ("period", "amount", "customer")  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.amount} ({self.customer or ''})"
@@ -98,6 +101,7 @@ class ArrearsSummary(Model):
     changes a bill keeps it right: pages, API, settlement in SQL, bill generation, bulk loads.
     Arrears by building then sum a few rows per building instead of every outstanding bill.
     """
+
     __audited__ = True
 
     __tablename__ = "arrears_summary"
@@ -109,12 +113,15 @@ class ArrearsSummary(Model):
 
 class Payment(Model):
     """Money received for a bill, or the reversal of such a payment (same amount, with a reason)."""
+
     __audited__ = True
 
     __tablename__ = "payment"
-    __table_args__ = (CheckConstraint("amount > 0", name="ck_payment_amount"),
-                      UniqueConstraint("reverses_id", name="uq_payment_reverses_id"),
-                      Index("ix_payment_paid_at", "paid_at", "id"))  # the payment list's order
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_payment_amount"),
+        UniqueConstraint("reverses_id", name="uq_payment_reverses_id"),
+        Index("ix_payment_paid_at", "paid_at", "id"),
+    )  # the payment list's order
     __display_relations__ = ("bill", "bill.customer")
 
     id = Column(Integer, primary_key=True)
@@ -125,8 +132,9 @@ class Payment(Model):
     paid_at = Column(UTCDateTime, nullable=False, default=utcnow)
     receipt_number = Column(String(24), unique=True, nullable=False)
     notes = Column(String(255))
-    kind = Column(String(20), nullable=False, default="payment", server_default="payment",
-                  info={"choices": PAYMENT_KINDS})
+    kind = Column(
+        String(20), nullable=False, default="payment", server_default="payment", info={"choices": PAYMENT_KINDS}
+    )
     # a reversal names the payment it takes back (each payment at most once) and why
     reverses_id = Column(Integer, ForeignKey("payment.id", ondelete="RESTRICT", name="fk_payment_reverses_id"))
     reverses = relationship("Payment", remote_side=[id], backref=backref("reversal", uselist=False))
@@ -142,11 +150,14 @@ class Payment(Model):
 class FeeRule(Stamped, Model):
     """How a fee is charged: per m² per month, fixed per unit, or metered; a building's own rule
     overrides the general one, and the newest rule in effect for the period applies."""
+
     __audited__ = True
 
     __tablename__ = "fee_rule"
-    __table_args__ = (CheckConstraint("price >= 0", name="ck_fee_rule_price"),
-                      CheckConstraint("due_day >= 1 AND due_day <= 28", name="ck_fee_rule_due_day"))
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="ck_fee_rule_price"),
+        CheckConstraint("due_day >= 1 AND due_day <= 28", name="ck_fee_rule_due_day"),
+    )
     __display_relations__ = ("building",)
 
     id = Column(Integer, primary_key=True)
@@ -170,12 +181,18 @@ class FeeRule(Stamped, Model):
 
 class MeterReading(Stamped, Model):
     """A water or electricity meter reading of a unit for a period; use = reading − previous."""
+
     __audited__ = True
 
     __tablename__ = "meter_reading"
     __table_args__ = (
-        UniqueConstraint("unit_id", "fee_type", "period", name="uq_meter_reading",
-                         info={"field": "period", "message": _("This unit already has a reading for the period.")}),
+        UniqueConstraint(
+            "unit_id",
+            "fee_type",
+            "period",
+            name="uq_meter_reading",
+            info={"field": "period", "message": _("This unit already has a reading for the period.")},
+        ),
         CheckConstraint("reading >= previous_reading", name="ck_meter_reading_order"),
     )
     __display_relations__ = ("unit", "unit.building")
@@ -192,7 +209,7 @@ class MeterReading(Stamped, Model):
     def usage(self):
         return (self.reading or Decimal("0")) - (self.previous_reading or Decimal("0"))
 
-    __str_fields__ = ('period', 'reading')  # what __str__ prints: a relation shows them
+    __str_fields__ = ("period", "reading")  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.period} {FEE_TYPES.label(self.fee_type)} {self.reading}"
@@ -200,6 +217,7 @@ class MeterReading(Stamped, Model):
 
 class BillingRun(Model):
     """What one bill generation for a period did: bills created, already there, and problems found."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "billing_run"
@@ -222,6 +240,7 @@ class BillingRun(Model):
 
 class WriteOff(Model):
     """A request to write off (核销) part or all of a bill's outstanding amount, decided by a supervisor."""
+
     __audited__ = True
 
     __tablename__ = "write_off"

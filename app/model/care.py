@@ -1,4 +1,5 @@
 """Customer care: suppliers and contracts, return visits after a request, satisfaction surveys."""
+
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
@@ -37,6 +38,7 @@ from app.types import (
 
 class Supplier(Stamped, Model):
     """供应商: a firm the property company buys services from (lift maintenance, cleaning …)."""
+
     __audited__ = True
 
     __tablename__ = "supplier"
@@ -68,6 +70,7 @@ class Contract(Stamped, Model):
     The status moves only through app.contracts (submit, approve, reject, terminate, and the
     daily job that marks contracts past their end date expired).
     """
+
     __audited__ = True
 
     __tablename__ = "contract"
@@ -107,7 +110,7 @@ class Contract(Stamped, Model):
 
     reminders = relationship("ContractReminder", back_populates="contract", passive_deletes="all")
 
-    __str_fields__ = ('number', 'title')  # what __str__ prints: a relation shows them
+    __str_fields__ = ("number", "title")  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.number} {self.title}" if self.number else (self.title or "")
@@ -115,6 +118,7 @@ class Contract(Stamped, Model):
 
 class ContractReminder(Model):
     """One reminder sent for a contract: the unique (contract, kind, due date) makes the job safe to repeat."""
+
     __audited__ = True
 
     __tablename__ = "contract_reminder"
@@ -139,11 +143,14 @@ class ReturnVisitRule(Stamped, Model):
     ``every_nth`` = 1 visits every request; 5 visits about one in five, chosen by a hash of the
     ticket number (random-looking, but the same ticket is always in or out of the sample).
     """
+
     __audited__ = True
 
     __tablename__ = "return_visit_rule"
-    __table_args__ = (CheckConstraint("every_nth >= 1", name="ck_return_visit_rule_every_nth"),
-                      CheckConstraint("delay_hours >= 0", name="ck_return_visit_rule_delay"))
+    __table_args__ = (
+        CheckConstraint("every_nth >= 1", name="ck_return_visit_rule_every_nth"),
+        CheckConstraint("delay_hours >= 0", name="ck_return_visit_rule_delay"),
+    )
 
     id = Column(Integer, primary_key=True)
     ticket_type = Column(String(20), nullable=False, unique=True, info={"choices": TICKET_TYPES})
@@ -158,6 +165,7 @@ class ReturnVisitRule(Stamped, Model):
 
 class ReturnVisit(Stamped, Model):
     """回访任务: a call to the customer after a request is finished, and what they said."""
+
     __audited__ = True
 
     __tablename__ = "return_visit"
@@ -202,6 +210,7 @@ class Survey(Stamped, Model):
 
     Surveys with the same ``series`` are rounds of one survey; the results page shows the trend.
     """
+
     __audited__ = True
 
     __tablename__ = "survey"
@@ -218,8 +227,9 @@ class Survey(Stamped, Model):
     status = choice_column(SURVEY_STATUSES, default="draft")
     sent_at = Column(UTCDateTime)
     recipient_count = Column(Integer)
-    questions = relationship("SurveyQuestion", back_populates="survey", order_by="SurveyQuestion.position",
-                             passive_deletes="all")
+    questions = relationship(
+        "SurveyQuestion", back_populates="survey", order_by="SurveyQuestion.position", passive_deletes="all"
+    )
 
     # segment criteria a survey does not use (app.broadcasts.segment reads them)
     saved_view = None
@@ -232,9 +242,14 @@ class Survey(Stamped, Model):
 class SurveyQuestion(Model):
     __audited__ = True
     __tablename__ = "survey_question"
-    __table_args__ = (UniqueConstraint("survey_id", "position", name="uq_survey_question_position",
-                                       info={"field": "position",
-                                             "message": _("This survey already has a question at this position.")}),)
+    __table_args__ = (
+        UniqueConstraint(
+            "survey_id",
+            "position",
+            name="uq_survey_question_position",
+            info={"field": "position", "message": _("This survey already has a question at this position.")},
+        ),
+    )
     __display_relations__ = ("survey",)
 
     id = Column(Integer, primary_key=True)
@@ -256,6 +271,7 @@ class SurveyQuestion(Model):
 
 class SurveyRecipient(Model):
     """One customer a survey went to; ``answered_at`` is set once, when they answer."""
+
     __audited__ = True
 
     __tablename__ = "survey_recipient"
@@ -277,9 +293,10 @@ class SurveyRecipient(Model):
 class SurveyAnswer(Model):
     __audited__ = True
     __tablename__ = "survey_answer"
-    __table_args__ = (UniqueConstraint("recipient_id", "question_id", name="uq_survey_answer"),
-                      CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)",
-                                      name="ck_survey_answer_rating"))
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "question_id", name="uq_survey_answer"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_survey_answer_rating"),
+    )
     __display_relations__ = ("question", "recipient")
 
     id = Column(Integer, primary_key=True)
@@ -297,11 +314,18 @@ class SurveyAnswer(Model):
 
 class Holiday(Stamped, Model):
     """A holiday the firm greets its customers on (春节, 中秋 …), with the greeting to send that day."""
+
     __audited__ = True
 
     __tablename__ = "holiday"
-    __table_args__ = (UniqueConstraint("date", "name", name="uq_holiday_date_name",
-                                       info={"field": "name", "message": _("This holiday is already on that date.")}),)
+    __table_args__ = (
+        UniqueConstraint(
+            "date",
+            "name",
+            name="uq_holiday_date_name",
+            info={"field": "name", "message": _("This holiday is already on that date.")},
+        ),
+    )
 
     id = Column(Integer, primary_key=True)
     name = Column(String(50), nullable=False)
@@ -320,13 +344,15 @@ class Renovation(Stamped, Model):
     The status moves only through app.renovation; the unit is "renovating" while the works run and
     "occupied" once the deposit is settled.
     """
+
     __audited__ = True
 
     __tablename__ = "renovation"
-    __table_args__ = (CheckConstraint("deposit >= 0", name="ck_renovation_deposit"),
-                      CheckConstraint("withheld_amount IS NULL OR withheld_amount >= 0",
-                                      name="ck_renovation_withheld_amount"),
-                      Index("ix_renovation_status", "status"))
+    __table_args__ = (
+        CheckConstraint("deposit >= 0", name="ck_renovation_deposit"),
+        CheckConstraint("withheld_amount IS NULL OR withheld_amount >= 0", name="ck_renovation_withheld_amount"),
+        Index("ix_renovation_status", "status"),
+    )
     __display_relations__ = ("unit", "unit.building", "customer", "responsible")
 
     id = Column(Integer, primary_key=True)

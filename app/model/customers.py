@@ -1,4 +1,5 @@
 """Customers, their tags and the units they live in."""
+
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
 from sqlalchemy import (
@@ -63,8 +64,9 @@ class Customer(Stamped, Model):
     status = choice_column(CUSTOMER_STATUSES, default="active")
     notes = Column(Text)
     # notices go out on the preferred channel first, then down the configured fallback order
-    preferred_channel = Column(String(20), nullable=False, default="sms", server_default="sms",
-                               info={"choices": NOTIFY_CHANNELS})
+    preferred_channel = Column(
+        String(20), nullable=False, default="sms", server_default="sms", info={"choices": NOTIFY_CHANNELS}
+    )
     wechat_openid = Column(String(64))
     last_reminded_at = Column(UTCDateTime)  # payment reminders: at most one per configured interval
 
@@ -83,6 +85,7 @@ class Customer(Stamped, Model):
 
 class CustomerUnit(Model):
     """A customer's tie to a unit: owner, tenant or family member, with move-in/out dates."""
+
     __audited__ = True
 
     __tablename__ = "customer_unit"
@@ -106,7 +109,7 @@ class CustomerUnit(Model):
     move_in = Column(Date)
     move_out = Column(Date)
 
-    __str_fields__ = ('unit',)  # what __str__ prints: a relation shows them
+    __str_fields__ = ("unit",)  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.unit} ({RESIDENT_RELATIONS.label(self.relation)})"

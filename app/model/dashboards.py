@@ -1,4 +1,5 @@
 """Dashboard widgets that admins define in the UI (the built-in ones are code in app.dashboards)."""
+
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, true
@@ -18,6 +19,7 @@ dashboard_widget_role = Table(
 class DashboardWidget(Stamped, Model):
     """One chart on the dashboard: a model, a group-by field (dates bucketed), a measure, fixed
     filters, a chart type and the roles that see it. Its data is one GROUP BY query."""
+
     __audited__ = True
 
     __tablename__ = "dashboard_widget"
@@ -29,9 +31,15 @@ class DashboardWidget(Stamped, Model):
     bucket = choice_column(WIDGET_BUCKETS, default="none")
     measure = choice_column(WIDGET_MEASURES, default="count")
     measure_field = Column(String(100))
-    filters = Column(Text, info={"description": _(
-        "Optional, one condition per line: field = value, field != value, field >= value, "
-        "field <= value, or field in value1, value2. Example: type = complaint")})
+    filters = Column(
+        Text,
+        info={
+            "description": _(
+                "Optional, one condition per line: field = value, field != value, field >= value, "
+                "field <= value, or field in value1, value2. Example: type = complaint"
+            )
+        },
+    )
     chart = choice_column(WIDGET_CHARTS, default="bar")
     width = choice_column(WIDGET_WIDTHS, default="half")
     position = Column(Integer, nullable=False, default=100, server_default="100")

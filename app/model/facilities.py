@@ -1,4 +1,5 @@
 """Facilities (设备台账) and their maintenance plans (保养计划), which raise maintenance work orders."""
+
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
@@ -9,6 +10,7 @@ from app.types import EQUIPMENT_KINDS, INSPECTION_RESULTS, PRIORITIES, RECURRENC
 
 class Equipment(Stamped, Model):
     """A lift, water pump, fire system, CCTV …: where it is, who supplies and maintains it."""
+
     __audited__ = True
 
     __tablename__ = "equipment"
@@ -30,7 +32,7 @@ class Equipment(Stamped, Model):
     warranty_until = Column(Date)
     notes = Column(Text)
 
-    __str_fields__ = ('code', 'name')  # what __str__ prints: a relation shows them
+    __str_fields__ = ("code", "name")  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.code} {self.name}" if self.code else (self.name or "")
@@ -39,11 +41,14 @@ class Equipment(Stamped, Model):
 class MaintenancePlan(Stamped, Model):
     """A recurring maintenance: every N days/weeks/months from the start date, or a cron rule
     ("0 9 1 * *": 09:00 on the 1st of each month). Work orders are raised ``lead_days`` ahead."""
+
     __audited__ = True
 
     __tablename__ = "maintenance_plan"
-    __table_args__ = (CheckConstraint("every >= 1", name="ck_maintenance_plan_every"),
-                      CheckConstraint("lead_days >= 0", name="ck_maintenance_plan_lead_days"))
+    __table_args__ = (
+        CheckConstraint("every >= 1", name="ck_maintenance_plan_every"),
+        CheckConstraint("lead_days >= 0", name="ck_maintenance_plan_lead_days"),
+    )
     __display_relations__ = ("equipment", "department")
     __lookup__ = ("title",)
 
@@ -70,6 +75,7 @@ class MaintenancePlan(Stamped, Model):
 class MaintenanceOccurrence(Model):
     """One due date of a plan and the work order raised for it; unique per (plan, date), so the job
     raises exactly one work order per occurrence however often it runs."""
+
     __audited__ = True
 
     __tablename__ = "maintenance_occurrence"

@@ -1,4 +1,5 @@
 """Message templates, the staff inbox, the outbox and broadcasts."""
+
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import relationship
@@ -17,6 +18,7 @@ from app.model.base import Money, Stamped, choice_column
 
 class MessageTemplate(Stamped, Model):
     """The wording of a notice, edited by admins; ``{name}`` placeholders are filled when sent."""
+
     __audited__ = True
 
     __tablename__ = "message_template"
@@ -33,6 +35,7 @@ class MessageTemplate(Stamped, Model):
 
 class Notification(Model):
     """A message in a staff member's in-app inbox."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "notification"
@@ -57,6 +60,7 @@ class OutboxMessage(Model):
     ``dedupe_key`` is unique: the same notice is never queued twice. ``fallback`` lists the
     channels still to try, in order, when this one cannot deliver.
     """
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "outbox_message"
@@ -86,12 +90,13 @@ class OutboxMessage(Model):
     log = Column(Text)  # every failed attempt, one line each: nothing is lost
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     # broadcasts: which one, and what the channel reported back (delivery receipt, tracked link)
-    broadcast_id = Column(Integer, ForeignKey("broadcast.id", ondelete="SET NULL", name="fk_outbox_message_broadcast_id"),
-                          index=True)
+    broadcast_id = Column(
+        Integer, ForeignKey("broadcast.id", ondelete="SET NULL", name="fk_outbox_message_broadcast_id"), index=True
+    )
     delivered_at = Column(UTCDateTime)
     clicked_at = Column(UTCDateTime)
 
-    __str_fields__ = ('subject',)  # what __str__ prints: a relation shows them
+    __str_fields__ = ("subject",)  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{NOTIFY_CHANNELS.label(self.channel)} {self.subject}"
@@ -118,6 +123,7 @@ class Broadcast(Stamped, Model):
     arrears at least); each recipient gets one outbox row, so sending is throttled, resumable
     and counted per broadcast.
     """
+
     __audited__ = True
 
     __tablename__ = "broadcast"
@@ -133,8 +139,9 @@ class Broadcast(Stamped, Model):
     customer_type = choice_column(CUSTOMER_TYPES, nullable=True)
     min_arrears = Column(Money, info={"check": "positive"})
     # the customers of a saved customer list view (its filters and search, as saved)
-    saved_view_id = Column(Integer, ForeignKey("saved_list_view.id", ondelete="SET NULL",
-                                               name="fk_broadcast_saved_view_id"))
+    saved_view_id = Column(
+        Integer, ForeignKey("saved_list_view.id", ondelete="SET NULL", name="fk_broadcast_saved_view_id")
+    )
     saved_view = relationship("SavedListView")
     scheduled_at = Column(UTCDateTime)
     status = choice_column(BROADCAST_STATUSES, default="draft")

@@ -1,4 +1,5 @@
 """Buildings and units."""
+
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
 from sqlalchemy import (
@@ -64,7 +65,7 @@ class Unit(Stamped, Model):
 
     residents = relationship("CustomerUnit", back_populates="unit", cascade="all, delete-orphan")
 
-    __str_fields__ = ('building', 'number')  # what __str__ prints: a relation shows them
+    __str_fields__ = ("building", "number")  # what __str__ prints: a relation shows them
 
     def __str__(self):
         building = self.building.name if self.building else ""

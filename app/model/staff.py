@@ -1,4 +1,5 @@
 """Departments, staff, the duty roster, dispatch rules and service levels."""
+
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
 from sqlalchemy import (
@@ -42,6 +43,7 @@ staff_building = Table(
 
 class StaffProfile(Stamped, Model):
     """What the CRM knows of a staff account beyond FAB's User: department, duty, load limit."""
+
     __audited__ = True
 
     __tablename__ = "staff_profile"
@@ -68,6 +70,7 @@ class StaffProfile(Stamped, Model):
 
 class DispatchRule(Stamped, Model):
     """Which department a new ticket goes to: by type, optionally narrowed by building or unit use."""
+
     __audited__ = True
 
     __tablename__ = "dispatch_rule"
@@ -87,6 +90,7 @@ class DispatchRule(Stamped, Model):
 
 class DutyShift(Model):
     """A weekly shift of a staff member (weekday 0 = Monday), in local time."""
+
     __audited__ = True
 
     __tablename__ = "duty_shift"
@@ -104,8 +108,10 @@ class DutyShift(Model):
     end_minute = Column(Integer, nullable=False, default=18 * 60)
 
     def __str__(self):
-        return f"{self.weekday} {self.start_minute // 60:02d}:{self.start_minute % 60:02d}-" \
-               f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
+        return (
+            f"{self.weekday} {self.start_minute // 60:02d}:{self.start_minute % 60:02d}-"
+            f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
+        )
 
 
 SLA_FALLBACK_RESPONSE = "sla_fallback_response_minutes"
@@ -114,12 +120,15 @@ ESCALATION_LEVEL_TWO = "escalation_level_two_minutes"
 
 # key -> (built-in value, what it means); the built-in value is only the seed (app.settings)
 BUILT_IN_SETTINGS = {
-    SLA_FALLBACK_RESPONSE: (4 * 60, _("Minutes to respond when no service level covers a ticket's type and "
-                                      "priority")),
-    SLA_FALLBACK_RESOLUTION: (48 * 60, _("Minutes to resolve when no service level covers a ticket's type and "
-                                         "priority")),
-    ESCALATION_LEVEL_TWO: (4 * 60, _("Minutes after level 1 an overdue ticket is escalated to level 2 "
-                                     "(managers told)")),
+    SLA_FALLBACK_RESPONSE: (4 * 60, _("Minutes to respond when no service level covers a ticket's type and priority")),
+    SLA_FALLBACK_RESOLUTION: (
+        48 * 60,
+        _("Minutes to resolve when no service level covers a ticket's type and priority"),
+    ),
+    ESCALATION_LEVEL_TWO: (
+        4 * 60,
+        _("Minutes after level 1 an overdue ticket is escalated to level 2 (managers told)"),
+    ),
 }
 
 
@@ -154,12 +163,17 @@ class SeededDefault(Model):
 
 class SlaPolicy(Stamped, Model):
     """Response and resolution times per ticket type and priority, edited in the UI."""
+
     __audited__ = True
 
     __tablename__ = "sla_policy"
     __table_args__ = (
-        UniqueConstraint("ticket_type", "priority", name="uq_sla_policy",
-                         info={"field": "priority", "message": _("There is already a policy for this type and priority.")}),
+        UniqueConstraint(
+            "ticket_type",
+            "priority",
+            name="uq_sla_policy",
+            info={"field": "priority", "message": _("There is already a policy for this type and priority.")},
+        ),
         CheckConstraint("response_minutes > 0 AND resolution_minutes > 0", name="ck_sla_positive"),
     )
 

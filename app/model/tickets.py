@@ -1,4 +1,5 @@
 """Service tickets, their history, files, ratings, and communication records."""
+
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
@@ -30,6 +31,7 @@ communication_ticket = Table(
 
 class Ticket(Stamped, Model):
     """A service request / work order (诉求/工单)."""
+
     __audited__ = True
 
     __tablename__ = "ticket"
@@ -61,8 +63,7 @@ class Ticket(Stamped, Model):
     unit = relationship("Unit", backref="tickets")
     department_id = Column(Integer, ForeignKey("department.id", ondelete="RESTRICT"), index=True)
     department = relationship("Department", backref="tickets")
-    assignee_id = column_property(Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL")),
-                                  active_history=True)
+    assignee_id = column_property(Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL")), active_history=True)
     assignee = relationship("User", foreign_keys=[assignee_id], active_history=True)
     deadline = Column(UTCDateTime)
     description = Column(Text)
@@ -80,9 +81,7 @@ class Ticket(Stamped, Model):
     updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     updated_by = relationship("User", foreign_keys=[updated_by_id])
 
-    events = relationship(
-        "TicketEvent", back_populates="ticket", order_by="TicketEvent.id", passive_deletes="all"
-    )
+    events = relationship("TicketEvent", back_populates="ticket", order_by="TicketEvent.id", passive_deletes="all")
     attachments = relationship("TicketAttachment", back_populates="ticket", cascade="all, delete-orphan")
 
     # not stored: the reason given with a reassignment, written to the ticket's history
@@ -97,7 +96,7 @@ class Ticket(Stamped, Model):
         open_first = case((cls.status.in_(OPEN_STATUSES), 0), else_=1)
         return open_first, cls.created_at.desc(), cls.id.desc()
 
-    __str_fields__ = ('number', 'title')  # what __str__ prints: a relation shows them
+    __str_fields__ = ("number", "title")  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return f"{self.number} {self.title}" if self.number else (self.title or "")
@@ -115,7 +114,7 @@ class TicketAttachment(Model):
     description = Column(String(200))
     uploaded_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
-    __str_fields__ = ('description',)  # what __str__ prints: a relation shows them
+    __str_fields__ = ("description",)  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return self.description or str(self.file)
@@ -123,6 +122,7 @@ class TicketAttachment(Model):
 
 class TicketEvent(Model):
     """Append-only log of a ticket's life: rows are written by app.tickets, never edited."""
+
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "ticket_event"
@@ -147,6 +147,7 @@ class TicketEvent(Model):
 
 class Communication(Stamped, Model):
     """A record of contact with a customer (沟通记录)."""
+
     __audited__ = True
 
     __tablename__ = "communication"
@@ -163,7 +164,7 @@ class Communication(Stamped, Model):
     staff = relationship("User")
     tickets = relationship("Ticket", secondary=communication_ticket, backref="communications")
 
-    __str_fields__ = ('summary',)  # what __str__ prints: a relation shows them
+    __str_fields__ = ("summary",)  # what __str__ prints: a relation shows them
 
     def __str__(self):
         return (self.summary or "")[:30]
@@ -171,11 +172,14 @@ class Communication(Stamped, Model):
 
 class TicketRating(Model):
     """The customer's rating of a finished ticket: 1–5 stars, once per ticket."""
+
     __audited__ = True
 
     __tablename__ = "ticket_rating"
-    __table_args__ = (CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),
-                      Index("ix_ticket_rating_rated_at", "rated_at"))
+    __table_args__ = (
+        CheckConstraint("stars >= 1 AND stars <= 5", name="ck_ticket_rating_stars"),
+        Index("ix_ticket_rating_rated_at", "rated_at"),
+    )
     __display_relations__ = ("ticket", "recorded_by")
 
     id = Column(Integer, primary_key=True)

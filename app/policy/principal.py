@@ -11,6 +11,7 @@ looks at a role's name, so a role an admin copies behaves exactly like the origi
 - Outside a request (scheduler jobs, CLI) the principal is the system, unless a job acts for a user
   (``acting_as``): a background export runs with the scope and field levels of the user who asked.
 """
+
 import contextlib
 import functools
 import contextvars
@@ -105,13 +106,14 @@ def _principal_for(session, user):
     admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
     # the admin role is FAB's own configured superuser role, not a rule of ours
     permissions = None if any(role.name == admin_role for role in roles) else _permissions_of_roles(session, role_ids)
-    departments = tuple(session.execute(
-        select(StaffProfile.department_id).where(StaffProfile.user_id == user.id,
-                                                 StaffProfile.department_id.isnot(None))
-        .execution_options(crm_unscoped=True)
-    ).scalars())
-    return Principal(user_id=user.id, role_ids=role_ids, permissions=permissions, departments=departments,
-                     kind="user")
+    departments = tuple(
+        session.execute(
+            select(StaffProfile.department_id)
+            .where(StaffProfile.user_id == user.id, StaffProfile.department_id.isnot(None))
+            .execution_options(crm_unscoped=True)
+        ).scalars()
+    )
+    return Principal(user_id=user.id, role_ids=role_ids, permissions=permissions, departments=departments, kind="user")
 
 
 def anonymous_principal(session):
@@ -123,8 +125,7 @@ def anonymous_principal(session):
     with acting_as(_RESOLVING):
         role = sm.find_role(sm.auth_role_public)
         permissions = _permissions_of_roles(session, (role.id,) if role else ())
-    principal = Principal(user_id=None, role_ids=(role.id,) if role else (),
-                          permissions=permissions, kind="anonymous")
+    principal = Principal(user_id=None, role_ids=(role.id,) if role else (), permissions=permissions, kind="anonymous")
     if has_request_context():
         g._crm_anonymous = principal
     return principal
@@ -204,13 +205,21 @@ def users_with_permission(session, action, resource):
     """Ids of the active users whose roles grant (action, resource) — who approves is who is told."""
     from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, User, ViewMenu
 
-    return session.execute(
-        select(User.id).join(User.roles).join(Role.permissions)
-        .join(Permission, PermissionView.permission_id == Permission.id)
-        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-        .where(Permission.name == action, ViewMenu.name == resource, User.active.is_(True))
-        .distinct().order_by(User.id).execution_options(crm_unscoped=True)
-    ).scalars().all()
+    return (
+        session.execute(
+            select(User.id)
+            .join(User.roles)
+            .join(Role.permissions)
+            .join(Permission, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+            .where(Permission.name == action, ViewMenu.name == resource, User.active.is_(True))
+            .distinct()
+            .order_by(User.id)
+            .execution_options(crm_unscoped=True)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def as_link_holder(view):

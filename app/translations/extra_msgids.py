@@ -23,9 +23,7 @@ def _(message):
     return message
 
 
-APP_MSGIDS = (
-    _("Type to search"),
-)
+APP_MSGIDS = (_("Type to search"),)
 
 # FAB 5.3 msgids that are missing, empty or fuzzy in FAB's zh catalogue.
 FAB_MISSING_MSGIDS = (
@@ -61,14 +59,8 @@ FAB_MISSING_MSGIDS = (
     _("The user's password for authentication"),
     _("It's not a good policy to remove a user, just make it inactive"),
     # security/views.py uses lazy_formatter_gettext, which the extractor does not know
-    _(
-        "The user role on the application,"
-        " this will associate with a list of permissions"
-    ),
-    _(
-        "The user group on the application,"
-        " this will associate with a list of roles associated with the group"
-    ),
+    _("The user role on the application, this will associate with a list of permissions"),
+    _("The user group on the application, this will associate with a list of roles associated with the group"),
     # OAuth/SAML login buttons: followed by the provider name
     _("Sign In with "),
 )

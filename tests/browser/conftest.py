@@ -2,6 +2,7 @@
 
 Skipped only when no Chromium is installed; CI sets CRM_REQUIRE_BROWSER=1 to make that a failure.
 """
+
 import os
 import shutil
 import socket
@@ -36,14 +37,20 @@ def clean_tables():
 def server_env():
     """The environment of the app server: `flask crm …` run with it acts on the same database."""
     tmp = tempfile.mkdtemp(prefix="crm-browser-")
-    return dict(os.environ, CRM_INSTANCE_DIR=tmp, SECRET_KEY="browser-test",
-                DATABASE_URL=os.environ.get("BROWSER_DATABASE_URL", f"sqlite:///{tmp}/crm.sqlite"),
-                CRM_ADMIN_PASSWORD=ADMIN_PASSWORD, FLASK_APP="app")
+    return dict(
+        os.environ,
+        CRM_INSTANCE_DIR=tmp,
+        SECRET_KEY="browser-test",
+        DATABASE_URL=os.environ.get("BROWSER_DATABASE_URL", f"sqlite:///{tmp}/crm.sqlite"),
+        CRM_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        FLASK_APP="app",
+    )
 
 
 def flask_command(env, *args):
-    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="session")
@@ -52,26 +59,38 @@ def server(server_env):
     tmp = env["CRM_INSTANCE_DIR"]
     flask = [sys.executable, "-m", "flask"]
     subprocess.run(flask + ["crm", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run(flask + ["crm", "demo", "--customers", "20", "--staff-password", STAFF_PASSWORD], cwd=ROOT,
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        flask + ["crm", "demo", "--customers", "20", "--staff-password", STAFF_PASSWORD],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     # the service desk of this firm may export customer lists (an admin grants it in the role page)
-    grant = ("from app import create_app\n"
-             "app = create_app()\n"
-             "with app.app_context():\n"
-             "    sm = app.appbuilder.sm\n"
-             "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n"
-             # today in 工程部 only 刘国强 (tech) is at work, so a new repair goes to him
-             "    from app.extensions import db\n"
-             "    from app.models import StaffProfile\n"
-             "    tech = sm.find_user(username='tech')\n"
-             "    for profile in db.session.query(StaffProfile).filter(StaffProfile.department.has(name='工程部')):\n"
-             "        profile.on_leave = profile.user_id != tech.id\n"
-             "        profile.max_open_tickets = 500 if profile.user_id == tech.id else profile.max_open_tickets\n"
-             "    db.session.commit()\n")
+    grant = (
+        "from app import create_app\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    sm = app.appbuilder.sm\n"
+        "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n"
+        # today in 工程部 only 刘国强 (tech) is at work, so a new repair goes to him
+        "    from app.extensions import db\n"
+        "    from app.models import StaffProfile\n"
+        "    tech = sm.find_user(username='tech')\n"
+        "    for profile in db.session.query(StaffProfile).filter(StaffProfile.department.has(name='工程部')):\n"
+        "        profile.on_leave = profile.user_id != tech.id\n"
+        "        profile.max_open_tickets = 500 if profile.user_id == tech.id else profile.max_open_tickets\n"
+        "    db.session.commit()\n"
+    )
     subprocess.run([sys.executable, "-c", grant], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
-    proc = subprocess.Popen(flask + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
+    proc = subprocess.Popen(
+        flask + ["run", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(tmp, "server.log"), "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a busy shared machine can take a while to start the app
     while time.monotonic() < deadline and proc.poll() is None:
@@ -97,9 +116,19 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         yield browser
         browser.close()
 

@@ -1,5 +1,6 @@
 """Billing in Chromium: generate a month's bills, record a partial payment, watch the arrears view
 change, and send a scheduled broadcast to one building."""
+
 import datetime
 import re
 import threading

@@ -1,4 +1,5 @@
 """A service-desk journey in Chromium: log in, add a customer with a tag, find them by phone."""
+
 import pytest
 
 from tests.browser.conftest import ADMIN_PASSWORD

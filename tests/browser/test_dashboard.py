@@ -1,5 +1,6 @@
 """The managers' dashboard in Chromium: every chart drawn from the app's own ECharts, no JS errors,
 no request to another host; a click on a pie slice opens the ticket list filtered to that slice."""
+
 import re
 
 import pytest
@@ -30,7 +31,9 @@ def test_dashboard_draws_every_chart_and_drills_down(page, server):
     assert count >= 12
     page.wait_for_function(
         "() => [...document.querySelectorAll('.crm-widget[data-url]')]"
-        ".every(w => ['drawn', 'refused', 'failed'].includes(w.getAttribute('data-state')))", timeout=20000)
+        ".every(w => ['drawn', 'refused', 'failed'].includes(w.getAttribute('data-state')))",
+        timeout=20000,
+    )
     states = [widgets.nth(i).get_attribute("data-state") for i in range(count)]
     assert states == ["drawn"] * count
     assert page.locator(".crm-widget[data-url] canvas").count() == count  # every chart drawn on a canvas
@@ -54,9 +57,12 @@ def test_dashboard_draws_every_chart_and_drills_down(page, server):
 def test_reports_draw_their_charts(page, server):
     login(page, server, "manager", STAFF_PASSWORD)
     page.goto(server + "/reports/collection/?start=2020-01-01")
-    page.wait_for_function("() => document.querySelectorAll('.crm-widget[data-chart]').length > 0 && "
-                           "[...document.querySelectorAll('.crm-widget[data-chart]')]"
-                           ".every(w => w.getAttribute('data-state') === 'drawn')", timeout=20000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.crm-widget[data-chart]').length > 0 && "
+        "[...document.querySelectorAll('.crm-widget[data-chart]')]"
+        ".every(w => w.getAttribute('data-state') === 'drawn')",
+        timeout=20000,
+    )
     assert page.locator(".crm-widget[data-chart] canvas").count() >= 2
     with page.expect_download() as download:
         page.click(".crm-report-download")

@@ -1,5 +1,6 @@
 """Dates in Chromium as the staff type them: a contract's days and a ticket's deadline are typed, the
 box is left, the record is saved and shows what was typed; the calendar that opens speaks Chinese."""
+
 import re
 import uuid
 
@@ -10,8 +11,10 @@ from tests.browser.test_customer_journey import login
 
 pytestmark = pytest.mark.browser
 
-ENGLISH = re.compile(r"\b(Su|Mo|Tu|We|Th|Fr|Sa|January|February|March|April|June|July|August|September|"
-                     r"October|November|December|Today|Clear)\b")
+ENGLISH = re.compile(
+    r"\b(Su|Mo|Tu|We|Th|Fr|Sa|January|February|March|April|June|July|August|September|"
+    r"October|November|December|Today|Clear)\b"
+)
 
 
 def type_into(page, selector, text):
@@ -68,14 +71,16 @@ def test_typed_dates_and_times_stick_and_the_calendar_is_chinese(page, server):
     day = r"^\s*{}\s*$"
     page.click("#deadline")
     page.keyboard.type("2026/12/01 18:00")  # typed, then a day clicked without leaving the box
-    page.locator(".air-datepicker.-active- .air-datepicker-cell.-day-:not(.-other-month-)",
-                 has_text=re.compile(day.format(2))).first.click()
+    page.locator(
+        ".air-datepicker.-active- .air-datepicker-cell.-day-:not(.-other-month-)", has_text=re.compile(day.format(2))
+    ).first.click()
     assert page.input_value("#deadline") == "2026-12-02 18:00"
     page.keyboard.press("Escape")
     type_into(page, "#deadline", "2026/12/01 18:00")  # typed and left; the calendar opens on it
     page.click("#deadline")
-    page.locator(".air-datepicker.-active- .air-datepicker-cell.-day-:not(.-other-month-)",
-                 has_text=re.compile(day.format(3))).first.click()
+    page.locator(
+        ".air-datepicker.-active- .air-datepicker-cell.-day-:not(.-other-month-)", has_text=re.compile(day.format(3))
+    ).first.click()
     assert page.input_value("#deadline") == "2026-12-03 18:00"
     page.keyboard.press("Escape")
     page.click("input[name=title]")

@@ -1,4 +1,5 @@
 """An admin hides a field for the service desk in the matrix; the service desk no longer sees it."""
+
 import io
 import re
 
@@ -68,21 +69,31 @@ def test_a_protected_phone_is_nowhere_for_the_desk_and_the_technician(page, serv
     tech_context = browser.new_context(locale="zh-CN")
     tech = tech_context.new_page()
     login(tech, server, "tech", STAFF_PASSWORD)
-    tickets = [t for t in tech.request.get(server + "/api/v1/ticket/?q=(page_size:100)").json()["result"]
-               if t.get("customer") and t["customer"].get("id")]
+    tickets = [
+        t
+        for t in tech.request.get(server + "/api/v1/ticket/?q=(page_size:100)").json()["result"]
+        if t.get("customer") and t["customer"].get("id")
+    ]
     assert tickets, "the technician has work orders with a customer"
     ticket = tickets[0]
     customer_id = ticket["customer"]["id"]
     phone = page.request.get(f"{server}/api/v1/customer/{customer_id}").json()["result"]["phone"]
     assert re.fullmatch(r"1[3-9]\d{9}", phone)
-    bills = page.request.get(f"{server}/api/v1/bill/?q=(filters:!((col:customer,opr:rel_o_m,value:{customer_id})))"
-                             ).json()["result"]
+    bills = page.request.get(
+        f"{server}/api/v1/bill/?q=(filters:!((col:customer,opr:rel_o_m,value:{customer_id})))"
+    ).json()["result"]
     page.goto(server + "/logout/")
 
     login(page, server, "service", STAFF_PASSWORD)
-    service_paths = [f"/customerview/show/{customer_id}", f"/ticketview/show/{ticket['id']}", "/care/",
-                     f"/customerview/timeline/{customer_id}", f"/api/v1/customer/{customer_id}",
-                     f"/api/v1/ticket/{ticket['id']}", "/customerview/list/"]
+    service_paths = [
+        f"/customerview/show/{customer_id}",
+        f"/ticketview/show/{ticket['id']}",
+        "/care/",
+        f"/customerview/timeline/{customer_id}",
+        f"/api/v1/customer/{customer_id}",
+        f"/api/v1/ticket/{ticket['id']}",
+        "/customerview/list/",
+    ]
     service_paths += [f"/billview/show/{b['id']}" for b in bills[:1]] + [f"/api/v1/bill/{b['id']}" for b in bills[:1]]
     for path in service_paths:
         response = page.request.get(server + path)
@@ -91,9 +102,14 @@ def test_a_protected_phone_is_nowhere_for_the_desk_and_the_technician(page, serv
     page.goto(f"{server}/customerview/show/{customer_id}")
     assert phone not in _digits(page.content())
 
-    tech_paths = [f"/customerview/show/{customer_id}", f"/ticketwork/{ticket['number']}",
-                  f"/ticketview/show/{ticket['id']}", f"/api/v1/ticket/{ticket['id']}",
-                  f"/api/v1/customer/{customer_id}", f"/lookup/customer?q={phone}"]
+    tech_paths = [
+        f"/customerview/show/{customer_id}",
+        f"/ticketwork/{ticket['number']}",
+        f"/ticketview/show/{ticket['id']}",
+        f"/api/v1/ticket/{ticket['id']}",
+        f"/api/v1/customer/{customer_id}",
+        f"/lookup/customer?q={phone}",
+    ]
     for path in tech_paths:
         response = tech.request.get(server + path)
         assert response.status in (200, 302, 403, 404), (path, response.status)

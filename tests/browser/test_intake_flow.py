@@ -1,6 +1,7 @@
 """Logging a repair in one step, in Chromium, as the work-order steps describe it: 1 log in, 2 open the
 work orders, 3 fill in the ticket (with a photo), 4 choose the department and the handler, 5 submit and
 read the number; the ticket is 已派单, its history says so, and the technician finds it in 我的待办."""
+
 import re
 
 import pytest

@@ -1,4 +1,5 @@
 """A customer's page in Chromium: the related lists are closed panels; opening one fetches its rows."""
+
 import pytest
 
 from tests.browser.conftest import ADMIN_PASSWORD
@@ -9,8 +10,11 @@ pytestmark = pytest.mark.browser
 
 def test_opening_a_related_panel_shows_the_customers_tickets(page, server):
     login(page, server, "admin", ADMIN_PASSWORD)
-    tickets = [t for t in page.request.get(server + "/api/v1/ticket/?q=(page_size:100)").json()["result"]
-               if t.get("customer") and t["customer"].get("id")]
+    tickets = [
+        t
+        for t in page.request.get(server + "/api/v1/ticket/?q=(page_size:100)").json()["result"]
+        if t.get("customer") and t["customer"].get("id")
+    ]
     assert tickets, "the demo data has work orders with a customer"
     customer_id = tickets[0]["customer"]["id"]
     numbers = [t["number"] for t in tickets if t["customer"]["id"] == customer_id]

@@ -1,5 +1,6 @@
 """A satisfaction survey end to end in Chromium: the service desk builds a two-question survey and sends
 it; a customer answers through the personal link (no login); the result page shows the chart."""
+
 import subprocess
 import sys
 
@@ -52,13 +53,18 @@ def test_build_send_answer_and_see_the_chart(browser, server, server_env, page):
     assert "已通过发件箱发送给" in page.inner_text("#crm-task-summary")
     page.reload()
     assert page.inner_text("#survey-status") == "已发送"
-    link = subprocess.run([sys.executable, "-c", LATEST_LINK], cwd=ROOT, env=server_env, check=True,
-                          capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    link = (
+        subprocess.run(
+            [sys.executable, "-c", LATEST_LINK], cwd=ROOT, env=server_env, check=True, capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert "/survey/" in link
 
     # 3. the customer answers through the link, without logging in
     customer = browser.new_context(locale="zh-CN").new_page()
-    customer.goto(server + link[link.index("/survey/"):])
+    customer.goto(server + link[link.index("/survey/") :])
     customer.check("input[type=radio][value='4']")
     customer.check("input[type=checkbox][value='安保']")
     customer.check("input[type=checkbox][value='维修']")

@@ -1,6 +1,7 @@
 """The whole service flow in Chromium: the desk logs a repair, it is dispatched to the technician,
 who starts and resolves it from My to-do; the customer rates it through the link; the manager
 sees it in staff performance."""
+
 import re
 import subprocess
 import sys
@@ -71,19 +72,27 @@ def test_repair_from_intake_to_rating_and_performance(browser, server, server_en
     timeline = tech.inner_text("#ticket-timeline")
     # the handler sees that the customer got the rating link, never the link itself
     assert "评价链接已通过" in timeline and "/rate/" not in timeline
-    link = re.search(r"https?://\S+/rate/\S+", subprocess.run(
-        [sys.executable, "-c", LATEST_COMPLETION], cwd=ROOT, env=server_env, check=True, capture_output=True,
-        text=True).stdout).group(0)
+    link = re.search(
+        r"https?://\S+/rate/\S+",
+        subprocess.run(
+            [sys.executable, "-c", LATEST_COMPLETION],
+            cwd=ROOT,
+            env=server_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout,
+    ).group(0)
 
     # 4. the customer rates it through the personal link, without logging in
     customer = browser.new_context(locale="zh-CN").new_page()
-    customer.goto(server + link[link.index("/rate/"):])
+    customer.goto(server + link[link.index("/rate/") :])
     customer.check("input[name=stars][value='5']")
     customer.fill("#comment", "师傅很专业，处理及时")
     customer.click("#rating-form button[type=submit]")
     customer.wait_for_load_state("networkidle")
     assert "感谢" in customer.inner_text("#rating-message")
-    customer.goto(server + link[link.index("/rate/"):])  # the link works once
+    customer.goto(server + link[link.index("/rate/") :])  # the link works once
     assert "已经评价" in customer.inner_text("#rating-message")
 
     # 5. the manager sees it in staff performance

@@ -1,5 +1,6 @@
 """The desk finds a household by its unit as the lists print it ("1号楼-102"), and narrows the customer
 list by building and unit with the 楼栋 and 房屋 filters (searchable selects), in Chromium."""
+
 import subprocess
 import sys
 

@@ -1,5 +1,6 @@
 """What FAB's and Select2's scripts show is Chinese too: the "no row selected" alert, the multi-select
 placeholder and the "no matches" message (app/static/js/crm.js, texts from crm/base.html)."""
+
 import pytest
 
 from tests.browser.conftest import ADMIN_PASSWORD
