@@ -53,56 +53,56 @@ class TypedDateInput:
         )
 
 
-class LocalDateField(Field):
+class _TypedField(Field):
+    """A date or date-time box: what was typed is kept on a refusal; ``parse``/``shown`` say the kind."""
+
+    kind = "date"
+    message = None
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("widget", TypedDateInput(self.kind))
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return "" if self.data is None else self.shown(self.data)
+
+    def process_formdata(self, valuelist):
+        text = " ".join(valuelist).strip() if valuelist else ""
+        if not text:
+            self.data = None
+            return
+        try:
+            self.data = self.parse(text)
+        except TypedDateError:
+            self.data = None
+            raise ValueError(self.message) from None
+
+
+class LocalDateField(_TypedField):
     """A calendar day, typed the way the staff write it."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("widget", TypedDateInput("date"))
-        super().__init__(label, validators, **kwargs)
+    kind = "date"
+    message = _("Enter a date such as 2026-11-26 (year-month-day).")
+    parse = staticmethod(parse_typed_date)
 
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        if isinstance(self.data, datetime.date):
-            return self.data.isoformat()
-        return ""
-
-    def process_formdata(self, valuelist):
-        text = " ".join(valuelist).strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = parse_typed_date(text)
-        except TypedDateError:
-            self.data = None
-            raise ValueError(_("Enter a date such as 2026-11-26 (year-month-day).")) from None
+    @staticmethod
+    def shown(value):
+        return value.isoformat() if isinstance(value, datetime.date) else ""
 
 
-class LocalDateTimeField(Field):
+class LocalDateTimeField(_TypedField):
     """Date and time typed in the local zone, stored as UTC."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("widget", TypedDateInput("datetime"))
-        super().__init__(label, validators, **kwargs)
+    kind = "datetime"
+    message = _("Enter a date and time such as 2026-12-01 18:00.")
+    parse = staticmethod(parse_typed_datetime)
 
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        if isinstance(self.data, datetime.datetime):
-            return to_local(self.data).strftime("%Y-%m-%d %H:%M:%S")  # saved unchanged, it keeps its seconds
-        return ""
-
-    def process_formdata(self, valuelist):
-        text = " ".join(valuelist).strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = parse_typed_datetime(text)
-        except TypedDateError:
-            self.data = None
-            raise ValueError(_("Enter a date and time such as 2026-12-01 18:00.")) from None
+    @staticmethod
+    def shown(value):
+        # saved unchanged, it keeps its seconds
+        return to_local(value).strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime.datetime) else ""
 
 
 def picker_blueprint(app):
