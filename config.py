@@ -109,6 +109,9 @@ class Config:
     CRM_BASE_URL = os.environ.get("CRM_BASE_URL", "http://127.0.0.1:5000")
     # Days a customer's rating link stays valid; days after resolution a ticket closes by itself.
     CRM_RATING_LINK_DAYS = float(os.environ.get("CRM_RATING_LINK_DAYS", "14"))
+    # the resident portal: a phone stays signed in for a month of use, three months at most
+    CRM_PORTAL_IDLE_DAYS = float(os.environ.get("CRM_PORTAL_IDLE_DAYS", "30"))
+    CRM_PORTAL_MAX_DAYS = float(os.environ.get("CRM_PORTAL_MAX_DAYS", "90"))
     CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20

@@ -78,6 +78,9 @@ def create_app(test_config=None):
         from app.date_fields import picker_blueprint
 
         app.register_blueprint(picker_blueprint(app))
+        from app.portal.views import portal
+
+        app.register_blueprint(portal)
 
     @app.before_request
     def _principal():

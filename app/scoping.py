@@ -21,15 +21,20 @@ from sqlalchemy import and_, event, false, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from app.models import (
+    Bill,
     ChangeLog,
+    Customer,
+    CustomerUnit,
     MaintenanceOccurrence,
     OutboxMessage,
+    Payment,
     ReturnVisit,
     StaffProfile,
     Ticket,
     TicketAttachment,
     TicketEvent,
     TicketRating,
+    Unit,
 )
 from app.policy.principal import SCOPE_ALL, SCOPE_DEPARTMENT, SCOPE_NONE, SCOPE_OWN, current_principal
 from app.security import RESOURCE_OUTBOX, RESOURCE_STAFF, RESOURCE_TICKET
@@ -56,8 +61,36 @@ def _follow_ticket(model, visible):
     )
 
 
+def _own(model, criterion):
+    return with_loader_criteria(model, criterion, include_aliases=True, track_closure_variables=True)
+
+
+def resident_options(customer_id):
+    """A resident (portal) reaches their own record, units, tickets, bills and payments, whatever id
+    they put in a URL; staff records and messages not at all."""
+    own_units = select(CustomerUnit.unit_id).where(CustomerUnit.customer_id == customer_id)
+    own_bills = select(Bill.id).where(Bill.customer_id == customer_id)
+    own_tickets = select(Ticket.id).where(Ticket.customer_id == customer_id)
+    return [
+        _own(Customer, lambda cls: cls.id == customer_id),
+        _own(CustomerUnit, lambda cls: cls.customer_id == customer_id),
+        _own(Unit, lambda cls: cls.id.in_(own_units)),
+        _own(Ticket, lambda cls: cls.customer_id == customer_id),
+        *[_follow_ticket(model, own_tickets) for model in (TicketEvent, TicketAttachment, TicketRating)],
+        _own(Bill, lambda cls: cls.customer_id == customer_id),
+        _own(Payment, lambda cls: cls.bill_id.in_(own_bills)),
+        _own(OutboxMessage, lambda cls: false()),
+        _own(StaffProfile, lambda cls: false()),
+        _own(ChangeLog, lambda cls: false()),
+        _own(ReturnVisit, lambda cls: false()),
+        _own(MaintenanceOccurrence, lambda cls: false()),
+    ]
+
+
 def options_for(principal):
     """The loader criteria that limit a statement to what ``principal`` may reach."""
+    if principal.is_resident:
+        return resident_options(principal.customer_id)
     options = []
     tickets = ticket_criterion(principal)
     if tickets is not None:

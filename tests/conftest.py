@@ -204,6 +204,22 @@ def login(app):
 
 
 @pytest.fixture
+def resident_login(app):
+    """A client signed in to the resident portal as a customer (the sign-in itself has tests of its own)."""
+
+    def sign_in(customer_id):
+        from app.core.clock import timestamp
+        from app.portal.session import SESSION_KEY
+
+        client = app.test_client()
+        with client.session_transaction() as cookie:
+            cookie[SESSION_KEY] = {"customer": customer_id, "at": timestamp(), "seen": timestamp(), "how": "test"}
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
 def admin_client(login):
     return login("Admin")
 

@@ -37,7 +37,9 @@ class Principal:
     # (action, resource) pairs; None means every permission (the admin role, the system)
     permissions: frozenset | None = frozenset()
     departments: tuple = ()
-    kind: str = "anonymous"  # "user", "system" or "anonymous"
+    kind: str = "anonymous"  # "user", "resident", "system" or "anonymous"
+    # a resident signed in to the portal: the customer they are (their own rows only, no staff permission)
+    customer_id: int | None = None
     # what is loaded for this principal once (its field levels), filled on first use
     cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -49,6 +51,10 @@ class Principal:
     def is_authenticated(self):
         return self.kind == "user"
 
+    @property
+    def is_resident(self):
+        return self.kind == "resident"
+
     def may(self, action, resource):
         return self.permissions is None or (action, resource) in self.permissions
 
@@ -56,7 +62,7 @@ class Principal:
         """How many rows of ``resource`` this principal reaches: all, department, own or none."""
         if self.permissions is None:
             return SCOPE_ALL
-        if self.kind == "anonymous":
+        if self.kind in ("anonymous", "resident"):  # a resident reaches their own rows by rules of their own
             return SCOPE_NONE
         if self.may(ACTION_SEE_ALL, resource):
             return SCOPE_ALL
@@ -131,13 +137,22 @@ def anonymous_principal(session):
     return principal
 
 
+def resident_principal(customer_id):
+    """A resident signed in to the portal: no staff permission; the rows that are theirs (app.scoping)."""
+    return Principal(user_id=None, kind="resident", customer_id=customer_id)
+
+
 def current_principal():
-    """The acting principal: set by ``acting_as``, else this request's user, else the system (jobs, CLI)."""
+    """The acting principal: set by ``acting_as``, else this request's resident (portal pages) or user,
+    else the system (jobs, CLI)."""
     acting = _acting.get()
     if acting is not None:
         return acting
     if not has_request_context():
         return SYSTEM
+    resident = g.get("crm_resident_principal")
+    if resident is not None:  # set by the portal for its own routes only; staff pages never see one
+        return resident
     user = _request_user()
     cached = g.get("_crm_principal")
     if cached is not None and cached[0] is user:  # the same signed-in user (a login or token changes it)

@@ -1,0 +1,58 @@
+"""The portal's session: a resident principal of its own, no staff reach, staff sessions give nothing."""
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Bill, Customer, Ticket
+from app.policy.principal import acting_as, resident_principal
+from tests import factories
+
+
+def _two_residents(session):
+    mine, theirs = factories.customer(name="王秀英"), factories.customer(name="李建国")
+    session.add_all([mine, theirs])
+    session.flush()
+    my_ticket = factories.ticket(customer=mine, title="厨房漏水")
+    their_ticket = factories.ticket(customer=theirs, title="门锁坏了")
+    session.add_all([my_ticket, their_ticket])
+    session.commit()
+    return mine.id, theirs.id, my_ticket.id, their_ticket.id
+
+
+def test_signed_out_visitor_is_sent_to_sign_in(app):
+    response = app.test_client().get("/portal/")
+    assert response.status_code == 302 and "/portal/sign-in" in response.headers["Location"]
+
+
+def test_resident_sees_their_home_page(session, resident_login):
+    mine, *_ = _two_residents(session)
+    page = resident_login(mine).get("/portal/")
+    assert page.status_code == 200
+    assert "王秀英" in page.get_data(as_text=True)
+
+
+def test_resident_session_reaches_no_staff_page_or_api(session, resident_login):
+    mine, *_ = _two_residents(session)
+    client = resident_login(mine)
+    assert client.get("/customerview/list/").status_code in (302, 401, 403)
+    assert "/login" in client.get("/customerview/list/").headers.get("Location", "/login")
+    assert client.get("/api/v1/customer/").status_code == 401
+
+
+def test_staff_session_is_not_a_resident(session, login):
+    _two_residents(session)
+    response = login("Admin").get("/portal/")
+    assert response.status_code == 302 and "/portal/sign-in" in response.headers["Location"]
+
+
+def test_resident_principal_reaches_only_their_own_rows(session):
+    mine, theirs, my_ticket, their_ticket = _two_residents(session)
+    db.session.expunge_all()
+    with acting_as(resident_principal(mine)):
+        assert db.session.get(Ticket, their_ticket) is None
+        assert db.session.get(Ticket, my_ticket).title == "厨房漏水"
+        assert db.session.get(Customer, theirs) is None
+        assert db.session.execute(select(Customer.name)).scalars().all() == ["王秀英"]
+        assert db.session.execute(select(Bill.id).where(Bill.customer_id == theirs)).all() == []
+    with acting_as(resident_principal(None)):  # the portal before sign-in
+        assert db.session.execute(select(Ticket.id)).all() == []
