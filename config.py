@@ -112,6 +112,8 @@ class Config:
     # the resident portal: a phone stays signed in for a month of use, three months at most
     CRM_PORTAL_IDLE_DAYS = float(os.environ.get("CRM_PORTAL_IDLE_DAYS", "30"))
     CRM_PORTAL_MAX_DAYS = float(os.environ.get("CRM_PORTAL_MAX_DAYS", "90"))
+    # a personal sign-in link in a message the firm sends works this many days
+    CRM_PORTAL_LINK_DAYS = float(os.environ.get("CRM_PORTAL_LINK_DAYS", "7"))
     CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20

@@ -328,3 +328,20 @@ def scheduler_command(retry_seconds):
         pass
     finally:
         lock.release()
+
+
+@crm_cli.command("portal-link")
+@click.argument("phone")
+@with_appcontext
+def portal_link_command(phone):
+    """Print a resident's personal sign-in link to the portal (to send them by hand)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Customer
+    from app.portal.links import sign_in_url
+
+    customer = db.session.execute(select(Customer).where(Customer.phone == phone.strip())).scalar_one_or_none()
+    if customer is None:
+        raise click.ClickException(f"No customer has the mobile number {phone}.")
+    click.echo(sign_in_url(customer))

@@ -1,5 +1,8 @@
 """The portal's session: a resident principal of its own, no staff reach, staff sessions give nothing."""
 
+import datetime
+
+import time_machine
 from sqlalchemy import select
 
 from app.extensions import db
@@ -56,3 +59,30 @@ def test_resident_principal_reaches_only_their_own_rows(session):
         assert db.session.execute(select(Bill.id).where(Bill.customer_id == theirs)).all() == []
     with acting_as(resident_principal(None)):  # the portal before sign-in
         assert db.session.execute(select(Ticket.id)).all() == []
+
+
+def test_personal_link_signs_its_resident_in(app, session):
+    from app.portal.links import sign_in_url
+
+    mine, *_ = _two_residents(session)
+    link = sign_in_url(db.session.get(Customer, mine))
+    client = app.test_client()
+    response = client.get(link.replace(app.config["CRM_BASE_URL"], ""))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/portal/")
+    assert "王秀英" in client.get("/portal/").get_data(as_text=True)
+
+
+def test_forged_or_expired_link_signs_nobody_in(app, session, now):
+    from app.portal.links import sign_in_url
+
+    mine, *_ = _two_residents(session)
+    link = sign_in_url(db.session.get(Customer, mine)).replace(app.config["CRM_BASE_URL"], "")
+    client = app.test_client()
+    response = client.get(link[:-3] + "xyz", follow_redirects=True)
+    assert "链接已过期或无效" in response.get_data(as_text=True)
+    assert client.get("/portal/").status_code == 302
+    with time_machine.travel(now + datetime.timedelta(days=app.config["CRM_PORTAL_LINK_DAYS"] + 1), tick=False):
+        client.get(link)
+        assert client.get("/portal/").status_code == 302
+    client.get(link)  # the same link in time
+    assert client.get("/portal/").status_code == 200

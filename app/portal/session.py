@@ -63,7 +63,7 @@ def resident_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if current_customer_id() is None:
-            return redirect(url_for("portal.sign_in", next=request.full_path.rstrip("?")))
+            return redirect(url_for("portal.sign_in_page", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapper

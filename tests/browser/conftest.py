@@ -53,6 +53,16 @@ def flask_command(env, *args):
     ).stdout
 
 
+def in_app(env, code):
+    """Run ``code`` inside the app server's app (its database), with ``db`` and the models at hand;
+    returns what it prints."""
+    script = "from app import create_app\nfrom app.extensions import db\nfrom app.models import *\napp = create_app()\n"
+    script += "with app.app_context():\n" + "".join(f"    {line}\n" for line in code.strip().splitlines())
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
 @pytest.fixture(scope="session")
 def server(server_env):
     env = server_env
@@ -133,9 +143,10 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(locale="zh-CN")
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
+
+
+def _watched_page(context):
     page = context.new_page()
     page.foreign_requests = []
     page.js_errors = []
@@ -154,7 +165,43 @@ def page(browser, server):
     page.on("request", record)
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
     page.on("console", console)
-    yield page
-    context.close()
+    return page
+
+
+def _checked(page):
     assert page.foreign_requests == [], "pages must work offline"
     assert page.csp_violations == [], "every script must be allowed by the Content-Security-Policy"
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(locale="zh-CN")
+    page = _watched_page(context)
+    yield page
+    context.close()
+    _checked(page)
+
+
+@pytest.fixture
+def phone(browser, server):
+    """A phone (390 × 844, touch) of its own: a resident's or a technician's, beside a desk ``page``."""
+    contexts = []
+
+    def open_phone():
+        context = browser.new_context(locale="zh-CN", **PHONE)
+        contexts.append(context)
+        return _watched_page(context)
+
+    first = open_phone()
+    first.another = open_phone
+    yield first
+    pages = [p for context in contexts for p in context.pages]
+    for context in contexts:
+        context.close()
+    for p in pages:
+        _checked(p)
+
+
+def no_horizontal_scroll(page):
+    """A phone page fits its width: nothing scrolls sideways."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
