@@ -62,11 +62,12 @@ def saved_view_customers(saved_view):
     filters and quick search (the one implementation of what a list shows)."""
     from flask import current_app
 
+    from app.crud import ListArgs
+
     view = next((v for v in current_app.appbuilder.baseviews if type(v).__name__ == saved_view.view), None)
     if view is None or view.datamodel.obj is not Customer:
         raise DomainError(_("Only a saved customer list can choose recipients."))
-    with current_app.test_request_context(query_string=saved_view.query):
-        query = view._current_query()
+    query = view.list_query(ListArgs.of_query(saved_view.query))
     return select(query.with_entities(Customer.id).order_by(None).subquery().c[0])
 
 

@@ -6,13 +6,17 @@ related tables, eager loading for list pages, relation ordering, a capped page s
 quick search, and the record rules of app.records on add, edit and delete.
 """
 
+import copy
 import datetime
 import enum
 import functools
 import inspect
 import operator
 import os
+import re
+from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
 from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, ModelRestApi, ModelView, expose, has_access
@@ -23,7 +27,7 @@ from flask_appbuilder.exceptions import (
     InvalidOrderByColumnFABException,
 )
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
+from flask_appbuilder.urltools import get_page_args, get_page_size_args
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -38,7 +42,7 @@ from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.filemanager import FileManager
 from flask_appbuilder.upload import FileUploadField
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
@@ -432,22 +436,22 @@ class FilterInUnit(_FilterInUnits):
     condition = staticmethod(in_unit)
 
 
-def _id_argument(name, model):
+def _id_argument(name, model, args=None):
     """A record id a list request is narrowed to (``?building=N``, ``?unit=N``), when the model has units."""
-    text = request.args.get(name, "")
+    text = (args or ListArgs.of_request()).args.get(name, "")
     if not text.isdigit() or len(text) > 9 or unit_path(model) is None:
         return None
     return int(text)
 
 
-def building_argument(model):
+def building_argument(model, args=None):
     """The building a list request is narrowed to (``?building=N``), when the model has one."""
-    return _id_argument("building", model)
+    return _id_argument("building", model, args)
 
 
-def unit_argument(model):
+def unit_argument(model, args=None):
     """The unit a list request is narrowed to (``?unit=N``), when the model has one."""
-    return _id_argument("unit", model)
+    return _id_argument("unit", model, args)
 
 
 # ---------------------------------------------------------------- form fields
@@ -459,6 +463,56 @@ def format_datetime(value):
             value = value.astimezone(local_zone())
         return value.strftime("%Y-%m-%d %H:%M")
     return format_plain(value)
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    """What a list shows, as its address says: filters (``_flt_<i>_<column>``), quick search (``q``),
+    order (``_oc_/_od_<View>``), columns (``cols``) and ticked rows (``ids``). Read from the request by
+    the page and its download, from a saved query string by the background export and broadcast
+    segments: one reading, no request needed."""
+
+    args: MultiDict
+    ticked: MultiDict  # where ``ids`` come from: a form posts them, a link carries them
+
+    @classmethod
+    def of_request(cls):
+        return cls(request.args, request.values)
+
+    @classmethod
+    def of_query(cls, query_string):
+        args = MultiDict(parse_qsl(query_string or "", keep_blank_values=True))
+        return cls(args, args)
+
+    @property
+    def text(self):
+        return self.args.get("q", "").strip()
+
+    @property
+    def columns(self):
+        return [c for c in self.args.get("cols", "").split(",") if c]
+
+    @property
+    def ids(self):
+        """The ids ticked on the list page (``ids=1,2,3``), or None when none were given."""
+        raw = self.ticked.get("ids")
+        return None if raw is None else [int(part) for part in raw.split(",") if part.strip().isdigit()]
+
+    def order(self, view_name):
+        direction = self.args.get(f"_od_{view_name}")
+        return (self.args.get(f"_oc_{view_name}"), direction) if direction in ("asc", "desc") else ("", "")
+
+    def filters(self, declared):
+        """The view's declared filters with the values the address gives, on a copy (the view's own
+        object is shared by every request and job)."""
+        chosen = copy.copy(declared)
+        chosen.clear_filters()
+        allowed = declared.get_search_filters()
+        for arg in self.args:
+            match = re.fullmatch(r"_flt_(\d)_(.*)", arg)
+            if match and match[2] in allowed:
+                chosen.add_filter_index(match[2], int(match[1]), self.args.getlist(arg))
+        return chosen
 
 
 def export_value(formatter, value, masked=False):
@@ -645,6 +699,8 @@ def format_attachment(endpoint):
     def format_file(value):
         if not value:
             return ""
+        if not has_request_context():  # a sheet built by a job: the file's name (a link would be text anyway)
+            return original_name(value)
         url = url_for(f"{endpoint}.download", filename=value)
         link = Markup('<a href="{}"><i class="fa fa-paperclip"></i> {}</a>').format(url, original_name(value))
         if is_audio(value):  # a call recording plays on the page
@@ -829,7 +885,7 @@ class CrmModelView(ModelView):
         item = self.datamodel.get(pk, self._base_filters) if found is not None and pk < 2**63 else None
         if item is None:
             abort(404)
-        order_column, order_direction = get_order_args().get(view, ("", ""))
+        order_column, order_direction = ListArgs.of_request().order(view)
         widget = self._get_related_view_widget(
             item,
             found,
@@ -946,11 +1002,10 @@ class CrmModelView(ModelView):
         self.edit_form_extra_fields = edit_extra
         self.search_form_extra_fields = search_extra
 
-    def _current_list(self, filters, order_column, order_direction):
-        """The list's filters (with the quick search) and a permitted order, as the request asks.
-
-        The list page and its Excel export both read the request through here.
-        """
+    def _current_list(self, filters, order_column, order_direction, args=None):
+        """The list's filters (with the quick search) and a permitted order, as ``args`` (by default
+        this request) ask. The list page, its exports and saved-view segments all read them here."""
+        args = args or ListArgs.of_request()
         access = self._field_access()
         if order_column and (order_column not in self.order_columns or not access.searchable(order_column)):
             order_column, order_direction = "", ""
@@ -963,7 +1018,7 @@ class CrmModelView(ModelView):
                 filters.filters = [f for f, _v in kept]
                 filters.values = [v for _f, v in kept]
         paths = [p for p in self.quick_search if access.searchable(p)]
-        query_text = request.args.get("q", "").strip() if paths else ""
+        query_text = args.text if paths else ""
         if query_text:
             filters = filters.copy()
             quick = self._quick_filter if len(paths) == len(self.quick_search) else quick_search_filter(paths)
@@ -1016,11 +1071,11 @@ class CrmModelView(ModelView):
         )
         return widgets
 
-    def _joined_filters(self, filters):
+    def _joined_filters(self, filters, args=None):
         """The list's filters, the view's base filters and a drill-down's building, as one set."""
         joined = filters.get_joined_filters(self._base_filters)
         model = self.datamodel.obj
-        building, unit = building_argument(model), unit_argument(model)
+        building, unit = building_argument(model, args), unit_argument(model, args)
         if (building is not None or unit is not None) and not units_searchable(model, self._field_access()):
             building = unit = None  # no narrowing by a unit this user may not search (as for any field)
         if building is not None or unit is not None:
@@ -1066,10 +1121,10 @@ class CrmModelView(ModelView):
             }
         return filters or None
 
-    def _shown_columns(self, access):
+    def _shown_columns(self, access, args=None):
         """The list's columns this user may see, narrowed and ordered by ``?cols=a,b`` when given."""
         visible = access.visible(self.list_columns)
-        asked = [c for c in request.args.get("cols", "").split(",") if c in visible]
+        asked = [c for c in (args or ListArgs.of_request()).columns if c in visible]
         return list(dict.fromkeys(asked)) or visible
 
     def column_choices(self):
@@ -1160,20 +1215,19 @@ class CrmModelView(ModelView):
         ids = ",".join(str(item.id) for item in items if item is not None)
         return redirect(url_for(".batch", ids=ids))
 
-    def _export_query(self):
-        query = self._current_query()
-        selected = self._requested_ids()
-        if selected is not None:
-            query = query.filter(self.datamodel.obj.id.in_(selected))
+    def _export_query(self, args):
+        query = self.list_query(args)
+        if args.ids is not None:
+            query = query.filter(self.datamodel.obj.id.in_(args.ids))
         return query
 
-    def export_file(self):
-        """Write the list this request describes to a temporary .xlsx: (path, rows, title).
-        Used by the download and by the background export job alike."""
-        query = self._export_query()
+    def export_file(self, args):
+        """Write the list ``args`` describe, as the acting principal sees it, to a temporary .xlsx:
+        (path, rows, title). Used by the download and by the background export job alike."""
+        query = self._export_query(args)
         query = query.options(*eager_options(self.datamodel.obj, self.list_columns)).yield_per(1000)
         access = self._field_access()
-        columns = self._shown_columns(access)
+        columns = self._shown_columns(access, args)
         formatters = dict(self._formatters_for(access))
         model = self.datamodel.obj
         for col in columns:  # translate each choice label once per export, not once per cell
@@ -1195,28 +1249,26 @@ class CrmModelView(ModelView):
         path, count = write_xlsx(columns, labels, rows, sheet_name=title, zone=local_zone())
         return path, count, title
 
-    def _requested_ids(self):
-        """The ids ticked on the list page (``?ids=1,2,3``), or None when none were given."""
-        raw = request.values.get("ids")
-        return None if raw is None else [int(part) for part in raw.split(",") if part.strip().isdigit()]
-
-    def _current_query(self):
-        """The list's records as this request describes them: filters, quick search, order."""
-        orders = get_order_args().get(self.__class__.__name__) or ("", "")
-        get_filter_args(self._filters)
-        filters, order_column, order_direction = self._current_list(self._filters, *orders)
-        joined = self._joined_filters(filters)
+    def list_query(self, args):
+        """The rows this list shows for ``args`` (filters, quick search, order), within the acting
+        principal's scope and field levels — the one definition of "what a list shows"."""
+        filters = args.filters(self._filters)
+        filters, order_column, order_direction = self._current_list(
+            filters, *args.order(self.__class__.__name__), args=args
+        )
+        joined = self._joined_filters(filters, args)
         return self.datamodel.apply_all(
             self.datamodel.session.query(self.datamodel.obj), joined, order_column, order_direction
         )
 
     def _batch_query(self):
         """The records a batch targets: every row of the current filter, or the selected ids."""
+        args = ListArgs.of_request()
         if request.values.get("all"):
-            return self._current_query()
+            return self.list_query(args)
         query = self.datamodel.session.query(self.datamodel.obj)
         query = self._base_filters.apply_all(query) if self._base_filters.filters else query
-        return query.filter(self.datamodel.obj.id.in_(self._requested_ids() or []))
+        return query.filter(self.datamodel.obj.id.in_(args.ids or []))
 
     @expose("/batch/", methods=["GET", "POST"])
     @has_access
@@ -1306,7 +1358,8 @@ class CrmModelView(ModelView):
     def export(self):
         """The current list (filters, search, order; all pages) as an .xlsx download; a list larger
         than CRM_EXPORT_BACKGROUND_ROWS is built by the scheduler and offered when ready."""
-        query = self._export_query()
+        args = ListArgs.of_request()
+        query = self._export_query(args)
         limit = current_app.config["CRM_EXPORT_BACKGROUND_ROWS"]
         if query.order_by(None).count() > limit:
             from app.exports import queue_export
@@ -1330,7 +1383,7 @@ class CrmModelView(ModelView):
                 "info",
             )
             return redirect(url_for(".list", **request.args))
-        path, count, title = self.export_file()
+        path, count, title = self.export_file(args)
         record_export(
             db.session,
             actor_id=getattr(g.user, "id", None),

@@ -109,9 +109,11 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
     import secrets
     import shutil
 
-    from flask import g
     from flask_appbuilder.security.sqla.models import User
     from flask_babel import gettext
+
+    from app.crud import ListArgs
+    from app.policy.principal import acting_as, principal_for
     from sqlalchemy import select, update
 
     from app.models import ExportJob, Notification
@@ -134,10 +136,10 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
         try:
             if view is None:
                 raise LookupError(f"no list page {job.view}")
-            with app.test_request_context(f"/{job.view.lower()}/export/", query_string=job.query):
-                g.user = session.get(User, job.user_id)
-                path, count, title = view.export_file()
-                message = gettext("Your export is ready: %(title)s (%(rows)s rows)", title=title, rows=count)
+            # built as its owner would see it: their scope and field levels, the list as they asked for it
+            with acting_as(principal_for(session, session.get(User, job.user_id))):
+                path, count, title = view.export_file(ListArgs.of_query(job.query))
+            message = gettext("Your export is ready: %(title)s (%(rows)s rows)", title=title, rows=count)
             os.makedirs(folder, exist_ok=True)
             job.file_name = f"{secrets.token_hex(16)}.xlsx"
             shutil.move(path, os.path.join(folder, job.file_name))
@@ -151,8 +153,6 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
             session.rollback()
             job = session.get(ExportJob, job_id)
             job.status, job.error, job.finished_at = "failed", str(error)[:2000], now
-        finally:
-            g.pop("user", None)
         session.commit()
     _remove_old_files(session, folder, now, keep_days)
     return done

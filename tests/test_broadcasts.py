@@ -229,6 +229,27 @@ def test_gateway_delivery_reports(app, ctx):
     assert broadcasts.stats(db.session, [broadcast.id])[broadcast.id]["delivered"] == 1
 
 
+def test_a_saved_list_is_read_from_its_address_without_a_request(app, estate, user_id):
+    """The scheduler queues broadcasts with no request at all: the saved list's building, filters and
+    search come from its saved address, and the list page's own filter state is left untouched."""
+    from flask import has_request_context
+
+    from app.models import SavedListView
+
+    east, west, vip, people = estate
+    saved = SavedListView(
+        name="东苑业主", view="CustomerView", query=f"building={east.id}&_flt_0_name=东", owner_id=user_id("Service")
+    )
+    db.session.add(saved)
+    db.session.commit()
+    assert not has_request_context()
+    assert names(Broadcast(saved_view=saved)) == ["东一", "东二"]
+    saved.query = f"building={west.id}&q=一"
+    assert names(Broadcast(saved_view=saved)) == ["西一"]
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "CustomerView")
+    assert view._filters.filters == []  # shared by every request: a job's reading must not leave values in it
+
+
 def test_a_saved_customer_list_is_a_segment(app, login, estate, user_id):
     from app.models import SavedListView
 
