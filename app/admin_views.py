@@ -2,20 +2,20 @@
 
 from types import SimpleNamespace
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
-from sqlalchemy import select
 
 from app.core.clock import local_today
 from app.policy.principal import as_link_holder, current_principal
 
 from app.errors import DomainError
 from app.extensions import db
-from app.field_permissions import LEVEL_LABELS, LEVELS, may_read_field, save_matrix
+from app.field_permissions import LEVEL_LABELS, LEVELS, matrix_levels, may_read_field, save_matrix
 from app.imports import SPECS, queue_import, template_workbook, upload_folder
 from app.labels import COLUMN_LABELS, MODEL_LABELS
-from app.models import FieldPermission
+from app.models import Notification
+from app.notify import inbox_page, mark_read, unread_count
 from app.types import utcnow
 from app.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, RESOURCE_PERFORMANCE, ROLE_LABELS
 
@@ -55,10 +55,7 @@ class FieldPermissionView(BaseView):
             else:
                 flash(str(_("Field permissions saved.")), "success")
             return redirect(url_for(".matrix", model=resource))
-        current = {
-            (row.role_id, row.field): row.level
-            for row in db.session.execute(select(FieldPermission).where(FieldPermission.resource == resource)).scalars()
-        }
+        current = matrix_levels(db.session, resource)
         return self.render_template(
             "crm/field_permissions.html",
             resources=[(name, MODEL_LABELS.get(name, name)) for name in self.resources],
@@ -238,45 +235,26 @@ class InboxView(BaseView):
 
     @staticmethod
     def _user_id():
-        from flask import g
-
         user = getattr(g, "user", None)
         return user.id if getattr(user, "is_authenticated", False) else None
 
     @expose("/")
     def index(self):
-        from app.models import Notification
-
         user_id = self._user_id()
         if user_id is None:
             return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
         page = max(request.args.get("page", 1, type=int) or 1, 1)
-        query = select(Notification).where(Notification.user_id == user_id)
-        if request.args.get("unread"):
-            query = query.where(Notification.read_at.is_(None))
-        rows = (
-            db.session.execute(
-                query.order_by(Notification.created_at.desc(), Notification.id.desc())
-                .offset((page - 1) * self.page_size)
-                .limit(self.page_size + 1)
-            )
-            .scalars()
-            .all()
-        )
+        rows, more = inbox_page(db.session, user_id, page, self.page_size, bool(request.args.get("unread")))
         return self.render_template(
             "crm/inbox.html",
-            notifications=rows[: self.page_size],
+            notifications=rows,
             page=page,
-            more=len(rows) > self.page_size,
+            more=more,
             unread_only=bool(request.args.get("unread")),
         )
 
     @expose("/unread")
     def unread(self):
-        from flask import jsonify
-
-        from app.notify import unread_count
-
         user_id = self._user_id()
         if user_id is None:
             return jsonify(count=0), 401
@@ -284,10 +262,6 @@ class InboxView(BaseView):
 
     @expose("/read/<int:notification_id>", methods=["POST"])
     def read(self, notification_id):
-        from app.models import Notification
-        from app.notify import mark_read
-        from app.types import utcnow
-
         user_id = self._user_id()
         if user_id is None:
             abort(401)
@@ -303,9 +277,6 @@ class InboxView(BaseView):
 
     @expose("/read-all", methods=["POST"])
     def read_all(self):
-        from app.notify import mark_read
-        from app.types import utcnow
-
         user_id = self._user_id()
         if user_id is None:
             abort(401)

@@ -110,13 +110,7 @@ class BroadcastView(CrmModelView):
                 db.session, broadcast, local_today(), config["CRM_BASE_URL"], config["SECRET_KEY"]
             )
         figures = broadcasts.stats(db.session, [broadcast.id]).get(broadcast.id)
-        failures = (
-            db.session.query(models.OutboxMessage)
-            .filter_by(broadcast_id=broadcast.id, status="failed")
-            .order_by(models.OutboxMessage.id)
-            .limit(50)
-            .all()
-        )
+        failures = broadcasts.failed_messages(db.session, broadcast.id)
         return self.render_template(
             "crm/broadcast_report.html",
             broadcast=broadcast,

@@ -209,6 +209,20 @@ def stats(session, broadcast_ids):
     return {row[0]: dict(zip(keys, (int(v or 0) for v in row[1:]))) for row in rows}
 
 
+def failed_messages(session, broadcast_id, limit=50):
+    """The first messages of a broadcast that could not be delivered, for its report."""
+    return (
+        session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status == "failed")
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
 def record_click(session, secret_key, token, now):
     """A recipient opened the tracked link: the first click is recorded; returns where to send them."""
     try:

@@ -26,6 +26,7 @@ from app.dashboards import (
     WidgetRefused,
     builtin_data,
     check_widget,
+    filter_choices,
     groupable_fields,
     measurable_fields,
     parse_filter,
@@ -122,16 +123,6 @@ def widget_json(title, data):
     }
 
 
-def _filter_choices():
-    """The buildings and departments the shared filters offer."""
-    return {
-        "buildings": db.session.query(models.Building.id, models.Building.name).order_by(models.Building.name).all(),
-        "departments": db.session.query(models.Department.id, models.Department.name)
-        .order_by(models.Department.name)
-        .all(),
-    }
-
-
 class DashboardView(BaseView):
     route_base = "/dashboard"
     default_view = "show"
@@ -165,7 +156,7 @@ class DashboardView(BaseView):
             (w.name, url_for(".widget", widget_id=w.id, **query), w.width, f"widget-{w.id}")
             for w in visible_widgets(db.session, role_ids)
         ]
-        return self.render_template("crm/dashboard.html", widgets=widgets, flt=flt, **_filter_choices())
+        return self.render_template("crm/dashboard.html", widgets=widgets, flt=flt, **filter_choices(db.session))
 
     def _answer(self, title, produce):
         try:
@@ -283,7 +274,12 @@ class ReportView(BaseView):
             return redirect(url_for(f".{kind}"))
         tables = self._tables(kind, flt)
         return self.render_template(
-            "crm/report.html", kind=kind, title=self.REPORTS[kind], tables=tables, flt=flt, **_filter_choices()
+            "crm/report.html",
+            kind=kind,
+            title=self.REPORTS[kind],
+            tables=tables,
+            flt=flt,
+            **filter_choices(db.session),
         )
 
     @expose("/service/")

@@ -843,3 +843,11 @@ def visible_widgets(session, user_role_ids):
         .all()
     )
     return [w for w in widgets if not w.roles or any(r.id in user_role_ids for r in w.roles)]
+
+
+def filter_choices(session):
+    """The buildings and departments a dashboard's shared filters offer."""
+    return {
+        "buildings": session.execute(select(Building.id, Building.name).order_by(Building.name)).all(),
+        "departments": session.execute(select(Department.id, Department.name).order_by(Department.name)).all(),
+    }

@@ -222,6 +222,12 @@ def mask(field, value):
     return text[:1] + "*" * min(max(len(text) - 1, 2), 8)
 
 
+def matrix_levels(session, resource):
+    """The levels set for ``resource``: {(role id, field): level} (a field not named is editable)."""
+    rows = session.execute(select(FieldPermission).where(FieldPermission.resource == resource)).scalars()
+    return {(row.role_id, row.field): row.level for row in rows}
+
+
 def save_matrix(session, resource, matrix, known_fields, role_ids):
     """Replace the field permissions of ``resource`` with ``matrix`` {(role_id, field): level} in one go."""
     from app.errors import DomainError

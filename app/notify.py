@@ -244,6 +244,16 @@ def notify_staff(session, user_ids, key, values, link, now):
     return count
 
 
+def inbox_page(session, user_id, page, page_size, unread_only=False):
+    """One page of a user's inbox, newest first: (notifications, whether more follow)."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    rows = session.execute(query.offset((page - 1) * page_size).limit(page_size + 1)).scalars().all()
+    return rows[:page_size], len(rows) > page_size
+
+
 def unread_count(session, user_id):
     from sqlalchemy import func
 
