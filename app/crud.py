@@ -567,7 +567,9 @@ class AjaxSelectWidget:
     def __call__(self, field, **kwargs):
         options = '<option value=""></option>'
         if field.data is not None:
-            options += f'<option value="{field.data.id}" selected>{escape(str(field.data))}</option>'
+            options += (
+                f'<option value="{field.data.id}" selected>{escape(chosen_text(field.resource, field.data))}</option>'
+            )
         return Markup(
             f'<select id="{field.id}" name="{field.name}" class="form-control crm-ajax-select" '
             f'data-url="{escape(field.url)}" data-placeholder="{escape(str(_("Type to search")))}" '
@@ -988,6 +990,7 @@ class CrmModelView(ModelView):
                     extra.setdefault(
                         rel.key, AjaxSelectField(label, rules(rel.key, required), model=target, resource=resource)
                     )
+                search_extra.setdefault(rel.key, AjaxSelectField(label, model=target, resource=resource))
             elif rel.direction is MANYTOMANY and getattr(target, "__lookup__", None):
                 label = self.label_columns.get(rel.key, rel.key)
                 depends = self.lookup_depends.get(rel.key)
@@ -1152,7 +1155,19 @@ class CrmModelView(ModelView):
     def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
         access = self._field_access()
         hidden = [c for c in self.search_columns if not access.searchable(c)]
+        if form is not None:
+            self._choose_searched_records(form, ListArgs.of_request())
         return super()._get_search_widget(form, list(exclude_cols or []) + hidden, widgets)
+
+    @staticmethod
+    def _choose_searched_records(form, args):
+        """A filter on a related record (房屋, 客户, 负责人) is a box that searches as one types, not a
+        select of every record; the record a filter already names is its one option."""
+        for arg in args.args:
+            match = re.fullmatch(r"_flt_\d_(.*)", arg)
+            field = form[match[1]] if match and match[1] in form else None
+            if isinstance(field, AjaxSelectField):
+                field.process_formdata([args.args.get(arg)])
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         widgets = widgets or {}
@@ -1716,6 +1731,14 @@ def lookup_paths(model):
     """What a searchable select of ``model`` matches: ``__lookup__`` (which also makes the forms' fields
     for it searchable selects) or ``__lookup_paths__`` (a model picked by search only in list filters)."""
     return getattr(model, "__lookup__", None) or getattr(model, "__lookup_paths__", ())
+
+
+def chosen_text(resource, record):
+    """A chosen record as a picker shows it: by the field levels of its own page, as the lookup does."""
+    entry = LookupView.resources.get(resource)
+    if entry is None:
+        return str(record)
+    return current_app.appbuilder.sm.field_access(entry[1]).shown_as_text(record)
 
 
 class LookupView(BaseView):

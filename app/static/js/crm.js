@@ -28,10 +28,11 @@
     $.extend($.fn.select2, select2);
 })();
 
-// Searchable selects for large related tables: ask the server as the user types.
+// Searchable selects for large related tables: ask the server as the user types. A list's filter
+// row is added when the user picks the filter, so its box is made searchable when it appears.
 $(function () {
-    $("select.crm-ajax-select").each(function () {
-        var elem = $(this);
+    function searchable(elem) {
+        if (elem.hasClass("select2-hidden-accessible")) { return; }
         elem.select2({
             allowClear: true,
             placeholder: elem.data("placeholder") || "",
@@ -50,7 +51,14 @@ $(function () {
                 processResults: function (data) { return {results: data.results}; }
             }
         });
-    });
+    }
+    $("select.crm-ajax-select").each(function () { searchable($(this)); });
+    var filters = document.querySelector("#filter_form .filters");
+    if (filters) {
+        new MutationObserver(function () {
+            $(filters).find("select.crm-ajax-select").each(function () { searchable($(this)); });
+        }).observe(filters, {childList: true, subtree: true});
+    }
 });
 
 // A list's 楼栋 and 房屋 filters: choosing (or clearing) one shows the list narrowed by it; another
