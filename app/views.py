@@ -3,7 +3,8 @@
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_babel import LazyString, lazy_gettext as _
 from markupsafe import Markup
 from wtforms import MultipleFileField, TextAreaField
@@ -20,7 +21,7 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import attach_files, intake_context, start_work
+from app.tickets import attach_files, intake_context, my_open_criteria, pending_criteria, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
@@ -610,16 +611,23 @@ def _current_user_id():
     return g.user.id
 
 
+class FilterCriteria(BaseFilter):
+    """A list's fixed filter given by a domain function's criteria (the same rows the phone lists)."""
+
+    name = "Filter by a domain rule"
+    arg_name = "crit"
+
+    def apply(self, query, criteria):
+        return query.filter(*criteria())
+
+
 class MyTodoView(TicketView):
     """我的待办: my open tickets by deadline (overdue first), with one-click start."""
 
     datamodel = CrmInterface(models.Ticket)  # its own: the list columns decide eager loading
     list_title = _("My to-do")
     list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline", "escalation_level"]
-    base_filters = [
-        ["assignee_id", FilterEqualFunction, _current_user_id],
-        ["status", FilterInFunction, lambda: models.OPEN_STATUSES],
-    ]
+    base_filters = [["id", FilterCriteria, lambda: my_open_criteria(_current_user_id())]]
     base_order = ("deadline", "asc")
     related_views = []
 
@@ -778,21 +786,20 @@ class TicketWorkView(BaseView):
     @expose("/<number>/note", methods=["POST"])
     @has_access
     def note(self, number):
-        from app.tickets import add_note
+        from app.tickets import add_note_with_files
 
         ticket = self._ticket(number)
-        upload = request.files.get("file")
 
         def save():
-            folder, name = current_app.config["UPLOAD_FOLDER"], None
-            if upload is not None and upload.filename:
-                name = save_upload(upload, folder, max_upload_bytes())
-            try:
-                add_note(db.session, ticket, request.form.get("note"), utcnow(), attachment=name)
-            except Exception:
-                if name:  # a refused note leaves no stray file
-                    remove_stored(folder, [name])
-                raise
+            add_note_with_files(
+                db.session,
+                ticket,
+                request.form.get("note"),
+                [request.files.get("file")],
+                current_app.config["UPLOAD_FOLDER"],
+                max_upload_bytes(),
+                utcnow(),
+            )
 
         return self._done(number, save, _("Note added."))
 
@@ -825,7 +832,7 @@ class PendingPoolView(TicketView):
     datamodel = CrmInterface(models.Ticket)
     list_title = _("Pending tickets")
     list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline", "created_at"]
-    base_filters = [["status", FilterEqual, "new"], ["assignee_id", FilterEqual, None]]
+    base_filters = [["id", FilterCriteria, pending_criteria]]
     base_order = ("created_at", "asc")
     related_views = []
 
