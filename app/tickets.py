@@ -420,12 +420,41 @@ def reassign(session, ticket, assignee_id, reason):
     """A supervisor or the service desk hands a ticket to someone; a reassignment needs a reason."""
     if ticket.status in ("closed", "cancelled", "resolved"):
         raise DomainError(_("Only open tickets can be reassigned."))
-    if assignee_id is None:
+    if assignee_id is None or session.get(User, assignee_id) is None:
         raise DomainError(_("Choose who takes the ticket."), field="assignee")
     ticket.reassign_reason = reason
     ticket.assignee_id = assignee_id
     assign_if_handled(ticket)
     _save(session, ticket)
+
+
+def handlers(session):
+    """Whom a ticket can be given to (reassignment, dispatch from the pool): staff profiles by department."""
+    return (
+        session.execute(
+            select(StaffProfile)
+            .options(selectinload(StaffProfile.user), selectinload(StaffProfile.department))
+            .order_by(StaffProfile.department_id, StaffProfile.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def ticket_actions(session, ticket, actor_id, may_edit):
+    """Which one-click actions a handler is offered on ``ticket`` (the work page and the phone alike):
+    those who work any ticket, or its assignee, with the edit permission (``may_edit``); starting and
+    resolving along the transition table; notes until it is finished; handing over while it is open.
+    The domain functions check again when the action is taken."""
+    manages = manages_tickets(session, actor_id)
+    can_edit = may_edit and (manages or ticket.assignee_id == actor_id)
+    return {
+        "manages": manages,
+        "can_start": can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
+        "can_resolve": can_edit and ticket.status == "in_progress",
+        "can_note": can_edit and ticket.status not in ("closed", "cancelled"),
+        "can_reassign": can_edit and manages and ticket.status in OPEN_STATUSES,
+    }
 
 
 def check_note_allowed(session, ticket, actor_id):
@@ -491,6 +520,9 @@ def add_note(session, ticket, text, now, attachment=None, more_attachments=(), c
     return True
 
 
+MAX_NOTE_FILES = 9
+
+
 def add_note_with_files(session, ticket, text, uploads, folder, max_bytes, now, client_key=None):
     """A note with uploaded files (werkzeug FileStorage: the work page's file, a phone's photos): each
     file checked and stored by app.attachments, the note saved by ``add_note``; a refused note or file
@@ -498,11 +530,13 @@ def add_note_with_files(session, ticket, text, uploads, folder, max_bytes, now, 
     check_note_allowed(session, ticket, current_actor_id(session))
     if note_already_sent(session, ticket, client_key):
         return False
+    uploads = [upload for upload in uploads if upload is not None and upload.filename]
+    if len(uploads) > MAX_NOTE_FILES:
+        raise DomainError(_("At most %(count)s files with one note.", count=MAX_NOTE_FILES), field="photos")
     stored = []
     try:
         for upload in uploads:
-            if upload is not None and upload.filename:
-                stored.append(save_upload(upload, folder, max_bytes))
+            stored.append(save_upload(upload, folder, max_bytes))
         saved = add_note(session, ticket, text, now, *stored[:1], more_attachments=stored[1:], client_key=client_key)
     except Exception:
         session.rollback()

@@ -705,7 +705,7 @@ class TicketWorkView(BaseView):
     @has_access
     def work(self, number):
         from app.attachments import original_name
-        from app.tickets import TRANSITIONS, manages_tickets
+        from app.tickets import handlers, ticket_actions
 
         ticket = self._ticket(number)
         sm = self.appbuilder.sm
@@ -722,20 +722,10 @@ class TicketWorkView(BaseView):
                 .all()
             )
         attachments = ticket.attachments if sm.has_access("can_read", "TicketAttachment") else []
-        manages = manages_tickets(db.session, g.user.id)
-        mine = ticket.assignee_id == g.user.id
+        actions = ticket_actions(db.session, ticket, g.user.id, sm.has_access("can_edit", RESOURCE_TICKET))
         staff = []
-        if manages and ticket.status in models.OPEN_STATUSES:
-            staff = (
-                db.session.execute(
-                    select(models.StaffProfile)
-                    .options(joinedload(models.StaffProfile.user), joinedload(models.StaffProfile.department))
-                    .order_by(models.StaffProfile.department_id, models.StaffProfile.id)
-                )
-                .scalars()
-                .all()
-            )
-        can_edit = self.appbuilder.sm.has_access("can_edit", RESOURCE_TICKET) and (manages or mine)
+        if actions["can_reassign"]:
+            staff = handlers(db.session)
         return self.render_template(
             "crm/ticket_work.html",
             ticket=ticket,
@@ -743,10 +733,10 @@ class TicketWorkView(BaseView):
             attachments=attachments,
             staff=staff,
             now=utcnow(),
-            can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
-            can_resolve=can_edit and ticket.status == "in_progress",
-            can_note=can_edit and ticket.status not in ("closed", "cancelled"),
-            can_reassign=can_edit and manages and ticket.status in models.OPEN_STATUSES,
+            can_start=actions["can_start"],
+            can_resolve=actions["can_resolve"],
+            can_note=actions["can_note"],
+            can_reassign=actions["can_reassign"],
             original_name=original_name,
             choices=types,
             remaining=remaining_text,
