@@ -302,3 +302,25 @@ def test_no_page_needs_a_script_of_another_host_or_inline(login, mine):
     page = login("Technician").get(f"/m/tickets/{mine.number}").get_data(as_text=True)
     scripts = re.findall(r"<script([^>]*)>", page)
     assert scripts and all('src="/static/' in attrs for attrs in scripts)
+
+
+def test_my_to_do_costs_the_same_queries_for_three_tickets_or_thirty(login, ctx, user_id, count_queries, now):
+    me = user_id("Technician")
+
+    def tickets(n):
+        for i in range(n):
+            unit = factories.unit()
+            customer = factories.customer(units=[unit])
+            factories.ticket(
+                customer=customer, unit=unit, assignee_id=me, status="assigned", deadline=now + datetime.timedelta(hours=i)
+            )
+
+    client = login("Technician")
+    tickets(3)
+    with count_queries() as few:
+        assert client.get("/m/").status_code == 200
+    tickets(27)
+    with count_queries() as many:
+        page = client.get("/m/").get_data(as_text=True)
+    assert page.count('class="portal-card mobile-ticket"') == 30
+    assert many.count == few.count

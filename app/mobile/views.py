@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext, lazy_gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import types
 from app.attachments import original_name
@@ -100,7 +101,10 @@ def ticket(number):
     if may("can_read", "TicketEvent"):  # the history is a model of its own, granted apart
         events = (
             db.session.execute(
-                select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at, TicketEvent.id)
+                select(TicketEvent)
+                .options(joinedload(TicketEvent.actor))
+                .where(TicketEvent.ticket_id == ticket.id)
+                .order_by(TicketEvent.at, TicketEvent.id)
             )
             .scalars()
             .all()
