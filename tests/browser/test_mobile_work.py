@@ -77,10 +77,12 @@ def test_the_technician_works_a_ticket_on_his_phone_through_a_network_drop(phone
     phone.locator("#note").type(OFFLINE_NOTE)
     kept = phone.evaluate(f"localStorage.getItem('crm-mobile-draft:{number}')")
     assert kept == OFFLINE_NOTE
+    phone.set_input_files("#note-photos", files=[{"name": "叶轮.png", "mimeType": "image/png", "buffer": PNG}])
     phone.locator("#ticket-note").tap()
     queued = phone.locator("#note-queue li")
     queued.wait_for()
     assert OFFLINE_NOTE in queued.inner_text() and "未发送，联网后自动发送" in queued.inner_text()
+    assert "1 📷" in queued.inner_text()  # the photo waits too (IndexedDB)
     assert phone.input_value("#note") == ""
     assert _notes(server_env, number, OFFLINE_NOTE) == 0
 
@@ -91,6 +93,7 @@ def test_the_technician_works_a_ticket_on_his_phone_through_a_network_drop(phone
     phone.reload()
     phone.wait_for_load_state("networkidle")
     assert phone.locator("#ticket-timeline li", has_text=OFFLINE_NOTE).count() == 1
+    assert "叶轮.png" in phone.inner_text("#ticket-timeline") and phone.locator("#ticket-photos img").count() == 2
     assert _notes(server_env, number, OFFLINE_NOTE) == 1
 
     # resolved with the result
