@@ -81,6 +81,9 @@ def create_app(test_config=None):
         from app.portal.views import portal
 
         app.register_blueprint(portal)
+        from app.mobile.views import mobile
+
+        app.register_blueprint(mobile)
 
     @app.before_request
     def _principal():

@@ -242,6 +242,7 @@ COLUMN_LABELS = {
     "to_status": _("To status"),
     "note": _("Note"),
     "attachment": _("Attachment"),
+    "client_key": _("Sending key"),  # a note's key made by the phone that sent it (sent twice, saved once)
     "photos": _("Photos and files"),  # the new-ticket form's files, saved as the ticket's attachments
     "summary": _("Summary"),
     "staff": _("Staff"),

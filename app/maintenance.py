@@ -15,6 +15,7 @@ import datetime
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from app.core.clock import local_midnight
@@ -172,3 +173,25 @@ def record_inspection(session, occurrence, result, readings, actor_id, now):
     except Exception:
         session.rollback()
         raise
+
+
+def due_inspections(session, actor_id, limit=100):
+    """The inspections waiting for a result that ``actor_id`` records: the open maintenance work orders
+    assigned to them, or for those who work any ticket (app.tickets.manages_tickets) every one their row
+    scope shows; the earliest due first."""
+    from app.models import OPEN_STATUSES
+    from app.tickets import manages_tickets
+
+    query = (
+        select(MaintenanceOccurrence)
+        .join(Ticket, MaintenanceOccurrence.ticket_id == Ticket.id)
+        .options(selectinload(MaintenanceOccurrence.plan).selectinload(MaintenancePlan.equipment))
+        .options(selectinload(MaintenanceOccurrence.ticket))
+        .where(MaintenanceOccurrence.result.is_(None), Ticket.status.in_(OPEN_STATUSES))
+        .order_by(MaintenanceOccurrence.due_date, MaintenanceOccurrence.id)
+        .limit(limit)
+    )
+    if not manages_tickets(session, actor_id):
+        query = query.where(Ticket.assignee_id == actor_id)
+    # row scope (app.scoping) holds on the joined work orders as on any query of tickets
+    return session.execute(query).scalars().all()

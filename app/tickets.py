@@ -8,14 +8,17 @@ born (``check_new_ticket``: it starts new, or assigned when given to someone) an
 """
 
 import datetime
+import re
 
 from flask import current_app, has_app_context
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _
 from sqlalchemy import event, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app import notify
+from app.attachments import remove_stored, save_upload
 from app.errors import DomainError, NotAllowed
 from app.core.people import person_name
 from app.models import (
@@ -417,12 +420,41 @@ def reassign(session, ticket, assignee_id, reason):
     """A supervisor or the service desk hands a ticket to someone; a reassignment needs a reason."""
     if ticket.status in ("closed", "cancelled", "resolved"):
         raise DomainError(_("Only open tickets can be reassigned."))
-    if assignee_id is None:
+    if assignee_id is None or session.get(User, assignee_id) is None:
         raise DomainError(_("Choose who takes the ticket."), field="assignee")
     ticket.reassign_reason = reason
     ticket.assignee_id = assignee_id
     assign_if_handled(ticket)
     _save(session, ticket)
+
+
+def handlers(session):
+    """Whom a ticket can be given to (reassignment, dispatch from the pool): staff profiles by department."""
+    return (
+        session.execute(
+            select(StaffProfile)
+            .options(selectinload(StaffProfile.user), selectinload(StaffProfile.department))
+            .order_by(StaffProfile.department_id, StaffProfile.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def ticket_actions(session, ticket, actor_id, may_edit):
+    """Which one-click actions a handler is offered on ``ticket`` (the work page and the phone alike):
+    those who work any ticket, or its assignee, with the edit permission (``may_edit``); starting and
+    resolving along the transition table; notes until it is finished; handing over while it is open.
+    The domain functions check again when the action is taken."""
+    manages = manages_tickets(session, actor_id)
+    can_edit = may_edit and (manages or ticket.assignee_id == actor_id)
+    return {
+        "manages": manages,
+        "can_start": can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
+        "can_resolve": can_edit and ticket.status == "in_progress",
+        "can_note": can_edit and ticket.status not in ("closed", "cancelled"),
+        "can_reassign": can_edit and manages and ticket.status in OPEN_STATUSES,
+    }
 
 
 def check_note_allowed(session, ticket, actor_id):
@@ -434,14 +466,122 @@ def check_note_allowed(session, ticket, actor_id):
         raise DomainError(_("This ticket is finished; notes can no longer be added."))
 
 
-def add_note(session, ticket, text, now, attachment=None):
-    """A progress note (optionally with a file already stored by app.attachments) on the timeline."""
+CLIENT_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def note_already_sent(session, ticket, client_key):
+    """Has a note with this client key (made by the phone that wrote it) been saved on ``ticket``?"""
+    if not client_key:
+        return False
+    found = session.execute(
+        select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id, TicketEvent.client_key == client_key)
+    ).first()
+    return found is not None
+
+
+def add_note(session, ticket, text, now, attachment=None, more_attachments=(), client_key=None):
+    """A progress note (optionally with files already stored by app.attachments) on the timeline.
+
+    The first file goes with the text, each further one (photos from a phone) on a line of its own.
+    ``client_key`` is the key the sending page made for this note: a note sent twice (a phone that
+    resent it when the network came back) is saved once; returns False when it was already saved.
+    """
     actor_id = current_actor_id(session)
     text = (text or "").strip()
-    if not text and not attachment:
+    files = [name for name in (attachment, *more_attachments) if name]
+    if not text and not files:
         raise DomainError(_("Write a note or attach a file."), field="note")
+    if client_key is not None and not CLIENT_KEY.fullmatch(client_key):
+        raise DomainError(_("The note's key is not valid; reload the page and send it again."), field="note")
     check_note_allowed(session, ticket, actor_id)
+    if note_already_sent(session, ticket, client_key):
+        return False
+    first = files[0] if files else None
     session.add(
-        TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None, attachment=attachment)
+        TicketEvent(
+            ticket=ticket,
+            at=now,
+            actor_id=actor_id,
+            kind="note",
+            note=text or None,
+            attachment=first,
+            client_key=client_key,
+        )
     )
-    session.commit()
+    for name in files[1:]:
+        session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", attachment=name))
+    try:
+        session.commit()
+    except IntegrityError:  # the same note, sent twice at once: the other request saved it
+        session.rollback()
+        if note_already_sent(session, ticket, client_key):
+            return False
+        raise
+    return True
+
+
+MAX_NOTE_FILES = 9
+
+
+def add_note_with_files(session, ticket, text, uploads, folder, max_bytes, now, client_key=None):
+    """A note with uploaded files (werkzeug FileStorage: the work page's file, a phone's photos): each
+    file checked and stored by app.attachments, the note saved by ``add_note``; a refused note or file
+    leaves no stored file behind. Returns False when a note with ``client_key`` was saved already."""
+    check_note_allowed(session, ticket, current_actor_id(session))
+    if note_already_sent(session, ticket, client_key):
+        return False
+    uploads = [upload for upload in uploads if upload is not None and upload.filename]
+    if len(uploads) > MAX_NOTE_FILES:
+        raise DomainError(_("At most %(count)s files with one note.", count=MAX_NOTE_FILES), field="photos")
+    stored = []
+    try:
+        for upload in uploads:
+            stored.append(save_upload(upload, folder, max_bytes))
+        saved = add_note(session, ticket, text, now, *stored[:1], more_attachments=stored[1:], client_key=client_key)
+    except Exception:
+        session.rollback()
+        remove_stored(folder, stored)
+        raise
+    if not saved:
+        remove_stored(folder, stored)
+    return saved
+
+
+def my_open_criteria(user_id):
+    """我的待办: the open tickets assigned to ``user_id`` (the desktop list and the phone both ask this)."""
+    return (Ticket.assignee_id == user_id, Ticket.status.in_(OPEN_STATUSES))
+
+
+def my_open_tickets(session, user_id, limit=200):
+    """My open tickets, the nearest deadline first (those without one last). Row scope applies."""
+    return (
+        session.execute(
+            select(Ticket)
+            .options(selectinload(Ticket.customer), selectinload(Ticket.unit).selectinload(Unit.building))
+            .where(*my_open_criteria(user_id))
+            .order_by(Ticket.deadline.is_(None), Ticket.deadline, Ticket.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def pending_criteria():
+    """待处理诉求: new tickets no one has been given yet."""
+    return (Ticket.status == "new", Ticket.assignee_id.is_(None))
+
+
+def pending_tickets(session, limit=200):
+    """The pending pool, oldest first (row scope applies)."""
+    return (
+        session.execute(
+            select(Ticket)
+            .options(selectinload(Ticket.customer), selectinload(Ticket.unit).selectinload(Unit.building))
+            .where(*pending_criteria())
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )

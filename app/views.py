@@ -3,7 +3,8 @@
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterInFunction
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_babel import LazyString, lazy_gettext as _
 from markupsafe import Markup
 from wtforms import MultipleFileField, TextAreaField
@@ -20,7 +21,7 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import attach_files, intake_context, start_work
+from app.tickets import attach_files, intake_context, my_open_criteria, pending_criteria, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
@@ -610,16 +611,23 @@ def _current_user_id():
     return g.user.id
 
 
+class FilterCriteria(BaseFilter):
+    """A list's fixed filter given by a domain function's criteria (the same rows the phone lists)."""
+
+    name = "Filter by a domain rule"
+    arg_name = "crit"
+
+    def apply(self, query, criteria):
+        return query.filter(*criteria())
+
+
 class MyTodoView(TicketView):
     """我的待办: my open tickets by deadline (overdue first), with one-click start."""
 
     datamodel = CrmInterface(models.Ticket)  # its own: the list columns decide eager loading
     list_title = _("My to-do")
     list_columns = ["number", "title", "type", "priority", "status", "customer", "unit", "deadline", "escalation_level"]
-    base_filters = [
-        ["assignee_id", FilterEqualFunction, _current_user_id],
-        ["status", FilterInFunction, lambda: models.OPEN_STATUSES],
-    ]
+    base_filters = [["id", FilterCriteria, lambda: my_open_criteria(_current_user_id())]]
     base_order = ("deadline", "asc")
     related_views = []
 
@@ -697,7 +705,7 @@ class TicketWorkView(BaseView):
     @has_access
     def work(self, number):
         from app.attachments import original_name
-        from app.tickets import TRANSITIONS, manages_tickets
+        from app.tickets import handlers, ticket_actions
 
         ticket = self._ticket(number)
         sm = self.appbuilder.sm
@@ -714,20 +722,10 @@ class TicketWorkView(BaseView):
                 .all()
             )
         attachments = ticket.attachments if sm.has_access("can_read", "TicketAttachment") else []
-        manages = manages_tickets(db.session, g.user.id)
-        mine = ticket.assignee_id == g.user.id
+        actions = ticket_actions(db.session, ticket, g.user.id, sm.has_access("can_edit", RESOURCE_TICKET))
         staff = []
-        if manages and ticket.status in models.OPEN_STATUSES:
-            staff = (
-                db.session.execute(
-                    select(models.StaffProfile)
-                    .options(joinedload(models.StaffProfile.user), joinedload(models.StaffProfile.department))
-                    .order_by(models.StaffProfile.department_id, models.StaffProfile.id)
-                )
-                .scalars()
-                .all()
-            )
-        can_edit = self.appbuilder.sm.has_access("can_edit", RESOURCE_TICKET) and (manages or mine)
+        if actions["can_reassign"]:
+            staff = handlers(db.session)
         return self.render_template(
             "crm/ticket_work.html",
             ticket=ticket,
@@ -735,10 +733,10 @@ class TicketWorkView(BaseView):
             attachments=attachments,
             staff=staff,
             now=utcnow(),
-            can_start=can_edit and "in_progress" in TRANSITIONS.get(ticket.status, ()),
-            can_resolve=can_edit and ticket.status == "in_progress",
-            can_note=can_edit and ticket.status not in ("closed", "cancelled"),
-            can_reassign=can_edit and manages and ticket.status in models.OPEN_STATUSES,
+            can_start=actions["can_start"],
+            can_resolve=actions["can_resolve"],
+            can_note=actions["can_note"],
+            can_reassign=actions["can_reassign"],
             original_name=original_name,
             choices=types,
             remaining=remaining_text,
@@ -778,21 +776,20 @@ class TicketWorkView(BaseView):
     @expose("/<number>/note", methods=["POST"])
     @has_access
     def note(self, number):
-        from app.tickets import add_note
+        from app.tickets import add_note_with_files
 
         ticket = self._ticket(number)
-        upload = request.files.get("file")
 
         def save():
-            folder, name = current_app.config["UPLOAD_FOLDER"], None
-            if upload is not None and upload.filename:
-                name = save_upload(upload, folder, max_upload_bytes())
-            try:
-                add_note(db.session, ticket, request.form.get("note"), utcnow(), attachment=name)
-            except Exception:
-                if name:  # a refused note leaves no stray file
-                    remove_stored(folder, [name])
-                raise
+            add_note_with_files(
+                db.session,
+                ticket,
+                request.form.get("note"),
+                [request.files.get("file")],
+                current_app.config["UPLOAD_FOLDER"],
+                max_upload_bytes(),
+                utcnow(),
+            )
 
         return self._done(number, save, _("Note added."))
 
@@ -825,7 +822,7 @@ class PendingPoolView(TicketView):
     datamodel = CrmInterface(models.Ticket)
     list_title = _("Pending tickets")
     list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline", "created_at"]
-    base_filters = [["status", FilterEqual, "new"], ["assignee_id", FilterEqual, None]]
+    base_filters = [["id", FilterCriteria, pending_criteria]]
     base_order = ("created_at", "asc")
     related_views = []
 

@@ -2,7 +2,7 @@
 
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import backref, column_property, relationship
 
 from app.types import (
@@ -126,7 +126,11 @@ class TicketEvent(Model):
     __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
 
     __tablename__ = "ticket_event"
-    __table_args__ = (Index("ix_ticket_event_at", "at", "id"),)  # the history list's order
+    __table_args__ = (
+        Index("ix_ticket_event_at", "at", "id"),  # the history list's order
+        # a note sent again by the phone that wrote it (app.tickets.add_note) is saved once
+        UniqueConstraint("ticket_id", "client_key", name="uq_ticket_event_client_key"),
+    )
     __display_relations__ = ("ticket", "actor")
 
     id = Column(Integer, primary_key=True)
@@ -140,6 +144,7 @@ class TicketEvent(Model):
     to_status = choice_column(TICKET_STATUSES, nullable=True)
     note = Column(Text)
     attachment = Column(FileColumn)
+    client_key = Column(String(64))
 
     def __str__(self):
         return f"{self.ticket_id}#{self.id} {self.kind}"
