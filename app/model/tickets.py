@@ -2,7 +2,7 @@
 
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import backref, column_property, relationship
 
 from app.types import (
@@ -17,6 +17,13 @@ from app.types import (
     utcnow,
 )
 from app.model.base import Stamped, choice_column
+
+# what a resident sees of their ticket's history by default; a note only when staff mark it so
+CUSTOMER_VISIBLE_KINDS = ("created", "status", "assigned", "reminder")
+
+
+def _visible_by_kind(context):
+    return context.get_current_parameters().get("kind") in CUSTOMER_VISIBLE_KINDS
 
 # the statuses in which a ticket still needs work: listed, escalated, dispatched and counted as open
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
@@ -68,6 +75,7 @@ class Ticket(Stamped, Model):
     deadline = Column(UTCDateTime)
     description = Column(Text)
     resolution = Column(Text)  # the handler's result note, required to resolve
+    preferred_visit_at = Column(UTCDateTime)  # when the customer would like the visit (portal requests)
     # SLA: due times computed at creation from the SLA policy; the sweep only compares them
     response_due = Column(UTCDateTime)
     resolution_due = Column(UTCDateTime)
@@ -140,6 +148,8 @@ class TicketEvent(Model):
     to_status = choice_column(TICKET_STATUSES, nullable=True)
     note = Column(Text)
     attachment = Column(FileColumn)
+    # shown on the resident's 我的报修 page (app.resident_requests.customer_visible_events)
+    visible_to_customer = Column(Boolean, nullable=False, default=_visible_by_kind, server_default=false())
 
     def __str__(self):
         return f"{self.ticket_id}#{self.id} {self.kind}"
