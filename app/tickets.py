@@ -276,6 +276,9 @@ def _log_ticket_changes(session, flush_context, instances):
                         message = notify.notify_completion(session, item, link, now, local_zone())
                     sent = _rating_link_sent(item, message)
                     note = f"{note}\n{sent}" if sent else note
+            elif status[1] == "cancelled":
+                note = (getattr(item, "cancel_reason", None) or "").strip() or None
+                item.cancel_reason = None  # given for this change only
             session.add(
                 TicketEvent(
                     ticket=item,
@@ -434,14 +437,23 @@ def check_note_allowed(session, ticket, actor_id):
         raise DomainError(_("This ticket is finished; notes can no longer be added."))
 
 
-def add_note(session, ticket, text, now, attachment=None):
-    """A progress note (optionally with a file already stored by app.attachments) on the timeline."""
+def add_note(session, ticket, text, now, attachment=None, visible_to_customer=False):
+    """A progress note (optionally with a file already stored by app.attachments) on the timeline; the
+    customer sees it on their portal page only when ``visible_to_customer`` (notes are internal)."""
     actor_id = current_actor_id(session)
     text = (text or "").strip()
     if not text and not attachment:
         raise DomainError(_("Write a note or attach a file."), field="note")
     check_note_allowed(session, ticket, actor_id)
     session.add(
-        TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=text or None, attachment=attachment)
+        TicketEvent(
+            ticket=ticket,
+            at=now,
+            actor_id=actor_id,
+            kind="note",
+            note=text or None,
+            attachment=attachment,
+            visible_to_customer=bool(visible_to_customer),
+        )
     )
     session.commit()

@@ -471,6 +471,7 @@ class TicketView(CrmView):
         "deadline",
         "description",
         "resolution",
+        "preferred_visit_at",
         "response_due",
         "resolution_due",
         "responded_at",
@@ -788,7 +789,14 @@ class TicketWorkView(BaseView):
             if upload is not None and upload.filename:
                 name = save_upload(upload, folder, max_upload_bytes())
             try:
-                add_note(db.session, ticket, request.form.get("note"), utcnow(), attachment=name)
+                add_note(
+                    db.session,
+                    ticket,
+                    request.form.get("note"),
+                    utcnow(),
+                    attachment=name,
+                    visible_to_customer=request.form.get("visible_to_customer") == "1",
+                )
             except Exception:
                 if name:  # a refused note leaves no stray file
                     remove_stored(folder, [name])
@@ -824,7 +832,19 @@ class PendingPoolView(TicketView):
 
     datamodel = CrmInterface(models.Ticket)
     list_title = _("Pending tickets")
-    list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline", "created_at"]
+    # the channel says at a glance which requests residents sent from their phones (微信/网页)
+    list_columns = [
+        "number",
+        "title",
+        "type",
+        "channel",
+        "priority",
+        "department",
+        "customer",
+        "unit",
+        "deadline",
+        "created_at",
+    ]
     base_filters = [["status", FilterEqual, "new"], ["assignee_id", FilterEqual, None]]
     base_order = ("created_at", "asc")
     related_views = []

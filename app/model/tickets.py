@@ -94,6 +94,8 @@ class Ticket(Stamped, Model):
 
     # not stored: the reason given with a reassignment, written to the ticket's history
     reassign_reason = None
+    # not stored: the reason given with a cancellation, written to the ticket's history
+    cancel_reason = None
     # the searchable select: a customer's tickets (?customer_id=), open ones first, then the newest
     __lookup_filters__ = ("customer_id",)
 
