@@ -443,3 +443,23 @@ def test_pages_need_a_resident(app, session, residents):
 def test_staff_session_is_not_a_resident_here(session, residents, login):
     response = login("Admin").get("/portal/requests/new")
     assert response.status_code == 302 and "/portal/sign-in" in response.headers["Location"]
+
+
+def test_a_photo_on_a_note_reaches_the_resident_only_when_the_note_is_shared(session, residents, resident_login, login):
+    mine, my_unit, *_ = residents
+    resident = resident_login(mine)
+    submit(resident, my_unit)
+    ticket = only_ticket()
+    desk = login("Service")
+    for text, shared in (("维修后照片", "1"), ("内部照片", "")):
+        desk.post(
+            f"/ticketwork/{ticket.number}/note",
+            data={"note": text, "visible_to_customer": shared, "file": (io.BytesIO(png()), f"{text}.png")},
+            content_type="multipart/form-data",
+        )
+    events = {e.note: e.attachment for e in db.session.query(TicketEvent).filter_by(ticket_id=ticket.id, kind="note")}
+    shared, internal = events["维修后照片"], events["内部照片"]
+    page = resident.get(f"/portal/requests/{ticket.number}").get_data(as_text=True)
+    assert quote(shared) in page and quote(internal) not in page
+    assert resident.get(f"/portal/requests/{ticket.number}/photos/{shared}").status_code == 200
+    assert resident.get(f"/portal/requests/{ticket.number}/photos/{internal}").status_code == 404
