@@ -463,3 +463,38 @@ def test_a_photo_on_a_note_reaches_the_resident_only_when_the_note_is_shared(ses
     assert quote(shared) in page and quote(internal) not in page
     assert resident.get(f"/portal/requests/{ticket.number}/photos/{shared}").status_code == 200
     assert resident.get(f"/portal/requests/{ticket.number}/photos/{internal}").status_code == 404
+
+
+def test_two_reminders_at_once_record_one(app, session, residents, resident_login, now):
+    """Two taps (or two phones) at the same moment: the ticket row is locked while the last reminder is
+    read, so only one reminder is recorded and one notice sent."""
+    import threading
+
+    from app.resident_requests import remind, reminder_recipients
+
+    mine, my_unit, *_ = residents
+    submit(resident_login(mine), my_unit)
+    number = only_ticket().number
+    db.session.commit()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def tap():
+        with app.app_context():
+            barrier.wait()
+            try:
+                remind(db.session, mine, number, now, datetime.timedelta(hours=4))
+                outcomes.append("sent")
+            except Exception as error:  # the second is told to wait
+                outcomes.append(str(error))
+
+    threads = [threading.Thread(target=tap) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes.count("sent") == 1 and any("后可再次催单" in outcome for outcome in outcomes), outcomes
+    db.session.expire_all()
+    assert db.session.query(TicketEvent).filter_by(kind="reminder").count() == 1
+    assert db.session.query(Notification).filter(Notification.title.like("住户催单%")).count() == len(
+        reminder_recipients(db.session, only_ticket())
+    )
