@@ -254,8 +254,8 @@ def _is_photo(name):
 
 
 def ticket_photos(session, ticket):
-    """The photos of a ticket a resident sees: the ticket's own photos (theirs and those staff attached)
-    and photos on notes marked visible to them."""
+    """The ticket's own photos a resident sees: theirs and those staff attached to the ticket (other files
+    stay on the staff side). A photo on a note shows with the note, when the note is visible to them."""
     names = session.execute(
         select(TicketAttachment.file).where(TicketAttachment.ticket_id == ticket.id).order_by(TicketAttachment.id)
     ).scalars()
