@@ -498,3 +498,10 @@ def test_two_reminders_at_once_record_one(app, session, residents, resident_logi
     assert db.session.query(Notification).filter(Notification.title.like("住户催单%")).count() == len(
         reminder_recipients(db.session, only_ticket())
     )
+
+
+def test_the_home_page_offers_both_sections(session, residents, resident_login):
+    mine, *_ = residents
+    page = resident_login(mine).get("/portal/").get_data(as_text=True)
+    assert 'href="/portal/requests/new"' in page and "报事报修" in page
+    assert 'href="/portal/requests"' in page and "我的报修" in page
