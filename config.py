@@ -114,6 +114,8 @@ class Config:
     CRM_PORTAL_MAX_DAYS = float(os.environ.get("CRM_PORTAL_MAX_DAYS", "90"))
     # a personal sign-in link in a message the firm sends works this many days
     CRM_PORTAL_LINK_DAYS = float(os.environ.get("CRM_PORTAL_LINK_DAYS", "7"))
+    # a resident may remind (催单) about one request at most once in this many hours
+    CRM_PORTAL_REMINDER_HOURS = float(os.environ.get("CRM_PORTAL_REMINDER_HOURS", "4"))
     CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20

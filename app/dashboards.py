@@ -259,6 +259,11 @@ def tickets_by_type(session, flt):
     return _count_by_choice(session, flt, Ticket, "type", "pie", _("Tickets"))
 
 
+def tickets_by_channel(session, flt):
+    """Requests by the channel they came in by (微信, 网页, 电话, 上门 …): how many residents use the portal."""
+    return _count_by_choice(session, flt, Ticket, "channel", "pie", _("Tickets"))
+
+
 def tickets_per_day(session, flt):
     """New and resolved tickets per local day, in one query (a UNION ALL grouped by day)."""
     dialect = session.get_bind().dialect.name
@@ -528,6 +533,7 @@ class BuiltinWidget:
 BUILTIN_WIDGETS = [
     BuiltinWidget("tickets_by_status", _("Tickets by status"), tickets_by_status, (("Ticket", "status"),)),
     BuiltinWidget("tickets_by_type", _("Tickets by type"), tickets_by_type, (("Ticket", "type"),)),
+    BuiltinWidget("tickets_by_channel", _("Tickets by channel"), tickets_by_channel, (("Ticket", "channel"),)),
     BuiltinWidget(
         "tickets_per_day",
         _("New and resolved tickets per day"),

@@ -174,6 +174,8 @@ COLUMN_LABELS = {
     "decided_at": _("Decided at"),
     "last_reminded_at": _("Last reminded at"),
     "preferred_channel": _("Preferred channel"),
+    "preferred_visit_at": _("Preferred visit time"),
+    "visible_to_customer": _("Visible to the customer"),
     "wechat_openid": _("WeChat OpenID"),
     "key": _("Notice"),
     "template_key": _("Notice"),

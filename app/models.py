@@ -24,6 +24,7 @@ from app.model.staff import (
     staff_building,
 )  # noqa: F401
 from app.model.tickets import (
+    CUSTOMER_VISIBLE_KINDS,
     OPEN_STATUSES,
     Ticket,
     TicketAttachment,

@@ -81,6 +81,7 @@ VARIABLES = {
     "birthday_greeting": ("customer_name",),
     "renovation_inspection_due": ("unit", "customer_name", "contractor", "works_end", "inspection_due"),
     "renovation_overrun": ("unit", "customer_name", "contractor", "works_end", "days_over"),
+    "reminder_notice": ("ticket_number", "title", "ticket_type", "address", "customer_name", "assignee", "count"),
 }
 DEFAULT_TEMPLATES = {
     "assignment_notice": (
@@ -127,6 +128,11 @@ DEFAULT_TEMPLATES = {
     "renovation_overrun": (
         "装修超期：{unit}",
         "{unit}（业主：{customer_name}，施工方：{contractor}）的装修原定 {works_end} 完工，已超期 {days_over} 天，请跟进。",
+    ),
+    "reminder_notice": (
+        "住户催单：{ticket_number}",
+        "住户{customer_name}催促工单 {ticket_number}「{title}」（{ticket_type}，{address}），这是第 {count} 次催单，"
+        "请尽快处理并与住户联系。处理人：{assignee}",
     ),
 }
 

@@ -17,8 +17,9 @@ from app.types import RATING_SOURCES, Choices
 
 SALT = "ticket-rating"
 RATABLE = ("resolved", "closed")
-# the sources of a rating staff take for the customer ("link" is the customer's own)
-STAFF_SOURCES = Choices(*[pair for pair in RATING_SOURCES.pairs if pair[0] != "link"])
+# the customer's own ratings: their personal link, or signed in to the portal; staff take the others
+CUSTOMER_SOURCES = ("link", "portal")
+STAFF_SOURCES = Choices(*[pair for pair in RATING_SOURCES.pairs if pair[0] not in CUSTOMER_SOURCES])
 
 
 class RatingLinkError(DomainError):
@@ -59,8 +60,8 @@ def ticket_for_token(session, secret_key, token, max_age_days):
 def check_rating(session, ticket, stars, source, recorded_by_id):
     """The one rule for a rating, whoever takes it; returns the stars as a number.
 
-    1 to 5 stars, for a finished ticket, once. A "link" rating is the customer's own, through their
-    personal link: nobody records one for them. A rating staff take (by phone, in person) names the
+    1 to 5 stars, for a finished ticket, once. A "link" or "portal" rating is the customer's own, through
+    their personal link or signed in to the portal: nobody records one for them. A rating staff take (by phone, in person) names the
     staff member who recorded it.
     """
     try:
@@ -79,7 +80,7 @@ def check_rating(session, ticket, stars, source, recorded_by_id):
         raise RatingLinkError(_("Thank you — this service has already been rated."))
     if source not in RATING_SOURCES:
         raise DomainError(_("Not a valid choice: %(value)s", value=source), field="source")
-    if source == "link" and recorded_by_id is not None:
+    if source in CUSTOMER_SOURCES and recorded_by_id is not None:
         raise DomainError(
             _(
                 "A rating taken by staff is recorded as by phone or in person; only the customer's "

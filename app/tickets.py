@@ -279,6 +279,9 @@ def _log_ticket_changes(session, flush_context, instances):
                         message = notify.notify_completion(session, item, link, now, local_zone())
                     sent = _rating_link_sent(item, message)
                     note = f"{note}\n{sent}" if sent else note
+            elif status[1] == "cancelled":
+                note = (getattr(item, "cancel_reason", None) or "").strip() or None
+                item.cancel_reason = None  # given for this change only
             session.add(
                 TicketEvent(
                     ticket=item,
@@ -479,12 +482,15 @@ def note_already_sent(session, ticket, client_key):
     return found is not None
 
 
-def add_note(session, ticket, text, now, attachment=None, more_attachments=(), client_key=None):
+def add_note(
+    session, ticket, text, now, attachment=None, more_attachments=(), client_key=None, visible_to_customer=False
+):
     """A progress note (optionally with files already stored by app.attachments) on the timeline.
 
     The first file goes with the text, each further one (photos from a phone) on a line of its own.
     ``client_key`` is the key the sending page made for this note: a note sent twice (a phone that
     resent it when the network came back) is saved once; returns False when it was already saved.
+    The customer sees the note on their portal page only when ``visible_to_customer`` (notes are internal).
     """
     actor_id = current_actor_id(session)
     text = (text or "").strip()
@@ -506,10 +512,20 @@ def add_note(session, ticket, text, now, attachment=None, more_attachments=(), c
             note=text or None,
             attachment=first,
             client_key=client_key,
+            visible_to_customer=bool(visible_to_customer),
         )
     )
     for name in files[1:]:
-        session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", attachment=name))
+        session.add(
+            TicketEvent(
+                ticket=ticket,
+                at=now,
+                actor_id=actor_id,
+                kind="note",
+                attachment=name,
+                visible_to_customer=bool(visible_to_customer),
+            )
+        )
     try:
         session.commit()
     except IntegrityError:  # the same note, sent twice at once: the other request saved it
@@ -523,7 +539,9 @@ def add_note(session, ticket, text, now, attachment=None, more_attachments=(), c
 MAX_NOTE_FILES = 9
 
 
-def add_note_with_files(session, ticket, text, uploads, folder, max_bytes, now, client_key=None):
+def add_note_with_files(
+    session, ticket, text, uploads, folder, max_bytes, now, client_key=None, visible_to_customer=False
+):
     """A note with uploaded files (werkzeug FileStorage: the work page's file, a phone's photos): each
     file checked and stored by app.attachments, the note saved by ``add_note``; a refused note or file
     leaves no stored file behind. Returns False when a note with ``client_key`` was saved already."""
@@ -537,7 +555,16 @@ def add_note_with_files(session, ticket, text, uploads, folder, max_bytes, now, 
     try:
         for upload in uploads:
             stored.append(save_upload(upload, folder, max_bytes))
-        saved = add_note(session, ticket, text, now, *stored[:1], more_attachments=stored[1:], client_key=client_key)
+        saved = add_note(
+            session,
+            ticket,
+            text,
+            now,
+            *stored[:1],
+            more_attachments=stored[1:],
+            client_key=client_key,
+            visible_to_customer=visible_to_customer,
+        )
     except Exception:
         session.rollback()
         remove_stored(folder, stored)

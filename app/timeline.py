@@ -10,7 +10,10 @@ import datetime
 from sqlalchemy import select
 
 from app.field_permissions import HIDDEN, MASKED, field_access_for, mask
-from app.models import Bill, Communication, OutboxMessage, Payment, Ticket
+from flask_babel import lazy_gettext as _
+
+from app.models import Bill, Communication, OutboxMessage, Payment, Ticket, TicketEvent
+from app.resident_requests import is_resident_submission
 from app.security import ACTION_READ
 from app.types import (
     BILL_STATUSES,
@@ -61,12 +64,34 @@ def customer_timeline(session, customer_id, principal, limit=100):
             select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(limit)
         ).scalars():
             number = shown(t, "number")  # the work page's address is the number: no link when it is hidden
+            title = f"{number} {shown(t, 'title')}"
+            if is_resident_submission(t):  # sent by the resident from the portal
+                title = f"{_('Resident request online: %(number)s', number=number)} {shown(t, 'title')}"
             entries.append(
                 Entry(
                     t.created_at,
                     "ticket",
-                    f"{number} {shown(t, 'title')}",
+                    title,
                     f"{TICKET_TYPES.label(t.type)} · {TICKET_STATUSES.label(t.status)}",
+                    f"/ticketwork/{t.number}" if number == t.number else "",
+                )
+            )
+    if readable(Ticket) and readable(TicketEvent):  # reminders (催单) the resident sent from the portal
+        shown = _Fields(principal, Ticket)
+        for event, t in session.execute(
+            select(TicketEvent, Ticket)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(Ticket.customer_id == customer_id, TicketEvent.kind == "reminder")
+            .order_by(TicketEvent.at.desc())
+            .limit(limit)
+        ):
+            number = shown(t, "number")
+            entries.append(
+                Entry(
+                    event.at,
+                    "ticket",
+                    str(_("Reminder from the resident: %(number)s", number=number)),
+                    f"{shown(t, 'title')} · {TICKET_STATUSES.label(t.status)}",
                     f"/ticketwork/{t.number}" if number == t.number else "",
                 )
             )

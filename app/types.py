@@ -111,6 +111,7 @@ TICKET_EVENT_KINDS = Choices(
     ("updated", _("Updated")),
     ("note", _("Note")),
     ("escalated", _("Escalated")),
+    ("reminder", _("Reminder from the customer")),
 )
 COMMUNICATION_CHANNELS = Choices(
     ("phone", _("Phone")),
@@ -139,7 +140,12 @@ PAYMENT_METHODS = Choices(
     ("bank", _("Bank transfer")),
     ("card", _("Bank card")),
 )
-RATING_SOURCES = Choices(("link", _("Rating link")), ("phone", _("By phone")), ("visit", _("In person")))
+RATING_SOURCES = Choices(
+    ("link", _("Rating link")),
+    ("phone", _("By phone")),
+    ("visit", _("In person")),
+    ("portal", _("Resident portal")),
+)
 # Channels a notice can go out on, in the default fallback order; in-app is the last resort.
 NOTIFY_CHANNELS = Choices(
     ("wechat", _("WeChat")),
@@ -164,6 +170,7 @@ TEMPLATE_KEYS = Choices(
     ("birthday_greeting", _("Birthday greeting")),
     ("renovation_inspection_due", _("Renovation inspection due")),
     ("renovation_overrun", _("Renovation works overrunning")),
+    ("reminder_notice", _("Reminder from a customer")),
 )
 FEE_METHODS = Choices(
     ("per_area", _("Per m² per month")),

@@ -472,6 +472,7 @@ class TicketView(CrmView):
         "deadline",
         "description",
         "resolution",
+        "preferred_visit_at",
         "response_due",
         "resolution_due",
         "responded_at",
@@ -789,6 +790,7 @@ class TicketWorkView(BaseView):
                 current_app.config["UPLOAD_FOLDER"],
                 max_upload_bytes(),
                 utcnow(),
+                visible_to_customer=request.form.get("visible_to_customer") == "1",
             )
 
         return self._done(number, save, _("Note added."))
@@ -821,7 +823,19 @@ class PendingPoolView(TicketView):
 
     datamodel = CrmInterface(models.Ticket)
     list_title = _("Pending tickets")
-    list_columns = ["number", "title", "type", "priority", "department", "customer", "unit", "deadline", "created_at"]
+    # the channel says at a glance which requests residents sent from their phones (微信/网页)
+    list_columns = [
+        "number",
+        "title",
+        "type",
+        "channel",
+        "priority",
+        "department",
+        "customer",
+        "unit",
+        "deadline",
+        "created_at",
+    ]
     base_filters = [["id", FilterCriteria, pending_criteria]]
     base_order = ("created_at", "asc")
     related_views = []

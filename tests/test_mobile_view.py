@@ -80,7 +80,9 @@ def test_a_resident_session_gives_nothing_here(session, resident_login, mine):
 
 def test_my_open_tickets_by_deadline_with_remaining_time(login, ctx, user_id, now):
     me, slack = user_id("Technician"), datetime.timedelta(seconds=30)  # the frozen clock ticks
-    factories.ticket(title="明天到期", assignee_id=me, status="assigned", deadline=now + datetime.timedelta(days=1) + slack)
+    factories.ticket(
+        title="明天到期", assignee_id=me, status="assigned", deadline=now + datetime.timedelta(days=1) + slack
+    )
     factories.ticket(
         title="两小时后",
         assignee_id=me,
@@ -235,7 +237,9 @@ def test_a_note_sent_twice_with_the_same_key_is_saved_once(app, login, mine):
 
 
 def test_a_plain_form_note_without_script_still_works(login, mine):
-    response = login("Technician").post(f"/m/tickets/{mine.number}/note", data={"note": "无脚本"}, follow_redirects=True)
+    response = login("Technician").post(
+        f"/m/tickets/{mine.number}/note", data={"note": "无脚本"}, follow_redirects=True
+    )
     assert "已添加备注" in response.get_data(as_text=True)
     assert db.session.query(TicketEvent).filter_by(ticket_id=mine.id, note="无脚本").count() == 1
 
@@ -280,7 +284,9 @@ def test_the_pending_pool_only_for_who_may_dispatch(login, two_departments):
 def test_dispatch_from_the_pool_records_the_assignment_and_tells_the_handler(login, two_departments, user_id):
     mine, pool, colleague, other = two_departments
     technician = login("Technician")
-    assert technician.post(f"/m/pool/{pool.number}/dispatch", data={"assignee": user_id("Technician")}).status_code == 403
+    assert (
+        technician.post(f"/m/pool/{pool.number}/dispatch", data={"assignee": user_id("Technician")}).status_code == 403
+    )
     assert reload(pool).assignee_id is None
     supervisor = login("Supervisor")
     refused = supervisor.post(f"/m/pool/{pool.number}/dispatch", data={"assignee": ""}, follow_redirects=True)
@@ -295,7 +301,9 @@ def test_dispatch_from_the_pool_records_the_assignment_and_tells_the_handler(log
     assert event.actor_id == user_id("Supervisor")
     assert db.session.query(Notification).filter_by(user_id=user_id("Technician")).count() == told + 1
     assert "本部门待派" in technician.get("/m/").get_data(as_text=True)
-    assert supervisor.post(f"/m/pool/{other.number}/dispatch", data={"assignee": user_id("Technician")}).status_code == 404
+    assert (
+        supervisor.post(f"/m/pool/{other.number}/dispatch", data={"assignee": user_id("Technician")}).status_code == 404
+    )
 
 
 def test_no_page_needs_a_script_of_another_host_or_inline(login, mine):
@@ -312,7 +320,11 @@ def test_my_to_do_costs_the_same_queries_for_three_tickets_or_thirty(login, ctx,
             unit = factories.unit()
             customer = factories.customer(units=[unit])
             factories.ticket(
-                customer=customer, unit=unit, assignee_id=me, status="assigned", deadline=now + datetime.timedelta(hours=i)
+                customer=customer,
+                unit=unit,
+                assignee_id=me,
+                status="assigned",
+                deadline=now + datetime.timedelta(hours=i),
             )
 
     client = login("Technician")

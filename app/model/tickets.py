@@ -2,7 +2,19 @@
 
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import backref, column_property, relationship
 
 from app.types import (
@@ -17,6 +29,14 @@ from app.types import (
     utcnow,
 )
 from app.model.base import Stamped, choice_column
+
+# what a resident sees of their ticket's history by default; a note only when staff mark it so
+CUSTOMER_VISIBLE_KINDS = ("created", "status", "assigned", "reminder")
+
+
+def _visible_by_kind(context):
+    return context.get_current_parameters().get("kind") in CUSTOMER_VISIBLE_KINDS
+
 
 # the statuses in which a ticket still needs work: listed, escalated, dispatched and counted as open
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
@@ -68,6 +88,7 @@ class Ticket(Stamped, Model):
     deadline = Column(UTCDateTime)
     description = Column(Text)
     resolution = Column(Text)  # the handler's result note, required to resolve
+    preferred_visit_at = Column(UTCDateTime)  # when the customer would like the visit (portal requests)
     # SLA: due times computed at creation from the SLA policy; the sweep only compares them
     response_due = Column(UTCDateTime)
     resolution_due = Column(UTCDateTime)
@@ -86,6 +107,8 @@ class Ticket(Stamped, Model):
 
     # not stored: the reason given with a reassignment, written to the ticket's history
     reassign_reason = None
+    # not stored: the reason given with a cancellation, written to the ticket's history
+    cancel_reason = None
     # the searchable select: a customer's tickets (?customer_id=), open ones first, then the newest
     __lookup_filters__ = ("customer_id",)
 
@@ -145,6 +168,8 @@ class TicketEvent(Model):
     note = Column(Text)
     attachment = Column(FileColumn)
     client_key = Column(String(64))
+    # shown on the resident's 我的报修 page (app.resident_requests.customer_visible_events)
+    visible_to_customer = Column(Boolean, nullable=False, default=_visible_by_kind, server_default=false())
 
     def __str__(self):
         return f"{self.ticket_id}#{self.id} {self.kind}"
