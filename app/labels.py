@@ -20,6 +20,8 @@ MODEL_LABELS = {
     "Communication": _("Communication"),
     "Bill": _("Bill"),
     "Payment": _("Payment"),
+    "PaymentOrder": _("Online payment order"),
+    "PaymentNotification": _("Payment notification"),
     "MessageTemplate": _("Message template"),
     "FeeRule": _("Fee rule"),
     "MeterReading": _("Meter reading"),
