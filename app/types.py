@@ -174,7 +174,7 @@ BILL_TO = Choices(("occupant", _("Tenant if any, else owner")), ("owner", _("Own
 PAYMENT_KINDS = Choices(("payment", _("Payment")), ("reversal", _("Reversal")))
 PAYMENT_ORDER_STATUSES = Choices(
     ("created", _("Awaiting payment")),
-    ("paid", _("Paid")),
+    ("paid", _("Paid online")),
     ("closed", _("Closed")),
     ("refunded", _("Refunded")),
     ("partially_refunded", _("Partially refunded")),
