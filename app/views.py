@@ -157,15 +157,18 @@ class PaymentView(CrmView):
     @expose("/reverse/<int:pk>", methods=["GET", "POST"])
     @has_access
     def reverse(self, pk):
-        """冲正: take a payment back in full, with the reason (app.billing.reverse_payment)."""
-        from app.billing import reverse_payment
+        """冲正: take a payment back in full, with the reason (app.payments.reverse_payment: one paid
+        online is refunded at its gateway first)."""
+        from app.payments import reverse_payment
 
         payment = db.session.get(models.Payment, pk)
         if payment is None:
             abort(404)
         if request.method == "POST":
             try:
-                reversal = reverse_payment(db.session, payment, request.form.get("reason"), utcnow())
+                reversal = reverse_payment(
+                    db.session, payment, request.form.get("reason"), utcnow(), current_app.config
+                )
             except DomainError as error:
                 db.session.rollback()
                 flash(str(error), "danger")
