@@ -454,3 +454,17 @@ def test_alipay_wap_pay_url_is_signed_by_the_merchant_key(app, order, now, keys,
     assert json.loads(params["biz_content"])["total_amount"] == "300.00"
     assert _openssl_verifies(keys["merchant_pub"], alipay_content(params).encode(), params["sign"], tmp_path)
     assert rsa.verify(alipay_content(params).encode(), base64.b64decode(params["sign"]), rsa.public_key(keys["merchant_pub"].read_text()))
+
+
+def test_staff_who_read_payments_see_orders_and_the_notification_log(app, order, now, login, resident_login):
+    headers, body = LocalGateway(app.config).notification(order, now)
+    _notify(app, dict(headers, **{"Local-Pay-Signature": "f" * 64}), body)
+    _notify(app, headers, body)
+    desk = login("Service")
+    orders = desk.get("/paymentorderview/list/").get_data(as_text=True)
+    assert order.out_trade_no in orders and "已支付" in orders
+    log = desk.get("/paymentnotificationview/list/").get_data(as_text=True)
+    assert "bad signature" in log and "已拒绝" in log and "已受理" in log
+    resident = resident_login(order.customer_id)
+    for url in ("/paymentorderview/list/", "/paymentnotificationview/list/", "/api/v1/paymentorder/"):
+        assert resident.get(url).status_code in (302, 401, 403, 404)
