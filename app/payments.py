@@ -97,7 +97,7 @@ class PaymentGateway:
     def __init__(self, config):
         self.config = config
 
-    def create_order(self, order, description):
+    def create_order(self, order, description, client_ip=None):
         """What the phone needs to pay ``order``: {"redirect_url": …} (H5 / wap pay)."""
         raise NotImplementedError
 
@@ -137,7 +137,7 @@ class LocalGateway(PaymentGateway):
         message = f"{timestamp}\n{nonce}\n".encode() + body + b"\n"
         return hmac.new(self._key(), message, hashlib.sha256).hexdigest()
 
-    def create_order(self, order, description):
+    def create_order(self, order, description, client_ip=None):
         return {"redirect_url": f"/portal/pay/stand-in/{order.out_trade_no}"}
 
     def notification(self, order, now, amount=None, transaction_id=None):
@@ -251,7 +251,7 @@ class WeChatPayGateway(PaymentGateway):
             )
         return data
 
-    def create_order(self, order, description):
+    def create_order(self, order, description, client_ip=None):
         data = self._call(
             "/v3/pay/transactions/h5",
             {
@@ -261,7 +261,7 @@ class WeChatPayGateway(PaymentGateway):
                 "out_trade_no": order.out_trade_no,
                 "notify_url": self.config.get("WECHATPAY_NOTIFY_URL"),
                 "amount": {"total": _cents(order.amount), "currency": "CNY"},
-                "scene_info": {"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}},
+                "scene_info": {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}},
             },
         )
         if not data.get("h5_url"):
@@ -374,7 +374,7 @@ class AlipayGateway(PaymentGateway):
         params["sign"] = base64.b64encode(rsa.sign(alipay_content(params).encode(), key)).decode()
         return params
 
-    def create_order(self, order, description):
+    def create_order(self, order, description, client_ip=None):
         params = self._signed(
             "alipay.trade.wap.pay",
             {

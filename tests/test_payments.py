@@ -359,11 +359,12 @@ def test_wechatpay_signs_its_requests_as_api_v3_expects(app, order, now, keys, t
         return 200, json.dumps({"h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1"}).encode()
 
     gateway.transport = transport
-    assert gateway.create_order(order, "2026-10 物业费")["redirect_url"].startswith("https://wx.tenpay.com/")
+    assert gateway.create_order(order, "2026-10 物业费", "203.0.113.7")["redirect_url"].startswith("https://wx.tenpay.com/")
     url, body, headers = sent[0]
     assert url == "https://api.mch.weixin.qq.com/v3/pay/transactions/h5"
     payload = json.loads(body)
     assert payload["amount"] == {"total": 30000, "currency": "CNY"} and payload["out_trade_no"] == order.out_trade_no
+    assert payload["scene_info"]["payer_client_ip"] == "203.0.113.7"
     auth = headers["Authorization"]
     assert auth.startswith('WECHATPAY2-SHA256-RSA2048 mchid="1900000109"')
     fields = dict(part.split("=", 1) for part in auth.split(" ", 1)[1].split(","))
@@ -427,6 +428,7 @@ def _alipay_notification(keys, order, now, total="300.00"):
 
 def test_alipay_notification_is_verified_and_answered_success(app, ctx, now, keys):
     bill = factories.bill(amount=Decimal("300.00"))
+    saved = dict(app.config)
     app.config.update(_alipay_config(app, keys))
     try:
         order = start_payment(db.session, bill.customer_id, bill.id, AlipayGateway(app.config), now)
@@ -439,7 +441,8 @@ def test_alipay_notification_is_verified_and_answered_success(app, ctx, now, key
             response = _notify(app, {"Content-Type": "application/x-www-form-urlencoded"}, body, "alipay")
             assert response.get_data(as_text=True) == "success"
     finally:
-        app.config["CRM_PAYMENT_GATEWAY"] = "local"
+        app.config.clear()
+        app.config.update(saved)
     paid, settled, payments = _state(order.id)
     assert paid.status == "paid" and paid.transaction_id == "2026112322001424330500000001"
     assert settled.status == "paid" and len(payments) == 1 and payments[0].method == "alipay"

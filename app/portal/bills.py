@@ -106,7 +106,7 @@ def go_pay(out_trade_no):
     try:
         if gateway is None:
             raise GatewayError(_("The payment gateway is not configured."))
-        target = gateway.create_order(order, f"{order.bill.period} {order.bill.unit}")
+        target = gateway.create_order(order, f"{order.bill.period} {order.bill.unit}", request.remote_addr)
     except (DomainError, OSError) as error:
         flash(str(error), "danger")
         return redirect(url_for("portal.payment_order", out_trade_no=order.out_trade_no))
