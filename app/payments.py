@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select, update
 
 from app import billing
-from app.core import rsa
+from app.core import aes_gcm, rsa
 from app.core.clock import local_zone, utcnow
 from app.errors import DomainError
 from app.models import Bill, Payment, PaymentNotification, PaymentOrder
@@ -303,17 +303,16 @@ class WeChatPayGateway(PaymentGateway):
         """The plaintext of an AEAD_AES_256_GCM resource, keyed by the API v3 key."""
         if resource.get("algorithm") != "AEAD_AES_256_GCM":
             raise NotificationRefused("unknown resource algorithm")
+        key = (self.config.get("WECHATPAY_API_V3_KEY") or "").encode()
         try:
-            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-        except ImportError as error:  # the standard library has no AES: see README
-            raise NotificationRefused("AES-256-GCM needs the cryptography package") from error
-        try:
-            return AESGCM((self.config.get("WECHATPAY_API_V3_KEY") or "").encode()).decrypt(
-                resource["nonce"].encode(),
-                base64.b64decode(resource["ciphertext"]),
-                (resource.get("associated_data") or "").encode(),
-            )
-        except Exception as error:  # a wrong key or a tampered resource
+            nonce, associated = resource["nonce"].encode(), (resource.get("associated_data") or "").encode()
+            data = base64.b64decode(resource["ciphertext"], validate=True)
+            try:
+                from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            except ImportError:  # the standard-library fallback (app.core.aes_gcm)
+                return aes_gcm.decrypt(key, nonce, data, associated)
+            return AESGCM(key).decrypt(nonce, data, associated)
+        except Exception as error:  # a wrong key, a tampered resource, a malformed one
             raise NotificationRefused("resource cannot be decrypted") from error
 
     def refund(self, order, amount, reason, refund_number):
@@ -414,7 +413,9 @@ class AlipayGateway(PaymentGateway):
         # Alipay's notification carries no timestamp header: its age is the payment time's
         if abs((now - paid_at).total_seconds()) > max(self.config["CRM_PAYMENT_NOTIFY_MAX_AGE"], 86400):
             raise NotificationRefused("stale notification")
-        return Notice(params.get("out_trade_no", ""), params.get("trade_no", ""), _amount(params.get("total_amount")), paid_at)
+        return Notice(
+            params.get("out_trade_no", ""), params.get("trade_no", ""), _amount(params.get("total_amount")), paid_at
+        )
 
     def refund(self, order, amount, reason, refund_number):
         params = self._signed(
@@ -532,7 +533,9 @@ def receive_notification(session, gateway, headers, body, now, remote_addr=None)
         _record(session, gateway.name, None, "refused", str(error), remote_addr, now)
         return "refused", None
     order = session.execute(
-        select(PaymentOrder).where(PaymentOrder.out_trade_no == notice.out_trade_no, PaymentOrder.gateway == gateway.name)
+        select(PaymentOrder).where(
+            PaymentOrder.out_trade_no == notice.out_trade_no, PaymentOrder.gateway == gateway.name
+        )
     ).scalar()
     if order is None:
         _record(session, gateway.name, notice.out_trade_no, "refused", "unknown order", remote_addr, now)
@@ -577,9 +580,7 @@ def receive_notification(session, gateway, headers, body, now, remote_addr=None)
         reason = f"bill cannot take the payment ({error}); refund it at the gateway"
         _record(session, gateway.name, notice.out_trade_no, "refused", reason, remote_addr, now)
         return "refused", order
-    session.execute(
-        update(PaymentOrder).where(PaymentOrder.id == order.id).values(payment_id=payment.id)
-    )
+    session.execute(update(PaymentOrder).where(PaymentOrder.id == order.id).values(payment_id=payment.id))
     session.commit()
     session.refresh(order)
     _record(session, gateway.name, notice.out_trade_no, "accepted", notice.transaction_id, remote_addr, now)
@@ -605,7 +606,10 @@ def reverse_payment(session, payment, reason, now, config):
     except GatewayError as error:
         log.warning("refund of %s refused: %s", order.out_trade_no, error)
         raise DomainError(
-            _("The refund was refused by the payment gateway, so the reversal was not saved: %(error)s", error=str(error))
+            _(
+                "The refund was refused by the payment gateway, so the reversal was not saved: %(error)s",
+                error=str(error),
+            )
         ) from error
     order.refunded_amount = Decimal(order.refunded_amount or 0) + Decimal(payment.amount)
     order.status = "refunded" if order.refunded_amount >= Decimal(order.amount) else "partially_refunded"

@@ -20,6 +20,7 @@ tile("portal.bills", _("My bills"), "¥")
 
 class _Labels:
     fee = staticmethod(FEE_TYPES.label)
+
     @staticmethod
     def bill(status):  # a resident reads "paid" as paid in full
         return _("Paid in full") if status == "paid" else BILL_STATUSES.label(status)
@@ -42,12 +43,18 @@ def bills():
     arrears = db.session.execute(
         select(func.coalesce(func.sum(Bill.outstanding), 0)).where(Bill.status.in_(("unpaid", "partial")))
     ).scalar()
-    payments = db.session.execute(
-        select(Payment).order_by(Payment.paid_at.desc(), Payment.id.desc()).limit(100)
-    ).scalars().all()
-    waiting = db.session.execute(
-        select(PaymentOrder).where(PaymentOrder.status == "created").order_by(PaymentOrder.id.desc()).limit(20)
-    ).scalars().all()
+    payments = (
+        db.session.execute(select(Payment).order_by(Payment.paid_at.desc(), Payment.id.desc()).limit(100))
+        .scalars()
+        .all()
+    )
+    waiting = (
+        db.session.execute(
+            select(PaymentOrder).where(PaymentOrder.status == "created").order_by(PaymentOrder.id.desc()).limit(20)
+        )
+        .scalars()
+        .all()
+    )
     return render_template(
         "portal/bills.html",
         bills=rows,
@@ -92,7 +99,9 @@ def _own_order(out_trade_no):
 @resident_required
 def payment_order(out_trade_no):
     order = _own_order(out_trade_no)
-    return render_template("portal/payment_order.html", order=order, title=_("Online payment"), back=url_for("portal.bills"))
+    return render_template(
+        "portal/payment_order.html", order=order, title=_("Online payment"), back=url_for("portal.bills")
+    )
 
 
 @portal.route("/pay/orders/<out_trade_no>/go")
