@@ -104,3 +104,26 @@ def test_a_settled_bill_cannot_be_ordered(session, resident_login):
     response = resident_login(mine).post(f"/portal/bills/{my_bill}/pay", follow_redirects=True)
     assert "这张账单已无待缴金额" in response.get_data(as_text=True)
     assert db.session.execute(select(PaymentOrder)).first() is None
+
+
+def test_overdue_part_of_the_arrears_and_a_bounded_number_of_queries(session, resident_login, today, count_queries):
+    import datetime
+
+    first = factories.bill(amount=Decimal("80.00"), period="2026-01", due_date=today - datetime.timedelta(days=10))
+    for month in range(2, 10):  # more bills and payments: the page's statements do not grow with them
+        bill = factories.bill(
+            customer_obj=first.customer,
+            unit_obj=first.unit,
+            amount=Decimal("50.00"),
+            period=f"2026-{month:02d}",
+            due_date=today + datetime.timedelta(days=10),
+        )
+        db.session.add(Payment(bill_id=bill.id, amount=Decimal("20.00"), method="cash"))
+    db.session.commit()
+    client = resident_login(first.customer_id)
+    client.get("/portal/bills")
+    with count_queries() as counter:
+        html = client.get("/portal/bills").get_data(as_text=True)
+    assert "¥320.00" in html  # 80 + 8 × (50 − 20)
+    assert "其中已逾期 ¥80.00" in html
+    assert counter.count <= 10, counter.statements

@@ -3,12 +3,13 @@ the gateway's notification endpoint, and the local stand-in's 收银台."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
-from app.core.clock import utcnow
+from app.core.clock import local_today, utcnow
 from app.errors import DomainError
 from app.extensions import csrf, db
-from app.models import Bill, Payment, PaymentOrder
+from app.models import Bill, Payment, PaymentOrder, Unit
 from app.payments import GatewayError, LocalGateway, active_gateway, gateway_named, receive_notification, start_payment
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal, tile
@@ -39,18 +40,35 @@ def _bill_labels():
 @resident_required
 def bills():
     # the resident's session sees only their own bills and payments (app.scoping.resident_options)
-    rows = db.session.execute(select(Bill).order_by(Bill.period.desc(), Bill.id.desc()).limit(200)).scalars().all()
-    arrears = db.session.execute(
-        select(func.coalesce(func.sum(Bill.outstanding), 0)).where(Bill.status.in_(("unpaid", "partial")))
-    ).scalar()
+    rows = (
+        db.session.execute(
+            select(Bill)
+            .options(selectinload(Bill.unit).selectinload(Unit.building))
+            .order_by(Bill.period.desc(), Bill.id.desc())
+            .limit(200)
+        )
+        .scalars()
+        .all()
+    )
+    owed = Bill.status.in_(("unpaid", "partial"))
+    arrears, overdue = db.session.execute(
+        select(
+            func.coalesce(func.sum(Bill.outstanding), 0),
+            func.coalesce(func.sum(case((Bill.due_date < local_today(), Bill.outstanding), else_=0)), 0),
+        ).where(owed)
+    ).one()
     payments = (
         db.session.execute(select(Payment).order_by(Payment.paid_at.desc(), Payment.id.desc()).limit(100))
         .scalars()
         .all()
     )
-    waiting = (
+    waiting = (  # orders not paid yet, of bills still owed
         db.session.execute(
-            select(PaymentOrder).where(PaymentOrder.status == "created").order_by(PaymentOrder.id.desc()).limit(20)
+            select(PaymentOrder)
+            .join(Bill, Bill.id == PaymentOrder.bill_id)
+            .where(PaymentOrder.status == "created", owed)
+            .order_by(PaymentOrder.id.desc())
+            .limit(20)
         )
         .scalars()
         .all()
@@ -59,6 +77,7 @@ def bills():
         "portal/bills.html",
         bills=rows,
         arrears=arrears,
+        overdue=overdue,
         payments=payments,
         waiting=waiting,
         title=_("My bills"),
