@@ -84,8 +84,12 @@ def _header(headers, name):
 def _read_key(path, reader):
     if not path:
         raise GatewayError(_("The payment gateway is not configured."))
-    with open(path, "rb") as handle:
-        return reader(handle.read())
+    try:
+        with open(path, "rb") as handle:
+            return reader(handle.read())
+    except (OSError, ValueError) as error:
+        log.error("payment key %s cannot be read: %s", path, error)
+        raise GatewayError(_("The payment gateway is not configured.")) from error
 
 
 class PaymentGateway:
@@ -451,9 +455,12 @@ GATEWAYS = {gateway.name: gateway for gateway in (LocalGateway, WeChatPayGateway
 
 
 def gateway_named(name, config):
-    """The gateway adapter called ``name`` with the app's configuration (None: no such gateway)."""
+    """The gateway adapter called ``name`` with the app's configuration (None: no such gateway). The
+    stand-in exists only while it is the configured gateway: it moves no money."""
     kind = GATEWAYS.get(name)
-    return kind(config) if kind is not None else None
+    if kind is None or (kind is LocalGateway and (config.get("CRM_PAYMENT_GATEWAY") or "local") != "local"):
+        return None
+    return kind(config)
 
 
 def active_gateway(config):

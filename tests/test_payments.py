@@ -530,3 +530,23 @@ def test_staff_who_read_payments_see_orders_and_the_notification_log(app, order,
     resident = resident_login(order.customer_id)
     for url in ("/paymentorderview/list/", "/paymentnotificationview/list/", "/api/v1/paymentorder/"):
         assert resident.get(url).status_code in (302, 401, 403, 404)
+
+
+def test_the_stand_in_is_closed_once_a_real_gateway_is_configured(app, order, now, resident_login):
+    headers, body = LocalGateway(app.config).notification(order, now)
+    app.config["CRM_PAYMENT_GATEWAY"] = "wechatpay"
+    try:
+        client = resident_login(order.customer_id)
+        assert client.get(f"/portal/pay/stand-in/{order.out_trade_no}").status_code == 404
+        assert client.post(f"/portal/pay/stand-in/{order.out_trade_no}").status_code == 404
+        assert _notify(app, headers, body).status_code == 404
+    finally:
+        app.config["CRM_PAYMENT_GATEWAY"] = "local"
+    _unchanged(order.id)
+
+
+def test_an_unreadable_key_is_a_clear_refusal(app, order, keys):
+    gateway = _wechat(app, keys)
+    gateway.config["WECHATPAY_PRIVATE_KEY_PATH"] = str(keys["merchant"]) + ".missing"
+    with pytest.raises(GatewayError, match="尚未配置支付渠道"):
+        gateway.refund(order, Decimal("300.00"), "重复缴费", "RF1")
