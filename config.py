@@ -117,6 +117,25 @@ class Config:
     # a resident may remind (催单) about one request at most once in this many hours
     CRM_PORTAL_REMINDER_HOURS = float(os.environ.get("CRM_PORTAL_REMINDER_HOURS", "4"))
     CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
+    # online payment (README "Connecting online payments"): local (the stand-in), wechatpay or alipay
+    CRM_PAYMENT_GATEWAY = os.environ.get("CRM_PAYMENT_GATEWAY", "local")
+    # the stand-in's shared signing key (default: derived from SECRET_KEY); a notification older than this is refused
+    CRM_PAYMENT_LOCAL_KEY = os.environ.get("CRM_PAYMENT_LOCAL_KEY")
+    CRM_PAYMENT_NOTIFY_MAX_AGE = int(os.environ.get("CRM_PAYMENT_NOTIFY_MAX_AGE", "300"))
+    WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID")
+    WECHATPAY_APPID = os.environ.get("WECHATPAY_APPID")
+    WECHATPAY_SERIAL = os.environ.get("WECHATPAY_SERIAL")
+    WECHATPAY_API_V3_KEY = os.environ.get("WECHATPAY_API_V3_KEY")
+    WECHATPAY_PRIVATE_KEY_PATH = os.environ.get("WECHATPAY_PRIVATE_KEY_PATH")
+    WECHATPAY_PLATFORM_CERT_PATH = os.environ.get("WECHATPAY_PLATFORM_CERT_PATH")
+    WECHATPAY_NOTIFY_URL = os.environ.get("WECHATPAY_NOTIFY_URL")
+    WECHATPAY_API_URL = os.environ.get("WECHATPAY_API_URL", "https://api.mch.weixin.qq.com")
+    ALIPAY_APP_ID = os.environ.get("ALIPAY_APP_ID")
+    ALIPAY_PRIVATE_KEY_PATH = os.environ.get("ALIPAY_PRIVATE_KEY_PATH")
+    ALIPAY_PUBLIC_KEY_PATH = os.environ.get("ALIPAY_PUBLIC_KEY_PATH")
+    ALIPAY_GATEWAY_URL = os.environ.get("ALIPAY_GATEWAY_URL", "https://openapi.alipay.com/gateway.do")
+    ALIPAY_NOTIFY_URL = os.environ.get("ALIPAY_NOTIFY_URL")
+    ALIPAY_RETURN_URL = os.environ.get("ALIPAY_RETURN_URL")
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20
 

@@ -33,7 +33,17 @@ from app.model.tickets import (
     TicketRating,
     communication_ticket,
 )  # noqa: F401
-from app.model.billing import Bill, ArrearsSummary, Payment, FeeRule, MeterReading, BillingRun, WriteOff  # noqa: F401
+from app.model.billing import (  # noqa: F401
+    Bill,
+    ArrearsSummary,
+    Payment,
+    PaymentOrder,
+    PaymentNotification,
+    FeeRule,
+    MeterReading,
+    BillingRun,
+    WriteOff,
+)
 from app.model.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
 from app.model.admin import (
     NumberSequence,

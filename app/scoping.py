@@ -28,6 +28,8 @@ from app.models import (
     MaintenanceOccurrence,
     OutboxMessage,
     Payment,
+    PaymentNotification,
+    PaymentOrder,
     ReturnVisit,
     StaffProfile,
     Ticket,
@@ -84,6 +86,8 @@ def resident_options(customer_id):
         _own(ChangeLog, lambda cls: false()),
         _own(ReturnVisit, lambda cls: false()),
         _own(MaintenanceOccurrence, lambda cls: false()),
+        _own(PaymentOrder, lambda cls: cls.customer_id == customer_id),
+        _own(PaymentNotification, lambda cls: false()),
     ]
 
 

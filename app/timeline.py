@@ -7,12 +7,11 @@ rows follow their scope, and every field printed follows their field levels.
 from dataclasses import dataclass
 import datetime
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.field_permissions import HIDDEN, MASKED, field_access_for, mask
-from flask_babel import lazy_gettext as _
-
-from app.models import Bill, Communication, OutboxMessage, Payment, Ticket, TicketEvent
+from app.models import Bill, Communication, OutboxMessage, Payment, PaymentOrder, Ticket, TicketEvent
 from app.resident_requests import is_resident_submission
 from app.security import ACTION_READ
 from app.types import (
@@ -22,6 +21,7 @@ from app.types import (
     NOTIFY_CHANNELS,
     OUTBOX_STATUSES,
     PAYMENT_KINDS,
+    PAYMENT_METHODS,
     TICKET_STATUSES,
     TICKET_TYPES,
 )
@@ -129,20 +129,33 @@ def customer_timeline(session, customer_id, principal, limit=100):
             )
     if readable(Payment):
         shown = _Fields(principal, Payment)
-        for p in session.execute(
-            select(Payment)
-            .join(Bill, Bill.id == Payment.bill_id)
-            .where(Bill.customer_id == customer_id)
-            .order_by(Payment.paid_at.desc())
-            .limit(limit)
-        ).scalars():
+        payments = (
+            session.execute(
+                select(Payment)
+                .join(Bill, Bill.id == Payment.bill_id)
+                .where(Bill.customer_id == customer_id)
+                .order_by(Payment.paid_at.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        online = set(
+            session.execute(
+                select(PaymentOrder.payment_id).where(PaymentOrder.payment_id.in_([p.id for p in payments]))
+            ).scalars()
+        )
+        for p in payments:
             sign = "−" if p.kind == "reversal" else ""
             amount = shown(p, "amount", f"{sign}{p.amount:,.2f}")
+            kind = PAYMENT_KINDS.label(p.kind)
+            if p.id in online:  # paid by the resident through the portal
+                kind = _("Online payment (%(gateway)s)", gateway=PAYMENT_METHODS.label(p.method))
             entries.append(
                 Entry(
                     p.paid_at,
                     "payment",
-                    f"{PAYMENT_KINDS.label(p.kind)} {amount}",
+                    f"{kind} {amount}",
                     f"{shown(p, 'receipt_number')} {shown(p, 'reason')}".strip(),
                     f"/paymentview/show/{p.id}",
                 )

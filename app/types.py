@@ -179,6 +179,14 @@ FEE_METHODS = Choices(
 )
 BILL_TO = Choices(("occupant", _("Tenant if any, else owner")), ("owner", _("Owner")), ("tenant", _("Tenant")))
 PAYMENT_KINDS = Choices(("payment", _("Payment")), ("reversal", _("Reversal")))
+PAYMENT_ORDER_STATUSES = Choices(
+    ("created", _("Awaiting payment")),
+    ("paid", _("Paid online")),
+    ("closed", _("Closed")),
+    ("refunded", _("Refunded")),
+    ("partially_refunded", _("Partially refunded")),
+)
+NOTIFICATION_OUTCOMES = Choices(("accepted", _("Accepted")), ("replay", _("Repeated")), ("refused", _("Refused")))
 APPROVAL_STATUSES = Choices(
     ("pending", _("Awaiting approval")), ("approved", _("Approved")), ("rejected", _("Rejected"))
 )

@@ -158,15 +158,18 @@ class PaymentView(CrmView):
     @expose("/reverse/<int:pk>", methods=["GET", "POST"])
     @has_access
     def reverse(self, pk):
-        """冲正: take a payment back in full, with the reason (app.billing.reverse_payment)."""
-        from app.billing import reverse_payment
+        """冲正: take a payment back in full, with the reason (app.payments.reverse_payment: one paid
+        online is refunded at its gateway first)."""
+        from app.payments import reverse_payment
 
         payment = db.session.get(models.Payment, pk)
         if payment is None:
             abort(404)
         if request.method == "POST":
             try:
-                reversal = reverse_payment(db.session, payment, request.form.get("reason"), utcnow())
+                reversal = reverse_payment(
+                    db.session, payment, request.form.get("reason"), utcnow(), current_app.config
+                )
             except DomainError as error:
                 db.session.rollback()
                 flash(str(error), "danger")
@@ -183,6 +186,48 @@ class PaymentView(CrmView):
                 )
                 return redirect(url_for(".show", pk=reversal.id))
         return self.render_template("crm/reverse_payment.html", payment=payment)
+
+
+class PaymentOrderView(CrmView):
+    """在线缴费订单: what residents paid online and what the gateway said (read only; whoever reads payments)."""
+
+    datamodel = CrmInterface(models.PaymentOrder)
+    class_permission_name = RESOURCE_PAYMENT
+    base_permissions = ["can_read"]
+    list_columns = ["out_trade_no", "bill", "amount", "status", "gateway", "paid_at", "notified_count"]
+    show_columns = [
+        "out_trade_no",
+        "customer",
+        "bill",
+        "amount",
+        "status",
+        "gateway",
+        "transaction_id",
+        "payment",
+        "created_at",
+        "paid_at",
+        "notified_count",
+        "refunded_amount",
+        "refund_id",
+        "refund_status",
+        "refunded_at",
+    ]
+    search_columns = ["out_trade_no", "status", "gateway", "paid_at"]
+    order_columns = ["out_trade_no", "amount", "paid_at", "created_at"]
+    base_order = ("created_at", "desc")
+
+
+class PaymentNotificationView(CrmView):
+    """支付通知: every notification a gateway sent, with what became of it and why (read only)."""
+
+    datamodel = CrmInterface(models.PaymentNotification)
+    class_permission_name = RESOURCE_PAYMENT
+    base_permissions = ["can_read"]
+    list_columns = ["received_at", "gateway", "out_trade_no", "outcome", "reason"]
+    show_columns = list_columns + ["remote_addr"]
+    search_columns = ["out_trade_no", "gateway", "outcome", "received_at"]
+    order_columns = ["received_at"]
+    base_order = ("received_at", "desc")
 
 
 class BillView(CrmView):
@@ -208,7 +253,7 @@ class BillView(CrmView):
     base_order = ("due_date", "desc")
     quick_search = ("period", "customer.name", "customer.phone", "unit.number")
     unit_filters = True
-    related_views = [PaymentView]
+    related_views = [PaymentView, PaymentOrderView]
 
 
 class FeeRuleView(CrmView):
@@ -1267,7 +1312,7 @@ MENU_RESOURCES.update(
     }
 )
 
-HIDDEN_VIEWS = [TicketAttachmentView] + CARE_HIDDEN
+HIDDEN_VIEWS = [TicketAttachmentView, PaymentOrderView, PaymentNotificationView] + CARE_HIDDEN
 
 
 def register_views(appbuilder):

@@ -26,6 +26,8 @@ from app.types import (
     BILLING_RUN_STATUSES,
     FEE_METHODS,
     PAYMENT_KINDS,
+    PAYMENT_ORDER_STATUSES,
+    NOTIFICATION_OUTCOMES,
     FEE_TYPES,
     PAYMENT_METHODS,
     UNIT_USES,
@@ -262,3 +264,59 @@ class WriteOff(Model):
 
     def __str__(self):
         return f"{self.bill} −{self.amount}"
+
+
+class PaymentOrder(Model):
+    """An online payment of one bill by its resident: created when they press 缴费, paid once when the
+    gateway's signed notification arrives (the Payment it recorded is named), refunded on reversal."""
+
+    __audited__ = True
+
+    __tablename__ = "payment_order"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_payment_order_amount"),
+        Index("ix_payment_order_bill", "bill_id", "status"),
+    )
+    __display_relations__ = ("bill", "customer")
+
+    id = Column(Integer, primary_key=True)
+    out_trade_no = Column(String(32), nullable=False, unique=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="RESTRICT"), nullable=False, index=True)
+    customer = relationship("Customer")
+    bill_id = Column(Integer, ForeignKey("bill.id", ondelete="RESTRICT"), nullable=False)
+    bill = relationship("Bill")
+    amount = Column(Money, nullable=False)
+    status = choice_column(PAYMENT_ORDER_STATUSES, default="created")
+    gateway = Column(String(20), nullable=False)
+    transaction_id = Column(String(64))
+    payment_id = Column(Integer, ForeignKey("payment.id", ondelete="RESTRICT", name="fk_payment_order_payment"))
+    payment = relationship("Payment", backref=backref("online_order", uselist=False))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    paid_at = Column(UTCDateTime)
+    notified_count = Column(Integer, nullable=False, default=0, server_default="0")
+    refunded_amount = Column(Money, nullable=False, default=Decimal("0.00"), server_default="0")
+    refund_id = Column(String(64))
+    refund_status = Column(String(20))
+    refunded_at = Column(UTCDateTime)
+
+    def __str__(self):
+        return self.out_trade_no or ""
+
+
+class PaymentNotification(Model):
+    """Every notification a payment gateway sent: accepted, a replay, or refused and why."""
+
+    __audited__ = False  # a log of its own: machine bookkeeping, not a business record
+
+    __tablename__ = "payment_notification"
+
+    id = Column(Integer, primary_key=True)
+    gateway = Column(String(20), nullable=False)
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    out_trade_no = Column(String(64))
+    outcome = choice_column(NOTIFICATION_OUTCOMES, default="refused")
+    reason = Column(String(255))
+    remote_addr = Column(String(64))
+
+    def __str__(self):
+        return f"{self.gateway} {self.out_trade_no or ''} {self.outcome}"
