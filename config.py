@@ -114,6 +114,20 @@ class Config:
     CRM_PORTAL_MAX_DAYS = float(os.environ.get("CRM_PORTAL_MAX_DAYS", "90"))
     # a personal sign-in link in a message the firm sends works this many days
     CRM_PORTAL_LINK_DAYS = float(os.environ.get("CRM_PORTAL_LINK_DAYS", "7"))
+    # portal sign-in by a one-time SMS code: minutes a code works, codes per number per 15 minutes,
+    # codes per client address per hour; wrong codes in a row that lock a number, and for how long
+    CRM_PORTAL_CODE_MINUTES = int(os.environ.get("CRM_PORTAL_CODE_MINUTES", "5"))
+    CRM_PORTAL_CODES_PER_NUMBER = int(os.environ.get("CRM_PORTAL_CODES_PER_NUMBER", "3"))
+    CRM_PORTAL_CODES_PER_ADDRESS = int(os.environ.get("CRM_PORTAL_CODES_PER_ADDRESS", "20"))
+    CRM_PORTAL_WRONG_CODES = int(os.environ.get("CRM_PORTAL_WRONG_CODES", "5"))
+    CRM_PORTAL_LOCK_MINUTES = int(os.environ.get("CRM_PORTAL_LOCK_MINUTES", "15"))
+    # residents may add and remove family members on the units they own (我的信息)
+    CRM_PORTAL_FAMILY_EDIT = os.environ.get("CRM_PORTAL_FAMILY_EDIT", "1").lower() not in ("0", "false", "no", "off")
+    # WeChat official-account web authorisation (网页授权) for the portal; off without an appid
+    CRM_WECHAT_APPID = os.environ.get("CRM_WECHAT_APPID", "")
+    CRM_WECHAT_SECRET = os.environ.get("CRM_WECHAT_SECRET", "")
+    CRM_WECHAT_OAUTH_URL = os.environ.get("CRM_WECHAT_OAUTH_URL", "https://open.weixin.qq.com")
+    CRM_WECHAT_API_URL = os.environ.get("CRM_WECHAT_API_URL", "https://api.weixin.qq.com")
     CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
     # Rows offered by the searchable selects for large tables.
     CRM_LOOKUP_LIMIT = 20

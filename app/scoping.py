@@ -28,6 +28,9 @@ from app.models import (
     MaintenanceOccurrence,
     OutboxMessage,
     Payment,
+    PortalFamilyLink,
+    PortalSignInAttempt,
+    PortalSignInCode,
     ReturnVisit,
     StaffProfile,
     Ticket,
@@ -84,6 +87,9 @@ def resident_options(customer_id):
         _own(ChangeLog, lambda cls: false()),
         _own(ReturnVisit, lambda cls: false()),
         _own(MaintenanceOccurrence, lambda cls: false()),
+        _own(PortalSignInCode, lambda cls: false()),
+        _own(PortalSignInAttempt, lambda cls: false()),
+        _own(PortalFamilyLink, lambda cls: cls.added_by_id == customer_id),
     ]
 
 

@@ -164,6 +164,7 @@ TEMPLATE_KEYS = Choices(
     ("birthday_greeting", _("Birthday greeting")),
     ("renovation_inspection_due", _("Renovation inspection due")),
     ("renovation_overrun", _("Renovation works overrunning")),
+    ("portal_sign_in_code", _("Portal sign-in code")),
 )
 FEE_METHODS = Choices(
     ("per_area", _("Per m² per month")),
