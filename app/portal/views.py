@@ -2,6 +2,7 @@
 
 from app.portal import home  # noqa: F401
 from app.portal import sign_in  # noqa: F401
+from app.portal import me  # noqa: F401
 from app.portal.blueprint import portal
 
 __all__ = ["portal"]
