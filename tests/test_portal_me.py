@@ -112,7 +112,10 @@ def test_family_editing_can_be_switched_off(app, session, resident_login):
 def test_a_resident_cannot_remove_another_residents_family_member_by_id(app, session, resident_login):
     me, other, unit_a, _unit_b, unit_c = _home(session)
     theirs = resident_login(other)
-    assert theirs.post("/portal/me/family", data={"unit": unit_c, "name": "李小龙", "phone": "13900005555"}).status_code == 302
+    assert (
+        theirs.post("/portal/me/family", data={"unit": unit_c, "name": "李小龙", "phone": "13900005555"}).status_code
+        == 302
+    )
     their_tie = db.session.execute(select(PortalFamilyLink.customer_unit_id)).scalar_one()
     # and a family tie staff made on my own unit is not mine to remove either
     staff_made = CustomerUnit(customer=factories.customer(name="王小明"), unit_id=unit_a, relation="family")
@@ -124,4 +127,6 @@ def test_a_resident_cannot_remove_another_residents_family_member_by_id(app, ses
         assert response.status_code == 404 and "无法在此移除该家庭成员" in response.get_data(as_text=True)
     assert "李小龙" not in mine.get("/portal/me").get_data(as_text=True)
     db.session.expire_all()
-    assert db.session.get(CustomerUnit, their_tie) is not None and db.session.get(CustomerUnit, staff_made.id) is not None
+    assert (
+        db.session.get(CustomerUnit, their_tie) is not None and db.session.get(CustomerUnit, staff_made.id) is not None
+    )

@@ -245,7 +245,9 @@ def test_one_code_signs_in_once_under_parallel_submissions(app, session):
         with app.app_context(), acting_as(SYSTEM):
             barrier.wait()
             try:
-                results.append(sign_in_with_code(db.session, PHONE, code, "10.0.0.1", utcnow(), "test-secret", rules).id)
+                results.append(
+                    sign_in_with_code(db.session, PHONE, code, "10.0.0.1", utcnow(), "test-secret", rules).id
+                )
             except DomainError:
                 results.append(None)
             except Exception:  # noqa: BLE001 — SQLite's "database is locked" is a refusal too

@@ -44,7 +44,9 @@ class StandIn:
                         return
                     code = f"CODE{len(stand_in.requests)}"
                     stand_in.openids.setdefault(code, stand_in.next_openid)
-                    target = query["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": query["state"]})
+                    target = (
+                        query["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": query["state"]})
+                    )
                     self.send_response(302)
                     self.send_header("Location", target)
                     self.end_headers()
@@ -82,9 +84,15 @@ class StandIn:
 @pytest.fixture
 def wechat(app):
     stand_in = StandIn()
-    saved = {k: app.config.get(k) for k in ("CRM_WECHAT_APPID", "CRM_WECHAT_SECRET", "CRM_WECHAT_OAUTH_URL", "CRM_WECHAT_API_URL")}
+    saved = {
+        k: app.config.get(k)
+        for k in ("CRM_WECHAT_APPID", "CRM_WECHAT_SECRET", "CRM_WECHAT_OAUTH_URL", "CRM_WECHAT_API_URL")
+    }
     app.config.update(
-        CRM_WECHAT_APPID=APPID, CRM_WECHAT_SECRET=SECRET, CRM_WECHAT_OAUTH_URL=stand_in.url, CRM_WECHAT_API_URL=stand_in.url
+        CRM_WECHAT_APPID=APPID,
+        CRM_WECHAT_SECRET=SECRET,
+        CRM_WECHAT_OAUTH_URL=stand_in.url,
+        CRM_WECHAT_API_URL=stand_in.url,
     )
     yield stand_in
     app.config.update(saved)
@@ -100,6 +108,7 @@ def _through_wechat(app, client, stand_in, next_path=None):
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorize).query))
     assert query["scope"] == "snsapi_base" and query["appid"] == APPID
     assert query["redirect_uri"] == app.config["CRM_BASE_URL"].rstrip("/") + "/portal/wechat/callback"
+
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
@@ -133,7 +142,10 @@ def test_unknown_openid_is_linked_after_one_code_sign_in(app, session, wechat):
     client.post("/portal/sign-in", data={"action": "send", "phone": "13900001111"})
     body = db.session.execute(select(OutboxMessage.body)).scalar_one()
     code = re.search(r"[0-9]{6}", body).group(0)
-    assert client.post("/portal/sign-in", data={"action": "verify", "phone": "13900001111", "code": code}).status_code == 302
+    assert (
+        client.post("/portal/sign-in", data={"action": "verify", "phone": "13900001111", "code": code}).status_code
+        == 302
+    )
     db.session.expire_all()
     assert db.session.get(Customer, customer_id).wechat_openid == "oOPENID-new"
     # from then on WeChat alone signs them in, on another phone too

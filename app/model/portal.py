@@ -58,9 +58,7 @@ class PortalFamilyLink(Model):
     __tablename__ = "portal_family_link"
 
     id = Column(Integer, primary_key=True)
-    customer_unit_id = Column(
-        Integer, ForeignKey("customer_unit.id", ondelete="CASCADE"), nullable=False, unique=True
-    )
+    customer_unit_id = Column(Integer, ForeignKey("customer_unit.id", ondelete="CASCADE"), nullable=False, unique=True)
     added_by_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
     created_at = Column(UTCDateTime, nullable=False)
 
