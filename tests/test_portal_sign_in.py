@@ -4,13 +4,12 @@ neutral about who is a customer, and never readable by staff."""
 import datetime
 import logging
 import re
-import threading
 
 import time_machine
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import OutboxMessage, PortalSignInCode
+from app.models import OutboxMessage, PortalSignInAttempt, PortalSignInCode
 from tests import factories
 
 PHONE = "13912345678"
@@ -229,7 +228,11 @@ def test_next_goes_only_to_portal_pages(app, session):
         assert location in (expected, "http://localhost" + expected), (target, location)
 
 
-def test_one_code_signs_in_once_under_parallel_submissions(app, session):
+def test_one_code_signs_in_once_when_two_submissions_race(app, session):
+    """Another submission of the same code uses it between this one's read and its write: the
+    conditional UPDATE finds it used, and this one signs nobody in."""
+    from sqlalchemy import event
+
     from app.core.clock import utcnow
     from app.errors import DomainError
     from app.policy.principal import SYSTEM, acting_as
@@ -239,24 +242,40 @@ def test_one_code_signs_in_once_under_parallel_submissions(app, session):
     rules = CodeRules()
     with acting_as(SYSTEM):
         code = request_code(db.session, PHONE, "10.0.0.1", utcnow(), "test-secret", rules).code
-    results, barrier = [], threading.Barrier(4)
+    raced = []
 
-    def submit():
-        with app.app_context(), acting_as(SYSTEM):
-            barrier.wait()
+    def the_other_submission(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE PORTAL_SIGN_IN_CODE SET TRIES") and not raced:
+            raced.append(True)  # what the other's committed UPDATE leaves for this one's to find
+            conn.exec_driver_sql("UPDATE portal_sign_in_code SET used_at = created_at WHERE used_at IS NULL")
+
+    event.listen(db.engine, "before_cursor_execute", the_other_submission)
+    try:
+        with acting_as(SYSTEM):
             try:
-                results.append(
-                    sign_in_with_code(db.session, PHONE, code, "10.0.0.1", utcnow(), "test-secret", rules).id
-                )
+                sign_in_with_code(db.session, PHONE, code, "10.0.0.1", utcnow(), "test-secret", rules)
+                signed_in = True
             except DomainError:
-                results.append(None)
-            except Exception:  # noqa: BLE001 — SQLite's "database is locked" is a refusal too
-                db.session.rollback()
-                results.append(None)
+                signed_in = False
+    finally:
+        event.remove(db.engine, "before_cursor_execute", the_other_submission)
+    assert raced and not signed_in
 
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len([r for r in results if r is not None]) == 1
+
+def test_old_codes_and_attempts_are_deleted(app, session, now):
+    _resident(session)
+    client = app.test_client()
+    with time_machine.travel(now, tick=False):
+        _ask(client)
+        _verify(client, "000000")
+    with time_machine.travel(now + datetime.timedelta(days=1, minutes=1), tick=False):
+        _ask(client)
+    db.session.expire_all()
+    assert db.session.query(PortalSignInCode).count() == 1
+    assert db.session.query(PortalSignInAttempt).count() == 0
+
+
+def test_a_signed_in_resident_skips_the_sign_in_page(app, session, resident_login):
+    customer_id = _resident(session)
+    response = resident_login(customer_id).get("/portal/sign-in?next=/portal/me")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/portal/me")

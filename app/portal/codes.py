@@ -18,7 +18,7 @@ import re
 import secrets
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.errors import DomainError
 from app.models import Customer, OutboxMessage, PortalSignInAttempt, PortalSignInCode
@@ -27,6 +27,7 @@ from app.validation import normalize_phone
 
 TEMPLATE = "portal_sign_in_code"
 NUMBER_WINDOW = datetime.timedelta(minutes=15)
+KEPT = datetime.timedelta(days=1)  # codes and attempts older than this count for nothing: deleted
 ADDRESS_WINDOW = datetime.timedelta(hours=1)
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _CODE = re.compile(r"^[0-9]{6}$")
@@ -132,6 +133,8 @@ def request_code(session, phone, client_address, now, secret_key, rules):
     if by_number >= rules.per_number or by_address >= rules.per_address:
         raise DomainError(_("Too many codes asked for. Please wait a few minutes and try again."), field="phone")
     customer = session.execute(select(Customer).where(Customer.phone == phone)).scalar_one_or_none()
+    session.execute(delete(PortalSignInCode).where(PortalSignInCode.created_at < now - KEPT))
+    session.execute(delete(PortalSignInAttempt).where(PortalSignInAttempt.at < now - KEPT))
     session.execute(  # a new code replaces the earlier ones
         update(PortalSignInCode)
         .where(PortalSignInCode.phone == phone, PortalSignInCode.used_at.is_(None))

@@ -15,7 +15,7 @@ from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal
 from app.portal.codes import CodeRules, masked, request_code, sign_in_with_code
 from app.portal.identity import IdentityError, customer_for_openid, link_openid, provider_from_config
-from app.portal.session import sign_in
+from app.portal.session import current_customer_id, sign_in
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ def _page(step, phone="", error=None, status=200):
 @portal.route("/sign-in", methods=["GET", "POST"])
 def sign_in_page():
     if request.method == "GET":
+        if current_customer_id() is not None:
+            return redirect(safe_next(request.args.get("next")))
         return _page("phone")
     config = current_app.config
     rules, phone = CodeRules.from_config(config), request.form.get("phone", "")
