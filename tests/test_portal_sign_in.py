@@ -182,6 +182,15 @@ def test_staff_see_the_sign_in_sms_with_the_code_masked(app, session, login):
     assert "您的登录验证码是 ******" in page and code not in page
     listing = staff.get("/outboxview/list/").get_data(as_text=True)
     assert code not in listing
+    # with no gateway the delivery fails on SMS alone: no staff member is asked to pass the code on
+    from app.core.clock import utcnow
+    from app.models import Notification
+    from app.notify import deliver_outbox
+
+    assert deliver_outbox(db.session, {}, utcnow())["failed"] == 1
+    assert not [n for n in db.session.query(Notification) if code in (n.body or "")]
+    db.session.expire_all()
+    assert code not in (db.session.get(OutboxMessage, message.id).log or "")
 
 
 def test_personal_portal_links_are_hidden_from_staff_too():
