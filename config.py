@@ -116,6 +116,20 @@ class Config:
     CRM_PORTAL_LINK_DAYS = float(os.environ.get("CRM_PORTAL_LINK_DAYS", "7"))
     # a resident may remind (催单) about one request at most once in this many hours
     CRM_PORTAL_REMINDER_HOURS = float(os.environ.get("CRM_PORTAL_REMINDER_HOURS", "4"))
+    # portal sign-in by a one-time SMS code: minutes a code works, codes per number per 15 minutes,
+    # codes per client address per hour; wrong codes in a row that lock a number, and for how long
+    CRM_PORTAL_CODE_MINUTES = int(os.environ.get("CRM_PORTAL_CODE_MINUTES", "5"))
+    CRM_PORTAL_CODES_PER_NUMBER = int(os.environ.get("CRM_PORTAL_CODES_PER_NUMBER", "3"))
+    CRM_PORTAL_CODES_PER_ADDRESS = int(os.environ.get("CRM_PORTAL_CODES_PER_ADDRESS", "20"))
+    CRM_PORTAL_WRONG_CODES = int(os.environ.get("CRM_PORTAL_WRONG_CODES", "5"))
+    CRM_PORTAL_LOCK_MINUTES = int(os.environ.get("CRM_PORTAL_LOCK_MINUTES", "15"))
+    # residents may add and remove family members on the units they own (我的信息)
+    CRM_PORTAL_FAMILY_EDIT = os.environ.get("CRM_PORTAL_FAMILY_EDIT", "1").lower() not in ("0", "false", "no", "off")
+    # WeChat official-account web authorisation (网页授权) for the portal; off without an appid
+    CRM_WECHAT_APPID = os.environ.get("CRM_WECHAT_APPID", "")
+    CRM_WECHAT_SECRET = os.environ.get("CRM_WECHAT_SECRET", "")
+    CRM_WECHAT_OAUTH_URL = os.environ.get("CRM_WECHAT_OAUTH_URL", "https://open.weixin.qq.com")
+    CRM_WECHAT_API_URL = os.environ.get("CRM_WECHAT_API_URL", "https://api.weixin.qq.com")
     CRM_AUTO_CLOSE_DAYS = float(os.environ.get("CRM_AUTO_CLOSE_DAYS", "7"))
     # online payment (README "Connecting online payments"): local (the stand-in), wechatpay or alipay
     CRM_PAYMENT_GATEWAY = os.environ.get("CRM_PAYMENT_GATEWAY", "local")

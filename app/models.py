@@ -78,3 +78,4 @@ from app.model.care import (  # noqa: F401
     Renovation,
 )
 from app.model.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401
+from app.model.portal import PortalSignInCode, PortalSignInAttempt, PortalFamilyLink  # noqa: F401

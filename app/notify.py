@@ -12,7 +12,6 @@
   failure is written to the row's log.
 """
 
-import re
 import datetime
 
 from flask import current_app, has_app_context
@@ -82,6 +81,7 @@ VARIABLES = {
     "renovation_inspection_due": ("unit", "customer_name", "contractor", "works_end", "inspection_due"),
     "renovation_overrun": ("unit", "customer_name", "contractor", "works_end", "days_over"),
     "reminder_notice": ("ticket_number", "title", "ticket_type", "address", "customer_name", "assignee", "count"),
+    "portal_sign_in_code": ("code", "minutes"),
 }
 DEFAULT_TEMPLATES = {
     "assignment_notice": (
@@ -133,6 +133,10 @@ DEFAULT_TEMPLATES = {
         "住户催单：{ticket_number}",
         "住户{customer_name}催促工单 {ticket_number}「{title}」（{ticket_type}，{address}），这是第 {count} 次催单，"
         "请尽快处理并与住户联系。处理人：{assignee}",
+    ),
+    "portal_sign_in_code": (
+        "登录验证码",
+        "【物业】您的登录验证码是 {code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",
     ),
 }
 
@@ -548,12 +552,3 @@ def notify_completion(session, ticket, rating_link, now, zone):
     key = f"completion_notice:ticket:{ticket.id}:{ticket.resolved_at.isoformat() if ticket.resolved_at else ''}"
     desk = ticket.created_by_id if ticket.created_by_id != ticket.assignee_id else None
     return notify_customer(session, ticket.customer, "completion_notice", values, key, now, responsible_user_id=desk)
-
-
-_PERSONAL_LINK = re.compile(r"(/(?:rate|survey|b)/)[A-Za-z0-9_\-.]+")
-
-
-def redact_personal_links(text):
-    """A customer's message as staff see it: their personal links (rating, survey, tracked link)
-    without the token, which would let anyone holding it act as the customer."""
-    return _PERSONAL_LINK.sub(r"\1…", text or "")

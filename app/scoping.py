@@ -30,6 +30,9 @@ from app.models import (
     Payment,
     PaymentNotification,
     PaymentOrder,
+    PortalFamilyLink,
+    PortalSignInAttempt,
+    PortalSignInCode,
     ReturnVisit,
     StaffProfile,
     Ticket,
@@ -88,6 +91,9 @@ def resident_options(customer_id):
         _own(MaintenanceOccurrence, lambda cls: false()),
         _own(PaymentOrder, lambda cls: cls.customer_id == customer_id),
         _own(PaymentNotification, lambda cls: false()),
+        _own(PortalSignInCode, lambda cls: false()),
+        _own(PortalSignInAttempt, lambda cls: false()),
+        _own(PortalFamilyLink, lambda cls: cls.added_by_id == customer_id),
     ]
 
 

@@ -171,6 +171,7 @@ TEMPLATE_KEYS = Choices(
     ("renovation_inspection_due", _("Renovation inspection due")),
     ("renovation_overrun", _("Renovation works overrunning")),
     ("reminder_notice", _("Reminder from a customer")),
+    ("portal_sign_in_code", _("Portal sign-in code")),
 )
 FEE_METHODS = Choices(
     ("per_area", _("Per m² per month")),

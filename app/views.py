@@ -47,7 +47,6 @@ from app.crud import (
     uploads_validator,
 )
 from app.field_permissions import shown_value
-from app.notify import redact_personal_links
 from app.policy.principal import current_principal
 from app.labels import COLUMN_LABELS, MODEL_LABELS, resource_label
 from app.security import (
@@ -1100,7 +1099,7 @@ class OutboxView(CrmView):
 
     datamodel = CrmInterface(models.OutboxMessage)
     class_permission_name = RESOURCE_OUTBOX
-    label_columns = {"address": _("Recipient"), "user": _("Staff member")}
+    label_columns = {"address": _("Recipient"), "user": _("Staff member"), "body_for_staff": _("Content")}
     base_permissions = ["can_read", "can_edit"]
     list_columns = [
         "created_at",
@@ -1122,7 +1121,7 @@ class OutboxView(CrmView):
         "address",
         "fallback",
         "subject",
-        "body",
+        "body_for_staff",
         "status",
         "attempts",
         "next_attempt_at",
@@ -1133,7 +1132,6 @@ class OutboxView(CrmView):
     order_columns = ["created_at", "status", "channel", "sent_at", "next_attempt_at"]
     base_order = ("created_at", "desc")
     quick_search = ("subject", "address", "customer.name")
-    formatters_columns = {"body": redact_personal_links}
 
     @action(
         "resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo", multiple=True, single=True

@@ -13,6 +13,7 @@ from app.types import (
     UTCDateTime,
     utcnow,
 )
+from app.core.redaction import redact_for_staff
 from app.model.base import Money, Stamped, choice_column
 
 
@@ -100,6 +101,11 @@ class OutboxMessage(Model):
 
     def __str__(self):
         return f"{NOTIFY_CHANNELS.label(self.channel)} {self.subject}"
+
+    @property
+    def body_for_staff(self):
+        """The body as the outbox page shows it: no personal link's token, no sign-in code."""
+        return redact_for_staff(self.body, self.template_key)
 
 
 broadcast_building = Table(

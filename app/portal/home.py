@@ -18,11 +18,6 @@ def home():
     return render_template("portal/home.html", customer=customer, tiles=TILES, title=_("Resident services"))
 
 
-@portal.route("/sign-in")
-def sign_in_page():
-    return render_template("portal/sign_in.html", title=_("Sign in"))
-
-
 @portal.route("/link/<token>")
 def sign_in_by_link(token):
     config = current_app.config
