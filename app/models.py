@@ -67,3 +67,5 @@ from app.model.care import (  # noqa: F401
     Renovation,
 )
 from app.model.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401
+from app.model.notices import NoticeRead  # noqa: F401
+from app.model.activities import Activity, ActivitySignUp, activity_building, activity_tag  # noqa: F401
