@@ -115,6 +115,7 @@ class IsolatedClient(FlaskClient):
                 "_crm_principal",
                 "_crm_anonymous",
                 "crm_choice_labels",
+                "crm_resident_principal",
             ):
                 g.pop(key, None)
         return super().open(*args, **kwargs)

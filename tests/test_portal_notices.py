@@ -71,13 +71,12 @@ def test_opening_a_notice_counts_one_read_per_resident_in_the_broadcast_stats(se
     assert "未读" not in client.get("/portal/notices").get_data(as_text=True)
 
 
-def test_the_broadcast_report_shows_the_portal_read_rate(app, session, resident_login, login):
+def test_the_broadcast_report_shows_the_portal_read_rate(session, resident_login, login):
     east, west, mine, theirs = _estate(session)
     water = _send("停水", east)
     resident_login(mine).get(f"/portal/notices/{water}")
-    with app.app_context():  # a request of its own, as on a server (the test's context holds the resident's g)
-        page = login("Admin").get(f"/broadcastview/report/{water}")
-        text = page.get_data(as_text=True)
+    page = login("Admin").get(f"/broadcastview/report/{water}")
+    text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "门户已读" in text and "1 (100.0%)" in text
 
