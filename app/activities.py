@@ -65,7 +65,10 @@ def check_activity(activity):
         raise DomainError(_("The sign-up deadline must be before the activity ends."), field="sign_up_deadline")
     if activity.capacity is not None and activity.capacity < (activity.signed_up_count or 0):
         raise DomainError(
-            _("The capacity cannot be below the %(count)s residents already signed up.", count=activity.signed_up_count),
+            _(
+                "The capacity cannot be below the %(count)s residents already signed up.",
+                count=activity.signed_up_count,
+            ),
             field="capacity",
         )
 

@@ -149,7 +149,9 @@ def customer_timeline(session, customer_id, principal, limit=100):
         ).scalars():
             link = f"/activityview/show/{s.activity_id}"
             title = str(s.activity)
-            entries.append(Entry(s.signed_up_at, "activity", gettext("Signed up for: %(title)s", title=title), "", link))
+            entries.append(
+                Entry(s.signed_up_at, "activity", gettext("Signed up for: %(title)s", title=title), "", link)
+            )
             if s.cancelled_at is not None:
                 entries.append(
                     Entry(s.cancelled_at, "activity", gettext("Cancelled sign-up: %(title)s", title=title), "", link)

@@ -217,9 +217,7 @@ def test_staff_publish_see_the_sign_ups_and_mark_attendance(session, login, now)
     assert "业主联谊会" in page and f"/activityview/related/{activity.id}/ActivitySignUpView" in page
     listed = desk.get(f"/activityview/related/{activity.id}/ActivitySignUpView").get_data(as_text=True)
     assert "王秀英" in listed
-    response = desk.post(
-        "/activitysignupview/action_post", data={"action": "mark_attended", "rowid": [str(row.id)]}
-    )
+    response = desk.post("/activitysignupview/action_post", data={"action": "mark_attended", "rowid": [str(row.id)]})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(ActivitySignUp, row.id).attended is True

@@ -103,7 +103,10 @@ def test_signing_in_to_the_portal_puts_a_resident_in_the_portal_segment(session,
     assert db.session.get(Customer, mine).portal_signed_in_at >= now
     assert db.session.execute(broadcasts.segment(segment, now.date())).scalars().all() == [mine]
     # combined with the other criteria, as every segment option is
-    assert db.session.execute(broadcasts.segment(Broadcast(portal_residents=True, buildings=[west]), now.date())).all() == []
+    assert (
+        db.session.execute(broadcasts.segment(Broadcast(portal_residents=True, buildings=[west]), now.date())).all()
+        == []
+    )
 
 
 def test_the_broadcast_form_offers_the_portal_segment(session, login):

@@ -16,7 +16,10 @@ from app.portal.session import current_customer_id, resident_required
 def activity_list():
     listings = activities.activities_for(db.session, current_customer_id(), utcnow())
     return render_template(
-        "portal/activities.html", listings=listings, now=utcnow(), title=_("Community activities"),
+        "portal/activities.html",
+        listings=listings,
+        now=utcnow(),
+        title=_("Community activities"),
         back=url_for("portal.home"),
     )
 
@@ -29,7 +32,10 @@ def activity_page(activity_id):
     except activities.ActivityNotFound:
         abort(404)
     return render_template(
-        "portal/activity.html", listing=listing, now=utcnow(), title=_("Community activities"),
+        "portal/activity.html",
+        listing=listing,
+        now=utcnow(),
+        title=_("Community activities"),
         back=url_for("portal.activity_list"),
     )
 

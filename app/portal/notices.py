@@ -14,9 +14,7 @@ from app.resident_notices import notices_for, open_notice
 @resident_required
 def notices():
     items = notices_for(db.session, current_customer_id())
-    return render_template(
-        "portal/notices.html", notices=items, title=_("Notices"), back=url_for("portal.home")
-    )
+    return render_template("portal/notices.html", notices=items, title=_("Notices"), back=url_for("portal.home"))
 
 
 @portal.route("/notices/<int:broadcast_id>")
@@ -25,9 +23,7 @@ def notice(broadcast_id):
     item = open_notice(db.session, current_customer_id(), broadcast_id, utcnow())
     if item is None:
         abort(404)
-    return render_template(
-        "portal/notice.html", notice=item, title=_("Notices"), back=url_for("portal.notices")
-    )
+    return render_template("portal/notice.html", notice=item, title=_("Notices"), back=url_for("portal.notices"))
 
 
 tile("portal.notices", _("Notices"), "📢")

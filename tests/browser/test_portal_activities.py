@@ -46,7 +46,9 @@ def test_a_resident_signs_up_on_the_phone_and_the_desk_sees_them(page, phone, se
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_load_state("networkidle")
     assert "记录已添加" in page.inner_text("body") and page.js_errors == []
-    activity_id = in_app(server_env, f"print(db.session.query(Activity.id).filter_by(title='{TITLE}').scalar())").strip()
+    activity_id = in_app(
+        server_env, f"print(db.session.query(Activity.id).filter_by(title='{TITLE}').scalar())"
+    ).strip()
 
     link, name = _resident(server_env, server)
     phone.goto(link)
