@@ -188,6 +188,8 @@ def cancel_sign_up(session, sign_up_id, customer_id, now):
     if row.cancelled_at is not None:
         raise DomainError(_("This sign-up has already been cancelled."))
     activity = row.activity
+    if activity is None:  # taken back to a draft: not the resident's to see
+        raise ActivityNotFound()
     if activity.status == "published" and now >= activity.sign_up_deadline:
         raise DomainError(_("Sign-ups can no longer be cancelled after the deadline."))
     done = session.execute(
