@@ -15,8 +15,18 @@ class ActivitySignUpView(CrmView):
     datamodel = CrmInterface(models.ActivitySignUp)
     class_permission_name = RESOURCE_ACTIVITY_SIGN_UP
     base_permissions = ["can_read", "can_edit"]  # sign-ups come from residents (capacity); staff mark attendance
-    list_columns = ["activity", "customer", "customer.phone", "signed_up_at", "cancelled_at", "attended"]
+    list_columns = [
+        "activity",
+        "customer",
+        "customer.units",
+        "customer.phone",
+        "signed_up_at",
+        "cancelled_at",
+        "attended",
+    ]
     show_columns = list_columns
+    label_columns = {"customer.units": _("Units"), "customer.phone": _("Phone")}
+    formatters_columns = {"customer.units": lambda residences: "、".join(str(r.unit) for r in residences or ())}
     edit_columns = ["attended"]
     search_columns = ["activity", "customer", "signed_up_at", "attended"]
     order_columns = ["signed_up_at", "cancelled_at"]

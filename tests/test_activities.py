@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import activities
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Activity, ActivitySignUp, ChangeLog
+from app.models import Activity, ActivitySignUp, ChangeLog, Customer
 from app.policy.principal import acting_as, resident_principal
 from app.types import utcnow
 from tests import factories
@@ -258,3 +258,19 @@ def test_cancelling_is_on_the_timeline(session, login, now):
     text = login("Service").get(f"/customerview/timeline/{mine}").get_data(as_text=True)
     assert "报名活动：读书会" in text and "取消报名：读书会" in text
     assert db.session.execute(select(ChangeLog).where(ChangeLog.resource == "ActivitySignUp")).first() is not None
+
+
+def test_the_sign_up_list_shows_units_and_phones_as_field_levels_allow(app, session, login, now):
+    from tests.test_field_permissions import configure
+
+    east, west, mine, theirs = _estate(session)
+    activity = _activity(now)
+    with acting_as(resident_principal(mine)):
+        activities.sign_up(db.session, activity, mine, utcnow())
+    phone = db.session.get(Customer, mine).phone
+    listed = login("Service").get(f"/activityview/related/{activity}/ActivitySignUpView").get_data(as_text=True)
+    assert "王秀英" in listed and "东苑-" in listed and phone in listed
+    configure(app, "Service", "Customer", "phone", "hidden")
+    configure(app, "Service", "Customer", "units", "hidden")
+    listed = login("Service").get(f"/activityview/related/{activity}/ActivitySignUpView").get_data(as_text=True)
+    assert "王秀英" in listed and phone not in listed and "东苑-" not in listed
