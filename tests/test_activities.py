@@ -274,3 +274,32 @@ def test_the_sign_up_list_shows_units_and_phones_as_field_levels_allow(app, sess
     configure(app, "Service", "Customer", "units", "hidden")
     listed = login("Service").get(f"/activityview/related/{activity}/ActivitySignUpView").get_data(as_text=True)
     assert "王秀英" in listed and phone not in listed and "东苑-" not in listed
+
+
+def test_the_same_resident_tapping_twice_at_once_signs_up_once(app, session, now):
+    east, west, mine, theirs = _estate(session)
+    activity = _activity(now, capacity=10)
+    db.session.commit()
+    db.session.close()
+    start = threading.Barrier(4)
+    outcomes = []
+
+    def sign_up():
+        with app.app_context():
+            with acting_as(resident_principal(mine)):
+                start.wait()
+                try:
+                    activities.sign_up(db.session, activity, mine, utcnow())
+                    outcomes.append("in")
+                except DomainError as error:
+                    outcomes.append(str(error))
+                finally:
+                    db.session.remove()
+
+    threads = [threading.Thread(target=sign_up) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["in"] + ["您已报名此活动。"] * 3
+    assert len(db.session.execute(select(ActivitySignUp)).all()) == 1 and _count(activity) == 1
