@@ -6,6 +6,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
 from flask_babel import lazy_gettext as _
+from wtforms import BooleanField
 
 from app import broadcasts, models
 from app.crud import CrmInterface, CrmModelView
@@ -40,6 +41,7 @@ class BroadcastView(CrmModelView):
         "customer_type",
         "min_arrears",
         "saved_view",
+        "portal_residents",
         "subject",
         "body",
         "link_url",
@@ -50,6 +52,7 @@ class BroadcastView(CrmModelView):
         "customer_type",
         "min_arrears",
         "saved_view",
+        "portal_residents",
         "subject",
         "body",
         "link_url",
@@ -62,7 +65,8 @@ class BroadcastView(CrmModelView):
             get_pk_func=lambda view: view.id,
             allow_blank=True,
             blank_text="—",
-        )
+        ),
+        "portal_residents": BooleanField(_("Portal residents only"), default=False),
     }
     search_columns = ["title", "status", "scheduled_at"]
     order_columns = ["title", "status", "scheduled_at", "queued_at"]
@@ -72,6 +76,7 @@ class BroadcastView(CrmModelView):
         "tags": _("Customers with any of these tags (empty: no tag condition)."),
         "min_arrears": _("Only customers owing at least this much on overdue bills."),
         "saved_view": _("Only the customers a saved customer list shows (its filters and search)."),
+        "portal_residents": _("Only residents who have signed in to the resident portal."),
         "body": _("Variables: {customer_name}, {link} (the tracked link below)."),
         "link_url": _("Optional: where {link} leads; each recipient's clicks are counted."),
     }

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.signing import serializer
 from app.errors import DomainError
-from app.models import Bill, Broadcast, Customer, CustomerUnit, OutboxMessage, Unit, customer_tag
+from app.models import Bill, Broadcast, Customer, CustomerUnit, NoticeRead, OutboxMessage, Unit, customer_tag
 from app.notify import channel_order, check_template, customer_address, customer_channels, render, template_problems_log
 
 VARIABLES = ("customer_name", "link")
@@ -46,6 +46,8 @@ def segment(broadcast, today):
         query = query.where(Customer.type == broadcast.customer_type)
     if broadcast.saved_view is not None:
         query = query.where(Customer.id.in_(saved_view_customers(broadcast.saved_view)))
+    if getattr(broadcast, "portal_residents", False):
+        query = query.where(Customer.portal_signed_in_at.isnot(None))
     if broadcast.min_arrears:
         owed = (
             select(Bill.customer_id)
@@ -190,7 +192,8 @@ def queue_due_broadcasts(session, now, base_url, secret_key):
 
 
 def stats(session, broadcast_ids):
-    """Per broadcast: recipients, waiting, sent, delivered, failed, clicked (one GROUP BY)."""
+    """Per broadcast: recipients, waiting, sent, delivered, failed, clicked (one GROUP BY); read in the
+    portal and the portal read rate (% of recipients, one GROUP BY of the read receipts)."""
     rows = session.execute(
         select(
             OutboxMessage.broadcast_id,
@@ -206,7 +209,19 @@ def stats(session, broadcast_ids):
         .execution_options(crm_unscoped=True)  # counts of the broadcast's own messages, not their contents
     ).all()
     keys = ("total", "waiting", "sent", "delivered", "failed", "clicked")
-    return {row[0]: dict(zip(keys, (int(v or 0) for v in row[1:]))) for row in rows}
+    figures = {row[0]: dict(zip(keys, (int(v or 0) for v in row[1:]))) for row in rows}
+    reads = dict(
+        session.execute(
+            select(NoticeRead.broadcast_id, func.count())
+            .where(NoticeRead.broadcast_id.in_(list(figures)))
+            .group_by(NoticeRead.broadcast_id)
+            .execution_options(crm_unscoped=True)
+        ).all()
+    )
+    for broadcast_id, row in figures.items():
+        row["portal_read"] = int(reads.get(broadcast_id, 0))
+        row["portal_read_rate"] = round(100 * row["portal_read"] / row["total"], 1) if row["total"] else 0.0
+    return figures
 
 
 def failed_messages(session, broadcast_id, limit=50):

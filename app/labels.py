@@ -60,6 +60,9 @@ MODEL_LABELS = {
     "LoginThrottle": _("Sign-in throttle"),
     "LoginNameLock": _("Sign-in name lock"),
     "SeededDefault": _("Built-in default"),
+    "Activity": _("Community activity"),
+    "ActivitySignUp": _("Activity sign-up"),
+    "NoticeRead": _("Notice read receipt"),
 }
 
 # The scheduled jobs (app.jobs), as the change history names their runs
@@ -295,4 +298,17 @@ COLUMN_LABELS = {
     "end_minute": _("To (minute of day)"),
     "response_minutes": _("Respond within (minutes)"),
     "resolution_minutes": _("Resolve within (minutes)"),
+    "place": _("Place"),
+    "starts_at": _("Starts at"),
+    "ends_at": _("Ends at"),
+    "sign_up_deadline": _("Sign-up deadline"),
+    "capacity": _("Capacity"),
+    "signed_up_count": _("Signed up"),
+    "activity": _("Activity"),
+    "signed_up_at": _("Signed up at"),
+    "cancelled_at": _("Cancelled at"),
+    "attended": _("Attended"),
+    "portal_residents": _("Portal residents only"),
+    "portal_signed_in_at": _("Last portal sign-in"),
+    "broadcast": _("Broadcast"),
 }

@@ -79,3 +79,5 @@ from app.model.care import (  # noqa: F401
 )
 from app.model.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401
 from app.model.portal import PortalSignInCode, PortalSignInAttempt, PortalFamilyLink  # noqa: F401
+from app.model.notices import NoticeRead  # noqa: F401
+from app.model.activities import Activity, ActivitySignUp, activity_building, activity_tag  # noqa: F401

@@ -21,11 +21,15 @@ from sqlalchemy import and_, event, false, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from app.models import (
+    Activity,
+    ActivitySignUp,
     Bill,
+    Broadcast,
     ChangeLog,
     Customer,
     CustomerUnit,
     MaintenanceOccurrence,
+    NoticeRead,
     OutboxMessage,
     Payment,
     PaymentNotification,
@@ -76,6 +80,8 @@ def resident_options(customer_id):
     own_units = select(CustomerUnit.unit_id).where(CustomerUnit.customer_id == customer_id)
     own_bills = select(Bill.id).where(Bill.customer_id == customer_id)
     own_tickets = select(Ticket.id).where(Ticket.customer_id == customer_id)
+    outbox = OutboxMessage.__table__
+    own_broadcasts = select(outbox.c.broadcast_id).where(outbox.c.customer_id == customer_id)
     return [
         _own(Customer, lambda cls: cls.id == customer_id),
         _own(CustomerUnit, lambda cls: cls.customer_id == customer_id),
@@ -94,6 +100,11 @@ def resident_options(customer_id):
         _own(PortalSignInCode, lambda cls: false()),
         _own(PortalSignInAttempt, lambda cls: false()),
         _own(PortalFamilyLink, lambda cls: cls.added_by_id == customer_id),
+        # notices: the broadcasts queued to them (read through the outbox table, not its scoped class)
+        _own(Broadcast, lambda cls: cls.id.in_(own_broadcasts)),
+        _own(NoticeRead, lambda cls: cls.customer_id == customer_id),
+        _own(Activity, lambda cls: cls.status.in_(("published", "cancelled"))),
+        _own(ActivitySignUp, lambda cls: cls.customer_id == customer_id),
     ]
 
 

@@ -75,6 +75,8 @@ RESOURCE_MAINTENANCE_OCCURRENCE = "MaintenanceOccurrence"
 RESOURCE_HOLIDAY = "Holiday"
 RESOURCE_CARE_REMINDERS = "CareReminders"
 RESOURCE_RENOVATION = "Renovation"
+RESOURCE_ACTIVITY = "Activity"
+RESOURCE_ACTIVITY_SIGN_UP = "ActivitySignUp"
 ACTION_APPROVE = "can_approve"
 ACTION_REVERSE = "can_reverse"
 RESOURCE_LOOKUP = "Lookup"
@@ -128,6 +130,8 @@ CRM_RESOURCES = [
     RESOURCE_MAINTENANCE_OCCURRENCE,
     RESOURCE_HOLIDAY,
     RESOURCE_RENOVATION,
+    RESOURCE_ACTIVITY,
+    RESOURCE_ACTIVITY_SIGN_UP,
 ]
 
 # Endpoint method -> permission action, for pages and REST APIs alike.
@@ -173,6 +177,8 @@ VIEW_METHOD_PERMISSIONS = {
     "progress": "read",
     "open_progress": "read",
     "step": "edit",
+    "mark_attended": "edit",
+    "mark_absent": "edit",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read",
@@ -306,6 +312,11 @@ ROLE_CONFIGS = {
     ),
 }
 ROLE_CONFIGS[ROLE_SERVICE].append((ACTION_IMPORT, RESOURCE_IMPORT))
+# 社区活动: the desk and supervisors publish activities and mark attendance
+for _role in (ROLE_SUPERVISOR, ROLE_SERVICE):
+    ROLE_CONFIGS[_role] += _grant(
+        {RESOURCE_ACTIVITY: READ_WRITE, RESOURCE_ACTIVITY_SIGN_UP: (ACTION_READ, ACTION_EDIT)}
+    )
 ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_READ, RESOURCE_PERFORMANCE))
 ROLE_CONFIGS[ROLE_MANAGER].append((ACTION_READ, RESOURCE_CARE_REMINDERS))
 ROLE_CONFIGS[ROLE_SUPERVISOR].append((ACTION_READ, RESOURCE_PERFORMANCE))

@@ -7,11 +7,11 @@ rows follow their scope, and every field printed follows their field levels.
 from dataclasses import dataclass
 import datetime
 
-from flask_babel import lazy_gettext as _
+from flask_babel import gettext, lazy_gettext as _
 from sqlalchemy import select
 
 from app.field_permissions import HIDDEN, MASKED, field_access_for, mask
-from app.models import Bill, Communication, OutboxMessage, Payment, PaymentOrder, Ticket, TicketEvent
+from app.models import ActivitySignUp, Bill, Communication, OutboxMessage, Payment, PaymentOrder, Ticket, TicketEvent
 from app.resident_requests import is_resident_submission
 from app.security import ACTION_READ
 from app.types import (
@@ -30,7 +30,7 @@ from app.types import (
 @dataclass
 class Entry:
     at: datetime.datetime
-    kind: str  # ticket, communication, bill, payment, message
+    kind: str  # ticket, communication, bill, payment, message, activity
     title: str
     detail: str
     link: str = ""
@@ -177,5 +177,21 @@ def customer_timeline(session, customer_id, principal, limit=100):
                     f"/outboxview/show/{m.id}",
                 )
             )
+    if readable(ActivitySignUp):
+        for s in session.execute(
+            select(ActivitySignUp)
+            .where(ActivitySignUp.customer_id == customer_id)
+            .order_by(ActivitySignUp.signed_up_at.desc())
+            .limit(limit)
+        ).scalars():
+            link = f"/activityview/show/{s.activity_id}"
+            title = str(s.activity)
+            entries.append(
+                Entry(s.signed_up_at, "activity", gettext("Signed up for: %(title)s", title=title), "", link)
+            )
+            if s.cancelled_at is not None:
+                entries.append(
+                    Entry(s.cancelled_at, "activity", gettext("Cancelled sign-up: %(title)s", title=title), "", link)
+                )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]

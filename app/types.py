@@ -298,3 +298,8 @@ RENOVATION_STATUSES = Choices(
     ("refunded", _("Deposit refunded")),
     ("withheld", _("Deposit withheld")),
 )
+ACTIVITY_STATUSES = Choices(
+    ("draft", _("Draft")),
+    ("published", _("Published")),
+    ("cancelled", _("Cancelled")),
+)

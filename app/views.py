@@ -23,6 +23,7 @@ from app.sla import remaining_text
 from app.types import utcnow
 from app.tickets import attach_files, intake_context, my_open_criteria, pending_criteria, start_work
 from app.broadcast_views import BroadcastLinkView, BroadcastView
+from app.activity_views import ACTIVITY_HIDDEN, ACTIVITY_MENU
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
 from app.admin_views import (
     ExportDownloadView,
@@ -1288,7 +1289,7 @@ MENU = (
     + [(name, view, label, icon, "Property", _("Property"), "fa-city") for name, view, label, icon in FACILITY_MENU]
     + [
         (name, view, label, icon, "CustomerCare", _("Customer care"), "fa-hand-holding-heart")
-        for name, view, label, icon in CARE_MENU
+        for name, view, label, icon in CARE_MENU + ACTIVITY_MENU
     ]
 )
 
@@ -1310,7 +1311,7 @@ MENU_RESOURCES.update(
     }
 )
 
-HIDDEN_VIEWS = [TicketAttachmentView, PaymentOrderView, PaymentNotificationView] + CARE_HIDDEN
+HIDDEN_VIEWS = [TicketAttachmentView, PaymentOrderView, PaymentNotificationView] + CARE_HIDDEN + ACTIVITY_HIDDEN
 
 
 def register_views(appbuilder):

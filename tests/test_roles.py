@@ -50,6 +50,8 @@ EXPECTED = {
                 "MaintenanceOccurrence",
                 "Holiday",
                 "Renovation",
+                "Activity",
+                "ActivitySignUp",
             ]
         },
         "Lookup": {R},
@@ -104,6 +106,8 @@ EXPECTED = {
         "Holiday": {R, C, E, D},
         "CareReminders": {R, E},
         "Renovation": {R, C, E, "can_approve"},
+        "Activity": {R, C, E},
+        "ActivitySignUp": {R, E},
         "Dashboard": {R},
         "Report": {R},
     },
@@ -144,6 +148,8 @@ EXPECTED = {
         "Holiday": {R, C, E},
         "CareReminders": {R, E},
         "Renovation": {R, C, E},
+        "Activity": {R, C, E},
+        "ActivitySignUp": {R, E},
     },
     "Technician": {
         "Building": {R},

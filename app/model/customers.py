@@ -69,6 +69,7 @@ class Customer(Stamped, Model):
     )
     wechat_openid = Column(String(64))
     last_reminded_at = Column(UTCDateTime)  # payment reminders: at most one per configured interval
+    portal_signed_in_at = Column(UTCDateTime)  # the last sign-in to the resident portal (broadcast segment)
 
     tags = relationship("Tag", secondary=customer_tag, backref="customers", order_by="Tag.name")
     units = relationship("CustomerUnit", back_populates="customer", cascade="all, delete-orphan")

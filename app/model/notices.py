@@ -1,7 +1,8 @@
 """Message templates, the staff inbox, the outbox and broadcasts."""
 
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import false
 from sqlalchemy.orm import relationship
 
 from app.types import (
@@ -149,6 +150,8 @@ class Broadcast(Stamped, Model):
         Integer, ForeignKey("saved_list_view.id", ondelete="SET NULL", name="fk_broadcast_saved_view_id")
     )
     saved_view = relationship("SavedListView")
+    # only customers who have signed in to the resident portal at least once
+    portal_residents = Column(Boolean, nullable=False, default=False, server_default=false())
     scheduled_at = Column(UTCDateTime)
     status = choice_column(BROADCAST_STATUSES, default="draft")
     queued_at = Column(UTCDateTime)
@@ -160,3 +163,22 @@ class Broadcast(Stamped, Model):
 
     def __str__(self):
         return self.title or ""
+
+
+class NoticeRead(Model):
+    """A resident opened a broadcast as a notice in the portal: once per broadcast and customer."""
+
+    __audited__ = False  # a log of its own, a counter or machine bookkeeping: not a business record
+
+    __tablename__ = "notice_read"
+    __table_args__ = (UniqueConstraint("broadcast_id", "customer_id", name="uq_notice_read"),)
+
+    id = Column(Integer, primary_key=True)
+    broadcast_id = Column(Integer, ForeignKey("broadcast.id", ondelete="CASCADE"), nullable=False, index=True)
+    broadcast = relationship("Broadcast")
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
+    customer = relationship("Customer")
+    read_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __str__(self):
+        return f"{self.broadcast_id}:{self.customer_id}"

@@ -5,10 +5,11 @@ import functools
 from flask import current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 
-from app.core.clock import timestamp
+from app.core.clock import timestamp, utcnow
 from app.extensions import db
 from app.models import Customer
 from app.policy.principal import acting_as, resident_principal, SYSTEM
+from app.residents import record_portal_sign_in
 
 SESSION_KEY = "crm_resident"
 
@@ -19,6 +20,7 @@ def sign_in(customer, how):
     session.pop(SESSION_KEY, None)
     session[SESSION_KEY] = {"customer": customer.id, "at": now, "seen": now, "how": how}
     g.crm_resident_principal = resident_principal(customer.id)
+    record_portal_sign_in(db.session, customer.id, utcnow())
 
 
 def sign_out():

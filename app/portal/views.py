@@ -5,6 +5,7 @@ from app.portal import requests  # noqa: F401
 from app.portal import bills  # noqa: F401
 from app.portal import sign_in  # noqa: F401
 from app.portal import me  # noqa: F401
+from app.portal import notices, activities  # noqa: F401
 from app.portal.blueprint import portal
 
 __all__ = ["portal"]
