@@ -35,6 +35,7 @@ from app import tasks
 from app.security import ACTION_APPROVE, ACTION_CREATE, RESOURCE_BILLING_RUN, RESOURCE_WRITE_OFF
 from app.records import current_actor_id, flush_time
 from app.core.clock import local_zone
+from app.core.redaction import redact_for_staff
 from app.types import utcnow
 from app.validation import check_period, parse_tiers
 
@@ -574,7 +575,7 @@ def send_payment_reminders(session, now, today, interval_days):
                     customer_id=customer_id,
                     at=now,
                     channel=_communication_channel(message.channel),
-                    summary=f"{_('Payment reminder')}: {message.body}"[:500],
+                    summary=f"{_('Payment reminder')}: {redact_for_staff(message.body, message.template_key)}"[:500],
                 )
             )
             sent += 1

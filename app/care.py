@@ -16,6 +16,7 @@ from sqlalchemy import extract, or_, select
 
 from app.errors import DomainError
 from app.models import Communication, Customer, Holiday, OutboxMessage
+from app.core.redaction import redact_for_staff
 from app.notify import check_template, load_template, notify_customer, render
 
 CHANNEL_TO_COMMUNICATION = {"wechat": "wechat", "sms": "sms", "email": "email", "inapp": "phone"}
@@ -80,7 +81,7 @@ def _log(session, customer, message, now):
             customer_id=customer.id,
             at=now,
             channel=CHANNEL_TO_COMMUNICATION.get(message.channel, "phone"),
-            summary=f"{message.subject}\n{message.body}",
+            summary=f"{message.subject}\n{redact_for_staff(message.body, message.template_key)}",
             created_at=now,
             updated_at=now,
         )

@@ -25,6 +25,8 @@ from app.core.people import person_name
 from app.errors import DomainError
 from app.models import Broadcast, Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
 from app.policy.principal import users_with_permission
+from app.portal.links import sign_in_url
+from app.core.redaction import for_passing_on
 from app.security import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
 from app.types import NOTIFY_CHANNELS, PRIORITIES, TEMPLATE_KEYS, TICKET_TYPES
 
@@ -54,8 +56,23 @@ VARIABLES = {
         "department",
         "resolution_due",
     ),
-    "completion_notice": ("customer_name", "ticket_number", "title", "ticket_type", "resolution", "rating_link"),
-    "payment_reminder": ("customer_name", "total_outstanding", "bill_count", "periods", "oldest_due_date"),
+    "completion_notice": (
+        "customer_name",
+        "ticket_number",
+        "title",
+        "ticket_type",
+        "resolution",
+        "rating_link",
+        "portal_link",
+    ),
+    "payment_reminder": (
+        "customer_name",
+        "total_outstanding",
+        "bill_count",
+        "periods",
+        "oldest_due_date",
+        "portal_link",
+    ),
     "contract_expiry": (
         "contract_number",
         "title",
@@ -77,7 +94,7 @@ VARIABLES = {
         "days_left",
     ),
     "return_visit_unsatisfied": ("ticket_number", "title", "customer_name", "result", "notes", "visited_by"),
-    "birthday_greeting": ("customer_name",),
+    "birthday_greeting": ("customer_name", "portal_link"),
     "renovation_inspection_due": ("unit", "customer_name", "contractor", "works_end", "inspection_due"),
     "renovation_overrun": ("unit", "customer_name", "contractor", "works_end", "days_over"),
     "reminder_notice": ("ticket_number", "title", "ticket_type", "address", "customer_name", "assignee", "count"),
@@ -102,7 +119,8 @@ DEFAULT_TEMPLATES = {
     "payment_reminder": (
         "缴费提醒",
         "尊敬的{customer_name}：您有 {bill_count} 笔费用（{periods}）尚未缴清，合计 {total_outstanding} 元，"
-        "最早一笔已于 {oldest_due_date} 到期。请尽快通过物业服务中心或微信缴纳，如已缴纳请忽略本提醒。",
+        "最早一笔已于 {oldest_due_date} 到期。请尽快通过物业服务中心缴纳，或在住户服务中在线缴费：{portal_link}"
+        "　如已缴纳请忽略本提醒。",
     ),
     "contract_expiry": (
         "合同即将到期：{contract_number}",
@@ -326,7 +344,10 @@ def notify_customer(session, customer, key, values, dedupe_key, now, responsible
     chain = customer_channels(customer, channel_order(), responsible_user_id)
     if not chain:
         return None
-    subject, body, problems = render_message(template, values, VARIABLES.get(key, ()))
+    allowed = VARIABLES.get(key, ())
+    if "portal_link" in allowed:  # the customer's personal way into the portal, from any message they get
+        values = dict(values, portal_link=sign_in_url(customer))
+    subject, body, problems = render_message(template, values, allowed)
     message = OutboxMessage(
         dedupe_key=dedupe_key,
         template_key=key,
@@ -377,7 +398,7 @@ def _send(session, message, senders, now):
                 created_at=now,
                 link=None,
                 title=str(_("Please pass on to customer: %(subject)s", subject=message.subject))[:200],
-                body=_customer_line(session, message) + message.body,
+                body=_customer_line(session, message) + for_passing_on(message.body),
             )
         )
         return

@@ -86,3 +86,51 @@ def test_forged_or_expired_link_signs_nobody_in(app, session, now):
         assert client.get("/portal/").status_code == 302
     client.get(link)  # the same link in time
     assert client.get("/portal/").status_code == 200
+
+
+def test_a_payment_reminder_carries_the_residents_portal_link_that_staff_never_read(app, session, now, today):
+    import re
+
+    from app.billing import send_payment_reminders
+    from app.models import Communication, OutboxMessage
+
+    customer = factories.customer(name="欠费住户")
+    factories.bill(customer_obj=customer, due_date=today - datetime.timedelta(days=40))
+    assert send_payment_reminders(db.session, now, today, interval_days=7) == 1
+    message = db.session.query(OutboxMessage).one()
+    path = re.search(r"/portal/link/[A-Za-z0-9_\-.]+", message.body)[0]  # the text the channel sends
+    client = app.test_client()
+    client.get(path)
+    assert "欠费住户" in client.get("/portal/").get_data(as_text=True)
+    # what staff read of it: the outbox page and the communication log keep the link without its token
+    assert path not in message.body_for_staff and "/portal/link/…" in message.body_for_staff
+    summary = db.session.query(Communication).filter_by(customer_id=customer.id).one().summary
+    assert path not in summary and "/portal/link/…" in summary
+
+
+def test_a_message_passed_on_by_staff_never_carries_a_sign_in_link(session, now, user_id):
+    from app.models import Notification, OutboxMessage
+    from app.notify import deliver_outbox
+    from app.portal.links import sign_in_url
+
+    customer = factories.customer(name="无渠道住户")
+    link = sign_in_url(customer)
+    db.session.add(
+        OutboxMessage(
+            dedupe_key="pass-on-test",
+            template_key="completion_notice",
+            customer=customer,
+            channel="inapp",
+            address=str(user_id("Service")),
+            subject="您的诉求已处理完毕",
+            body=f"欢迎为本次服务评价：http://crm.local/rate/abc123\n查看进度：{link}",
+            status="pending",
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    db.session.commit()
+    deliver_outbox(db.session, {}, now)
+    note = db.session.query(Notification).filter(Notification.title.contains("您的诉求已处理完毕")).one()
+    assert "/rate/abc123" in note.body  # the rating link is read out to the customer by phone
+    assert link.rsplit("/", 1)[1] not in note.body

@@ -12,6 +12,7 @@ SECRET_TEMPLATES = frozenset({"portal_sign_in_code"})
 
 _PERSONAL_LINK = re.compile(r"(/(?:rate|survey|b|portal/link)/)[A-Za-z0-9_\-.]+")
 _DIGITS = re.compile(r"[0-9]{4,}")
+_SIGN_IN_LINK = re.compile(r"(/portal/link/)[A-Za-z0-9_\-.]+")
 
 
 def redact_for_staff(text, template_key=None):
@@ -21,3 +22,9 @@ def redact_for_staff(text, template_key=None):
     if template_key in SECRET_TEMPLATES:
         text = _DIGITS.sub("******", text)
     return text
+
+
+def for_passing_on(text):
+    """A customer's message as the staff member asked to pass it on reads it (no channel of the
+    customer's worked): the rating link stays, they read it out; a portal sign-in link never does."""
+    return _SIGN_IN_LINK.sub(r"\1…", text or "")
