@@ -29,7 +29,7 @@ from flask_appbuilder.exceptions import (
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.urltools import get_page_args, get_page_size_args
 from flask_appbuilder.models.filters import BaseFilter, Filters
-from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
+from flask_appbuilder.models.sqla.filters import FilterRelation, SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.security.decorators import has_access_api
@@ -463,6 +463,12 @@ def format_datetime(value):
             value = value.astimezone(local_zone())
         return value.strftime("%Y-%m-%d %H:%M")
     return format_plain(value)
+
+
+def _record_ids(value):
+    """Is a filter's value (one text or the list the address gives) made of record ids only?"""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return bool(values) and all(str(v).isdigit() and len(str(v)) <= 18 for v in values)
 
 
 @dataclass(frozen=True)
@@ -1014,8 +1020,14 @@ class CrmModelView(ModelView):
             order_column, order_direction = "", ""
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
-        if access:  # no filtering on a hidden or masked field: it would leak its values
-            kept = [(f, v) for f, v in zip(filters.filters, filters.values) if access.searchable(f.column_name)]
+        # no filtering on a hidden or masked field (it would leak its values), nor on a related record
+        # by something that is not a record's id (PostgreSQL refuses the look-up; it names no record)
+        if access or any(isinstance(f, FilterRelation) for f in filters.filters):
+            kept = [
+                (f, v)
+                for f, v in zip(filters.filters, filters.values)
+                if access.searchable(f.column_name) and (not isinstance(f, FilterRelation) or _record_ids(v))
+            ]
             if len(kept) != len(filters.filters):
                 filters = filters.copy()
                 filters.filters = [f for f, _v in kept]
