@@ -12,7 +12,7 @@ from app.extensions import csrf, db
 from app.models import Bill, Payment, PaymentOrder, Unit
 from app.payments import GatewayError, LocalGateway, active_gateway, gateway_named, receive_notification, start_payment
 from app.policy.principal import SYSTEM, acting_as
-from app.portal.blueprint import portal, tile
+from app.portal.blueprint import portal, public, tile
 from app.portal.session import current_customer_id, resident_required
 from app.types import BILL_STATUSES, FEE_TYPES, PAYMENT_KINDS, PAYMENT_METHODS, PAYMENT_ORDER_STATUSES
 
@@ -159,6 +159,7 @@ def stand_in(out_trade_no):
 
 
 @portal.route("/pay/notify/<gateway_name>", methods=["POST"])
+@public
 @csrf.exempt  # the gateway's server posts here, with its own signature instead of a session
 def payment_notify(gateway_name):
     gateway = gateway_named(gateway_name, current_app.config)

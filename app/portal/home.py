@@ -6,7 +6,7 @@ from flask_babel import gettext, lazy_gettext as _
 from app.extensions import db
 from app.models import Customer
 from app.policy.principal import SYSTEM, acting_as
-from app.portal.blueprint import TILES, portal
+from app.portal.blueprint import TILES, portal, public
 from app.portal.links import customer_for_link
 from app.portal.session import current_customer_id, resident_required, sign_in, sign_out
 
@@ -19,6 +19,7 @@ def home():
 
 
 @portal.route("/link/<token>")
+@public
 def sign_in_by_link(token):
     config = current_app.config
     with acting_as(SYSTEM):  # the signed link, not a session, names the resident
@@ -31,6 +32,7 @@ def sign_in_by_link(token):
 
 
 @portal.route("/sign-out", methods=["POST"])
+@public
 def sign_out_view():
     sign_out()
     return redirect(url_for("portal.sign_in_page"))

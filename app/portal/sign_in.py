@@ -12,7 +12,7 @@ from app.core.clock import utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.policy.principal import SYSTEM, acting_as
-from app.portal.blueprint import portal
+from app.portal.blueprint import portal, public
 from app.portal.codes import CodeRules, masked, request_code, sign_in_with_code
 from app.portal.identity import IdentityError, customer_for_openid, link_openid, provider_from_config
 from app.portal.session import current_customer_id, sign_in
@@ -53,6 +53,7 @@ def _page(step, phone="", error=None, status=200):
 
 
 @portal.route("/sign-in", methods=["GET", "POST"])
+@public
 def sign_in_page():
     if request.method == "GET":
         if current_customer_id() is not None:
@@ -87,6 +88,7 @@ def sign_in_page():
 
 
 @portal.route("/wechat")
+@public
 def wechat():
     provider = provider_from_config(current_app.config)
     if provider is None:
@@ -98,6 +100,7 @@ def wechat():
 
 
 @portal.route("/wechat/callback")
+@public
 def wechat_callback():
     provider = provider_from_config(current_app.config)
     if provider is None:
