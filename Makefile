@@ -68,14 +68,16 @@ scheduler: init
 bench-small: setup $(DEV_STAMP)
 	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1
 
-# the suite in parallel on every core (pytest-xdist), then the browser journeys in one process
+# the suite in parallel on every core (pytest-xdist), then the browser journeys two at a time (each
+# worker serves the app with its own database and drives its own Chromium)
 TEST_WORKERS ?= auto
+BROWSER_WORKERS ?= 2
 test: setup $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not browser" --ignore=tests/browser $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(BROWSER_WORKERS) -m browser tests/browser $(PYTEST_ARGS)
 
 test-browser: setup $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(BROWSER_WORKERS) -m browser tests/browser $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/crm.sqlite*
