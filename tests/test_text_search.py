@@ -328,7 +328,9 @@ def test_the_pending_pool_and_a_customers_tickets_use_their_indexes(ctx, admin_c
         .limit(100)
     )
     shown = plan(pool)
-    assert re.search(r"ix_ticket_status_created_at|ix_ticket_assignee_status", shown), shown
+    # an index led by the status (or the assignee): with a handful of new tickets PostgreSQL may take the
+    # status-and-deadline one and sort the few rows, which is as good; never a walk of the table
+    assert re.search(r"ix_ticket_status_\w+|ix_ticket_assignee_status", shown), shown
     assert not re.search(r"SCAN ticket$|Seq Scan on ticket", shown, re.M), shown
 
     customer_id = db.session.scalar(select(Ticket.customer_id).where(Ticket.customer_id.is_not(None)).limit(1))
