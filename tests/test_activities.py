@@ -195,15 +195,20 @@ def test_capacity_holds_under_concurrent_sign_ups(app, session, now):
     assert _count(activity) == 3
 
 
-def test_staff_publish_see_the_sign_ups_and_mark_attendance(session, login, now):
+def _days_ahead(today, days, at):
+    """A local date-time as staff type it, ``days`` after the test's today."""
+    return f"{today + datetime.timedelta(days=days):%Y-%m-%d} {at}"
+
+
+def test_staff_publish_see_the_sign_ups_and_mark_attendance(session, login, now, today):
     east, west, mine, theirs = _estate(session)
     desk = login("Service")
     form = {
         "title": "业主联谊会",
         "place": "会所二楼",
-        "starts_at": "2026-12-05 14:00",
-        "ends_at": "2026-12-05 17:00",
-        "sign_up_deadline": "2026-12-04 18:00",
+        "starts_at": _days_ahead(today, 12, "14:00"),
+        "ends_at": _days_ahead(today, 12, "17:00"),
+        "sign_up_deadline": _days_ahead(today, 11, "18:00"),
         "capacity": "20",
         "status": "published",
         "buildings": [str(east.id)],
@@ -226,25 +231,27 @@ def test_staff_publish_see_the_sign_ups_and_mark_attendance(session, login, now)
     assert "报名活动：业主联谊会" in timeline
 
 
-def test_bad_activity_forms_are_refused_with_a_reason(session, login):
+def test_bad_activity_forms_are_refused_with_a_reason(session, login, today):
     desk = login("Service")
     form = {
         "title": "业主联谊会",
         "place": "会所二楼",
-        "starts_at": "2026-12-05 14:00",
-        "ends_at": "2026-12-05 12:00",
-        "sign_up_deadline": "2026-12-04 18:00",
+        "starts_at": _days_ahead(today, 12, "14:00"),
+        "ends_at": _days_ahead(today, 12, "12:00"),
+        "sign_up_deadline": _days_ahead(today, 11, "18:00"),
         "capacity": "20",
         "status": "published",
     }
     response = desk.post("/activityview/add", data=form, follow_redirects=True)
     assert "活动结束时间不能早于开始时间" in response.get_data(as_text=True)
-    response = desk.post("/activityview/add", data=dict(form, ends_at="2026-12-06 12:00"), follow_redirects=True)
+    response = desk.post(
+        "/activityview/add", data=dict(form, ends_at=_days_ahead(today, 13, "12:00")), follow_redirects=True
+    )
     assert "报名截止时间须早于活动结束时间" not in response.get_data(as_text=True)
     db.session.execute(select(Activity)).scalar_one()  # that one was fine
     db.session.query(Activity).delete()
     db.session.commit()
-    response = desk.post("/activityview/add", data=dict(form, ends_at="2026-12-05 17:00", capacity="0"))
+    response = desk.post("/activityview/add", data=dict(form, ends_at=_days_ahead(today, 12, "17:00"), capacity="0"))
     assert response.status_code == 200  # the form again, with the capacity's message
     assert db.session.execute(select(Activity)).all() == []
 

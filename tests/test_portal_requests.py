@@ -96,18 +96,24 @@ def only_ticket():
     return db.session.execute(select(Ticket)).scalar_one()
 
 
-def test_a_request_with_two_photos_becomes_a_numbered_ticket(app, session, residents, resident_login):
+def test_a_request_with_two_photos_becomes_a_numbered_ticket(app, session, residents, resident_login, today):
     mine, my_unit, *_ = residents
     before = files_in(app)
     client = resident_login(mine)
-    response = submit(client, my_unit, [(png(), "漏水.png"), (JPG, "天花板.jpg")], visit_at="2026-11-24T09:30")
+    tomorrow = today + datetime.timedelta(days=1)
+    response = submit(
+        client, my_unit, [(png(), "漏水.png"), (JPG, "天花板.jpg")], visit_at=f"{tomorrow:%Y-%m-%d}T09:30"
+    )
     ticket = only_ticket()
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/portal/requests/{ticket.number}")
     assert ticket.number.startswith("WO")
     assert (ticket.customer_id, ticket.unit_id, ticket.type, ticket.channel) == (mine, my_unit, "repair", "web")
     assert ticket.title == "报修：1号楼-102"
     assert ticket.description == "卫生间天花板漏水"
-    assert ticket.preferred_visit_at == datetime.datetime(2026, 11, 24, 1, 30, tzinfo=datetime.timezone.utc)
+    # 09:30 in the firm's zone (UTC+8) is 01:30 UTC
+    assert ticket.preferred_visit_at == datetime.datetime.combine(
+        tomorrow, datetime.time(1, 30), tzinfo=datetime.timezone.utc
+    )
     assert ticket.response_due is not None and ticket.created_by_id is None  # SLA as for the desk; no staff author
     stored = {a.file for a in ticket.attachments}
     assert sorted(name.split("_sep_")[1] for name in stored) == ["天花板.jpg", "漏水.png"]
@@ -387,15 +393,16 @@ def test_desk_timeline_shows_portal_requests_and_reminders(session, residents, r
 
 
 def test_staff_ticket_page_shows_visit_time_channel_and_can_share_a_note(
-    session, residents, resident_login, login, duty
+    session, residents, resident_login, login, duty, today
 ):
     mine, my_unit, *_ = residents
     resident = resident_login(mine)
-    submit(resident, my_unit, visit_at="2026-11-24 09:30", user_agent=WECHAT)
+    visit = f"{today + datetime.timedelta(days=1):%Y-%m-%d} 09:30"
+    submit(resident, my_unit, visit_at=visit, user_agent=WECHAT)
     ticket = only_ticket()
     desk = login("Service")
     page = desk.get(f"/ticketwork/{ticket.number}").get_data(as_text=True)
-    assert "期望上门时间" in page and "2026-11-24 09:30" in page and "微信" in page
+    assert "期望上门时间" in page and visit in page and "微信" in page
     desk.post(f"/ticketwork/{ticket.number}/note", data={"note": "已约好明早上门", "visible_to_customer": "1"})
     desk.post(f"/ticketwork/{ticket.number}/note", data={"note": "内部备注：先查楼上"})
     page = resident.get(f"/portal/requests/{ticket.number}").get_data(as_text=True)
