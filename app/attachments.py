@@ -29,6 +29,8 @@ DOCUMENTS = {
 # call recordings (communication records), played on the record's page
 AUDIO = {"mp3": "MP3", "m4a": "M4A", "amr": "AMR", "wav": "WAV"}
 ALLOWED = {**DOCUMENTS, **AUDIO}  # every kind a stored file may have
+# photos (a resident's request, a technician's note): shown as pictures on the phone pages
+IMAGES = {kind: DOCUMENTS[kind] for kind in ("jpg", "png", "gif", "webp", "heic")}
 MIME_TYPES = {
     "jpg": "image/jpeg",
     "png": "image/png",
@@ -156,6 +158,10 @@ def remove_stored(folder, names):
 
 def is_audio(name):
     return (name or "").rsplit(".", 1)[-1].lower() in AUDIO
+
+
+def is_image(name):
+    return (name or "").rsplit(".", 1)[-1].lower() in IMAGES
 
 
 def stored_name(filename, kind):

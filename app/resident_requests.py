@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import notify
-from app.attachments import DOCUMENTS, check_upload, is_stored_name, remove_stored, save_upload
+from app.attachments import IMAGES, check_upload, is_image, is_stored_name, remove_stored, save_upload
 from app.core.clock import local_zone
 from app.errors import DomainError
 from app.models import (
@@ -35,8 +35,6 @@ from app.tickets import attach_files
 from app.types import TICKET_STATUSES, TICKET_TYPES
 
 MAX_PHOTOS = 9
-# the staff attachments' photo kinds (app.attachments.DOCUMENTS), read from the content the same way
-PHOTOS = {kind: DOCUMENTS[kind] for kind in ("jpg", "png", "gif", "webp", "heic")}
 # what a resident may report (planned maintenance work orders are the firm's own)
 RESIDENT_TYPES = ("repair", "complaint", "suggestion", "inquiry")
 # the channels a request from the portal comes in by: WeChat's in-app browser, or any other browser
@@ -84,13 +82,13 @@ def store_photos(uploads, folder, max_bytes):
         raise DomainError(_("At most %(count)s photos.", count=MAX_PHOTOS), field="photos")
     for upload in uploads:
         try:
-            check_upload(upload.filename, upload.stream, max_bytes, PHOTOS)
+            check_upload(upload.filename, upload.stream, max_bytes, IMAGES)
         except DomainError as error:
             raise DomainError(f"{upload.filename}: {error}", field="photos")
     stored = []
     try:
         for upload in uploads:
-            stored.append(save_upload(upload, folder, max_bytes, PHOTOS))
+            stored.append(save_upload(upload, folder, max_bytes, IMAGES))
     except Exception:
         remove_stored(folder, stored)
         raise
@@ -244,13 +242,9 @@ def customer_visible_events(session, ticket):
         else:  # a note staff chose to show
             title = _("Message from the property service")
             text = event.note or ""
-            photo = event.attachment if _is_photo(event.attachment) else None
+            photo = event.attachment if is_image(event.attachment) else None
         shown.append({"at": event.at, "title": str(title), "text": text, "photo": photo})
     return shown
-
-
-def _is_photo(name):
-    return bool(name) and name.rsplit(".", 1)[-1].lower() in PHOTOS
 
 
 def ticket_photos(session, ticket):
@@ -259,12 +253,12 @@ def ticket_photos(session, ticket):
     names = session.execute(
         select(TicketAttachment.file).where(TicketAttachment.ticket_id == ticket.id).order_by(TicketAttachment.id)
     ).scalars()
-    return [name for name in names if _is_photo(name)]
+    return [name for name in names if is_image(name)]
 
 
 def photo_of_ticket(session, ticket, name):
     """``name`` when it is a photo the resident may open on this ticket, else None."""
-    if not is_stored_name(name) or not _is_photo(name):
+    if not is_stored_name(name) or not is_image(name):
         return None
     if name in ticket_photos(session, ticket):
         return name

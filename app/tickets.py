@@ -612,3 +612,8 @@ def pending_tickets(session, limit=200):
         .scalars()
         .all()
     )
+
+
+def ticket_by_number(session, number):
+    """The ticket with this number as the acting principal may see it (row scope), or None."""
+    return session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()

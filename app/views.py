@@ -21,7 +21,14 @@ from app.extensions import db
 from app import types
 from app.sla import remaining_text
 from app.types import utcnow
-from app.tickets import attach_files, intake_context, my_open_criteria, pending_criteria, start_work
+from app.tickets import (
+    attach_files,
+    intake_context,
+    my_open_criteria,
+    pending_criteria,
+    start_work,
+    ticket_by_number,
+)
 from app.broadcast_views import BroadcastLinkView, BroadcastView
 from app.activity_views import ACTIVITY_HIDDEN, ACTIVITY_MENU
 from app.care_views import CARE_HIDDEN, CARE_MENU, FACILITY_MENU, CareRemindersView, SurveyAnswerPage
@@ -732,7 +739,7 @@ class TicketWorkView(BaseView):
     }
 
     def _ticket(self, number):
-        ticket = db.session.execute(select(models.Ticket).where(models.Ticket.number == number)).scalar_one_or_none()
+        ticket = ticket_by_number(db.session, number)
         if ticket is None:
             abort(404)
         return ticket

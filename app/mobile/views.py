@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app import types
-from app.attachments import original_name
+from app.attachments import is_image, original_name
 from app.core.clock import utcnow
 from app.core.people import person_name
 from app.crud import max_upload_bytes
@@ -24,6 +24,7 @@ from app.models import MaintenanceOccurrence, Ticket, TicketEvent
 from app.security import RESOURCE_CUSTOMER
 from app.sla import remaining_text
 from app.tickets import (
+    ticket_by_number,
     add_note_with_files,
     handlers,
     manages_tickets,
@@ -35,8 +36,6 @@ from app.tickets import (
     ticket_actions,
 )
 
-IMAGE_KINDS = ("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic")
-
 
 def _may_dispatch():
     """The pending pool on the phone: for who may read and edit tickets and work any of them (dispatch)."""
@@ -45,7 +44,7 @@ def _may_dispatch():
 
 def _ticket(number):
     # row scope (app.scoping) applies: a ticket the user's scope does not show is not found
-    ticket = db.session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
+    ticket = ticket_by_number(db.session, number)
     if ticket is None:
         abort(404)
     return ticket
@@ -58,10 +57,6 @@ def _phone(ticket):
     customer = ticket.customer
     shown = shown_value(customer, "phone")
     return shown or "", (shown if shown and shown == customer.phone else None)
-
-
-def _is_image(name):
-    return (name or "").rsplit(".", 1)[-1].lower() in IMAGE_KINDS
 
 
 def _wants_json():
@@ -127,7 +122,7 @@ def ticket(number):
                 ("TicketEventView.download", [e.attachment for e in events]),
             )
             for name in names
-            if _is_image(name)
+            if is_image(name)
         ],
         phone=phone,
         tel=tel,
