@@ -19,7 +19,9 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 from jinja2 import StrictUndefined
 from sqlalchemy import event, text
+from werkzeug.security import generate_password_hash
 
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 _tmp = tempfile.mkdtemp(prefix="crm-test-")
 os.environ.setdefault("CRM_INSTANCE_DIR", _tmp)
 
@@ -133,6 +135,9 @@ def app():
             "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
             "WTF_CSRF_ENABLED": False,
             "UPLOAD_FOLDER": os.path.join(_tmp, "uploads"),
+            # the suite signs in hundreds of times: a cheap hash there, scrypt (FAB's default) in the product
+            "FAB_PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
+            "AUTH_DB_FAKE_PASSWORD_HASH_CHECK": generate_password_hash("password", method=TEST_PASSWORD_HASH),
         }
     )
     app.jinja_env.undefined = StrictUndefined
