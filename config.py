@@ -65,10 +65,10 @@ class Config:
     # create_all() its tables and write permissions at every start of every worker.
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
-    FAB_SECURITY_MANAGER_CLASS = "app.security.CrmSecurityManager"
-    FAB_INDEX_VIEW = "app.home.HomeView"  # managers start on the dashboard
+    FAB_SECURITY_MANAGER_CLASS = "app.policy.security.CrmSecurityManager"
+    FAB_INDEX_VIEW = "app.web.home.HomeView"  # managers start on the dashboard
     # Login protection: consecutive failures before a lock, minutes locked; the password policy
-    # (app.accounts) is FAB's password-complexity hook, so FAB's forms and user API apply it too.
+    # (app.policy.accounts) is FAB's password-complexity hook, so FAB's forms and user API apply it too.
     CRM_LOGIN_MAX_FAILURES = int(os.environ.get("CRM_LOGIN_MAX_FAILURES", "5"))
     CRM_LOGIN_LOCK_MINUTES = int(os.environ.get("CRM_LOGIN_LOCK_MINUTES", "30"))
     FAB_PASSWORD_COMPLEXITY_ENABLED = True

@@ -6,10 +6,10 @@ from flask import Flask, g, request
 from flask_talisman import Talisman
 
 from app.core.clock import timestamp
-from app.field_permissions import shown_value
+from app.policy.field_permissions import shown_value
 from app.policy.principal import resolve_request_principal
 
-from app.extensions import appbuilder, csrf, db, migrate
+from app.core.extensions import appbuilder, csrf, db, migrate
 
 # what a page may load: its own scripts (and inline ones carrying the response's nonce), no plugins,
 # no framing or form posting to other sites; styles, images and fonts are the app's own files anyway
@@ -35,7 +35,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     if not app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR"):
-        from app.accounts import fab_password_validator
+        from app.policy.accounts import fab_password_validator
 
         app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = fab_password_validator
     if not app.config.get("SECRET_KEY"):
@@ -49,8 +49,14 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from app import accounts, audit, billing, notify, records, scoping, tickets
-    from app.database import configure_engine, set_read_only
+    from app.policy import accounts
+    from app.policy import audit
+    from app.billing import bills as billing
+    from app.notices import notify
+    from app.policy import records
+    from app.policy import scoping
+    from app.tickets import lifecycle as tickets
+    from app.core.database import configure_engine, set_read_only
 
     db.init_app(app)
     csrf.init_app(app)
@@ -72,10 +78,10 @@ def create_app(test_config=None):
 
         register_views(appbuilder)
         register_apis(appbuilder)
-        from app.dashboard_views import vendor_blueprint
+        from app.reporting.views import vendor_blueprint
 
         app.register_blueprint(vendor_blueprint(app))
-        from app.date_fields import picker_blueprint
+        from app.web.date_fields import picker_blueprint
 
         app.register_blueprint(picker_blueprint(app))
         from app.portal.views import portal
@@ -122,7 +128,7 @@ def create_app(test_config=None):
         from flask_jwt_extended import verify_jwt_in_request
         from flask_login import current_user, logout_user
 
-        from app.accounts import session_expired
+        from app.policy.accounts import session_expired
 
         if request.endpoint in (None, "static"):
             return None
@@ -144,7 +150,7 @@ def create_app(test_config=None):
                 session["crm_seen_at"] = now  # refreshed at most once a minute
         elif not api or request.endpoint in token_endpoints or verify_jwt_in_request(optional=True) is None:
             # no one signed in; or a token request, whose account is loaded (and a revoked token
-            # refused, app.security) here so that the rule below holds for it too
+            # refused, app.policy.security) here so that the rule below holds for it too
             return None
         allowed = {
             "ResetMyPasswordView.this_form_get",

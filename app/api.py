@@ -1,8 +1,8 @@
 """REST resources at /api/v1/<resource>/: the same models, rules and permissions as the pages."""
 
 from app import models
-from app.crud import CrmInterface, CrmModelApi
-from app.security import API_METHOD_PERMISSIONS
+from app.web.crud import CrmInterface, CrmModelApi
+from app.policy.security import API_METHOD_PERMISSIONS
 
 
 def _api(model, resource, list_columns, add_columns, quick_search=(), show_exclude=(), **extra):
@@ -145,7 +145,7 @@ WriteOffApi = _api(
     ["bill", "amount", "reason"],
     ("reason",),
 )
-WriteOffApi.edit_columns = ["status"]  # a decision; app.billing checks who may make it
+WriteOffApi.edit_columns = ["status"]  # a decision; app.billing.bills checks who may make it
 WriteOffApi.method_permission_name = dict(API_METHOD_PERMISSIONS, put="approve")
 BillApi.edit_columns = ["customer", "unit", "period", "fee_type", "amount", "due_date", "notes"]
 
@@ -161,14 +161,14 @@ def _with_rule(rule):
 
 
 def _contract_rule(item):
-    from app.contracts import check_contract, check_editable
+    from app.care.contracts import check_contract, check_editable
 
     check_editable(item)
     check_contract(item)
 
 
 def _plan_rule(item):
-    from app.maintenance import check_plan
+    from app.facilities.maintenance import check_plan
     from app.core.clock import local_zone
 
     check_plan(item, local_zone())

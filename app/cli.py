@@ -16,9 +16,9 @@ def setup_database(reset_roles=False):
     """Bring the schema to the newest migration, then sync permissions, built-in roles and message templates."""
     from flask_migrate import upgrade
 
-    from app.extensions import db
-    from app.notify import ensure_templates
-    from app.settings import seed_defaults
+    from app.core.extensions import db
+    from app.notices.notify import ensure_templates
+    from app.admin.settings import seed_defaults
 
     upgrade()
     appbuilder = current_app.appbuilder
@@ -36,7 +36,7 @@ def ensure_admin(username, password, email):
         return False
     if not password:
         raise click.UsageError("Set the admin password with --password or CRM_ADMIN_PASSWORD.")
-    from app.accounts import password_problem
+    from app.policy.accounts import password_problem
 
     problem = password_problem(password, [username, email])
     if problem:
@@ -56,8 +56,8 @@ def ensure_admin(username, password, email):
 def init_command(username, password, email, reset_roles):
     """Migrate the schema, create permissions, built-in roles and the admin account."""
     setup_database(reset_roles=reset_roles)
-    from app.extensions import db
-    from app.search import refresh_statistics
+    from app.core.extensions import db
+    from app.core.text_search import refresh_statistics
 
     refresh_statistics(db.session.connection())  # the planner's statistics for what is there already
     db.session.commit()
@@ -75,8 +75,8 @@ def init_command(username, password, email, reset_roles):
 @with_appcontext
 def demo_command(seed, customers, if_empty, staff_password):
     """Load realistic demo data (deterministic for a seed)."""
-    from app.demo import load_demo_data
-    from app.extensions import db
+    from app.devdata.demo import load_demo_data
+    from app.core.extensions import db
     from app.models import Customer
 
     if if_empty and db.session.query(Customer.id).first() is not None:
@@ -89,7 +89,7 @@ def demo_command(seed, customers, if_empty, staff_password):
 
 
 def summary_users():
-    from app.demo import DEMO_STAFF
+    from app.devdata.demo import DEMO_STAFF
 
     return [f"{username} ({role})" for username, role, *_ in DEMO_STAFF]
 
@@ -113,9 +113,9 @@ def generate_command(size, seed, force, staff_password):
     import random
     import time
 
-    from app.demo import DEPARTMENTS, _create_staff
-    from app.extensions import db
-    from app.generate import SIZES, generate, is_empty, staff_handlers
+    from app.devdata.demo import DEPARTMENTS, _create_staff
+    from app.core.extensions import db
+    from app.devdata.generate import SIZES, generate, is_empty, staff_handlers
     from app.models import Department, StaffProfile
 
     session = db.session
@@ -141,7 +141,7 @@ def generate_command(size, seed, force, staff_password):
     click.echo(f"Generating the {size} data set ({SIZES[size]['tickets']:,} tickets) …")
     counts = generate(session.connection(), size, seed=seed, now=now, log=click.echo, staff_user_ids=handlers)
     session.commit()
-    from app.search import refresh_statistics
+    from app.core.text_search import refresh_statistics
 
     refresh_statistics(session.connection(), merge_indexes=True)  # the planner sees the new sizes
     session.commit()
@@ -198,7 +198,7 @@ def deliver_command():
 def tasks_command(batch):
     """Do the queued background tasks now (bill runs and imports started from pages; the scheduler's job, run once)."""
     from app.jobs import background_tasks
-    from app.leader import holder_name
+    from app.core.scheduler_lock import holder_name
 
     click.echo(f"Background tasks ended: {background_tasks(current_app._get_current_object(), holder_name(), batch)}.")
 
@@ -209,7 +209,7 @@ def tasks_command(batch):
 def bills_command(period):
     """Generate the bills of a period now (the scheduler's monthly job, run once; safe to repeat)."""
     from app.jobs import monthly_bills
-    from app.validation import check_period
+    from app.core.validation import check_period
 
     if period and check_period(period):
         raise click.BadParameter(str(check_period(period)), param_hint="--period")
@@ -235,8 +235,8 @@ def remind_command():
 @with_appcontext
 def backup_command(target):
     """Write a consistent snapshot of the database and the uploaded files (safe while the app runs)."""
-    from app.backup import BackupError, backup, now_utc
-    from app.extensions import db
+    from app.admin.backup import BackupError, backup, now_utc
+    from app.core.extensions import db
 
     try:
         path = backup(
@@ -253,8 +253,8 @@ def backup_command(target):
 @with_appcontext
 def restore_command(archive, yes):
     """Replace the database and uploaded files with a backup's (stop the app and scheduler first)."""
-    from app.backup import BackupError, restore
-    from app.extensions import db
+    from app.admin.backup import BackupError, restore
+    from app.core.extensions import db
 
     if not yes:
         click.confirm("Everything since the backup will be lost. Restore?", abort=True)
@@ -272,7 +272,7 @@ def restore_command(archive, yes):
 def run_command(host, port):
     """Serve the app and run the job scheduler beside it (the whole product, e.g. `make run`);
     Ctrl-C stops both. In production run the web server and `crm scheduler` as their own services."""
-    from app.launcher import commands, run_together
+    from app.admin.launcher import commands, run_together
 
     raise SystemExit(run_together(commands(host, port), log=click.echo))
 
@@ -293,9 +293,9 @@ def scheduler_command(retry_seconds):
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from app.extensions import db
+    from app.core.extensions import db
     from app.jobs import JOB_DEFAULTS, register_jobs
-    from app.leader import holder_name, scheduler_lock
+    from app.core.scheduler_lock import holder_name, scheduler_lock
 
     app = current_app._get_current_object()
     retry = retry_seconds or app.config["CRM_SCHEDULER_RETRY_SECONDS"]
@@ -337,7 +337,7 @@ def portal_link_command(phone):
     """Print a resident's personal sign-in link to the portal (to send them by hand)."""
     from sqlalchemy import select
 
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Customer
     from app.portal.links import sign_in_url
 

@@ -5,7 +5,7 @@ Jobs are registered by register_jobs(scheduler, app) in the one scheduler proces
 and a run may start minutes late (APScheduler's own default grace time is one second).
 Every job is idempotent by construction, so a catch-up run or a second scheduler does no harm.
 
-Only one scheduler process schedules at a time (app.leader's lock), and each scheduled run is
+Only one scheduler process schedules at a time (app.core.scheduler_lock's lock), and each scheduled run is
 claimed in job_run under a unique (job, slot) key before it starts (run_claimed), so a run happens
 once even if two schedulers were ever active together. Interval jobs fire on a fixed phase
 (ANCHOR), so every scheduler computes the same slots.
@@ -17,8 +17,8 @@ import functools
 from sqlalchemy.exc import IntegrityError
 
 from app.core.clock import local_zone, to_local
-from app.extensions import db
-from app.types import utcnow
+from app.core.extensions import db
+from app.core.column_types import utcnow
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 ANCHOR = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -35,7 +35,7 @@ def logged(job):
         if idle:  # a run that found nothing to do is not worth a line every 30 seconds
             return result
         with app.app_context():
-            from app.audit import record_event
+            from app.policy.audit import record_event
 
             summary = getattr(result, "period", None) and f"{result.period}: {result.created}" or str(result)
             record_event(db.session, "job", job.__name__, 0, summary[:200])
@@ -62,28 +62,28 @@ def job(body=None, log=True):
 
 @job
 def escalation_sweep(session, now, app):
-    """Escalate overdue tickets (app.sla.escalate_overdue)."""
-    from app.sla import escalate_overdue
+    """Escalate overdue tickets (app.tickets.sla.escalate_overdue)."""
+    from app.tickets.sla import escalate_overdue
 
     return escalate_overdue(session, now)
 
 
 @job
 def auto_close(session, now, app):
-    """Close tickets resolved long enough ago (app.ratings.close_resolved)."""
-    from app.ratings import close_resolved
+    """Close tickets resolved long enough ago (app.tickets.ratings.close_resolved)."""
+    from app.tickets.ratings import close_resolved
 
     return close_resolved(session, now, app.config["CRM_AUTO_CLOSE_DAYS"])
 
 
 @job
 def deliver_notifications(session, now, app):
-    """Send staff account mail (app.accounts.deliver_account_mail: reset links, someone is waiting)
-    by email, then what the outbox holds (app.notify.deliver_outbox) through the configured channels,
+    """Send staff account mail (app.policy.accounts.deliver_account_mail: reset links, someone is waiting)
+    by email, then what the outbox holds (app.notices.notify.deliver_outbox) through the configured channels,
     at most CRM_OUTBOX_BATCH outbox messages a run (the throttle). Returns the counts of both."""
-    from app.accounts import deliver_account_mail
-    from app.channels import senders_from_config
-    from app.notify import deliver_outbox
+    from app.policy.accounts import deliver_account_mail
+    from app.notices.channels import senders_from_config
+    from app.notices.notify import deliver_outbox
 
     senders = senders_from_config(app.config)
     account = deliver_account_mail(
@@ -97,82 +97,82 @@ def deliver_notifications(session, now, app):
 
 @job
 def queue_broadcasts(session, now, app):
-    """Queue the broadcasts whose time has come (app.broadcasts.queue_due_broadcasts)."""
-    from app.broadcasts import queue_due_broadcasts
+    """Queue the broadcasts whose time has come (app.notices.broadcasts.queue_due_broadcasts)."""
+    from app.notices.broadcasts import queue_due_broadcasts
 
     return queue_due_broadcasts(session, now, app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
 
 
 @job
 def monthly_bills(session, now, app, period=None):
-    """Generate this month's bills (app.billing.generate_bills); safe to run again or twice at once."""
-    from app.billing import generate_bills
+    """Generate this month's bills (app.billing.bills.generate_bills); safe to run again or twice at once."""
+    from app.billing.bills import generate_bills
 
     return generate_bills(session, period or to_local(now).strftime("%Y-%m"), now)
 
 
 @job
 def payment_reminders(session, now, app):
-    """Remind customers with overdue bills (app.billing.send_payment_reminders), throttled per customer."""
-    from app.billing import send_payment_reminders
+    """Remind customers with overdue bills (app.billing.bills.send_payment_reminders), throttled per customer."""
+    from app.billing.bills import send_payment_reminders
 
     return send_payment_reminders(session, now, to_local(now).date(), app.config["CRM_REMINDER_INTERVAL_DAYS"])
 
 
 @job
 def background_exports(session, now, app):
-    """Build queued large exports (app.exports.run_export_jobs)."""
-    from app.exports import run_export_jobs
+    """Build queued large exports (app.web.exports.run_export_jobs)."""
+    from app.web.exports import run_export_jobs
 
     return run_export_jobs(app, session, now, app.config["EXPORT_FOLDER"], app.config["CRM_EXPORT_KEEP_DAYS"])
 
 
 @job
 def background_tasks(session, now, app, holder="", batch=None):
-    """Do the background tasks started from pages (app.tasks.run_pending: bill runs, imports,
+    """Do the background tasks started from pages (app.admin.tasks.run_pending: bill runs, imports,
     survey sends), in
     committed batches with progress; each task is claimed on its own row, so this job needs no slot claim."""
-    from app.tasks import run_pending
+    from app.admin.tasks import run_pending
 
     return run_pending(session, now, holder or "", batch or app.config.get("CRM_TASK_BATCH"))
 
 
 @job
 def contract_reminders(session, now, app):
-    """Expire contracts past their end date and remind staff of expiries and rent due (app.contracts.daily)."""
-    from app.contracts import daily
+    """Expire contracts past their end date and remind staff of expiries and rent due (app.care.contracts.daily)."""
+    from app.care.contracts import daily
 
     return daily(session, to_local(now).date(), now)
 
 
 @job
 def return_visit_tasks(session, now, app):
-    """Create the return visits that have come due (app.return_visits.create_visits)."""
-    from app.return_visits import create_visits
+    """Create the return visits that have come due (app.tickets.return_visits.create_visits)."""
+    from app.tickets.return_visits import create_visits
 
     return create_visits(session, now)
 
 
 @job
 def maintenance_work_orders(session, now, app):
-    """Raise the work orders of planned maintenance coming due (app.maintenance.generate_work_orders)."""
-    from app.maintenance import generate_work_orders
+    """Raise the work orders of planned maintenance coming due (app.facilities.maintenance.generate_work_orders)."""
+    from app.facilities.maintenance import generate_work_orders
 
     return generate_work_orders(session, to_local(now).date(), local_zone())
 
 
 @job
 def care_greetings(session, now, app):
-    """Queue today's birthday and holiday greetings (app.care.send_greetings); safe to run again."""
-    from app.care import send_greetings
+    """Queue today's birthday and holiday greetings (app.care.greetings.send_greetings); safe to run again."""
+    from app.care.greetings import send_greetings
 
     return send_greetings(session, to_local(now).date(), now)
 
 
 @job
 def renovation_reminders(session, now, app):
-    """Remind staff of renovation inspections due and works overrunning (app.renovation.send_reminders)."""
-    from app.renovation import send_reminders
+    """Remind staff of renovation inspections due and works overrunning (app.care.renovation.send_reminders)."""
+    from app.care.renovation import send_reminders
 
     return send_reminders(session, to_local(now).date(), now)
 
@@ -186,7 +186,7 @@ def prune_job_runs(session, now, app):
 @job(log=False)
 def planner_statistics(session, now, app):
     """Once a day on SQLite, ``PRAGMA optimize``: statistics of the tables that changed enough since."""
-    from app.search import refresh_statistics
+    from app.core.text_search import refresh_statistics
 
     refresh_statistics(session.connection(), tables=())
     session.commit()

@@ -1,7 +1,7 @@
 """The declarative data model: the source of truth for pages, API, filters and exports.
 
 Column ``info`` carries what the generated UI derives from the model:
-``choices`` (a Choices set), ``check`` (a rule in app.validation).
+``choices`` (a Choices set), ``check`` (a rule in app.core.validation).
 ``__display_relations__`` names the relations ``__str__`` reads, so list pages eager-load them.
 """
 
@@ -10,10 +10,10 @@ Column ``info`` carries what the generated UI derives from the model:
 # of the app imports them from.
 from flask_appbuilder.models.sqla import Model  # noqa: F401
 
-from app.model.base import Money, Stamped, choice_column  # noqa: F401
-from app.model.property import Building, Unit  # noqa: F401
-from app.model.customers import Tag, Customer, CustomerUnit, customer_tag  # noqa: F401
-from app.model.staff import (
+from app.core.model_base import Money, Stamped, choice_column  # noqa: F401
+from app.property.models import Building, Unit  # noqa: F401
+from app.customers.models import Tag, Customer, CustomerUnit, customer_tag  # noqa: F401
+from app.staff.models import (
     Department,
     StaffProfile,
     DispatchRule,
@@ -23,7 +23,7 @@ from app.model.staff import (
     SeededDefault,
     staff_building,
 )  # noqa: F401
-from app.model.tickets import (
+from app.tickets.models import (
     CUSTOMER_VISIBLE_KINDS,
     OPEN_STATUSES,
     Ticket,
@@ -33,7 +33,7 @@ from app.model.tickets import (
     TicketRating,
     communication_ticket,
 )  # noqa: F401
-from app.model.billing import (  # noqa: F401
+from app.billing.models import (  # noqa: F401
     Bill,
     ArrearsSummary,
     Payment,
@@ -44,8 +44,15 @@ from app.model.billing import (  # noqa: F401
     BillingRun,
     WriteOff,
 )
-from app.model.notices import MessageTemplate, Notification, OutboxMessage, Broadcast, broadcast_building, broadcast_tag  # noqa: F401
-from app.model.admin import (
+from app.notices.models import (
+    MessageTemplate,
+    Notification,
+    OutboxMessage,
+    Broadcast,
+    broadcast_building,
+    broadcast_tag,
+)  # noqa: F401
+from app.admin.models import (
     NumberSequence,
     ExportLog,
     ExportJob,
@@ -60,8 +67,8 @@ from app.model.admin import (
     PasswordResetToken,
     AccountMail,
 )  # noqa: F401
-from app.model.dashboards import DashboardWidget, dashboard_widget_role  # noqa: F401
-from app.model.care import (  # noqa: F401
+from app.reporting.models import DashboardWidget, dashboard_widget_role  # noqa: F401
+from app.care.models import (  # noqa: F401
     Supplier,
     Contract,
     ContractReminder,
@@ -77,7 +84,7 @@ from app.model.care import (  # noqa: F401
     Holiday,
     Renovation,
 )
-from app.model.facilities import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401
-from app.model.portal import PortalSignInCode, PortalSignInAttempt, PortalFamilyLink  # noqa: F401
-from app.model.notices import NoticeRead  # noqa: F401
-from app.model.activities import Activity, ActivitySignUp, activity_building, activity_tag  # noqa: F401
+from app.facilities.models import Equipment, MaintenancePlan, MaintenanceOccurrence  # noqa: F401
+from app.portal.models import PortalSignInCode, PortalSignInAttempt, PortalFamilyLink  # noqa: F401
+from app.notices.models import NoticeRead  # noqa: F401
+from app.activities.models import Activity, ActivitySignUp, activity_building, activity_tag  # noqa: F401

@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/billing_bench.py [--units 100000]
 Builds a temporary SQLite database (buildings, units, one owner per unit, a fifth of them let to a
-tenant, water readings for every unit), then runs app.billing.generate_bills for one period with
+tenant, water readings for every unit), then runs app.billing.bills.generate_bills for one period with
 three rules (property per m², water metered with tiers, parking fixed) and again to show the
 second run creates nothing. Target (issue): under 60 s for 100,000 units.
 """
@@ -32,11 +32,11 @@ def main():
     from sqlalchemy import func, insert, select
 
     from app import create_app
-    from app.billing import generate_bills
+    from app.billing.bills import generate_bills
     from app.cli import setup_database
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Bill, Building, Customer, CustomerUnit, FeeRule, MeterReading, Unit
-    from app.types import utcnow
+    from app.core.column_types import utcnow
 
     app = create_app()
     with app.app_context():

@@ -27,11 +27,13 @@ def main():
 
     from sqlalchemy import insert
 
-    from app import create_app, maintenance, surveys
+    from app import create_app
+    from app.facilities import maintenance
+    from app.care import surveys
     from app.cli import setup_database
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Building, Customer, Equipment, MaintenancePlan, Survey, SurveyQuestion
-    from app.types import utcnow
+    from app.core.column_types import utcnow
 
     app = create_app()
     with app.app_context():

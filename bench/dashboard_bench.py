@@ -57,9 +57,9 @@ def main():
     from sqlalchemy import func, select
 
     from app import create_app
-    from app.dashboards import BUILTIN_WIDGETS, DashboardFilter
-    from app.extensions import db
-    from app.field_permissions import FieldAccess
+    from app.reporting.dashboards import BUILTIN_WIDGETS, DashboardFilter
+    from app.core.extensions import db
+    from app.policy.field_permissions import FieldAccess
     from app.models import Customer, Ticket
 
     app = create_app({"WTF_CSRF_ENABLED": False})

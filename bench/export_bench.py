@@ -44,9 +44,9 @@ def main():
 
     from app import create_app
     from app.cli import ensure_admin, setup_database
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Customer, Tag, customer_tag
-    from app.types import utcnow
+    from app.core.column_types import utcnow
 
     app = create_app({"WTF_CSRF_ENABLED": False})
     with app.app_context():

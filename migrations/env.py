@@ -5,7 +5,7 @@ from flask import current_app
 
 from alembic import context
 
-from app.search import is_text_index
+from app.core.text_search import is_text_index
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 ${imports if imports else ""}
 

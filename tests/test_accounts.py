@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from app.accounts import password_problem
-from app.extensions import db
+from app.policy.accounts import password_problem
+from app.core.extensions import db
 from app.models import AccountSecurity
 from tests.conftest import PASSWORD, ROLE_USERS
 from tests.test_notifications import smtp  # noqa: F401 - the SMTP server fixture

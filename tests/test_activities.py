@@ -6,12 +6,12 @@ import threading
 
 from sqlalchemy import select
 
-from app import activities
-from app.errors import DomainError
-from app.extensions import db
+from app.activities import sign_ups as activities
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Activity, ActivitySignUp, ChangeLog, Customer
 from app.policy.principal import acting_as, resident_principal
-from app.types import utcnow
+from app.core.column_types import utcnow
 from tests import factories
 
 HOUR = datetime.timedelta(hours=1)

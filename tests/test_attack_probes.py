@@ -1,6 +1,6 @@
 """Probes: paths by which a scoped user or a hidden/masked field still leaks."""
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import FieldPermission, TicketEvent
 from tests import factories
 from tests.pages import show_page
@@ -117,7 +117,7 @@ def test_a_role_without_bills_gets_no_bill_figures_from_the_dashboard(app, ctx, 
 def test_a_supervisor_cannot_read_another_departments_ticket_through_the_outbox(app, ctx, login, two_departments, now):
     import zoneinfo
 
-    from app.notify import ensure_templates, notify_completion
+    from app.notices.notify import ensure_templates, notify_completion
 
     other = two_departments[3]
     other.customer = factories.customer(name="林黛玉", phone=PHONE)

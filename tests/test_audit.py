@@ -3,7 +3,7 @@
 import json
 import re
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import ChangeLog, Notification
 from tests import factories
 
@@ -121,7 +121,7 @@ def test_role_and_account_changes_are_logged_without_passwords(app, ctx, login, 
     entry = (
         db.session.query(ChangeLog).filter_by(resource="Role", record_id=role.id).order_by(ChangeLog.id.desc()).first()
     )
-    # the permission as the role pages name it (app.permission_labels)
+    # the permission as the role pages name it (app.policy.permission_labels)
     assert json.loads(entry.changes)["permissions"]["added"] == ["收费管理 › 账单：查看"]
     role.permissions.remove(permission)
     db.session.commit()
@@ -139,7 +139,7 @@ def test_every_model_declares_whether_it_is_audited(app):
     from flask_appbuilder.models.sqla import Model
 
     from app import models
-    from app.audit import audited
+    from app.policy.audit import audited
 
     for mapper in Model.registry.mappers:
         model = mapper.class_

@@ -5,11 +5,11 @@ import os
 import pytest
 from sqlalchemy import select
 
-from app.backup import BackupError, backup, restore
+from app.admin.backup import BackupError, backup, restore
 from app.cli import backup_command, restore_command
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Customer
-from app.types import utcnow
+from app.core.column_types import utcnow
 from tests import factories
 
 

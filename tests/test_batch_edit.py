@@ -1,7 +1,7 @@
 """Batch edit: chosen fields on selected rows or the whole filter, in one transaction."""
 
-from app import batch
-from app.extensions import db
+from app.web import batch
+from app.core.extensions import db
 from app.models import Customer, FieldPermission, Ticket
 from tests import factories
 
@@ -110,7 +110,7 @@ def test_batch_respects_field_permissions_and_role_permissions(app, login, ctx):
 
 
 def test_batch_of_many_rows_stays_in_chunks(ctx, monkeypatch):
-    from app.field_permissions import FieldAccess
+    from app.policy.field_permissions import FieldAccess
 
     monkeypatch.setattr(batch, "CHUNK", 50)
     db.session.add_all([Customer(name=f"批量{i}", phone=f"1370000{i:04d}") for i in range(230)])

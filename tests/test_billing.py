@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.billing import (
+from app.billing.bills import (
     arrears_by_building,
     arrears_by_customer,
     decide_write_off,
@@ -17,12 +17,12 @@ from app.billing import (
     rule_for,
     send_payment_reminders,
 )
-from app.errors import DomainError
-from app.extensions import db
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Bill, Communication, CustomerUnit, FeeRule, MeterReading, OutboxMessage, Payment, WriteOff
 from app.core.clock import local_today
-from app.types import utcnow
-from app.validation import parse_tiers
+from app.core.column_types import utcnow
+from app.core.validation import parse_tiers
 from tests import factories
 
 D = Decimal
@@ -393,7 +393,7 @@ def test_outstanding_is_one_rule_in_python_and_in_sql(app, ctx):
     from sqlalchemy import update
 
     bill = factories.bill(amount=D("300.10"))
-    # as settlement writes them (paid and written-off amounts are kept by app.billing, not by hand)
+    # as settlement writes them (paid and written-off amounts are kept by app.billing.bills, not by hand)
     db.session.execute(
         update(Bill).where(Bill.id == bill.id).values(paid_amount=D("100.05"), written_off_amount=D("0.05"))
     )

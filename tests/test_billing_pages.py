@@ -2,14 +2,14 @@
 
 from decimal import Decimal
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Bill, BillingRun, FeeRule, Payment, WriteOff
 from tests import factories
 from tests.test_billing import estate, overdue_bills  # noqa: F401 - fixtures and data shared with the rules' tests
 
 
 def test_admin_generates_a_period_from_the_page(admin_client, estate, now):  # noqa: F811
-    from app.tasks import run_pending
+    from app.admin.tasks import run_pending
 
     response = admin_client.post("/billingrunview/generate", data={"period": "2026-11"})
     assert response.status_code == 302 and "task=" in response.headers["Location"]

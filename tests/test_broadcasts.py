@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from app import broadcasts
-from app.errors import DomainError
-from app.extensions import db
+from app.notices import broadcasts
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Broadcast, CustomerUnit, OutboxMessage
-from app.notify import deliver_outbox
-from app.types import utcnow
+from app.notices.notify import deliver_outbox
+from app.core.column_types import utcnow
 from tests import factories
 from tests.test_notifications import email_sender, smtp  # noqa: F401 - the SMTP server fixture
 
@@ -323,8 +323,8 @@ def test_a_stored_bad_broadcast_renders_nothing_harmful_and_the_problem_is_repor
 
 
 def test_the_rendered_text_is_capped(app, ctx):
-    from app.notify import render
-    from app.placeholders import MAX_RENDERED_CHARS
+    from app.notices.notify import render
+    from app.core.placeholders import MAX_RENDERED_CHARS
 
     text = render("{customer_name}" * 50, {"customer_name": "长" * 1000})
     assert len(text) == MAX_RENDERED_CHARS and text.endswith("…")

@@ -4,13 +4,13 @@ import datetime
 
 import pytest
 
-from app import care
-from app.errors import DomainError
-from app.extensions import db
+from app.care import greetings as care
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Communication, Holiday, MessageTemplate, OutboxMessage
 from app.policy.principal import SYSTEM
-from app.timeline import customer_timeline
-from app.types import UTC
+from app.customers.timeline import customer_timeline
+from app.core.column_types import UTC
 from tests import factories
 
 NOW = datetime.datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -122,8 +122,8 @@ def test_a_greeting_with_an_unknown_variable_is_refused(ctx):
 
 
 def test_reminders_page_and_sending_from_it(app, ctx, login):
-    from app.types import utcnow
-    from app.tickets import local_zone
+    from app.core.column_types import utcnow
+    from app.tickets.lifecycle import local_zone
 
     today = utcnow().astimezone(local_zone()).date()
     customer = factories.customer(
@@ -139,8 +139,8 @@ def test_reminders_page_and_sending_from_it(app, ctx, login):
 
 
 def test_the_care_jobs_run_once_from_the_command_line_and_again_harmlessly(app, ctx):
-    from app.types import utcnow
-    from app.tickets import local_zone
+    from app.core.column_types import utcnow
+    from app.tickets.lifecycle import local_zone
 
     today = utcnow().astimezone(local_zone()).date()
     birthday = today.replace(year=1990) if (today.month, today.day) != (2, 29) else datetime.date(1992, 2, 29)

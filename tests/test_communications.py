@@ -3,10 +3,10 @@
 import datetime
 from decimal import Decimal
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Communication, OutboxMessage, Payment
 from app.policy.principal import SYSTEM
-from app.timeline import customer_timeline
+from app.customers.timeline import customer_timeline
 from tests import factories
 
 T0 = datetime.datetime(2026, 11, 1, 2, 0, tzinfo=datetime.timezone.utc)

@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from app import contracts
-from app.errors import DomainError, NotAllowed
-from app.extensions import db
+from app.care import contracts
+from app.core.errors import DomainError, NotAllowed
+from app.core.extensions import db
 from app.models import Contract, ContractReminder, Notification, Supplier
-from app.types import UTC
+from app.core.column_types import UTC
 from tests import factories
 
 NOW = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -287,8 +287,8 @@ def test_the_api_adds_drafts_and_refuses_to_change_approved_contracts(app, login
 
 
 def test_a_supplier_or_customer_with_contracts_is_not_deleted(app, login, ctx):
-    from app.records import check_delete
-    from app.errors import DeleteRefused
+    from app.policy.records import check_delete
+    from app.core.errors import DeleteRefused
 
     supplier = Supplier(name="迅达电梯")
     c = contract(kind="supplier", supplier=supplier)

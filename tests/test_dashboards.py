@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
-from app.dashboards import (
+from app.reporting.dashboards import (
     BUILTIN,
     DashboardFilter,
     WidgetRefused,
@@ -21,10 +21,10 @@ from app.dashboards import (
 )
 from flask_babel import gettext as _
 
-from app.errors import DomainError
-from app.extensions import db
-from app.field_permissions import FieldAccess
-from app.types import BILL_STATUSES, TICKET_STATUSES
+from app.core.errors import DomainError
+from app.core.extensions import db
+from app.policy.field_permissions import FieldAccess
+from app.core.column_types import BILL_STATUSES, TICKET_STATUSES
 from app.models import Bill, DashboardWidget, FieldPermission, StaffProfile, Ticket, TicketRating
 from tests import factories
 
@@ -181,7 +181,7 @@ def test_each_widget_is_one_statement(data, count_queries):
 
 
 def test_birthdays_on_29_february_and_age_edges():
-    from app.dashboards import age_bands
+    from app.reporting.dashboards import age_bands
 
     bands = age_bands(datetime.date(2028, 2, 29))
     assert bands[0] == ("<30", datetime.date(1998, 2, 28), None)
@@ -430,7 +430,7 @@ def test_builder_pages_and_roles(data, admin_client, login):
 
 
 def test_service_and_collection_reports(data, login):
-    from app.reports import collection_report, service_report
+    from app.reporting.reports import collection_report, service_report
 
     departments, types, days = service_report(db.session, FLT)
     assert ("工程部", 4, 2, 18.0, 100.0, 4.5) in departments.rows  # t1 t2 t4 t6 created; t2 t4 resolved

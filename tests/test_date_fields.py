@@ -8,14 +8,14 @@ import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
 
-from app.date_fields import (
+from app.web.date_fields import (
     LocalDateField,
     LocalDateTimeField,
     TypedDateError,
     parse_typed_date,
     parse_typed_datetime,
 )
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Communication, Contract, Payment, Ticket
 from tests import factories
 
@@ -268,7 +268,7 @@ def test_a_datetime_filter_takes_a_typed_local_time(admin_client, ctx):
 
 
 def test_dashboard_filters_take_typed_days(admin_client):
-    from app.dashboards import parse_filter
+    from app.reporting.dashboards import parse_filter
 
     flt = parse_filter({"start": "2026/11/01", "end": "2026年11月20日"}, "Asia/Shanghai", datetime.date(2026, 11, 23))
     assert (flt.start, flt.end) == (datetime.date(2026, 11, 1), datetime.date(2026, 11, 20))

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _load(session):
     from app.core.clock import utcnow
-    from app.demo import load_demo_data
+    from app.devdata.demo import load_demo_data
 
     return load_demo_data(session, customers=CUSTOMERS, staff_password="Demo-pass-2026", now=utcnow())
 
@@ -35,11 +35,11 @@ def _month(day, back):
 def _check_story(session):
     from sqlalchemy import func, select
 
-    from app.billing import generate_bills
+    from app.billing.bills import generate_bills
     from app.core.clock import local_today, local_zone, utcnow
-    from app.dashboards import DashboardFilter, department_performance, satisfaction_trend, tickets_per_day
+    from app.reporting.dashboards import DashboardFilter, department_performance, satisfaction_trend, tickets_per_day
     from app.models import BillingRun, Notification, OutboxMessage, Ticket, TicketRating, Unit
-    from app.sla import escalate_overdue
+    from app.tickets.sla import escalate_overdue
 
     summary = _load(session)
     today, zone = local_today(), local_zone()

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import DispatchRule, DutyShift, StaffProfile, Ticket
 from tests import factories
 
@@ -61,7 +61,7 @@ def test_people_on_leave_or_off_shift_are_skipped(staff):
     db.session.add(DutyShift(staff=b, weekday=0, start_minute=14 * 60, end_minute=22 * 60))  # Monday afternoon
     db.session.commit()
     ticket = factories.ticket(type="repair", created_at=MONDAY_10)
-    from app.dispatch import choose_assignee, is_on_duty
+    from app.tickets.dispatch import choose_assignee, is_on_duty
     import zoneinfo
 
     zone = zoneinfo.ZoneInfo("Asia/Shanghai")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import ExportLog
 from tests import factories
 
@@ -105,9 +105,9 @@ def test_selected_rows_export_through_the_list_action(login, ctx):
 
 
 def test_a_large_export_is_built_by_the_scheduler_and_offered_to_its_owner_only(app, login, ctx, tmp_path):
-    from app.exports import run_export_jobs
+    from app.web.exports import run_export_jobs
     from app.models import ExportJob, ExportLog, Notification
-    from app.types import utcnow
+    from app.core.column_types import utcnow
 
     for name in ("甲", "乙", "丙"):
         factories.customer(name=f"大批量{name}")
@@ -135,9 +135,9 @@ def test_a_large_export_is_built_by_the_scheduler_and_offered_to_its_owner_only(
 
 
 def test_a_background_export_has_the_scope_and_field_levels_of_who_asked(app, login, ctx, tmp_path, user_id):
-    from app.exports import run_export_jobs
+    from app.web.exports import run_export_jobs
     from app.models import ExportJob, FieldPermission, StaffProfile
-    from app.types import utcnow
+    from app.core.column_types import utcnow
 
     ours, theirs = factories.department(name="工程一部"), factories.department(name="工程二部")
     db.session.add(StaffProfile(user_id=user_id("Supervisor"), department_id=ours.id, max_open_tickets=0))

@@ -5,8 +5,8 @@ import io
 import openpyxl
 import pytest
 
-from app.extensions import db
-from app.field_permissions import load_all_levels, mask
+from app.core.extensions import db
+from app.policy.field_permissions import load_all_levels, mask
 from app.models import Customer, FieldPermission
 from tests import factories
 
@@ -214,7 +214,7 @@ def test_openapi_leaves_out_hidden_fields_for_that_user(app, login, ctx):
 def test_a_related_field_hidden_on_its_own_model_is_hidden_on_other_models_pages(app, login, ctx):
     """Regression: paths like the ticket list's customer.phone followed Ticket's field rules, not
     Customer's, so the ticket search found tickets by a phone the user may not see."""
-    from app.field_permissions import FieldAccess
+    from app.policy.field_permissions import FieldAccess
 
     configure(app, "Service", "Customer", "phone", "hidden")
     customer = factories.customer(name="关联字段", phone="13655556666")

@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Customer, Tag, Unit
 from tests import factories
 
@@ -25,8 +25,8 @@ def xlsx(rows):
 
 def upload(client, kind, rows, dry_run):
     """Upload, let the scheduler's worker check (and import) it, and open the page with its report."""
-    from app.tasks import run_pending
-    from app.types import utcnow
+    from app.admin.tasks import run_pending
+    from app.core.column_types import utcnow
 
     data = {"file": (io.BytesIO(xlsx(rows)), "import.xlsx")}
     if dry_run:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Communication, FieldPermission, Notification, StaffProfile, Ticket, TicketAttachment, TicketEvent
 from tests import factories
 
@@ -71,7 +71,7 @@ def test_a_bad_photo_saves_nothing_and_says_why(app, ctx, login):
 
 def test_a_refused_ticket_leaves_no_stored_photo(app, ctx, login, monkeypatch):
     """The files are written before the ticket is saved: a ticket the rules refuse takes them away again."""
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.views import TicketView
 
     def refuse(self, item):

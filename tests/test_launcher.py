@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.launcher import commands, run_together
+from app.admin.launcher import commands, run_together
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WAIT_THEN_FAIL = (
@@ -49,7 +49,7 @@ def test_the_launcher_starts_the_web_server_and_the_scheduler():
 def test_ctrl_c_stops_both(tmp_path, stop_with):
     files = [str(tmp_path / "web.pid"), str(tmp_path / "scheduler.pid")]
     script = (
-        "import sys; from app.launcher import run_together; "
+        "import sys; from app.admin.launcher import run_together; "
         f"sys.exit(run_together([(f, [sys.executable, '-c', {CHILD!r}, f]) for f in {files!r}], "
         "poll_seconds=0.1))"
     )

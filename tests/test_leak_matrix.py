@@ -20,9 +20,9 @@ import openpyxl
 import pytest
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, update
 
-from app.crud import CrmModelApi, CrmModelView
+from app.web.crud import CrmModelApi, CrmModelView
 from app import models
-from app.extensions import db
+from app.core.extensions import db
 from app.models import FieldPermission
 from tests import factories
 from tests.pages import show_page
@@ -182,7 +182,7 @@ def _contains(response, value):
 
 @pytest.mark.parametrize("model_name", _model_names())
 def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_name):
-    from app.security import ACTION_EXPORT, ACTION_READ
+    from app.policy.security import ACTION_EXPORT, ACTION_READ
 
     pages, apis = _views(app)
     view, api = pages.get(model_name), apis.get(model_name)

@@ -6,9 +6,9 @@ import zoneinfo
 
 import pytest
 
-from app import maintenance
-from app.errors import DomainError
-from app.extensions import db
+from app.facilities import maintenance
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import (
     DispatchRule,
     Equipment,
@@ -18,8 +18,8 @@ from app.models import (
     Ticket,
     TicketEvent,
 )
-from app.sla import escalate_overdue
-from app.types import UTC
+from app.tickets.sla import escalate_overdue
+from app.core.column_types import UTC
 from tests import factories
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -241,7 +241,7 @@ def test_a_technician_records_inspections_only_on_their_own_work_orders(app, ctx
 
 def test_no_inspection_is_written_on_a_finished_work_order(app, ctx, user_id):
     """Like a note: once the work order is closed or cancelled its timeline takes nothing more."""
-    from app.errors import DomainError
+    from app.core.errors import DomainError
 
     plan(start_date=datetime.date(2026, 11, 23), lead_days=0)
     maintenance.generate_work_orders(db.session, datetime.date(2026, 11, 23), ZONE)

@@ -9,8 +9,8 @@ import zoneinfo
 
 import pytest
 
-from app import maintenance
-from app.extensions import db
+from app.facilities import maintenance
+from app.core.extensions import db
 from app.models import (
     FieldPermission,
     MaintenanceOccurrence,
@@ -195,7 +195,7 @@ def test_a_technician_cannot_note_or_start_a_colleagues_ticket(login, two_depart
 
 def test_the_note_rule_refuses_who_may_see_but_not_work_a_ticket(app, login, two_departments):
     """A role that sees the department's tickets but does not work them (no can_manage): the note rule
-    of the work page (app.tickets.check_note_allowed) refuses it, with its message."""
+    of the work page (app.tickets.lifecycle.check_note_allowed) refuses it, with its message."""
     from flask_appbuilder.security.sqla.models import Role
 
     mine, pool, colleague, other = two_departments

@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.channels import EmailSender, GatewaySender, WeChatSender
-from app.extensions import db
+from app.notices.channels import EmailSender, GatewaySender, WeChatSender
+from app.core.extensions import db
 from app.models import MessageTemplate, Notification, OutboxMessage, StaffProfile, Ticket
-from app.notify import check_template, deliver_outbox, notify_customer, retry_failed
-from app.errors import DomainError
-from app.types import utcnow
+from app.notices.notify import check_template, deliver_outbox, notify_customer, retry_failed
+from app.core.errors import DomainError
+from app.core.column_types import utcnow
 from tests import factories
 
 MINUTE = datetime.timedelta(minutes=1)
@@ -316,7 +316,7 @@ def test_templates_refuse_unknown_variables(ctx):
 def test_admins_edit_a_template_and_the_next_notice_uses_it(app, ctx, login, user_id):
     template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one_or_none()
     if template is None:
-        from app.notify import ensure_templates
+        from app.notices.notify import ensure_templates
 
         ensure_templates(db.session)
         template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
@@ -386,7 +386,7 @@ def test_mark_all_read(app, login, user_id, engineering):
 
 
 def test_escalation_tells_the_department_supervisor_then_the_managers_once(app, user_id, engineering):
-    from app.sla import escalate_overdue
+    from app.tickets.sla import escalate_overdue
 
     ticket = factories.ticket(title="消防通道堵塞", created_at=NOW - 5 * datetime.timedelta(hours=1))
     escalate_overdue(db.session, NOW)
@@ -435,7 +435,7 @@ def test_templates_refuse_format_specs_conversions_attributes_and_indexes(ctx):
 
 
 def test_a_template_with_a_format_spec_is_refused_on_the_form_and_every_other_save_path(app, ctx, login):
-    from app.notify import ensure_templates
+    from app.notices.notify import ensure_templates
 
     ensure_templates(db.session)
     template = db.session.query(MessageTemplate).filter_by(key="completion_notice").one()
@@ -459,7 +459,7 @@ def test_a_template_with_a_format_spec_is_refused_on_the_form_and_every_other_sa
 def test_a_stored_bad_template_renders_nothing_harmful_and_the_problem_is_reported(app, ctx, user_id):
     from sqlalchemy import update
 
-    from app.notify import ensure_templates
+    from app.notices.notify import ensure_templates
 
     ensure_templates(db.session)
     db.session.execute(

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Building, Customer, Tag, Unit
 from tests import factories
 from tests.pages import show_page
@@ -282,7 +282,7 @@ def test_duplicate_bill_for_unit_period_and_fee_is_a_field_error(admin_client, c
 
 
 def test_an_id_number_with_an_impossible_birth_date_is_refused():
-    from app.validation import check_email, check_id_number
+    from app.core.validation import check_email, check_id_number
 
     assert check_id_number("11010519491231002X") is None
     # the right check digit, but born on 31 February 1949

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from app.core import aes_gcm, rsa
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Bill, Payment, PaymentNotification, PaymentOrder
-from app.payments import (
+from app.billing.payments import (
     AlipayGateway,
     GatewayError,
     LocalGateway,
@@ -123,7 +123,7 @@ def _unchanged(order_id):
 def test_forged_signature_is_refused_logged_and_changes_nothing(app, order, now, caplog):
     headers, body = LocalGateway(app.config).notification(order, now)
     forged = dict(headers, **{"Local-Pay-Signature": "0" * 64})
-    with caplog.at_level(logging.WARNING, logger="app.payments"):
+    with caplog.at_level(logging.WARNING, logger="app.billing.payments"):
         response = _notify(app, forged, body)
     assert response.status_code == 400 and response.get_json()["code"] == "FAIL"
     assert "bad signature" in caplog.text
@@ -149,7 +149,7 @@ def test_stale_notification_is_refused(app, order, now):
 def test_unknown_order_and_wrong_amount_are_refused(app, order, now, caplog):
     gateway = LocalGateway(app.config)
     unknown = PaymentOrder(out_trade_no="PO000000000000", amount=order.amount)
-    with caplog.at_level(logging.WARNING, logger="app.payments"):
+    with caplog.at_level(logging.WARNING, logger="app.billing.payments"):
         assert _notify(app, *gateway.notification(unknown, now)).status_code == 400
         assert _notify(app, *gateway.notification(order, now, amount=Decimal("3.00"))).status_code == 400
     assert "unknown order" in caplog.text
@@ -222,7 +222,7 @@ def test_a_reversal_without_reason_asks_no_refund(app, order, now, login, monkey
 
 def test_online_payments_say_so_on_the_customer_timeline(app, order, now, login):
     from app.policy.principal import SYSTEM as system
-    from app.timeline import customer_timeline
+    from app.customers.timeline import customer_timeline
 
     _paid(app, order, now)
     titles = [e.title for e in customer_timeline(db.session, order.customer_id, system) if e.kind == "payment"]

@@ -4,9 +4,9 @@ import datetime
 
 from sqlalchemy import update
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Ticket, TicketRating
-from app.performance import staff_performance
+from app.reporting.performance import staff_performance
 from tests import factories
 
 T0 = datetime.datetime(2026, 11, 10, 1, 0, tzinfo=datetime.timezone.utc)

@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import (
     DispatchRule,
     Notification,
@@ -216,7 +216,7 @@ def test_without_a_matching_rule_it_waits_in_the_pending_pool(session, residents
 
 def test_the_resident_sees_only_what_staff_let_them_see(app, session, residents, resident_login, duty, user_id):
     from app.policy.principal import SYSTEM, acting_as
-    from app.tickets import add_note
+    from app.tickets.lifecycle import add_note
 
     mine, my_unit, *_ = residents
     client = resident_login(mine)
@@ -311,7 +311,7 @@ def test_reminders_are_throttled_recorded_and_notified(app, session, residents, 
 
 def test_a_reminder_on_an_unassigned_request_goes_to_the_dispatchers(session, residents, resident_login, user_id):
     from app.policy.principal import users_with_permission
-    from app.security import ACTION_MANAGE, RESOURCE_TICKET
+    from app.policy.security import ACTION_MANAGE, RESOURCE_TICKET
 
     mine, my_unit, *_ = residents
     client = resident_login(mine)
@@ -371,8 +371,8 @@ def test_rating_once_when_finished(session, residents, resident_login):
 
 
 def test_staff_cannot_record_a_portal_rating(session, residents, user_id):
-    from app.errors import DomainError
-    from app.ratings import STAFF_SOURCES, check_rating
+    from app.core.errors import DomainError
+    from app.tickets.ratings import STAFF_SOURCES, check_rating
 
     mine, my_unit, *_ = residents
     ticket = factories.ticket(customer_id=mine, unit_id=my_unit, status="resolved")
@@ -410,7 +410,7 @@ def test_staff_ticket_page_shows_visit_time_channel_and_can_share_a_note(
 
 
 def test_dashboard_counts_requests_by_channel(session, residents, resident_login, login):
-    from app.dashboards import DashboardFilter, tickets_by_channel
+    from app.reporting.dashboards import DashboardFilter, tickets_by_channel
 
     mine, my_unit, *_ = residents
     client = resident_login(mine)
@@ -475,7 +475,7 @@ def test_two_reminders_at_once_record_one(app, session, residents, resident_logi
     read, so only one reminder is recorded and one notice sent."""
     import threading
 
-    from app.resident_requests import remind, reminder_recipients
+    from app.tickets.resident_requests import remind, reminder_recipients
 
     mine, my_unit, *_ = residents
     submit(resident_login(mine), my_unit)

@@ -5,7 +5,7 @@ import datetime
 import time_machine
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Bill, Customer, Ticket
 from app.policy.principal import acting_as, resident_principal
 from tests import factories
@@ -91,7 +91,7 @@ def test_forged_or_expired_link_signs_nobody_in(app, session, now):
 def test_a_payment_reminder_carries_the_residents_portal_link_that_staff_never_read(app, session, now, today):
     import re
 
-    from app.billing import send_payment_reminders
+    from app.billing.bills import send_payment_reminders
     from app.models import Communication, OutboxMessage
 
     customer = factories.customer(name="欠费住户")
@@ -110,7 +110,7 @@ def test_a_payment_reminder_carries_the_residents_portal_link_that_staff_never_r
 
 def test_a_message_passed_on_by_staff_never_carries_a_sign_in_link(session, now, user_id):
     from app.models import Notification, OutboxMessage
-    from app.notify import deliver_outbox
+    from app.notices.notify import deliver_outbox
     from app.portal.links import sign_in_url
 
     customer = factories.customer(name="无渠道住户")

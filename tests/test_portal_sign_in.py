@@ -8,7 +8,7 @@ import re
 import time_machine
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import OutboxMessage, PortalSignInAttempt, PortalSignInCode
 from tests import factories
 
@@ -185,7 +185,7 @@ def test_staff_see_the_sign_in_sms_with_the_code_masked(app, session, login):
     # with no gateway the delivery fails on SMS alone: no staff member is asked to pass the code on
     from app.core.clock import utcnow
     from app.models import Notification
-    from app.notify import deliver_outbox
+    from app.notices.notify import deliver_outbox
 
     assert deliver_outbox(db.session, {}, utcnow())["failed"] == 1
     assert not [n for n in db.session.query(Notification) if code in (n.body or "")]
@@ -243,7 +243,7 @@ def test_one_code_signs_in_once_when_two_submissions_race(app, session):
     from sqlalchemy import event
 
     from app.core.clock import utcnow
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.policy.principal import SYSTEM, acting_as
     from app.portal.codes import CodeRules, request_code, sign_in_with_code
 

@@ -7,9 +7,9 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import update
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Ticket, TicketEvent, TicketRating
-from app.ratings import SALT, close_resolved, make_token
+from app.tickets.ratings import SALT, close_resolved, make_token
 from tests import factories
 
 
@@ -125,8 +125,8 @@ def test_a_second_rating_by_staff_gets_a_clear_message(login, ctx, user_id):
 
 
 def test_a_rating_recorded_in_code_keeps_link_and_staff_sources_apart(ctx, now, user_id):
-    from app.errors import DomainError
-    from app.ratings import record_rating
+    from app.core.errors import DomainError
+    from app.tickets.ratings import record_rating
 
     ticket = finished_ticket()
     with pytest.raises(DomainError):

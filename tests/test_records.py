@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.errors import DomainError
-from app.extensions import db
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Payment, TicketEvent
 from tests import factories
 

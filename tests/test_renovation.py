@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from app import renovation as rules
-from app.errors import DomainError, NotAllowed
-from app.extensions import db
+from app.care import renovation as rules
+from app.core.errors import DomainError, NotAllowed
+from app.core.extensions import db
 from app.models import Notification, Renovation
-from app.types import UTC
+from app.core.column_types import UTC
 from tests import factories
 
 NOW = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

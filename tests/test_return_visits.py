@@ -6,11 +6,11 @@ import datetime
 import pytest
 from sqlalchemy import update
 
-from app import return_visits
-from app.errors import DomainError
-from app.extensions import db
+from app.tickets import return_visits
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Notification, ReturnVisit, ReturnVisitRule, Ticket, TicketEvent
-from app.types import UTC
+from app.core.column_types import UTC
 from tests import factories
 
 NOW = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from app.extensions import db
-from app.search import is_text_index
+from app.core.extensions import db
+from app.core.text_search import is_text_index
 
 
 def test_migrations_produce_exactly_the_models(ctx):

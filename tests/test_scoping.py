@@ -1,7 +1,7 @@
 """Row-level scoping: a technician or supervisor asking for another scope's rows by id, on any path,
 finds nothing and changes nothing."""
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Ticket
 
 
@@ -48,8 +48,8 @@ def test_the_service_desk_and_managers_see_everything(login, two_departments):
 
 
 def test_jobs_are_not_scoped(app, two_departments):
-    from app.sla import escalate_overdue
-    from app.types import utcnow
+    from app.tickets.sla import escalate_overdue
+    from app.core.column_types import utcnow
     import datetime
 
     with app.app_context():

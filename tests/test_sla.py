@@ -3,10 +3,10 @@
 import datetime
 import threading
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import SlaPolicy, Ticket, TicketEvent
-from app.sla import escalate_overdue
-from app.types import utcnow
+from app.tickets.sla import escalate_overdue
+from app.core.column_types import utcnow
 from tests import factories
 
 NOW = datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.timezone.utc)
@@ -94,7 +94,7 @@ def test_the_built_in_service_levels_and_delays_are_rows_seeded_once(app, ctx, a
     code reads the rows; a later init neither undoes an admin's change nor brings back a deleted row."""
     from app.cli import setup_database
     from app.models import SystemSetting
-    from app.settings import ESCALATION_LEVEL_TWO, SLA_FALLBACK_RESOLUTION, SLA_FALLBACK_RESPONSE
+    from app.admin.settings import ESCALATION_LEVEL_TWO, SLA_FALLBACK_RESOLUTION, SLA_FALLBACK_RESPONSE
 
     listed = admin_client.get("/slapolicyview/list/?psize_SlaPolicyView=100").get_data(as_text=True)
     assert db.session.query(SlaPolicy).count() == 15 and "1440" in listed  # the manual's 24 小时 rule
@@ -123,7 +123,7 @@ def test_the_built_in_service_levels_and_delays_are_rows_seeded_once(app, ctx, a
 
 def test_the_level_two_delay_is_read_from_its_setting(ctx):
     from app.models import SystemSetting
-    from app.settings import ESCALATION_LEVEL_TWO
+    from app.admin.settings import ESCALATION_LEVEL_TWO
 
     db.session.get(SystemSetting, ESCALATION_LEVEL_TWO).value = 30
     db.session.commit()
@@ -136,7 +136,7 @@ def test_the_level_two_delay_is_read_from_its_setting(ctx):
 
 def test_a_setting_refuses_a_value_that_is_not_positive(ctx, admin_client):
     from app.models import SystemSetting
-    from app.settings import ESCALATION_LEVEL_TWO
+    from app.admin.settings import ESCALATION_LEVEL_TWO
 
     page = admin_client.post(
         f"/systemsettingview/edit/{ESCALATION_LEVEL_TWO}", data={"value": "0"}, follow_redirects=True

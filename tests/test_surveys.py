@@ -7,11 +7,11 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from openpyxl import load_workbook
 
-from app import surveys
-from app.errors import DomainError
-from app.extensions import db
+from app.care import surveys
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import OutboxMessage, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
-from app.types import utcnow
+from app.core.column_types import utcnow
 from tests import factories
 
 BASE = "http://crm.example"
@@ -199,7 +199,7 @@ def test_questionnaire_built_on_the_pages_and_locked_once_sent(app, ctx, login):
     assert "task=" in response.headers["Location"]  # queued: the scheduler's worker sends it
     db.session.expire_all()
     assert s.status == "draft" and db.session.query(SurveyRecipient).count() == 0
-    from app.tasks import run_pending
+    from app.admin.tasks import run_pending
 
     run_pending(db.session, utcnow())
     db.session.expire_all()

@@ -1,4 +1,4 @@
-"""Background tasks (app.tasks): long work started from a page runs in the scheduler's worker, in
+"""Background tasks (app.admin.tasks): long work started from a page runs in the scheduler's worker, in
 committed batches with progress, resumes after a crash without doing anything twice, stops between
 batches when cancelled, and runs with its actor's permissions."""
 
@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from app import tasks
-from app.errors import DomainError, NotAllowed
-from app.extensions import db
+from app.admin import tasks
+from app.core.errors import DomainError, NotAllowed
+from app.core.extensions import db
 from app.models import BackgroundTask, Bill, BillingRun, Customer
 from app.policy.principal import current_principal
-from app.types import utcnow
+from app.core.column_types import utcnow
 from tests.test_billing import estate  # noqa: F401 - one building, four units, three fee rules
 from tests.test_imports import CUSTOMER_HEADER, xlsx
 
@@ -102,7 +102,7 @@ def test_the_time_left_follows_the_pace_so_far(app, probe, now):
 
 
 def test_a_crash_mid_batch_resumes_where_the_last_batch_ended_and_bills_nobody_twice(app, estate, now, monkeypatch):  # noqa: F811
-    from app import billing
+    from app.billing import bills as billing
 
     task = tasks.enqueue(db.session, admin(app), "bill_run", {"period": "2026-11"}, now)
     real = billing._insert_new_bills
@@ -328,7 +328,7 @@ def test_a_survey_send_goes_a_batch_of_customers_at_a_time_and_adds_nobody_twice
 
 
 def test_an_import_resumed_after_a_crash_adds_each_row_once(admin_client, app, ctx, now, monkeypatch):
-    from app import imports
+    from app.admin import imports
 
     rows = [CUSTOMER_HEADER] + [[f"客户{i}", f"1381234{i:04d}"] + [None] * 10 for i in range(5)]
     response = admin_client.post(

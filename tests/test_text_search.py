@@ -1,4 +1,4 @@
-"""Text search through the index (app.search): the answer of LIKE '%term%' for every term, the index in
+"""Text search through the index (app.core.text_search): the answer of LIKE '%term%' for every term, the index in
 step on every write path, field permissions deciding which columns a search may read, and the planner's
 statistics leading the pending pool and a customer's tickets to their indexes."""
 
@@ -13,11 +13,11 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import select, text, update
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Customer, FieldPermission, Ticket, Unit
 from app.core.clock import utcnow
-from app.search import contains, refresh_statistics
-from app.tasks import run_pending
+from app.core.text_search import contains, refresh_statistics
+from app.admin.tasks import run_pending
 from tests import factories
 
 TICKET_PATHS = ("number", "title", "description", "customer.name", "customer.phone", "unit.number")
@@ -210,7 +210,7 @@ def test_an_import_is_searchable_at_once(admin_client, ctx):
         data={"file": (io.BytesIO(buffer.getvalue()), "c.xlsx")},
         content_type="multipart/form-data",
     )
-    run_pending(db.session, utcnow())  # the scheduler's worker does the import (app.tasks)
+    run_pending(db.session, utcnow())  # the scheduler's worker does the import (app.admin.tasks)
     page = admin_client.get(queued.headers["Location"]).get_data(as_text=True)
     assert db.session.query(Customer).count() == 2, page
     for term, names in (
@@ -227,7 +227,7 @@ def test_an_import_is_searchable_at_once(admin_client, ctx):
 
 
 def test_a_bulk_generated_data_set_is_searchable(ctx):
-    from app.generate import generate, staff_handlers
+    from app.devdata.generate import generate, staff_handlers
 
     generate(
         db.session.connection(),
@@ -303,7 +303,7 @@ def plan(query):
 
 
 def test_the_pending_pool_and_a_customers_tickets_use_their_indexes(ctx, admin_client, count_queries):
-    from app.generate import generate, staff_handlers
+    from app.devdata.generate import generate, staff_handlers
 
     generate(
         db.session.connection(),
@@ -347,7 +347,7 @@ def test_a_search_with_many_matches_walks_the_lists_order_and_shows_the_same_pag
         return re.findall(r"WO\d{12}", page), page
 
     few = {term: listed(term)[0] for term in ("漏水", "王", "厨房水管漏水")}
-    monkeypatch.setattr("app.crud.MANY_MATCHES", 1)
+    monkeypatch.setattr("app.web.crud.MANY_MATCHES", 1)
     with count_queries() as counted:
         many = {term: listed(term)[0] for term in few}
     assert many == few and len(few["漏水"]) >= 3

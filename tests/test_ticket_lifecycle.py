@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import update
 
-from app.errors import DomainError
-from app.extensions import db
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Ticket, TicketEvent
-from app.tickets import TRANSITIONS
+from app.tickets.lifecycle import TRANSITIONS
 from tests import factories
 
 STATUSES = list(TRANSITIONS)
@@ -236,7 +236,7 @@ def test_only_an_escalation_still_touches_a_closed_ticket(ctx, now):
     with pytest.raises(DomainError):
         db.session.commit()
     db.session.rollback()
-    # as a return visit does (app.return_visits): the level one up, the priority one step up
+    # as a return visit does (app.tickets.return_visits): the level one up, the priority one step up
     ticket.escalation_level = (ticket.escalation_level or 0) + 1
     ticket.priority, ticket.escalated_at = {"low": "medium"}[ticket.priority], now
     db.session.commit()

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import Notification, OutboxMessage, StaffProfile, Ticket, TicketEvent
-from app.sla import remaining_text
+from app.tickets.sla import remaining_text
 from tests import factories
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100

@@ -4,7 +4,7 @@ import html
 import json
 import re
 
-from app.extensions import db
+from app.core.extensions import db
 from tests import factories
 
 
@@ -61,7 +61,7 @@ def test_confirm_and_alert_dialogs_are_chinese(admin_client):
 
 
 def test_a_job_run_in_the_change_history_is_named_in_chinese(admin_client, ctx):
-    from app.audit import record_event
+    from app.policy.audit import record_event
 
     record_event(db.session, "job", "escalation_sweep", 0, "1")
     page = admin_client.get("/changelogview/list/").get_data(as_text=True)

@@ -196,7 +196,7 @@ def _data_words(app):
     history and the security tables are left out: they hold model and permission names."""
     from sqlalchemy import String, Text, select
 
-    from app.extensions import db
+    from app.core.extensions import db
 
     words = set()
     with app.app_context():
@@ -286,8 +286,8 @@ def walked(app, admin_client):
     """Pages walked over a database with demo records (so show/edit pages and pickers have rows);
     walked once for both checks."""
     if not _walk:
-        from app.demo import load_demo_data
-        from app.extensions import db
+        from app.devdata.demo import load_demo_data
+        from app.core.extensions import db
 
         import inspect
 

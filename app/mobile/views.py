@@ -1,6 +1,6 @@
 """The mobile work view's pages: 我的待办, a ticket's card and its actions, 我的巡检, 待处理诉求.
 
-Thin: each page asks the domain modules what the desktop pages ask (app.tickets, app.maintenance)
+Thin: each page asks the domain modules what the desktop pages ask (app.tickets.lifecycle, app.facilities.maintenance)
 and each action calls the same domain function, so the rules are those of the ticket work page.
 """
 
@@ -10,20 +10,20 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app import types
-from app.attachments import is_image, original_name
+from app.core import column_types as types
+from app.policy.attachments import is_image, original_name
 from app.core.clock import utcnow
 from app.core.people import person_name
-from app.crud import max_upload_bytes
-from app.errors import DomainError
-from app.extensions import db
-from app.field_permissions import shown_value
-from app.maintenance import due_inspections, record_inspection
+from app.web.crud import max_upload_bytes
+from app.core.errors import DomainError
+from app.core.extensions import db
+from app.policy.field_permissions import shown_value
+from app.facilities.maintenance import due_inspections, record_inspection
 from app.mobile.blueprint import may, mobile
 from app.models import MaintenanceOccurrence, Ticket, TicketEvent
-from app.security import RESOURCE_CUSTOMER
-from app.sla import remaining_text
-from app.tickets import (
+from app.policy.security import RESOURCE_CUSTOMER
+from app.tickets.sla import remaining_text
+from app.tickets.lifecycle import (
     ticket_by_number,
     add_note_with_files,
     handlers,
@@ -43,7 +43,7 @@ def _may_dispatch():
 
 
 def _ticket(number):
-    # row scope (app.scoping) applies: a ticket the user's scope does not show is not found
+    # row scope (app.policy.scoping) applies: a ticket the user's scope does not show is not found
     ticket = ticket_by_number(db.session, number)
     if ticket is None:
         abort(404)
@@ -201,7 +201,7 @@ def inspections():
 
 @mobile.route("/inspections/<int:occurrence_id>", methods=["POST"])
 def record(occurrence_id):
-    """An inspection's result and readings, by the rule of the ticket work page (app.maintenance)."""
+    """An inspection's result and readings, by the rule of the ticket work page (app.facilities.maintenance)."""
     if not may("can_edit"):
         abort(403)
     occurrence = db.session.get(MaintenanceOccurrence, occurrence_id)
@@ -250,7 +250,7 @@ def pool():
 @mobile.route("/pool/<number>/dispatch", methods=["POST"])
 def dispatch(number):
     """Give a pending ticket to a handler: the reassignment rule of the work page (its history line,
-    the handler's load and notice come from the ticket's flush hook, app.tickets.record_assignment)."""
+    the handler's load and notice come from the ticket's flush hook, app.tickets.lifecycle.record_assignment)."""
     if not _may_dispatch():
         abort(403)
     ticket = _ticket(number)

@@ -1,7 +1,7 @@
 """The principal: who is acting, resolved once per request (cookie or token) or set by a job.
 
 Everything that decides "may this principal see or do this" reads the principal: FAB's permission
-checks, row scope (app.scoping), field levels (app.field_permissions) and the approval rules of the
+checks, row scope (app.policy.scoping), field levels (app.policy.field_permissions) and the approval rules of the
 domain modules. Permissions are (action, resource) pairs granted to roles in the role UI; no code
 looks at a role's name, so a role an admin copies behaves exactly like the original.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g, has_request_context
 from sqlalchemy import select
 
-# Row scope, granted per resource like any permission (app.security grants them to the built-in roles).
+# Row scope, granted per resource like any permission (app.policy.security grants them to the built-in roles).
 ACTION_SEE_ALL = "can_see_all"  # every row of the resource
 ACTION_SEE_DEPARTMENT = "can_see_department"  # rows of the user's departments (and their own)
 
@@ -138,7 +138,7 @@ def anonymous_principal(session):
 
 
 def resident_principal(customer_id):
-    """A resident signed in to the portal: no staff permission; the rows that are theirs (app.scoping)."""
+    """A resident signed in to the portal: no staff permission; the rows that are theirs (app.policy.scoping)."""
     return Principal(user_id=None, kind="resident", customer_id=customer_id)
 
 
@@ -170,7 +170,7 @@ def _request_user():
 
 
 def _principal_of(user):
-    from app.extensions import db
+    from app.core.extensions import db
 
     principal = anonymous_principal(db.session) if user is None else principal_for(db.session, user)
     g._crm_principal = (user, principal)

@@ -7,14 +7,21 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.core.clock import local_today, utcnow
-from app.errors import DomainError
-from app.extensions import csrf, db
+from app.core.errors import DomainError
+from app.core.extensions import csrf, db
 from app.models import Bill, Payment, PaymentOrder, Unit
-from app.payments import GatewayError, LocalGateway, active_gateway, gateway_named, receive_notification, start_payment
+from app.billing.payments import (
+    GatewayError,
+    LocalGateway,
+    active_gateway,
+    gateway_named,
+    receive_notification,
+    start_payment,
+)
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal, public, tile
 from app.portal.session import current_customer_id, resident_required
-from app.types import BILL_STATUSES, FEE_TYPES, PAYMENT_KINDS, PAYMENT_METHODS, PAYMENT_ORDER_STATUSES
+from app.core.column_types import BILL_STATUSES, FEE_TYPES, PAYMENT_KINDS, PAYMENT_METHODS, PAYMENT_ORDER_STATUSES
 
 tile("portal.bills", _("My bills"), "¥")
 
@@ -39,7 +46,7 @@ def _bill_labels():
 @portal.route("/bills")
 @resident_required
 def bills():
-    # the resident's session sees only their own bills and payments (app.scoping.resident_options)
+    # the resident's session sees only their own bills and payments (app.policy.scoping.resident_options)
     rows = (
         db.session.execute(
             select(Bill)

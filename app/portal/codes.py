@@ -20,10 +20,10 @@ import secrets
 from flask_babel import lazy_gettext as _
 from sqlalchemy import delete, func, select, update
 
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.models import Customer, OutboxMessage, PortalSignInAttempt, PortalSignInCode
-from app.notify import DEFAULT_TEMPLATES, VARIABLES, load_template, render_message, template_problems_log
-from app.validation import normalize_phone
+from app.notices.notify import DEFAULT_TEMPLATES, VARIABLES, load_template, render_message, template_problems_log
+from app.core.validation import normalize_phone
 
 TEMPLATE = "portal_sign_in_code"
 NUMBER_WINDOW = datetime.timedelta(minutes=15)

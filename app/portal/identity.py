@@ -15,7 +15,7 @@ import urllib.request
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.models import Customer
 
 

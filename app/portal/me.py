@@ -4,16 +4,16 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext, lazy_gettext as _
 
 from app.core.clock import utcnow
-from app.errors import DomainError
-from app.extensions import db
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.models import Customer
-from app.notify import channel_order
+from app.notices.notify import channel_order
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal, tile
 from app.portal.codes import masked
 from app.portal.profile import add_family_member, channels_for, household, remove_family_member, set_preferred_channel
 from app.portal.session import current_customer_id, resident_required
-from app.types import NOTIFY_CHANNELS, RESIDENT_RELATIONS
+from app.core.column_types import NOTIFY_CHANNELS, RESIDENT_RELATIONS
 
 tile("portal.me", _("My details"), "👤")
 

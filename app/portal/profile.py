@@ -12,11 +12,11 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.errors import DomainError, NotAllowed
+from app.core.errors import DomainError, NotAllowed
 from app.models import Customer, CustomerUnit, PortalFamilyLink, Unit
-from app.notify import customer_address
-from app.types import NOTIFY_CHANNELS
-from app.validation import check_value, normalize_phone
+from app.notices.notify import customer_address
+from app.core.column_types import NOTIFY_CHANNELS
+from app.core.validation import check_value, normalize_phone
 
 NOT_YOURS = _("You can add family members only to a unit you own.")
 

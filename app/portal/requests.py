@@ -1,6 +1,6 @@
 """报事报修 and 我的报修: a resident reports a problem with photos, follows it, reminds, cancels, rates.
 
-Thin: the rules are app.resident_requests'; this reads the form and shows the result.
+Thin: the rules are app.tickets.resident_requests'; this reads the form and shows the result.
 """
 
 import datetime
@@ -8,17 +8,17 @@ import datetime
 from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext, lazy_gettext as _
 
-from app.attachments import MIME_TYPES, remove_stored
+from app.policy.attachments import MIME_TYPES, remove_stored
 from app.core.clock import local_now, local_zone, utcnow
 from app.core.typed_dates import TypedDateError, parse_typed_datetime
-from app.crud import max_upload_bytes
-from app.errors import DomainError
-from app.extensions import db
+from app.web.crud import max_upload_bytes
+from app.core.errors import DomainError
+from app.core.extensions import db
 from app.portal.blueprint import portal, tile
 from app.portal.session import current_customer_id, resident_required
-from app import resident_requests as requests_
-from app.ratings import RATABLE
-from app.types import TICKET_CHANNELS, TICKET_STATUSES
+from app.tickets import resident_requests as requests_
+from app.tickets.ratings import RATABLE
+from app.core.column_types import TICKET_CHANNELS, TICKET_STATUSES
 
 tile("portal.new_request", _("Report a problem"), "🔧")
 tile("portal.my_requests", _("My requests"), "📋")

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 14:19:04.629857
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('phone', sa.String(length=20), nullable=False),
     sa.Column('client_address', sa.String(length=45), nullable=False),
     sa.Column('outcome', sa.String(length=10), nullable=False),
-    sa.Column('at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('portal_sign_in_attempt', schema=None) as batch_op:
@@ -38,9 +38,9 @@ def upgrade():
     sa.Column('client_address', sa.String(length=45), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=True),
     sa.Column('tries', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -53,7 +53,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_unit_id', sa.Integer(), nullable=False),
     sa.Column('added_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['added_by_id'], ['customer.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_unit_id'], ['customer_unit.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

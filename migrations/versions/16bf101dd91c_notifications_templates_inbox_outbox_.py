@@ -8,7 +8,7 @@ Create Date: 2026-11-23 16:10:33.099921
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -26,8 +26,8 @@ def upgrade():
     sa.Column('subject', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
@@ -37,8 +37,8 @@ def upgrade():
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=True),
     sa.Column('link', sa.String(length=500), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -58,11 +58,11 @@ def upgrade():
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', app.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('log', sa.Text(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),

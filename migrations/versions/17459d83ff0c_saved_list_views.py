@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:34:12.252659
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -28,7 +28,7 @@ def upgrade():
     sa.Column('query', sa.Text(), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('shared_role_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['shared_role_id'], ['ab_role.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),

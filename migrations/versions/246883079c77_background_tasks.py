@@ -8,7 +8,7 @@ Create Date: 2026-11-29 11:27:50.761459
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -33,10 +33,10 @@ def upgrade():
     sa.Column('problem_count', sa.Integer(), nullable=False),
     sa.Column('problems', sa.Text(), nullable=True),
     sa.Column('holder', sa.String(length=120), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', app.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('heartbeat_at', app.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -9,7 +9,7 @@ Create Date: 2026-11-29 14:17:03.496766
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -18,13 +18,13 @@ down_revision = "b640ce2460c4"
 branch_labels = None
 depends_on = None
 
-# app.model.tickets.CUSTOMER_VISIBLE_KINDS when this revision was written
+# app.tickets.models.CUSTOMER_VISIBLE_KINDS when this revision was written
 VISIBLE_KINDS = ("created", "status", "assigned", "reminder")
 
 
 def upgrade():
     # plain ADD COLUMN (no table copy): the ticket table carries the text search's triggers
-    op.add_column("ticket", sa.Column("preferred_visit_at", app.types.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("ticket", sa.Column("preferred_visit_at", app.core.column_types.UTCDateTime(timezone=True), nullable=True))
     op.add_column(
         "ticket_event", sa.Column("visible_to_customer", sa.Boolean(), server_default=sa.false(), nullable=False)
     )

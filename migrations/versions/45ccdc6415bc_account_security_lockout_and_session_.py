@@ -8,7 +8,7 @@ Create Date: 2026-11-23 17:12:26.791712
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -24,9 +24,9 @@ def upgrade():
     op.create_table('account_security',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('session_version', sa.Integer(), nullable=False),
-    sa.Column('last_failure_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
     )

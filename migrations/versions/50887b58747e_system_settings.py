@@ -8,7 +8,7 @@ Create Date: 2026-11-29 09:33:31.210246
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade():
     op.create_table('seeded_default',
     sa.Column('name', sa.String(length=60), nullable=False),
-    sa.Column('seeded_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('seeded_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('system_setting',

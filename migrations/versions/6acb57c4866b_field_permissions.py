@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:14:46.658039
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 

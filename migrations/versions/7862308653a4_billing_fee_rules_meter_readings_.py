@@ -8,7 +8,7 @@ Create Date: 2026-11-23 16:30:28.611511
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -25,8 +25,8 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('started_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created', sa.Integer(), nullable=False),
     sa.Column('existing', sa.Integer(), nullable=False),
     sa.Column('problem_count', sa.Integer(), nullable=False),
@@ -51,8 +51,8 @@ def upgrade():
     sa.Column('effective_from', sa.Date(), nullable=False),
     sa.Column('effective_to', sa.Date(), nullable=True),
     sa.Column('due_day', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('due_day >= 1 AND due_day <= 28', name='ck_fee_rule_due_day'),
     sa.CheckConstraint('price >= 0', name='ck_fee_rule_price'),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], ondelete='CASCADE'),
@@ -68,8 +68,8 @@ def upgrade():
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('previous_reading', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('reading', sa.Numeric(precision=12, scale=2), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('reading >= previous_reading', name='ck_meter_reading_order'),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -84,9 +84,9 @@ def upgrade():
     sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('reason', sa.String(length=255), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('requested_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.CheckConstraint('amount > 0', name='ck_write_off_amount'),
     sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ondelete='RESTRICT'),
@@ -101,7 +101,7 @@ def upgrade():
         batch_op.add_column(sa.Column('written_off_amount', sa.Numeric(precision=12, scale=2), server_default='0', nullable=False))
 
     with op.batch_alter_table('customer', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('last_reminded_at', app.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('last_reminded_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=20), server_default='payment', nullable=False))

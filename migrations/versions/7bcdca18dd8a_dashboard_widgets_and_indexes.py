@@ -8,7 +8,7 @@ Create Date: 2026-11-23 18:23:28.127331
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -34,8 +34,8 @@ def upgrade():
     sa.Column('width', sa.String(length=20), nullable=False),
     sa.Column('position', sa.Integer(), server_default='100', nullable=False),
     sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )

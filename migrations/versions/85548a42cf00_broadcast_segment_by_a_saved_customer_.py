@@ -8,7 +8,7 @@ Create Date: 2026-11-23 16:55:56.599288
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 14:16:11.046086
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -24,16 +24,16 @@ def upgrade():
     sa.Column('title', sa.String(length=100), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('place', sa.String(length=200), nullable=False),
-    sa.Column('starts_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sign_up_deadline', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sign_up_deadline', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('signed_up_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('capacity > 0', name='ck_activity_capacity'),
     sa.CheckConstraint('ends_at >= starts_at', name='ck_activity_times'),
     sa.CheckConstraint('signed_up_count >= 0 AND signed_up_count <= capacity', name='ck_activity_signed_up_count'),
@@ -52,8 +52,8 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('signed_up_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_up_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attended', sa.Boolean(), nullable=True),
     sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='CASCADE'),
@@ -75,7 +75,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('broadcast_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('read_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['broadcast_id'], ['broadcast.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -89,7 +89,7 @@ def upgrade():
         batch_op.add_column(sa.Column('portal_residents', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     with op.batch_alter_table('customer', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('portal_signed_in_at', app.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('portal_signed_in_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:44:26.815290
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -27,8 +27,8 @@ def upgrade():
     sa.Column('priority', sa.String(length=20), nullable=False),
     sa.Column('response_minutes', sa.Integer(), nullable=False),
     sa.Column('resolution_minutes', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('response_minutes > 0 AND resolution_minutes > 0', name='ck_sla_positive'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('ticket_type', 'priority', name='uq_sla_policy')
@@ -39,8 +39,8 @@ def upgrade():
     sa.Column('building_id', sa.Integer(), nullable=True),
     sa.Column('unit_use', sa.String(length=20), nullable=True),
     sa.Column('department_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -61,17 +61,17 @@ def upgrade():
 
     with op.batch_alter_table('staff_profile', schema=None) as batch_op:
         batch_op.add_column(sa.Column('on_leave', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('last_assigned_at', app.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('last_assigned_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.add_column(sa.Column('resolution', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('response_due', app.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('resolution_due', app.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('responded_at', app.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('resolved_at', app.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('closed_at', app.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('response_due', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolution_due', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('responded_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolved_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('closed_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('escalation_level', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('escalated_at', app.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('escalated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 

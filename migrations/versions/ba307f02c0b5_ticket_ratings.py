@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:59:49.699599
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -27,7 +27,7 @@ def upgrade():
     sa.Column('stars', sa.Integer(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('source', sa.String(length=20), nullable=False),
-    sa.Column('rated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('recorded_by_id', sa.Integer(), nullable=True),
     sa.CheckConstraint('stars >= 1 AND stars <= 5', name='ck_ticket_rating_stars'),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['ab_user.id'], ondelete='SET NULL'),

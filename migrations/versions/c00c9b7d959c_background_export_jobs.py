@@ -8,7 +8,7 @@ Create Date: 2026-11-23 17:06:20.111427
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -31,8 +31,8 @@ def upgrade():
     sa.Column('rows', sa.Integer(), nullable=True),
     sa.Column('file_name', sa.String(length=100), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -12,7 +12,7 @@ Create Date: 2026-11-29 08:28:34.707606
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -32,12 +32,12 @@ def upgrade():
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', app.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', app.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('error', sa.String(length=500), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -49,9 +49,9 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')

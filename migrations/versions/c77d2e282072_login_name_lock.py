@@ -8,7 +8,7 @@ Create Date: 2026-11-29 09:18:15.423077
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -22,8 +22,8 @@ def upgrade():
     op.create_table('login_name_lock',
     sa.Column('name_hash', sa.String(length=64), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', app.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_failure_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name_hash')
     )
     with op.batch_alter_table('login_name_lock', schema=None) as batch_op:

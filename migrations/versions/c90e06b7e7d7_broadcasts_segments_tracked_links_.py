@@ -8,7 +8,7 @@ Create Date: 2026-11-23 16:40:57.332625
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -29,14 +29,14 @@ def upgrade():
     sa.Column('link_url', sa.String(length=500), nullable=True),
     sa.Column('customer_type', sa.String(length=20), nullable=True),
     sa.Column('min_arrears', sa.Numeric(precision=12, scale=2), nullable=True),
-    sa.Column('scheduled_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('queued_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('queued_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('recipient_count', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
@@ -57,8 +57,8 @@ def upgrade():
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('broadcast_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('delivered_at', app.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('clicked_at', app.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('delivered_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('clicked_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_outbox_message_broadcast_id'), ['broadcast_id'], unique=False)
         batch_op.create_foreign_key('fk_outbox_message_broadcast_id', 'broadcast', ['broadcast_id'], ['id'], ondelete='SET NULL')
 

@@ -15,13 +15,13 @@ branch_labels = None
 depends_on = None
 
 
-# table -> searched columns (as app.search.INDEXED when this revision was written)
+# table -> searched columns (as app.core.text_search.INDEXED when this revision was written)
 INDEXED = {
     "ticket": ("number", "title", "description"),
     "customer": ("name", "phone"),
     "unit": ("number",),
 }
-# two padding characters after each value: every character of the text starts a trigram (app.search)
+# two padding characters after each value: every character of the text starts a trigram (app.core.text_search)
 PADDED = "{row}.{column} || char(31, 31)"
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 14:16:03.289519
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 
 
 # revision identifiers, used by Alembic.
@@ -23,7 +23,7 @@ def upgrade():
     op.create_table('payment_notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('gateway', sa.String(length=20), nullable=False),
-    sa.Column('received_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('out_trade_no', sa.String(length=64), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=False),
     sa.Column('reason', sa.String(length=255), nullable=True),
@@ -43,13 +43,13 @@ def upgrade():
     sa.Column('gateway', sa.String(length=20), nullable=False),
     sa.Column('transaction_id', sa.String(length=64), nullable=True),
     sa.Column('payment_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('notified_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('refunded_amount', sa.Numeric(precision=12, scale=2), server_default='0', nullable=False),
     sa.Column('refund_id', sa.String(length=64), nullable=True),
     sa.Column('refund_status', sa.String(length=20), nullable=True),
-    sa.Column('refunded_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('refunded_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount > 0', name='ck_payment_order_amount'),
     sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='RESTRICT'),

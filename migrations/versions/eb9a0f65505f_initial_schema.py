@@ -8,7 +8,7 @@ Create Date: 2026-11-23 11:57:12.347372
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -88,8 +88,8 @@ def upgrade():
     sa.Column('address', sa.String(length=255), nullable=True),
     sa.Column('floors', sa.Integer(), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code'),
     sa.UniqueConstraint('name')
@@ -106,8 +106,8 @@ def upgrade():
     sa.Column('type', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('phone')
     )
@@ -119,8 +119,8 @@ def upgrade():
     sa.Column('name', sa.String(length=50), nullable=False),
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('description', sa.String(length=255), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -134,8 +134,8 @@ def upgrade():
     sa.Column('name', sa.String(length=50), nullable=False),
     sa.Column('color', sa.String(length=7), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -214,13 +214,13 @@ def upgrade():
     op.create_table('communication',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('attachment', flask_appbuilder.models.mixins.FileColumn(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['staff_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
@@ -245,8 +245,8 @@ def upgrade():
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('on_duty', sa.Boolean(), nullable=False),
     sa.Column('max_open_tickets', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('max_open_tickets >= 0', name='ck_staff_max_open'),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
@@ -266,8 +266,8 @@ def upgrade():
     sa.Column('use', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('area IS NULL OR area >= 0', name='ck_unit_area'),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
@@ -300,8 +300,8 @@ def upgrade():
     sa.Column('due_date', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount >= 0', name='ck_bill_amount'),
     sa.CheckConstraint('paid_amount >= 0', name='ck_bill_paid_amount'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='RESTRICT'),
@@ -343,12 +343,12 @@ def upgrade():
     sa.Column('unit_id', sa.Integer(), nullable=True),
     sa.Column('department_id', sa.Integer(), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
-    sa.Column('deadline', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deadline', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='RESTRICT'),
@@ -380,10 +380,10 @@ def upgrade():
     sa.Column('bill_id', sa.Integer(), nullable=False),
     sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('method', sa.String(length=20), nullable=False),
-    sa.Column('paid_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('receipt_number', sa.String(length=24), nullable=False),
     sa.Column('notes', sa.String(length=255), nullable=True),
-    sa.Column('created_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.CheckConstraint('amount > 0', name='ck_payment_amount'),
     sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ondelete='RESTRICT'),
@@ -399,7 +399,7 @@ def upgrade():
     sa.Column('ticket_id', sa.Integer(), nullable=False),
     sa.Column('file', flask_appbuilder.models.mixins.FileColumn(), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=True),
-    sa.Column('uploaded_at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('uploaded_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -409,7 +409,7 @@ def upgrade():
     op.create_table('ticket_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
-    sa.Column('at', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('from_status', sa.String(length=20), nullable=True),

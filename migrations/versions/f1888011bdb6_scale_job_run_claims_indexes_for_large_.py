@@ -8,7 +8,7 @@ Create Date: 2026-11-23 18:15:49.019259
 from alembic import op
 import sqlalchemy as sa
 
-import app.types
+import app.core.column_types
 import flask_appbuilder.models.mixins
 
 
@@ -24,11 +24,11 @@ def upgrade():
     op.create_table('job_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job', sa.String(length=60), nullable=False),
-    sa.Column('slot', app.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('slot', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('host', sa.String(length=100), nullable=True),
     sa.Column('pid', sa.Integer(), nullable=True),
-    sa.Column('started_at', app.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', app.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', app.core.column_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', app.core.column_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=200), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('job', 'slot', name='uq_job_run_slot')

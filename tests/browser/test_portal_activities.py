@@ -73,7 +73,7 @@ def test_a_resident_opens_a_notice_sent_to_them(phone, server, server_env):
     in_app(
         server_env,
         """
-from app import broadcasts
+from app.notices import broadcasts
 from app.core.clock import utcnow
 b = Broadcast(title="停水通知（手机测试）", subject="周六停水通知", body="{customer_name}您好：周六9点至12点停水。", status="queued")
 db.session.add(b)

@@ -23,7 +23,7 @@ print(bill.id, db.session.get(Customer, link.customer_id).phone)
 
 NOTIFICATION = """
 from app.core.clock import utcnow
-from app.payments import LocalGateway
+from app.billing.payments import LocalGateway
 order = db.session.query(PaymentOrder).filter_by(bill_id={bill}).one()
 headers, body = LocalGateway(app.config).notification(order, utcnow())
 import json

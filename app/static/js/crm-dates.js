@@ -1,4 +1,4 @@
-// The date and date-time boxes (input[data-crm-date], app/date_fields.py) on forms and list filters.
+// The date and date-time boxes (input[data-crm-date], app/web/date_fields.py) on forms and list filters.
 // The box is plain text: what the user types stays there and the server reads it (2026-11-26,
 // 2026/11/26, 2026-12-01 18:00 …). A calendar in the page's language (Air Datepicker, served from
 // node_modules) opens as a help and writes into the box only when a day or time is picked.
@@ -28,7 +28,7 @@
     var lang = (document.documentElement.getAttribute("lang") || "zh").toLowerCase();
     var english = lang.indexOf("en") === 0;
 
-    // the same forms the server takes (app/date_fields.py): year first, any of - / . 年月日, an optional time
+    // the same forms the server takes (app/web/date_fields.py): year first, any of - / . 年月日, an optional time
     var TYPED = /^(\d{4})\s*[-\/.年]\s*(\d{1,2})\s*[-\/.月]\s*(\d{1,2})\s*日?(?:(?:\s+|\s*[Tt]\s*)(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})\s*秒?|\s*分)?)?$/;
 
     function parse(text) {

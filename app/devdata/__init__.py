@@ -1,0 +1,1 @@
+"""Demo data and generated data sets (crm demo, crm generate)."""

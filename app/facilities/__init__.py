@@ -1,0 +1,1 @@
+"""Facilities (设施设备): equipment and its maintenance plans."""

@@ -1,0 +1,1 @@
+"""Dashboards, reports and staff performance for managers."""
