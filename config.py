@@ -65,7 +65,7 @@ class Config:
     # create_all() its tables and write permissions at every start of every worker.
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
-    FAB_SECURITY_MANAGER_CLASS = "app.policy.security.CrmSecurityManager"
+    FAB_SECURITY_MANAGER_CLASS = "app.web.security.CrmSecurityManager"
     FAB_INDEX_VIEW = "app.web.home.HomeView"  # managers start on the dashboard
     # Login protection: consecutive failures before a lock, minutes locked; the password policy
     # (app.policy.accounts) is FAB's password-complexity hook, so FAB's forms and user API apply it too.

@@ -150,7 +150,7 @@ def create_app(test_config=None):
                 session["crm_seen_at"] = now  # refreshed at most once a minute
         elif not api or request.endpoint in token_endpoints or verify_jwt_in_request(optional=True) is None:
             # no one signed in; or a token request, whose account is loaded (and a revoked token
-            # refused, app.policy.security) here so that the rule below holds for it too
+            # refused, app.policy.permissions) here so that the rule below holds for it too
             return None
         allowed = {
             "ResetMyPasswordView.this_form_get",

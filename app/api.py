@@ -2,7 +2,7 @@
 
 from app import models
 from app.web.crud import CrmInterface, CrmModelApi
-from app.policy.security import API_METHOD_PERMISSIONS
+from app.policy.permissions import API_METHOD_PERMISSIONS
 
 
 def _api(model, resource, list_columns, add_columns, quick_search=(), show_exclude=(), **extra):

@@ -182,7 +182,7 @@ def _contains(response, value):
 
 @pytest.mark.parametrize("model_name", _model_names())
 def test_no_protected_value_leaves_the_server_in_clear(app, ctx, login, model_name):
-    from app.policy.security import ACTION_EXPORT, ACTION_READ
+    from app.policy.permissions import ACTION_EXPORT, ACTION_READ
 
     pages, apis = _views(app)
     view, api = pages.get(model_name), apis.get(model_name)

@@ -311,7 +311,7 @@ def test_reminders_are_throttled_recorded_and_notified(app, session, residents, 
 
 def test_a_reminder_on_an_unassigned_request_goes_to_the_dispatchers(session, residents, resident_login, user_id):
     from app.policy.principal import users_with_permission
-    from app.policy.security import ACTION_MANAGE, RESOURCE_TICKET
+    from app.policy.permissions import ACTION_MANAGE, RESOURCE_TICKET
 
     mine, my_unit, *_ = residents
     client = resident_login(mine)

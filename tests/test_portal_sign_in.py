@@ -203,16 +203,16 @@ def test_personal_portal_links_are_hidden_from_staff_too():
 def test_demo_code_goes_to_the_server_log_only_without_a_gateway(app, session, caplog, monkeypatch):
     # the suite migrates its database in this process, and Alembic's logging setup switches off the
     # loggers that existed then; a server never migrates in its own process
-    monkeypatch.setattr(logging.getLogger("app.portal.sign_in"), "disabled", False)
+    monkeypatch.setattr(logging.getLogger("app.portal.pages.sign_in"), "disabled", False)
     _resident(session)
-    with caplog.at_level(logging.INFO, logger="app.portal.sign_in"):
+    with caplog.at_level(logging.INFO, logger="app.portal.pages.sign_in"):
         _ask(app.test_client())
     code = _code_from_outbox()
     assert any(code in record.getMessage() for record in caplog.records)
     caplog.clear()
     app.config["CRM_SMS_GATEWAY_URL"] = "http://127.0.0.1:9/sms"
     try:
-        with caplog.at_level(logging.INFO, logger="app.portal.sign_in"):
+        with caplog.at_level(logging.INFO, logger="app.portal.pages.sign_in"):
             _ask(app.test_client(), address="10.9.9.9")
         assert not any(_code_from_outbox() in record.getMessage() for record in caplog.records)
     finally:

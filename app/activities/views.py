@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _
 
 from app import models
 from app.activities import sign_ups as activities
-from app.web.crud import CrmInterface, CrmView
 from app.core.extensions import db
-from app.policy.security import RESOURCE_ACTIVITY, RESOURCE_ACTIVITY_SIGN_UP
+from app.policy.permissions import RESOURCE_ACTIVITY, RESOURCE_ACTIVITY_SIGN_UP
+from app.web.crud import CrmInterface, CrmView
 
 
 class ActivitySignUpView(CrmView):

@@ -4,20 +4,34 @@ from types import SimpleNamespace
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _
 
+from app import models
+from app.admin.imports import SPECS, queue_import, template_workbook, upload_folder
+from app.core import column_types as types
 from app.core.clock import local_today
-from app.policy.principal import as_link_holder, current_principal
-
+from app.core.column_types import utcnow
 from app.core.errors import DomainError
 from app.core.extensions import db
-from app.policy.field_permissions import LEVEL_LABELS, LEVELS, matrix_levels, may_read_field, save_matrix
-from app.admin.imports import SPECS, queue_import, template_workbook, upload_folder
-from app.core.labels import COLUMN_LABELS, MODEL_LABELS
+from app.core.labels import COLUMN_LABELS, MODEL_LABELS, resource_label
+from app.core.people import person_name
 from app.models import Notification
 from app.notices.notify import inbox_page, mark_read, unread_count
-from app.core.column_types import utcnow
-from app.policy.security import RESOURCE_FIELD_PERMISSION, RESOURCE_IMPORT, RESOURCE_PERFORMANCE, ROLE_LABELS
+from app.policy.field_permissions import LEVEL_LABELS, LEVELS, matrix_levels, may_read_field, save_matrix
+from app.policy.principal import as_link_holder, current_principal
+from app.policy.permissions import (
+    RESOURCE_ACCOUNT_SECURITY,
+    RESOURCE_CHANGE_LOG,
+    RESOURCE_FIELD_PERMISSION,
+    RESOURCE_IMPORT,
+    RESOURCE_PERFORMANCE,
+    ROLE_LABELS,
+)
+from app.web.crud import (
+    CrmInterface,
+    CrmView,
+)
 
 
 class FieldPermissionView(BaseView):
@@ -160,8 +174,8 @@ class RatingView(BaseView):
     def rate(self, token):
         from flask import current_app
 
-        from app.tickets.ratings import RatingLinkError, record_rating, ticket_for_token
         from app.core.column_types import utcnow
+        from app.tickets.ratings import RatingLinkError, record_rating, ticket_for_token
 
         config = current_app.config
         status = 200
@@ -368,8 +382,8 @@ class PasswordResetView(BaseView):
     def request_reset(self):
         from flask import current_app
 
-        from app.policy import accounts
         from app.core.column_types import utcnow
+        from app.policy import accounts
 
         if request.method == "POST":
             now = utcnow()
@@ -396,8 +410,8 @@ class PasswordResetView(BaseView):
 
     @expose("/reset/<token>", methods=["GET", "POST"])
     def reset(self, token):
-        from app.policy import accounts
         from app.core.column_types import utcnow
+        from app.policy import accounts
 
         now = utcnow()
         user = accounts.user_for_reset_token(db.session, token, now)
@@ -421,3 +435,58 @@ class PasswordResetView(BaseView):
                 flash(str(_("Your password has been changed; sign in with it.")), "success")
                 return redirect(self.appbuilder.get_url_for_login)
         return self.render_template("crm/reset_password.html", token=token)
+
+
+class ChangeLogView(CrmView):
+    """操作日志: every change to every record, newest first; one record's history from its page."""
+
+    datamodel = CrmInterface(models.ChangeLog)
+    class_permission_name = RESOURCE_CHANGE_LOG
+    base_permissions = ["can_read", "can_export"]
+    list_columns = ["at", "actor", "action", "resource", "record_id", "summary", "ip"]
+    show_columns = list_columns + ["changes"]
+    search_columns = ["at", "actor", "action", "resource", "record_id", "summary", "ip"]
+    order_columns = ["at", "resource", "record_id"]
+    base_order = ("id", "desc")
+    formatters_columns = {"resource": resource_label}
+
+    @expose("/record/<resource>/<int:record_id>")
+    @has_access
+    def record(self, resource, record_id):
+        from app.policy.audit import decoded, describe, history
+
+        entries = [(entry, decoded(entry)) for entry in history(db.session, resource, record_id)]
+        return self.render_template(
+            "crm/change_history.html",
+            entries=entries,
+            resource=resource,
+            record_id=record_id,
+            model_label=MODEL_LABELS.get(resource, resource),
+            labels=COLUMN_LABELS,
+            choices=types.CHANGE_ACTIONS,
+            person=person_name,
+            describe=describe,
+        )
+
+
+class AccountSecurityView(CrmView):
+    """账号安全: failed logins and locks; an admin unlocks an account."""
+
+    datamodel = CrmInterface(models.AccountSecurity)
+    class_permission_name = RESOURCE_ACCOUNT_SECURITY
+    base_permissions = ["can_read", "can_edit"]
+    list_columns = ["user", "failed_logins", "last_failure_at", "locked_until"]
+    show_columns = list_columns
+    search_columns = ["user", "locked_until"]
+    order_columns = ["failed_logins", "last_failure_at", "locked_until"]
+    base_order = ("last_failure_at", "desc")
+
+    @action("unlock", _("Unlock"), _("Unlock the selected accounts?"), "fa-unlock", multiple=True, single=True)
+    def unlock(self, items):
+        from app.policy.accounts import unlock
+
+        items = items if isinstance(items, list) else [items]
+        for item in items:
+            unlock(db.session, item.user_id)
+        flash(str(_("%(count)s accounts unlocked.", count=len(items))), "success")
+        return redirect(url_for(".list"))

@@ -32,7 +32,7 @@ from app.models import (
 from app.admin.numbering import next_number
 from app.policy.principal import permits
 from app.admin import tasks
-from app.policy.security import ACTION_APPROVE, ACTION_CREATE, RESOURCE_BILLING_RUN, RESOURCE_WRITE_OFF
+from app.policy.permissions import ACTION_APPROVE, ACTION_CREATE, RESOURCE_BILLING_RUN, RESOURCE_WRITE_OFF
 from app.policy.records import current_actor_id, flush_time
 from app.core.clock import local_zone
 from app.core.redaction import redact_for_staff

@@ -20,7 +20,7 @@ from app.core.errors import DomainError, NotAllowed
 from app.models import Contract, ContractReminder
 from app.notices.notify import notify_staff
 from app.policy.principal import permits, users_with_permission
-from app.policy.security import ACTION_APPROVE, RESOURCE_CONTRACT
+from app.policy.permissions import ACTION_APPROVE, RESOURCE_CONTRACT
 from app.core.column_types import CONTRACT_STATUSES, PAYMENT_CYCLES
 
 CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}

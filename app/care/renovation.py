@@ -19,7 +19,7 @@ from app.core.errors import DomainError, NotAllowed
 from app.models import Renovation, Ticket
 from app.notices.notify import notify_staff
 from app.policy.principal import permits, users_with_permission
-from app.policy.security import ACTION_APPROVE, RESOURCE_RENOVATION
+from app.policy.permissions import ACTION_APPROVE, RESOURCE_RENOVATION
 from app.core.column_types import RENOVATION_STATUSES, UNIT_STATUSES
 
 INSPECTION_DAYS = 3

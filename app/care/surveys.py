@@ -20,7 +20,7 @@ from app.core.signing import serializer
 from app.core.errors import DomainError
 from app.models import Customer, OutboxMessage, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
 from app.notices.notify import channel_order, customer_address, customer_channels, render
-from app.policy.security import ACTION_EDIT, RESOURCE_SURVEY
+from app.policy.permissions import ACTION_EDIT, RESOURCE_SURVEY
 from app.core.column_types import utcnow
 
 SALT = "survey-link"

@@ -13,22 +13,19 @@ from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional
 
 from app import models
+from app.care import contracts, renovation, surveys
 from app.care import greetings as care
-from app.care import contracts
-from app.facilities import maintenance
-from app.care import renovation
-from app.tickets import return_visits
-from app.care import surveys
-from app.web.crud import CrmInterface, CrmView
+from app.core.column_types import RENOVATION_STATUSES, utcnow
 from app.core.errors import DomainError
-from app.policy.principal import as_link_holder
 from app.core.extensions import db
-from app.policy.security import (
+from app.facilities import maintenance
+from app.policy.principal import as_link_holder
+from app.policy.permissions import (
     RESOURCE_CARE_REMINDERS,
     RESOURCE_CONTRACT,
-    RESOURCE_HOLIDAY,
     RESOURCE_CONTRACT_REMINDER,
     RESOURCE_EQUIPMENT,
+    RESOURCE_HOLIDAY,
     RESOURCE_MAINTENANCE_OCCURRENCE,
     RESOURCE_MAINTENANCE_PLAN,
     RESOURCE_RENOVATION,
@@ -39,7 +36,8 @@ from app.policy.security import (
     RESOURCE_SURVEY_QUESTION,
     RESOURCE_SURVEY_RECIPIENT,
 )
-from app.core.column_types import RENOVATION_STATUSES, utcnow
+from app.tickets import return_visits
+from app.web.crud import CrmInterface, CrmView
 
 
 def _local_today():
@@ -425,8 +423,8 @@ class SurveyView(CrmView):
     @expose("/export_answers/<int:pk>")
     @has_access
     def export_answers(self, pk):
-        from app.web.exports import record_export, write_xlsx
         from app.core.clock import local_zone
+        from app.web.exports import record_export, write_xlsx
 
         survey = self.datamodel.get(pk) or abort(404)
         labels, rows = surveys.answer_rows(db.session, survey)

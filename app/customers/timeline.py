@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.policy.field_permissions import HIDDEN, MASKED, field_access_for, mask
 from app.models import ActivitySignUp, Bill, Communication, OutboxMessage, Payment, PaymentOrder, Ticket, TicketEvent
 from app.tickets.resident_requests import is_resident_submission
-from app.policy.security import ACTION_READ
+from app.policy.permissions import ACTION_READ
 from app.core.column_types import (
     BILL_STATUSES,
     COMMUNICATION_CHANNELS,

@@ -41,7 +41,7 @@ from app.models import (
     TicketRating,
     Unit,
 )
-from app.policy.security import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
+from app.policy.permissions import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
 from app.core.column_types import TICKET_STATUSES, TICKET_TYPES
 
 UTC = datetime.timezone.utc

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, redirect, request
 from flask_login import current_user
 
-from app.policy.security import RESOURCE_TICKET
+from app.policy.permissions import RESOURCE_TICKET
 
 mobile = Blueprint("mobile", __name__, url_prefix="/m")
 

@@ -5,26 +5,24 @@ and each action calls the same domain function, so the rules are those of the ti
 """
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext as _
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.core import column_types as types
-from app.policy.attachments import is_image, original_name
 from app.core.clock import utcnow
-from app.core.people import person_name
-from app.web.crud import max_upload_bytes
 from app.core.errors import DomainError
 from app.core.extensions import db
-from app.policy.field_permissions import shown_value
+from app.core.people import person_name
 from app.facilities.maintenance import due_inspections, record_inspection
 from app.mobile.blueprint import may, mobile
 from app.models import MaintenanceOccurrence, Ticket, TicketEvent
-from app.policy.security import RESOURCE_CUSTOMER
-from app.tickets.sla import remaining_text
+from app.policy.attachments import is_image, original_name
+from app.policy.field_permissions import shown_value
+from app.policy.permissions import RESOURCE_CUSTOMER
 from app.tickets.lifecycle import (
-    ticket_by_number,
     add_note_with_files,
     handlers,
     manages_tickets,
@@ -34,7 +32,10 @@ from app.tickets.lifecycle import (
     resolve,
     start_work,
     ticket_actions,
+    ticket_by_number,
 )
+from app.tickets.sla import remaining_text
+from app.web.crud import max_upload_bytes
 
 
 def _may_dispatch():

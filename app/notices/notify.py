@@ -27,7 +27,7 @@ from app.models import Broadcast, Customer, MessageTemplate, Notification, Outbo
 from app.policy.principal import users_with_permission
 from app.portal.links import sign_in_url
 from app.core.redaction import for_passing_on
-from app.policy.security import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
+from app.policy.permissions import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
 from app.core.column_types import NOTIFY_CHANNELS, PRIORITIES, TEMPLATE_KEYS, TICKET_TYPES
 
 DEFAULT_CHANNEL_ORDER = ("wechat", "sms", "email", "inapp")

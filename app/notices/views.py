@@ -5,18 +5,29 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _
 from wtforms import BooleanField
 
 from app import models
-from app.notices import broadcasts
-from app.web.crud import CrmInterface, CrmModelView
+from app.core.clock import local_today
+from app.core.column_types import utcnow
 from app.core.errors import DomainError
 from app.core.extensions import csrf, db
-from app.policy.security import RESOURCE_BROADCAST, VIEW_METHOD_PERMISSIONS
-from app.core.clock import local_today
 from app.core.typed_dates import TypedDateError, parse_typed_datetime
-from app.core.column_types import utcnow
+from app.notices import broadcasts
+from app.notices.notify import variables_help
+from app.policy.permissions import (
+    RESOURCE_BROADCAST,
+    RESOURCE_MESSAGE_TEMPLATE,
+    RESOURCE_OUTBOX,
+    VIEW_METHOD_PERMISSIONS,
+)
+from app.web.crud import (
+    CrmInterface,
+    CrmModelView,
+    CrmView,
+)
 
 
 def _my_customer_views():
@@ -179,3 +190,77 @@ class BroadcastLinkView(BaseView):
             db.session.rollback()
             return jsonify(message=str(error)), 404
         return jsonify(message="ok")
+
+
+class MessageTemplateView(CrmView):
+    """消息模板: the wording of each notice; the variables it may use are listed on the form."""
+
+    datamodel = CrmInterface(models.MessageTemplate)
+    class_permission_name = RESOURCE_MESSAGE_TEMPLATE
+    base_permissions = ["can_read", "can_edit"]  # one row per notice kind, created by `crm init`
+    list_columns = ["key", "subject", "active", "updated_at"]
+    edit_columns = ["subject", "body", "active"]
+    show_columns = ["key", "subject", "body", "active", "updated_at"]
+    search_columns = ["key", "subject", "active"]
+    order_columns = ["key", "subject", "updated_at"]
+
+    description_columns = {"body": LazyString(lambda: str(_("Variables: %(names)s", names=variables_help())))}
+
+    def check_record(self, item):
+        from app.notices.notify import check_template
+
+        check_template(item.key, item.subject, item.body)
+
+
+class OutboxView(CrmView):
+    """消息发件箱: every notice to customers, its channel, attempts and failures; failed ones can be resent."""
+
+    datamodel = CrmInterface(models.OutboxMessage)
+    class_permission_name = RESOURCE_OUTBOX
+    label_columns = {"address": _("Recipient"), "user": _("Staff member"), "body_for_staff": _("Content")}
+    base_permissions = ["can_read", "can_edit"]
+    list_columns = [
+        "created_at",
+        "customer",
+        "template_key",
+        "channel",
+        "address",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    show_columns = [
+        "created_at",
+        "customer",
+        "user",
+        "template_key",
+        "channel",
+        "address",
+        "fallback",
+        "subject",
+        "body_for_staff",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "log",
+    ]
+    search_columns = ["status", "channel", "template_key", "created_at", "sent_at"]
+    order_columns = ["created_at", "status", "channel", "sent_at", "next_attempt_at"]
+    base_order = ("created_at", "desc")
+    quick_search = ("subject", "address", "customer.name")
+
+    @action(
+        "resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo", multiple=True, single=True
+    )
+    def resend(self, items):
+        from app.core.column_types import utcnow
+        from app.notices.notify import retry_failed
+
+        items = items if isinstance(items, list) else [items]
+        count = retry_failed(db.session, [item.id for item in items], utcnow())
+        flash(
+            str(_("%(count)s messages queued again; messages already sent are never resent.", count=count)), "success"
+        )
+        return redirect(url_for(".list"))

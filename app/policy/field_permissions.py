@@ -147,7 +147,7 @@ def _relation_target(resource, relation):
 
 def field_access_for(principal, resource):
     """The field levels that apply to ``principal`` on ``resource`` (levels loaded once per principal)."""
-    from app.policy.security import ACTION_READ, CRM_RESOURCES
+    from app.policy.permissions import ACTION_READ, CRM_RESOURCES
 
     if principal.permissions is None:  # the admin role and the system see and edit every field
         return FieldAccess({}, resource, {})

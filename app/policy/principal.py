@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g, has_request_context
 from sqlalchemy import select
 
-# Row scope, granted per resource like any permission (app.policy.security grants them to the built-in roles).
+# Row scope, granted per resource like any permission (app.policy.permissions grants them to the built-in roles).
 ACTION_SEE_ALL = "can_see_all"  # every row of the resource
 ACTION_SEE_DEPARTMENT = "can_see_department"  # rows of the user's departments (and their own)
 

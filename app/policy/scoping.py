@@ -46,7 +46,7 @@ from app.models import (
     Unit,
 )
 from app.policy.principal import SCOPE_ALL, SCOPE_DEPARTMENT, SCOPE_NONE, SCOPE_OWN, current_principal
-from app.policy.security import RESOURCE_OUTBOX, RESOURCE_STAFF, RESOURCE_TICKET
+from app.policy.permissions import RESOURCE_OUTBOX, RESOURCE_STAFF, RESOURCE_TICKET
 
 
 def ticket_criterion(principal):

@@ -15,10 +15,13 @@ from wtforms import SelectField
 from wtforms.validators import Optional
 
 from app import models
-from app.web.crud import CrmInterface
 from app.core.clock import local_today, local_zone, to_local
+from app.core.errors import DomainError
+from app.core.extensions import db
+from app.core.labels import COLUMN_LABELS, MODEL_LABELS
 from app.policy.field_permissions import may_read_field
 from app.policy.principal import current_principal
+from app.policy.permissions import RESOURCE_DASHBOARD, RESOURCE_DASHBOARD_WIDGET, RESOURCE_REPORT
 from app.reporting.dashboards import (
     BUILTIN,
     BUILTIN_WIDGETS,
@@ -33,11 +36,7 @@ from app.reporting.dashboards import (
     visible_widgets,
     widget_data,
 )
-from app.core.errors import DomainError
-from app.core.extensions import db
-from app.core.labels import COLUMN_LABELS, MODEL_LABELS
-from app.policy.security import RESOURCE_DASHBOARD, RESOURCE_DASHBOARD_WIDGET, RESOURCE_REPORT
-from app.web.crud import CrmView
+from app.web.crud import CrmInterface, CrmView
 
 
 def _today():

@@ -36,7 +36,7 @@ from app.tickets.dispatch import dispatch
 from app.tickets.sla import RAISED_PRIORITY, apply_sla
 from app.core.clock import local_zone
 from app.policy.principal import permits
-from app.policy.security import ACTION_MANAGE, RESOURCE_TICKET
+from app.policy.permissions import ACTION_MANAGE, RESOURCE_TICKET
 from app.core.column_types import NOTIFY_CHANNELS, TICKET_STATUSES, utcnow
 
 

@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.policy.principal import SYSTEM, acting_as, users_with_permission
 from app.tickets.ratings import RatingLinkError, record_rating
-from app.policy.security import ACTION_MANAGE, RESOURCE_TICKET
+from app.policy.permissions import ACTION_MANAGE, RESOURCE_TICKET
 from app.tickets.lifecycle import attach_files
 from app.core.column_types import TICKET_STATUSES, TICKET_TYPES
 

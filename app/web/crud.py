@@ -82,7 +82,7 @@ from app.web.date_fields import (
     parse_typed_datetime,
 )
 from app.core.people import person_name
-from app.policy.security import RESOURCE_BUILDING, RESOURCE_UNIT, VIEW_METHOD_PERMISSIONS
+from app.policy.permissions import RESOURCE_BUILDING, RESOURCE_UNIT, VIEW_METHOD_PERMISSIONS
 from app.core.column_types import UTCDateTime, utcnow
 from app.property.units import in_building, in_unit, unit_key_clause, unit_path, units_searchable
 from app.core.validation import check_value

@@ -3,7 +3,7 @@
 from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 
-from app.policy.security import RESOURCE_DASHBOARD
+from app.policy.permissions import RESOURCE_DASHBOARD
 
 
 class HomeView(IndexView):
