@@ -1,7 +1,8 @@
 """REST resources at /api/v1/<resource>/: the same models, rules and permissions as the pages."""
 
 from app import models
-from app.web.crud import CrmInterface, CrmModelApi
+from app.web.interface import CrmInterface
+from app.web.model_api import CrmModelApi
 from app.policy.permissions import API_METHOD_PERMISSIONS
 
 

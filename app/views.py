@@ -55,9 +55,7 @@ from app.tickets.views import (
     TicketView,
     TicketWorkView,
 )
-from app.web.crud import (
-    LookupView,
-)
+from app.web.lookups import LookupView
 
 # (menu name, view, label, icon, category, category label, category icon); the menu staff know
 MENU = (
@@ -227,13 +225,8 @@ HIDDEN_VIEWS = [TicketAttachmentView, PaymentOrderView, PaymentNotificationView]
 def register_views(appbuilder):
     from flask import current_app
 
-    from app.web.crud import (
-        building_filter_here,
-        format_datetime,
-        list_columns_here,
-        saved_views_here,
-        unit_filters_here,
-    )
+    from app.web.model_view import building_filter_here, list_columns_here, saved_views_here, unit_filters_here
+    from app.web.fields import format_datetime
 
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
     current_app.jinja_env.globals["crm_list_columns"] = list_columns_here

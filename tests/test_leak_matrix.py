@@ -20,7 +20,8 @@ import openpyxl
 import pytest
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, update
 
-from app.web.crud import CrmModelApi, CrmModelView
+from app.web.model_api import CrmModelApi
+from app.web.model_view import CrmModelView
 from app import models
 from app.core.extensions import db
 from app.models import FieldPermission

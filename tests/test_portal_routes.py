@@ -9,7 +9,7 @@ its own side. A route joins by being registered; a portal page anyone may open s
 (The test app takes forms without their token: the route's own gate is what is tried here.)
 """
 
-from app.web.crud import CrmModelView
+from app.web.model_view import CrmModelView
 from app.portal.blueprint import PUBLIC
 from tests import factories
 

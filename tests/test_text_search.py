@@ -347,7 +347,7 @@ def test_a_search_with_many_matches_walks_the_lists_order_and_shows_the_same_pag
         return re.findall(r"WO\d{12}", page), page
 
     few = {term: listed(term)[0] for term in ("漏水", "王", "厨房水管漏水")}
-    monkeypatch.setattr("app.web.crud.MANY_MATCHES", 1)
+    monkeypatch.setattr("app.web.interface.MANY_MATCHES", 1)
     with count_queries() as counted:
         many = {term: listed(term)[0] for term in few}
     assert many == few and len(few["漏水"]) >= 3

@@ -2,24 +2,13 @@
 
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
 from app.core.column_types import ACTIVITY_STATUSES, UTCDateTime, utcnow
-from app.core.model_base import Stamped, choice_column
+from app.core.model_base import Stamped, choice_column, segment_tables
 
-activity_building = Table(
-    "activity_building",
-    Model.metadata,
-    Column("activity_id", Integer, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True),
-    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True),
-)
-activity_tag = Table(
-    "activity_tag",
-    Model.metadata,
-    Column("activity_id", Integer, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-)
+activity_building, activity_tag = segment_tables("activity")
 
 
 class Activity(Stamped, Model):

@@ -9,7 +9,8 @@ from app import models
 from app.activities import sign_ups as activities
 from app.core.extensions import db
 from app.policy.permissions import RESOURCE_ACTIVITY, RESOURCE_ACTIVITY_SIGN_UP
-from app.web.crud import CrmInterface, CrmView
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 class ActivitySignUpView(CrmView):

@@ -28,10 +28,8 @@ from app.policy.permissions import (
     RESOURCE_PERFORMANCE,
     ROLE_LABELS,
 )
-from app.web.crud import (
-    CrmInterface,
-    CrmView,
-)
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 class FieldPermissionView(BaseView):

@@ -18,10 +18,8 @@ from app.policy.permissions import (
     RESOURCE_PAYMENT,
     RESOURCE_WRITE_OFF,
 )
-from app.web.crud import (
-    CrmInterface,
-    CrmView,
-)
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 class PaymentView(CrmView):

@@ -89,28 +89,14 @@ def _log(session, customer, message, now):
 
 
 def _queue_custom(session, customer, key, subject, body, now, responsible_user_id):
-    from app.notices.notify import channel_order, customer_address, customer_channels
+    from app.notices.notify import channel_order, customer_channels, customer_message
 
     if session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
         return None
     chain = customer_channels(customer, channel_order(), responsible_user_id)
     if not chain:
         return None
-    message = OutboxMessage(
-        dedupe_key=key,
-        template_key=None,
-        customer_id=customer.id,
-        user_id=responsible_user_id,
-        channel=chain[0],
-        address=customer_address(customer, chain[0], responsible_user_id),
-        fallback=",".join(chain[1:]),
-        subject=subject[:200],
-        body=body,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    message = customer_message(customer, chain, subject, body, now, responsible_user_id, dedupe_key=key)
     session.add(message)
     return message
 

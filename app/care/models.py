@@ -12,13 +12,12 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import relationship
 
-from app.core.model_base import Money, Stamped, choice_column
+from app.core.model_base import Money, Stamped, choice_column, link_table, segment_tables
 from app.core.column_types import (
     CONTRACT_KINDS,
     CONTRACT_REMINDER_KINDS,
@@ -56,12 +55,7 @@ class Supplier(Stamped, Model):
         return self.name or ""
 
 
-contract_unit = Table(
-    "contract_unit",
-    Model.metadata,
-    Column("contract_id", Integer, ForeignKey("contract.id", ondelete="CASCADE"), primary_key=True),
-    Column("unit_id", Integer, ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+contract_unit = link_table("contract_unit", "contract", "unit", index_right=True)
 
 
 class Contract(Stamped, Model):
@@ -191,18 +185,7 @@ class ReturnVisit(Stamped, Model):
         return str(self.ticket or "")
 
 
-survey_building = Table(
-    "survey_building",
-    Model.metadata,
-    Column("survey_id", Integer, ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True),
-    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True),
-)
-survey_tag = Table(
-    "survey_tag",
-    Model.metadata,
-    Column("survey_id", Integer, ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-)
+survey_building, survey_tag = segment_tables("survey")
 
 
 class Survey(Stamped, Model):

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from app.admin import tasks
 from app.core.signing import serializer
 from app.core.errors import DomainError
-from app.models import Customer, OutboxMessage, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
-from app.notices.notify import channel_order, customer_address, customer_channels, render
+from app.models import Customer, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
+from app.notices.notify import channel_order, customer_channels, customer_message, render
 from app.policy.permissions import ACTION_EDIT, RESOURCE_SURVEY
 from app.core.column_types import utcnow
 
@@ -129,20 +129,14 @@ def send_batch(session, survey, now, base_url, secret_key, responsible_user_id, 
             "link": survey_url(base_url, secret_key, recipient),
         }
         session.add(
-            OutboxMessage(
+            customer_message(
+                customer,
+                chain,
+                render(SUBJECT, values),
+                render(BODY, values),
+                now,
+                responsible_user_id,
                 dedupe_key=f"survey:{survey.id}:customer:{customer.id}",
-                template_key=None,
-                customer_id=customer.id,
-                user_id=responsible_user_id,
-                channel=chain[0],
-                address=customer_address(customer, chain[0], responsible_user_id),
-                fallback=",".join(chain[1:]),
-                subject=render(SUBJECT, values)[:200],
-                body=render(BODY, values),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
             )
         )
         added += 1

@@ -37,7 +37,8 @@ from app.policy.permissions import (
     RESOURCE_SURVEY_RECIPIENT,
 )
 from app.tickets import return_visits
-from app.web.crud import CrmInterface, CrmView
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 def _local_today():

@@ -1,7 +1,8 @@
 """Shared pieces of the data model: column helpers and the created/updated stamps."""
 
 from flask_appbuilder.models.mixins import FileColumn
-from sqlalchemy import Column, Numeric, String
+from flask_appbuilder.models.sqla import Model
+from sqlalchemy import Column, ForeignKey, Integer, Numeric, String, Table
 
 from app.core.column_types import UTCDateTime, utcnow
 
@@ -19,3 +20,31 @@ class Stamped:
 
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+def link_table(name, left, right, *, left_column=None, right_column=None, index_right=False):
+    """A many-to-many link between two tables: one row a pair, gone with either side. The right
+    column is indexed when the link is read from that side (e.g. a tag's customers)."""
+    left_column = left_column or f"{left}_id"
+    right_column = right_column or f"{right}_id"
+    return Table(
+        name,
+        Model.metadata,
+        Column(left_column, Integer, ForeignKey(f"{left}.id", ondelete="CASCADE"), primary_key=True),
+        Column(
+            right_column,
+            Integer,
+            ForeignKey(f"{right}.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True if index_right else None,
+        ),
+    )
+
+
+def segment_tables(owner):
+    """The buildings and tags that choose the customers of a segment (broadcasts, surveys,
+    activities): ``<owner>_building`` and ``<owner>_tag``."""
+    return (
+        link_table(f"{owner}_building", owner, "building"),
+        link_table(f"{owner}_tag", owner, "tag"),
+    )

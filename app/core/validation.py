@@ -1,7 +1,7 @@
 """Field rules, each a plain function returning an error message or None.
 
 Models name the rule in a column's ``info["check"]``; the form validators and the REST API
-validators are both built from that one declaration (see app.web.crud).
+validators are both built from that one declaration (see app.web.fields).
 """
 
 import re

@@ -9,7 +9,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
@@ -23,15 +22,10 @@ from app.core.column_types import (
     RESIDENT_RELATIONS,
     UTCDateTime,
 )
-from app.core.model_base import Stamped, choice_column
+from app.core.model_base import Stamped, choice_column, link_table
 
 
-customer_tag = Table(
-    "customer_tag",
-    Model.metadata,
-    Column("customer_id", Integer, ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+customer_tag = link_table("customer_tag", "customer", "tag", index_right=True)
 
 
 class Tag(Stamped, Model):

@@ -15,10 +15,8 @@ from app.policy.permissions import (
     RESOURCE_TAG,
 )
 from app.tickets.views import CommunicationView, TicketView
-from app.web.crud import (
-    CrmInterface,
-    CrmView,
-)
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 class ResidenceView(CrmView):

@@ -35,7 +35,7 @@ from app.tickets.lifecycle import (
     ticket_by_number,
 )
 from app.tickets.sla import remaining_text
-from app.web.crud import max_upload_bytes
+from app.web.fields import max_upload_bytes
 
 
 def _may_dispatch():

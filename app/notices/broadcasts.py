@@ -17,8 +17,8 @@ from app.models import Bill, Broadcast, Customer, CustomerUnit, NoticeRead, Outb
 from app.notices.notify import (
     channel_order,
     check_template,
-    customer_address,
     customer_channels,
+    customer_message,
     render,
     template_problems_log,
 )
@@ -71,7 +71,7 @@ def saved_view_customers(saved_view):
     filters and quick search (the one implementation of what a list shows)."""
     from flask import current_app
 
-    from app.web.crud import ListArgs
+    from app.web.listing import ListArgs
 
     view = next((v for v in current_app.appbuilder.baseviews if type(v).__name__ == saved_view.view), None)
     if view is None or view.datamodel.obj is not Customer:
@@ -145,21 +145,15 @@ def queue_broadcast(session, broadcast, now, base_url, secret_key, chunk=500):
             problems = []
             subject, body = message_for(broadcast, customer, base_url, secret_key, problems)
             session.add(
-                OutboxMessage(
+                customer_message(
+                    customer,
+                    chain,
+                    subject,
+                    body,
+                    now,
+                    broadcast.created_by_id,
                     dedupe_key=key,
-                    template_key=None,
-                    customer_id=cid,
-                    user_id=broadcast.created_by_id,
                     broadcast_id=broadcast.id,
-                    channel=chain[0],
-                    address=customer_address(customer, chain[0], broadcast.created_by_id),
-                    fallback=",".join(chain[1:]),
-                    subject=subject[:200],
-                    body=body,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
                     log=template_problems_log("; ".join(map(repr, problems)), now),
                 )
             )

@@ -1,7 +1,7 @@
 """Message templates, the staff inbox, the outbox and broadcasts."""
 
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy import false
 from sqlalchemy.orm import relationship
 
@@ -15,7 +15,7 @@ from app.core.column_types import (
     utcnow,
 )
 from app.core.redaction import redact_for_staff
-from app.core.model_base import Money, Stamped, choice_column
+from app.core.model_base import Money, Stamped, choice_column, segment_tables
 
 
 class MessageTemplate(Stamped, Model):
@@ -109,18 +109,7 @@ class OutboxMessage(Model):
         return redact_for_staff(self.body, self.template_key)
 
 
-broadcast_building = Table(
-    "broadcast_building",
-    Model.metadata,
-    Column("broadcast_id", Integer, ForeignKey("broadcast.id", ondelete="CASCADE"), primary_key=True),
-    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True),
-)
-broadcast_tag = Table(
-    "broadcast_tag",
-    Model.metadata,
-    Column("broadcast_id", Integer, ForeignKey("broadcast.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-)
+broadcast_building, broadcast_tag = segment_tables("broadcast")
 
 
 class Broadcast(Stamped, Model):

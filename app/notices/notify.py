@@ -333,6 +333,25 @@ def customer_channels(customer, order, responsible_user_id):
     return [c for c in chain if c in NOTIFY_CHANNELS and customer_address(customer, c, responsible_user_id)]
 
 
+def customer_message(customer, chain, subject, body, now, responsible_user_id=None, address=None, **fields):
+    """An outbox message to a customer, due now, by the first channel of ``chain`` (the others are
+    its fallbacks, in order); ``address`` when it is not the customer's own for that channel."""
+    return OutboxMessage(
+        customer=customer,
+        user_id=responsible_user_id,
+        channel=chain[0],
+        address=address or customer_address(customer, chain[0], responsible_user_id),
+        fallback=",".join(chain[1:]),
+        subject=subject[:200],
+        body=body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        **fields,
+    )
+
+
 def notify_customer(session, customer, key, values, dedupe_key, now, responsible_user_id=None):
     """Queue a notice to a customer; queuing the same ``dedupe_key`` again does nothing."""
     template = load_template(session, key)
@@ -348,20 +367,15 @@ def notify_customer(session, customer, key, values, dedupe_key, now, responsible
     if "portal_link" in allowed:  # the customer's personal way into the portal, from any message they get
         values = dict(values, portal_link=sign_in_url(customer))
     subject, body, problems = render_message(template, values, allowed)
-    message = OutboxMessage(
+    message = customer_message(
+        customer,
+        chain,
+        subject,
+        body,
+        now,
+        responsible_user_id,
         dedupe_key=dedupe_key,
         template_key=key,
-        customer=customer,
-        user_id=responsible_user_id,
-        channel=chain[0],
-        address=customer_address(customer, chain[0], responsible_user_id),
-        fallback=",".join(chain[1:]),
-        subject=subject[:200],
-        body=body,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
         log=template_problems_log(problems, now),
     )
     session.add(message)
@@ -532,11 +546,19 @@ def escalation_recipients(session, ticket, level):
     """Level 1: the supervisors of the ticket's department (all supervisors if it has none); level 2: managers."""
     action = ACTION_ESCALATION_LEVEL_1 if level == 1 else ACTION_ESCALATION_LEVEL_2
     users = users_with_permission(session, action, RESOURCE_ESCALATION)
-    if level == 1 and ticket.department_id is not None and users:
+    if level == 1:
+        return of_department_first(session, ticket.department_id, users)
+    return list(users)
+
+
+def of_department_first(session, department_id, user_ids):
+    """Those of ``user_ids`` who work in the department, or all of them when none does (or the
+    record has no department): who hears of a ticket first."""
+    if department_id is not None and user_ids:
         in_department = (
             session.execute(
                 select(StaffProfile.user_id)
-                .where(StaffProfile.department_id == ticket.department_id, StaffProfile.user_id.in_(users))
+                .where(StaffProfile.department_id == department_id, StaffProfile.user_id.in_(user_ids))
                 .order_by(StaffProfile.user_id)
                 .execution_options(crm_unscoped=True)
             )
@@ -545,7 +567,7 @@ def escalation_recipients(session, ticket, level):
         )
         if in_department:
             return in_department
-    return list(users)
+    return sorted(user_ids)
 
 
 def notify_escalation(session, ticket, level, now, zone):

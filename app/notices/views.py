@@ -23,11 +23,8 @@ from app.policy.permissions import (
     RESOURCE_OUTBOX,
     VIEW_METHOD_PERMISSIONS,
 )
-from app.web.crud import (
-    CrmInterface,
-    CrmModelView,
-    CrmView,
-)
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmModelView, CrmView
 
 
 def _my_customer_views():

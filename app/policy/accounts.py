@@ -9,8 +9,10 @@ token carrying an older version is refused.
 import datetime
 
 from flask_babel import lazy_gettext as _
+from itsdangerous import BadSignature
 from sqlalchemy import select, update
 
+from app.core.signing import serializer
 from app.models import AccountSecurity, LoginThrottle
 
 MIN_LENGTH = 10
@@ -115,8 +117,9 @@ def _usernames_in_request():
         names.append(user.username)
     target = request.args.get("pk", type=int)
     if target and "resetpassword" in request.path:
-        from app.core.extensions import db
         from flask_appbuilder.security.sqla.models import User
+
+        from app.core.extensions import db
 
         other = db.session.get(User, target)
         names.append(other.username if other else None)
@@ -264,21 +267,20 @@ def end_sessions(session, user_id):
 REMEMBER_COOKIE = "crm_remember"
 
 
+REMEMBER_SALT = "crm-remember"
+
+
 def remember_token(secret_key, user_id, version, until_ts):
     """The signed "remember me" companion of Flask-Login's cookie: which account, under which session
     version, until when. No password or hash of one is in it."""
-    from itsdangerous import URLSafeSerializer
-
-    return URLSafeSerializer(secret_key, salt="crm-remember").dumps([int(user_id), int(version), float(until_ts)])
+    return serializer(secret_key, REMEMBER_SALT, timed=False).dumps([int(user_id), int(version), float(until_ts)])
 
 
 def remembered_until(secret_key, token, user_id, version, now_ts):
     """When the remembered sign-in ``token`` ends, if it is for ``user_id``, was issued under the
     account's current session ``version`` and has not run out; else None."""
-    from itsdangerous import BadSignature, URLSafeSerializer
-
     try:
-        token_user, token_version, until = URLSafeSerializer(secret_key, salt="crm-remember").loads(token or "")
+        token_user, token_version, until = serializer(secret_key, REMEMBER_SALT, timed=False).loads(token or "")
     except (BadSignature, TypeError, ValueError):
         return None
     if str(token_user) != str(user_id) or token_version != version or not now_ts <= until:
@@ -564,8 +566,8 @@ def deliver_account_mail(session, email_sender, now, max_attempts=4, backoff=ACC
     """Send due account mail by email, each row once (claimed by a conditional UPDATE, like the outbox).
     The body is erased once the mail is sent, has failed for good or its link has expired.
     Returns {"sent": n, "retry": n, "failed": n}."""
-    from app.notices.channels import PermanentFailure
     from app.models import AccountMail
+    from app.notices.channels import PermanentFailure
 
     counts = {"sent": 0, "retry": 0, "failed": 0}
     session.execute(

@@ -22,7 +22,14 @@ from sqlalchemy import delete, func, select, update
 
 from app.core.errors import DomainError
 from app.models import Customer, OutboxMessage, PortalSignInAttempt, PortalSignInCode
-from app.notices.notify import DEFAULT_TEMPLATES, VARIABLES, load_template, render_message, template_problems_log
+from app.notices.notify import (
+    DEFAULT_TEMPLATES,
+    VARIABLES,
+    customer_message,
+    load_template,
+    render_message,
+    template_problems_log,
+)
 from app.core.validation import normalize_phone
 
 TEMPLATE = "portal_sign_in_code"
@@ -166,19 +173,15 @@ def _queue_sms(session, customer, phone, code, code_id, now, rules):
     subject, body, problems = render_message(template, {"code": code, "minutes": rules.minutes}, VARIABLES[TEMPLATE])
     if code not in body:  # an edited wording that lost the code still carries it
         body = f"{body} {code}"
-    message = OutboxMessage(
+    message = customer_message(
+        customer,
+        ["sms"],
+        subject,
+        body,
+        now,
+        address=phone,
         dedupe_key=f"{TEMPLATE}:{code_id}:{secrets.token_hex(8)}",
         template_key=TEMPLATE,
-        customer=customer,
-        channel="sms",
-        address=phone,
-        fallback="",
-        subject=subject[:200],
-        body=body,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
         log=template_problems_log(problems, now),
     )
     session.add(message)

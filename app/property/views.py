@@ -8,10 +8,8 @@ from app.policy.permissions import (
     RESOURCE_UNIT,
 )
 from app.tickets.views import TicketView
-from app.web.crud import (
-    CrmInterface,
-    CrmView,
-)
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 class UnitView(CrmView):

@@ -772,7 +772,7 @@ def widget_query(widget, flt, dialect):
         prop = getattr(model, widget.group_by).property
         target = prop.mapper.class_
         local = list(prop.local_columns)[0]
-        from app.web.crud import display_column
+        from app.web.interface import display_column
 
         label = getattr(target, display_column(target))
         return (

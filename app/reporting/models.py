@@ -2,17 +2,14 @@
 
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, true
+from sqlalchemy import Boolean, Column, Integer, String, Text, true
 from sqlalchemy.orm import relationship
 
-from app.core.model_base import Stamped, choice_column
+from app.core.model_base import Stamped, choice_column, link_table
 from app.core.column_types import WIDGET_BUCKETS, WIDGET_CHARTS, WIDGET_MEASURES, WIDGET_SOURCES, WIDGET_WIDTHS
 
-dashboard_widget_role = Table(
-    "dashboard_widget_role",
-    Model.metadata,
-    Column("widget_id", Integer, ForeignKey("dashboard_widget.id", ondelete="CASCADE"), primary_key=True),
-    Column("role_id", Integer, ForeignKey("ab_role.id", ondelete="CASCADE"), primary_key=True),
+dashboard_widget_role = link_table(
+    "dashboard_widget_role", "dashboard_widget", "ab_role", left_column="widget_id", right_column="role_id"
 )
 
 

@@ -36,7 +36,8 @@ from app.reporting.dashboards import (
     visible_widgets,
     widget_data,
 )
-from app.web.crud import CrmInterface, CrmView
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 def _today():

@@ -9,7 +9,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import relationship
@@ -17,7 +16,7 @@ from sqlalchemy.sql.expression import false
 
 from app.core.people import person_name
 from app.core.column_types import PRIORITIES, TICKET_TYPES, UNIT_USES, UTCDateTime
-from app.core.model_base import Stamped, choice_column
+from app.core.model_base import Stamped, choice_column, link_table
 
 
 class Department(Stamped, Model):
@@ -33,12 +32,7 @@ class Department(Stamped, Model):
         return self.name or ""
 
 
-staff_building = Table(
-    "staff_building",
-    Model.metadata,
-    Column("staff_profile_id", Integer, ForeignKey("staff_profile.id", ondelete="CASCADE"), primary_key=True),
-    Column("building_id", Integer, ForeignKey("building.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+staff_building = link_table("staff_building", "staff_profile", "building", index_right=True)
 
 
 class StaffProfile(Stamped, Model):

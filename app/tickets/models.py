@@ -10,7 +10,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
     false,
@@ -28,7 +27,7 @@ from app.core.column_types import (
     UTCDateTime,
     utcnow,
 )
-from app.core.model_base import Stamped, choice_column
+from app.core.model_base import Stamped, choice_column, link_table
 
 # what a resident sees of their ticket's history by default; a note only when staff mark it so
 CUSTOMER_VISIBLE_KINDS = ("created", "status", "assigned", "reminder")
@@ -41,12 +40,7 @@ def _visible_by_kind(context):
 # the statuses in which a ticket still needs work: listed, escalated, dispatched and counted as open
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
 
-communication_ticket = Table(
-    "communication_ticket",
-    Model.metadata,
-    Column("communication_id", Integer, ForeignKey("communication.id", ondelete="CASCADE"), primary_key=True),
-    Column("ticket_id", Integer, ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
+communication_ticket = link_table("communication_ticket", "communication", "ticket", index_right=True)
 
 
 class Ticket(Stamped, Model):

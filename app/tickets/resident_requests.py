@@ -288,20 +288,7 @@ def reminder_recipients(session, ticket):
     if ticket.assignee_id is not None:
         return [ticket.assignee_id]
     dispatchers = users_with_permission(session, ACTION_MANAGE, RESOURCE_TICKET)
-    if ticket.department_id is not None and dispatchers:
-        in_department = (
-            session.execute(
-                select(StaffProfile.user_id)
-                .where(StaffProfile.department_id == ticket.department_id, StaffProfile.user_id.in_(dispatchers))
-                .order_by(StaffProfile.user_id)
-                .execution_options(crm_unscoped=True)
-            )
-            .scalars()
-            .all()
-        )
-        if in_department:
-            return in_department
-    return sorted(dispatchers)
+    return notify.of_department_first(session, ticket.department_id, dispatchers)
 
 
 def remind(session, customer_id, number, now, interval):

@@ -41,14 +41,9 @@ from app.tickets.lifecycle import (
 )
 from app.tickets.ratings import STAFF_SOURCES as STAFF_RATING_SOURCES
 from app.tickets.sla import remaining_text
-from app.web.crud import (
-    AttachmentField,
-    CrmInterface,
-    CrmView,
-    choice_select,
-    max_upload_bytes,
-    uploads_validator,
-)
+from app.web.fields import AttachmentField, choice_select, max_upload_bytes, uploads_validator
+from app.web.interface import CrmInterface
+from app.web.model_view import CrmView
 
 
 class CommunicationView(CrmView):

@@ -5,7 +5,7 @@ these strings, keeps them in app/translations/messages.pot, and `pybabel update`
 (instead of obsoleting with `#~`) their translations in zh/LC_MESSAGES/messages.po.
 
 1. App strings the extractor misses: `_()` calls inside f-strings are invisible to Babel's
-   Python extractor before Python 3.12 (app/web/crud.py, the relation picker's placeholder).
+   Python extractor before Python 3.12 (app/web/fields.py, the relation picker's placeholder).
 2. Flask-AppBuilder's own UI strings. Our catalogue directory is merged after FAB's
    (flask_appbuilder/translations), so an entry here overrides FAB's shipped Chinese. Listed are
    the FAB msgids that FAB 5.3's zh catalogue lacks, leaves empty or marks fuzzy (fuzzy entries

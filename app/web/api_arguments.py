@@ -1,4 +1,4 @@
-"""What a REST request may ask, checked at the door of app.web.crud.CrmModelApi.
+"""What a REST request may ask, checked at the door of app.web.model_api.CrmModelApi.
 
 The ``q`` argument of the list, show and ``_info`` endpoints and the JSON body of an add or edit.
 Whatever is malformed is refused with a 400 and a message that says what was wrong; FAB's handlers

@@ -112,7 +112,7 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
     from flask_appbuilder.security.sqla.models import User
     from flask_babel import gettext
 
-    from app.web.crud import ListArgs
+    from app.web.listing import ListArgs
     from app.policy.principal import acting_as, principal_for
     from sqlalchemy import select, update
 

@@ -60,7 +60,9 @@ def flask_command(env, *args):
 def in_app(env, code):
     """Run ``code`` inside the app server's app (its database), with ``db`` and the models at hand;
     returns what it prints."""
-    script = "from app import create_app\nfrom app.core.extensions import db\nfrom app.models import *\napp = create_app()\n"
+    script = (
+        "from app import create_app\nfrom app.core.extensions import db\nfrom app.models import *\napp = create_app()\n"
+    )
     script += "with app.app_context():\n" + "".join(f"    {line}\n" for line in code.strip().splitlines())
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True

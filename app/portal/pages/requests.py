@@ -11,7 +11,7 @@ from flask_babel import gettext, lazy_gettext as _
 from app.policy.attachments import MIME_TYPES, remove_stored
 from app.core.clock import local_now, local_zone, utcnow
 from app.core.typed_dates import TypedDateError, parse_typed_datetime
-from app.web.crud import max_upload_bytes
+from app.web.fields import max_upload_bytes
 from app.core.errors import DomainError
 from app.core.extensions import db
 from app.portal.blueprint import portal, tile
