@@ -4,6 +4,9 @@ from app import models
 from app.web.interface import CrmInterface
 from app.web.model_api import CrmModelApi
 from app.policy.permissions import API_METHOD_PERMISSIONS
+from app.care.contracts import check_contract, check_editable
+from app.facilities.maintenance import check_plan
+from app.core.clock import local_zone
 
 
 def _api(model, resource, list_columns, add_columns, quick_search=(), show_exclude=(), **extra):
@@ -162,15 +165,12 @@ def _with_rule(rule):
 
 
 def _contract_rule(item):
-    from app.care.contracts import check_contract, check_editable
 
     check_editable(item)
     check_contract(item)
 
 
 def _plan_rule(item):
-    from app.facilities.maintenance import check_plan
-    from app.core.clock import local_zone
 
     check_plan(item, local_zone())
 

@@ -8,6 +8,37 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.core.clock import utcnow
+from app.core.extensions import db
+from app.notices.notify import ensure_templates
+from app.admin.settings import seed_defaults
+from app.policy.accounts import password_problem
+from app.core.text_search import refresh_statistics
+from app.devdata.demo import load_demo_data
+from app.models import Customer
+from app.devdata.demo import DEMO_STAFF
+from app.devdata.demo import DEPARTMENTS, _create_staff
+from app.devdata.generate import SIZES, generate, is_empty, staff_handlers
+from app.models import Department, StaffProfile
+from app.jobs import auto_close, escalation_sweep
+from app.jobs import (
+    care_greetings,
+    contract_reminders,
+    maintenance_work_orders,
+    renovation_reminders,
+    return_visit_tasks,
+)
+from app.jobs import deliver_notifications, queue_broadcasts
+from app.jobs import background_tasks
+from app.core.scheduler_lock import holder_name
+from app.jobs import monthly_bills
+from app.core.validation import check_period
+from app.jobs import payment_reminders
+from app.admin.backup import BackupError, backup, now_utc
+from app.admin.backup import restore
+from app.admin.launcher import commands, run_together
+from app.jobs import JOB_DEFAULTS, register_jobs
+from app.core.scheduler_lock import scheduler_lock
+from app.portal.links import sign_in_url
 
 crm_cli = AppGroup("crm", help="Property CRM administration.")
 
@@ -15,10 +46,6 @@ crm_cli = AppGroup("crm", help="Property CRM administration.")
 def setup_database(reset_roles=False):
     """Bring the schema to the newest migration, then sync permissions, built-in roles and message templates."""
     from flask_migrate import upgrade
-
-    from app.core.extensions import db
-    from app.notices.notify import ensure_templates
-    from app.admin.settings import seed_defaults
 
     upgrade()
     appbuilder = current_app.appbuilder
@@ -36,7 +63,6 @@ def ensure_admin(username, password, email):
         return False
     if not password:
         raise click.UsageError("Set the admin password with --password or CRM_ADMIN_PASSWORD.")
-    from app.policy.accounts import password_problem
 
     problem = password_problem(password, [username, email])
     if problem:
@@ -56,8 +82,6 @@ def ensure_admin(username, password, email):
 def init_command(username, password, email, reset_roles):
     """Migrate the schema, create permissions, built-in roles and the admin account."""
     setup_database(reset_roles=reset_roles)
-    from app.core.extensions import db
-    from app.core.text_search import refresh_statistics
 
     refresh_statistics(db.session.connection())  # the planner's statistics for what is there already
     db.session.commit()
@@ -75,9 +99,6 @@ def init_command(username, password, email, reset_roles):
 @with_appcontext
 def demo_command(seed, customers, if_empty, staff_password):
     """Load realistic demo data (deterministic for a seed)."""
-    from app.devdata.demo import load_demo_data
-    from app.core.extensions import db
-    from app.models import Customer
 
     if if_empty and db.session.query(Customer.id).first() is not None:
         click.echo("Demo data skipped: the database already has customers.")
@@ -89,7 +110,6 @@ def demo_command(seed, customers, if_empty, staff_password):
 
 
 def summary_users():
-    from app.devdata.demo import DEMO_STAFF
 
     return [f"{username} ({role})" for username, role, *_ in DEMO_STAFF]
 
@@ -112,11 +132,6 @@ def generate_command(size, seed, force, staff_password):
     import datetime
     import random
     import time
-
-    from app.devdata.demo import DEPARTMENTS, _create_staff
-    from app.core.extensions import db
-    from app.devdata.generate import SIZES, generate, is_empty, staff_handlers
-    from app.models import Department, StaffProfile
 
     session = db.session
     if not force and not is_empty(session.connection()):
@@ -141,7 +156,6 @@ def generate_command(size, seed, force, staff_password):
     click.echo(f"Generating the {size} data set ({SIZES[size]['tickets']:,} tickets) …")
     counts = generate(session.connection(), size, seed=seed, now=now, log=click.echo, staff_user_ids=handlers)
     session.commit()
-    from app.core.text_search import refresh_statistics
 
     refresh_statistics(session.connection(), merge_indexes=True)  # the planner sees the new sizes
     session.commit()
@@ -153,7 +167,6 @@ def generate_command(size, seed, force, staff_password):
 @with_appcontext
 def sweep_command():
     """Escalate overdue tickets and close long-resolved ones now (the scheduler's jobs, run once)."""
-    from app.jobs import auto_close, escalation_sweep
 
     counts = escalation_sweep(current_app._get_current_object())
     click.echo(f"Escalated: level 1 {counts['level1']}, level 2 {counts['level2']}.")
@@ -165,13 +178,6 @@ def sweep_command():
 def care_command():
     """Run the customer-care jobs once now: contracts (expiry, reminders), maintenance work orders,
     return visits, renovation reminders, birthday and holiday greetings. Each is safe to repeat."""
-    from app.jobs import (
-        care_greetings,
-        contract_reminders,
-        maintenance_work_orders,
-        renovation_reminders,
-        return_visit_tasks,
-    )
 
     app = current_app._get_current_object()
     click.echo(f"Contracts: {contract_reminders(app)}")
@@ -185,7 +191,6 @@ def care_command():
 @with_appcontext
 def deliver_command():
     """Queue due broadcasts and send what waits in the outbox now (the scheduler's jobs, run once)."""
-    from app.jobs import deliver_notifications, queue_broadcasts
 
     click.echo(f"Broadcasts queued: {queue_broadcasts(current_app._get_current_object())}.")
     counts = deliver_notifications(current_app._get_current_object())
@@ -197,8 +202,6 @@ def deliver_command():
 @with_appcontext
 def tasks_command(batch):
     """Do the queued background tasks now (bill runs and imports started from pages; the scheduler's job, run once)."""
-    from app.jobs import background_tasks
-    from app.core.scheduler_lock import holder_name
 
     click.echo(f"Background tasks ended: {background_tasks(current_app._get_current_object(), holder_name(), batch)}.")
 
@@ -208,8 +211,6 @@ def tasks_command(batch):
 @with_appcontext
 def bills_command(period):
     """Generate the bills of a period now (the scheduler's monthly job, run once; safe to repeat)."""
-    from app.jobs import monthly_bills
-    from app.core.validation import check_period
 
     if period and check_period(period):
         raise click.BadParameter(str(check_period(period)), param_hint="--period")
@@ -225,7 +226,6 @@ def bills_command(period):
 @with_appcontext
 def remind_command():
     """Send payment reminders now (the scheduler's daily job, run once)."""
-    from app.jobs import payment_reminders
 
     click.echo(f"Payment reminders queued: {payment_reminders(current_app._get_current_object())}.")
 
@@ -235,8 +235,6 @@ def remind_command():
 @with_appcontext
 def backup_command(target):
     """Write a consistent snapshot of the database and the uploaded files (safe while the app runs)."""
-    from app.admin.backup import BackupError, backup, now_utc
-    from app.core.extensions import db
 
     try:
         path = backup(
@@ -253,8 +251,6 @@ def backup_command(target):
 @with_appcontext
 def restore_command(archive, yes):
     """Replace the database and uploaded files with a backup's (stop the app and scheduler first)."""
-    from app.admin.backup import BackupError, restore
-    from app.core.extensions import db
 
     if not yes:
         click.confirm("Everything since the backup will be lost. Restore?", abort=True)
@@ -272,7 +268,6 @@ def restore_command(archive, yes):
 def run_command(host, port):
     """Serve the app and run the job scheduler beside it (the whole product, e.g. `make run`);
     Ctrl-C stops both. In production run the web server and `crm scheduler` as their own services."""
-    from app.admin.launcher import commands, run_together
 
     raise SystemExit(run_together(commands(host, port), log=click.echo))
 
@@ -292,10 +287,6 @@ def scheduler_command(retry_seconds):
     import time
 
     from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from app.core.extensions import db
-    from app.jobs import JOB_DEFAULTS, register_jobs
-    from app.core.scheduler_lock import holder_name, scheduler_lock
 
     app = current_app._get_current_object()
     retry = retry_seconds or app.config["CRM_SCHEDULER_RETRY_SECONDS"]
@@ -336,10 +327,6 @@ def scheduler_command(retry_seconds):
 def portal_link_command(phone):
     """Print a resident's personal sign-in link to the portal (to send them by hand)."""
     from sqlalchemy import select
-
-    from app.core.extensions import db
-    from app.models import Customer
-    from app.portal.links import sign_in_url
 
     customer = db.session.execute(select(Customer).where(Customer.phone == phone.strip())).scalar_one_or_none()
     if customer is None:

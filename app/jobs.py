@@ -19,6 +19,24 @@ from sqlalchemy.exc import IntegrityError
 from app.core.clock import local_zone, to_local
 from app.core.extensions import db
 from app.core.column_types import utcnow
+from app.policy.audit import record_event
+from app.tickets.sla import escalate_overdue
+from app.tickets.ratings import close_resolved
+from app.policy.accounts import deliver_account_mail
+from app.notices.channels import senders_from_config
+from app.notices.notify import deliver_outbox
+from app.notices.broadcasts import queue_due_broadcasts
+from app.billing.bills import generate_bills
+from app.billing.bills import send_payment_reminders
+from app.web.exports import run_export_jobs
+from app.admin.tasks import run_pending
+from app.care.contracts import daily
+from app.tickets.return_visits import create_visits
+from app.facilities.maintenance import generate_work_orders
+from app.care.greetings import send_greetings
+from app.care.renovation import send_reminders
+from app.core.text_search import refresh_statistics
+from app.models import JobRun
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 ANCHOR = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -35,8 +53,6 @@ def logged(job):
         if idle:  # a run that found nothing to do is not worth a line every 30 seconds
             return result
         with app.app_context():
-            from app.policy.audit import record_event
-
             summary = getattr(result, "period", None) and f"{result.period}: {result.created}" or str(result)
             record_event(db.session, "job", job.__name__, 0, summary[:200])
         return result
@@ -63,7 +79,6 @@ def job(body=None, log=True):
 @job
 def escalation_sweep(session, now, app):
     """Escalate overdue tickets (app.tickets.sla.escalate_overdue)."""
-    from app.tickets.sla import escalate_overdue
 
     return escalate_overdue(session, now)
 
@@ -71,7 +86,6 @@ def escalation_sweep(session, now, app):
 @job
 def auto_close(session, now, app):
     """Close tickets resolved long enough ago (app.tickets.ratings.close_resolved)."""
-    from app.tickets.ratings import close_resolved
 
     return close_resolved(session, now, app.config["CRM_AUTO_CLOSE_DAYS"])
 
@@ -81,9 +95,6 @@ def deliver_notifications(session, now, app):
     """Send staff account mail (app.policy.accounts.deliver_account_mail: reset links, someone is waiting)
     by email, then what the outbox holds (app.notices.notify.deliver_outbox) through the configured channels,
     at most CRM_OUTBOX_BATCH outbox messages a run (the throttle). Returns the counts of both."""
-    from app.policy.accounts import deliver_account_mail
-    from app.notices.channels import senders_from_config
-    from app.notices.notify import deliver_outbox
 
     senders = senders_from_config(app.config)
     account = deliver_account_mail(
@@ -98,7 +109,6 @@ def deliver_notifications(session, now, app):
 @job
 def queue_broadcasts(session, now, app):
     """Queue the broadcasts whose time has come (app.notices.broadcasts.queue_due_broadcasts)."""
-    from app.notices.broadcasts import queue_due_broadcasts
 
     return queue_due_broadcasts(session, now, app.config["CRM_BASE_URL"], app.config["SECRET_KEY"])
 
@@ -106,7 +116,6 @@ def queue_broadcasts(session, now, app):
 @job
 def monthly_bills(session, now, app, period=None):
     """Generate this month's bills (app.billing.bills.generate_bills); safe to run again or twice at once."""
-    from app.billing.bills import generate_bills
 
     return generate_bills(session, period or to_local(now).strftime("%Y-%m"), now)
 
@@ -114,7 +123,6 @@ def monthly_bills(session, now, app, period=None):
 @job
 def payment_reminders(session, now, app):
     """Remind customers with overdue bills (app.billing.bills.send_payment_reminders), throttled per customer."""
-    from app.billing.bills import send_payment_reminders
 
     return send_payment_reminders(session, now, to_local(now).date(), app.config["CRM_REMINDER_INTERVAL_DAYS"])
 
@@ -122,7 +130,6 @@ def payment_reminders(session, now, app):
 @job
 def background_exports(session, now, app):
     """Build queued large exports (app.web.exports.run_export_jobs)."""
-    from app.web.exports import run_export_jobs
 
     return run_export_jobs(app, session, now, app.config["EXPORT_FOLDER"], app.config["CRM_EXPORT_KEEP_DAYS"])
 
@@ -132,7 +139,6 @@ def background_tasks(session, now, app, holder="", batch=None):
     """Do the background tasks started from pages (app.admin.tasks.run_pending: bill runs, imports,
     survey sends), in
     committed batches with progress; each task is claimed on its own row, so this job needs no slot claim."""
-    from app.admin.tasks import run_pending
 
     return run_pending(session, now, holder or "", batch or app.config.get("CRM_TASK_BATCH"))
 
@@ -140,7 +146,6 @@ def background_tasks(session, now, app, holder="", batch=None):
 @job
 def contract_reminders(session, now, app):
     """Expire contracts past their end date and remind staff of expiries and rent due (app.care.contracts.daily)."""
-    from app.care.contracts import daily
 
     return daily(session, to_local(now).date(), now)
 
@@ -148,7 +153,6 @@ def contract_reminders(session, now, app):
 @job
 def return_visit_tasks(session, now, app):
     """Create the return visits that have come due (app.tickets.return_visits.create_visits)."""
-    from app.tickets.return_visits import create_visits
 
     return create_visits(session, now)
 
@@ -156,7 +160,6 @@ def return_visit_tasks(session, now, app):
 @job
 def maintenance_work_orders(session, now, app):
     """Raise the work orders of planned maintenance coming due (app.facilities.maintenance.generate_work_orders)."""
-    from app.facilities.maintenance import generate_work_orders
 
     return generate_work_orders(session, to_local(now).date(), local_zone())
 
@@ -164,7 +167,6 @@ def maintenance_work_orders(session, now, app):
 @job
 def care_greetings(session, now, app):
     """Queue today's birthday and holiday greetings (app.care.greetings.send_greetings); safe to run again."""
-    from app.care.greetings import send_greetings
 
     return send_greetings(session, to_local(now).date(), now)
 
@@ -172,7 +174,6 @@ def care_greetings(session, now, app):
 @job
 def renovation_reminders(session, now, app):
     """Remind staff of renovation inspections due and works overrunning (app.care.renovation.send_reminders)."""
-    from app.care.renovation import send_reminders
 
     return send_reminders(session, to_local(now).date(), now)
 
@@ -186,7 +187,6 @@ def prune_job_runs(session, now, app):
 @job(log=False)
 def planner_statistics(session, now, app):
     """Once a day on SQLite, ``PRAGMA optimize``: statistics of the tables that changed enough since."""
-    from app.core.text_search import refresh_statistics
 
     refresh_statistics(session.connection(), tables=())
     session.commit()
@@ -195,8 +195,6 @@ def planner_statistics(session, now, app):
 def forget_runs(session, now, keep_days):
     """Delete the job_run ledger's rows older than ``keep_days``; returns how many. Commits."""
     from sqlalchemy import delete
-
-    from app.models import JobRun
 
     removed = session.execute(
         delete(JobRun).where(JobRun.started_at < now - datetime.timedelta(days=keep_days))
@@ -213,7 +211,6 @@ def slot_of(now, period_seconds):
 
 def run_claimed(job, period_seconds, app, holder, *args):
     """Run ``job`` unless its current slot was already claimed; the claim row records where it ran."""
-    from app.models import JobRun
 
     with app.app_context():
         now = utcnow()

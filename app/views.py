@@ -56,6 +56,9 @@ from app.tickets.views import (
     TicketWorkView,
 )
 from app.web.lookups import LookupView
+from app.web.model_view import building_filter_here, list_columns_here, saved_views_here, unit_filters_here
+from app.web.fields import format_datetime
+from app.reporting.views import register_dashboard_views
 
 # (menu name, view, label, icon, category, category label, category icon); the menu staff know
 MENU = (
@@ -225,9 +228,6 @@ HIDDEN_VIEWS = [TicketAttachmentView, PaymentOrderView, PaymentNotificationView]
 def register_views(appbuilder):
     from flask import current_app
 
-    from app.web.model_view import building_filter_here, list_columns_here, saved_views_here, unit_filters_here
-    from app.web.fields import format_datetime
-
     current_app.jinja_env.globals["crm_saved_views"] = saved_views_here
     current_app.jinja_env.globals["crm_list_columns"] = list_columns_here
     current_app.jinja_env.globals["crm_building_filter"] = building_filter_here
@@ -327,7 +327,6 @@ def register_views(appbuilder):
         category_label=_("Billing"),
         category_icon="fa-yen-sign",
     )
-    from app.reporting.views import register_dashboard_views
 
     register_dashboard_views(appbuilder)
     appbuilder.add_view(

@@ -12,6 +12,7 @@ from app.staff.models import (
     SLA_FALLBACK_RESPONSE,  # noqa: F401
 )
 from app.models import SeededDefault, SlaPolicy, SystemSetting
+from app.tickets.sla import DEFAULT_POLICIES
 
 SLA_POLICIES_SEED = "sla_policies"
 
@@ -29,7 +30,6 @@ def describe(key):
 def seed_defaults(session, now):
     """Create the built-in settings and service levels that were never created before; returns the
     names seeded. Rows an admin changed or deleted stay as they are."""
-    from app.tickets.sla import DEFAULT_POLICIES
 
     done = set(session.execute(select(SeededDefault.name)).scalars())
     seeded = []

@@ -30,6 +30,17 @@ from app.policy.permissions import (
 )
 from app.web.interface import CrmInterface
 from app.web.model_view import CrmView
+from app.admin.tasks import status_of
+from app.admin.tasks import task_for
+from app.tickets.ratings import RatingLinkError, record_rating, ticket_for_token
+from app.core.clock import local_midnight
+from app.core.typed_dates import TypedDateError, parse_typed_date
+from app.reporting.performance import staff_performance
+from app.models import ExportJob
+from app.admin.tasks import cancel
+from app.policy import accounts
+from app.policy.audit import decoded, describe, history
+from app.policy.accounts import unlock
 
 
 class FieldPermissionView(BaseView):
@@ -120,8 +131,6 @@ class ImportView(BaseView):
         the page shows its progress, then the report (?task=<id>)."""
         from flask import g
 
-        from app.admin.tasks import task_for
-
         self._spec(kind)  # an unknown kind is a 404
         report = task = None
         if request.method == "POST":
@@ -151,7 +160,6 @@ class ImportView(BaseView):
 
 
 def _import_report(task):
-    from app.admin.tasks import status_of
 
     status = status_of(task, utcnow())
     errors = [tuple(e) for e in (task.result or {}).get("errors", [])]
@@ -171,9 +179,6 @@ class RatingView(BaseView):
     @as_link_holder
     def rate(self, token):
         from flask import current_app
-
-        from app.core.column_types import utcnow
-        from app.tickets.ratings import RatingLinkError, record_rating, ticket_for_token
 
         config = current_app.config
         status = 200
@@ -213,10 +218,6 @@ class PerformanceView(BaseView):
     @has_access
     def report(self):
         import datetime
-
-        from app.core.clock import local_midnight
-        from app.core.typed_dates import TypedDateError, parse_typed_date
-        from app.reporting.performance import staff_performance
 
         today = local_today()
 
@@ -308,8 +309,6 @@ class ExportDownloadView(BaseView):
 
         from flask import current_app, g, send_file
 
-        from app.models import ExportJob
-
         user = getattr(g, "user", None)
         if not getattr(user, "is_authenticated", False):
             return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
@@ -336,8 +335,6 @@ class TaskView(BaseView):
     def _task(self, task_id):
         from flask import g
 
-        from app.admin.tasks import task_for
-
         user = getattr(g, "user", None)
         if not getattr(user, "is_authenticated", False):
             abort(401)
@@ -350,8 +347,6 @@ class TaskView(BaseView):
     def status(self, task_id):
         from flask import jsonify
 
-        from app.admin.tasks import status_of
-
         response = jsonify(status_of(self._task(task_id), utcnow(), url_for))
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -359,8 +354,6 @@ class TaskView(BaseView):
     @expose("/<int:task_id>/cancel", methods=["POST"])
     def cancel(self, task_id):
         from flask import jsonify
-
-        from app.admin.tasks import cancel, status_of
 
         task = self._task(task_id)
         try:
@@ -379,9 +372,6 @@ class PasswordResetView(BaseView):
     @expose("/", methods=["GET", "POST"])
     def request_reset(self):
         from flask import current_app
-
-        from app.core.column_types import utcnow
-        from app.policy import accounts
 
         if request.method == "POST":
             now = utcnow()
@@ -408,8 +398,6 @@ class PasswordResetView(BaseView):
 
     @expose("/reset/<token>", methods=["GET", "POST"])
     def reset(self, token):
-        from app.core.column_types import utcnow
-        from app.policy import accounts
 
         now = utcnow()
         user = accounts.user_for_reset_token(db.session, token, now)
@@ -451,7 +439,6 @@ class ChangeLogView(CrmView):
     @expose("/record/<resource>/<int:record_id>")
     @has_access
     def record(self, resource, record_id):
-        from app.policy.audit import decoded, describe, history
 
         entries = [(entry, decoded(entry)) for entry in history(db.session, resource, record_id)]
         return self.render_template(
@@ -481,7 +468,6 @@ class AccountSecurityView(CrmView):
 
     @action("unlock", _("Unlock"), _("Unlock the selected accounts?"), "fa-unlock", multiple=True, single=True)
     def unlock(self, items):
-        from app.policy.accounts import unlock
 
         items = items if isinstance(items, list) else [items]
         for item in items:

@@ -38,6 +38,7 @@ from app.core.clock import local_zone
 from app.core.redaction import redact_for_staff
 from app.core.column_types import utcnow
 from app.core.validation import check_period, parse_tiers
+from app.notices.notify import notify_customer
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -517,7 +518,6 @@ def arrears_by_customer(session, today, building_id=None, limit=50, offset=0):
 def send_payment_reminders(session, now, today, interval_days):
     """Queue the payment-reminder notice to each customer with overdue bills, at most once per
     ``interval_days``, and log it on the customer's communication timeline. Returns how many."""
-    from app.notices.notify import notify_customer
 
     cutoff = now - datetime.timedelta(days=interval_days)
     due = session.execute(

@@ -18,6 +18,7 @@ from app.core.errors import DomainError
 from app.models import Communication, Customer, Holiday, OutboxMessage
 from app.core.redaction import redact_for_staff
 from app.notices.notify import check_template, load_template, notify_customer, render
+from app.notices.notify import channel_order, customer_channels, customer_message
 
 CHANNEL_TO_COMMUNICATION = {"wechat": "wechat", "sms": "sms", "email": "email", "inapp": "phone"}
 HOLIDAY_VARIABLES = ("customer_name", "holiday")
@@ -89,7 +90,6 @@ def _log(session, customer, message, now):
 
 
 def _queue_custom(session, customer, key, subject, body, now, responsible_user_id):
-    from app.notices.notify import channel_order, customer_channels, customer_message
 
     if session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
         return None

@@ -22,6 +22,8 @@ from app.models import Customer, Survey, SurveyAnswer, SurveyQuestion, SurveyRec
 from app.notices.notify import channel_order, customer_channels, customer_message, render
 from app.policy.permissions import ACTION_EDIT, RESOURCE_SURVEY
 from app.core.column_types import utcnow
+from app.notices.broadcasts import segment
+from app.models import BackgroundTask
 
 SALT = "survey-link"
 SUBJECT = "满意度调查：{title}"
@@ -59,7 +61,6 @@ def check_survey(survey):
 
 
 def segment_of(survey, today):
-    from app.notices.broadcasts import segment
 
     criteria = pytypes.SimpleNamespace(
         buildings=survey.buildings,
@@ -163,7 +164,6 @@ class SurveySendTask(tasks.TaskKind):
         return [(ACTION_EDIT, RESOURCE_SURVEY)]
 
     def check(self, session, args):
-        from app.models import BackgroundTask
 
         survey = session.get(Survey, args.get("survey_id")) if isinstance(args.get("survey_id"), int) else None
         if survey is None:

@@ -39,10 +39,14 @@ from app.policy.permissions import (
 from app.tickets import return_visits
 from app.web.interface import CrmInterface
 from app.web.model_view import CrmView
+from app.core.clock import local_today
+from app.admin.tasks import enqueue
+from app.admin.tasks import task_for
+from app.core.clock import local_zone
+from app.web.exports import record_export, write_xlsx
 
 
 def _local_today():
-    from app.core.clock import local_today
 
     return local_today()
 
@@ -371,7 +375,6 @@ class SurveyView(CrmView):
 
     def _send(self, item):
         """Queued as a background task (app.care.surveys.SurveySendTask); the results page shows its progress."""
-        from app.admin.tasks import enqueue
 
         try:
             task = enqueue(db.session, g.user, "survey_send", {"survey_id": item.id}, utcnow())
@@ -404,7 +407,6 @@ class SurveyView(CrmView):
     @expose("/results/<int:pk>")
     @has_access
     def results(self, pk):
-        from app.admin.tasks import task_for
 
         survey = self.datamodel.get(pk) or abort(404)
         task = (
@@ -424,8 +426,6 @@ class SurveyView(CrmView):
     @expose("/export_answers/<int:pk>")
     @has_access
     def export_answers(self, pk):
-        from app.core.clock import local_zone
-        from app.web.exports import record_export, write_xlsx
 
         survey = self.datamodel.get(pk) or abort(404)
         labels, rows = surveys.answer_rows(db.session, survey)
@@ -534,7 +534,6 @@ class MaintenancePlanView(CrmView):
     }
 
     def check_record(self, item):
-        from app.core.clock import local_zone
 
         maintenance.check_plan(item, local_zone())
 

@@ -17,6 +17,7 @@ from app.policy.permissions import (
 from app.tickets.views import CommunicationView, TicketView
 from app.web.interface import CrmInterface
 from app.web.model_view import CrmView
+from app.customers.timeline import customer_timeline
 
 
 class ResidenceView(CrmView):
@@ -82,7 +83,6 @@ class CustomerView(CrmView):
     @has_access
     def timeline(self, pk):
         """客户时间线: tickets, communications, bills, payments and messages, newest first."""
-        from app.customers.timeline import customer_timeline
 
         customer = db.session.get(models.Customer, pk) or abort(404)
         return self.render_template(

@@ -43,6 +43,11 @@ from app.models import (
 )
 from app.policy.permissions import ROLE_MANAGER, ROLE_SERVICE, ROLE_SUPERVISOR, ROLE_TECHNICIAN
 from app.core.column_types import TICKET_STATUSES, TICKET_TYPES
+from app.tickets.ratings import check_rating
+from app.tickets.sla import fallback_minutes, level_two_delay, policy_table
+from app.tickets.sla import escalate_overdue
+from app.billing.bills import generate_bills
+from app.admin.numbering import next_number
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -588,8 +593,6 @@ def _escalation_moments(ticket, steps, level_two_after):
 
 def _apply_step(session, ticket, what, details, when):
     if what == "rating":
-        from app.tickets.ratings import check_rating
-
         recorded_by = details["recorded_by"]
         check_rating(session, ticket, details["stars"], details["source"], getattr(recorded_by, "id", None))
         session.add(
@@ -616,8 +619,6 @@ def _apply_step(session, ticket, what, details, when):
 def _create_tickets(session, plain, rng, customers, primary, departments, users, now):
     """The tickets of the last HISTORY_DAYS, each taken through its history at the moments it happened
     (numbers by creation day, response, resolution, ratings, closing, the escalation sweep's work)."""
-    from app.core.clock import local_zone
-    from app.tickets.sla import fallback_minutes, level_two_delay, policy_table
 
     zone = local_zone()
     level_two_after = level_two_delay(session)
@@ -684,7 +685,6 @@ def _create_tickets(session, plain, rng, customers, primary, departments, users,
 
 
 def _replay(session, timeline, written, now, level_two_after, zone):
-    from app.tickets.sla import escalate_overdue
 
     for when, _index, what, ticket, details in timeline:
         if when > now:
@@ -795,7 +795,6 @@ def _create_meter_readings(rng, units, now, zone):
 
 def _create_bills(session, now, zone):
     """The billed months' bills, made by the billing run itself at the moment the job ran each month."""
-    from app.billing.bills import generate_bills
 
     runs = []
     today = now.astimezone(zone).date()
@@ -811,7 +810,6 @@ def _create_bills(session, now, zone):
 def _create_payments(session, rng, bills, users, now, zone):
     """Most bills paid around their due date (a few in part, some not yet); receipts numbered by the day
     they were paid."""
-    from app.admin.numbering import next_number
 
     payments = []
     for bill in bills:

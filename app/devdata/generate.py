@@ -62,6 +62,8 @@ from app.models import (
     customer_tag,
 )
 from app.tickets.sla import FALLBACK, LEVEL_TWO_AFTER, RAISED_PRIORITY, policy_table
+from app.core.clock import local_zone
+from app.models import TicketRating
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -333,7 +335,6 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     policies = policy_table(connection)  # the firm's own service levels where it has set them
 
     # tickets and their history, oldest first, numbered by their creation day (local time)
-    from app.core.clock import local_zone
 
     zone = local_zone()
     sequences = {}
@@ -572,8 +573,6 @@ def rate_tickets(connection):
     """Six in ten finished tickets rated by their customer when resolved, mostly 4 or 5 stars
     (one INSERT … SELECT; the ratings follow the ticket ids, so they are the same for a seed)."""
     from sqlalchemy import case, insert, literal
-
-    from app.models import TicketRating
 
     bucket = (Ticket.id // 10) % 10
     stars = case((bucket == 0, 2), (bucket == 1, 3), (bucket < 5, 4), else_=5)

@@ -22,6 +22,9 @@ from app.core.clock import local_midnight
 from app.core.errors import DomainError
 from app.models import MaintenanceOccurrence, MaintenancePlan, Ticket, TicketEvent
 from app.core.column_types import INSPECTION_RESULTS
+from app.tickets.lifecycle import check_note_allowed
+from app.models import OPEN_STATUSES
+from app.tickets.lifecycle import manages_tickets
 
 MAX_OCCURRENCES = 366  # per plan per run: a safety net against a rule that fires every minute
 
@@ -150,7 +153,6 @@ def apply_inspection(session, occurrence, actor_id, now):
 
     As for a note on the ticket: the desk and supervisors may record it, a technician only on their own tickets.
     """
-    from app.tickets.lifecycle import check_note_allowed
 
     if occurrence.ticket is not None:
         check_note_allowed(session, occurrence.ticket, actor_id)
@@ -179,8 +181,6 @@ def due_inspections(session, actor_id, limit=100):
     """The inspections waiting for a result that ``actor_id`` records: the open maintenance work orders
     assigned to them, or for those who work any ticket (app.tickets.lifecycle.manages_tickets) every one their row
     scope shows; the earliest due first."""
-    from app.models import OPEN_STATUSES
-    from app.tickets.lifecycle import manages_tickets
 
     query = (
         select(MaintenanceOccurrence)

@@ -8,8 +8,6 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from app.core import column_types as types
 from app.core.clock import utcnow
@@ -18,7 +16,7 @@ from app.core.extensions import db
 from app.core.people import person_name
 from app.facilities.maintenance import due_inspections, record_inspection
 from app.mobile.blueprint import may, mobile
-from app.models import MaintenanceOccurrence, Ticket, TicketEvent
+from app.models import MaintenanceOccurrence
 from app.policy.attachments import is_image, original_name
 from app.policy.field_permissions import shown_value
 from app.policy.permissions import RESOURCE_CUSTOMER
@@ -32,7 +30,9 @@ from app.tickets.lifecycle import (
     resolve,
     start_work,
     ticket_actions,
+    ticket_by_id,
     ticket_by_number,
+    ticket_history,
 )
 from app.tickets.sla import remaining_text
 from app.web.fields import max_upload_bytes
@@ -95,16 +95,7 @@ def ticket(number):
     ticket = _ticket(number)
     events = []
     if may("can_read", "TicketEvent"):  # the history is a model of its own, granted apart
-        events = (
-            db.session.execute(
-                select(TicketEvent)
-                .options(joinedload(TicketEvent.actor))
-                .where(TicketEvent.ticket_id == ticket.id)
-                .order_by(TicketEvent.at, TicketEvent.id)
-            )
-            .scalars()
-            .all()
-        )
+        events = ticket_history(db.session, ticket)
     attachments = ticket.attachments if may("can_read", "TicketAttachment") else []
     phone, tel = _phone(ticket)
     actions = ticket_actions(db.session, ticket, current_user.id, may("can_edit"))
@@ -227,7 +218,7 @@ def record(occurrence_id):
 
 
 def _ticket_by_id(ticket_id):
-    ticket = db.session.execute(select(Ticket).where(Ticket.id == ticket_id)).scalar_one_or_none()
+    ticket = ticket_by_id(db.session, ticket_id)
     if ticket is None:
         abort(404)
     return ticket

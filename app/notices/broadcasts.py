@@ -22,6 +22,7 @@ from app.notices.notify import (
     render,
     template_problems_log,
 )
+from app.web.listing import ListArgs
 
 VARIABLES = ("customer_name", "link")
 SALT = "broadcast-link"
@@ -70,8 +71,6 @@ def saved_view_customers(saved_view):
     """The ids of the customers a saved customer list view shows, read through the list page's own
     filters and quick search (the one implementation of what a list shows)."""
     from flask import current_app
-
-    from app.web.listing import ListArgs
 
     view = next((v for v in current_app.appbuilder.baseviews if type(v).__name__ == saved_view.view), None)
     if view is None or view.datamodel.obj is not Customer:

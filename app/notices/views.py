@@ -25,10 +25,12 @@ from app.policy.permissions import (
 )
 from app.web.interface import CrmInterface
 from app.web.model_view import CrmModelView, CrmView
+from app.web.saved_views import views_for
+from app.notices.notify import check_template
+from app.notices.notify import retry_failed
 
 
 def _my_customer_views():
-    from app.web.saved_views import views_for
 
     return views_for(db.session, g.user.id, [role.id for role in g.user.roles], "CustomerView")
 
@@ -204,7 +206,6 @@ class MessageTemplateView(CrmView):
     description_columns = {"body": LazyString(lambda: str(_("Variables: %(names)s", names=variables_help())))}
 
     def check_record(self, item):
-        from app.notices.notify import check_template
 
         check_template(item.key, item.subject, item.body)
 
@@ -252,8 +253,6 @@ class OutboxView(CrmView):
         "resend", _("Send again"), _("Send the selected failed messages again?"), "fa-redo", multiple=True, single=True
     )
     def resend(self, items):
-        from app.core.column_types import utcnow
-        from app.notices.notify import retry_failed
 
         items = items if isinstance(items, list) else [items]
         count = retry_failed(db.session, [item.id for item in items], utcnow())

@@ -14,6 +14,14 @@ from sqlalchemy import select, update
 
 from app.core.signing import serializer
 from app.models import AccountSecurity, LoginThrottle
+from app.core.extensions import db
+from app.models import LoginNameLock
+from app.policy.audit import record_event
+from app.core.clock import to_local
+from app.models import PasswordResetToken
+from app.policy.records import current_actor_id
+from app.models import AccountMail
+from app.notices.channels import PermanentFailure
 
 MIN_LENGTH = 10
 # The most used passwords (global lists and the common Chinese ones); never accepted.
@@ -119,8 +127,6 @@ def _usernames_in_request():
     if target and "resetpassword" in request.path:
         from flask_appbuilder.security.sqla.models import User
 
-        from app.core.extensions import db
-
         other = db.session.get(User, target)
         names.append(other.username if other else None)
     return [n for n in names if n]
@@ -161,7 +167,6 @@ def name_hash(name):
 def locked_until(session, user_id, name, now):
     """Until when a sign-in is refused as locked, or None: the account's lock, or for a name no
     account has, the same kind of lock kept for the name (so both read alike)."""
-    from app.models import LoginNameLock
 
     if user_id is not None:
         state = session.get(AccountSecurity, user_id)
@@ -176,7 +181,6 @@ def record_unknown_failure(session, name, now, max_failures, lock_minutes):
     """A failed sign-in with a name no account has, counted and locked exactly like an account's
     (record_failure), so that the reply after the ``max_failures``-th is the same. Returns the
     lock's end or None."""
-    from app.models import LoginNameLock
 
     key = name_hash(name)
     session.execute(
@@ -204,8 +208,6 @@ def record_failure(session, user_id, now, max_failures, lock_minutes):
     state.failed_logins = (state.failed_logins or 0) + 1
     state.last_failure_at = now
     if state.failed_logins >= max_failures:
-        from app.policy.audit import record_event
-
         state.locked_until = now + datetime.timedelta(minutes=lock_minutes)
         state.failed_logins = 0
         record_event(
@@ -224,7 +226,6 @@ def record_failure(session, user_id, now, max_failures, lock_minutes):
 
 def locked_message(until):
     """What a refused sign-in of a locked account (or name) is told: locked, and until when, local time."""
-    from app.core.clock import to_local
 
     return _(
         "This account is locked after too many failed sign-ins. Try again after %(time)s.",
@@ -413,9 +414,6 @@ def _account_changes(session, flush_context):
     from flask_appbuilder.security.sqla.models import User
     from sqlalchemy import delete, insert, inspect
 
-    from app.models import PasswordResetToken
-    from app.policy.records import current_actor_id
-
     new_users = [item.id for item in session.new if isinstance(item, User) and item.id is not None]
     if new_users and current_actor_id(session) is not None:
         session.connection().execute(
@@ -483,8 +481,6 @@ def request_password_reset(session, user, base_url, now, minutes):
     or address-less account: the caller answers the same either way). Returns the mail or None."""
     import secrets
 
-    from app.models import AccountMail, PasswordResetToken
-
     if user is None or not user.is_active or not user.email:
         return None
     expires_at = now + datetime.timedelta(minutes=minutes)
@@ -524,7 +520,6 @@ def request_password_reset(session, user, base_url, now, minutes):
 
 
 def _usable_token(token, now):
-    from app.models import PasswordResetToken
 
     return (
         PasswordResetToken.token_hash == _token_hash(token),
@@ -537,8 +532,6 @@ def user_for_reset_token(session, token, now):
     """The active account a reset link is for, or None (unknown, expired, used or ended)."""
     from flask_appbuilder.security.sqla.models import User
 
-    from app.models import PasswordResetToken
-
     user_id = session.execute(select(PasswordResetToken.user_id).where(*_usable_token(token, now))).scalar()
     user = session.get(User, user_id) if user_id is not None else None
     return user if user is not None and user.is_active else None
@@ -548,7 +541,6 @@ def redeem_reset_token(session, token, now):
     """Spend a reset link: the account it is for, or None when it is no longer usable. Marked used
     with a conditional UPDATE (two submissions cannot both pass) in the caller's transaction: the
     caller sets the new password and commits, which also ends the account's other links."""
-    from app.models import PasswordResetToken
 
     user = user_for_reset_token(session, token, now)
     if user is None:
@@ -566,8 +558,6 @@ def deliver_account_mail(session, email_sender, now, max_attempts=4, backoff=ACC
     """Send due account mail by email, each row once (claimed by a conditional UPDATE, like the outbox).
     The body is erased once the mail is sent, has failed for good or its link has expired.
     Returns {"sent": n, "retry": n, "failed": n}."""
-    from app.models import AccountMail
-    from app.notices.channels import PermanentFailure
 
     counts = {"sent": 0, "retry": 0, "failed": 0}
     session.execute(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app import models
 from app.policy.records import current_actor_id
 from app.core.column_types import utcnow
+from app.models import ChangeLog
 
 SKIPPED_FIELDS = {
     "created_at",
@@ -155,7 +156,6 @@ def _client_ip():
 
 def record_event(session, action, resource, record_id=0, summary="", actor_id=None, details=None, commit=True):
     """Log something that is not a record change: a login, a failed login, a lock, an export, a job run."""
-    from app.models import ChangeLog
 
     session.add(
         ChangeLog(

@@ -12,6 +12,11 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.models import FieldPermission
+from app import models
+from app.policy.permissions import ACTION_READ, CRM_RESOURCES
+from app.core.extensions import db
+from app.core.errors import DomainError
+from app.policy.principal import current_principal
 
 HIDDEN = "hidden"
 MASKED = "masked"
@@ -123,7 +128,6 @@ def display_field(model):
 def _display_fields(resource):
     """The fields a record of ``resource`` prints when another record names it: its declared
     ``__str_fields__`` (what its __str__ reads), or its display field."""
-    from app import models
 
     model = getattr(models, resource, None)
     declared = getattr(model, "__str_fields__", None)
@@ -136,7 +140,6 @@ def _display_fields(resource):
 @functools.lru_cache(maxsize=1024)
 def _relation_target(resource, relation):
     """The permission resource (model name) a relation of ``resource`` leads to, or None."""
-    from app import models
 
     model = getattr(models, resource or "", None)
     mapper = getattr(model, "__mapper__", None)
@@ -147,14 +150,11 @@ def _relation_target(resource, relation):
 
 def field_access_for(principal, resource):
     """The field levels that apply to ``principal`` on ``resource`` (levels loaded once per principal)."""
-    from app.policy.permissions import ACTION_READ, CRM_RESOURCES
 
     if principal.permissions is None:  # the admin role and the system see and edit every field
         return FieldAccess({}, resource, {})
     levels = principal.cache.get("field_levels")
     if levels is None:
-        from app.core.extensions import db
-
         levels = principal.cache["field_levels"] = load_all_levels(db.session, list(principal.role_ids))
     return FieldAccess(
         levels.get(resource, {}),
@@ -230,7 +230,6 @@ def matrix_levels(session, resource):
 
 def save_matrix(session, resource, matrix, known_fields, role_ids):
     """Replace the field permissions of ``resource`` with ``matrix`` {(role_id, field): level} in one go."""
-    from app.core.errors import DomainError
 
     for (role_id, field), level in matrix.items():
         if field not in known_fields or role_id not in role_ids:
@@ -267,7 +266,6 @@ def shown_value(record, name):
     Custom pages print fields through this (the ``field(record, name)`` template global) so that the
     levels hold there as on the generated pages.
     """
-    from app.policy.principal import current_principal
 
     if record is None:
         return ""

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import select
+from app.models import StaffProfile
+from app.core.extensions import db
 
 # Row scope, granted per resource like any permission (app.policy.permissions grants them to the built-in roles).
 ACTION_SEE_ALL = "can_see_all"  # every row of the resource
@@ -103,7 +105,6 @@ def principal_for(session, user):
 
 
 def _principal_for(session, user):
-    from app.models import StaffProfile
 
     if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "id", None) is None:
         return anonymous_principal(session)
@@ -170,7 +171,6 @@ def _request_user():
 
 
 def _principal_of(user):
-    from app.core.extensions import db
 
     principal = anonymous_principal(db.session) if user is None else principal_for(db.session, user)
     g._crm_principal = (user, principal)

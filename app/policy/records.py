@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, with_parent
 
 from app.core.errors import DeleteRefused, DomainError
 from app import models
+from app.core.clock import utcnow
 
 # relation name -> message; a record with any related row there cannot be deleted.
 DELETE_GUARDS = {
@@ -118,7 +119,6 @@ def check_update(session, item):
 def flush_time(session):
     """The moment a flush records (numbers, history, notices): now, or the moment a loader replaying
     past events has set as ``session.info["as_of"]`` (the demo writes its months of history so)."""
-    from app.core.clock import utcnow
 
     return session.info.get("as_of") or utcnow()
 

@@ -37,6 +37,9 @@ from app.models import (
 )
 from app.core.column_types import WIDGET_SOURCES
 from app.property.units import in_building  # noqa: F401  (app.reporting.reports reads it from here)
+from app.billing.bills import aging_labels, arrears_by_building as by_building
+from app.web.interface import display_column
+from app.models import DashboardWidget
 
 SOURCES = {
     "Ticket": Ticket,
@@ -417,7 +420,6 @@ def collection_rate(session, flt):
 
 def arrears_by_building(session, flt):
     """The arrears-by-building figure (app.billing.bills) as a chart, as of today (not the date range)."""
-    from app.billing.bills import aging_labels, arrears_by_building as by_building
 
     rows = by_building(session, flt.today, flt.building_id, limit=15)
     data = WidgetData("stacked", [r["name"] for r in rows], unit="¥")
@@ -772,7 +774,6 @@ def widget_query(widget, flt, dialect):
         prop = getattr(model, widget.group_by).property
         target = prop.mapper.class_
         local = list(prop.local_columns)[0]
-        from app.web.interface import display_column
 
         label = getattr(target, display_column(target))
         return (
@@ -837,7 +838,6 @@ def widget_data(session, widget, flt, access):
 
 def visible_widgets(session, user_role_ids):
     """The active UI-defined widgets for a user's roles (a widget with no roles is for everyone)."""
-    from app.models import DashboardWidget
 
     widgets = (
         session.execute(

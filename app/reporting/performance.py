@@ -7,6 +7,7 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app.models import Department, Ticket, TicketRating
+from app.core.people import person_name
 
 
 def _minutes(later, earlier):
@@ -68,6 +69,5 @@ def staff_performance(session, start, end, ratings=True):
 def _person(user):
     if user is None:
         return "—"
-    from app.core.people import person_name
 
     return person_name(user)

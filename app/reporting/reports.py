@@ -14,6 +14,7 @@ from app.core.workbooks import new_workbook
 from app.reporting.dashboards import _where, department_performance, in_building, tickets_per_day
 from app.models import Bill, Building, Department, Ticket, TicketRating, Unit
 from app.core.column_types import TICKET_TYPES
+from app.billing.bills import aging_labels, arrears_by_building
 
 
 class Table:
@@ -114,7 +115,6 @@ def service_report(session, flt, ratings=True):
 def collection_report(session, flt):
     """Billed, collected, written off and outstanding per month and per building for the periods
     (months) of ``flt``, with the collection rate; and today's arrears by age per building."""
-    from app.billing.bills import aging_labels, arrears_by_building
 
     outstanding = Bill.outstanding
     months = session.execute(

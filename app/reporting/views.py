@@ -38,6 +38,9 @@ from app.reporting.dashboards import (
 )
 from app.web.interface import CrmInterface
 from app.web.model_view import CrmView
+from app.reporting.reports import collection_report, service_report
+from app.policy.audit import record_event
+from app.reporting.reports import workbook
 
 
 def _today():
@@ -260,7 +263,6 @@ class ReportView(BaseView):
     REPORTS = {"service": _("Service performance report"), "collection": _("Fee collection report")}
 
     def _tables(self, kind, flt):
-        from app.reporting.reports import collection_report, service_report
 
         if kind == "service":  # ratings figure only for who may see ratings' stars
             return service_report(db.session, flt, may_read_field(current_principal(), "TicketRating", "stars"))
@@ -295,8 +297,6 @@ class ReportView(BaseView):
     @expose("/<kind>.xlsx")
     @has_access
     def download(self, kind):
-        from app.policy.audit import record_event
-        from app.reporting.reports import workbook
 
         if kind not in self.REPORTS:
             return jsonify({"error": str(_("No such report."))}), 404

@@ -15,7 +15,7 @@ from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.notices import notify
 from app.policy.attachments import remove_stored, save_upload
@@ -38,6 +38,9 @@ from app.core.clock import local_zone
 from app.policy.principal import permits
 from app.policy.permissions import ACTION_MANAGE, RESOURCE_TICKET
 from app.core.column_types import NOTIFY_CHANNELS, TICKET_STATUSES, utcnow
+from app.policy.attachments import original_name
+from app.tickets.ratings import rating_url
+from app.policy.records import UPDATE_CHECKS
 
 
 # from status -> statuses it may move to
@@ -228,8 +231,6 @@ def _log_ticket_changes(session, flush_context, instances):
     pending = {}
     for item in list(session.new):
         if isinstance(item, TicketAttachment) and (item.ticket is not None or item.ticket_id is not None):
-            from app.policy.attachments import original_name
-
             owner = {"ticket": item.ticket} if item.ticket is not None else {"ticket_id": item.ticket_id}
             session.add(
                 TicketEvent(
@@ -270,8 +271,6 @@ def _log_ticket_changes(session, flush_context, instances):
             if status[1] == "resolved":
                 note = item.resolution
                 if has_app_context() and item.id is not None:
-                    from app.tickets.ratings import rating_url
-
                     # the link goes in the customer's own message only: whoever holds it rates as the
                     # customer, so the history (read by the handler) says where it went, never what it is
                     link = rating_url(current_app.config["CRM_BASE_URL"], current_app.config["SECRET_KEY"], item)
@@ -390,7 +389,6 @@ def _rating_link_sent(ticket, message):
 
 
 def register(session_class=Session):
-    from app.policy.records import UPDATE_CHECKS
 
     UPDATE_CHECKS[Ticket] = check_ticket_change
     if not event.contains(session_class, "before_flush", _log_ticket_changes):
@@ -617,3 +615,23 @@ def pending_tickets(session, limit=200):
 def ticket_by_number(session, number):
     """The ticket with this number as the acting principal may see it (row scope), or None."""
     return session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
+
+
+def ticket_by_id(session, ticket_id):
+    """The ticket as the acting principal may see it (row scope), or None."""
+    return session.execute(select(Ticket).where(Ticket.id == ticket_id)).scalar_one_or_none()
+
+
+def ticket_history(session, ticket):
+    """A ticket's history in the order it happened, with who did each step: the work page's and the
+    phone's (the history is a model of its own: callers ask first whether it may be read)."""
+    return (
+        session.execute(
+            select(TicketEvent)
+            .options(joinedload(TicketEvent.actor))
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.at, TicketEvent.id)
+        )
+        .scalars()
+        .all()
+    )

@@ -20,6 +20,8 @@ from app.core.people import person_name
 from app.core.errors import DomainError
 from app.models import ReturnVisit, ReturnVisitRule, Ticket, TicketEvent
 from app.core.column_types import VISIT_RESULTS
+from app.notices.notify import escalation_recipients, notify_staff
+from app.tickets.sla import escalate
 
 FINISHED = ("resolved", "closed")
 LOOKBACK = datetime.timedelta(days=60)  # tickets resolved longer ago than this are no longer visited
@@ -89,7 +91,6 @@ def check_result(visit):
 def apply_result(session, visit, actor_id, now):
     """Check and apply a recorded result (in the caller's transaction): the visit is done, and an
     unsatisfied customer reopens (resolved) or escalates (closed) the ticket."""
-    from app.notices.notify import escalation_recipients, notify_staff
 
     check_result(visit)
     visit.status, visit.visited_at, visit.visited_by_id = "done", now, actor_id
@@ -102,8 +103,6 @@ def apply_result(session, visit, actor_id, now):
         session.add(TicketEvent(ticket=ticket, at=now, actor_id=actor_id, kind="note", note=note))
         outcome = "reopened"
     else:
-        from app.tickets.sla import escalate
-
         # as the overdue sweep escalates: level 1 raises the priority and tells the supervisors,
         # level 2 and beyond tell the managers
         escalate(session, ticket, now, note, actor_id)

@@ -7,8 +7,6 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from wtforms import MultipleFileField, TextAreaField
 
 from app import models
@@ -19,7 +17,8 @@ from app.core.errors import DomainError
 from app.core.extensions import db
 from app.core.labels import COLUMN_LABELS
 from app.core.people import person_name
-from app.policy.attachments import ALLOWED, DOCUMENTS, remove_stored, save_upload
+from app.facilities.maintenance import record_inspection
+from app.policy.attachments import ALLOWED, DOCUMENTS, original_name, remove_stored, save_upload
 from app.policy.field_permissions import shown_value
 from app.policy.permissions import (
     RESOURCE_COMMUNICATION,
@@ -32,14 +31,21 @@ from app.policy.permissions import (
     RESOURCE_UNIT,
 )
 from app.tickets.lifecycle import (
+    add_note_with_files,
     attach_files,
+    handlers,
     intake_context,
     my_open_criteria,
     pending_criteria,
+    reassign,
+    resolve,
     start_work,
+    ticket_actions,
     ticket_by_number,
+    ticket_history,
 )
 from app.tickets.ratings import STAFF_SOURCES as STAFF_RATING_SOURCES
+from app.tickets.ratings import check_rating
 from app.tickets.sla import remaining_text
 from app.web.fields import AttachmentField, choice_select, max_upload_bytes, uploads_validator
 from app.web.interface import CrmInterface
@@ -375,23 +381,12 @@ class TicketWorkView(BaseView):
     @expose("/<number>")
     @has_access
     def work(self, number):
-        from app.policy.attachments import original_name
-        from app.tickets.lifecycle import handlers, ticket_actions
 
         ticket = self._ticket(number)
         sm = self.appbuilder.sm
         events = []
         if sm.has_access("can_read", "TicketEvent"):  # the history is a model of its own, granted apart
-            events = (
-                db.session.execute(
-                    select(models.TicketEvent)
-                    .options(joinedload(models.TicketEvent.actor))
-                    .where(models.TicketEvent.ticket_id == ticket.id)
-                    .order_by(models.TicketEvent.id)
-                )
-                .scalars()
-                .all()
-            )
+            events = ticket_history(db.session, ticket)
         attachments = ticket.attachments if sm.has_access("can_read", "TicketAttachment") else []
         actions = ticket_actions(db.session, ticket, g.user.id, sm.has_access("can_edit", RESOURCE_TICKET))
         staff = []
@@ -424,7 +419,6 @@ class TicketWorkView(BaseView):
     @expose("/<number>/resolve", methods=["POST"])
     @has_access
     def resolve(self, number):
-        from app.tickets.lifecycle import resolve
 
         ticket = self._ticket(number)
         return self._done(
@@ -436,7 +430,6 @@ class TicketWorkView(BaseView):
     @expose("/<number>/reassign", methods=["POST"])
     @has_access
     def reassign(self, number):
-        from app.tickets.lifecycle import reassign
 
         ticket = self._ticket(number)
         assignee = request.form.get("assignee", type=int)
@@ -447,7 +440,6 @@ class TicketWorkView(BaseView):
     @expose("/<number>/note", methods=["POST"])
     @has_access
     def note(self, number):
-        from app.tickets.lifecycle import add_note_with_files
 
         ticket = self._ticket(number)
 
@@ -469,7 +461,6 @@ class TicketWorkView(BaseView):
     @has_access
     def inspection(self, number):
         """A maintenance work order's inspection result and readings (app.facilities.maintenance)."""
-        from app.facilities.maintenance import record_inspection
 
         ticket = self._ticket(number)
         if not ticket.maintenance:
@@ -526,7 +517,6 @@ class TicketRatingView(CrmView):
     add_form_extra_fields = {"source": choice_select(_("Source"), STAFF_RATING_SOURCES, True, "phone")}
 
     def pre_add(self, item):
-        from app.tickets.ratings import check_rating
 
         item.recorded_by_id = g.user.id
         try:

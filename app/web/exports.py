@@ -14,6 +14,12 @@ import tempfile
 from decimal import Decimal
 
 from app.core.workbooks import new_workbook
+from app.models import ExportLog
+from app.policy.audit import record_event
+from app.models import ExportJob
+from app.web.listing import ListArgs
+from app.policy.principal import acting_as, principal_for
+from app.models import Notification
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -74,9 +80,6 @@ def write_xlsx(columns, labels, rows, sheet_name="Sheet1", zone=None):
 
 def record_export(session, actor_id, resource, query, rows, now):
     """Every export is logged: who, when, which list, which filters, how many rows."""
-    from app.models import ExportLog
-
-    from app.policy.audit import record_event
 
     session.add(ExportLog(at=now, user_id=actor_id, resource=resource, query=query[:2000], rows=rows))
     record_event(
@@ -94,7 +97,6 @@ def record_export(session, actor_id, resource, query, rows, now):
 
 def queue_export(session, user_id, view, title, query, now):
     """Hand an export too large for a request to the scheduler (run_export_jobs)."""
-    from app.models import ExportJob
 
     job = ExportJob(user_id=user_id, view=view, title=title[:100], query=query[:4000], status="queued", created_at=now)
     session.add(job)
@@ -112,11 +114,7 @@ def run_export_jobs(app, session, now, folder, keep_days=7):
     from flask_appbuilder.security.sqla.models import User
     from flask_babel import gettext
 
-    from app.web.listing import ListArgs
-    from app.policy.principal import acting_as, principal_for
     from sqlalchemy import select, update
-
-    from app.models import ExportJob, Notification
 
     done = 0
     for job_id in (
@@ -162,8 +160,6 @@ def _remove_old_files(session, folder, now, keep_days):
     import os
 
     from sqlalchemy import select
-
-    from app.models import ExportJob
 
     old = (
         session.execute(

@@ -60,6 +60,9 @@ from app.web.filters import FilterInBuilding, FilterInUnit, building_argument, q
 from app.web.interface import cell_renderer, column_getter, column_info, eager_options, page_columns, relation_target
 from app.web.listing import ListArgs, export_value, masking, record_ids
 from app.web.saved_views import delete_view, save_view, views_for
+from app.models import Building
+from app.models import Unit
+from app.web.exports import queue_export
 
 
 def model_label(model):
@@ -375,7 +378,6 @@ class CrmModelView(ModelView):
         building = building_argument(self.datamodel.obj)
         if building is None or not units_searchable(self.datamodel.obj, self._field_access()):
             return None
-        from app.models import Building
 
         found = db.session.get(Building, building)
         return found.name if found else "—"
@@ -386,7 +388,6 @@ class CrmModelView(ModelView):
         model = self.datamodel.obj
         if not self.unit_filters or not units_searchable(model, self._field_access()):
             return None
-        from app.models import Building, Unit
 
         sm = self.appbuilder.sm
         filters = {}
@@ -658,8 +659,6 @@ class CrmModelView(ModelView):
         query = self._export_query(args)
         limit = current_app.config["CRM_EXPORT_BACKGROUND_ROWS"]
         if query.order_by(None).count() > limit:
-            from app.web.exports import queue_export
-
             queue_export(
                 db.session,
                 g.user.id,

@@ -30,6 +30,23 @@ from app.policy.permissions import (
     ROLE_CONFIGS,
     ROLE_LABELS,
 )
+from app.policy.permission_labels import sorted_permissions
+from app.policy.permission_labels import permission_label
+from app.web.api_labels import DescribedApi
+from app.policy.field_permissions import copy_role
+from app.policy import accounts
+from app.core.clock import timestamp
+from app.policy.accounts import login_statistics
+from app.core.people import person_name
+from app.policy.permission_labels import name_security_models
+from app.policy.field_permissions import field_access_for
+from app.core.column_types import utcnow
+from app.policy.audit import record_event
+from app.policy.accounts import session_version
+from app.policy.accounts import end_sessions
+from app.models import AccountSecurity
+from app.policy.accounts import token_current
+from app.policy.accounts import require_password_change
 
 
 def _client_ip():
@@ -43,8 +60,6 @@ def _permission_choices():
     from flask import current_app
     from sqlalchemy.orm import joinedload
 
-    from app.policy.permission_labels import sorted_permissions
-
     sm = current_app.appbuilder.sm
     model = sm.permissionview_model
     return sorted_permissions(
@@ -53,7 +68,6 @@ def _permission_choices():
 
 
 def _permissions_field():
-    from app.policy.permission_labels import permission_label
 
     return QuerySelectMultipleField(
         _("Permissions"),
@@ -75,7 +89,6 @@ class CrmRoleModelView(RoleModelView):
 
     @action("copyrole", _("Copy Role"), _("Copy the selected roles?"), icon="fa-copy", single=False)
     def copy_role(self, items):
-        from app.policy.field_permissions import copy_role
 
         self.update_redirect()
         for item in items:
@@ -162,7 +175,6 @@ _SECURITY_API_LABELS = {
 
 def _security_api(base, entity):
     """FAB's security API `base`, speaking the user's language (app.web.api_labels)."""
-    from app.web.api_labels import DescribedApi
 
     attributes = {
         "label_columns": dict(
@@ -203,9 +215,6 @@ class CrmAuthDBView(AuthDBView):
         from flask import current_app, g, request, session
         from flask_appbuilder.utils.base import get_safe_redirect
         from flask_login import login_user
-
-        from app.policy import accounts
-        from app.core.clock import timestamp
 
         if g.user is not None and g.user.is_authenticated:
             return redirect(self._get_safe_next_url())
@@ -252,7 +261,6 @@ class CrmUserStatsView(BaseView):
     @expose("/chart/")
     @has_access
     def chart(self):
-        from app.policy.accounts import login_statistics
 
         rows = login_statistics(self.appbuilder.sm.session)
         headers = [str(_("User Name")), str(_("Login count")), str(_("Failed login count"))]
@@ -310,8 +318,6 @@ class CrmSecurityManager(SecurityManager):
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
-        from app.core.people import person_name
-        from app.policy.permission_labels import name_security_models
 
         name_security_models(
             self.user_model,
@@ -329,7 +335,6 @@ class CrmSecurityManager(SecurityManager):
 
     def field_access(self, resource):
         """The acting principal's field levels on ``resource`` (one query per request in all)."""
-        from app.policy.field_permissions import field_access_for
 
         return field_access_for(current_principal(), resource)
 
@@ -348,9 +353,6 @@ class CrmSecurityManager(SecurityManager):
         ``g.crm_login_message``."""
         from flask import current_app, g, has_request_context
         from werkzeug.security import check_password_hash
-
-        from app.policy import accounts
-        from app.core.column_types import utcnow
 
         config = current_app.config
         user = (self.find_user(username=username) or self.find_user(email=username)) if username else None
@@ -402,16 +404,11 @@ class CrmSecurityManager(SecurityManager):
         return refuse(accounts.locked_message(until)) if until is not None else None
 
     def _log_unknown_failure(self, username):
-        from app.policy.audit import record_event
 
         record_event(self.session, "login_failed", "User", 0, (username or "")[:100])
 
     def on_user_login(self, user):
         from flask import has_request_context, session
-
-        from app.policy.accounts import session_version
-        from app.policy.audit import record_event
-        from app.core.column_types import utcnow
 
         if has_request_context():
             session["crm_sv"] = session_version(self.session, user.id)
@@ -419,13 +416,10 @@ class CrmSecurityManager(SecurityManager):
         record_event(self.session, "login", "User", user.id, user.username, actor_id=user.id)
 
     def on_user_login_failed(self, user):
-        from app.policy.audit import record_event
 
         record_event(self.session, "login_failed", "User", user.id, user.username, actor_id=user.id)
 
     def on_user_logout(self, user):
-        from app.policy.accounts import end_sessions
-        from app.policy.audit import record_event
 
         end_sessions(self.session, user.id)  # a copy of the cookie taken before logout stops working
         record_event(self.session, "logout", "User", user.id, user.username, actor_id=user.id)
@@ -434,8 +428,6 @@ class CrmSecurityManager(SecurityManager):
         """(user, session version, must change password) of an active account, or None."""
         from flask_appbuilder.security.sqla.models import User
         from sqlalchemy import select
-
-        from app.models import AccountSecurity
 
         row = self.session.execute(
             select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
@@ -454,9 +446,6 @@ class CrmSecurityManager(SecurityManager):
         and must be the account's current one, so logout, a password change or disabling the account
         end remembered sessions too."""
         from flask import current_app, g, request, session
-
-        from app.policy import accounts
-        from app.core.clock import timestamp
 
         account = self._load_account(pk)
         if account is None:
@@ -482,7 +471,6 @@ class CrmSecurityManager(SecurityManager):
         return jwt_manager
 
     def _token_claims(self, identity):
-        from app.policy.accounts import session_version
 
         try:
             return {"crm_sv": session_version(self.session, int(identity))}
@@ -491,7 +479,6 @@ class CrmSecurityManager(SecurityManager):
 
     def _token_revoked(self, _jwt_header, jwt_data):
         """A token issued before the account's last logout, password change or disabling is refused (401)."""
-        from app.policy.accounts import token_current
 
         return not token_current(self.session, jwt_data.get("sub"), jwt_data.get("crm_sv"))
 
@@ -513,8 +500,6 @@ class CrmSecurityManager(SecurityManager):
         """A new password ends the account's other sessions, tokens and reset links (app.policy.accounts, on
         every path that changes a password); the person changing their own stays signed in."""
         from flask import g, has_request_context, session
-
-        from app.policy.accounts import require_password_change, session_version
 
         super().reset_password(userid, password)
         user = getattr(g, "user", None) if has_request_context() else None

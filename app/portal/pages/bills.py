@@ -2,14 +2,9 @@
 the gateway's notification endpoint, and the local stand-in's 收银台."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext as _
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _
 
-from app.core.clock import local_today, utcnow
-from app.core.errors import DomainError
-from app.core.extensions import csrf, db
-from app.models import Bill, Payment, PaymentOrder, Unit
 from app.billing.payments import (
     GatewayError,
     LocalGateway,
@@ -18,10 +13,14 @@ from app.billing.payments import (
     receive_notification,
     start_payment,
 )
+from app.billing.statement import order_by_trade_number, payment_by_receipt, statement
+from app.core.clock import local_today, utcnow
+from app.core.column_types import BILL_STATUSES, FEE_TYPES, PAYMENT_KINDS, PAYMENT_METHODS, PAYMENT_ORDER_STATUSES
+from app.core.errors import DomainError
+from app.core.extensions import csrf, db
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal, public, tile
 from app.portal.session import current_customer_id, resident_required
-from app.core.column_types import BILL_STATUSES, FEE_TYPES, PAYMENT_KINDS, PAYMENT_METHODS, PAYMENT_ORDER_STATUSES
 
 tile("portal.bills", _("My bills"), "¥")
 
@@ -47,46 +46,14 @@ def _bill_labels():
 @resident_required
 def bills():
     # the resident's session sees only their own bills and payments (app.policy.scoping.resident_options)
-    rows = (
-        db.session.execute(
-            select(Bill)
-            .options(selectinload(Bill.unit).selectinload(Unit.building))
-            .order_by(Bill.period.desc(), Bill.id.desc())
-            .limit(200)
-        )
-        .scalars()
-        .all()
-    )
-    owed = Bill.status.in_(("unpaid", "partial"))
-    arrears, overdue = db.session.execute(
-        select(
-            func.coalesce(func.sum(Bill.outstanding), 0),
-            func.coalesce(func.sum(case((Bill.due_date < local_today(), Bill.outstanding), else_=0)), 0),
-        ).where(owed)
-    ).one()
-    payments = (
-        db.session.execute(select(Payment).order_by(Payment.paid_at.desc(), Payment.id.desc()).limit(100))
-        .scalars()
-        .all()
-    )
-    waiting = (  # orders not paid yet, of bills still owed
-        db.session.execute(
-            select(PaymentOrder)
-            .join(Bill, Bill.id == PaymentOrder.bill_id)
-            .where(PaymentOrder.status == "created", owed)
-            .order_by(PaymentOrder.id.desc())
-            .limit(20)
-        )
-        .scalars()
-        .all()
-    )
+    mine = statement(db.session, local_today())
     return render_template(
         "portal/bills.html",
-        bills=rows,
-        arrears=arrears,
-        overdue=overdue,
-        payments=payments,
-        waiting=waiting,
+        bills=mine.bills,
+        arrears=mine.arrears,
+        overdue=mine.overdue,
+        payments=mine.payments,
+        waiting=mine.waiting,
         title=_("My bills"),
         back=url_for("portal.home"),
     )
@@ -95,7 +62,7 @@ def bills():
 @portal.route("/bills/receipts/<receipt_number>")
 @resident_required
 def receipt(receipt_number):
-    payment = db.session.execute(select(Payment).where(Payment.receipt_number == receipt_number)).scalar()
+    payment = payment_by_receipt(db.session, receipt_number)
     if payment is None:
         abort(404)
     return render_template("portal/receipt.html", payment=payment, title=_("Receipt"), back=url_for("portal.bills"))
@@ -115,7 +82,7 @@ def pay_bill(bill_id):
 
 
 def _own_order(out_trade_no):
-    order = db.session.execute(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no)).scalar()
+    order = order_by_trade_number(db.session, out_trade_no)
     if order is None:
         abort(404)
     return order
