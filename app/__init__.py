@@ -10,6 +10,23 @@ from app.policy.field_permissions import shown_value
 from app.policy.principal import resolve_request_principal
 
 from app.core.extensions import appbuilder, csrf, db, migrate
+from app.policy import accounts
+from app.policy import audit
+from app.billing import bills as billing
+from app.notices import broadcasts, notify
+from app.policy import records
+from app.policy import scoping
+from app.tickets import lifecycle as tickets
+from app.core.database import configure_engine, set_read_only
+from app.cli import crm_cli
+from app.policy.accounts import fab_password_validator
+from app.api import register_apis
+from app.views import register_views
+from app.reporting.views import vendor_blueprint
+from app.web.date_fields import picker_blueprint
+from app.portal.views import portal
+from app.mobile.views import mobile
+from app.policy.accounts import session_expired
 
 # what a page may load: its own scripts (and inline ones carrying the response's nonce), no plugins,
 # no framing or form posting to other sites; styles, images and fonts are the app's own files anyway
@@ -35,8 +52,6 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     if not app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR"):
-        from app.policy.accounts import fab_password_validator
-
         app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = fab_password_validator
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.instance_secret_key()
@@ -49,21 +64,13 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from app.policy import accounts
-    from app.policy import audit
-    from app.billing import bills as billing
-    from app.notices import notify
-    from app.policy import records
-    from app.policy import scoping
-    from app.tickets import lifecycle as tickets
-    from app.core.database import configure_engine, set_read_only
-
     db.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=settings.BASE_DIR + "/migrations", render_as_batch=True, compare_type=True)
     records.register()
     tickets.register()
     notify.register()
+    broadcasts.register()
     billing.register()
     audit.register()
     scoping.register()
@@ -73,21 +80,15 @@ def create_app(test_config=None):
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
         appbuilder.base_template = "crm/base.html"
         appbuilder.init_app(app, db.session)
-        from app.api import register_apis
-        from app.views import register_views
 
         register_views(appbuilder)
         register_apis(appbuilder)
-        from app.reporting.views import vendor_blueprint
 
         app.register_blueprint(vendor_blueprint(app))
-        from app.web.date_fields import picker_blueprint
 
         app.register_blueprint(picker_blueprint(app))
-        from app.portal.views import portal
 
         app.register_blueprint(portal)
-        from app.mobile.views import mobile
 
         app.register_blueprint(mobile)
 
@@ -127,8 +128,6 @@ def create_app(test_config=None):
         from flask_babel import gettext
         from flask_jwt_extended import verify_jwt_in_request
         from flask_login import current_user, logout_user
-
-        from app.policy.accounts import session_expired
 
         if request.endpoint in (None, "static"):
             return None
@@ -199,8 +198,6 @@ def create_app(test_config=None):
 
     # custom pages print a record's field through the field levels: {{ field(ticket, "description") }}
     app.jinja_env.globals["field"] = shown_value
-
-    from app.cli import crm_cli
 
     app.cli.add_command(crm_cli)
     return app

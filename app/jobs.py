@@ -16,27 +16,32 @@ import functools
 
 from sqlalchemy.exc import IntegrityError
 
-from app.core.clock import local_zone, to_local
-from app.core.extensions import db
-from app.core.column_types import utcnow
-from app.policy.audit import record_event
-from app.tickets.sla import escalate_overdue
-from app.tickets.ratings import close_resolved
-from app.policy.accounts import deliver_account_mail
-from app.notices.channels import senders_from_config
-from app.notices.notify import deliver_outbox
-from app.notices.broadcasts import queue_due_broadcasts
-from app.billing.bills import generate_bills
-from app.billing.bills import send_payment_reminders
-from app.web.exports import run_export_jobs
+from app.admin import imports
 from app.admin.tasks import run_pending
+from app.billing import bills
+from app.billing.bills import generate_bills, send_payment_reminders
+from app.care import surveys
 from app.care.contracts import daily
-from app.tickets.return_visits import create_visits
-from app.facilities.maintenance import generate_work_orders
 from app.care.greetings import send_greetings
 from app.care.renovation import send_reminders
+from app.core.clock import local_zone, to_local
+from app.core.column_types import utcnow
+from app.core.extensions import db
 from app.core.text_search import refresh_statistics
+from app.facilities.maintenance import generate_work_orders
 from app.models import JobRun
+from app.notices.broadcasts import queue_due_broadcasts
+from app.notices.channels import senders_from_config
+from app.notices.notify import deliver_outbox
+from app.policy.accounts import deliver_account_mail
+from app.policy.audit import record_event
+from app.tickets.ratings import close_resolved
+from app.tickets.return_visits import create_visits
+from app.tickets.sla import escalate_overdue
+from app.web.exports import run_export_jobs
+
+# the modules whose background-task kinds the worker runs (each registers its own, app.admin.tasks.register)
+TASK_KIND_MODULES = (bills, imports, surveys)
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 ANCHOR = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)

@@ -7,12 +7,12 @@ from sqlalchemy import insert, select
 
 from app.staff.models import (
     BUILT_IN_SETTINGS as BUILT_IN,
+    DEFAULT_POLICIES,
     ESCALATION_LEVEL_TWO,  # noqa: F401 (the setting names are read from here)
     SLA_FALLBACK_RESOLUTION,  # noqa: F401
     SLA_FALLBACK_RESPONSE,  # noqa: F401
 )
 from app.models import SeededDefault, SlaPolicy, SystemSetting
-from app.tickets.sla import DEFAULT_POLICIES
 
 SLA_POLICIES_SEED = "sla_policies"
 

@@ -15,7 +15,7 @@ here and done by the scheduler's worker, never in the request.
   checked again when it runs (a permission taken away since it was queued fails the task).
 
 A kind is a ``TaskKind`` registered in KINDS by its domain module (app.billing.bills, app.admin.imports,
-app.care.surveys).
+app.care.surveys); app.jobs imports them all.
 """
 
 import datetime
@@ -23,8 +23,11 @@ import datetime
 from flask_babel import lazy_gettext as _
 from sqlalchemy import or_, select, update
 
+from app.core.column_types import TASK_STATUSES, utcnow
 from app.core.errors import DomainError, NotAllowed
-from app.core.column_types import utcnow
+from app.models import BackgroundTask
+from app.models import BackgroundTask as Task
+from app.policy.principal import acting_as, principal_for
 
 STALE_SECONDS = 120  # a running task whose worker has not beaten for this long is taken over
 DEFAULT_BATCH = 2000
@@ -70,11 +73,8 @@ class TaskKind:
 
 
 def kinds():
-    """Every kind, by name (their domain modules register them when imported)."""
-    from app.admin import imports  # noqa: F401
-    from app.billing import bills as billing  # noqa: F401
-    from app.care import surveys  # noqa: F401
-
+    """Every kind, by name: their domain modules register them when imported, and the registry of
+    jobs (app.jobs.TASK_KIND_MODULES) imports them all."""
     return KINDS
 
 
@@ -91,7 +91,6 @@ def _kind(name):
 
 
 def _require(session, actor, kind, args):
-    from app.policy.principal import principal_for
 
     if actor is None:
         raise NotAllowed(_("Only a signed-in user can start this work."))
@@ -103,7 +102,6 @@ def _require(session, actor, kind, args):
 
 def enqueue(session, actor, kind, args, now):
     """Queue ``kind`` with ``args`` (JSON) for ``actor`` (a User). Checks first; commits; returns the task."""
-    from app.models import BackgroundTask
 
     handler = _kind(kind)
     if not isinstance(args, dict):
@@ -143,7 +141,6 @@ def cancel(session, task, now):
 
 
 def _claim(session, task_id, now, holder):
-    from app.models import BackgroundTask as Task
 
     stale = now - datetime.timedelta(seconds=STALE_SECONDS)
     claimed = session.execute(
@@ -164,7 +161,6 @@ def _claim(session, task_id, now, holder):
 
 def claimable(session, now):
     """Ids of the tasks a worker may take now: queued, or running with a stopped worker. Oldest first."""
-    from app.models import BackgroundTask as Task
 
     stale = now - datetime.timedelta(seconds=STALE_SECONDS)
     return (
@@ -225,9 +221,6 @@ def add_problems(task, lines):
 def _run(session, task_id, batch, budget):
     from flask_appbuilder.security.sqla.models import User
 
-    from app.models import BackgroundTask as Task
-    from app.policy.principal import acting_as
-
     task = session.get(Task, task_id, populate_existing=True)
     handler = kinds().get(task.kind)
     if handler is None:
@@ -272,7 +265,6 @@ def _run(session, task_id, batch, budget):
 
 def task_for(session, task_id, user_id):
     """The task, for the user who started it only (else None: nobody learns another's work)."""
-    from app.models import BackgroundTask
 
     task = session.get(BackgroundTask, task_id)
     if task is None or user_id is None or task.actor_id != user_id:
@@ -293,7 +285,6 @@ def seconds_left(task, now):
 def status_of(task, now, url_for=None):
     """What the progress bar shows (JSON): status, done / total, percent, time left; at the end the
     summary, the problems (the first ones) and the link to the full result."""
-    from app.core.column_types import TASK_STATUSES
 
     handler = kinds().get(task.kind) or TaskKind()
     total = task.total

@@ -8,8 +8,9 @@ by its batch size per run.
 
 from flask_babel import lazy_gettext as _
 from itsdangerous import BadSignature
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, event, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.core.signing import serializer
 from app.core.errors import DomainError
@@ -19,6 +20,7 @@ from app.notices.notify import (
     check_template,
     customer_channels,
     customer_message,
+    text_changed,
     render,
     template_problems_log,
 )
@@ -26,6 +28,19 @@ from app.web.listing import ListArgs
 
 VARIABLES = ("customer_name", "link")
 SALT = "broadcast-link"
+
+
+def _check_broadcasts(session, flush_context, instances):
+    """The final guard on every path (page, API, CLI, ORM): a broadcast's text is checked whenever it
+    is saved with a changed text."""
+    for item in list(session.new) + list(session.dirty):
+        if isinstance(item, Broadcast) and text_changed(session, item, ("subject", "body")):
+            check_message(item.subject, item.body)
+
+
+def register(session_class=Session):
+    if not event.contains(session_class, "before_flush", _check_broadcasts):
+        event.listen(session_class, "before_flush", _check_broadcasts)
 
 
 def check_message(subject, body):

@@ -20,15 +20,15 @@ from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.core import placeholders
-from app.notices.channels import PermanentFailure
-from app.core.people import person_name
+from app.core.column_types import NOTIFY_CHANNELS, PRIORITIES, TEMPLATE_KEYS, TICKET_TYPES
 from app.core.errors import DomainError
-from app.models import Broadcast, Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
+from app.core.people import person_name
+from app.core.redaction import for_passing_on
+from app.models import Customer, MessageTemplate, Notification, OutboxMessage, StaffProfile
+from app.notices.channels import PermanentFailure
+from app.policy.permissions import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
 from app.policy.principal import users_with_permission
 from app.portal.links import sign_in_url
-from app.core.redaction import for_passing_on
-from app.policy.permissions import ACTION_ESCALATION_LEVEL_1, ACTION_ESCALATION_LEVEL_2, RESOURCE_ESCALATION
-from app.core.column_types import NOTIFY_CHANNELS, PRIORITIES, TEMPLATE_KEYS, TICKET_TYPES
 
 DEFAULT_CHANNEL_ORDER = ("wechat", "sms", "email", "inapp")
 MAX_ATTEMPTS = 4  # per channel, before falling back to the next one
@@ -200,28 +200,25 @@ def render_message(template, values, allowed):
     return subject, body, "; ".join(map(repr, report))
 
 
-def _text_changed(session, item, attrs):
+def text_changed(session, item, attrs):
+    """Is ``item`` new, or are any of ``attrs`` changed in this flush?"""
     if item in session.new:
         return True
     state = inspect(item)
     return any(state.attrs[attr].history.has_changes() for attr in attrs)
 
 
-def _check_texts(session, flush_context, instances):
-    """The final guard on every path (page, API, CLI, ORM): a template or broadcast text is checked
-    whenever it is saved with a changed text (a stored one is never re-judged by other edits)."""
-    from app.notices.broadcasts import check_message
-
+def _check_templates(session, flush_context, instances):
+    """The final guard on every path (page, API, CLI, ORM): a template's text is checked whenever it
+    is saved with a changed text (a stored one is never re-judged by other edits)."""
     for item in list(session.new) + list(session.dirty):
-        if isinstance(item, MessageTemplate) and _text_changed(session, item, ("key", "subject", "body")):
+        if isinstance(item, MessageTemplate) and text_changed(session, item, ("key", "subject", "body")):
             check_template(item.key, item.subject, item.body)
-        elif isinstance(item, Broadcast) and _text_changed(session, item, ("subject", "body")):
-            check_message(item.subject, item.body)
 
 
 def register(session_class=Session):
-    if not event.contains(session_class, "before_flush", _check_texts):
-        event.listen(session_class, "before_flush", _check_texts)
+    if not event.contains(session_class, "before_flush", _check_templates):
+        event.listen(session_class, "before_flush", _check_templates)
 
 
 def variables_help():

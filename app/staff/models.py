@@ -155,6 +155,27 @@ class SeededDefault(Model):
     seeded_at = Column(UTCDateTime, nullable=False)
 
 
+# minutes to respond, minutes to resolve: the built-in service levels, created as SlaPolicy rows by
+# `crm init` (app.admin.settings.seed_defaults) and from then on read from the rows only
+DEFAULT_POLICIES = {
+    ("repair", "high"): (60, 24 * 60),
+    ("repair", "medium"): (4 * 60, 48 * 60),
+    ("repair", "low"): (8 * 60, 72 * 60),
+    ("complaint", "high"): (60, 24 * 60),
+    ("complaint", "medium"): (2 * 60, 48 * 60),
+    ("complaint", "low"): (4 * 60, 72 * 60),
+    ("maintenance", "high"): (4 * 60, 48 * 60),
+    ("maintenance", "medium"): (24 * 60, 7 * 24 * 60),
+    ("maintenance", "low"): (48 * 60, 14 * 24 * 60),
+    ("suggestion", "high"): (4 * 60, 3 * 24 * 60),
+    ("suggestion", "medium"): (24 * 60, 7 * 24 * 60),
+    ("suggestion", "low"): (48 * 60, 14 * 24 * 60),
+    ("inquiry", "high"): (60, 8 * 60),
+    ("inquiry", "medium"): (4 * 60, 24 * 60),
+    ("inquiry", "low"): (8 * 60, 48 * 60),
+}
+
+
 class SlaPolicy(Stamped, Model):
     """Response and resolution times per ticket type and priority, edited in the UI."""
 

@@ -9,28 +9,13 @@ import datetime
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.orm import joinedload
 
-from app.models import OPEN_STATUSES, SlaPolicy, Ticket, TicketEvent
+from app.admin.settings import ESCALATION_LEVEL_TWO, SLA_FALLBACK_RESOLUTION, SLA_FALLBACK_RESPONSE, setting
+from app.core.clock import local_zone
+from app.models import OPEN_STATUSES, SlaPolicy, Ticket, TicketEvent, Unit
+from app.notices.notify import notify_escalation
 
-# minutes to respond, minutes to resolve: the built-in service levels, created as SlaPolicy rows by
-# `crm init` (app.admin.settings.seed_defaults) and from then on read from the rows only
-DEFAULT_POLICIES = {
-    ("repair", "high"): (60, 24 * 60),
-    ("repair", "medium"): (4 * 60, 48 * 60),
-    ("repair", "low"): (8 * 60, 72 * 60),
-    ("complaint", "high"): (60, 24 * 60),
-    ("complaint", "medium"): (2 * 60, 48 * 60),
-    ("complaint", "low"): (4 * 60, 72 * 60),
-    ("maintenance", "high"): (4 * 60, 48 * 60),
-    ("maintenance", "medium"): (24 * 60, 7 * 24 * 60),
-    ("maintenance", "low"): (48 * 60, 14 * 24 * 60),
-    ("suggestion", "high"): (4 * 60, 3 * 24 * 60),
-    ("suggestion", "medium"): (24 * 60, 7 * 24 * 60),
-    ("suggestion", "low"): (48 * 60, 14 * 24 * 60),
-    ("inquiry", "high"): (60, 8 * 60),
-    ("inquiry", "medium"): (4 * 60, 24 * 60),
-    ("inquiry", "low"): (8 * 60, 48 * 60),
-}
 FALLBACK = (4 * 60, 48 * 60)  # built-in seed of the settings used when no row covers a type × priority
 RAISED_PRIORITY = {"low": "medium", "medium": "high", "high": "high"}
 LEVEL_TWO_AFTER = datetime.timedelta(hours=4)  # built-in seed of the setting escalation_level_two_minutes
@@ -38,15 +23,11 @@ LEVEL_TWO_AFTER = datetime.timedelta(hours=4)  # built-in seed of the setting es
 
 def fallback_minutes(session):
     """(response, resolution) minutes when no service level covers a ticket: the settings' rows."""
-    from app.admin.settings import SLA_FALLBACK_RESOLUTION, SLA_FALLBACK_RESPONSE, setting
-
     return setting(session, SLA_FALLBACK_RESPONSE), setting(session, SLA_FALLBACK_RESOLUTION)
 
 
 def level_two_delay(session):
     """How long after level 1 an overdue ticket reaches level 2: the setting's row."""
-    from app.admin.settings import ESCALATION_LEVEL_TWO, setting
-
     return datetime.timedelta(minutes=setting(session, ESCALATION_LEVEL_TWO))
 
 
@@ -131,9 +112,6 @@ def escalate_overdue(session, now, level_two_after=None, zone=None):
     """Escalate open tickets past a due time: level 1 (priority one step up, the department's
     supervisors told), then level 2 (managers told). Returns {"level1": n, "level2": n}. Commits once.
     """
-    from app.notices.notify import notify_escalation
-    from app.core.clock import local_zone
-
     zone = zone or local_zone()
     if level_two_after is None:
         level_two_after = level_two_delay(session)
@@ -172,10 +150,6 @@ def escalate_overdue(session, now, level_two_after=None, zone=None):
 
 
 def _with_related(session, ids):
-    from sqlalchemy.orm import joinedload
-
-    from app.models import Unit
-
     rows = []
     for start in range(0, len(ids), 500):
         rows += (
