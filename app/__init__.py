@@ -9,7 +9,7 @@ from app.core.clock import timestamp
 from app.policy.field_permissions import shown_value
 from app.policy.principal import resolve_request_principal
 
-from app.core.extensions import appbuilder, csrf, db, migrate
+from app.extensions import appbuilder, csrf, db, migrate
 from app.policy import accounts
 from app.policy import audit
 from app.billing import bills as billing

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.core.clock import utcnow
-from app.core.extensions import db
+from app.extensions import db
 from app.notices.notify import ensure_templates
 from app.admin.settings import seed_defaults
 from app.policy.accounts import password_problem

@@ -26,7 +26,7 @@ from app.care.greetings import send_greetings
 from app.care.renovation import send_reminders
 from app.core.clock import local_zone, to_local
 from app.core.column_types import utcnow
-from app.core.extensions import db
+from app.extensions import db
 from app.core.text_search import refresh_statistics
 from app.facilities.maintenance import generate_work_orders
 from app.models import JobRun

@@ -34,7 +34,7 @@ def main():
     from app import create_app
     from app.billing.bills import generate_bills
     from app.cli import setup_database
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import Bill, Building, Customer, CustomerUnit, FeeRule, MeterReading, Unit
     from app.core.column_types import utcnow
 

@@ -31,7 +31,7 @@ def main():
     from app.facilities import maintenance
     from app.care import surveys
     from app.cli import setup_database
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import Building, Customer, Equipment, MaintenancePlan, Survey, SurveyQuestion
     from app.core.column_types import utcnow
 

@@ -58,7 +58,7 @@ def main():
 
     from app import create_app
     from app.reporting.dashboards import BUILTIN_WIDGETS, DashboardFilter
-    from app.core.extensions import db
+    from app.extensions import db
     from app.policy.field_permissions import FieldAccess
     from app.models import Customer, Ticket
 

@@ -44,7 +44,7 @@ def main():
 
     from app import create_app
     from app.cli import ensure_admin, setup_database
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import Customer, Tag, customer_tag
     from app.core.column_types import utcnow
 

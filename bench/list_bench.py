@@ -167,7 +167,7 @@ def main():
 
     from app import create_app
     from app.cli import ensure_admin
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import Customer, Ticket
 
     app = create_app({"WTF_CSRF_ENABLED": False, "TESTING": True})
@@ -287,7 +287,7 @@ def main():
 def escalation(app):
     """The sweep as the scheduler runs it: the steady state (nothing new), then with the tickets
     that fall due in the next two hours (the sweep run two hours late)."""
-    from app.core.extensions import db
+    from app.extensions import db
     from app.tickets.sla import escalate_overdue
     from app.core.column_types import utcnow
 
@@ -310,7 +310,7 @@ def dispatch_new_tickets(app, count):
     notice), then the dispatch of all of them."""
     from sqlalchemy import select
 
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import CustomerUnit, Ticket
 
     with app.app_context():

@@ -31,7 +31,7 @@ def main():
 
     from app import create_app
     from app.cli import ensure_admin
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import Customer
 
     app = create_app({"WTF_CSRF_ENABLED": False, "TESTING": True})

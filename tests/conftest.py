@@ -143,7 +143,7 @@ def app():
     app.jinja_env.undefined = StrictUndefined
     app.test_client_class = IsolatedClient
     with app.app_context():
-        from app.core.extensions import db
+        from app.extensions import db
 
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -158,7 +158,7 @@ def app():
 
 
 def _crm_tables():
-    from app.core.extensions import db
+    from app.extensions import db
 
     return [t for t in reversed(db.metadata.sorted_tables) if not t.name.startswith("ab_")]
 
@@ -166,7 +166,7 @@ def _crm_tables():
 @pytest.fixture(autouse=True)
 def clean_tables(app):
     yield
-    from app.core.extensions import db
+    from app.extensions import db
 
     with app.app_context():
         db.session.rollback()
@@ -191,7 +191,7 @@ def ctx(app):
 
 @pytest.fixture
 def session(ctx):
-    from app.core.extensions import db
+    from app.extensions import db
 
     yield db.session
     db.session.rollback()
@@ -265,7 +265,7 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app):
-    from app.core.extensions import db
+    from app.extensions import db
 
     with app.app_context():
         engine = db.engine
@@ -276,7 +276,7 @@ def count_queries(app):
 def two_departments(ctx, user_id):
     """The technician and the supervisor in 工程一部: the technician's ticket, the department's unassigned
     pool, a colleague's ticket, and another department's: (mine, pool, colleague, other)."""
-    from app.core.extensions import db
+    from app.extensions import db
     from app.models import StaffProfile
     from tests import factories
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import update
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, Building, Customer, CustomerUnit, Department, Tag, Ticket, Unit
 
 _seq = itertools.count(1)

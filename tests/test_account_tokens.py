@@ -18,7 +18,7 @@ import textwrap
 import pytest
 import time_machine
 
-from app.core.extensions import db
+from app.extensions import db
 from tests.conftest import PASSWORD, ROLE_USERS
 from tests.test_notifications import smtp  # noqa: F401 - the SMTP server fixture
 

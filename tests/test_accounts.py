@@ -6,7 +6,7 @@ import re
 import pytest
 
 from app.policy.accounts import password_problem
-from app.core.extensions import db
+from app.extensions import db
 from app.models import AccountSecurity
 from tests.conftest import PASSWORD, ROLE_USERS
 from tests.test_notifications import smtp  # noqa: F401 - the SMTP server fixture

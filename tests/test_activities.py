@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.activities import sign_ups as activities
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Activity, ActivitySignUp, ChangeLog, Customer
 from app.policy.principal import acting_as, resident_principal
 from app.core.column_types import utcnow

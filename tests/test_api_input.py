@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, Customer, Ticket
 from tests import factories
 

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 
 from app.policy.attachments import check_upload, sniff
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import TicketAttachment, TicketEvent
 from tests import factories
 from tests.pages import show_page

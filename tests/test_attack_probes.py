@@ -1,6 +1,6 @@
 """Probes: paths by which a scoped user or a hidden/masked field still leaks."""
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import FieldPermission, TicketEvent
 from tests import factories
 from tests.pages import show_page

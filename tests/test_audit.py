@@ -3,7 +3,7 @@
 import json
 import re
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import ChangeLog, Notification
 from tests import factories
 

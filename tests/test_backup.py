@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.admin.backup import BackupError, backup, restore
 from app.cli import backup_command, restore_command
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer
 from app.core.column_types import utcnow
 from tests import factories

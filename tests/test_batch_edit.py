@@ -1,7 +1,7 @@
 """Batch edit: chosen fields on selected rows or the whole filter, in one transaction."""
 
 from app.web import batch
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer, FieldPermission, Ticket
 from tests import factories
 

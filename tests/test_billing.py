@@ -18,7 +18,7 @@ from app.billing.bills import (
     send_payment_reminders,
 )
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, Communication, CustomerUnit, FeeRule, MeterReading, OutboxMessage, Payment, WriteOff
 from app.core.clock import local_today
 from app.core.column_types import utcnow

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, BillingRun, FeeRule, Payment, WriteOff
 from tests import factories
 from tests.test_billing import estate, overdue_bills  # noqa: F401 - fixtures and data shared with the rules' tests

@@ -9,7 +9,7 @@ import pytest
 
 from app.notices import broadcasts
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Broadcast, CustomerUnit, OutboxMessage
 from app.notices.notify import deliver_outbox
 from app.core.column_types import utcnow

@@ -6,7 +6,7 @@ import pytest
 
 from app.care import greetings as care
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Communication, Holiday, MessageTemplate, OutboxMessage
 from app.policy.principal import SYSTEM
 from app.customers.timeline import customer_timeline

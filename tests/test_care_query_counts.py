@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import (
     Building,
     Contract,

@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Communication, OutboxMessage, Payment
 from app.policy.principal import SYSTEM
 from app.customers.timeline import customer_timeline

@@ -7,7 +7,7 @@ import pytest
 
 from app.care import contracts
 from app.core.errors import DomainError, NotAllowed
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Contract, ContractReminder, Notification, Supplier
 from app.core.column_types import UTC
 from tests import factories

@@ -22,7 +22,7 @@ from app.reporting.dashboards import (
 from flask_babel import gettext as _
 
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.policy.field_permissions import FieldAccess
 from app.core.column_types import BILL_STATUSES, TICKET_STATUSES
 from app.models import Bill, DashboardWidget, FieldPermission, StaffProfile, Ticket, TicketRating

@@ -15,7 +15,7 @@ from app.web.date_fields import (
     parse_typed_date,
     parse_typed_datetime,
 )
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Communication, Contract, Payment, Ticket
 from tests import factories
 

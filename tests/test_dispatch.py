@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import DispatchRule, DutyShift, StaffProfile, Ticket
 from tests import factories
 

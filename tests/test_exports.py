@@ -7,7 +7,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import ExportLog
 from tests import factories
 

@@ -3,7 +3,7 @@ value can never be confirmed by searching for it."""
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import FieldPermission
 from tests import factories
 from tests.pages import show_page

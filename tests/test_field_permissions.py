@@ -5,7 +5,7 @@ import io
 import openpyxl
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.policy.field_permissions import load_all_levels, mask
 from app.models import Customer, FieldPermission
 from tests import factories

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app.billing.bills import bill_status
-from app.core.extensions import db
+from app.extensions import db
 from app.devdata.generate import generate, is_empty, staff_handlers
 from app.models import NumberSequence, Bill, Customer, Payment, Ticket, TicketEvent, Unit, customer_tag
 from tests import factories

@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer, Tag, Unit
 from tests import factories
 

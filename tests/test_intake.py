@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Communication, FieldPermission, Notification, StaffProfile, Ticket, TicketAttachment, TicketEvent
 from tests import factories
 

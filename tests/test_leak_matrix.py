@@ -23,7 +23,7 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, 
 from app.web.model_api import CrmModelApi
 from app.web.model_view import CrmModelView
 from app import models
-from app.core.extensions import db
+from app.extensions import db
 from app.models import FieldPermission
 from tests import factories
 from tests.pages import show_page

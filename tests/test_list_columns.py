@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 
 import openpyxl
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import SavedListView
 from tests import factories
 

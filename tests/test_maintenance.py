@@ -8,7 +8,7 @@ import pytest
 
 from app.facilities import maintenance
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import (
     DispatchRule,
     Equipment,

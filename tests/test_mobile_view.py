@@ -10,7 +10,7 @@ import zoneinfo
 import pytest
 
 from app.facilities import maintenance
-from app.core.extensions import db
+from app.extensions import db
 from app.models import (
     FieldPermission,
     MaintenanceOccurrence,

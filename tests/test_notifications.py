@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.notices.channels import EmailSender, GatewaySender, WeChatSender
-from app.core.extensions import db
+from app.extensions import db
 from app.models import MessageTemplate, Notification, OutboxMessage, StaffProfile, Ticket
 from app.notices.notify import check_template, deliver_outbox, notify_customer, retry_failed
 from app.core.errors import DomainError

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from app.core import aes_gcm, rsa
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, Payment, PaymentNotification, PaymentOrder
 from app.billing.payments import (
     AlipayGateway,

@@ -4,7 +4,7 @@ import datetime
 
 from sqlalchemy import update
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Ticket, TicketRating
 from app.reporting.performance import staff_performance
 from tests import factories

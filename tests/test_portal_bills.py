@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, Payment, PaymentOrder
 from tests import factories
 

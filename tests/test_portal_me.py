@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import ChangeLog, Customer, CustomerUnit, PortalFamilyLink
 from tests import factories
 

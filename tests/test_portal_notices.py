@@ -4,7 +4,7 @@ broadcast's statistics; a broadcast can go only to residents who have signed in 
 from sqlalchemy import select
 
 from app.notices import broadcasts
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Broadcast, Customer, NoticeRead
 from app.core.column_types import utcnow
 from tests import factories

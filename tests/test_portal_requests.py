@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import (
     DispatchRule,
     Notification,

@@ -5,7 +5,7 @@ import datetime
 import time_machine
 from sqlalchemy import select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Bill, Customer, Ticket
 from app.policy.principal import acting_as, resident_principal
 from tests import factories

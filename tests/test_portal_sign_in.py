@@ -8,7 +8,7 @@ import re
 import time_machine
 from sqlalchemy import select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import OutboxMessage, PortalSignInAttempt, PortalSignInCode
 from tests import factories
 

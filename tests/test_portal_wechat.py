@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer, OutboxMessage
 from tests import factories
 

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from app.care import contracts
 from app.billing.bills import check_write_off_decision
 from app.core.errors import NotAllowed
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Contract, FieldPermission, StaffProfile, Ticket
 from app.policy.principal import SYSTEM, acting_as, current_principal, principal_for
 from tests import factories

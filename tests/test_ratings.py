@@ -7,7 +7,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import update
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Ticket, TicketEvent, TicketRating
 from app.tickets.ratings import SALT, close_resolved, make_token
 from tests import factories

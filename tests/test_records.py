@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Payment, TicketEvent
 from tests import factories
 

@@ -3,7 +3,7 @@ runs no query for them, and each list keeps the related view's row scope and fie
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import FieldPermission, StaffProfile
 from tests import factories
 from tests.pages import related_urls

@@ -4,7 +4,7 @@ every unit and customer, the record a filter names is its one option, shown by i
 import json
 import re
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import FieldPermission
 from tests import factories
 from tests.test_renovation import application

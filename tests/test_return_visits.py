@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from app.tickets import return_visits
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Notification, ReturnVisit, ReturnVisitRule, Ticket, TicketEvent
 from app.core.column_types import UTC
 from tests import factories

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer
 from tests import factories
 

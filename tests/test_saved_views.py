@@ -1,6 +1,6 @@
 """Saved list views: save the current filters/search/order, pick them, share them with a role."""
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import SavedListView
 from app.web.saved_views import clean_query
 from tests import factories

@@ -16,7 +16,7 @@ import time
 
 from sqlalchemy import func, select
 
-from app.core.extensions import db
+from app.extensions import db
 from app.jobs import ANCHOR, run_claimed, slot_of
 from app.models import JobRun
 

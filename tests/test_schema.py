@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from app.core.extensions import db
+from app.extensions import db
 from app.core.text_search import is_text_index
 
 

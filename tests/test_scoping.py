@@ -1,7 +1,7 @@
 """Row-level scoping: a technician or supervisor asking for another scope's rows by id, on any path,
 finds nothing and changes nothing."""
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Ticket
 
 

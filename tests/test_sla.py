@@ -3,7 +3,7 @@
 import datetime
 import threading
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import SlaPolicy, Ticket, TicketEvent
 from app.tickets.sla import escalate_overdue
 from app.core.column_types import utcnow

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from app.care import surveys
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import OutboxMessage, Survey, SurveyAnswer, SurveyQuestion, SurveyRecipient
 from app.core.column_types import utcnow
 from tests import factories

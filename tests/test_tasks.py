@@ -10,7 +10,7 @@ import pytest
 
 from app.admin import tasks
 from app.core.errors import DomainError, NotAllowed
-from app.core.extensions import db
+from app.extensions import db
 from app.models import BackgroundTask, Bill, BillingRun, Customer
 from app.policy.principal import current_principal
 from app.core.column_types import utcnow

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import select, text, update
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer, FieldPermission, Ticket, Unit
 from app.core.clock import utcnow
 from app.core.text_search import contains, refresh_statistics

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import update
 
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Ticket, TicketEvent
 from app.tickets.lifecycle import TRANSITIONS
 from tests import factories

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Notification, OutboxMessage, StaffProfile, Ticket, TicketEvent
 from app.tickets.sla import remaining_text
 from tests import factories

@@ -3,7 +3,7 @@ API quick search, searchable selects), and lists narrow by a building or a unit 
 
 import pytest
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer, FieldPermission, Ticket, Unit
 from app.property.units import UnitKey, parse_unit_key, rows_of_units, unit_key_units, unit_path
 from tests import factories

@@ -2,7 +2,7 @@
 
 import datetime
 
-from app.core.extensions import db
+from app.extensions import db
 from app.core.clock import utcnow
 from app.models import Ticket
 from tests import factories

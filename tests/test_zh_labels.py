@@ -4,7 +4,7 @@ import html
 import json
 import re
 
-from app.core.extensions import db
+from app.extensions import db
 from tests import factories
 
 

@@ -196,7 +196,7 @@ def _data_words(app):
     history and the security tables are left out: they hold model and permission names."""
     from sqlalchemy import String, Text, select
 
-    from app.core.extensions import db
+    from app.extensions import db
 
     words = set()
     with app.app_context():
@@ -287,7 +287,7 @@ def walked(app, admin_client):
     walked once for both checks."""
     if not _walk:
         from app.devdata.demo import load_demo_data
-        from app.core.extensions import db
+        from app.extensions import db
 
         import inspect
 

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _
 
 from app import models
 from app.activities import sign_ups as activities
-from app.core.extensions import db
+from app.extensions import db
 from app.policy.permissions import RESOURCE_ACTIVITY, RESOURCE_ACTIVITY_SIGN_UP
 from app.web.interface import CrmInterface
 from app.web.model_view import CrmView

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _
 from app import models
 from app.core.column_types import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.policy.permissions import (
     RESOURCE_ARREARS,
     RESOURCE_BILL,

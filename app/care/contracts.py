@@ -22,7 +22,7 @@ from app.notices.notify import notify_staff
 from app.policy.principal import permits, users_with_permission
 from app.policy.permissions import ACTION_APPROVE, RESOURCE_CONTRACT
 from app.core.column_types import CONTRACT_STATUSES, PAYMENT_CYCLES
-from app.core.extensions import db
+from app.extensions import db
 
 CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}
 

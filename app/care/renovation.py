@@ -21,7 +21,7 @@ from app.notices.notify import notify_staff
 from app.policy.principal import permits, users_with_permission
 from app.policy.permissions import ACTION_APPROVE, RESOURCE_RENOVATION
 from app.core.column_types import RENOVATION_STATUSES, UNIT_STATUSES
-from app.core.extensions import db
+from app.extensions import db
 
 INSPECTION_DAYS = 3
 DONE = ("refunded", "withheld", "rejected")

@@ -17,7 +17,7 @@ from app.care import contracts, renovation, surveys
 from app.care import greetings as care
 from app.core.column_types import RENOVATION_STATUSES, utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.facilities import maintenance
 from app.policy.principal import as_link_holder
 from app.policy.permissions import (

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _
 
 from app import models
 from app.billing.views import BillView
-from app.core.extensions import db
+from app.extensions import db
 from app.policy.principal import current_principal
 from app.policy.permissions import (
     RESOURCE_CUSTOMER,

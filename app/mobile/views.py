@@ -12,7 +12,7 @@ from flask_login import current_user
 from app.core import column_types as types
 from app.core.clock import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.core.people import person_name
 from app.facilities.maintenance import due_inspections, record_inspection
 from app.mobile.blueprint import may, mobile

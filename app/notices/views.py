@@ -13,7 +13,7 @@ from app import models
 from app.core.clock import local_today
 from app.core.column_types import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import csrf, db
+from app.extensions import csrf, db
 from app.core.typed_dates import TypedDateError, parse_typed_datetime
 from app.notices import broadcasts
 from app.notices.notify import variables_help

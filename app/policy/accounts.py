@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from app.core.signing import serializer
 from app.models import AccountSecurity, LoginThrottle
-from app.core.extensions import db
+from app.extensions import db
 from app.models import LoginNameLock
 from app.policy.audit import record_event
 from app.core.clock import to_local

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.models import FieldPermission
 from app import models
 from app.policy.permissions import ACTION_READ, CRM_RESOURCES
-from app.core.extensions import db
+from app.extensions import db
 from app.core.errors import DomainError
 from app.policy.principal import current_principal
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g, has_request_context
 from sqlalchemy import select
 from app.models import StaffProfile
-from app.core.extensions import db
+from app.extensions import db
 
 # Row scope, granted per resource like any permission (app.policy.permissions grants them to the built-in roles).
 ACTION_SEE_ALL = "can_see_all"  # every row of the resource

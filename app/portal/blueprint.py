@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, request, url_for
 
-from app.core.extensions import db
+from app.extensions import db
 from app.portal.session import current_customer_id, load_resident
 
 portal = Blueprint("portal", __name__, url_prefix="/portal")

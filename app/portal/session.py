@@ -6,7 +6,7 @@ from flask import current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 
 from app.core.clock import timestamp, utcnow
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer
 from app.policy.principal import acting_as, resident_principal, SYSTEM
 from app.customers.residents import record_portal_sign_in

@@ -17,7 +17,7 @@ from wtforms.validators import Optional
 from app import models
 from app.core.clock import local_today, local_zone, to_local
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.core.labels import COLUMN_LABELS, MODEL_LABELS
 from app.policy.field_permissions import may_read_field
 from app.policy.principal import current_principal

@@ -14,7 +14,7 @@ from app.core import column_types as types
 from app.core.clock import local_today
 from app.core.column_types import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.core.labels import COLUMN_LABELS
 from app.core.people import person_name
 from app.facilities.maintenance import record_inspection

@@ -14,7 +14,7 @@ from wtforms.validators import ValidationError
 
 from app.core.clock import local_zone
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.core.people import person_name
 from app.core.validation import check_value
 from app.policy.attachments import (

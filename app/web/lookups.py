@@ -5,7 +5,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access_api
 from sqlalchemy import false, or_
 
-from app.core.extensions import db
+from app.extensions import db
 from app.core.text_search import contains
 from app.policy.field_permissions import mask
 from app.web.filters import unit_key_clauses

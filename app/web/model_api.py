@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError as SchemaValidationError
 
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.core.validation import check_value
 from app.policy.field_permissions import level_record
 from app.policy.records import (

@@ -18,7 +18,7 @@ from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 from app.core.clock import local_now, local_zone
 from app.core.column_types import UTCDateTime, utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.core.labels import COLUMN_LABELS, MODEL_LABELS
 from app.policy.attachments import (
     MIME_TYPES,

@@ -60,9 +60,7 @@ def flask_command(env, *args):
 def in_app(env, code):
     """Run ``code`` inside the app server's app (its database), with ``db`` and the models at hand;
     returns what it prints."""
-    script = (
-        "from app import create_app\nfrom app.core.extensions import db\nfrom app.models import *\napp = create_app()\n"
-    )
+    script = "from app import create_app\nfrom app.extensions import db\nfrom app.models import *\napp = create_app()\n"
     script += "with app.app_context():\n" + "".join(f"    {line}\n" for line in code.strip().splitlines())
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -90,7 +88,7 @@ def server(server_env):
         "    sm = app.appbuilder.sm\n"
         "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n"
         # today in 工程部 only 刘国强 (tech) is at work, so a new repair goes to him
-        "    from app.core.extensions import db\n"
+        "    from app.extensions import db\n"
         "    from app.models import StaffProfile\n"
         "    tech = sm.find_user(username='tech')\n"
         "    for profile in db.session.query(StaffProfile).filter(StaffProfile.department.has(name='工程部')):\n"

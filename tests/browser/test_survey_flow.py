@@ -15,7 +15,7 @@ LATEST_LINK = (
     "from app import create_app\n"
     "app = create_app()\n"
     "with app.app_context():\n"
-    "    from app.core.extensions import db\n"
+    "    from app.extensions import db\n"
     "    from app.models import OutboxMessage\n"
     "    message = db.session.query(OutboxMessage).filter(OutboxMessage.dedupe_key.like('survey:%'))"
     ".order_by(OutboxMessage.id).first()\n"

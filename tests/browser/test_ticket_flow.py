@@ -18,7 +18,7 @@ LATEST_COMPLETION = (
     "from app import create_app\n"
     "app = create_app()\n"
     "with app.app_context():\n"
-    "    from app.core.extensions import db\n"
+    "    from app.extensions import db\n"
     "    from app.models import OutboxMessage\n"
     "    message = db.session.query(OutboxMessage).filter(OutboxMessage.template_key == 'completion_notice')"
     ".order_by(OutboxMessage.id.desc()).first()\n"

@@ -16,7 +16,7 @@ HOUSEHOLDS = (
     "from app import create_app\n"
     "app = create_app()\n"
     "with app.app_context():\n"
-    "    from app.core.extensions import db\n"
+    "    from app.extensions import db\n"
     "    from app.models import Building, Customer, CustomerUnit, Unit\n"
     "    for building, name, phone in (('1号楼', '欧阳一零二', '13700001102'), ('2号楼', '司马二零二', '13700002102')):\n"
     "        unit = db.session.query(Unit).join(Building).filter(Building.name == building, Unit.number == '102').one()\n"

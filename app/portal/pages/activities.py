@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _
 from app.activities import sign_ups as activities
 from app.core.clock import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.portal.blueprint import portal, tile
 from app.portal.session import current_customer_id, resident_required
 

@@ -17,7 +17,7 @@ from app.billing.statement import order_by_trade_number, payment_by_receipt, sta
 from app.core.clock import local_today, utcnow
 from app.core.column_types import BILL_STATUSES, FEE_TYPES, PAYMENT_KINDS, PAYMENT_METHODS, PAYMENT_ORDER_STATUSES
 from app.core.errors import DomainError
-from app.core.extensions import csrf, db
+from app.extensions import csrf, db
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal, public, tile
 from app.portal.session import current_customer_id, resident_required

@@ -3,7 +3,7 @@
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext as _
 
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import TILES, portal, public

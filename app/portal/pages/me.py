@@ -5,7 +5,7 @@ from flask_babel import gettext, lazy_gettext as _
 
 from app.core.clock import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.models import Customer
 from app.notices.notify import channel_order
 from app.policy.principal import SYSTEM, acting_as

@@ -4,7 +4,7 @@ from flask import abort, render_template, url_for
 from flask_babel import lazy_gettext as _
 
 from app.core.clock import utcnow
-from app.core.extensions import db
+from app.extensions import db
 from app.portal.blueprint import portal, tile
 from app.portal.session import current_customer_id, resident_required
 from app.notices.resident_notices import notices_for, open_notice

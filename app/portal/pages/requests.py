@@ -13,7 +13,7 @@ from app.core.clock import local_now, local_zone, utcnow
 from app.core.typed_dates import TypedDateError, parse_typed_datetime
 from app.web.fields import max_upload_bytes
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.portal.blueprint import portal, tile
 from app.portal.session import current_customer_id, resident_required
 from app.tickets import resident_requests as requests_

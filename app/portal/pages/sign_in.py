@@ -10,7 +10,7 @@ from flask_babel import gettext, lazy_gettext as _
 from app.notices.channels import senders_from_config
 from app.core.clock import utcnow
 from app.core.errors import DomainError
-from app.core.extensions import db
+from app.extensions import db
 from app.policy.principal import SYSTEM, acting_as
 from app.portal.blueprint import portal, public
 from app.portal.codes import CodeRules, masked, request_code, sign_in_with_code
