@@ -50,6 +50,8 @@ def setup_database(reset_roles=False):
     upgrade()
     appbuilder = current_app.appbuilder
     new_resources = appbuilder.sm.new_resources()  # before FAB registers this release's pages
+    # FAB hands every permission it registers to the admin role: on a fresh database it must exist first
+    appbuilder.sm.add_role(appbuilder.sm.auth_role_admin)
     appbuilder.add_permissions(update_perms=True)
     appbuilder.sm.sync_roles(reset=reset_roles, new_resources=new_resources)
     ensure_templates(db.session)

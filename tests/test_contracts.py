@@ -193,7 +193,8 @@ def test_rent_reminders_before_each_due_date(app, ctx, user_id):
 def test_without_a_responsible_person_the_supervisors_are_reminded(app, ctx, user_id):
     active(app, end_date=datetime.date(2026, 12, 1), payment_cycle="once")
     contracts.send_reminders(db.session, datetime.date(2026, 11, 23), NOW)
-    assert [n.user_id for n in db.session.query(Notification)] == [user_id("Supervisor")]
+    # those who may approve contracts: the administrator and the supervisor (not the desk)
+    assert [n.user_id for n in db.session.query(Notification)] == [user_id("Admin"), user_id("Supervisor")]
 
 
 def test_draft_pending_and_terminated_contracts_get_no_reminders(app, ctx, user_id):
