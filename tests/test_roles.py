@@ -1,5 +1,7 @@
 """Built-in roles: exact permission sets, and what each role can and cannot do on pages and API."""
 
+import re
+
 import pytest
 
 from app.extensions import db
@@ -306,3 +308,24 @@ def test_menu_shows_only_what_a_role_may_read(login):
     page = login("Technician").get("/ticketview/list/").get_data(as_text=True)
     assert "/billview/list/" not in page
     assert "/customerview/list/" in page
+
+
+def test_the_menu_follows_a_role_edited_between_two_pages_and_the_language(app, login):
+    """The rendered menu bar is reused between pages; an admin's change to a role shows at the next page."""
+    technician = login("Technician")
+    assert "/billview/list/" not in technician.get("/ticketview/list/").get_data(as_text=True)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role = sm.find_role("Technician")
+        sm.add_permission_role(role, sm.find_permission_view_menu("menu_access", "Bills"))
+        sm.add_permission_role(role, sm.find_permission_view_menu("menu_access", "Billing"))
+    page = technician.get("/ticketview/list/").get_data(as_text=True)
+    assert "/billview/list/" in page and re.search(r"\s工单</a>", page)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role = sm.find_role("Technician")
+        sm.del_permission_role(role, sm.find_permission_view_menu("menu_access", "Bills"))
+    assert "/billview/list/" not in technician.get("/ticketview/list/").get_data(as_text=True)
+    technician.get("/lang/en")
+    english = technician.get("/ticketview/list/").get_data(as_text=True)
+    assert re.search(r"\sTickets</a>", english) and not re.search(r"\s工单</a>", english)
