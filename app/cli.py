@@ -4,6 +4,7 @@ import os
 import secrets
 
 import click
+from sqlalchemy import inspect
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
@@ -63,16 +64,20 @@ def ensure_admin(username, password, email):
     sm = current_app.appbuilder.sm
     if sm.find_user(username=username):
         return False
-    if not password:
-        raise click.UsageError("Set the admin password with --password or CRM_ADMIN_PASSWORD.")
-
-    problem = password_problem(password, [username, email])
-    if problem:
-        raise click.UsageError(f"The admin password is refused: {problem}")
+    check_admin_password(username, password, email)
     user = sm.add_user(username, "系统", "管理员", email, sm.find_role(sm.auth_role_admin), password)
     if not user:
         raise click.ClickException("Could not create the admin account (see the log).")
     return True
+
+
+def check_admin_password(username, password, email):
+    """Refuse a missing or weak password for a new admin account, with the reason."""
+    if not password:
+        raise click.UsageError("Set the admin password with --password or CRM_ADMIN_PASSWORD.")
+    problem = password_problem(password, [username, email])
+    if problem:
+        raise click.UsageError(f"The admin password is refused: {problem}")
 
 
 @crm_cli.command("init")
@@ -83,13 +88,17 @@ def ensure_admin(username, password, email):
 @with_appcontext
 def init_command(username, password, email, reset_roles):
     """Migrate the schema, create permissions, built-in roles and the admin account."""
+    cfg = current_app.config
+    username = username or cfg["CRM_ADMIN_USERNAME"]
+    password, email = password or cfg.get("CRM_ADMIN_PASSWORD"), email or cfg["CRM_ADMIN_EMAIL"]
+    fresh = not inspect(db.engine).has_table(current_app.appbuilder.sm.user_model.__tablename__)
+    if fresh:  # the admin account is to be created: a refused password leaves the database as it was
+        check_admin_password(username, password, email)
     setup_database(reset_roles=reset_roles)
 
     refresh_statistics(db.session.connection())  # the planner's statistics for what is there already
     db.session.commit()
-    cfg = current_app.config
-    username = username or cfg["CRM_ADMIN_USERNAME"]
-    created = ensure_admin(username, password or cfg.get("CRM_ADMIN_PASSWORD"), email or cfg["CRM_ADMIN_EMAIL"])
+    created = ensure_admin(username, password, email)
     click.echo(f"Schema migrated, roles synced; admin '{username}' {'created' if created else 'already exists'}.")
 
 

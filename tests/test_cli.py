@@ -1,6 +1,7 @@
 """The documented commands on a fresh database: init (twice) and demo data."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -60,3 +61,6 @@ def test_init_without_admin_password_explains_itself(tmp_path):
             os.environ["CRM_ADMIN_PASSWORD"] = env_password
     assert result.returncode != 0
     assert "CRM_ADMIN_PASSWORD" in result.stderr
+    # refused before anything is written: no schema half set up without its admin
+    with sqlite3.connect(tmp_path / "cli.sqlite") as connection:
+        assert connection.execute("SELECT name FROM sqlite_master").fetchall() == []
