@@ -3,6 +3,7 @@
 Skipped only when no Chromium is installed; CI sets CRM_REQUIRE_BROWSER=1 to make that a failure.
 """
 
+import json
 import os
 import re
 import shutil
@@ -51,55 +52,100 @@ def server_env():
     )
 
 
+# Runs set-up code and `flask crm …` commands in the app server's app (its environment, database and
+# real clock) inside one long-lived process per test worker: a fresh `python -c` each time cost 4–5 s
+# of importing and building the app, some 25 times per run.
+_SHELL = r"""
+import contextlib, io, json, sys, traceback
+from app import create_app
+from app.extensions import db
+import app.models as models
+app = create_app()
+for line in sys.stdin:
+    call = json.loads(line)
+    out, ok = io.StringIO(), True
+    try:
+        with contextlib.redirect_stdout(out):
+            if "code" in call:
+                with app.app_context():
+                    exec(call["code"], {"db": db, "app": app, **vars(models)})
+            else:
+                result = app.test_cli_runner().invoke(args=call["args"], catch_exceptions=True)
+                out.write(result.output)
+                if result.exit_code != 0:
+                    ok = False
+                    if result.exc_info and result.exc_info[0] is not SystemExit:
+                        out.write("".join(traceback.format_exception(*result.exc_info)))
+    except BaseException:
+        ok = False
+        out.write(traceback.format_exc())
+    sys.__stdout__.write(json.dumps({"ok": ok, "out": out.getvalue()}) + "\n")
+    sys.__stdout__.flush()
+"""
+_shells = {}
+
+
+def _shell(env):
+    key = env["CRM_INSTANCE_DIR"]
+    if key not in _shells or _shells[key].poll() is not None:
+        _shells[key] = subprocess.Popen(
+            [sys.executable, "-c", _SHELL],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(os.path.join(key, "shell.log"), "a"),
+            text=True,
+        )
+    return _shells[key]
+
+
+def _call(env, call):
+    shell = _shell(env)
+    shell.stdin.write(json.dumps(call) + "\n")
+    shell.stdin.flush()
+    line = shell.stdout.readline()
+    if not line:
+        raise AssertionError(f"the app shell ended; see {env['CRM_INSTANCE_DIR']}/shell.log")
+    answer = json.loads(line)
+    assert answer["ok"], f"{call} failed:\n{answer['out']}"
+    return answer["out"]
+
+
 def flask_command(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    """``flask *args`` (a `crm` command) against the app server's database; returns what it printed."""
+    return _call(env, {"args": list(args)})
 
 
 def in_app(env, code):
     """Run ``code`` inside the app server's app (its database), with ``db`` and the models at hand;
     returns what it prints."""
-    script = "from app import create_app\nfrom app.extensions import db\nfrom app.models import *\napp = create_app()\n"
-    script += "with app.app_context():\n" + "".join(f"    {line}\n" for line in code.strip().splitlines())
-    return subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    return _call(env, {"code": code.strip()})
 
 
 @pytest.fixture(scope="session")
 def server(server_env):
     env = server_env
     tmp = env["CRM_INSTANCE_DIR"]
-    flask = [sys.executable, "-m", "flask"]
-    subprocess.run(flask + ["crm", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run(
-        flask + ["crm", "demo", "--customers", "20", "--staff-password", STAFF_PASSWORD],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    flask_command(env, "crm", "init")
+    flask_command(env, "crm", "demo", "--customers", "20", "--staff-password", STAFF_PASSWORD)
+    # the service desk of this firm may export customer lists (an admin grants it in the role page);
+    # today in 工程部 only 刘国强 (tech) is at work, so a new repair goes to him
+    in_app(
+        env,
+        """
+sm = app.appbuilder.sm
+sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))
+tech = sm.find_user(username='tech')
+for profile in db.session.query(StaffProfile).filter(StaffProfile.department.has(name='工程部')):
+    profile.on_leave = profile.user_id != tech.id
+    profile.max_open_tickets = 500 if profile.user_id == tech.id else profile.max_open_tickets
+db.session.commit()
+""",
     )
-    # the service desk of this firm may export customer lists (an admin grants it in the role page)
-    grant = (
-        "from app import create_app\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        "    sm = app.appbuilder.sm\n"
-        "    sm.add_permission_role(sm.find_role('Service'), sm.find_permission_view_menu('can_export', 'Customer'))\n"
-        # today in 工程部 only 刘国强 (tech) is at work, so a new repair goes to him
-        "    from app.extensions import db\n"
-        "    from app.models import StaffProfile\n"
-        "    tech = sm.find_user(username='tech')\n"
-        "    for profile in db.session.query(StaffProfile).filter(StaffProfile.department.has(name='工程部')):\n"
-        "        profile.on_leave = profile.user_id != tech.id\n"
-        "        profile.max_open_tickets = 500 if profile.user_id == tech.id else profile.max_open_tickets\n"
-        "    db.session.commit()\n"
-    )
-    subprocess.run([sys.executable, "-c", grant], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     proc = subprocess.Popen(
-        flask + ["run", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,25 +1,17 @@
 """A satisfaction survey end to end in Chromium: the service desk builds a two-question survey and sends
 it; a customer answers through the personal link (no login); the result page shows the chart."""
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.browser.conftest import ROOT, STAFF_PASSWORD, flask_command
+from tests.browser.conftest import STAFF_PASSWORD, flask_command, in_app
 from tests.browser.test_customer_journey import login
 
 pytestmark = pytest.mark.browser
 
 LATEST_LINK = (
-    "from app import create_app\n"
-    "app = create_app()\n"
-    "with app.app_context():\n"
-    "    from app.extensions import db\n"
-    "    from app.models import OutboxMessage\n"
-    "    message = db.session.query(OutboxMessage).filter(OutboxMessage.dedupe_key.like('survey:%'))"
+    "message = db.session.query(OutboxMessage).filter(OutboxMessage.dedupe_key.like('survey:%'))"
     ".order_by(OutboxMessage.id).first()\n"
-    "    print(message.body.rsplit('：', 1)[-1].strip())\n"
+    "print(message.body.rsplit('：', 1)[-1].strip())\n"
 )
 
 
@@ -53,13 +45,7 @@ def test_build_send_answer_and_see_the_chart(browser, server, server_env, page):
     assert "已通过发件箱发送给" in page.inner_text("#crm-task-summary")
     page.reload()
     assert page.inner_text("#survey-status") == "已发送"
-    link = (
-        subprocess.run(
-            [sys.executable, "-c", LATEST_LINK], cwd=ROOT, env=server_env, check=True, capture_output=True, text=True
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    link = in_app(server_env, LATEST_LINK).strip().splitlines()[-1]
     assert "/survey/" in link
 
     # 3. the customer answers through the link, without logging in

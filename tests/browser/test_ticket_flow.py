@@ -3,26 +3,19 @@ who starts and resolves it from My to-do; the customer rates it through the link
 sees it in staff performance."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.browser.conftest import ROOT, STAFF_PASSWORD
+from tests.browser.conftest import STAFF_PASSWORD, in_app
 from tests.browser.test_customer_journey import login
 
 pytestmark = pytest.mark.browser
 
 # the customer's completion notice in the outbox: the one place the rating link goes
 LATEST_COMPLETION = (
-    "from app import create_app\n"
-    "app = create_app()\n"
-    "with app.app_context():\n"
-    "    from app.extensions import db\n"
-    "    from app.models import OutboxMessage\n"
-    "    message = db.session.query(OutboxMessage).filter(OutboxMessage.template_key == 'completion_notice')"
+    "message = db.session.query(OutboxMessage).filter(OutboxMessage.template_key == 'completion_notice')"
     ".order_by(OutboxMessage.id.desc()).first()\n"
-    "    print(message.body)\n"
+    "print(message.body)\n"
 )
 
 
@@ -74,14 +67,7 @@ def test_repair_from_intake_to_rating_and_performance(browser, server, server_en
     assert "评价链接已通过" in timeline and "/rate/" not in timeline
     link = re.search(
         r"https?://\S+/rate/\S+",
-        subprocess.run(
-            [sys.executable, "-c", LATEST_COMPLETION],
-            cwd=ROOT,
-            env=server_env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout,
+        in_app(server_env, LATEST_COMPLETION),
     ).group(0)
 
     # 4. the customer rates it through the personal link, without logging in

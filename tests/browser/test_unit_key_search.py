@@ -1,29 +1,21 @@
 """The desk finds a household by its unit as the lists print it ("1号楼-102"), and narrows the customer
 list by building and unit with the 楼栋 and 房屋 filters (searchable selects), in Chromium."""
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, ROOT
+from tests.browser.conftest import ADMIN_PASSWORD, in_app
 from tests.browser.test_customer_journey import login
 
 pytestmark = pytest.mark.browser
 
 # two households in the demo estate's 102s: 1号楼-102 and 2号楼-102 (demo buildings are 1号楼 … 7号楼)
 HOUSEHOLDS = (
-    "from app import create_app\n"
-    "app = create_app()\n"
-    "with app.app_context():\n"
-    "    from app.extensions import db\n"
-    "    from app.models import Building, Customer, CustomerUnit, Unit\n"
-    "    for building, name, phone in (('1号楼', '欧阳一零二', '13700001102'), ('2号楼', '司马二零二', '13700002102')):\n"
-    "        unit = db.session.query(Unit).join(Building).filter(Building.name == building, Unit.number == '102').one()\n"
-    "        customer = Customer(name=name, phone=phone)\n"
-    "        customer.units.append(CustomerUnit(unit=unit, relation='owner'))\n"
-    "        db.session.add(customer)\n"
-    "    db.session.commit()\n"
+    "for building, name, phone in (('1号楼', '欧阳一零二', '13700001102'), ('2号楼', '司马二零二', '13700002102')):\n"
+    "    unit = db.session.query(Unit).join(Building).filter(Building.name == building, Unit.number == '102').one()\n"
+    "    customer = Customer(name=name, phone=phone)\n"
+    "    customer.units.append(CustomerUnit(unit=unit, relation='owner'))\n"
+    "    db.session.add(customer)\n"
+    "db.session.commit()\n"
 )
 
 
@@ -32,7 +24,7 @@ def _list_text(page):
 
 
 def test_find_a_household_by_building_and_room_and_filter_by_building(page, server, server_env):
-    subprocess.run([sys.executable, "-c", HOUSEHOLDS], cwd=ROOT, env=server_env, check=True, capture_output=True)
+    in_app(server_env, HOUSEHOLDS)
     login(page, server, "admin", ADMIN_PASSWORD)
 
     page.goto(server + "/customerview/list/")
