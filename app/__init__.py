@@ -94,15 +94,16 @@ def create_app(test_config=None):
         app.register_blueprint(mobile)
 
     @app.before_request
+    def _request_context():
+        # first: the request's first transaction (who the user is) begins deferred on a page read
+        set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        db.session.info["actor_provider"] = _actor_id
+
+    @app.before_request
     def _principal():
         # who sent the request (cookie or bearer token), before any view queries data
         if request.endpoint not in (None, "static") and not request.path.startswith("/static/"):
             resolve_request_principal()
-
-    @app.before_request
-    def _request_context():
-        set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
-        db.session.info["actor_provider"] = _actor_id
 
     @app.url_value_preprocessor
     def _record_ids_in_range(endpoint, values):

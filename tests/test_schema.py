@@ -2,10 +2,11 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 
 from app.extensions import db
 from app.core.text_search import is_text_index
+from tests import factories
 
 
 def test_migrations_produce_exactly_the_models(ctx):
@@ -90,3 +91,32 @@ def test_migrations_upgrade_a_database_that_holds_data(tmp_path):
     assert conn.execute("SELECT number, escalation_level FROM ticket").fetchall() == [("WO202611010001", 0)]
     assert conn.execute("SELECT count(*) FROM ticket_event WHERE ticket_id = 1").fetchone() == (1,)
     conn.close()
+
+
+def test_a_page_read_takes_no_write_lock_and_a_write_takes_it_first(app, login):
+    """GET pages begin deferred (readers never queue behind a writer), from the very first statement
+    of the request (who the user is); a form post begins immediate (it waits for the lock, not fails)."""
+    with app.app_context():
+        engine = db.engine
+        record_id = factories.customer(name="林晓", phone="13911112222").id
+        db.session.commit()
+    if engine.dialect.name != "sqlite":
+        return
+    client = login("Service")
+    begins = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(f"/customerview/show/{record_id}").status_code == 200
+        assert client.get("/customerview/list/").status_code == 200
+        reads = list(begins)
+        begins.clear()
+        client.post(f"/customerview/edit/{record_id}", data={"name": "林晓", "phone": "13911112222"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert reads and set(reads) == {"BEGIN"}
+    assert begins and begins[0] == "BEGIN IMMEDIATE"

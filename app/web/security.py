@@ -428,12 +428,18 @@ class CrmSecurityManager(SecurityManager):
         """(user, session version, must change password) of an active account, or None."""
         from flask_appbuilder.security.sqla.models import User
         from sqlalchemy import select
+        from sqlalchemy.orm import joinedload
 
-        row = self.session.execute(
-            select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
-            .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
-            .where(User.id == int(pk))
-        ).first()
+        row = (
+            self.session.execute(
+                select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
+                .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
+                .where(User.id == int(pk))
+                .options(joinedload(User.roles))  # every request reads them (its permissions)
+            )
+            .unique()
+            .first()
+        )
         if row is None or not row[0].is_active:
             return None
         return row[0], row[1] or 0, bool(row[2])
