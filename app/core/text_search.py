@@ -29,6 +29,8 @@ PostgreSQL: ``ILIKE '%term%'`` on the columns themselves, which the ``pg_trgm`` 
 migration answer for terms of 3 characters or more (shorter terms scan, as before).
 """
 
+import contextlib
+
 from sqlalchemy import UnaryExpression, and_, bindparam, column, false, literal_column, or_, select, table
 from sqlalchemy.orm.interfaces import MANYTOONE
 from sqlalchemy.sql import operators
@@ -160,6 +162,37 @@ def related_in(prop, target, inner):
         return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
     attr = getattr(prop.parent.class_, prop.key)
     return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+
+
+@contextlib.contextmanager
+def indexed_at_the_end(connection):
+    """SQLite: rows inserted in bulk inside the block are added to the text indexes once, at its end,
+    by one INSERT … SELECT per table (what the migration does for existing rows), and not row by row
+    by the insert triggers: each row's trigger made its own statement journal, and a million tickets
+    took most of an hour. The triggers are dropped and restored in the caller's transaction, so a
+    failure rolls back both. Other databases: nothing to do (their indexes are not triggers)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    paused = {}
+    for name in INDEXED:
+        trigger = f"{name}_fts_insert"
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)
+        ).scalar()
+        if sql is None:
+            continue
+        paused[name] = (sql, connection.exec_driver_sql(f'SELECT coalesce(max(id), 0) FROM "{name}"').scalar())
+        connection.exec_driver_sql(f"DROP TRIGGER {trigger}")
+    yield
+    for name, (sql, last_id) in paused.items():
+        columns = INDEXED[name]
+        padded = ", ".join(f"{column} || ?" for column in columns)  # as the trigger indexes them
+        connection.exec_driver_sql(
+            f'INSERT INTO {name}_fts(rowid, {", ".join(columns)}) SELECT id, {padded} FROM "{name}" WHERE id > ?',
+            (*[PAD] * len(columns), last_id),
+        )
+        connection.exec_driver_sql(sql)
 
 
 # ---------------------------------------------------------------- planner statistics

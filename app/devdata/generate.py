@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 
 from app.billing.bills import bill_status
 from app.core.clock import utcnow
+from app.core.text_search import indexed_at_the_end
 from app.devdata.demo import (
     DEPARTMENTS,
     DISPATCH_RULES,
@@ -164,7 +165,8 @@ def generate(connection, size="small", seed=2026, now=None, log=print, staff_use
     usual = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     connection.exec_driver_sql(f"PRAGMA cache_size={BULK_CACHE_SIZE}")
     try:
-        return _fill(connection, size, seed, now, log, staff_user_ids)
+        with indexed_at_the_end(connection):
+            return _fill(connection, size, seed, now, log, staff_user_ids)
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size={int(usual)}")
 
