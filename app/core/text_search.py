@@ -14,12 +14,13 @@ character of the text starts a trigram:
 - a term of 3 characters or more is an FTS5 phrase of its trigrams: ``{title number}: "漏水管"``,
   the column filter holding only the columns the user may search;
 - a term of 1 or 2 characters has no trigram of its own (FTS5 matches nothing for it), but each of its
-  occurrences is the start of an indexed trigram (the padding covers the end of a value). Those are
-  read from the ``<table>_fts_terms`` fts5vocab table (one row per trigram occurrence) by a range on
-  the term: ``term >= '王' AND term < '王' + 1``, again only in the allowed columns. Measured at
-  100,000 tickets this reads the index (about as fast as a long term), where LIKE on the table or
-  on the FTS table scans every row; a separate unigram/bigram index would need a tokenizer SQLite
-  does not ship (triggers cannot split text into characters) and would double the index.
+  occurrences is the start of an indexed trigram (the padding covers the end of a value). The distinct
+  trigrams starting with it are read from the ``<table>_fts_words`` fts5vocab list by a range on the
+  term (``term >= '王' AND term < '王' + 1``) and joined into one FTS5 query, ``{title}: ("王秀英" OR
+  "王建国" OR …)``, inside the same statement; FTS5 merges their row lists. Measured at 100,000
+  tickets: 漏水 1.4 ms, 水 9.6 ms, where reading every occurrence from the instance list took 6.4 and
+  50 ms and LIKE scans every row. A separate unigram/bigram index would need a tokenizer SQLite does
+  not ship and would double the index.
 
 The trigram tokenizer folds case of all letters where SQLite's LIKE folds only ASCII: a search for
 "É" also finds "é" (PostgreSQL's ILIKE does the same). A relation is followed as ``fk IN (SELECT …)``
@@ -31,7 +32,19 @@ migration answer for terms of 3 characters or more (shorter terms scan, as befor
 
 import contextlib
 
-from sqlalchemy import UnaryExpression, and_, bindparam, column, false, literal_column, or_, select, table
+from sqlalchemy import (
+    String,
+    UnaryExpression,
+    bindparam,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.orm.interfaces import MANYTOONE
 from sqlalchemy.sql import operators
 
@@ -120,22 +133,37 @@ def _like(attr, term, dialect):
 
 def matching_ids(table_name, columns, term):
     """SELECT of the ids of ``table_name`` whose ``columns`` contain ``term``, from its FTS table (SQLite)."""
+    fts = table(f"{table_name}_fts", column("rowid"))
+    in_columns = "{%s}: " % " ".join(columns)
     if len(term) >= 3:
-        fts = table(f"{table_name}_fts", column("rowid"))
-        query = '{%s}: "%s"' % (" ".join(columns), term.replace('"', '""'))
-        return select(fts.c.rowid).where(literal_column(f"{table_name}_fts").op("MATCH")(bindparam(None, query)))
-    terms = table(f"{table_name}_fts_terms", column("doc"), column("term"), column("col"))
-    low = term.lower()
+        query = bindparam(None, in_columns + _phrase(term))
+    else:
+        query = _trigrams_starting_with(table_name, in_columns, term.lower())
+    return select(fts.c.rowid).where(literal_column(f"{table_name}_fts").op("MATCH")(query))
+
+
+def _phrase(text):
+    return '"%s"' % text.replace('"', '""')
+
+
+# an FTS5 query that matches no row (a phrase and NOT itself), for a short term no indexed trigram starts with
+NO_ROW = '"\x1f\x1f\x1f" NOT "\x1f\x1f\x1f"'
+
+
+def _trigrams_starting_with(table_name, in_columns, prefix):
+    """The FTS5 query, built in SQL, "any indexed trigram that starts with ``prefix``": the trigrams are
+    read from the ``<table>_fts_words`` list (one row per distinct trigram) by a range on ``prefix``,
+    and FTS5 merges their row lists itself, about five times faster than reading every occurrence
+    from the instance table."""
+    term = column("term", String)
+    words = table(f"{table_name}_fts_words", term)
+    phrase = literal('"', String) + func.replace(term, '"', '""') + literal('"', String)
+    query = literal(in_columns + "(", String) + func.group_concat(phrase, " OR ") + literal(")", String)
     return (
-        select(terms.c.doc)
-        .distinct()
-        .where(
-            and_(
-                terms.c.term >= bindparam(None, low),
-                terms.c.term < bindparam(None, _next(low)),
-                terms.c.col.in_(list(columns)),
-            )
-        )
+        select(func.coalesce(query, literal(NO_ROW, String)))
+        .select_from(words)
+        .where(term >= bindparam(None, prefix), term < bindparam(None, _next(prefix)))
+        .scalar_subquery()
     )
 
 
