@@ -51,3 +51,16 @@ def test_a_filter_naming_no_record_gives_an_empty_box_not_an_error(login, ctx):
     for value in ("999999", "abc", ""):
         response = login("Manager").get(f"/renovationview/list/?_flt_0_customer={value}")
         assert response.status_code == 200
+
+
+def test_the_filter_boxes_follow_the_language_and_a_new_tag_at_the_next_page(login, ctx):
+    """The boxes' HTML is kept between pages: per language, and never for a box that lists records."""
+    client = login("Service")
+    chinese = _filter_boxes(client.get("/customerview/list/").get_data(as_text=True))
+    assert "正常" in chinese and "新标签甲" not in chinese
+    factories.tag(name="新标签甲")
+    db.session.commit()
+    assert "新标签甲" in _filter_boxes(client.get("/customerview/list/").get_data(as_text=True))
+    client.get("/lang/en")
+    english = _filter_boxes(client.get("/customerview/list/").get_data(as_text=True))
+    assert "Active" in english and "正常" not in english

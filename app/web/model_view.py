@@ -9,7 +9,9 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla.filters import FilterRelation
 from flask_appbuilder.urltools import get_page_args, get_page_size_args
-from flask_appbuilder.widgets import ListWidget
+from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup
 from sqlalchemy import Date, or_
@@ -75,10 +77,49 @@ class CrmListWidget(ListWidget):
     template = "crm/widgets/list.html"
 
 
+# fields whose options are records (their HTML follows the data and the request)
+RECORD_FIELDS = (QuerySelectField, QuerySelectMultipleField, AjaxSelectField)
+
+
+class CrmSearchWidget(SearchWidget):
+    """FAB's filter box, with the HTML of each field that lists no records kept per (page, field, language).
+
+    FAB renders every filterable field to HTML on each list page (the script that adds filter rows
+    copies it): a fifth of a list page's time. Text, choice and date inputs depend only on their
+    definition and the language; a field that lists records (a related-record box, whose one option
+    follows the request) is rendered each time."""
+
+    def __call__(self, **kwargs):
+        form, filters = self.template_args["form"], self.filters
+        kept = current_app.extensions.setdefault("crm_search_fields", {})
+        language = str(get_locale())
+        search_filters = filters.get_search_filters()
+        label_columns, form_fields, names = {}, {}, {}
+        for col in self.template_args["include_cols"]:
+            field = form[col]
+            label_columns[col] = str(field.label.text)
+            if isinstance(field, RECORD_FIELDS) or field.raw_data:  # lists records, or holds the request's value
+                form_fields[col] = field()
+            else:
+                key = (self.template_args["route_base"], col, language)
+                if key not in kept:
+                    kept[key] = field()
+                form_fields[col] = kept[key]
+            names[col] = [str(flt.name) for flt in search_filters[col]]
+        kwargs.update(
+            label_columns=label_columns,
+            form_fields=form_fields,
+            search_filters=names,
+            active_filters=filters.get_filters_values_tojson(),
+        )
+        return RenderTemplateWidget.__call__(self, **kwargs)
+
+
 class CrmModelView(ModelView):
     """A FAB ModelView whose forms, labels, formats and loading derive from the model."""
 
     list_widget = CrmListWidget
+    search_widget = CrmSearchWidget
     quick_search = ()  # paths searched by the list page's one search box
     unit_filters = False  # the list's 楼栋 and 房屋 filters (searchable selects; a model tied to units)
     # relation -> (form field, lookup parameter): a searchable multi-select narrowed by another field
