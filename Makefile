@@ -66,7 +66,7 @@ scheduler: init
 
 # the benchmarks at the small size on a temporary SQLite (as CI); `--size large` by hand
 bench-small: setup $(DEV_STAMP)
-	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1
+	$(BIN)/python bench/list_bench.py --size small --repeat 3 --fab-repeat 1 --new-tickets 200
 
 # the suite in parallel on every core (pytest-xdist), then the browser journeys two at a time (each
 # worker serves the app with its own database and drives its own Chromium)

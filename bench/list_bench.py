@@ -8,7 +8,8 @@ Run:
   .venv/bin/python bench/list_bench.py --size large            # 1,000,000 tickets (~4 min to generate)
   .venv/bin/python bench/list_bench.py --database-url URL      # a database `flask crm generate` filled
   .venv/bin/python bench/list_bench.py --database-url URL --generate --size small   # init + generate there
-Options: --repeat N (default 20), --skip-writes (no sweep/dispatch: they change the data).
+Options: --repeat N (default 20), --skip-writes (no sweep/dispatch: they change the data), --new-tickets N
+(default 1000, the tickets saved one by one before the dispatch), --skip-fab.
 
 Requests run in-process through Flask's test client as an admin (no network, no server), at 100
 rows per page. "SQL" is the time of the very statements the page ran, replayed on the DBAPI
@@ -155,6 +156,7 @@ def main():
     parser.add_argument("--generate", action="store_true", help="init and generate --size into --database-url first")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--skip-writes", action="store_true")
+    parser.add_argument("--new-tickets", type=int, default=1000, help="tickets saved one by one for the dispatch case")
     parser.add_argument("--fab-repeat", type=int, default=3, help="runs of FAB's default view (seconds each)")
     parser.add_argument(
         "--skip-fab", action="store_true", help="leave out FAB's default view (minutes a page at the large size)"
@@ -274,7 +276,7 @@ def main():
     results["pages"] = rows
     if not args.skip_writes:
         results["escalation"] = escalation(app)
-        results["dispatch"] = dispatch_new_tickets(app, 1000)
+        results["dispatch"] = dispatch_new_tickets(app, args.new_tickets)
     results["peak_rss_mb"] = round(rss_mb())
     report(results)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
