@@ -86,6 +86,25 @@ class CrmFilters(Filters):
     or a date-time filter could be applied to a number. Here the column's own filters decide.
     """
 
+    def _get_filters(self, cols):
+        # what a model's columns convert to never changes: converted once per model, not for every
+        # filter set a request builds (FAB converts every column of the model for each of them)
+        kept = self.datamodel.__dict__.setdefault("_crm_converted_filters", {})
+        key = (self.filter_converter, tuple(cols))
+        if key not in kept:
+            kept[key] = super()._get_filters(cols)
+        return {col: list(filters) for col, filters in kept[key].items()}  # FAB extends these lists
+
+    def copy(self):
+        copied = CrmFilters(self.filter_converter, self.datamodel)
+        copied.filters, copied.values = list(self.filters), list(self.values)
+        return copied
+
+    def get_joined_filters(self, filters):
+        joined = CrmFilters(self.filter_converter, self.datamodel)
+        joined.filters, joined.values = self.filters + filters.filters, self.values + filters.values
+        return joined
+
     def rest_add_filters(self, data):
         from flask_appbuilder.exceptions import InvalidColumnFilterFABException, InvalidOperationFilterFABException
 

@@ -6,6 +6,7 @@ import inspect
 import operator
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
 from markupsafe import escape
 from sqlalchemy.orm import joinedload, load_only, selectinload
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY
@@ -135,6 +136,29 @@ class CrmInterface(SQLAInterface):
         return CrmFilters(
             self.filter_converter_class, self, search_columns=search_columns or [], search_filters=search_filters
         )
+
+    def get_inner_filters(self, filters):
+        """FAB's inner filters (plain columns, many-to-one and one-to-one paths) in a filter set whose
+        conversions are kept (FAB's builds a new one, converting every column of the model)."""
+        inner = CrmFilters(self.filter_converter_class, self)
+        if filters:
+
+            def inner_path(name):
+                root = get_column_root_relation(name)
+                return (
+                    not is_column_dotted(name)
+                    or self.is_relation_many_to_one(root)
+                    or self.is_relation_one_to_one(root)
+                )
+
+            inner.add_filter_list(
+                [
+                    (f.column_name, f.__class__, v)
+                    for f, v in zip(filters.filters, filters.values)
+                    if inner_path(f.column_name)
+                ]
+            )
+        return inner
 
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
