@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from app.cli import setup_database
 from app.extensions import db
 from app.models import Customer
 from tests import factories
@@ -329,3 +330,33 @@ def test_the_menu_follows_a_role_edited_between_two_pages_and_the_language(app, 
     technician.get("/lang/en")
     english = technician.get("/ticketview/list/").get_data(as_text=True)
     assert re.search(r"\sTickets</a>", english) and not re.search(r"\s工单</a>", english)
+
+
+def test_a_row_scope_right_an_admin_took_from_every_role_stays_away_across_restarts(app):
+    """Each start runs `crm init`. A right of our own on a page's resource (here: every ticket) that no
+    role holds any more must survive as a right an admin can grant again, and not come back by itself."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        right = sm.find_permission_view_menu("can_see_all", "Ticket")
+        holders = [role for role in sm.get_all_roles() if right in role.permissions]
+        assert holders
+        try:
+            for role in holders:
+                role.permissions.remove(right)
+            db.session.commit()
+            for _start in range(2):
+                setup_database()
+                db.session.commit()
+            kept = sm.find_permission_view_menu("can_see_all", "Ticket")
+            assert kept is not None, "the right is gone from the role editor"
+            # (FAB's admin role holds every right of every page: it may do everything anyway)
+            given_back = [role.name for role in sm.get_all_roles() if kept in role.permissions]
+            assert [name for name in given_back if name != sm.auth_role_admin] == []
+        finally:
+            right = sm.find_permission_view_menu("can_see_all", "Ticket") or sm.add_permission_view_menu(
+                "can_see_all", "Ticket"
+            )
+            for role in holders:
+                if right not in role.permissions:
+                    role.permissions.append(right)
+            db.session.commit()

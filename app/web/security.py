@@ -521,6 +521,19 @@ class CrmSecurityManager(SecurityManager):
         permissions = self._user_permission_set()
         return permissions is None or (permission_name, view_name) in permissions
 
+    def add_permissions_view(self, base_permissions, view_menu):
+        """FAB deletes from a page's resource every permission the page does not expose, once no role
+        holds it. The rights of our own vocabulary (row scopes, approve, reverse, export…) live on the
+        pages' resources too: one an admin had taken from every role was deleted at the next start, and
+        the start after created it anew as "new" and gave it back to the built-in roles. They are
+        declared to FAB as the page's own."""
+        own = {action for _roles, pairs in ROLE_CONFIGS.items() for action, resource in pairs if resource == view_menu}
+        own |= {action for action, resource in EVERYONE if resource == view_menu}
+        if view_menu in (self.menu_resource_map or {}):  # a menu entry named as the page's resource
+            own.add(MENU_ACCESS)
+        declared = list(base_permissions or []) + sorted(own - set(base_permissions or []))
+        return super().add_permissions_view(declared, view_menu)
+
     def new_resources(self):
         """What this install has never had: the built-in roles' resources and menus (a new release's
         pages), and (action, resource) pairs (a new permission on an old resource, e.g. a row scope)."""
