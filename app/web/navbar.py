@@ -10,6 +10,7 @@ from flask import current_app, render_template, request
 from flask_babel import get_locale
 from markupsafe import Markup
 
+from app.policy.permissions import MENU_ACCESS
 from app.policy.principal import current_principal
 
 KEPT = 256  # distinct (language, visible entries) kept per app; more and the store starts over
@@ -21,7 +22,7 @@ def visible_entries(appbuilder):
     permissions = current_principal().permissions  # None: every permission (the admin role)
 
     def visible(name):
-        return permissions is None or ("menu_access", name) in permissions
+        return permissions is None or (MENU_ACCESS, name) in permissions
 
     names = []
     for item in appbuilder.menu.get_list():

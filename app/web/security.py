@@ -285,6 +285,11 @@ class CrmGroupApi(GroupApi):
     search_columns = [column for column in GroupApi.list_columns if "." not in column]
 
 
+def _declared_rights():
+    """Every (action, resource) right the app declares: the built-in roles' and everyone's."""
+    return {pair for permissions in ROLE_CONFIGS.values() for pair in permissions} | set(EVERYONE)
+
+
 class CrmSecurityManager(SecurityManager):
     """FAB's security manager with a per-request cache of the user's permissions.
 
@@ -527,8 +532,7 @@ class CrmSecurityManager(SecurityManager):
         pages' resources too: one an admin had taken from every role was deleted at the next start, and
         the start after created it anew as "new" and gave it back to the built-in roles. They are
         declared to FAB as the page's own."""
-        own = {action for _roles, pairs in ROLE_CONFIGS.items() for action, resource in pairs if resource == view_menu}
-        own |= {action for action, resource in EVERYONE if resource == view_menu}
+        own = {action for action, resource in _declared_rights() if resource == view_menu}
         if view_menu in (self.menu_resource_map or {}):  # a menu entry named as the page's resource
             own.add(MENU_ACCESS)
         declared = list(base_permissions or []) + sorted(own - set(base_permissions or []))
