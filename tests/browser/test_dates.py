@@ -95,7 +95,10 @@ def test_typed_dates_and_times_stick_and_the_calendar_is_chinese(page, server):
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", served)
     page.click("#paid_at")
     page.keyboard.press("Tab")
-    assert page.input_value("#paid_at") == served
+    # the same moment: the server's clock is real, and a time served at :00 seconds is respelled by the
+    # calendar without them (its own format); seconds other than 00 are never dropped
+    left = page.input_value("#paid_at")
+    assert left == served or (served.endswith(":00") and left == served[: -len(":00")])
 
     # the list filter has the same box and calendar
     page.goto(server + "/ticketview/list/")
