@@ -161,16 +161,23 @@ def test_disabling_an_account_ends_its_sessions(app, ctx, login):
 
 
 def test_pages_carry_the_security_headers(app, login):
-    response = login("Service").get("/customerview/list/")
-    headers = response.headers
-    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
-    assert headers["Referrer-Policy"] == "same-origin"
-    policy = headers["Content-Security-Policy"]
-    assert "frame-ancestors 'self'" in policy and "object-src 'none'" in policy
-    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
-    html = response.get_data(as_text=True)
-    assert f'nonce="{nonce}"' in html  # FAB's and our script tags carry this response's nonce
-    assert "<script>" not in html and "onchange=" not in html and "onclick=" not in html
+    client = login("Service")
+    nonces = []
+    for url in ("/customerview/list/", "/customerview/list/", "/ticketview/list/"):
+        response = client.get(url)
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert headers["Referrer-Policy"] == "same-origin"
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'self'" in policy and "object-src 'none'" in policy
+        nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+        html = response.get_data(as_text=True)
+        # FAB's and our script tags carry this response's nonce, the layout's kept ones too (app.web.chrome)
+        assert set(re.findall(r'nonce="([^"]*)"', html)) == {nonce}
+        assert len(re.findall(r"<script", html)) == len(re.findall(r'<script[^>]* nonce="', html))
+        assert "<script>" not in html and "onchange=" not in html and "onclick=" not in html
+        nonces.append(nonce)
+    assert len(set(nonces)) == 3
 
 
 def test_too_many_attempts_from_one_address_are_refused(app, ctx):

@@ -60,6 +60,19 @@ def test_confirm_and_alert_dialogs_are_chinese(admin_client):
     assert texts["No row selected"] == "未选择任何记录" and texts["noResults"] == "没有匹配项"
 
 
+def test_the_layout_kept_between_pages_follows_the_language(login):
+    """The layout's dialogs and script texts are rendered once per language (app.web.chrome)."""
+    client = login("Service")
+    assert ">取消</button>" in client.get("/customerview/list/").get_data(as_text=True)
+    client.get("/lang/en")
+    page = client.get("/customerview/list/").get_data(as_text=True)
+    assert ">Cancel</button>" in page and ">取消</button>" not in page
+    texts = json.loads(html.unescape(re.search(r'id="crm-i18n" hidden data-texts="([^"]*)"', page).group(1)))
+    assert texts["noResults"] == "No matches"
+    client.get("/lang/zh")
+    assert ">取消</button>" in client.get("/ticketview/list/").get_data(as_text=True)
+
+
 def test_a_job_run_in_the_change_history_is_named_in_chinese(admin_client, ctx):
     from app.policy.audit import record_event
 

@@ -18,7 +18,7 @@ import contextvars
 from dataclasses import dataclass, field
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from app.models import StaffProfile
 from app.extensions import db
 
@@ -82,19 +82,32 @@ _acting = contextvars.ContextVar("crm_principal", default=None)
 _RESOLVING = Principal(user_id=None, permissions=frozenset(), kind="resolving")
 
 
-def _permissions_of_roles(session, role_ids):
+@functools.cache
+def _lookups():
+    """The statements that work out every request's principal, built once: building and keying a
+    statement cost more than running it."""
     from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 
-    if not role_ids:
-        return frozenset()
-    rows = session.execute(
+    permissions = (
         select(Permission.name, ViewMenu.name)
         .join(PermissionView, PermissionView.permission_id == Permission.id)
         .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
         .join(PermissionView.role)
-        .where(Role.id.in_(role_ids))
+        .where(Role.id.in_(bindparam("role_ids", expanding=True)))
         .execution_options(crm_unscoped=True)
-    ).all()
+    )
+    departments = (
+        select(StaffProfile.department_id)
+        .where(StaffProfile.user_id == bindparam("user_id"), StaffProfile.department_id.isnot(None))
+        .execution_options(crm_unscoped=True)
+    )
+    return permissions, departments
+
+
+def _permissions_of_roles(session, role_ids):
+    if not role_ids:
+        return frozenset()
+    rows = session.execute(_lookups()[0], {"role_ids": list(role_ids)}).all()
     return frozenset((action, resource) for action, resource in rows)
 
 
@@ -113,13 +126,7 @@ def _principal_for(session, user):
     admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
     # the admin role is FAB's own configured superuser role, not a rule of ours
     permissions = None if any(role.name == admin_role for role in roles) else _permissions_of_roles(session, role_ids)
-    departments = tuple(
-        session.execute(
-            select(StaffProfile.department_id)
-            .where(StaffProfile.user_id == user.id, StaffProfile.department_id.isnot(None))
-            .execution_options(crm_unscoped=True)
-        ).scalars()
-    )
+    departments = tuple(session.execute(_lookups()[1], {"user_id": user.id}).scalars())
     return Principal(user_id=user.id, role_ids=role_ids, permissions=permissions, departments=departments, kind="user")
 
 

@@ -10,7 +10,7 @@ from flask_appbuilder.models.mixins import FileColumn
 from flask_appbuilder.models.sqla.filters import FilterRelation
 from flask_appbuilder.urltools import get_page_args, get_page_size_args
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
-from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
+from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget, ShowWidget
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup
@@ -77,6 +77,12 @@ class CrmListWidget(ListWidget):
     template = "crm/widgets/list.html"
 
 
+class CrmShowWidget(ShowWidget):
+    """FAB's record table, its rows (label, formatted value) computed before the template."""
+
+    template = "crm/widgets/show.html"
+
+
 # fields whose options are records (their HTML follows the data and the request)
 RECORD_FIELDS = (QuerySelectField, QuerySelectMultipleField, AjaxSelectField)
 
@@ -119,6 +125,7 @@ class CrmModelView(ModelView):
     """A FAB ModelView whose forms, labels, formats and loading derive from the model."""
 
     list_widget = CrmListWidget
+    show_widget = CrmShowWidget
     search_widget = CrmSearchWidget
     quick_search = ()  # paths searched by the list page's one search box
     unit_filters = False  # the list's 楼栋 and 房屋 filters (searchable selects; a model tied to units)
@@ -463,14 +470,24 @@ class CrmModelView(ModelView):
         widgets = widgets or {}
         access = self._field_access()
         columns = access.visible(self.show_columns)
+        formatters = self._formatters_for(access)
+        shown = {}
+        for column, value in zip(columns, self.datamodel.get_values_item(item, columns)):
+            formatter = formatters.get(column)
+            shown[column] = (self.label_columns.get(column), formatter(value) if formatter else value)
+        fieldsets = [
+            (
+                title,
+                True if spec.get("expanded") is None else spec["expanded"],
+                [shown[c] for c in spec.get("fields", ()) if c in shown],
+            )
+            for title, spec in show_fieldsets or self.show_fieldsets or ()
+        ]
         widgets["show"] = self.show_widget(
             pk=pk,
-            label_columns=self.label_columns,
-            include_columns=columns,
-            value_columns=self.datamodel.get_values_item(item, columns),
-            formatters_columns=self._formatters_for(access),
+            rows=list(shown.values()),
             actions=actions or self.actions,
-            fieldsets=show_fieldsets or self.show_fieldsets,
+            fieldsets=fieldsets,
             modelview_name=self.__class__.__name__,
         )
         return widgets

@@ -3,6 +3,8 @@ API, as this product shows them. What a permission means is declared in app.poli
 the rules it applies (lockout, throttling, sessions) are in app.policy.accounts.
 """
 
+import functools
+
 from flask import flash, redirect
 from flask_appbuilder import BaseView
 from flask_appbuilder.actions import action
@@ -21,6 +23,8 @@ from flask_appbuilder.security.views import (
 )
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
 
 from app.policy.principal import current_principal
@@ -58,7 +62,6 @@ def _client_ip():
 def _permission_choices():
     """Every permission, in menu order, with what it needs for its label loaded at once."""
     from flask import current_app
-    from sqlalchemy.orm import joinedload
 
     sm = current_app.appbuilder.sm
     model = sm.permissionview_model
@@ -290,6 +293,19 @@ def _declared_rights():
     return {pair for permissions in ROLE_CONFIGS.values() for pair in permissions} | set(EVERYONE)
 
 
+@functools.cache
+def _account_lookup():
+    """Every request's look-up of its account, with the roles its permissions come from, built once."""
+    from flask_appbuilder.security.sqla.models import User
+
+    return (
+        select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
+        .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
+        .where(User.id == bindparam("user_id"))
+        .options(joinedload(User.roles))
+    )
+
+
 class CrmSecurityManager(SecurityManager):
     """FAB's security manager with a per-request cache of the user's permissions.
 
@@ -431,20 +447,7 @@ class CrmSecurityManager(SecurityManager):
 
     def _load_account(self, pk):
         """(user, session version, must change password) of an active account, or None."""
-        from flask_appbuilder.security.sqla.models import User
-        from sqlalchemy import select
-        from sqlalchemy.orm import joinedload
-
-        row = (
-            self.session.execute(
-                select(User, AccountSecurity.session_version, AccountSecurity.must_change_password)
-                .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
-                .where(User.id == int(pk))
-                .options(joinedload(User.roles))  # every request reads them (its permissions)
-            )
-            .unique()
-            .first()
-        )
+        row = self.session.execute(_account_lookup(), {"user_id": int(pk)}).unique().first()
         if row is None or not row[0].is_active:
             return None
         return row[0], row[1] or 0, bool(row[2])
