@@ -24,7 +24,7 @@ from app.api import register_apis
 from app.views import register_views
 from app.reporting.views import vendor_blueprint
 from app.web.date_fields import picker_blueprint
-from app.web.chrome import fragment, menu_html
+from app.web.chrome import fragment, navbar_html
 from app.portal.views import portal
 from app.mobile.views import mobile
 from app.policy.accounts import session_expired
@@ -200,7 +200,7 @@ def create_app(test_config=None):
 
     # custom pages print a record's field through the field levels: {{ field(ticket, "description") }}
     app.jinja_env.globals["field"] = shown_value
-    app.jinja_env.globals["crm_menu"] = menu_html
+    app.jinja_env.globals["crm_navbar"] = navbar_html
     app.jinja_env.globals["crm_fragment"] = fragment
 
     app.cli.add_command(crm_cli)

@@ -8,6 +8,7 @@ from app.cli import setup_database
 from app.extensions import db
 from app.models import Customer
 from tests import factories
+from tests.conftest import PASSWORD
 
 R, C, E, D, X = "can_read", "can_create", "can_edit", "can_delete", "can_export"
 
@@ -330,6 +331,28 @@ def test_the_menu_follows_a_role_edited_between_two_pages_and_the_language(app, 
     technician.get("/lang/en")
     english = technician.get("/ticketview/list/").get_data(as_text=True)
     assert re.search(r"\sTickets</a>", english) and not re.search(r"\s工单</a>", english)
+
+
+def test_the_kept_navigation_bar_names_who_is_signed_in(app, login):
+    """Two accounts of one role share the menu but not the name in the bar; a rename shows at once."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.add_user("wangfang", "芳", "王", "wangfang@example.com", sm.find_role("Service"), PASSWORD)
+        db.session.commit()
+    try:
+        wangfang = app.test_client()
+        assert wangfang.post("/login/", data={"username": "wangfang", "password": PASSWORD}).status_code == 302
+        mine, theirs = login("Service").get("/customerview/list/"), wangfang.get("/customerview/list/")
+        assert "王芳" in theirs.get_data(as_text=True) and "王芳" not in mine.get_data(as_text=True)
+        with app.app_context():
+            user = app.appbuilder.sm.find_user(username="wangfang")
+            user.first_name = "芳芳"
+            db.session.commit()
+        assert "王芳芳" in wangfang.get("/customerview/list/").get_data(as_text=True)
+    finally:
+        with app.app_context():
+            db.session.delete(app.appbuilder.sm.find_user(username="wangfang"))
+            db.session.commit()
 
 
 def test_a_row_scope_right_an_admin_took_from_every_role_stays_away_across_restarts(app):

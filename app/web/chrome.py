@@ -1,9 +1,9 @@
 """What every staff page has around its content, rendered once and reused.
 
-- The menu bar. FAB renders its menu on every page: some 80 entries, each a permission check, a URL
-  and a translated label, which took about half of a show page's time. The entries a user sees follow
-  from their permissions, so the rendered bar is kept per (language, visible entries): an admin
-  editing a role changes what its users see at their next page, as before.
+- The navigation bar. FAB renders its menu on every page: some 80 entries, each a permission check, a
+  URL and a translated label, which took about half of a show page's time. The entries a user sees
+  follow from their permissions, so the rendered bar is kept per (language, visible entries, signed-in
+  name): an admin editing a role changes what its users see at their next page, as before.
 - Fragments that depend on nothing but the language and where the app is mounted: the style sheets
   and scripts of the layout, FAB's confirm and alert dialogs, the footer (crm/chrome/*.html, placed
   by crm/base.html). A script tag's nonce is the response's own: the kept copy holds a placeholder
@@ -12,14 +12,15 @@
 
 import secrets
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, session
 from flask_babel import get_locale
+from flask_login import current_user
 from markupsafe import Markup
 
 from app.policy.permissions import MENU_ACCESS
 from app.policy.principal import current_principal
 
-KEPT = 256  # distinct (language, visible entries) kept per app; more and the store starts over
+KEPT = 256  # distinct bars kept per app (some 35 KB each); more and the store starts over
 
 
 def visible_entries(appbuilder):
@@ -39,13 +40,15 @@ def visible_entries(appbuilder):
     return tuple(names)
 
 
-def menu_html():
+def navbar_html():
+    """FAB's navigation bar: the brand, the menu, the language and the signed-in person's menu."""
     appbuilder = current_app.appbuilder
     kept = current_app.extensions.setdefault("crm_menu_bars", {})
-    key = (str(get_locale()), request.script_root, visible_entries(appbuilder))
+    name = current_user.get_full_name() if current_user.is_authenticated else None
+    key = (str(get_locale()), request.script_root, session.get("locale"), name, visible_entries(appbuilder))
     html = kept.get(key)
     if html is None:
-        html = Markup(render_template("crm/navbar_menu.html", menu=appbuilder.menu))
+        html = Markup(render_template("crm/chrome/navbar.html", appbuilder=appbuilder))
         if len(kept) >= KEPT:
             kept.clear()
         kept[key] = html
