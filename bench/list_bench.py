@@ -50,6 +50,8 @@ TARGETS = {  # median ms, p95 ms (issues 9 and 17, at the large size)
     "customer search full phone": (None, 150),
     "ticket search": (None, 150),
     "ticket text search": (None, 150),
+    "ticket text search, 3 characters": (100, 150),
+    "ticket text search, 2 characters": (100, 150),
     "customer deep page": (None, 150),
     "customer show": (30, 150),
 }
@@ -214,6 +216,8 @@ def main():
         ("ticket list filtered", "/ticketview/list/?psize_TicketView=100&_flt_3_status=in_progress"),
         ("ticket search", f"/ticketview/list/?psize_TicketView=100&q={sample.name}"),
         ("ticket text search", f"/ticketview/list/?psize_TicketView=100&q={ticket_title[:4]}"),
+        ("ticket text search, 3 characters", f"/ticketview/list/?psize_TicketView=100&q={ticket_title[:3]}"),
+        ("ticket text search, 2 characters", f"/ticketview/list/?psize_TicketView=100&q={ticket_title[:2]}"),
         (f"ticket page {deep + 1:,}", f"/ticketview/list/?psize_TicketView=100&page_TicketView={deep}"),
         ("customer API list", "/api/v1/customer/?q=(page_size:100)"),
         ("ticket API list", "/api/v1/ticket/?q=(page_size:100)"),

@@ -363,3 +363,42 @@ def test_a_search_reads_the_text_index_not_the_table(ctx):
         assert "ticket_fts VIRTUAL TABLE" in shown and not re.search(r"SCAN ticket$", shown, re.M), shown
     else:
         assert "ix_ticket_title_trgm" in shown and "ix_ticket_description_trgm" in shown, shown
+
+
+def test_short_terms_and_related_records_are_searched_through_indexes(ctx):
+    """1–2 character terms (shorter than a trigram) and a ticket's customer's name are read from indexes
+    too, all together: no scan of the ticket table (PostgreSQL: one BitmapOr of index scans)."""
+    factories.ticket(title="厨房水管漏水", customer=factories.customer(name="王小明"))
+    refresh_statistics(db.session.connection())
+    for term in ("漏水", "水", "水管漏"):
+        shown = plan(
+            select(Ticket.id).where(contains(Ticket, ("title", "description", "customer.name"), term, dialect()))
+        )
+        if dialect() == "sqlite":
+            assert "ticket_fts VIRTUAL TABLE" in shown and "customer_fts VIRTUAL TABLE" in shown, shown
+            assert not re.search(r"SCAN (ticket|customer)$", shown, re.M), shown
+        else:
+            index = "grams" if len(term) < 3 else "trgm"
+            assert f"ix_ticket_title_{index}" in shown and f"ix_customer_name_{index}" in shown, shown
+            assert "ix_ticket_customer_id" in shown and "Seq Scan" not in shown, shown
+
+
+def test_the_short_term_migration_indexes_the_rows_already_there(records):
+    """PostgreSQL's index for 1–2 character terms, built on a database that has data, answers at once."""
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(__file__)),
+        "migrations",
+        "versions",
+        "7c4e2f9a1b63_text_search_short_terms_postgresql.py",
+    )
+    spec = importlib.util.spec_from_file_location("short_terms_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    db.session.commit()
+    with db.engine.begin() as connection:
+        with Operations.context(MigrationContext.configure(connection)):
+            migration.downgrade()
+            migration.upgrade()
+    for term in ("王", "漏水", "ab", "01", "%", "重"):
+        assert found(Ticket, TICKET_PATHS, term) == reference(Ticket, TICKET_PATHS, term), term
+        assert found(Customer, CUSTOMER_PATHS, term) == reference(Customer, CUSTOMER_PATHS, term), term

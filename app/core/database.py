@@ -6,6 +6,10 @@ later cannot wait for the lock and fails with "database is locked"; an immediate
 for the busy timeout. Read-only requests (GET) begin deferred so readers never queue.
 SQLAlchemy's documented pysqlite recipe: the driver's own BEGIN is switched off and the
 "begin" event emits ours.
+
+PostgreSQL: no JIT compilation. A page's statements run in milliseconds, and the planner's estimate
+for the text search's costed index function (migration 7c4e2f9a1b63) would have it spend 30–250 ms
+compiling them.
 """
 
 import contextvars
@@ -21,6 +25,16 @@ def set_read_only(value):
 
 
 def configure_engine(engine, busy_timeout_ms):
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _no_jit(dbapi_connection, connection_record):
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True  # a session setting, outside any transaction
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET jit = off")
+            dbapi_connection.autocommit = autocommit
+
     if engine.dialect.name != "sqlite":
         return
 

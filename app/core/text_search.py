@@ -24,10 +24,13 @@ character of the text starts a trigram:
 
 The trigram tokenizer folds case of all letters where SQLite's LIKE folds only ASCII: a search for
 "É" also finds "é" (PostgreSQL's ILIKE does the same). A relation is followed as ``fk IN (SELECT …)``
-(``related_in``): the related table's index answers once for the whole search.
+(``related_in``; PostgreSQL: ``fk = ANY(ARRAY(SELECT …))``): the related table's index answers once for
+the whole search.
 
 PostgreSQL: ``ILIKE '%term%'`` on the columns themselves, which the ``pg_trgm`` GIN indexes of the same
-migration answer for terms of 3 characters or more (shorter terms scan, as before).
+migration answer for terms of 3 characters or more. A term of 1 or 2 characters is looked up in GIN
+indexes over each value's characters and character pairs (``crm_short_grams``, migration 7c4e2f9a1b63):
+the same answer as ILIKE, from an index.
 """
 
 import contextlib
@@ -35,6 +38,7 @@ import contextlib
 from sqlalchemy import (
     String,
     UnaryExpression,
+    any_,
     bindparam,
     column,
     false,
@@ -45,6 +49,7 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm.interfaces import MANYTOONE
 from sqlalchemy.sql import operators
 
@@ -58,9 +63,9 @@ PAD = "\x1f\x1f"
 
 
 def is_text_index(name, kind):
-    """The text search's own tables (FTS5 tables and their shadow and vocab tables) and indexes (pg_trgm):
+    """The text search's own tables (FTS5 tables and their shadow and vocab tables) and indexes (PostgreSQL):
     no model's, so schema comparisons, migrations' autogenerate and backup counts leave them."""
-    return kind == "table" and "_fts" in (name or "") or kind == "index" and (name or "").endswith("_trgm")
+    return kind == "table" and "_fts" in (name or "") or kind == "index" and (name or "").endswith(("_trgm", "_grams"))
 
 
 def escape_like(term):
@@ -82,13 +87,14 @@ def contains(model, paths, term, dialect, many=False):
     clause is wrapped in a unary plus, so the planner does not fetch every matching row by its id to sort
     them all (thousands of random reads for a page of 100) but walks the order's index and tests each
     row against the matching ids (read once from the text index): a page's worth of index entries.
+    On PostgreSQL a short term's page tests ILIKE on the row's own columns for the same reason.
     Few matches keep the plain clause: fetching them is cheaper than walking the index to its end."""
     groups = {}  # relation path -> its columns, so one index answers all columns of one table
     for path in paths:
         relations, _, name = path.rpartition(".")
         groups.setdefault(relations, []).append(name)
     clauses = [
-        _through(model, relations.split(".") if relations else [], names, term, dialect)
+        _through(model, relations.split(".") if relations else [], names, term, dialect, many)
         for relations, names in groups.items()
     ]
     if not clauses:
@@ -111,16 +117,24 @@ def ordered_by_index(model, order_column):
     )
 
 
-def _through(model, relations, names, term, dialect):
+def _through(model, relations, names, term, dialect, many=False):
     if relations:
         prop = getattr(model, relations[0]).property
         target = prop.mapper.class_
-        return related_in(prop, target, _through(target, relations[1:], names, term, dialect))
-    indexed = INDEXED.get(model.__tablename__, ()) if dialect == "sqlite" and PAD[0] not in term else ()
-    in_index = [name for name in names if name in indexed]
+        return related_in(prop, target, _through(target, relations[1:], names, term, dialect), dialect)
+    indexed = INDEXED.get(model.__tablename__, ())
+    if dialect == "sqlite" and PAD[0] not in term:
+        in_index = [name for name in names if name in indexed]
+    elif dialect == "postgresql" and len(term) < 3 and not many:  # shorter than pg_trgm's trigrams
+        # (many matches: the page walks its order's index testing ILIKE, cheaper than every match's id)
+        in_index = [name for name in names if name in indexed]
+    else:
+        in_index = []
     clauses = [_like(getattr(model, name), term, dialect) for name in names if name not in in_index]
-    if in_index:
+    if in_index and dialect == "sqlite":
         clauses.append(model.id.in_(matching_ids(model.__tablename__, in_index, term)))
+    elif in_index:
+        clauses.append(_in(model.id, _with_short_term(model, in_index, term), dialect))
     return or_(*clauses)
 
 
@@ -140,6 +154,17 @@ def matching_ids(table_name, columns, term):
     else:
         query = _trigrams_starting_with(table_name, in_columns, term.lower())
     return select(fts.c.rowid).where(literal_column(f"{table_name}_fts").op("MATCH")(query))
+
+
+def _with_short_term(model, columns, term):
+    """PostgreSQL: SELECT of the ids of ``model`` whose ``columns`` contain a 1–2 character ``term``, from
+    the GIN indexes over their characters and character pairs (migration 7c4e2f9a1b63). Kept as a
+    subquery of ids: given the bare condition, the planner may walk the list's order index and compute
+    each row's pairs (costly) instead of reading the index."""
+    wanted = postgresql.array([func.lower(bindparam(None, term, String))])
+    return select(model.id).where(
+        or_(*[func.crm_short_grams(getattr(model, name)).op("@>")(wanted) for name in columns])
+    )
 
 
 def _phrase(text):
@@ -175,21 +200,32 @@ def _next(prefix):
     return prefix[:-1] + chr(min(code, 0x10FFFF))
 
 
-def related_in(prop, target, inner):
+def related_in(prop, target, inner, dialect="sqlite"):
     """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
-    has()/any() would be a correlated EXISTS run for every row of a large table."""
+    has()/any() would be a correlated EXISTS run for every row of a large table. On PostgreSQL it is
+    ``fk = ANY(ARRAY(SELECT …))``: an array computed once that the foreign key's index answers, so a
+    search over several columns is one BitmapOr of index scans (an IN subquery among ORed conditions
+    makes PostgreSQL scan the whole table)."""
     pairs = prop.local_remote_pairs
     if prop.secondary is None and len(pairs) == 1:
         local, remote = pairs[0]
-        return local.in_(select(remote).where(inner).correlate(None))
+        return _in(local, select(remote).where(inner).correlate(None), dialect)
     if prop.secondary is not None and len(pairs) == 2:
         (local, secondary_local), (target_key, secondary_target) = pairs
         if local.table is not prop.parent.local_table:
             (target_key, secondary_target), (local, secondary_local) = pairs
         matching = select(target_key).where(inner).correlate(None)
-        return local.in_(select(secondary_local).where(secondary_target.in_(matching)).correlate(None))
+        return _in(
+            local, select(secondary_local).where(_in(secondary_target, matching, dialect)).correlate(None), dialect
+        )
     attr = getattr(prop.parent.class_, prop.key)
     return attr.has(inner) if prop.direction is MANYTOONE else attr.any(inner)
+
+
+def _in(key, subquery, dialect):
+    if dialect == "postgresql":
+        return key == any_(func.array(subquery.scalar_subquery()))
+    return key.in_(subquery)
 
 
 @contextlib.contextmanager
