@@ -66,12 +66,18 @@ def test_a_show_page_in_sections_leaves_a_hidden_field_out_of_its_section(app, l
     """A view may declare FAB's show_fieldsets; each section shows the fields this user may see."""
     configure(app, "Service", "Customer", "id_number", "hidden")
     view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "CustomerView")
-    sections = [("证件", {"fields": ["name", "id_number"]}), ("联系", {"fields": ["phone"], "expanded": False})]
+    sections = [
+        ("证件", {"fields": ["name", "id_number"]}),
+        ("联系", {"fields": ["phone"], "expanded": False}),
+        ("仅证件号", {"fields": ["id_number"]}),
+    ]
     monkeypatch.setattr(view, "show_fieldsets", sections)
     page = login("Service").get(f"/customerview/show/{customer.id}").get_data(as_text=True)
     assert "证件" in page and "联系" in page and "林黛玉" in page and "13812341234" in page
+    assert "仅证件号" not in page  # a section of hidden fields only is left out
     assert "11010519491231002X" not in page and "身份证号" not in page
-    assert "11010519491231002X" in login("Admin").get(f"/customerview/show/{customer.id}").get_data(as_text=True)
+    admin_page = login("Admin").get(f"/customerview/show/{customer.id}").get_data(as_text=True)
+    assert "11010519491231002X" in admin_page and "仅证件号" in admin_page
 
 
 def test_crafted_post_of_a_hidden_or_read_only_field_changes_nothing(app, login, customer):

@@ -200,7 +200,7 @@ def _next(prefix):
     return prefix[:-1] + chr(min(code, 0x10FFFF))
 
 
-def related_in(prop, target, inner, dialect="sqlite"):
+def related_in(prop, target, inner, dialect):
     """``inner`` on a related row as ``fk IN (SELECT …)``: evaluated once for the whole search, where
     has()/any() would be a correlated EXISTS run for every row of a large table. On PostgreSQL it is
     ``fk = ANY(ARRAY(SELECT …))``: an array computed once that the foreign key's index answers, so a

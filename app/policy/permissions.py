@@ -179,6 +179,10 @@ READ_CREATE = (ACTION_READ, ACTION_CREATE)
 READ_WRITE = (ACTION_READ, ACTION_CREATE, ACTION_EDIT)
 FULL = (ACTION_READ, ACTION_CREATE, ACTION_EDIT, ACTION_DELETE)
 
+# The names of the built-in roles: `crm init` creates them with the rights of ROLE_CONFIGS, the demo
+# puts its staff in them, and ROLE_LABELS shows them in Chinese. They are data to start from: no rule
+# reads a role's name (rules read permissions, app.policy.principal), so a role an admin copies or
+# renames acts by its rights alone (tests/test_principal.py).
 ROLE_ADMIN = "Admin"
 ROLE_MANAGER = "Manager"
 ROLE_SUPERVISOR = "Supervisor"

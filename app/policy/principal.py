@@ -12,6 +12,7 @@ looks at a role's name, so a role an admin copies behaves exactly like the origi
   (``acting_as``): a background export runs with the scope and field levels of the user who asked.
 """
 
+import collections
 import contextlib
 import functools
 import contextvars
@@ -101,13 +102,16 @@ def _lookups():
         .where(StaffProfile.user_id == bindparam("user_id"), StaffProfile.department_id.isnot(None))
         .execution_options(crm_unscoped=True)
     )
-    return permissions, departments
+    return _Lookups(permissions=permissions, departments=departments)
+
+
+_Lookups = collections.namedtuple("_Lookups", "permissions departments")
 
 
 def _permissions_of_roles(session, role_ids):
     if not role_ids:
         return frozenset()
-    rows = session.execute(_lookups()[0], {"role_ids": list(role_ids)}).all()
+    rows = session.execute(_lookups().permissions, {"role_ids": list(role_ids)}).all()
     return frozenset((action, resource) for action, resource in rows)
 
 
@@ -126,7 +130,7 @@ def _principal_for(session, user):
     admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
     # the admin role is FAB's own configured superuser role, not a rule of ours
     permissions = None if any(role.name == admin_role for role in roles) else _permissions_of_roles(session, role_ids)
-    departments = tuple(session.execute(_lookups()[1], {"user_id": user.id}).scalars())
+    departments = tuple(session.execute(_lookups().departments, {"user_id": user.id}).scalars())
     return Principal(user_id=user.id, role_ids=role_ids, permissions=permissions, departments=departments, kind="user")
 
 

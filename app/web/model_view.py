@@ -475,14 +475,11 @@ class CrmModelView(ModelView):
         for column, value in zip(columns, self.datamodel.get_values_item(item, columns)):
             formatter = formatters.get(column)
             shown[column] = (self.label_columns.get(column), formatter(value) if formatter else value)
-        fieldsets = [
-            (
-                title,
-                True if spec.get("expanded") is None else spec["expanded"],
-                [shown[c] for c in spec.get("fields", ()) if c in shown],
-            )
-            for title, spec in show_fieldsets or self.show_fieldsets or ()
-        ]
+        fieldsets = []  # FAB's sections, each with the fields this user may see; none left: no section
+        for title, spec in show_fieldsets or self.show_fieldsets or ():
+            rows = [shown[c] for c in spec.get("fields", ()) if c in shown]
+            if rows:
+                fieldsets.append((title, True if spec.get("expanded") is None else spec["expanded"], rows))
         widgets["show"] = self.show_widget(
             pk=pk,
             rows=list(shown.values()),
